@@ -1,0 +1,76 @@
+// Package riveradapter holds the River client set-up, the job argument types and the
+// workers that drive the application's use cases, and the enqueuer use cases call.
+package riveradapter
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Queue names.
+const (
+	QueueDefault  = river.QueueDefault
+	QueueWebhooks = "webhooks"
+)
+
+// ClientConfig sizes the client. Work false makes an insert-only client (the `api` role).
+type ClientConfig struct {
+	Work            bool
+	WebhookWorkers  int
+	SoftStopTimeout time.Duration
+}
+
+// NewClient builds the River client over pool.
+func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, periodic []*river.PeriodicJob, log *slog.Logger) (*river.Client[pgx.Tx], error) {
+	rc := &river.Config{
+		Workers:      workers,
+		Logger:       log.With("component", "river"),
+		ErrorHandler: &errorHandler{log: log},
+		// Our jobs are short: a job running in a process that died is picked up again
+		// after a minute instead of River's default hour.
+		JobTimeout:           30 * time.Second,
+		RescueStuckJobsAfter: time.Minute,
+		SoftStopTimeout:      cfg.SoftStopTimeout,
+	}
+	if cfg.Work {
+		rc.Queues = map[string]river.QueueConfig{
+			QueueDefault:  {MaxWorkers: 10},
+			QueueWebhooks: {MaxWorkers: max(1, cfg.WebhookWorkers)},
+		}
+		rc.PeriodicJobs = periodic
+	}
+	return river.NewClient(riverpgxv5.New(pool), rc)
+}
+
+// Backoff is the retry schedule of our jobs: 1s, 5s, 30s, 2m, 10m, then the job is
+// discarded (MaxAttempts 6) and stays visible.
+var Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+
+// MaxAttempts is one first try plus one per Backoff step.
+const MaxAttempts = 6
+
+// NextRetry implements the schedule for a job with the given earlier errors.
+func NextRetry(errs []rivertype.AttemptError) time.Time {
+	// River passes the failures before the current one, so 0 on the first failure.
+	i := min(len(errs), len(Backoff)-1)
+	return time.Now().Add(Backoff[i])
+}
+
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.WarnContext(ctx, "job failed", "kind", job.Kind, "job_id", job.ID, "attempt", job.Attempt, "err", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	h.log.ErrorContext(ctx, "job panicked", "kind", job.Kind, "job_id", job.ID, "panic", v, "trace", trace)
+	return &river.ErrorHandlerResult{SetCancelled: true}
+}

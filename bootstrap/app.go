@@ -1,0 +1,209 @@
+// Package bootstrap wires the application with fx: the only package that knows every
+// concrete type. main and the end-to-end tests build the same graph through Options.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/postgres"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
+)
+
+// Role selects what a `waba serve` process runs.
+type Role string
+
+const (
+	RoleAll    Role = "all"
+	RoleAPI    Role = "api"
+	RoleWorker Role = "worker"
+)
+
+// ParseRole validates a --role value.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAll, RoleAPI, RoleWorker:
+		return r, nil
+	}
+	return "", fmt.Errorf("--role must be all, api or worker, not %q", s)
+}
+
+// RunsWorkers reports whether the process works River jobs.
+func (r Role) RunsWorkers() bool { return r == RoleAll || r == RoleWorker }
+
+// ServesAPI reports whether the process serves the REST API and the webhook endpoint.
+// A worker-only process still serves /healthz, /readyz and /metrics.
+func (r Role) ServesAPI() bool { return r == RoleAll || r == RoleAPI }
+
+// Settings are the choices of one process beyond its configuration.
+type Settings struct {
+	Role    Role
+	Migrate bool
+}
+
+// Options returns the whole graph for cfg. Tests append fx.Populate, fx.Replace, etc.
+func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
+	opts := []fx.Option{
+		fx.Supply(cfg, s, log),
+		fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: log.With("component", "fx")} }),
+		fx.StopTimeout(cfg.ShutdownTimeout + 5e9),
+		PostgresModule,
+		MetricsModule,
+		RiverModule,
+		HTTPModule,
+	}
+	if s.Migrate {
+		opts = append(opts, fx.Invoke(migrateOnStart))
+	}
+	// Force construction of the roots; their lifecycle hooks run in this order (River
+	// before HTTP, so HTTP stops first and in-flight requests finish before workers stop).
+	opts = append(opts, fx.Invoke(func(*river.Client[pgx.Tx], *echo.Echo) {}))
+	return opts
+}
+
+// PostgresModule provides the pool.
+var PostgresModule = fx.Module("postgres",
+	fx.Provide(newPool),
+)
+
+func newPool(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := postgres.NewPool(context.Background(), cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			// Not fatal: /readyz reports 503 until the database answers.
+			if err := pool.Ping(ctx); err != nil {
+				log.Warn("database not reachable at start", "err", err)
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error { pool.Close(); return nil },
+	})
+	return pool, nil
+}
+
+func migrateOnStart(lc fx.Lifecycle, pool *pgxpool.Pool, log *slog.Logger) {
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		res, err := postgres.Migrate(ctx, pool)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.Info("schema migrated", "app_from", res.AppFrom, "app_to", res.AppTo, "river_applied", res.RiverApplied)
+		return nil
+	}))
+}
+
+// MetricsModule provides the Prometheus registry with the Go, process and pool collectors.
+var MetricsModule = fx.Module("metrics",
+	fx.Provide(func(pool *pgxpool.Pool) *prometheus.Registry {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			postgres.NewPoolCollector(pool),
+		)
+		return reg
+	}),
+)
+
+// RiverModule provides the River client: working queues in the all and worker roles,
+// insert-only in the api role.
+var RiverModule = fx.Module("river",
+	fx.Provide(
+		fx.Annotate(newWorkers, fx.ParamTags(`group:"workers"`)),
+		fx.Annotate(newPeriodicJobs, fx.ParamTags(`group:"periodic"`)),
+		newRiverClient,
+	),
+)
+
+// WorkerRegistration adds one worker to the bundle; feature modules provide them in the
+// "workers" group.
+type WorkerRegistration func(*river.Workers)
+
+func newWorkers(regs []WorkerRegistration) *river.Workers {
+	w := river.NewWorkers()
+	for _, r := range regs {
+		r(w)
+	}
+	return w
+}
+
+func newPeriodicJobs(jobs []*river.PeriodicJob) []*river.PeriodicJob { return jobs }
+
+func newRiverClient(lc fx.Lifecycle, pool *pgxpool.Pool, cfg Config, s Settings, workers *river.Workers, periodic []*river.PeriodicJob, log *slog.Logger) (*river.Client[pgx.Tx], error) {
+	client, err := riveradapter.NewClient(pool, riveradapter.ClientConfig{
+		Work:            s.Role.RunsWorkers(),
+		WebhookWorkers:  cfg.WebhookWorkers,
+		SoftStopTimeout: cfg.ShutdownTimeout,
+	}, workers, periodic, log)
+	if err != nil {
+		return nil, err
+	}
+	if s.Role.RunsWorkers() {
+		lc.Append(fx.Hook{
+			// fx cancels the start context when start-up ends; River treats it as its lifetime.
+			OnStart: func(ctx context.Context) error { return client.Start(context.WithoutCancel(ctx)) },
+			// Stop fetching and wait for running jobs; past SoftStopTimeout River cancels them.
+			OnStop: func(ctx context.Context) error { return client.Stop(ctx) },
+		})
+	}
+	return client, nil
+}
+
+// HTTPModule provides the Echo server and runs it.
+var HTTPModule = fx.Module("http",
+	fx.Provide(
+		fx.Annotate(newEcho, fx.ParamTags(``, ``, ``, ``, ``, ``, ``, `group:"routes"`)),
+	),
+)
+
+// RouteRegistration registers one feature's routes; feature modules provide them in the
+// "routes" group.
+type RouteRegistration func(*echo.Echo)
+
+func newEcho(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, s Settings, log *slog.Logger, pool *pgxpool.Pool, reg *prometheus.Registry, routes []RouteRegistration) *echo.Echo {
+	e := httpapi.NewEcho(httpapi.ServerConfig{CORSAllowedOrigins: cfg.CORSAllowedOrigins}, log, reg,
+		func(ctx context.Context) error { return postgres.Ready(ctx, pool) })
+	if s.Role.ServesAPI() {
+		for _, r := range routes {
+			r(e)
+		}
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10e9}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			ln, err := net.Listen("tcp", cfg.HTTPAddr) // fail start-up now if the port is taken
+			if err != nil {
+				return err
+			}
+			e.Listener = ln
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", "err", err)
+					_ = sd.Shutdown(fx.ExitCode(1))
+				}
+			}()
+			log.Info("http server listening", "addr", ln.Addr().String(), "role", string(s.Role))
+			return nil
+		},
+		// Stop accepting, then wait for in-flight requests up to the stop deadline.
+		OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
+	})
+	return e
+}

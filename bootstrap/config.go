@@ -1,0 +1,174 @@
+package bootstrap
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the process configuration, read from the environment (API.md, Running).
+type Config struct {
+	DatabaseURL        string
+	DBMaxConns         int32
+	HTTPAddr           string
+	PublicURL          string
+	MetaAppID          string
+	MetaAppSecret      string
+	MetaVerifyToken    string
+	MetaGraphURL       string
+	MetaGraphVersion   string
+	TokenMasterKey     []byte
+	VaultKeyURL        string
+	JWTSecret          []byte
+	AccessTokenTTL     time.Duration
+	RedisURL           string
+	CORSAllowedOrigins []string
+	AdminToken         string
+	LogLevel           slog.Level
+	ShutdownTimeout    time.Duration
+	WebhookWorkers     int
+	TokenCacheTTL      time.Duration
+}
+
+// ConfigError names the variable that stopped start-up.
+type ConfigError struct {
+	Var    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Reason }
+
+// LoadConfig reads the environment through getenv (os.Getenv in production) and validates
+// it. The first problem found is returned as a *ConfigError naming its variable.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	r := envReader{getenv: getenv}
+	cfg := Config{
+		DatabaseURL:        r.required("DATABASE_URL"),
+		DBMaxConns:         int32(r.intOr("DB_MAX_CONNS", 25, 4, 1000)),
+		HTTPAddr:           r.or("HTTP_ADDR", ":8080"),
+		PublicURL:          r.or("PUBLIC_URL", "http://localhost:8080"),
+		MetaAppID:          r.required("META_APP_ID"),
+		MetaAppSecret:      r.required("META_APP_SECRET"),
+		MetaVerifyToken:    r.required("META_VERIFY_TOKEN"),
+		MetaGraphURL:       strings.TrimRight(r.or("META_GRAPH_URL", "https://graph.facebook.com"), "/"),
+		MetaGraphVersion:   r.or("META_GRAPH_VERSION", "v25.0"),
+		VaultKeyURL:        r.or("VAULT_KEY_URL", ""),
+		JWTSecret:          []byte(r.required("JWT_SECRET")),
+		AccessTokenTTL:     r.durationOr("ACCESS_TOKEN_TTL", 15*time.Minute),
+		RedisURL:           r.or("REDIS_URL", ""),
+		CORSAllowedOrigins: splitList(r.or("CORS_ALLOWED_ORIGINS", "")),
+		AdminToken:         r.or("ADMIN_TOKEN", ""),
+		ShutdownTimeout:    r.durationOr("SHUTDOWN_TIMEOUT", 30*time.Second),
+		WebhookWorkers:     r.intOr("WEBHOOK_WORKERS", 10, 1, 10000),
+		TokenCacheTTL:      r.durationOr("TOKEN_CACHE_TTL", 5*time.Minute),
+	}
+	cfg.LogLevel = r.logLevel("LOG_LEVEL")
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return Config{}, &ConfigError{"DATABASE_URL", "must be a postgres:// URL"}
+	}
+	if u, err := url.Parse(cfg.MetaGraphURL); err != nil || u.Host == "" {
+		return Config{}, &ConfigError{"META_GRAPH_URL", "must be an absolute URL"}
+	}
+	if len(cfg.JWTSecret) < 32 {
+		return Config{}, &ConfigError{"JWT_SECRET", "must be at least 32 bytes"}
+	}
+	key := getenv("TOKEN_MASTER_KEY")
+	switch {
+	case key == "" && cfg.VaultKeyURL == "":
+		return Config{}, &ConfigError{"TOKEN_MASTER_KEY", "is required (or set VAULT_KEY_URL)"}
+	case key != "":
+		b, err := base64.StdEncoding.DecodeString(key)
+		if err != nil || len(b) != 32 {
+			return Config{}, &ConfigError{"TOKEN_MASTER_KEY", "must be base64 of exactly 32 bytes"}
+		}
+		cfg.TokenMasterKey = b
+	}
+	return cfg, nil
+}
+
+// LoadConfigFromEnv is LoadConfig over the process environment.
+func LoadConfigFromEnv() (Config, error) { return LoadConfig(os.Getenv) }
+
+type envReader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (r *envReader) fail(name, reason string) {
+	if r.err == nil {
+		r.err = &ConfigError{name, reason}
+	}
+}
+
+func (r *envReader) required(name string) string {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		r.fail(name, "is required")
+	}
+	return v
+}
+
+func (r *envReader) or(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *envReader) intOr(name string, def, lo, hi int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+	}
+	return n
+}
+
+func (r *envReader) durationOr(name string, def time.Duration) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, "must be a positive duration such as 15m or 30s")
+	}
+	return d
+}
+
+func (r *envReader) logLevel(name string) slog.Level {
+	var l slog.Level
+	v := r.or(name, "info")
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(name, "must be debug, info, warn or error")
+	}
+	return l
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// IsConfigError reports whether err is a configuration problem (exit with its one line).
+func IsConfigError(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce)
+}

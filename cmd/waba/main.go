@@ -1,0 +1,103 @@
+// Command waba is the whole product in one binary: `waba serve`, `waba migrate`,
+// `waba version` (and the tools later issues add).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/bootstrap"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: waba <command> [flags]
+
+commands:
+  serve     run the HTTP API and the workers (--role=all|api|worker, --no-migrate)
+  migrate   apply the app and River schemas (idempotent)
+  version   print the version
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	switch cmd {
+	case "serve":
+		os.Exit(serve(args))
+	case "migrate":
+		os.Exit(migrate(args))
+	case "version", "--version", "-v":
+		fmt.Println(versionString())
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "waba: unknown command %q\n%s", cmd, usage)
+		os.Exit(2)
+	}
+}
+
+func serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	role := fs.String("role", "all", "what this process runs: all, api or worker")
+	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations before starting")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	r, err := bootstrap.ParseRole(*role)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waba:", err)
+		return 2
+	}
+	cfg, err := bootstrap.LoadConfigFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waba: configuration:", err)
+		return 2
+	}
+	log := bootstrap.NewLogger(os.Stdout, cfg.LogLevel)
+	return bootstrap.Serve(cfg, bootstrap.Settings{Role: r, Migrate: !*noMigrate}, log)
+}
+
+func migrate(args []string) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	url := strings.TrimSpace(os.Getenv("DATABASE_URL"))
+	if url == "" {
+		fmt.Fprintln(os.Stderr, "waba: configuration: DATABASE_URL: is required")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	msg, err := bootstrap.Migrate(ctx, url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waba: migrate:", err)
+		return 1
+	}
+	fmt.Println(msg)
+	return 0
+}
+
+func versionString() string {
+	s := "waba " + version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		s += " (" + bi.GoVersion
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+				s += ", " + kv.Value[:12]
+			}
+		}
+		s += ")"
+	}
+	return s
+}

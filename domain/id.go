@@ -1,0 +1,97 @@
+package domain
+
+import (
+	"crypto/rand"
+	"database/sql/driver"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// ID identifies every entity: a UUIDv7 (time-ordered, so new rows land at the end of
+// B-tree indexes). It implements sql.Scanner and driver.Valuer for the Postgres uuid type.
+type ID [16]byte
+
+// NilID is the zero ID.
+var NilID ID
+
+// NewID returns a fresh UUIDv7.
+func NewID() ID {
+	var id ID
+	_, _ = rand.Read(id[:])
+	ms := uint64(time.Now().UnixMilli())
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], ms)
+	copy(id[0:6], ts[2:8])
+	id[6] = 0x70 | (id[6] & 0x0f) // version 7
+	id[8] = 0x80 | (id[8] & 0x3f) // RFC 9562 variant
+	return id
+}
+
+// ParseID reads the canonical 36-character form (any case).
+func ParseID(s string) (ID, error) {
+	var id ID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return id, fmt.Errorf("invalid id %q", s)
+	}
+	b := []byte(s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36])
+	if _, err := hex.Decode(id[:], b); err != nil {
+		return NilID, fmt.Errorf("invalid id %q", s)
+	}
+	return id, nil
+}
+
+// IsZero reports whether id is the nil ID.
+func (id ID) IsZero() bool { return id == NilID }
+
+func (id ID) String() string {
+	var b [36]byte
+	hex.Encode(b[0:8], id[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], id[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], id[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], id[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], id[10:])
+	return string(b[:])
+}
+
+// MarshalText implements encoding.TextMarshaler (JSON strings).
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (id ID) Value() (driver.Value, error) { return id.String(), nil }
+
+// Scan implements sql.Scanner for uuid columns read as text or bytes.
+func (id *ID) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		return id.UnmarshalText([]byte(v))
+	case []byte:
+		if len(v) == 16 {
+			copy(id[:], v)
+			return nil
+		}
+		return id.UnmarshalText(v)
+	case [16]byte:
+		*id = v
+		return nil
+	case nil:
+		*id = NilID
+		return nil
+	}
+	return fmt.Errorf("cannot scan %T into domain.ID", src)
+}

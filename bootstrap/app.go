@@ -53,18 +53,22 @@ func (r Role) ServesAPI() bool { return r == RoleAll || r == RoleAPI }
 type Settings struct {
 	Role    Role
 	Migrate bool
+	// PasswordHashing "fast" makes argon2 cheap for tests; empty is production cost.
+	PasswordHashing PasswordHashing
 }
 
 // Options returns the whole graph for cfg. Tests append fx.Populate, fx.Replace, etc.
 func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 	opts := []fx.Option{
-		fx.Supply(cfg, s, log),
+		fx.Supply(cfg, s, log, s.PasswordHashing),
 		fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: log.With("component", "fx")} }),
 		fx.StopTimeout(cfg.ShutdownTimeout + 5e9),
 		PostgresModule,
 		MetricsModule,
 		RiverModule,
 		HTTPModule,
+		AccessModule,
+		IdentityModule,
 	}
 	if s.Migrate {
 		opts = append(opts, fx.Invoke(migrateOnStart))

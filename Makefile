@@ -1,0 +1,16 @@
+.PHONY: run test build vet fmt bench chaos security
+
+# Run the service (and, once it exists, the Meta sandbox beside it) on a Postgres found
+# or started by scripts/postgres.sh, with development secrets from .env.
+run:
+	scripts/run.sh
+
+# The whole test suite with the race detector, on a Postgres found or started the same way.
+test:
+	DATABASE_URL="$$(scripts/postgres.sh)" go test -race -count=1 -timeout 15m ./...
+
+build:
+	go build -o bin/waba ./cmd/waba
+
+vet:
+	go vet ./...

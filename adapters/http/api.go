@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/workspaces"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// API holds the use cases behind the REST routes.
+type API struct {
+	Identity   *identity.Service
+	Workspaces *workspaces.Service
+	Contacts   *contacts.Service
+	Audit      *audit.Service
+}
+
+// Register adds the REST routes to e. Middleware is attached per route rather than to
+// groups: an Echo group with middleware also claims every unknown path under it, which
+// would turn a 404 into a 401.
+func (a *API) Register(e *echo.Echo) {
+	e.POST("/v1/auth/signup", a.signup)
+	e.POST("/v1/auth/login", a.login)
+
+	e.GET("/v1/me", a.me, a.authenticate)
+	e.POST("/v1/workspaces", a.createWorkspace, a.authenticate)
+
+	ws := func(method, path string, h echo.HandlerFunc) {
+		e.Add(method, "/v1/workspaces/:ws"+path, h, a.authenticate, a.inWorkspace)
+	}
+	ws(http.MethodGet, "", a.getWorkspace)
+	ws(http.MethodPatch, "", a.updateWorkspace)
+	ws(http.MethodGet, "/members", a.listMembers)
+	ws(http.MethodPost, "/members", a.addMember)
+	ws(http.MethodPatch, "/members/:user_id", a.changeMemberRole)
+	ws(http.MethodDelete, "/members/:user_id", a.removeMember)
+	ws(http.MethodPost, "/api-keys", a.createAPIKey)
+	ws(http.MethodGet, "/api-keys", a.listAPIKeys)
+	ws(http.MethodDelete, "/api-keys/:id", a.revokeAPIKey)
+
+	ws(http.MethodPost, "/contacts", a.createContact)
+	ws(http.MethodGet, "/contacts", a.listContacts)
+	ws(http.MethodGet, "/contacts/:id", a.getContact)
+	ws(http.MethodPatch, "/contacts/:id", a.updateContact)
+	ws(http.MethodDelete, "/contacts/:id", a.deleteContact)
+	ws(http.MethodPost, "/contacts/:id/opt-out", a.optOutContact)
+	ws(http.MethodPost, "/contacts/:id/opt-in", a.optInContact)
+
+	ws(http.MethodGet, "/audit-logs", a.listAuditLogs)
+	ws(http.MethodGet, "/audit-logs/export", a.exportAuditLogs)
+}
+
+const (
+	ctxPrincipal = "principal"
+	ctxCaller    = "caller"
+)
+
+func requestMeta(c echo.Context) domain.RequestMeta {
+	return domain.RequestMeta{
+		IP:        c.RealIP(),
+		UserAgent: truncate(c.Request().UserAgent(), 512),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// authenticate resolves the bearer credential into a principal, or answers 401.
+func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			token = ""
+		}
+		p, err := a.Identity.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+		if err != nil {
+			return err
+		}
+		c.Set(ctxPrincipal, p)
+		return next(c)
+	}
+}
+
+// inWorkspace resolves the caller's role in the workspace of the path, or answers 403
+// (not a member) or 404 (no such workspace id).
+func (a *API) inWorkspace(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ws, err := domain.ParseID(c.Param("ws"))
+		if err != nil {
+			return domain.NotFound("workspace")
+		}
+		caller, err := a.Identity.CallerIn(c.Request().Context(), principal(c), ws, requestMeta(c))
+		if err != nil {
+			return err
+		}
+		c.Set(ctxCaller, caller)
+		return next(c)
+	}
+}
+
+func principal(c echo.Context) domain.Principal {
+	p, _ := c.Get(ctxPrincipal).(domain.Principal)
+	return p
+}
+func caller(c echo.Context) domain.Caller { v, _ := c.Get(ctxCaller).(domain.Caller); return v }
+
+// pathID parses an id path parameter; a malformed id cannot exist, so it is 404.
+func pathID(c echo.Context, name, what string) (domain.ID, error) {
+	id, err := domain.ParseID(c.Param(name))
+	if err != nil {
+		return domain.NilID, domain.NotFound(what)
+	}
+	return id, nil
+}
+
+// bind decodes the JSON body; malformed JSON is a 400 validation problem.
+func bind(c echo.Context, v any) error {
+	if err := (&echo.DefaultBinder{}).BindBody(c, v); err != nil {
+		return &domain.Error{Kind: domain.KindValidation, Message: "the body is not valid JSON for this endpoint"}
+	}
+	return nil
+}
+
+// paging reads ?limit= (default 50, max 200) and ?cursor=.
+func paging(c echo.Context) (limit int, cursor domain.ID, err error) {
+	var v domain.Validator
+	limit = 50
+	if s := c.QueryParam("limit"); s != "" {
+		n, perr := strconv.Atoi(s)
+		v.Check(perr == nil && n >= 1 && n <= 200, "limit", "must be a whole number from 1 to 200")
+		limit = n
+	}
+	if s := c.QueryParam("cursor"); s != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(s)
+		var id domain.ID
+		if derr == nil {
+			id, derr = domain.ParseID(string(b))
+		}
+		v.Check(derr == nil, "cursor", "is not a cursor this API returned")
+		cursor = id
+	}
+	return limit, cursor, v.Err()
+}
+
+func encodeCursor(id *domain.ID) *string {
+	if id == nil {
+		return nil
+	}
+	s := base64.RawURLEncoding.EncodeToString([]byte(id.String()))
+	return &s
+}
+
+// listResponse is the shape of every list (API.md, Conventions).
+type listResponse[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }

@@ -1,0 +1,236 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/workspaces"
+	"github.com/wabaplatform/waba/domain"
+)
+
+type userDTO struct {
+	ID        domain.ID `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toUser(u domain.User) userDTO {
+	return userDTO{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
+}
+
+type workspaceDTO struct {
+	ID        domain.ID `json:"id"`
+	Name      string    `json:"name"`
+	Plan      string    `json:"plan"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toWorkspace(w domain.Workspace) workspaceDTO {
+	return workspaceDTO{ID: w.ID, Name: w.Name, Plan: string(w.Plan), CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC()}
+}
+
+type memberDTO struct {
+	UserID    domain.ID `json:"user_id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toMember(m domain.Member) memberDTO {
+	return memberDTO{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: string(m.Role), CreatedAt: m.CreatedAt.UTC()}
+}
+
+type apiKeyDTO struct {
+	ID        domain.ID `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Key       string    `json:"key,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (a *API) signup(c echo.Context) error {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		Name     string `json:"name"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	u, err := a.Identity.Signup(c.Request().Context(), identity.SignupInput{Email: req.Email, Password: req.Password, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"user": toUser(u)})
+}
+
+func (a *API) login(c echo.Context) error {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	res, err := a.Identity.Login(c.Request().Context(), req.Email, req.Password, requestMeta(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"access_token": res.AccessToken, "token_type": "Bearer", "expires_in": int(res.ExpiresIn.Seconds()),
+	})
+}
+
+func (a *API) me(c echo.Context) error {
+	u, ms, err := a.Identity.Me(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	type membershipDTO struct {
+		WorkspaceID   domain.ID `json:"workspace_id"`
+		WorkspaceName string    `json:"workspace_name"`
+		Role          string    `json:"role"`
+	}
+	out := make([]membershipDTO, len(ms))
+	for i, m := range ms {
+		out[i] = membershipDTO{m.WorkspaceID, m.WorkspaceName, string(m.Role)}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"user": toUser(u), "memberships": out})
+}
+
+func (a *API) createWorkspace(c echo.Context) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	w, err := a.Workspaces.Create(c.Request().Context(), principal(c), req.Name, requestMeta(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toWorkspace(w))
+}
+
+func (a *API) getWorkspace(c echo.Context) error {
+	w, err := a.Workspaces.Get(c.Request().Context(), caller(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toWorkspace(w))
+}
+
+func (a *API) updateWorkspace(c echo.Context) error {
+	var req struct {
+		Name *string `json:"name"`
+		Plan *string `json:"plan"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	w, err := a.Workspaces.Update(c.Request().Context(), caller(c), workspaces.UpdateInput{Name: req.Name, Plan: req.Plan})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toWorkspace(w))
+}
+
+func (a *API) listMembers(c echo.Context) error {
+	ms, err := a.Workspaces.Members(c.Request().Context(), caller(c))
+	if err != nil {
+		return err
+	}
+	out := make([]memberDTO, len(ms))
+	for i, m := range ms {
+		out[i] = toMember(m)
+	}
+	return c.JSON(http.StatusOK, listResponse[memberDTO]{Data: out})
+}
+
+func (a *API) addMember(c echo.Context) error {
+	var req struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	m, err := a.Workspaces.AddMember(c.Request().Context(), caller(c), req.Email, req.Role)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toMember(m))
+}
+
+func (a *API) changeMemberRole(c echo.Context) error {
+	id, err := pathID(c, "user_id", "member")
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Role string `json:"role"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	m, err := a.Workspaces.ChangeRole(c.Request().Context(), caller(c), id, req.Role)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toMember(m))
+}
+
+func (a *API) removeMember(c echo.Context) error {
+	id, err := pathID(c, "user_id", "member")
+	if err != nil {
+		return err
+	}
+	if err := a.Workspaces.RemoveMember(c.Request().Context(), caller(c), id); err != nil {
+		return err
+	}
+	return noContent(c)
+}
+
+func (a *API) createAPIKey(c echo.Context) error {
+	var req struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	k, err := a.Workspaces.CreateAPIKey(c.Request().Context(), caller(c), req.Name, req.Role)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, apiKeyDTO{ID: k.ID, Name: k.Name, Role: string(k.Role), Key: k.Secret, CreatedAt: k.CreatedAt.UTC()})
+}
+
+func (a *API) listAPIKeys(c echo.Context) error {
+	ks, err := a.Workspaces.APIKeys(c.Request().Context(), caller(c))
+	if err != nil {
+		return err
+	}
+	out := make([]apiKeyDTO, len(ks))
+	for i, k := range ks {
+		out[i] = apiKeyDTO{ID: k.ID, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt.UTC()}
+	}
+	return c.JSON(http.StatusOK, listResponse[apiKeyDTO]{Data: out})
+}
+
+func (a *API) revokeAPIKey(c echo.Context) error {
+	id, err := pathID(c, "id", "api key")
+	if err != nil {
+		return err
+	}
+	if err := a.Workspaces.RevokeAPIKey(c.Request().Context(), caller(c), id); err != nil {
+		return err
+	}
+	return noContent(c)
+}

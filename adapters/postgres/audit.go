@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// AuditRepo writes and reads audit_logs.
+type AuditRepo struct{ q Querier }
+
+// NewAuditRepo returns the repository over q (a pool or a transaction).
+func NewAuditRepo(q Querier) *AuditRepo { return &AuditRepo{q: q} }
+
+// Record inserts one entry.
+func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("audit details: %w", err)
+	}
+	var ws *domain.ID
+	if !e.WorkspaceID.IsZero() {
+		ws = &e.WorkspaceID
+	}
+	_, err = r.q.Exec(ctx, `
+		INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, resource_type,
+			resource_id, details, ip, user_agent, request_id, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		e.ID, ws, string(e.ActorType), e.ActorID, e.Action, e.ResourceType, e.ResourceID,
+		raw, e.IP, e.UserAgent, e.RequestID, e.CreatedAt, e.ExpiresAt)
+	return err
+}
+
+const auditColumns = `id, coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'), actor_type,
+	actor_id, action, resource_type, resource_id, details, ip, user_agent, request_id, created_at, expires_at`
+
+func auditWhere(ws domain.ID, f audit.Filter) (string, []any) {
+	conds := []string{"workspace_id = $1"}
+	args := []any{ws}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Action != "" {
+		add("action = $%d", f.Action)
+	}
+	if f.ActorID != "" {
+		add("actor_id = $%d", f.ActorID)
+	}
+	if f.ResourceType != "" {
+		add("resource_type = $%d", f.ResourceType)
+	}
+	if f.ResourceID != "" {
+		add("resource_id = $%d", f.ResourceID)
+	}
+	if !f.From.IsZero() {
+		add("created_at >= $%d", f.From)
+	}
+	if !f.To.IsZero() {
+		add("created_at <= $%d", f.To)
+	}
+	if !f.Cursor.IsZero() {
+		add("id < $%d", f.Cursor)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// List returns up to limit matching entries, newest first.
+func (r *AuditRepo) List(ctx context.Context, ws domain.ID, f audit.Filter, limit int) ([]domain.AuditEntry, error) {
+	where, args := auditWhere(ws, f)
+	args = append(args, limit)
+	rows, err := r.q.Query(ctx, fmt.Sprintf(`SELECT %s FROM audit_logs WHERE %s ORDER BY id DESC LIMIT $%d`,
+		auditColumns, where, len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanAudit)
+}
+
+// Each streams matching entries newest first. Rows are read from the server as they are
+// produced (pgx does not buffer the result set), so memory stays flat at any size.
+func (r *AuditRepo) Each(ctx context.Context, ws domain.ID, f audit.Filter, fn func(domain.AuditEntry) error) error {
+	where, args := auditWhere(ws, f)
+	rows, err := r.q.Query(ctx, fmt.Sprintf(`SELECT %s FROM audit_logs WHERE %s ORDER BY id DESC`, auditColumns, where), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// DeleteExpired deletes up to batch entries that expired before now.
+func (r *AuditRepo) DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error) {
+	tag, err := r.q.Exec(ctx, `
+		DELETE FROM audit_logs WHERE id IN (
+			SELECT id FROM audit_logs WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, batch)
+	return int(tag.RowsAffected()), err
+}
+
+func scanAudit(row pgx.CollectableRow) (domain.AuditEntry, error) {
+	var e domain.AuditEntry
+	var actorType string
+	var details []byte
+	err := row.Scan(&e.ID, &e.WorkspaceID, &actorType, &e.ActorID, &e.Action, &e.ResourceType,
+		&e.ResourceID, &details, &e.IP, &e.UserAgent, &e.RequestID, &e.CreatedAt, &e.ExpiresAt)
+	if err != nil {
+		return e, err
+	}
+	e.ActorType = domain.ActorType(actorType)
+	if len(details) > 0 {
+		if err := json.Unmarshal(details, &e.Details); err != nil {
+			return e, fmt.Errorf("audit details: %w", err)
+		}
+	}
+	return e, nil
+}

@@ -1,0 +1,61 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Querier is what both *pgxpool.Pool and pgx.Tx offer, so a repository runs the same
+// code in or out of a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// TxRunner runs a function in one transaction with repositories bound to it. R is the
+// bundle of ports a use-case package declares; build makes it from the transaction (and
+// may add a River enqueuer bound to the same transaction: the outbox).
+type TxRunner[R any] struct {
+	pool  *pgxpool.Pool
+	build func(pgx.Tx) R
+}
+
+// NewTxRunner returns a runner that hands fn the bundle build makes for each transaction.
+func NewTxRunner[R any](pool *pgxpool.Pool, build func(pgx.Tx) R) *TxRunner[R] {
+	return &TxRunner[R]{pool: pool, build: build}
+}
+
+// InTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise.
+// A serialization failure or deadlock is retried a few times.
+func (r *TxRunner[R]) InTx(ctx context.Context, fn func(ctx context.Context, repos R) error) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error { return fn(ctx, r.build(tx)) })
+		if !isRetryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) &&
+		(pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected)
+}
+
+// uniqueViolation reports whether err is a unique violation of the named constraint (any
+// constraint when name is empty).
+func uniqueViolation(err error, name string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation &&
+		(name == "" || pgErr.ConstraintName == name)
+}

@@ -1,0 +1,40 @@
+package riveradapter
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/wabaplatform/waba/application/audit"
+)
+
+// AuditPurgeArgs asks for expired audit entries to be deleted.
+type AuditPurgeArgs struct{}
+
+// Kind is stored in job rows: never change it.
+func (AuditPurgeArgs) Kind() string { return "audit.purge" }
+
+// AuditPurgeWorker deletes expired audit entries in batches.
+type AuditPurgeWorker struct {
+	river.WorkerDefaults[AuditPurgeArgs]
+	Audit *audit.Service
+}
+
+// Work runs one purge.
+func (w *AuditPurgeWorker) Work(ctx context.Context, _ *river.Job[AuditPurgeArgs]) error {
+	_, err := w.Audit.Purge(ctx)
+	return err
+}
+
+// Timeout allows a long first purge.
+func (w *AuditPurgeWorker) Timeout(*river.Job[AuditPurgeArgs]) time.Duration { return 10 * time.Minute }
+
+// AuditPurgePeriodic runs the purge hourly on the leader (and once at start).
+func AuditPurgePeriodic() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return AuditPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+		},
+		&river.PeriodicJobOpts{ID: "audit-purge", RunOnStart: true})
+}

@@ -1,0 +1,328 @@
+// Package contacts holds the contact use cases: create, list, read, change, delete, and
+// manual opt-out / opt-in. An agent sees only the contacts assigned to them; the store
+// enforces that in SQL through View.
+package contacts
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/phone"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+// View restricts which contacts a query may see.
+type View struct {
+	// AssignedTo, when set, limits the query to contacts assigned to that user.
+	AssignedTo *domain.ID
+}
+
+// Filter narrows a list.
+type Filter struct {
+	Phone      string // E.164 after normalization
+	Query      string // matches name or phone
+	Tag        string
+	OptedOut   *bool
+	AssignedTo *domain.ID
+	Limit      int
+	Cursor     domain.ID
+}
+
+// Store reads and writes contacts.
+type Store interface {
+	Create(ctx context.Context, c domain.Contact) error // KindContactExists on a taken phone
+	// Get returns the contact when it exists and is inside view; KindNotFound otherwise.
+	// forUpdate locks the row for the rest of the transaction.
+	Get(ctx context.Context, workspaceID, id domain.ID, view View, forUpdate bool) (domain.Contact, error)
+	List(ctx context.Context, workspaceID domain.ID, f Filter, view View, limit int) ([]domain.Contact, error)
+	Update(ctx context.Context, c domain.Contact) error
+	Delete(ctx context.Context, workspaceID, id domain.ID) error
+	IsMember(ctx context.Context, workspaceID, userID domain.ID) (bool, error)
+}
+
+// AuditWriter records an audit entry in the current transaction.
+type AuditWriter interface {
+	Record(ctx context.Context, e domain.AuditEntry) error
+}
+
+// Repos is what a transaction offers these use cases.
+type Repos struct {
+	Contacts Store
+	Audit    AuditWriter
+}
+
+// TxRunner runs fn in one transaction.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+}
+
+// Service is the contact use cases.
+type Service struct {
+	tx    TxRunner
+	store Store
+	authz authz.Authorizer
+	now   func() time.Time
+}
+
+// NewService returns the contact use cases.
+func NewService(tx TxRunner, store Store, a authz.Authorizer) *Service {
+	return &Service{tx: tx, store: store, authz: a, now: time.Now}
+}
+
+// viewOf is what the caller may see: agents only their assigned contacts.
+func viewOf(c domain.Caller) View {
+	if c.Role == access.Agent {
+		id := c.ID
+		return View{AssignedTo: &id}
+	}
+	return View{}
+}
+
+// Input is a contact's writable fields; nil fields are left alone on update.
+type Input struct {
+	Phone      *string
+	Name       *string
+	Tags       *[]string
+	Attributes *map[string]any
+	// AssignedTo: nil leaves it; a pointer to NilID unassigns.
+	AssignedTo *domain.ID
+}
+
+func (s *Service) validate(ctx context.Context, c domain.Caller, in Input, creating bool) (phoneE164 string, tags []string, err error) {
+	var v domain.Validator
+	if creating {
+		switch {
+		case in.Phone == nil || strings.TrimSpace(*in.Phone) == "":
+			v.Add("phone", "is required")
+		default:
+			p, perr := phone.Normalize(*in.Phone)
+			v.Check(perr == nil, "phone", "must be a valid phone number with its country code")
+			phoneE164 = p
+		}
+	} else if in.Phone != nil {
+		v.Add("phone", "cannot be changed; create a new contact")
+	}
+	if in.Name != nil {
+		v.Check(len([]rune(*in.Name)) <= domain.MaxContactNameRunes, "name", "must be at most 200 characters")
+	}
+	if in.Tags != nil {
+		var reason string
+		tags, reason = domain.NormalizeTags(*in.Tags)
+		v.Check(reason == "", "tags", reason)
+	}
+	if in.Attributes != nil {
+		reason := domain.CheckAttributes(*in.Attributes)
+		v.Check(reason == "", "attributes", reason)
+	}
+	if err := v.Err(); err != nil {
+		return "", nil, err
+	}
+	if in.AssignedTo != nil {
+		if err := authz.Require(s.authz, c, access.ContactsAssign); err != nil {
+			return "", nil, err
+		}
+		if !in.AssignedTo.IsZero() {
+			ok, err := s.store.IsMember(ctx, c.WorkspaceID, *in.AssignedTo)
+			if err != nil {
+				return "", nil, err
+			}
+			if !ok {
+				return "", nil, &domain.Error{Kind: domain.KindValidation, Message: "invalid assignee",
+					Fields: []domain.FieldError{{Field: "assigned_to", Message: "must be a member of the workspace"}}}
+			}
+		}
+	}
+	return phoneE164, tags, nil
+}
+
+// Create adds a contact. An agent's new contact is assigned to them, so they can still see it.
+func (s *Service) Create(ctx context.Context, c domain.Caller, in Input) (domain.Contact, error) {
+	if err := authz.Require(s.authz, c, access.ContactsCreate); err != nil {
+		return domain.Contact{}, err
+	}
+	e164, tags, err := s.validate(ctx, c, in, true)
+	if err != nil {
+		return domain.Contact{}, err
+	}
+	now := s.now().UTC()
+	ct := domain.Contact{
+		ID: domain.NewID(), WorkspaceID: c.WorkspaceID, Phone: e164, WaID: phone.WaID(e164),
+		Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now,
+	}
+	applyInput(&ct, in, tags)
+	if c.Role == access.Agent && ct.AssignedTo == nil {
+		id := c.ID
+		ct.AssignedTo = &id
+	}
+	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		if err := r.Contacts.Create(ctx, ct); err != nil {
+			return err
+		}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.created", "contact", ct.ID.String(),
+			map[string]any{"phone": ct.Phone}, now))
+	})
+	return ct, err
+}
+
+func applyInput(ct *domain.Contact, in Input, tags []string) {
+	if in.Name != nil {
+		ct.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.Tags != nil {
+		ct.Tags = tags
+	}
+	if in.Attributes != nil {
+		ct.Attributes = *in.Attributes
+		if ct.Attributes == nil {
+			ct.Attributes = map[string]any{}
+		}
+	}
+	if in.AssignedTo != nil {
+		if in.AssignedTo.IsZero() {
+			ct.AssignedTo = nil
+		} else {
+			id := *in.AssignedTo
+			ct.AssignedTo = &id
+		}
+	}
+}
+
+// Page is one page of contacts.
+type Page struct {
+	Contacts   []domain.Contact
+	NextCursor *domain.ID
+}
+
+// List returns contacts matching f inside the caller's view.
+func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (Page, error) {
+	if err := authz.Require(s.authz, c, access.ContactsRead); err != nil {
+		return Page{}, err
+	}
+	if f.Phone != "" {
+		p, err := phone.Normalize(f.Phone)
+		if err != nil {
+			// A phone that cannot be a number matches nothing rather than failing the search.
+			return Page{Contacts: []domain.Contact{}}, nil
+		}
+		f.Phone = p
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	list, err := s.store.List(ctx, c.WorkspaceID, f, viewOf(c), limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Contacts: list}
+	if len(list) > limit {
+		p.Contacts = list[:limit]
+		last := p.Contacts[limit-1].ID
+		p.NextCursor = &last
+	}
+	return p, nil
+}
+
+// Get returns one contact inside the caller's view.
+func (s *Service) Get(ctx context.Context, c domain.Caller, id domain.ID) (domain.Contact, error) {
+	if err := authz.Require(s.authz, c, access.ContactsRead); err != nil {
+		return domain.Contact{}, err
+	}
+	return s.store.Get(ctx, c.WorkspaceID, id, viewOf(c), false)
+}
+
+// Update changes a contact inside the caller's view.
+func (s *Service) Update(ctx context.Context, c domain.Caller, id domain.ID, in Input) (domain.Contact, error) {
+	if err := authz.Require(s.authz, c, access.ContactsUpdate); err != nil {
+		return domain.Contact{}, err
+	}
+	_, tags, err := s.validate(ctx, c, in, false)
+	if err != nil {
+		return domain.Contact{}, err
+	}
+	var ct domain.Contact
+	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		var err error
+		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), true); err != nil {
+			return err
+		}
+		applyInput(&ct, in, tags)
+		ct.UpdatedAt = s.now().UTC()
+		if err := r.Contacts.Update(ctx, ct); err != nil {
+			return err
+		}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.updated", "contact", id.String(),
+			map[string]any{"fields": changedFields(in)}, ct.UpdatedAt))
+	})
+	return ct, err
+}
+
+func changedFields(in Input) []string {
+	var f []string
+	if in.Name != nil {
+		f = append(f, "name")
+	}
+	if in.Tags != nil {
+		f = append(f, "tags")
+	}
+	if in.Attributes != nil {
+		f = append(f, "attributes")
+	}
+	if in.AssignedTo != nil {
+		f = append(f, "assigned_to")
+	}
+	return f
+}
+
+// Delete removes a contact inside the caller's view.
+func (s *Service) Delete(ctx context.Context, c domain.Caller, id domain.ID) error {
+	if err := authz.Require(s.authz, c, access.ContactsDelete); err != nil {
+		return err
+	}
+	return s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		ct, err := r.Contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), true)
+		if err != nil {
+			return err
+		}
+		if err := r.Contacts.Delete(ctx, c.WorkspaceID, id); err != nil {
+			return err
+		}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.deleted", "contact", id.String(),
+			map[string]any{"phone": ct.Phone}, s.now()))
+	})
+}
+
+// SetOptOut opts a contact out (or back in) by hand through the API.
+func (s *Service) SetOptOut(ctx context.Context, c domain.Caller, id domain.ID, optOut bool) (domain.Contact, error) {
+	if err := authz.Require(s.authz, c, access.ContactsOptOut); err != nil {
+		return domain.Contact{}, err
+	}
+	var ct domain.Contact
+	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		var err error
+		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), true); err != nil {
+			return err
+		}
+		if ct.OptedOut == optOut {
+			return nil // already so: nothing changes, nothing to audit
+		}
+		now := s.now().UTC()
+		ct.OptedOut, ct.UpdatedAt = optOut, now
+		action := "contact.opted_in"
+		if optOut {
+			ct.OptedOutAt, ct.OptOutSource = &now, domain.OptOutAPI
+			action = "contact.opted_out"
+		} else {
+			ct.OptedOutAt, ct.OptOutSource = nil, ""
+		}
+		if err := r.Contacts.Update(ctx, ct); err != nil {
+			return err
+		}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(c, action, "contact", id.String(),
+			map[string]any{"source": string(domain.OptOutAPI)}, now))
+	})
+	return ct, err
+}

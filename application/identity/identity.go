@@ -1,0 +1,225 @@
+// Package identity holds signup, login and the resolution of a bearer credential into a
+// caller acting in a workspace.
+package identity
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+// Users stores users and answers membership and API key look-ups.
+type Users interface {
+	// CreateUser inserts u; a taken email is KindEmailTaken.
+	CreateUser(ctx context.Context, u domain.User) error
+	UserByEmail(ctx context.Context, email string) (domain.User, error)
+	UserByID(ctx context.Context, id domain.ID) (domain.User, error)
+	Memberships(ctx context.Context, userID domain.ID) ([]domain.Membership, error)
+	// MemberRole is the user's role in the workspace, KindNotFound when not a member.
+	MemberRole(ctx context.Context, workspaceID, userID domain.ID) (access.Role, error)
+	// ActiveAPIKey finds an unrevoked key by the hash of its secret.
+	ActiveAPIKey(ctx context.Context, hash []byte) (domain.APIKey, error)
+}
+
+// PasswordHasher hashes and checks passwords (argon2id behind it).
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	Verify(password, hash string) (bool, error)
+}
+
+// Tokens issues and verifies access tokens (JWT behind it).
+type Tokens interface {
+	Issue(userID domain.ID) (token string, expiresIn time.Duration, err error)
+	// Verify returns the user id of a valid, unexpired token.
+	Verify(token string) (domain.ID, error)
+}
+
+// LoginThrottle counts failed logins per key (an email, a client address).
+type LoginThrottle interface {
+	// Blocked reports whether key has used up its failures, and for how long it stays so.
+	Blocked(ctx context.Context, key string) (bool, time.Duration, error)
+	// Failed counts one failure for key.
+	Failed(ctx context.Context, key string) error
+}
+
+// AuditLog records entries outside any use-case transaction (failed logins change nothing else).
+type AuditLog interface {
+	Record(ctx context.Context, e domain.AuditEntry) error
+}
+
+// Service is the identity use cases.
+type Service struct {
+	users    Users
+	hasher   PasswordHasher
+	tokens   Tokens
+	throttle LoginThrottle
+	audit    AuditLog
+	// dummyHash is verified when the email is unknown, so both failures take the same time.
+	dummyHash string
+	now       func() time.Time
+}
+
+// NewService returns the identity use cases.
+func NewService(users Users, hasher PasswordHasher, tokens Tokens, throttle LoginThrottle, audit AuditLog) (*Service, error) {
+	dummy, err := hasher.Hash("not-a-real-password-but-hashed-the-same-way")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{users: users, hasher: hasher, tokens: tokens, throttle: throttle, audit: audit, dummyHash: dummy, now: time.Now}, nil
+}
+
+// SignupInput is what a new user sends.
+type SignupInput struct{ Email, Password, Name string }
+
+// Signup creates a user.
+func (s *Service) Signup(ctx context.Context, in SignupInput) (domain.User, error) {
+	var v domain.Validator
+	email, ok := domain.NormalizeEmail(in.Email)
+	v.Check(ok, "email", "must be a valid email address")
+	v.Check(len([]rune(in.Password)) >= domain.MinPasswordLength, "password", "must be at least 10 characters")
+	v.Check(len(in.Password) <= 1024, "password", "must be at most 1024 bytes")
+	v.Check(domain.ValidName(in.Name, 200), "name", "must be 1 to 200 characters")
+	if err := v.Err(); err != nil {
+		return domain.User{}, err
+	}
+	hash, err := s.hasher.Hash(in.Password)
+	if err != nil {
+		return domain.User{}, err
+	}
+	u := domain.User{ID: domain.NewID(), Email: email, Name: strings.TrimSpace(in.Name), PasswordHash: hash, CreatedAt: s.now().UTC()}
+	if err := s.users.CreateUser(ctx, u); err != nil {
+		return domain.User{}, err
+	}
+	return u, nil
+}
+
+// LoginResult is an issued access token.
+type LoginResult struct {
+	AccessToken string
+	ExpiresIn   time.Duration
+}
+
+// Login checks a password and issues an access token. Unknown email and wrong password
+// fail alike, in about the same time; failures are throttled per email and per address
+// and audited.
+func (s *Service) Login(ctx context.Context, email, password string, meta domain.RequestMeta) (LoginResult, error) {
+	norm, _ := domain.NormalizeEmail(email)
+	if norm == "" {
+		norm = strings.ToLower(strings.TrimSpace(email))
+	}
+	keys := []string{"login:email:" + norm, "login:ip:" + meta.IP}
+	for _, k := range keys {
+		blocked, wait, err := s.throttle.Blocked(ctx, k)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		if blocked {
+			return LoginResult{}, &domain.Error{Kind: domain.KindRateLimited, Message: "too many failed logins; try again later", RetryAfter: wait}
+		}
+	}
+	u, err := s.users.UserByEmail(ctx, norm)
+	hash := u.PasswordHash
+	if err != nil {
+		if !domain.IsKind(err, domain.KindNotFound) {
+			return LoginResult{}, err
+		}
+		hash = s.dummyHash
+	}
+	ok, verr := s.hasher.Verify(password, hash)
+	if verr != nil || !ok || err != nil {
+		for _, k := range keys {
+			if ferr := s.throttle.Failed(ctx, k); ferr != nil {
+				return LoginResult{}, ferr
+			}
+		}
+		entry := domain.NewAuditEntry(domain.Caller{Type: domain.ActorUser, ID: u.ID, Meta: meta},
+			"auth.login_failed", "user", idOrEmpty(u.ID), map[string]any{"email": norm}, s.now())
+		if aerr := s.audit.Record(ctx, entry); aerr != nil {
+			return LoginResult{}, aerr
+		}
+		return LoginResult{}, domain.Errorf(domain.KindInvalidCredentials, "email or password is wrong")
+	}
+	tok, exp, err := s.tokens.Issue(u.ID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return LoginResult{AccessToken: tok, ExpiresIn: exp}, nil
+}
+
+// Me returns the user and the workspaces they belong to.
+func (s *Service) Me(ctx context.Context, p domain.Principal) (domain.User, []domain.Membership, error) {
+	if p.Type != domain.ActorUser {
+		return domain.User{}, nil, domain.Errorf(domain.KindForbidden, "API keys have no user")
+	}
+	u, err := s.users.UserByID(ctx, p.ID)
+	if err != nil {
+		return domain.User{}, nil, err
+	}
+	ms, err := s.users.Memberships(ctx, p.ID)
+	return u, ms, err
+}
+
+// Authenticate resolves a bearer credential: an API key (wsk_...) or an access token.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (domain.Principal, error) {
+	unauth := domain.Errorf(domain.KindUnauthenticated, "missing or invalid credentials")
+	if bearer == "" {
+		return domain.Principal{}, unauth
+	}
+	if strings.HasPrefix(bearer, domain.APIKeyPrefix) {
+		k, err := s.users.ActiveAPIKey(ctx, domain.HashAPIKey(bearer))
+		if err != nil {
+			if domain.IsKind(err, domain.KindNotFound) {
+				return domain.Principal{}, unauth
+			}
+			return domain.Principal{}, err
+		}
+		return domain.Principal{Type: domain.ActorAPIKey, ID: k.ID, WorkspaceID: k.WorkspaceID, Role: k.Role}, nil
+	}
+	id, err := s.tokens.Verify(bearer)
+	if err != nil {
+		return domain.Principal{}, unauth
+	}
+	if _, err := s.users.UserByID(ctx, id); err != nil {
+		if domain.IsKind(err, domain.KindNotFound) {
+			return domain.Principal{}, unauth
+		}
+		return domain.Principal{}, err
+	}
+	return domain.Principal{Type: domain.ActorUser, ID: id}, nil
+}
+
+// CallerIn resolves the principal's role in a workspace. Not a member (or a key of another
+// workspace): KindForbidden.
+func (s *Service) CallerIn(ctx context.Context, p domain.Principal, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, error) {
+	c := domain.Caller{Type: p.Type, ID: p.ID, WorkspaceID: workspaceID, Meta: meta}
+	forbidden := domain.Errorf(domain.KindForbidden, "you are not a member of this workspace")
+	switch p.Type {
+	case domain.ActorAPIKey:
+		if p.WorkspaceID != workspaceID {
+			return domain.Caller{}, forbidden
+		}
+		c.Role = p.Role
+	case domain.ActorUser:
+		role, err := s.users.MemberRole(ctx, workspaceID, p.ID)
+		if err != nil {
+			if domain.IsKind(err, domain.KindNotFound) {
+				return domain.Caller{}, forbidden
+			}
+			return domain.Caller{}, err
+		}
+		c.Role = role
+	default:
+		return domain.Caller{}, forbidden
+	}
+	return c, nil
+}
+
+func idOrEmpty(id domain.ID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}

@@ -1,0 +1,321 @@
+// Package workspaces holds the workspace, member and API key use cases.
+package workspaces
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+// Store reads and writes workspaces, memberships and API keys.
+type Store interface {
+	CreateWorkspace(ctx context.Context, w domain.Workspace) error
+	Workspace(ctx context.Context, id domain.ID) (domain.Workspace, error)
+	UpdateWorkspace(ctx context.Context, w domain.Workspace) error
+	UserByEmail(ctx context.Context, email string) (domain.User, error)
+	AddMember(ctx context.Context, workspaceID, userID domain.ID, role access.Role, at time.Time) error // KindConflict when already a member
+	Member(ctx context.Context, workspaceID, userID domain.ID) (domain.Member, error)
+	Members(ctx context.Context, workspaceID domain.ID) ([]domain.Member, error)
+	SetMemberRole(ctx context.Context, workspaceID, userID domain.ID, role access.Role) error
+	RemoveMember(ctx context.Context, workspaceID, userID domain.ID) error
+	// LockOwners locks the workspace's owner memberships for the rest of the transaction
+	// and returns how many there are, so two demotions cannot both pass the last-owner check.
+	LockOwners(ctx context.Context, workspaceID domain.ID) (int, error)
+	CreateAPIKey(ctx context.Context, k domain.APIKey) error
+	APIKeys(ctx context.Context, workspaceID domain.ID) ([]domain.APIKey, error)
+	RevokeAPIKey(ctx context.Context, workspaceID, id domain.ID, at time.Time) error // KindNotFound when absent or revoked
+}
+
+// AuditWriter records an audit entry in the current transaction.
+type AuditWriter interface {
+	Record(ctx context.Context, e domain.AuditEntry) error
+}
+
+// Repos is what a transaction offers these use cases.
+type Repos struct {
+	Store Store
+	Audit AuditWriter
+}
+
+// TxRunner runs fn in one transaction.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+}
+
+// Service is the workspace use cases.
+type Service struct {
+	tx    TxRunner
+	store Store // outside transactions, for reads
+	authz authz.Authorizer
+	now   func() time.Time
+}
+
+// NewService returns the workspace use cases.
+func NewService(tx TxRunner, store Store, a authz.Authorizer) *Service {
+	return &Service{tx: tx, store: store, authz: a, now: time.Now}
+}
+
+// Create makes a workspace on the free plan with the creating user as its owner.
+func (s *Service) Create(ctx context.Context, p domain.Principal, name string, meta domain.RequestMeta) (domain.Workspace, error) {
+	if p.Type != domain.ActorUser {
+		return domain.Workspace{}, domain.Errorf(domain.KindForbidden, "only users create workspaces")
+	}
+	var v domain.Validator
+	v.Check(domain.ValidName(name, 100), "name", "must be 1 to 100 characters")
+	if err := v.Err(); err != nil {
+		return domain.Workspace{}, err
+	}
+	now := s.now().UTC()
+	w := domain.Workspace{ID: domain.NewID(), Name: strings.TrimSpace(name), Plan: domain.PlanFree, CreatedAt: now, UpdatedAt: now}
+	caller := domain.Caller{Type: p.Type, ID: p.ID, WorkspaceID: w.ID, Role: access.Owner, Meta: meta}
+	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		if err := r.Store.CreateWorkspace(ctx, w); err != nil {
+			return err
+		}
+		if err := r.Store.AddMember(ctx, w.ID, p.ID, access.Owner, now); err != nil {
+			return err
+		}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(caller, "workspace.created", "workspace", w.ID.String(),
+			map[string]any{"name": w.Name, "plan": string(w.Plan)}, now))
+	})
+	return w, err
+}
+
+// Get returns the caller's workspace.
+func (s *Service) Get(ctx context.Context, c domain.Caller) (domain.Workspace, error) {
+	if err := authz.Require(s.authz, c, access.WorkspaceRead); err != nil {
+		return domain.Workspace{}, err
+	}
+	return s.store.Workspace(ctx, c.WorkspaceID)
+}
+
+// UpdateInput changes a workspace; nil fields stay as they are.
+type UpdateInput struct {
+	Name *string
+	Plan *string
+}
+
+// Update renames the workspace or changes its plan (billing.manage: owners only).
+func (s *Service) Update(ctx context.Context, c domain.Caller, in UpdateInput) (domain.Workspace, error) {
+	if err := authz.Require(s.authz, c, access.WorkspaceUpdate); err != nil {
+		return domain.Workspace{}, err
+	}
+	var v domain.Validator
+	var plan domain.Plan
+	if in.Name != nil {
+		v.Check(domain.ValidName(*in.Name, 100), "name", "must be 1 to 100 characters")
+	}
+	if in.Plan != nil {
+		var ok bool
+		plan, ok = domain.ParsePlan(*in.Plan)
+		v.Check(ok, "plan", "must be free, pro or enterprise")
+	}
+	if err := v.Err(); err != nil {
+		return domain.Workspace{}, err
+	}
+	if in.Plan != nil {
+		if err := authz.Require(s.authz, c, access.BillingManage); err != nil {
+			return domain.Workspace{}, err
+		}
+	}
+	var w domain.Workspace
+	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		var err error
+		if w, err = r.Store.Workspace(ctx, c.WorkspaceID); err != nil {
+			return err
+		}
+		details := map[string]any{}
+		if in.Name != nil && strings.TrimSpace(*in.Name) != w.Name {
+			details["name"] = map[string]any{"from": w.Name, "to": strings.TrimSpace(*in.Name)}
+			w.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.Plan != nil && plan != w.Plan {
+			details["plan"] = map[string]any{"from": string(w.Plan), "to": string(plan)}
+			w.Plan = plan
+		}
+		if len(details) == 0 {
+			return nil
+		}
+		w.UpdatedAt = s.now().UTC()
+		if err := r.Store.UpdateWorkspace(ctx, w); err != nil {
+			return err
+		}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "workspace.updated", "workspace", w.ID.String(), details, w.UpdatedAt))
+	})
+	return w, err
+}
+
+// Members lists the workspace's members.
+func (s *Service) Members(ctx context.Context, c domain.Caller) ([]domain.Member, error) {
+	if err := authz.Require(s.authz, c, access.MembersRead); err != nil {
+		return nil, err
+	}
+	return s.store.Members(ctx, c.WorkspaceID)
+}
+
+// grantsNeedOwner are roles only an owner may hand out (API.md).
+func grantNeedsOwner(r access.Role) bool { return r == access.Owner || r == access.Manager }
+
+// AddMember adds a signed-up user by email.
+func (s *Service) AddMember(ctx context.Context, c domain.Caller, email, role string) (domain.Member, error) {
+	if err := authz.Require(s.authz, c, access.MembersInvite); err != nil {
+		return domain.Member{}, err
+	}
+	var v domain.Validator
+	norm, ok := domain.NormalizeEmail(email)
+	v.Check(ok, "email", "must be a valid email address")
+	r, rerr := access.ParseRole(role)
+	v.Check(rerr == nil, "role", "must be owner, manager, agent or viewer")
+	if err := v.Err(); err != nil {
+		return domain.Member{}, err
+	}
+	if grantNeedsOwner(r) && c.Role != access.Owner {
+		return domain.Member{}, domain.Errorf(domain.KindForbidden, "only an owner grants the %s role", r)
+	}
+	var m domain.Member
+	err := s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+		u, err := repos.Store.UserByEmail(ctx, norm)
+		if err != nil {
+			if domain.IsKind(err, domain.KindNotFound) {
+				return domain.Errorf(domain.KindNotFound, "no user has signed up with that email")
+			}
+			return err
+		}
+		now := s.now().UTC()
+		if err := repos.Store.AddMember(ctx, c.WorkspaceID, u.ID, r, now); err != nil {
+			return err
+		}
+		m = domain.Member{WorkspaceID: c.WorkspaceID, UserID: u.ID, Email: u.Email, Name: u.Name, Role: r, CreatedAt: now}
+		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "member.added", "member", u.ID.String(),
+			map[string]any{"email": u.Email, "role": string(r)}, now))
+	})
+	return m, err
+}
+
+// ChangeRole sets a member's role. Only owners touch owners or grant owner/manager, and the
+// last owner cannot be demoted.
+func (s *Service) ChangeRole(ctx context.Context, c domain.Caller, userID domain.ID, role string) (domain.Member, error) {
+	if err := authz.Require(s.authz, c, access.MembersUpdate); err != nil {
+		return domain.Member{}, err
+	}
+	r, rerr := access.ParseRole(role)
+	if rerr != nil {
+		return domain.Member{}, &domain.Error{Kind: domain.KindValidation, Message: "invalid role",
+			Fields: []domain.FieldError{{Field: "role", Message: "must be owner, manager, agent or viewer"}}}
+	}
+	var m domain.Member
+	err := s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+		owners, err := repos.Store.LockOwners(ctx, c.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		if m, err = repos.Store.Member(ctx, c.WorkspaceID, userID); err != nil {
+			return err
+		}
+		if (grantNeedsOwner(r) || m.Role == access.Owner) && c.Role != access.Owner {
+			return domain.Errorf(domain.KindForbidden, "only an owner changes owners or grants the %s role", r)
+		}
+		if m.Role == r {
+			return nil
+		}
+		if m.Role == access.Owner && owners <= 1 {
+			return domain.Errorf(domain.KindLastOwner, "the workspace must keep at least one owner")
+		}
+		if err := repos.Store.SetMemberRole(ctx, c.WorkspaceID, userID, r); err != nil {
+			return err
+		}
+		from := m.Role
+		m.Role = r
+		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "member.role_changed", "member", userID.String(),
+			map[string]any{"from": string(from), "to": string(r)}, s.now()))
+	})
+	return m, err
+}
+
+// RemoveMember removes a member; the last owner stays.
+func (s *Service) RemoveMember(ctx context.Context, c domain.Caller, userID domain.ID) error {
+	if err := authz.Require(s.authz, c, access.MembersRemove); err != nil {
+		return err
+	}
+	return s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+		owners, err := repos.Store.LockOwners(ctx, c.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		m, err := repos.Store.Member(ctx, c.WorkspaceID, userID)
+		if err != nil {
+			return err
+		}
+		if m.Role == access.Owner && c.Role != access.Owner {
+			return domain.Errorf(domain.KindForbidden, "only an owner removes an owner")
+		}
+		if m.Role == access.Owner && owners <= 1 {
+			return domain.Errorf(domain.KindLastOwner, "the workspace must keep at least one owner")
+		}
+		if err := repos.Store.RemoveMember(ctx, c.WorkspaceID, userID); err != nil {
+			return err
+		}
+		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "member.removed", "member", userID.String(),
+			map[string]any{"email": m.Email, "role": string(m.Role)}, s.now()))
+	})
+}
+
+// CreatedAPIKey is a new key with its secret, shown once.
+type CreatedAPIKey struct {
+	domain.APIKey
+	Secret string
+}
+
+// CreateAPIKey issues a key bound to the workspace with a role no higher than the caller's.
+func (s *Service) CreateAPIKey(ctx context.Context, c domain.Caller, name, role string) (CreatedAPIKey, error) {
+	if err := authz.Require(s.authz, c, access.APIKeysCreate); err != nil {
+		return CreatedAPIKey{}, err
+	}
+	var v domain.Validator
+	v.Check(domain.ValidName(name, 100), "name", "must be 1 to 100 characters")
+	r, rerr := access.ParseRole(role)
+	v.Check(rerr == nil, "role", "must be owner, manager, agent or viewer")
+	if err := v.Err(); err != nil {
+		return CreatedAPIKey{}, err
+	}
+	if !c.Role.AtLeast(r) {
+		return CreatedAPIKey{}, domain.Errorf(domain.KindForbidden, "a key cannot have a role above yours")
+	}
+	secret, hash := domain.NewAPIKeySecret()
+	now := s.now().UTC()
+	k := domain.APIKey{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, Name: strings.TrimSpace(name), Role: r, Hash: hash, CreatedBy: c.ID, CreatedAt: now}
+	err := s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+		if err := repos.Store.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "apikey.created", "api_key", k.ID.String(),
+			map[string]any{"name": k.Name, "role": string(r)}, now))
+	})
+	return CreatedAPIKey{APIKey: k, Secret: secret}, err
+}
+
+// APIKeys lists the workspace's active keys (never their secrets).
+func (s *Service) APIKeys(ctx context.Context, c domain.Caller) ([]domain.APIKey, error) {
+	if err := authz.Require(s.authz, c, access.APIKeysRead); err != nil {
+		return nil, err
+	}
+	return s.store.APIKeys(ctx, c.WorkspaceID)
+}
+
+// RevokeAPIKey revokes a key; it stops authenticating at once (every request looks it up).
+func (s *Service) RevokeAPIKey(ctx context.Context, c domain.Caller, id domain.ID) error {
+	if err := authz.Require(s.authz, c, access.APIKeysRevoke); err != nil {
+		return err
+	}
+	return s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+		now := s.now().UTC()
+		if err := repos.Store.RevokeAPIKey(ctx, c.WorkspaceID, id, now); err != nil {
+			return err
+		}
+		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "apikey.revoked", "api_key", id.String(), nil, now))
+	})
+}

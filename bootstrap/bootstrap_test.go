@@ -1,0 +1,88 @@
+package bootstrap_test
+
+import (
+	"encoding/base64"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+
+	"github.com/wabaplatform/waba/bootstrap"
+)
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"DATABASE_URL":      "postgres://postgres@127.0.0.1:5432/waba?sslmode=disable",
+		"META_APP_ID":       "app",
+		"META_APP_SECRET":   "secret",
+		"META_VERIFY_TOKEN": "verify",
+		"JWT_SECRET":        strings.Repeat("j", 32),
+		"TOKEN_MASTER_KEY":  base64.StdEncoding.EncodeToString(make([]byte, 32)),
+	}
+}
+
+func load(env map[string]string) (bootstrap.Config, error) {
+	return bootstrap.LoadConfig(func(k string) string { return env[k] })
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(validEnv())
+	require.NoError(t, err)
+	require.Equal(t, ":8080", cfg.HTTPAddr)
+	require.Equal(t, "https://graph.facebook.com", cfg.MetaGraphURL)
+	require.Equal(t, "v25.0", cfg.MetaGraphVersion)
+	require.Len(t, cfg.TokenMasterKey, 32)
+}
+
+// A missing or malformed required value fails with an error naming the variable.
+func TestConfigNamesTheBadVariable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(map[string]string){
+		"DATABASE_URL":      func(e map[string]string) { delete(e, "DATABASE_URL") },
+		"META_APP_SECRET":   func(e map[string]string) { e["META_APP_SECRET"] = " " },
+		"META_VERIFY_TOKEN": func(e map[string]string) { delete(e, "META_VERIFY_TOKEN") },
+		"JWT_SECRET":        func(e map[string]string) { e["JWT_SECRET"] = "short" },
+		"TOKEN_MASTER_KEY":  func(e map[string]string) { e["TOKEN_MASTER_KEY"] = base64.StdEncoding.EncodeToString(make([]byte, 16)) },
+		"LOG_LEVEL":         func(e map[string]string) { e["LOG_LEVEL"] = "loud" },
+		"META_GRAPH_URL":    func(e map[string]string) { e["META_GRAPH_URL"] = "not a url" },
+		"ACCESS_TOKEN_TTL":  func(e map[string]string) { e["ACCESS_TOKEN_TTL"] = "forever" },
+	}
+	for name, mutate := range cases {
+		env := validEnv()
+		mutate(env)
+		_, err := load(env)
+		require.Error(t, err, name)
+		require.True(t, strings.HasPrefix(err.Error(), name+":"), "error %q should name %s", err, name)
+	}
+	env := validEnv()
+	delete(env, "TOKEN_MASTER_KEY")
+	env["VAULT_KEY_URL"] = "base64key://"
+	_, err := load(env)
+	require.NoError(t, err, "a KMS URL replaces the local key")
+}
+
+// The whole graph is satisfiable in every role, without running any constructor.
+func TestGraphIsComplete(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(validEnv())
+	require.NoError(t, err)
+	log := bootstrap.NewLogger(io.Discard, 0)
+	for _, role := range []bootstrap.Role{bootstrap.RoleAll, bootstrap.RoleAPI, bootstrap.RoleWorker} {
+		require.NoError(t, fx.ValidateApp(bootstrap.Options(cfg, bootstrap.Settings{Role: role, Migrate: true}, log)...), role)
+	}
+}
+
+func TestLoggerRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	log := bootstrap.NewLogger(&b, 0)
+	log.Info("x", "password", "hunter2hunter2", "Authorization", "Bearer abc", "access_token", "EAAG123", "email", "a@b.c")
+	out := b.String()
+	for _, secret := range []string{"hunter2hunter2", "Bearer abc", "EAAG123"} {
+		require.NotContains(t, out, secret)
+	}
+	require.Contains(t, out, "a@b.c")
+}

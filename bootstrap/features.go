@@ -1,0 +1,85 @@
+package bootstrap
+
+import (
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/ulule/limiter/v3"
+	"go.uber.org/fx"
+
+	casbinrbac "github.com/wabaplatform/waba/adapters/casbin"
+	"github.com/wabaplatform/waba/adapters/credentials"
+	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/adapters/ratelimit"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/workspaces"
+)
+
+// AccessModule provides authentication and authorization adapters.
+var AccessModule = fx.Module("access",
+	fx.Provide(
+		fx.Annotate(casbinrbac.NewAuthorizer, fx.As(new(authz.Authorizer))),
+		fx.Annotate(newPasswordHasher, fx.As(new(identity.PasswordHasher))),
+		fx.Annotate(func(cfg Config) *credentials.JWT { return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL) },
+			fx.As(new(identity.Tokens))),
+		newLimiterStore,
+		fx.Annotate(ratelimit.NewLoginThrottle, fx.As(new(identity.LoginThrottle))),
+	),
+)
+
+// PasswordHashing lets tests swap the production argon2 cost for a cheap one.
+type PasswordHashing string
+
+func newPasswordHasher(p PasswordHashing) *credentials.Argon2 {
+	if p == "fast" {
+		return credentials.NewFastArgon2()
+	}
+	return credentials.NewArgon2()
+}
+
+func newLimiterStore(lc fx.Lifecycle, cfg Config) (limiter.Store, error) {
+	store, closeFn, err := ratelimit.NewStore(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(closeFn))
+	return store, nil
+}
+
+// IdentityModule provides users, workspaces, contacts and audit use cases and their routes.
+var IdentityModule = fx.Module("identity",
+	fx.Provide(
+		func(pool *pgxpool.Pool) *postgres.WorkspaceRepo { return postgres.NewWorkspaceRepo(pool) },
+		func(pool *pgxpool.Pool) *postgres.AuditRepo { return postgres.NewAuditRepo(pool) },
+		func(pool *pgxpool.Pool) *postgres.ContactRepo { return postgres.NewContactRepo(pool) },
+		func(repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle, a *postgres.AuditRepo) (*identity.Service, error) {
+			return identity.NewService(repo, h, t, th, a)
+		},
+		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer) *workspaces.Service {
+			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+			})
+			return workspaces.NewService(tx, repo, a)
+		},
+		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
+			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
+				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+			})
+			return contacts.NewService(tx, repo, a)
+		},
+		func(repo *postgres.AuditRepo, a authz.Authorizer) *audit.Service { return audit.NewService(repo, a) },
+		fx.Annotate(func(api *httpapi.API) RouteRegistration { return api.Register }, fx.ResultTags(`group:"routes"`)),
+		func(i *identity.Service, w *workspaces.Service, c *contacts.Service, a *audit.Service) *httpapi.API {
+			return &httpapi.API{Identity: i, Workspaces: w, Contacts: c, Audit: a}
+		},
+		fx.Annotate(func(a *audit.Service) WorkerRegistration {
+			return func(w *river.Workers) { river.AddWorker(w, &riveradapter.AuditPurgeWorker{Audit: a}) }
+		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(riveradapter.AuditPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
+	),
+)

@@ -1,0 +1,86 @@
+package domain
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// OptOutSource says how a contact opted out.
+type OptOutSource string
+
+const (
+	OptOutKeyword OptOutSource = "keyword"
+	OptOutAPI     OptOutSource = "api"
+)
+
+// Contact is a customer of a workspace, known by phone number, by Meta's business-scoped
+// user id (BSUID), or both.
+type Contact struct {
+	ID                     ID
+	WorkspaceID            ID
+	Phone                  string // E.164, "" for a BSUID-only contact
+	WaID                   string // Phone without the +
+	BSUID                  string
+	Name                   string
+	Tags                   []string
+	Attributes             map[string]any
+	AssignedTo             *ID
+	OptedOut               bool
+	OptedOutAt             *time.Time
+	OptOutSource           OptOutSource
+	MarketingOptedOut      bool
+	LastInboundAt          *time.Time
+	ServiceWindowExpiresAt *time.Time
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// Limits on contact fields.
+const (
+	MaxContactNameRunes = 200
+	MaxTags             = 50
+	MaxTagRunes         = 64
+	MaxAttributesBytes  = 16 << 10
+)
+
+// NormalizeTags trims, de-duplicates and checks tags; ok is false with a reason otherwise.
+func NormalizeTags(tags []string) ([]string, string) {
+	if len(tags) > MaxTags {
+		return nil, "at most 50 tags"
+	}
+	out := make([]string, 0, len(tags))
+	seen := map[string]bool{}
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		if t == "" || utf8.RuneCountInString(t) > MaxTagRunes || !utf8.ValidString(t) {
+			return nil, "each tag must be 1 to 64 characters"
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out, ""
+}
+
+// CheckAttributes bounds the free-form attributes by their JSON size.
+func CheckAttributes(a map[string]any) string {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "must be a JSON object"
+	}
+	if len(b) > MaxAttributesBytes {
+		return "must be at most 16 KiB of JSON"
+	}
+	return ""
+}
+
+// ServiceWindow is how long after a customer's last message any message type may be sent.
+const ServiceWindow = 24 * time.Hour
+
+// InServiceWindow reports whether a non-template message may be sent to c at now.
+func (c Contact) InServiceWindow(now time.Time) bool {
+	return c.ServiceWindowExpiresAt != nil && now.Before(*c.ServiceWindowExpiresAt)
+}

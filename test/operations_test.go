@@ -1,0 +1,163 @@
+package test
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/bootstrap"
+)
+
+func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
+	app := startApp(t)
+
+	require.Equal(t, 200, app.Do(t, "GET", "/healthz", "", nil).Status)
+	require.Equal(t, 200, app.Do(t, "GET", "/readyz", "", nil).Status)
+
+	metrics := string(app.Do(t, "GET", "/metrics", "", nil).Body)
+	for _, m := range []string{"http_request_duration_seconds_bucket{", `route="/readyz"`, "go_goroutines", "process_resident_memory_bytes", "pgxpool_max_conns"} {
+		require.Contains(t, metrics, m)
+	}
+
+	doc := app.Do(t, "GET", "/v1/openapi.json", "", nil)
+	require.Equal(t, 200, doc.Status)
+	require.Equal(t, "3.1.0", doc.JSON(t)["openapi"])
+
+	nf := app.Do(t, "GET", "/v1/nope", "", nil)
+	require.Equal(t, 404, nf.Status)
+	require.Equal(t, "application/problem+json", nf.Header.Get("Content-Type"))
+	require.Equal(t, "not_found", nf.Code(t))
+	require.NotEmpty(t, nf.Header.Get("X-Request-Id"))
+
+	big := app.Do(t, "POST", "/v1/auth/signup", "", strings.Repeat("x", 2<<20))
+	require.Equal(t, 413, big.Status)
+	require.Equal(t, "payload_too_large", big.Code(t))
+}
+
+// Every route Echo serves must be described in the OpenAPI document.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
+	app := startApp(t)
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(app.Do(t, "GET", "/v1/openapi.json", "", nil).Body, &doc))
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	for _, r := range app.Echo.Routes() {
+		if strings.HasPrefix(r.Path, "/admin") || r.Method == "echo_route_not_found" || strings.HasSuffix(r.Path, "*") {
+			continue
+		}
+		path := param.ReplaceAllString(r.Path, "{$1}")
+		ops, ok := doc.Paths[path]
+		require.True(t, ok, "route %s %s is missing from adapters/http/openapi.json", r.Method, path)
+		_, ok = ops[strings.ToLower(r.Method)]
+		require.True(t, ok, "method %s of %s is missing from adapters/http/openapi.json", r.Method, path)
+	}
+}
+
+// /readyz answers 503 while the database is unreachable and recovers by itself. The
+// server reaches Postgres through a proxy the test can cut and restore.
+func TestReadyzFollowsTheDatabase(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewURL(t)
+	u, err := url.Parse(dbURL)
+	require.NoError(t, err)
+	proxy := newCuttableProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	app := startAppOn(t, u.String(), func(c *bootstrap.Config) { c.DBMaxConns = 8 })
+
+	require.Equal(t, 200, app.Do(t, "GET", "/readyz", "", nil).Status)
+	proxy.Cut()
+	eventually(t, 10*time.Second, func() bool { return app.Do(t, "GET", "/readyz", "", nil).Status == 503 }, "readyz should turn 503")
+	proxy.Restore()
+	eventually(t, 20*time.Second, func() bool { return app.Do(t, "GET", "/readyz", "", nil).Status == 200 }, "readyz should recover")
+}
+
+// cuttableProxy forwards TCP to a target; Cut closes every connection and refuses new
+// ones until Restore.
+type cuttableProxy struct {
+	t      testing.TB
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func newCuttableProxy(t testing.TB, target string) *cuttableProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cuttableProxy{t: t, ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.Cut() })
+	go p.serve()
+	return p
+}
+
+func (p *cuttableProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *cuttableProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go pipe(c, up)
+		go pipe(up, c)
+	}
+}
+
+func pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	dst.Close()
+	src.Close()
+}
+
+func (p *cuttableProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cuttableProxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}

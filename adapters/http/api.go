@@ -130,7 +130,7 @@ func pathID(c echo.Context, name, what string) (domain.ID, error) {
 // bind decodes the JSON body; malformed JSON is a 400 validation problem.
 func bind(c echo.Context, v any) error {
 	if err := (&echo.DefaultBinder{}).BindBody(c, v); err != nil {
-		return &domain.Error{Kind: domain.KindValidation, Message: "the body is not valid JSON for this endpoint"}
+		return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON for this endpoint")
 	}
 	return nil
 }

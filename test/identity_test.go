@@ -1,0 +1,480 @@
+package test
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var userSeq atomic.Int64
+
+// user is a signed-up, logged-in user.
+type user struct {
+	ID, Email, Token string
+}
+
+func (a *App) signup(t testing.TB, name string) user {
+	t.Helper()
+	email := fmt.Sprintf("%s-%d@example.com", name, userSeq.Add(1))
+	body := a.Must(t, 201, "POST", "/v1/auth/signup", "", map[string]string{"email": email, "password": "correct horse battery", "name": name})
+	u := user{ID: body["user"].(map[string]any)["id"].(string), Email: email}
+	login := a.Must(t, 200, "POST", "/v1/auth/login", "", map[string]string{"email": email, "password": "correct horse battery"})
+	u.Token = login["access_token"].(string)
+	return u
+}
+
+func (a *App) createWorkspace(t testing.TB, owner user, name string) string {
+	t.Helper()
+	return a.Must(t, 201, "POST", "/v1/workspaces", owner.Token, map[string]string{"name": name})["id"].(string)
+}
+
+func (a *App) addMember(t testing.TB, ws string, by user, role string) user {
+	t.Helper()
+	u := a.signup(t, role)
+	a.Must(t, 201, "POST", "/v1/workspaces/"+ws+"/members", by.Token, map[string]string{"email": u.Email, "role": role})
+	return u
+}
+
+// team is a workspace with one member of each role, and an outsider who owns another.
+type team struct {
+	WS, OtherWS                            string
+	Owner, Manager, Agent, Viewer, Outside user
+}
+
+func newTeam(t testing.TB, a *App) team {
+	t.Helper()
+	tm := team{Owner: a.signup(t, "owner")}
+	tm.WS = a.createWorkspace(t, tm.Owner, "Acme")
+	tm.Manager = a.addMember(t, tm.WS, tm.Owner, "manager")
+	tm.Agent = a.addMember(t, tm.WS, tm.Owner, "agent")
+	tm.Viewer = a.addMember(t, tm.WS, tm.Owner, "viewer")
+	tm.Outside = a.signup(t, "outsider")
+	tm.OtherWS = a.createWorkspace(t, tm.Outside, "Globex")
+	return tm
+}
+
+func (tm team) byRole(role string) user {
+	return map[string]user{"owner": tm.Owner, "manager": tm.Manager, "agent": tm.Agent, "viewer": tm.Viewer}[role]
+}
+
+var phoneSeq atomic.Int64
+
+func nextPhone() string { return fmt.Sprintf("+1415555%04d", phoneSeq.Add(1)%10000) }
+
+// contact creates a contact as the owner, assigned to assignee ("" for nobody).
+func (a *App) contact(t testing.TB, tm team, ws string, owner user, assignee string) string {
+	t.Helper()
+	body := map[string]any{"phone": nextPhone(), "name": "Customer"}
+	if assignee != "" {
+		body["assigned_to"] = assignee
+	}
+	return a.Must(t, 201, "POST", "/v1/workspaces/"+ws+"/contacts", owner.Token, body)["id"].(string)
+}
+
+// routeCase is one row of the permission matrix: who may call a route and with what the
+// call is prepared (a fresh target per call, so destructive routes can be tried by all).
+type routeCase struct {
+	allowed []string
+	ok      int
+	prepare func(t *testing.T, a *App, tm team, role string) (path string, body any)
+}
+
+func wsPath(tm team, p string) string { return "/v1/workspaces/" + tm.WS + p }
+
+func matrix() map[string]routeCase {
+	all := []string{"owner", "manager", "agent", "viewer"}
+	admins := []string{"owner", "manager"}
+	staff := []string{"owner", "manager", "agent"}
+	static := func(p string, body any) func(*testing.T, *App, team, string) (string, any) {
+		return func(_ *testing.T, _ *App, tm team, _ string) (string, any) { return wsPath(tm, p), body }
+	}
+	// a contact the caller can see: agents only see contacts assigned to them.
+	visible := func(suffix string, body any) func(*testing.T, *App, team, string) (string, any) {
+		return func(t *testing.T, a *App, tm team, role string) (string, any) {
+			assignee := ""
+			if role == "agent" {
+				assignee = tm.Agent.ID
+			}
+			return wsPath(tm, "/contacts/"+a.contact(t, tm, tm.WS, tm.Owner, assignee)+suffix), body
+		}
+	}
+	freshAgent := func(t *testing.T, a *App, tm team, _ string) string {
+		return a.addMember(t, tm.WS, tm.Owner, "agent").ID
+	}
+	return map[string]routeCase{
+		"GET /v1/workspaces/:ws":         {all, 200, static("", nil)},
+		"PATCH /v1/workspaces/:ws":       {admins, 200, static("", map[string]any{"name": "Acme Ltd"})},
+		"GET /v1/workspaces/:ws/members": {admins, 200, static("/members", nil)},
+		"POST /v1/workspaces/:ws/members": {admins, 201, func(t *testing.T, a *App, tm team, _ string) (string, any) {
+			return wsPath(tm, "/members"), map[string]string{"email": a.signup(t, "new").Email, "role": "agent"}
+		}},
+		"PATCH /v1/workspaces/:ws/members/:user_id": {admins, 200, func(t *testing.T, a *App, tm team, r string) (string, any) {
+			return wsPath(tm, "/members/"+freshAgent(t, a, tm, r)), map[string]string{"role": "viewer"}
+		}},
+		"DELETE /v1/workspaces/:ws/members/:user_id": {admins, 204, func(t *testing.T, a *App, tm team, r string) (string, any) {
+			return wsPath(tm, "/members/"+freshAgent(t, a, tm, r)), nil
+		}},
+		"POST /v1/workspaces/:ws/api-keys": {admins, 201, static("/api-keys", map[string]string{"name": "ci", "role": "viewer"})},
+		"GET /v1/workspaces/:ws/api-keys":  {admins, 200, static("/api-keys", nil)},
+		"DELETE /v1/workspaces/:ws/api-keys/:id": {admins, 204, func(t *testing.T, a *App, tm team, _ string) (string, any) {
+			k := a.Must(t, 201, "POST", wsPath(tm, "/api-keys"), tm.Owner.Token, map[string]string{"name": "tmp", "role": "viewer"})
+			return wsPath(tm, "/api-keys/"+k["id"].(string)), nil
+		}},
+		"POST /v1/workspaces/:ws/contacts": {staff, 201, func(*testing.T, *App, team, string) (string, any) {
+			return "", map[string]any{"phone": nextPhone()}
+		}},
+		"GET /v1/workspaces/:ws/contacts":              {all, 200, static("/contacts", nil)},
+		"GET /v1/workspaces/:ws/contacts/:id":          {all, 200, visible("", nil)},
+		"PATCH /v1/workspaces/:ws/contacts/:id":        {staff, 200, visible("", map[string]any{"name": "Renamed"})},
+		"DELETE /v1/workspaces/:ws/contacts/:id":       {staff, 204, visible("", nil)},
+		"POST /v1/workspaces/:ws/contacts/:id/opt-out": {staff, 200, visible("/opt-out", nil)},
+		"POST /v1/workspaces/:ws/contacts/:id/opt-in":  {staff, 200, visible("/opt-in", nil)},
+		"GET /v1/workspaces/:ws/audit-logs":            {admins, 200, static("/audit-logs", nil)},
+		"GET /v1/workspaces/:ws/audit-logs/export":     {admins, 200, static("/audit-logs/export", nil)},
+	}
+}
+
+// Routes outside a workspace, checked separately below.
+var nonWorkspaceRoutes = map[string]bool{
+	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /v1/openapi.json": true,
+	"POST /v1/auth/signup": true, "POST /v1/auth/login": true, "GET /v1/me": true, "POST /v1/workspaces": true,
+}
+
+// Every registered route is tried with no token, a bad token, a member of another
+// workspace, and each role; a route missing from the table fails the test.
+func TestPermissionMatrix(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	m := matrix()
+
+	for _, r := range a.Echo.Routes() {
+		key := r.Method + " " + r.Path
+		if nonWorkspaceRoutes[key] || strings.HasPrefix(r.Path, "/webhooks/") || strings.HasPrefix(r.Path, "/admin") {
+			continue
+		}
+		rc, ok := m[key]
+		require.True(t, ok, "route %s has no row in the permission matrix (test/identity_test.go)", key)
+		t.Run(key, func(t *testing.T) {
+			path, body := rc.prepare(t, a, tm, "owner")
+			if path == "" {
+				path = wsPath(tm, strings.TrimPrefix(strings.SplitN(r.Path, ":ws", 2)[1], ""))
+			}
+			require.Equal(t, 401, a.Do(t, r.Method, path, "", body).Status, "no token")
+			require.Equal(t, 401, a.Do(t, r.Method, path, "not-a-token", body).Status, "bad token")
+			require.Equal(t, 401, a.Do(t, r.Method, path, "wsk_forged", body).Status, "unknown api key")
+			require.Equal(t, 403, a.Do(t, r.Method, path, tm.Outside.Token, body).Status, "member of another workspace")
+			for _, role := range []string{"owner", "manager", "agent", "viewer"} {
+				path, body := rc.prepare(t, a, tm, role)
+				if path == "" {
+					path = wsPath(tm, strings.SplitN(r.Path, ":ws", 2)[1])
+				}
+				want := 403
+				for _, al := range rc.allowed {
+					if al == role {
+						want = rc.ok
+					}
+				}
+				res := a.Do(t, r.Method, path, tm.byRole(role).Token, body)
+				require.Equal(t, want, res.Status, "%s as %s: %s", key, role, res.Body)
+			}
+		})
+	}
+
+	require.Equal(t, 401, a.Do(t, "GET", "/v1/me", "", nil).Status)
+	me := a.Must(t, 200, "GET", "/v1/me", tm.Agent.Token, nil)
+	require.Equal(t, "agent", me["memberships"].([]any)[0].(map[string]any)["role"])
+	require.Equal(t, 401, a.Do(t, "POST", "/v1/workspaces", "", map[string]string{"name": "x"}).Status)
+}
+
+func TestRoleRules(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+
+	// Plan changes are owner only; a manager may rename.
+	require.Equal(t, 403, a.Do(t, "PATCH", wsPath(tm, ""), tm.Manager.Token, map[string]string{"plan": "pro"}).Status)
+	require.Equal(t, "pro", a.Must(t, 200, "PATCH", wsPath(tm, ""), tm.Owner.Token, map[string]string{"plan": "pro"})["plan"])
+	require.Equal(t, 422, a.Do(t, "PATCH", wsPath(tm, ""), tm.Owner.Token, map[string]string{"plan": "gold"}).Status)
+
+	// Only an owner grants owner or manager.
+	u := a.signup(t, "cand")
+	require.Equal(t, 403, a.Do(t, "POST", wsPath(tm, "/members"), tm.Manager.Token, map[string]string{"email": u.Email, "role": "manager"}).Status)
+	require.Equal(t, 403, a.Do(t, "PATCH", wsPath(tm, "/members/"+tm.Agent.ID), tm.Manager.Token, map[string]string{"role": "owner"}).Status)
+	require.Equal(t, 404, a.Do(t, "POST", wsPath(tm, "/members"), tm.Owner.Token, map[string]string{"email": "nobody@example.com", "role": "agent"}).Status)
+	require.Equal(t, 409, a.Do(t, "POST", wsPath(tm, "/members"), tm.Owner.Token, map[string]string{"email": tm.Agent.Email, "role": "agent"}).Status)
+
+	// The last owner can be neither demoted nor removed.
+	res := a.Do(t, "PATCH", wsPath(tm, "/members/"+tm.Owner.ID), tm.Owner.Token, map[string]string{"role": "manager"})
+	require.Equal(t, 409, res.Status)
+	require.Equal(t, "last_owner", res.Code(t))
+	require.Equal(t, "last_owner", a.Do(t, "DELETE", wsPath(tm, "/members/"+tm.Owner.ID), tm.Owner.Token, nil).Code(t))
+	// With a second owner, the first may step down.
+	a.Must(t, 200, "PATCH", wsPath(tm, "/members/"+tm.Manager.ID), tm.Owner.Token, map[string]string{"role": "owner"})
+	a.Must(t, 200, "PATCH", wsPath(tm, "/members/"+tm.Owner.ID), tm.Owner.Token, map[string]string{"role": "viewer"})
+
+	// An API key cannot carry a role above its creator's.
+	require.Equal(t, 403, a.Do(t, "POST", wsPath(tm, "/api-keys"), tm.Owner.Token /* now a viewer */, map[string]string{"name": "k", "role": "viewer"}).Status)
+}
+
+func TestSignupAndLoginValidation(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	res := a.Do(t, "POST", "/v1/auth/signup", "", map[string]string{"email": "nope", "password": "short", "name": ""})
+	require.Equal(t, 422, res.Status)
+	require.Equal(t, "validation_failed", res.Code(t))
+	fields := map[string]bool{}
+	for _, e := range res.JSON(t)["errors"].([]any) {
+		fields[e.(map[string]any)["field"].(string)] = true
+	}
+	require.Equal(t, map[string]bool{"email": true, "password": true, "name": true}, fields)
+	require.Equal(t, 400, a.Do(t, "POST", "/v1/auth/signup", "", "{not json").Status)
+
+	u := a.signup(t, "ana")
+	res = a.Do(t, "POST", "/v1/auth/signup", "", map[string]string{"email": strings.ToUpper(u.Email), "password": "another long one", "name": "Ana"})
+	require.Equal(t, 409, res.Status)
+	require.Equal(t, "email_taken", res.Code(t))
+
+	wrong := a.Do(t, "POST", "/v1/auth/login", "", map[string]string{"email": u.Email, "password": "wrong password!"})
+	unknown := a.Do(t, "POST", "/v1/auth/login", "", map[string]string{"email": "ghost@example.com", "password": "wrong password!"})
+	require.Equal(t, 401, wrong.Status)
+	require.Equal(t, 401, unknown.Status)
+	require.Equal(t, "invalid_credentials", wrong.Code(t))
+	require.Equal(t, wrong.JSON(t)["detail"], unknown.JSON(t)["detail"])
+	// Email is case-insensitive at login too.
+	a.Must(t, 200, "POST", "/v1/auth/login", "", map[string]string{"email": strings.ToUpper(u.Email), "password": "correct horse battery"})
+}
+
+func TestLoginThrottling(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	u := a.signup(t, "victim")
+	bad := map[string]string{"email": u.Email, "password": "guess guess guess"}
+	for i := 0; i < 10; i++ {
+		require.Equal(t, 401, a.Do(t, "POST", "/v1/auth/login", "", bad).Status, "attempt %d", i+1)
+	}
+	res := a.Do(t, "POST", "/v1/auth/login", "", bad)
+	require.Equal(t, 429, res.Status)
+	require.Equal(t, "rate_limited", res.Code(t))
+	require.NotEmpty(t, res.Header.Get("Retry-After"))
+	// Even the right password waits for the window: the account is being guessed at.
+	require.Equal(t, 429, a.Do(t, "POST", "/v1/auth/login", "", map[string]string{"email": u.Email, "password": "correct horse battery"}).Status)
+
+	var n int
+	require.NoError(t, a.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_logs WHERE action = 'auth.login_failed' AND details->>'email' = $1`, u.Email).Scan(&n))
+	require.Equal(t, 10, n)
+}
+
+func TestAgentSeesOnlyAssignedContacts(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	mine := a.contact(t, tm, tm.WS, tm.Owner, tm.Agent.ID)
+	other := a.contact(t, tm, tm.WS, tm.Owner, "")
+
+	list := a.Must(t, 200, "GET", wsPath(tm, "/contacts"), tm.Agent.Token, nil)["data"].([]any)
+	require.Len(t, list, 1)
+	require.Equal(t, mine, list[0].(map[string]any)["id"])
+	// Filtering by another assignee does not widen the view.
+	require.Empty(t, a.Must(t, 200, "GET", wsPath(tm, "/contacts?assigned_to="+tm.Owner.ID), tm.Agent.Token, nil)["data"])
+
+	for _, c := range []struct{ method, suffix string }{{"GET", ""}, {"PATCH", ""}, {"DELETE", ""}, {"POST", "/opt-out"}} {
+		res := a.Do(t, c.method, wsPath(tm, "/contacts/"+other+c.suffix), tm.Agent.Token, map[string]any{"name": "x"})
+		require.Equal(t, 404, res.Status, "%s %s", c.method, c.suffix)
+		require.Equal(t, "not_found", res.Code(t))
+	}
+	// An agent cannot reassign, even their own contact.
+	require.Equal(t, 403, a.Do(t, "PATCH", wsPath(tm, "/contacts/"+mine), tm.Agent.Token, map[string]any{"assigned_to": tm.Owner.ID}).Status)
+	// The owner sees both.
+	require.Len(t, a.Must(t, 200, "GET", wsPath(tm, "/contacts"), tm.Owner.Token, nil)["data"], 2)
+}
+
+func TestCrossWorkspaceIDsAreNotFound(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	theirs := a.contact(t, tm, tm.OtherWS, tm.Outside, "")
+	theirKey := a.Must(t, 201, "POST", "/v1/workspaces/"+tm.OtherWS+"/api-keys", tm.Outside.Token, map[string]string{"name": "k", "role": "viewer"})["id"].(string)
+
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/contacts/" + theirs}, {"PATCH", "/contacts/" + theirs}, {"DELETE", "/contacts/" + theirs},
+		{"POST", "/contacts/" + theirs + "/opt-out"}, {"DELETE", "/api-keys/" + theirKey},
+		{"PATCH", "/members/" + tm.Outside.ID}, {"DELETE", "/members/" + tm.Outside.ID},
+	} {
+		res := a.Do(t, c.method, wsPath(tm, c.path), tm.Owner.Token, map[string]any{"name": "x", "role": "viewer"})
+		require.Equal(t, 404, res.Status, "%s %s: %s", c.method, c.path, res.Body)
+	}
+	// Still there for its owner.
+	a.Must(t, 200, "GET", "/v1/workspaces/"+tm.OtherWS+"/contacts/"+theirs, tm.Outside.Token, nil)
+	// A malformed or unknown workspace id.
+	require.Equal(t, 404, a.Do(t, "GET", "/v1/workspaces/not-a-uuid", tm.Owner.Token, nil).Status)
+	require.Equal(t, 403, a.Do(t, "GET", "/v1/workspaces/"+tm.OtherWS, tm.Owner.Token, nil).Status)
+}
+
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	k := a.Must(t, 201, "POST", wsPath(tm, "/api-keys"), tm.Manager.Token, map[string]string{"name": "crm", "role": "agent"})
+	secret := k["key"].(string)
+	require.True(t, strings.HasPrefix(secret, "wsk_"))
+
+	listed := a.Must(t, 200, "GET", wsPath(tm, "/api-keys"), tm.Owner.Token, nil)["data"].([]any)
+	require.Len(t, listed, 1)
+	require.NotContains(t, listed[0], "key")
+
+	// The key acts with its role in its workspace only.
+	a.Must(t, 201, "POST", wsPath(tm, "/contacts"), secret, map[string]any{"phone": nextPhone()})
+	require.Equal(t, 403, a.Do(t, "GET", wsPath(tm, "/audit-logs"), secret, nil).Status)
+	require.Equal(t, 403, a.Do(t, "GET", "/v1/workspaces/"+tm.OtherWS, secret, nil).Status)
+	require.Equal(t, 403, a.Do(t, "POST", wsPath(tm, "/api-keys"), tm.Manager.Token, map[string]string{"name": "x", "role": "owner"}).Status)
+
+	// Stored only as a hash.
+	var n int
+	require.NoError(t, a.Pool.QueryRow(t.Context(), `SELECT count(*) FROM api_keys WHERE position($1::bytea in key_hash) > 0`, []byte(secret)).Scan(&n))
+	require.Zero(t, n)
+
+	// Revocation takes effect at once.
+	a.Must(t, 204, "DELETE", wsPath(tm, "/api-keys/"+k["id"].(string)), tm.Owner.Token, nil)
+	res := a.Do(t, "GET", wsPath(tm, "/contacts"), secret, nil)
+	require.Equal(t, 401, res.Status)
+	require.Equal(t, "unauthenticated", res.Code(t))
+	require.Equal(t, 404, a.Do(t, "DELETE", wsPath(tm, "/api-keys/"+k["id"].(string)), tm.Owner.Token, nil).Status)
+}
+
+func TestForgedAccessTokens(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	u := a.signup(t, "ana")
+	parts := strings.Split(u.Token, ".")
+	enc := base64.RawURLEncoding
+	none := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+	payload, _ := enc.DecodeString(parts[1])
+	tampered := parts[0] + "." + enc.EncodeToString([]byte(strings.Replace(string(payload), `"sub":"`, `"sub":"0`, 1))) + "." + parts[2]
+	for name, tok := range map[string]string{"alg none": none, "tampered": tampered, "truncated": parts[0] + "." + parts[1]} {
+		res := a.Do(t, "GET", "/v1/me", tok, nil)
+		require.Equal(t, 401, res.Status, name)
+		require.Equal(t, "unauthenticated", res.Code(t), name)
+	}
+	a.Must(t, 200, "GET", "/v1/me", u.Token, nil)
+}
+
+func TestContactsAPI(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	c := a.Must(t, 201, "POST", wsPath(tm, "/contacts"), tm.Owner.Token, map[string]any{
+		"phone": "+1 (415) 555-2671", "name": "Jos\u00e9", "tags": []string{"vip", "vip", "lead"}, "attributes": map[string]any{"plan": "gold"},
+	})
+	require.Equal(t, "+14155552671", c["phone"])
+	require.Equal(t, "14155552671", c["wa_id"])
+	require.Equal(t, []any{"vip", "lead"}, c["tags"])
+	require.Equal(t, false, c["opted_out"])
+
+	dup := a.Do(t, "POST", wsPath(tm, "/contacts"), tm.Owner.Token, map[string]any{"phone": "14155552671"})
+	require.Equal(t, 409, dup.Status)
+	require.Equal(t, "contact_exists", dup.Code(t))
+	bad := a.Do(t, "POST", wsPath(tm, "/contacts"), tm.Owner.Token, map[string]any{"phone": "12"})
+	require.Equal(t, 422, bad.Status)
+	require.Contains(t, string(bad.Body), `"field":"phone"`)
+	tooMany := make([]string, 51)
+	for i := range tooMany {
+		tooMany[i] = fmt.Sprint("t", i)
+	}
+	require.Equal(t, 422, a.Do(t, "POST", wsPath(tm, "/contacts"), tm.Owner.Token, map[string]any{"phone": nextPhone(), "tags": tooMany}).Status)
+	require.Equal(t, 422, a.Do(t, "POST", wsPath(tm, "/contacts"), tm.Owner.Token, map[string]any{"phone": nextPhone(), "attributes": map[string]any{"x": strings.Repeat("a", 17<<10)}}).Status)
+
+	id := c["id"].(string)
+	// The phone filter normalizes like creation does.
+	for _, q := range []string{"phone=%2B1%20415%20555%202671", "phone=1-415-555-2671", "q=jos", "tag=lead", "opted_out=false"} {
+		require.Len(t, a.Must(t, 200, "GET", wsPath(tm, "/contacts?"+q), tm.Owner.Token, nil)["data"], 1, q)
+	}
+	require.Empty(t, a.Must(t, 200, "GET", wsPath(tm, "/contacts?tag=nope"), tm.Owner.Token, nil)["data"])
+	require.Equal(t, 422, a.Do(t, "GET", wsPath(tm, "/contacts?limit=500"), tm.Owner.Token, nil).Status)
+	require.Equal(t, 422, a.Do(t, "GET", wsPath(tm, "/contacts?opted_out=maybe"), tm.Owner.Token, nil).Status)
+
+	p := a.Must(t, 200, "PATCH", wsPath(tm, "/contacts/"+id), tm.Owner.Token, map[string]any{"assigned_to": tm.Agent.ID, "tags": []string{}})
+	require.Equal(t, tm.Agent.ID, p["assigned_to"])
+	require.Empty(t, p["tags"])
+	require.Equal(t, 422, a.Do(t, "PATCH", wsPath(tm, "/contacts/"+id), tm.Owner.Token, map[string]any{"assigned_to": tm.Outside.ID}).Status)
+	p = a.Must(t, 200, "PATCH", wsPath(tm, "/contacts/"+id), tm.Owner.Token, map[string]any{"assigned_to": nil})
+	require.Nil(t, p["assigned_to"])
+
+	o := a.Must(t, 200, "POST", wsPath(tm, "/contacts/"+id+"/opt-out"), tm.Manager.Token, nil)
+	require.Equal(t, true, o["opted_out"])
+	require.Equal(t, "api", o["opt_out_source"])
+	require.NotNil(t, o["opted_out_at"])
+	require.Len(t, a.Must(t, 200, "GET", wsPath(tm, "/contacts?opted_out=true"), tm.Owner.Token, nil)["data"], 1)
+	i := a.Must(t, 200, "POST", wsPath(tm, "/contacts/"+id+"/opt-in"), tm.Manager.Token, nil)
+	require.Equal(t, false, i["opted_out"])
+
+	// Cursor pagination walks every contact once.
+	for range 4 {
+		a.contact(t, tm, tm.WS, tm.Owner, "")
+	}
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10)
+		body := a.Must(t, 200, "GET", wsPath(tm, "/contacts?limit=2"+cursor), tm.Owner.Token, nil)
+		for _, d := range body["data"].([]any) {
+			seen[d.(map[string]any)["id"].(string)] = true
+		}
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = "&cursor=" + next
+	}
+	require.Len(t, seen, 5)
+	a.Must(t, 204, "DELETE", wsPath(tm, "/contacts/"+id), tm.Owner.Token, nil)
+	require.Equal(t, 404, a.Do(t, "GET", wsPath(tm, "/contacts/"+id), tm.Owner.Token, nil).Status)
+}
+
+func TestAuditTrailAndExport(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	id := a.contact(t, tm, tm.WS, tm.Owner, "")
+	a.Must(t, 200, "PATCH", wsPath(tm, "/contacts/"+id), tm.Manager.Token, map[string]any{"name": "Changed"})
+	a.Must(t, 200, "POST", wsPath(tm, "/contacts/"+id+"/opt-out"), tm.Manager.Token, nil)
+	a.Must(t, 204, "DELETE", wsPath(tm, "/contacts/"+id), tm.Owner.Token, nil)
+
+	body := a.Must(t, 200, "GET", wsPath(tm, "/audit-logs?resource_type=contact&resource_id="+id), tm.Owner.Token, nil)
+	var actions []string
+	for _, d := range body["data"].([]any) {
+		e := d.(map[string]any)
+		actions = append(actions, e["action"].(string))
+		require.NotEmpty(t, e["request_id"])
+		require.NotEmpty(t, e["ip"])
+		require.NotEmpty(t, e["user_agent"])
+	}
+	require.Equal(t, []string{"contact.deleted", "contact.opted_out", "contact.updated", "contact.created"}, actions)
+
+	byManager := a.Must(t, 200, "GET", wsPath(tm, "/audit-logs?actor_id="+tm.Manager.ID), tm.Owner.Token, nil)["data"].([]any)
+	require.Len(t, byManager, 2)
+	created := a.Must(t, 200, "GET", wsPath(tm, "/audit-logs?action=member.added"), tm.Owner.Token, nil)["data"].([]any)
+	require.Len(t, created, 3)
+	e := created[0].(map[string]any)
+	require.Equal(t, "user", e["actor_type"])
+	require.Equal(t, tm.Owner.ID, e["actor_id"])
+	require.Equal(t, 422, a.Do(t, "GET", wsPath(tm, "/audit-logs?from=yesterday"), tm.Owner.Token, nil).Status)
+	require.Empty(t, a.Must(t, 200, "GET", wsPath(tm, "/audit-logs?from=2999-01-01T00:00:00Z"), tm.Owner.Token, nil)["data"])
+	// Entries of another workspace never show.
+	require.Empty(t, a.Must(t, 200, "GET", "/v1/workspaces/"+tm.OtherWS+"/audit-logs?resource_id="+id, tm.Outside.Token, nil)["data"])
+
+	res := a.Do(t, "GET", wsPath(tm, "/audit-logs/export?resource_id="+id), tm.Owner.Token, nil)
+	require.Equal(t, http.StatusOK, res.Status)
+	require.True(t, strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv"))
+	rows, err := csv.NewReader(strings.NewReader(string(res.Body))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 5)
+	require.Equal(t, "action", rows[0][4])
+	require.Equal(t, "contact.deleted", rows[1][4])
+}

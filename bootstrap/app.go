@@ -69,6 +69,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		HTTPModule,
 		AccessModule,
 		IdentityModule,
+		WhatsAppModule,
 	}
 	if s.Migrate {
 		opts = append(opts, fx.Invoke(migrateOnStart))

@@ -91,6 +91,8 @@ func matrix() map[string]routeCase {
 	all := []string{"owner", "manager", "agent", "viewer"}
 	admins := []string{"owner", "manager"}
 	staff := []string{"owner", "manager", "agent"}
+	readers := []string{"owner", "manager", "viewer"}
+	const unknownID = "0190a0a0-0000-7000-8000-000000000000"
 	static := func(p string, body any) func(*testing.T, *App, team, string) (string, any) {
 		return func(_ *testing.T, _ *App, tm team, _ string) (string, any) { return wsPath(tm, p), body }
 	}
@@ -129,14 +131,20 @@ func matrix() map[string]routeCase {
 		"POST /v1/workspaces/:ws/contacts": {staff, 201, func(*testing.T, *App, team, string) (string, any) {
 			return "", map[string]any{"phone": nextPhone()}
 		}},
-		"GET /v1/workspaces/:ws/contacts":              {all, 200, static("/contacts", nil)},
-		"GET /v1/workspaces/:ws/contacts/:id":          {all, 200, visible("", nil)},
-		"PATCH /v1/workspaces/:ws/contacts/:id":        {staff, 200, visible("", map[string]any{"name": "Renamed"})},
-		"DELETE /v1/workspaces/:ws/contacts/:id":       {staff, 204, visible("", nil)},
-		"POST /v1/workspaces/:ws/contacts/:id/opt-out": {staff, 200, visible("/opt-out", nil)},
-		"POST /v1/workspaces/:ws/contacts/:id/opt-in":  {staff, 200, visible("/opt-in", nil)},
-		"GET /v1/workspaces/:ws/audit-logs":            {admins, 200, static("/audit-logs", nil)},
-		"GET /v1/workspaces/:ws/audit-logs/export":     {admins, 200, static("/audit-logs/export", nil)},
+		"GET /v1/workspaces/:ws/contacts":               {all, 200, static("/contacts", nil)},
+		"GET /v1/workspaces/:ws/contacts/:id":           {all, 200, visible("", nil)},
+		"PATCH /v1/workspaces/:ws/contacts/:id":         {staff, 200, visible("", map[string]any{"name": "Renamed"})},
+		"DELETE /v1/workspaces/:ws/contacts/:id":        {staff, 204, visible("", nil)},
+		"POST /v1/workspaces/:ws/contacts/:id/opt-out":  {staff, 200, visible("/opt-out", nil)},
+		"POST /v1/workspaces/:ws/contacts/:id/opt-in":   {staff, 200, visible("/opt-in", nil)},
+		"GET /v1/workspaces/:ws/audit-logs":             {admins, 200, static("/audit-logs", nil)},
+		"GET /v1/workspaces/:ws/audit-logs/export":      {admins, 200, static("/audit-logs/export", nil)},
+		"GET /v1/workspaces/:ws/whatsapp/phone-numbers": {readers, 200, static("/whatsapp/phone-numbers", nil)},
+		// Connect with a malformed body: allowed roles reach validation (422), others stop at 403.
+		"POST /v1/workspaces/:ws/whatsapp/connect": {admins, 422, static("/whatsapp/connect", map[string]any{"pin": "12"})},
+		// An unknown number id: allowed roles reach the lookup (404), others stop at 403.
+		"GET /v1/workspaces/:ws/whatsapp/phone-numbers/:id":       {readers, 404, static("/whatsapp/phone-numbers/"+unknownID, nil)},
+		"POST /v1/workspaces/:ws/whatsapp/phone-numbers/:id/sync": {admins, 404, static("/whatsapp/phone-numbers/"+unknownID+"/sync", nil)},
 	}
 }
 

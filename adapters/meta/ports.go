@@ -1,0 +1,88 @@
+package meta
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wabaplatform/waba/domain"
+)
+
+// Graph adapts the client to the application's ports: domain types in and out, and every
+// failure as a *domain.MetaError carrying its class.
+type Graph struct{ c *Client }
+
+// NewGraph wraps c.
+func NewGraph(c *Client) *Graph { return &Graph{c: c} }
+
+// AsDomainError converts a client error into a *domain.MetaError (nil stays nil).
+func AsDomainError(err error) error {
+	if err == nil {
+		return nil
+	}
+	me := &domain.MetaError{Class: domainClass(Classify(err)), RetryAfter: RetryAfter(err), Title: err.Error()}
+	var ge *Error
+	if errors.As(err, &ge) {
+		me.Code, me.Title, me.Detail = ge.Code, ge.Message, ge.Details
+	}
+	return me
+}
+
+func domainClass(c Class) domain.MetaClass {
+	switch c {
+	case ClassThrottled:
+		return domain.MetaThrottled
+	case ClassFinal:
+		return domain.MetaFinal
+	case ClassAuth:
+		return domain.MetaAuth
+	case ClassStop:
+		return domain.MetaStop
+	}
+	return domain.MetaRetry
+}
+
+// ExchangeCode implements onboarding.Graph.
+func (g *Graph) ExchangeCode(ctx context.Context, code string) (string, error) {
+	t, err := g.c.ExchangeCode(ctx, code)
+	return t, AsDomainError(err)
+}
+
+// WABAIDs implements onboarding.Graph.
+func (g *Graph) WABAIDs(ctx context.Context, token string) ([]string, error) {
+	ids, err := g.c.DebugToken(ctx, token)
+	return ids, AsDomainError(err)
+}
+
+// PhoneNumberIDs implements onboarding.Graph.
+func (g *Graph) PhoneNumberIDs(ctx context.Context, token, wabaID string) ([]string, error) {
+	nums, err := g.c.ListPhoneNumbers(ctx, token, wabaID)
+	if err != nil {
+		return nil, AsDomainError(err)
+	}
+	ids := make([]string, len(nums))
+	for i, n := range nums {
+		ids[i] = n.ID
+	}
+	return ids, nil
+}
+
+// SubscribeApp implements onboarding.Graph.
+func (g *Graph) SubscribeApp(ctx context.Context, token, wabaID string) error {
+	return AsDomainError(g.c.SubscribeApp(ctx, token, wabaID))
+}
+
+// RegisterPhoneNumber implements onboarding.Graph.
+func (g *Graph) RegisterPhoneNumber(ctx context.Context, token, phoneNumberID, pin string) error {
+	return AsDomainError(g.c.RegisterPhoneNumber(ctx, token, phoneNumberID, pin))
+}
+
+// PhoneMetadata implements onboarding.Graph.
+func (g *Graph) PhoneMetadata(ctx context.Context, token, phoneNumberID string) (domain.PhoneMetadata, error) {
+	p, err := g.c.GetPhoneNumber(ctx, token, phoneNumberID)
+	if err != nil {
+		return domain.PhoneMetadata{}, AsDomainError(err)
+	}
+	return domain.PhoneMetadata{DisplayPhoneNumber: p.DisplayPhoneNumber, VerifiedName: p.VerifiedName,
+		QualityRating: p.QualityRating, MessagingLimitTier: p.MessagingLimitTier(),
+		ThroughputLevel: p.Throughput.Level, NameStatus: p.NameStatus}, nil
+}

@@ -1,0 +1,65 @@
+package bootstrap
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"go.uber.org/fx"
+
+	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/meta"
+	"github.com/wabaplatform/waba/adapters/postgres"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/vault"
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/onboarding"
+)
+
+// WhatsAppModule provides the vault, the Meta client and the onboarding use cases.
+var WhatsAppModule = fx.Module("whatsapp",
+	fx.Provide(
+		NewVault,
+		riveradapter.NewInserter,
+		func(cfg Config) *meta.Client {
+			return meta.NewClient(meta.ClientConfig{BaseURL: cfg.MetaGraphURL, Version: cfg.MetaGraphVersion,
+				AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret, Timeout: 15 * time.Second})
+		},
+		fx.Annotate(meta.NewGraph, fx.As(new(onboarding.Graph))),
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, g onboarding.Graph, v *vault.Tokens, a authz.Authorizer) *onboarding.Service {
+			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) onboarding.Repos {
+				return onboarding.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Audit: postgres.NewAuditRepo(tx), Jobs: ins.Bind(tx)}
+			})
+			return onboarding.NewService(tx, postgres.NewPhoneNumberRepo(pool), g, v, a)
+		},
+		fx.Annotate(func(api *httpapi.API, o *onboarding.Service) RouteRegistration {
+			return (&httpapi.WhatsApp{API: api, Onboarding: o}).Register
+		}, fx.ResultTags(`group:"routes"`)),
+		fx.Annotate(func(o *onboarding.Service) WorkerRegistration {
+			return func(w *river.Workers) {
+				river.AddWorker(w, &riveradapter.OnboardingWorker{Onboarding: o})
+				river.AddWorker(w, &riveradapter.PhoneSyncWorker{Onboarding: o})
+			}
+		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(riveradapter.PhoneSyncPeriodic, fx.ResultTags(`group:"periodic"`)),
+	),
+)
+
+// NewVault opens the key-encryption key of the configuration: TOKEN_MASTER_KEY or
+// VAULT_KEY_URL.
+func NewVault(lc fx.Lifecycle, cfg Config, reg *prometheus.Registry) (*vault.Tokens, error) {
+	v, err := vault.New(context.Background(), vault.Options{MasterKey: cfg.TokenMasterKey, KeyURL: cfg.VaultKeyURL,
+		CacheTTL: cfg.TokenCacheTTL, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	ring, err := vault.NewRing(v)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(v.Close))
+	return &vault.Tokens{Ring: ring}, nil
+}

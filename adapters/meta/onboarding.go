@@ -207,8 +207,13 @@ func tierFromJSON(b []byte, depth int) string {
 				}
 			}
 		}
+		// Unknown keys: only a string (or nested object) that already reads "TIER_...".
 		for _, v := range obj {
-			if t := tierFromJSON(v, depth+1); strings.HasPrefix(t, "TIER_") {
+			v = bytes.TrimSpace(v)
+			if len(v) == 0 || (v[0] != '"' && v[0] != '{') {
+				continue
+			}
+			if t := tierFromJSON(v, depth+1); strings.HasPrefix(t, "TIER_") && (v[0] == '{' || strings.Contains(strings.ToUpper(string(v)), "TIER_")) {
 				return t
 			}
 		}

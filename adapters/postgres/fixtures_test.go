@@ -1,0 +1,83 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/workspaces"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// The repositories implement the ports their use cases declare.
+var (
+	_ identity.Users         = (*postgres.WorkspaceRepo)(nil)
+	_ identity.AuditLog      = (*postgres.AuditRepo)(nil)
+	_ workspaces.Store       = (*postgres.WorkspaceRepo)(nil)
+	_ workspaces.AuditWriter = (*postgres.AuditRepo)(nil)
+	_ contacts.Store         = (*postgres.ContactRepo)(nil)
+	_ contacts.AuditWriter   = (*postgres.AuditRepo)(nil)
+	_ audit.Store            = (*postgres.AuditRepo)(nil)
+	_ workspaces.TxRunner    = (*postgres.TxRunner[workspaces.Repos])(nil)
+	_ contacts.TxRunner      = (*postgres.TxRunner[contacts.Repos])(nil)
+)
+
+// now is a timestamp Postgres stores exactly: microseconds, UTC.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// idAt returns a fresh UUIDv7 whose timestamp is at, so id order follows at.
+func idAt(at time.Time) domain.ID {
+	id := domain.NewID()
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(at.UnixMilli()))
+	copy(id[0:6], ts[2:8])
+	return id
+}
+
+func createUser(t *testing.T, repo *postgres.WorkspaceRepo, email string) domain.User {
+	t.Helper()
+	u := domain.User{ID: domain.NewID(), Email: email, Name: strings.Split(email, "@")[0], PasswordHash: "h", CreatedAt: now()}
+	require.NoError(t, repo.CreateUser(context.Background(), u))
+	return u
+}
+
+func createWorkspace(t *testing.T, repo *postgres.WorkspaceRepo, name string) domain.Workspace {
+	t.Helper()
+	w := domain.Workspace{ID: domain.NewID(), Name: name, Plan: domain.PlanFree, CreatedAt: now(), UpdatedAt: now()}
+	require.NoError(t, repo.CreateWorkspace(context.Background(), w))
+	return w
+}
+
+func requireKind(t *testing.T, want domain.Kind, err error) {
+	t.Helper()
+	require.Equal(t, want, domain.KindOf(err), "got %v", err)
+}
+
+// utc puts every time of v in UTC, so values read back compare equal with require.Equal
+// (pgx returns timestamptz in the local zone).
+func utcTime(p *time.Time) *time.Time {
+	if p == nil {
+		return nil
+	}
+	u := p.UTC()
+	return &u
+}
+
+func utcContact(c domain.Contact) domain.Contact {
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	c.OptedOutAt, c.LastInboundAt, c.ServiceWindowExpiresAt = utcTime(c.OptedOutAt), utcTime(c.LastInboundAt), utcTime(c.ServiceWindowExpiresAt)
+	return c
+}
+
+func utcEntry(e domain.AuditEntry) domain.AuditEntry {
+	e.CreatedAt, e.ExpiresAt = e.CreatedAt.UTC(), e.ExpiresAt.UTC()
+	return e
+}

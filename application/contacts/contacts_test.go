@@ -1,0 +1,416 @@
+package contacts_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+type testBundle struct {
+	svc *contacts.Service
+	db  *fakeDB
+	ws  domain.ID
+	// members of ws: an owner, two agents and a viewer
+	owner, agent, agent2, viewer domain.Caller
+	ownerID, agentID, agent2ID   domain.ID
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	db := newFakeDB()
+	b := &testBundle{svc: contacts.NewService(db, db.store(), policy), db: db, ws: domain.NewID()}
+	b.ownerID, b.agentID, b.agent2ID = domain.NewID(), domain.NewID(), domain.NewID()
+	viewerID := domain.NewID()
+	for _, id := range []domain.ID{b.ownerID, b.agentID, b.agent2ID, viewerID} {
+		db.members[contactKey{b.ws, id}] = true
+	}
+	caller := func(id domain.ID, r access.Role) domain.Caller {
+		return domain.Caller{Type: domain.ActorUser, ID: id, WorkspaceID: b.ws, Role: r, Meta: domain.RequestMeta{RequestID: "req"}}
+	}
+	b.owner, b.agent, b.agent2, b.viewer = caller(b.ownerID, access.Owner), caller(b.agentID, access.Agent),
+		caller(b.agent2ID, access.Agent), caller(viewerID, access.Viewer)
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func requireKind(t *testing.T, want domain.Kind, err error) {
+	t.Helper()
+	require.Equal(t, want, domain.KindOf(err), "got %v", err)
+}
+
+// requireFields checks err is a validation error naming exactly these fields.
+func requireFields(t *testing.T, err error, fields ...string) {
+	t.Helper()
+	var de *domain.Error
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, domain.KindValidation, de.Kind)
+	got := make([]string, len(de.Fields))
+	for i, f := range de.Fields {
+		got[i] = f.Field
+	}
+	require.ElementsMatch(t, fields, got)
+}
+
+func (b *testBundle) create(t *testing.T, c domain.Caller, phone string, in contacts.Input) domain.Contact {
+	t.Helper()
+	in.Phone = &phone
+	ct, err := b.svc.Create(context.Background(), c, in)
+	require.NoError(t, err)
+	return ct
+}
+
+func (b *testBundle) actions() []string {
+	var out []string
+	for _, e := range b.db.snapshot().audit {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func TestCreate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("NormalizesAndAudits", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		ct, err := b.svc.Create(ctx, b.owner, contacts.Input{
+			Phone: ptr("+1 (415) 555-0100"), Name: ptr("  Ann  "),
+			Tags: ptr([]string{" vip ", "vip", "lead"}), Attributes: ptr(map[string]any{"plan": "gold"}),
+		})
+		require.NoError(t, err)
+		require.Equal(t, "+14155550100", ct.Phone)
+		require.Equal(t, "14155550100", ct.WaID)
+		require.Equal(t, "Ann", ct.Name)
+		require.Equal(t, []string{"vip", "lead"}, ct.Tags)
+		require.Equal(t, map[string]any{"plan": "gold"}, ct.Attributes)
+		require.Nil(t, ct.AssignedTo, "an owner's contact is not assigned to anyone by default")
+		require.Equal(t, b.ws, ct.WorkspaceID)
+
+		s := b.db.snapshot()
+		require.Equal(t, ct, s.contacts[contactKey{b.ws, ct.ID}])
+		require.Len(t, s.audit, 1)
+		e := s.audit[0]
+		require.Equal(t, "contact.created", e.Action)
+		require.Equal(t, "contact", e.ResourceType)
+		require.Equal(t, ct.ID.String(), e.ResourceID)
+		require.Equal(t, b.ws, e.WorkspaceID)
+		require.Equal(t, map[string]any{"phone": "+14155550100"}, e.Details)
+	})
+
+	t.Run("DefaultsAreEmptyNotNil", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "919812345678", contacts.Input{})
+		require.Equal(t, "+919812345678", ct.Phone)
+		require.NotNil(t, ct.Tags)
+		require.NotNil(t, ct.Attributes)
+	})
+
+	t.Run("EveryInvalidFieldAtOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		tooManyTags := make([]string, domain.MaxTags+1)
+		for i := range tooManyTags {
+			tooManyTags[i] = "t"
+		}
+
+		_, err := b.svc.Create(ctx, b.owner, contacts.Input{
+			Phone:      ptr("12345"),
+			Name:       ptr(strings.Repeat("n", domain.MaxContactNameRunes+1)),
+			Tags:       &tooManyTags,
+			Attributes: ptr(map[string]any{"blob": strings.Repeat("x", domain.MaxAttributesBytes)}),
+		})
+		requireFields(t, err, "phone", "name", "tags", "attributes")
+		require.Empty(t, b.db.snapshot().contacts)
+	})
+
+	t.Run("PhoneRules", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for _, p := range []*string{nil, ptr(""), ptr("   "), ptr("not a phone"), ptr("+1")} {
+			_, err := b.svc.Create(ctx, b.owner, contacts.Input{Phone: p})
+			requireFields(t, err, "phone")
+		}
+		_, err := b.svc.Create(ctx, b.owner, contacts.Input{Phone: ptr("+14155550100"), Tags: ptr([]string{" "})})
+		requireFields(t, err, "tags")
+	})
+
+	t.Run("DuplicatePhoneIsContactExists", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.create(t, b.owner, "+14155550100", contacts.Input{})
+
+		_, err := b.svc.Create(ctx, b.owner, contacts.Input{Phone: ptr("1-415-555-0100")})
+		requireKind(t, domain.KindContactExists, err)
+		require.Equal(t, []string{"contact.created"}, b.actions(), "the failed create leaves no audit entry")
+	})
+
+	t.Run("AgentsContactIsAssignedToThem", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		ct := b.create(t, b.agent, "+14155550101", contacts.Input{})
+		require.NotNil(t, ct.AssignedTo)
+		require.Equal(t, b.agentID, *ct.AssignedTo)
+
+		got, err := b.svc.Get(ctx, b.agent, ct.ID)
+		require.NoError(t, err, "the agent can still see what they created")
+		require.Equal(t, ct.ID, got.ID)
+	})
+
+	t.Run("AssigningNeedsPermissionAndMembership", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		// Agents lack contacts.assign, even to assign to themselves explicitly.
+		_, err := b.svc.Create(ctx, b.agent, contacts.Input{Phone: ptr("+14155550102"), AssignedTo: ptr(b.agent2ID)})
+		requireKind(t, domain.KindForbidden, err)
+
+		_, err = b.svc.Create(ctx, b.owner, contacts.Input{Phone: ptr("+14155550102"), AssignedTo: ptr(domain.NewID())})
+		requireFields(t, err, "assigned_to")
+		require.Empty(t, b.db.snapshot().contacts)
+
+		ct := b.create(t, b.owner, "+14155550102", contacts.Input{AssignedTo: ptr(b.agent2ID)})
+		require.Equal(t, b.agent2ID, *ct.AssignedTo)
+	})
+
+	t.Run("ViewerCannotCreate", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.svc.Create(ctx, b.viewer, contacts.Input{Phone: ptr("+14155550100")})
+		requireKind(t, domain.KindForbidden, err)
+	})
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("AgentViewIsPassedToTheStore", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		mine := b.create(t, b.agent, "+14155550100", contacts.Input{})
+		b.create(t, b.agent2, "+14155550101", contacts.Input{})
+		b.create(t, b.owner, "+14155550102", contacts.Input{})
+
+		p, err := b.svc.List(ctx, b.agent, contacts.Filter{})
+		require.NoError(t, err)
+		call := b.db.lastList()
+		require.NotNil(t, call.view.AssignedTo)
+		require.Equal(t, b.agentID, *call.view.AssignedTo)
+		require.Len(t, p.Contacts, 1)
+		require.Equal(t, mine.ID, p.Contacts[0].ID)
+
+		for _, c := range []domain.Caller{b.owner, b.viewer} {
+			p, err = b.svc.List(ctx, c, contacts.Filter{})
+			require.NoError(t, err)
+			require.Nil(t, b.db.lastList().view.AssignedTo, "%s sees every contact", c.Role)
+			require.Len(t, p.Contacts, 3)
+		}
+	})
+
+	t.Run("PhoneFilterIsNormalized", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
+
+		p, err := b.svc.List(ctx, b.owner, contacts.Filter{Phone: "1 (415) 555-0100"})
+		require.NoError(t, err)
+		require.Equal(t, "+14155550100", b.db.lastList().f.Phone)
+		require.Len(t, p.Contacts, 1)
+		require.Equal(t, ct.ID, p.Contacts[0].ID)
+
+		calls := len(b.db.lists)
+		p, err = b.svc.List(ctx, b.owner, contacts.Filter{Phone: "garbage"})
+		require.NoError(t, err, "a phone that cannot be a number matches nothing")
+		require.NotNil(t, p.Contacts)
+		require.Empty(t, p.Contacts)
+		require.Nil(t, p.NextCursor)
+		require.Len(t, b.db.lists, calls, "and does not reach the store")
+	})
+
+	t.Run("PagesWithLimitPlusOne", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for i := range 5 {
+			b.create(t, b.owner, "+1415555010"+string(rune('0'+i)), contacts.Input{})
+		}
+
+		var seen []domain.ID
+		f := contacts.Filter{Limit: 2}
+		for pages := 1; ; pages++ {
+			p, err := b.svc.List(ctx, b.owner, f)
+			require.NoError(t, err)
+			require.Equal(t, 3, b.db.lastList().limit, "one more than asked, to know whether a next page exists")
+			for _, c := range p.Contacts {
+				seen = append(seen, c.ID)
+			}
+			if p.NextCursor == nil {
+				require.Equal(t, 3, pages)
+				require.Len(t, p.Contacts, 1)
+				break
+			}
+			require.Len(t, p.Contacts, 2)
+			require.Equal(t, p.Contacts[1].ID, *p.NextCursor)
+			f.Cursor = *p.NextCursor
+		}
+		require.Len(t, seen, 5)
+		for i := 1; i < len(seen); i++ {
+			require.Greater(t, seen[i-1].String(), seen[i].String(), "newest first, no repeats")
+		}
+
+		_, err := b.svc.List(ctx, b.owner, contacts.Filter{})
+		require.NoError(t, err)
+		require.Equal(t, 51, b.db.lastList().limit, "default page size is 50")
+
+		p, err := b.svc.List(ctx, b.owner, contacts.Filter{Limit: 5})
+		require.NoError(t, err)
+		require.Len(t, p.Contacts, 5)
+		require.Nil(t, p.NextCursor, "exactly a full page has no next page")
+	})
+}
+
+func TestGetUpdateDelete(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("AgentCannotReachAnothersContact", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		theirs := b.create(t, b.agent2, "+14155550100", contacts.Input{})
+
+		_, err := b.svc.Get(ctx, b.agent, theirs.ID)
+		requireKind(t, domain.KindNotFound, err)
+		require.Equal(t, b.agentID, *b.db.gets[len(b.db.gets)-1].AssignedTo)
+		_, err = b.svc.Update(ctx, b.agent, theirs.ID, contacts.Input{Name: ptr("Mine now")})
+		requireKind(t, domain.KindNotFound, err)
+		requireKind(t, domain.KindNotFound, b.svc.Delete(ctx, b.agent, theirs.ID))
+		_, err = b.svc.SetOptOut(ctx, b.agent, theirs.ID, true)
+		requireKind(t, domain.KindNotFound, err)
+
+		got, err := b.svc.Get(ctx, b.agent2, theirs.ID)
+		require.NoError(t, err)
+		require.Equal(t, "", got.Name)
+		require.False(t, got.OptedOut)
+	})
+
+	t.Run("AnotherWorkspaceIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
+		other := b.owner
+		other.WorkspaceID = domain.NewID()
+
+		_, err := b.svc.Get(ctx, other, ct.ID)
+		requireKind(t, domain.KindNotFound, err)
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "+14155550100", contacts.Input{Name: ptr("Old"), AssignedTo: ptr(b.agentID)})
+
+		_, err := b.svc.Update(ctx, b.owner, ct.ID, contacts.Input{Phone: ptr("+14155550199")})
+		requireFields(t, err, "phone")
+
+		got, err := b.svc.Update(ctx, b.agent, ct.ID, contacts.Input{Name: ptr(" New "), Tags: ptr([]string{"a"})})
+		require.NoError(t, err)
+		require.Equal(t, "New", got.Name)
+		require.Equal(t, []string{"a"}, got.Tags)
+		require.Equal(t, "+14155550100", got.Phone)
+		require.False(t, got.UpdatedAt.Before(ct.UpdatedAt))
+
+		// Agents may not reassign; a manager may, and NilID unassigns.
+		_, err = b.svc.Update(ctx, b.agent, ct.ID, contacts.Input{AssignedTo: ptr(b.agent2ID)})
+		requireKind(t, domain.KindForbidden, err)
+		got, err = b.svc.Update(ctx, b.owner, ct.ID, contacts.Input{AssignedTo: ptr(domain.NilID)})
+		require.NoError(t, err)
+		require.Nil(t, got.AssignedTo)
+
+		s := b.db.snapshot()
+		require.Equal(t, got, s.contacts[contactKey{b.ws, ct.ID}])
+		e := s.audit[len(s.audit)-1]
+		require.Equal(t, "contact.updated", e.Action)
+		require.Equal(t, map[string]any{"fields": []string{"assigned_to"}}, e.Details)
+		require.Equal(t, map[string]any{"fields": []string{"name", "tags"}}, s.audit[len(s.audit)-2].Details)
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
+
+		requireKind(t, domain.KindForbidden, b.svc.Delete(ctx, b.viewer, ct.ID))
+		require.NoError(t, b.svc.Delete(ctx, b.owner, ct.ID))
+		require.Empty(t, b.db.snapshot().contacts)
+		require.Equal(t, []string{"contact.created", "contact.deleted"}, b.actions())
+		requireKind(t, domain.KindNotFound, b.svc.Delete(ctx, b.owner, ct.ID))
+	})
+}
+
+func TestSetOptOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("OptOutAndBackInAuditedOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.agent, "+14155550100", contacts.Input{})
+
+		got, err := b.svc.SetOptOut(ctx, b.agent, ct.ID, true)
+		require.NoError(t, err)
+		require.True(t, got.OptedOut)
+		require.NotNil(t, got.OptedOutAt)
+		require.WithinDuration(t, time.Now(), *got.OptedOutAt, time.Minute)
+		require.Equal(t, domain.OptOutAPI, got.OptOutSource)
+		require.Equal(t, got, b.db.snapshot().contacts[contactKey{b.ws, ct.ID}])
+
+		again, err := b.svc.SetOptOut(ctx, b.agent, ct.ID, true)
+		require.NoError(t, err, "opting out twice is not an error")
+		require.Equal(t, got.OptedOutAt, again.OptedOutAt, "and keeps the first time")
+		require.Equal(t, []string{"contact.created", "contact.opted_out"}, b.actions())
+
+		in, err := b.svc.SetOptOut(ctx, b.owner, ct.ID, false)
+		require.NoError(t, err)
+		require.False(t, in.OptedOut)
+		require.Nil(t, in.OptedOutAt)
+		require.Empty(t, in.OptOutSource)
+		_, err = b.svc.SetOptOut(ctx, b.owner, ct.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, []string{"contact.created", "contact.opted_out", "contact.opted_in"}, b.actions())
+
+		audit := b.db.snapshot().audit
+		for _, e := range audit[1:] {
+			require.Equal(t, ct.ID.String(), e.ResourceID)
+			require.Equal(t, map[string]any{"source": "api"}, e.Details)
+		}
+		require.Equal(t, b.agentID.String(), audit[1].ActorID)
+		require.Equal(t, b.ownerID.String(), audit[2].ActorID)
+	})
+
+	t.Run("ViewerIsForbidden", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
+		_, err := b.svc.SetOptOut(ctx, b.viewer, ct.ID, true)
+		requireKind(t, domain.KindForbidden, err)
+		require.False(t, b.db.snapshot().contacts[contactKey{b.ws, ct.ID}].OptedOut)
+	})
+
+	t.Run("UnknownContact", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.svc.SetOptOut(ctx, b.owner, domain.NewID(), true)
+		requireKind(t, domain.KindNotFound, err)
+	})
+}

@@ -1,0 +1,377 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+type testBundle struct {
+	svc      *identity.Service
+	users    *fakeUsers
+	hasher   *fakeHasher
+	throttle *fakeThrottle
+	audit    *fakeAudit
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	b := &testBundle{users: newFakeUsers(), hasher: &fakeHasher{}, throttle: newFakeThrottle(), audit: &fakeAudit{}}
+	svc, err := identity.NewService(b.users, b.hasher, fakeTokens{}, b.throttle, b.audit)
+	require.NoError(t, err)
+	b.svc = svc
+	return b
+}
+
+// signup creates a user through the use case.
+func (b *testBundle) signup(t *testing.T, email, password string) domain.User {
+	t.Helper()
+	u, err := b.svc.Signup(context.Background(), identity.SignupInput{Email: email, Password: password, Name: "Some One"})
+	require.NoError(t, err)
+	return u
+}
+
+// fieldNames returns the invalid fields of a KindValidation error.
+func fieldNames(t *testing.T, err error) []string {
+	t.Helper()
+	var de *domain.Error
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, domain.KindValidation, de.Kind)
+	names := make([]string, len(de.Fields))
+	for i, f := range de.Fields {
+		names[i] = f.Field
+	}
+	return names
+}
+
+func TestSignup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("NormalizesEmailAndHashesPassword", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		u, err := b.svc.Signup(ctx, identity.SignupInput{Email: "  Alice@Example.COM ", Password: "correct horse", Name: "  Alice  "})
+		require.NoError(t, err)
+		require.Equal(t, "alice@example.com", u.Email)
+		require.Equal(t, "Alice", u.Name)
+		require.False(t, u.ID.IsZero())
+		require.False(t, u.CreatedAt.IsZero())
+		require.Equal(t, time.UTC, u.CreatedAt.Location())
+		require.Equal(t, "hashed:correct horse", u.PasswordHash, "the hasher's output is stored, never the password")
+
+		stored, err := b.users.UserByID(ctx, u.ID)
+		require.NoError(t, err)
+		require.Equal(t, u, stored)
+	})
+
+	t.Run("ReportsEveryInvalidField", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		_, err := b.svc.Signup(ctx, identity.SignupInput{Email: "not-an-email", Password: "short", Name: "   "})
+		require.ElementsMatch(t, []string{"email", "password", "name"}, fieldNames(t, err))
+		require.Empty(t, b.users.users, "nothing is stored for invalid input")
+	})
+
+	t.Run("FieldRules", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		for _, tc := range []struct {
+			name  string
+			in    identity.SignupInput
+			field string
+		}{
+			{"EmailWithDisplayName", identity.SignupInput{Email: "Bob <bob@example.com>", Password: "0123456789", Name: "Bob"}, "email"},
+			{"EmailMissingDomain", identity.SignupInput{Email: "bob@", Password: "0123456789", Name: "Bob"}, "email"},
+			{"PasswordNineChars", identity.SignupInput{Email: "bob@example.com", Password: "012345678", Name: "Bob"}, "password"},
+			{"PasswordTooLong", identity.SignupInput{Email: "bob@example.com", Password: strings.Repeat("x", 1025), Name: "Bob"}, "password"},
+			{"NameTooLong", identity.SignupInput{Email: "bob@example.com", Password: "0123456789", Name: strings.Repeat("n", 201)}, "name"},
+			{"NameEmpty", identity.SignupInput{Email: "bob@example.com", Password: "0123456789", Name: ""}, "name"},
+		} {
+			_, err := b.svc.Signup(ctx, tc.in)
+			require.Equal(t, []string{tc.field}, fieldNames(t, err), tc.name)
+		}
+	})
+
+	t.Run("PasswordLengthCountsCharactersNotBytes", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		// Ten characters, twenty bytes: accepted. Five characters, fifteen bytes: refused.
+		_, err := b.svc.Signup(ctx, identity.SignupInput{Email: "a@example.com", Password: strings.Repeat("é", 10), Name: "A"})
+		require.NoError(t, err)
+		_, err = b.svc.Signup(ctx, identity.SignupInput{Email: "b@example.com", Password: strings.Repeat("€", 5), Name: "B"})
+		require.Equal(t, []string{"password"}, fieldNames(t, err))
+	})
+
+	t.Run("TakenEmailInAnyCase", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.signup(t, "carol@example.com", "0123456789")
+
+		_, err := b.svc.Signup(ctx, identity.SignupInput{Email: "CAROL@example.com", Password: "9876543210", Name: "Carol 2"})
+		require.True(t, domain.IsKind(err, domain.KindEmailTaken), "got %v", err)
+		require.Len(t, b.users.users, 1)
+	})
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	meta := domain.RequestMeta{IP: "203.0.113.7", UserAgent: "test-agent", RequestID: "req-1"}
+
+	t.Run("IssuesTokenForTheRightPassword", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "dave@example.com", "0123456789")
+
+		res, err := b.svc.Login(ctx, "  DAVE@example.com", "0123456789", meta)
+		require.NoError(t, err)
+		require.Equal(t, "tok:"+u.ID.String(), res.AccessToken)
+		require.Equal(t, tokenTTL, res.ExpiresIn)
+		require.Empty(t, b.throttle.failures(), "a success counts no failure")
+		require.Empty(t, b.audit.all())
+	})
+
+	t.Run("WrongPasswordAndUnknownEmailFailAlike", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "erin@example.com", "0123456789")
+
+		_, errWrong := b.svc.Login(ctx, "erin@example.com", "wrong-password", meta)
+		verifiesAfterWrong := b.hasher.verifyCount()
+		_, errUnknown := b.svc.Login(ctx, "nobody@example.com", "wrong-password", meta)
+
+		for _, err := range []error{errWrong, errUnknown} {
+			require.True(t, domain.IsKind(err, domain.KindInvalidCredentials), "got %v", err)
+		}
+		require.Equal(t, errWrong.Error(), errUnknown.Error(), "the response must not tell which was wrong")
+		require.Equal(t, 1, verifiesAfterWrong)
+		require.Equal(t, 2, b.hasher.verifyCount(), "an unknown email still verifies a (dummy) hash, for equal timing")
+
+		require.Equal(t, map[string]int{
+			"login:email:erin@example.com":   1,
+			"login:email:nobody@example.com": 1,
+			"login:ip:203.0.113.7":           2,
+		}, b.throttle.failures())
+
+		entries := b.audit.all()
+		require.Len(t, entries, 2)
+		for _, e := range entries {
+			require.Equal(t, "auth.login_failed", e.Action)
+			require.Equal(t, domain.ActorUser, e.ActorType)
+			require.Equal(t, "user", e.ResourceType)
+			require.True(t, e.WorkspaceID.IsZero(), "a failed login belongs to no workspace")
+			require.Equal(t, meta.IP, e.IP)
+			require.Equal(t, meta.UserAgent, e.UserAgent)
+			require.Equal(t, meta.RequestID, e.RequestID)
+			require.NotContains(t, e.Details, "password")
+		}
+		require.Equal(t, u.ID.String(), entries[0].ActorID)
+		require.Equal(t, u.ID.String(), entries[0].ResourceID)
+		require.Equal(t, map[string]any{"email": "erin@example.com"}, entries[0].Details)
+		require.Empty(t, entries[1].ActorID, "an unknown email has no actor")
+		require.Empty(t, entries[1].ResourceID)
+		require.Equal(t, map[string]any{"email": "nobody@example.com"}, entries[1].Details)
+	})
+
+	t.Run("BlockedEmailIsRateLimited", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.signup(t, "frank@example.com", "0123456789")
+		b.throttle.block("login:email:frank@example.com", 3*time.Minute)
+
+		// Even the right password is refused while blocked, and nothing is looked up.
+		_, err := b.svc.Login(ctx, "Frank@Example.com", "0123456789", meta)
+		var de *domain.Error
+		require.ErrorAs(t, err, &de)
+		require.Equal(t, domain.KindRateLimited, de.Kind)
+		require.Equal(t, 3*time.Minute, de.RetryAfter)
+		require.Zero(t, b.users.lookups)
+		require.Zero(t, b.hasher.verifyCount())
+		require.Empty(t, b.throttle.failures())
+	})
+
+	t.Run("BlockedAddressIsRateLimited", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.throttle.block("login:ip:203.0.113.7", 90*time.Second)
+
+		_, err := b.svc.Login(ctx, "anyone@example.com", "whatever-it-is", meta)
+		var de *domain.Error
+		require.ErrorAs(t, err, &de)
+		require.Equal(t, domain.KindRateLimited, de.Kind)
+		require.Equal(t, 90*time.Second, de.RetryAfter)
+
+		// Another address is not affected.
+		_, err = b.svc.Login(ctx, "anyone@example.com", "whatever-it-is", domain.RequestMeta{IP: "198.51.100.1"})
+		require.True(t, domain.IsKind(err, domain.KindInvalidCredentials), "got %v", err)
+	})
+
+	t.Run("StoreFailureIsNotInvalidCredentials", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		boom := errors.New("connection refused")
+		b.users.failWith = boom
+
+		_, err := b.svc.Login(ctx, "gina@example.com", "0123456789", meta)
+		require.ErrorIs(t, err, boom)
+		require.Empty(t, b.throttle.failures())
+		require.Empty(t, b.audit.all())
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("AccessToken", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "hal@example.com", "0123456789")
+		res, err := b.svc.Login(ctx, "hal@example.com", "0123456789", domain.RequestMeta{})
+		require.NoError(t, err)
+
+		p, err := b.svc.Authenticate(ctx, res.AccessToken)
+		require.NoError(t, err)
+		require.Equal(t, domain.Principal{Type: domain.ActorUser, ID: u.ID}, p)
+	})
+
+	t.Run("APIKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ws := domain.NewID()
+		k, secret := b.users.addKey(ws, access.Agent, false)
+		require.True(t, strings.HasPrefix(secret, domain.APIKeyPrefix))
+
+		p, err := b.svc.Authenticate(ctx, secret)
+		require.NoError(t, err)
+		require.Equal(t, domain.Principal{Type: domain.ActorAPIKey, ID: k.ID, WorkspaceID: ws, Role: access.Agent}, p)
+	})
+
+	t.Run("Refused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, revoked := b.users.addKey(domain.NewID(), access.Owner, true)
+		gone := domain.NewID() // a valid token for a user that does not exist (deleted)
+
+		for name, bearer := range map[string]string{
+			"Empty":         "",
+			"RevokedKey":    revoked,
+			"UnknownKey":    domain.APIKeyPrefix + "bm90LWEta2V5",
+			"BareKeyPrefix": domain.APIKeyPrefix,
+			"BadJWT":        "eyJhbGciOiJIUzI1NiJ9.e30.bad",
+			"TokenOfNobody": "tok:" + gone.String(),
+		} {
+			_, err := b.svc.Authenticate(ctx, bearer)
+			require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "%s: got %v", name, err)
+		}
+	})
+
+	t.Run("StoreFailurePropagates", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, secret := b.users.addKey(domain.NewID(), access.Owner, false)
+		boom := errors.New("db down")
+		b.users.failWith = boom
+
+		_, err := b.svc.Authenticate(ctx, secret)
+		require.ErrorIs(t, err, boom, "an outage is not a 401")
+		_, err = b.svc.Authenticate(ctx, "tok:"+domain.NewID().String())
+		require.ErrorIs(t, err, boom)
+	})
+}
+
+func TestCallerIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	meta := domain.RequestMeta{IP: "192.0.2.1", RequestID: "r"}
+
+	t.Run("MemberGetsTheirRole", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "ivy@example.com", "0123456789")
+		ws := domain.NewID()
+		b.users.addMember(ws, u.ID, "Acme", access.Manager)
+
+		c, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorUser, ID: u.ID}, ws, meta)
+		require.NoError(t, err)
+		require.Equal(t, domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: ws, Role: access.Manager, Meta: meta}, c)
+	})
+
+	t.Run("NonMemberIsForbidden", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "jack@example.com", "0123456789")
+		b.users.addMember(domain.NewID(), u.ID, "Other", access.Owner)
+
+		_, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorUser, ID: u.ID}, domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+	})
+
+	t.Run("APIKeyOnlyInItsWorkspace", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ws := domain.NewID()
+		p := domain.Principal{Type: domain.ActorAPIKey, ID: domain.NewID(), WorkspaceID: ws, Role: access.Viewer}
+
+		c, err := b.svc.CallerIn(ctx, p, ws, meta)
+		require.NoError(t, err)
+		require.Equal(t, domain.Caller{Type: domain.ActorAPIKey, ID: p.ID, WorkspaceID: ws, Role: access.Viewer, Meta: meta}, c)
+
+		_, err = b.svc.CallerIn(ctx, p, domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+	})
+
+	t.Run("UnknownActorTypeIsForbidden", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorSystem, ID: domain.NewID()}, domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+	})
+
+	t.Run("StoreFailurePropagates", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		boom := errors.New("db down")
+		b.users.failWith = boom
+		_, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorUser, ID: domain.NewID()}, domain.NewID(), meta)
+		require.ErrorIs(t, err, boom)
+	})
+}
+
+func TestMe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("UserAndMemberships", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "kim@example.com", "0123456789")
+		ws := domain.NewID()
+		b.users.addMember(ws, u.ID, "Acme", access.Agent)
+
+		got, ms, err := b.svc.Me(ctx, domain.Principal{Type: domain.ActorUser, ID: u.ID})
+		require.NoError(t, err)
+		require.Equal(t, u, got)
+		require.Equal(t, []domain.Membership{{WorkspaceID: ws, WorkspaceName: "Acme", Role: access.Agent}}, ms)
+	})
+
+	t.Run("APIKeyHasNoUser", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, _, err := b.svc.Me(ctx, domain.Principal{Type: domain.ActorAPIKey, ID: domain.NewID()})
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+	})
+}

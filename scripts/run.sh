@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: finds Postgres, creates the waba database, loads .env, and runs the server.
+# `make run`: finds Postgres, creates the waba database, loads .env, starts the Meta
+# sandbox on 127.0.0.1:8090 and runs the server against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/dev-env.sh
@@ -12,4 +13,14 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
 fi
 mkdir -p bin
 go build -o bin/waba ./cmd/waba
-exec bin/waba serve "$@"
+
+# The sandbox stands in for graph.facebook.com unless META_GRAPH_URL points elsewhere.
+if [[ -z "${META_GRAPH_URL:-}" ]]; then
+  export SANDBOX_ADDR=${SANDBOX_ADDR:-127.0.0.1:8090}
+  bin/waba sandbox > sandbox.log 2>&1 &
+  SANDBOX_PID=$!
+  trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
+  export META_GRAPH_URL="http://$SANDBOX_ADDR"
+  echo "meta sandbox on $META_GRAPH_URL (log: sandbox.log)" >&2
+fi
+bin/waba serve "$@"

@@ -43,7 +43,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("meta: graph error")
+	b.WriteString("graph error")
 	if e.unparsed {
 		b.WriteString(" (no error body)")
 	} else {

@@ -61,8 +61,8 @@ func requireKind(t *testing.T, want domain.Kind, err error) {
 	require.Equal(t, want, domain.KindOf(err), "got %v", err)
 }
 
-// utc puts every time of v in UTC, so values read back compare equal with require.Equal
-// (pgx returns timestamptz in the local zone).
+// utcTime, utcContact and utcEntry put every time in UTC, so values read back compare
+// equal with require.Equal (pgx returns timestamptz in the local zone).
 func utcTime(p *time.Time) *time.Time {
 	if p == nil {
 		return nil

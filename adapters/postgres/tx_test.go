@@ -164,3 +164,59 @@ func TestTxRunner(t *testing.T) {
 		require.Equal(t, 1, attempts)
 	})
 }
+
+// allowAll lets every role do everything, so only the use case's own rules decide.
+type allowAll struct{}
+
+func (allowAll) Can(access.Role, string, access.Permission) bool { return true }
+
+// Two owners demoting or removing each other at the same moment: LockOwners serializes
+// the last-owner check, so exactly one wins and the workspace keeps an owner.
+func TestLastOwnerUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	repo := postgres.NewWorkspaceRepo(pool)
+	tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
+		return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+	})
+	svc := workspaces.NewService(tx, repo, allowAll{})
+	a, b := createUser(t, repo, "a@example.com"), createUser(t, repo, "b@example.com")
+
+	for round := range 6 {
+		w := createWorkspace(t, repo, "W")
+		require.NoError(t, repo.AddMember(ctx, w.ID, a.ID, access.Owner, now()))
+		require.NoError(t, repo.AddMember(ctx, w.ID, b.ID, access.Owner, now()))
+		caller := func(u domain.User) domain.Caller {
+			return domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: w.ID, Role: access.Owner}
+		}
+
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		go func() {
+			<-start
+			_, err := svc.ChangeRole(ctx, caller(a), b.ID, "agent")
+			errs <- err
+		}()
+		go func() {
+			<-start
+			if round%2 == 0 {
+				_, err := svc.ChangeRole(ctx, caller(b), a.ID, "viewer")
+				errs <- err
+				return
+			}
+			errs <- svc.RemoveMember(ctx, caller(b), a.ID)
+		}()
+		close(start)
+		e1, e2 := <-errs, <-errs
+
+		if e1 != nil {
+			e1, e2 = e2, e1
+		}
+		require.NoError(t, e1, "round %d: one change goes through", round)
+		requireKind(t, domain.KindLastOwner, e2)
+		n, err := repo.LockOwners(ctx, w.ID)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "round %d: exactly one owner is left", round)
+	}
+}

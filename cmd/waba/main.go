@@ -4,13 +4,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/bootstrap"
 )
 
@@ -22,6 +28,7 @@ const usage = `usage: waba <command> [flags]
 commands:
   serve     run the HTTP API and the workers (--role=all|api|worker, --no-migrate)
   migrate   apply the app and River schemas (idempotent)
+  sandbox   run the Meta Graph API simulator (SANDBOX_ADDR, default 127.0.0.1:8090)
   version   print the version
 `
 
@@ -36,6 +43,8 @@ func main() {
 		os.Exit(serve(args))
 	case "migrate":
 		os.Exit(migrate(args))
+	case "sandbox":
+		os.Exit(runSandbox(args))
 	case "version", "--version", "-v":
 		fmt.Println(versionString())
 	case "help", "-h", "--help":
@@ -86,6 +95,50 @@ func migrate(args []string) int {
 	}
 	fmt.Println(msg)
 	return 0
+}
+
+// runSandbox serves the Meta sandbox until SIGINT/SIGTERM. It signs webhooks with
+// META_APP_SECRET and delivers them to SANDBOX_CALLBACK_URL when set.
+func runSandbox(args []string) int {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	addr := fs.String("addr", envOr("SANDBOX_ADDR", "127.0.0.1:8090"), "listen address")
+	latency := fs.Duration("latency", 0, "latency added to every Graph call")
+	failure := fs.Float64("failure-rate", 0, "fraction of sends that fail with 131000")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	secret := os.Getenv("META_APP_SECRET")
+	if secret == "" {
+		fmt.Fprintln(os.Stderr, "waba: configuration: META_APP_SECRET: is required")
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("component", "sandbox")
+	sb := sandbox.New(sandbox.Config{AppID: envOr("META_APP_ID", "sandbox-app"), AppSecret: secret,
+		CallbackURL: os.Getenv("SANDBOX_CALLBACK_URL"), VerifyToken: os.Getenv("META_VERIFY_TOKEN"),
+		Latency: *latency, FailureRate: *failure, Logger: log})
+	defer sb.Close()
+	srv := &http.Server{Addr: *addr, Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	log.Info("meta sandbox listening", "addr", *addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "waba: sandbox:", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }
 
 func versionString() string {

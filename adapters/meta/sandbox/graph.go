@@ -181,7 +181,9 @@ func (s *Sandbox) debugToken(gr *graphRequest) {
 	_, callerOK := s.state.tokens[caller]
 	acct := s.state.tokens[input]
 	var wabaIDs []string
+	userID := ""
 	if acct != nil {
+		userID = acct.userID
 		for id := range acct.wabas {
 			wabaIDs = append(wabaIDs, id)
 		}
@@ -218,7 +220,7 @@ func (s *Sandbox) debugToken(gr *graphRequest) {
 			{{"scope", "whatsapp_business_management"}, {"target_ids", wabaIDs}},
 			{{"scope", "whatsapp_business_messaging"}, {"target_ids", wabaIDs}},
 		}},
-		{"user_id", numericID(15)},
+		{"user_id", userID},
 	}})
 }
 

@@ -13,7 +13,7 @@ import (
 // Bounds on what the sandbox remembers, so a long load test does not grow it forever.
 const (
 	maxCalls         = 10000
-	maxMessages      = 100000
+	maxMessages      = 50000
 	maxInbound       = 100000
 	maxWebhookLog    = 10000
 	maxMediaObjects  = 2000
@@ -71,7 +71,8 @@ func newState() state {
 }
 
 type account struct {
-	wabas map[string]bool
+	wabas  map[string]bool
+	userID string // the system user debug_token reports
 }
 
 type signupCode struct {
@@ -284,7 +285,7 @@ func (s *Sandbox) CreateAccount(opts AccountOptions) (Account, error) {
 	w.phones = append(w.phones, phoneID)
 
 	token := newAccessToken()
-	st.tokens[token] = &account{wabas: map[string]bool{w.id: true}}
+	st.tokens[token] = &account{wabas: map[string]bool{w.id: true}, userID: st.newID(15)}
 	code := newSignupCode()
 	st.codes[code] = &signupCode{token: token}
 	return Account{
@@ -500,7 +501,7 @@ type Pricing struct {
 	Type         string `json:"type"`
 }
 
-// Messages returns the accepted outbound messages, oldest first (the last 100,000).
+// Messages returns the accepted outbound messages, oldest first (the last 50,000).
 func (s *Sandbox) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -70,6 +70,8 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		AccessModule,
 		IdentityModule,
 		WhatsAppModule,
+		InboundModule,
+		MessagingModule,
 	}
 	if s.Migrate {
 		opts = append(opts, fx.Invoke(migrateOnStart))

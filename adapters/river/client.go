@@ -43,6 +43,7 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:  {MaxWorkers: 10},
 			QueueWebhooks: {MaxWorkers: max(1, cfg.WebhookWorkers)},
+			QueueOutbound: {MaxWorkers: 50},
 		}
 		rc.PeriodicJobs = periodic
 	}

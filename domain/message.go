@@ -1,0 +1,94 @@
+package domain
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Direction of a message.
+type Direction string
+
+const (
+	Inbound  Direction = "inbound"
+	Outbound Direction = "outbound"
+)
+
+// MessageStatus is where a message stands. Outbound statuses only move forward
+// (queued < sent < delivered < read); failed is terminal; inbound messages are received.
+type MessageStatus string
+
+const (
+	StatusQueued    MessageStatus = "queued"
+	StatusSent      MessageStatus = "sent"
+	StatusDelivered MessageStatus = "delivered"
+	StatusRead      MessageStatus = "read"
+	StatusFailed    MessageStatus = "failed"
+	StatusReceived  MessageStatus = "received"
+)
+
+// ParseMessageStatus reads one of Meta's status words ("played" counts as read).
+func ParseMessageStatus(s string) (MessageStatus, bool) {
+	switch st := MessageStatus(s); st {
+	case StatusQueued, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusReceived:
+		return st, true
+	}
+	if s == "played" {
+		return StatusRead, true
+	}
+	return "", false
+}
+
+func (s MessageStatus) rank() int {
+	switch s {
+	case StatusQueued:
+		return 0
+	case StatusSent:
+		return 1
+	case StatusDelivered:
+		return 2
+	case StatusRead:
+		return 3
+	}
+	return -1
+}
+
+// Advance returns the status after next is reported, whatever order reports arrive in:
+// a late `sent` never overwrites `read`, and nothing moves a failed message.
+func (s MessageStatus) Advance(next MessageStatus) MessageStatus {
+	switch {
+	case s == StatusFailed || s == StatusReceived:
+		return s
+	case next == StatusFailed:
+		return StatusFailed
+	case next.rank() > s.rank():
+		return next
+	}
+	return s
+}
+
+// MessageError is Meta's reason for a failed message.
+type MessageError struct {
+	Code   int    `json:"code"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+}
+
+// Message is one WhatsApp message, in either direction.
+type Message struct {
+	ID            ID
+	WorkspaceID   ID
+	ContactID     ID
+	PhoneNumberID string // Meta's id of the business number
+	Direction     Direction
+	Type          string
+	Content       json.RawMessage
+	Status        MessageStatus
+	WAMID         string
+	Error         *MessageError
+	Pricing       json.RawMessage
+	CreatedAt     time.Time
+	SentAt        *time.Time
+	DeliveredAt   *time.Time
+	ReadAt        *time.Time
+	FailedAt      *time.Time
+}

@@ -25,6 +25,9 @@ type Config struct {
 	MetaGraphVersion   string
 	TokenMasterKey     []byte
 	VaultKeyURL        string
+	// Keys that sealed secrets before a rotation: still opened, never used to seal.
+	PreviousMasterKeys [][]byte
+	PreviousKeyURLs    []string
 	JWTSecret          []byte
 	AccessTokenTTL     time.Duration
 	RedisURL           string
@@ -59,6 +62,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MetaGraphURL:       strings.TrimRight(r.or("META_GRAPH_URL", "https://graph.facebook.com"), "/"),
 		MetaGraphVersion:   r.or("META_GRAPH_VERSION", "v25.0"),
 		VaultKeyURL:        r.or("VAULT_KEY_URL", ""),
+		PreviousKeyURLs:    splitList(r.or("VAULT_KEY_URL_PREVIOUS", "")),
 		JWTSecret:          []byte(r.required("JWT_SECRET")),
 		AccessTokenTTL:     r.durationOr("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RedisURL:           r.or("REDIS_URL", ""),
@@ -91,6 +95,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, &ConfigError{"TOKEN_MASTER_KEY", "must be base64 of exactly 32 bytes"}
 		}
 		cfg.TokenMasterKey = b
+	}
+	for _, k := range splitList(getenv("TOKEN_MASTER_KEY_PREVIOUS")) {
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(b) != 32 {
+			return Config{}, &ConfigError{"TOKEN_MASTER_KEY_PREVIOUS", "must be a comma-separated list of base64 32-byte keys"}
+		}
+		cfg.PreviousMasterKeys = append(cfg.PreviousMasterKeys, b)
 	}
 	return cfg, nil
 }

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,15 +52,55 @@ var WhatsAppModule = fx.Module("whatsapp",
 // NewVault opens the key-encryption key of the configuration: TOKEN_MASTER_KEY or
 // VAULT_KEY_URL.
 func NewVault(lc fx.Lifecycle, cfg Config, reg *prometheus.Registry) (*vault.Tokens, error) {
-	v, err := vault.New(context.Background(), vault.Options{MasterKey: cfg.TokenMasterKey, KeyURL: cfg.VaultKeyURL,
-		CacheTTL: cfg.TokenCacheTTL, Registerer: reg})
+	t, closeAll, err := openVault(cfg, reg)
 	if err != nil {
 		return nil, err
 	}
-	ring, err := vault.NewRing(v)
-	if err != nil {
-		return nil, err
+	lc.Append(fx.StopHook(closeAll))
+	return t, nil
+}
+
+// openVault builds the ring: the current key seals, previous keys (kept during a
+// rotation) still open what they sealed.
+func openVault(cfg Config, reg prometheus.Registerer) (*vault.Tokens, func() error, error) {
+	ctx := context.Background()
+	var opened []*vault.Vault
+	closeAll := func() error {
+		var first error
+		for _, v := range opened {
+			if err := v.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
 	}
-	lc.Append(fx.StopHook(v.Close))
-	return &vault.Tokens{Ring: ring}, nil
+	open := func(o vault.Options) error {
+		o.CacheTTL, o.Registerer = cfg.TokenCacheTTL, reg
+		v, err := vault.New(ctx, o)
+		if err == nil {
+			opened = append(opened, v)
+		}
+		return err
+	}
+	if err := open(vault.Options{MasterKey: cfg.TokenMasterKey, KeyURL: cfg.VaultKeyURL}); err != nil {
+		return nil, nil, err
+	}
+	for _, k := range cfg.PreviousMasterKeys {
+		if err := open(vault.Options{MasterKey: k}); err != nil {
+			_ = closeAll()
+			return nil, nil, fmt.Errorf("TOKEN_MASTER_KEY_PREVIOUS: %w", err)
+		}
+	}
+	for _, u := range cfg.PreviousKeyURLs {
+		if err := open(vault.Options{KeyURL: u}); err != nil {
+			_ = closeAll()
+			return nil, nil, fmt.Errorf("VAULT_KEY_URL_PREVIOUS: %w", err)
+		}
+	}
+	ring, err := vault.NewRing(opened[0], opened[1:]...)
+	if err != nil {
+		_ = closeAll()
+		return nil, nil, err
+	}
+	return &vault.Tokens{Ring: ring}, closeAll, nil
 }

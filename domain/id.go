@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -16,15 +17,38 @@ type ID [16]byte
 // NilID is the zero ID.
 var NilID ID
 
-// NewID returns a fresh UUIDv7.
+var (
+	idMu     sync.Mutex
+	idLastMS uint64
+	idSeq    uint16 // 12 bits: orders ids made in the same millisecond
+)
+
+// NewID returns a fresh UUIDv7. Within one process ids are strictly increasing: ids made
+// in the same millisecond carry a counter in rand_a (RFC 9562, method 1), so "newest
+// first" by id is exact.
 func NewID() ID {
 	var id ID
 	_, _ = rand.Read(id[:])
+	idMu.Lock()
 	ms := uint64(time.Now().UnixMilli())
+	if ms <= idLastMS {
+		ms = idLastMS
+		idSeq++
+		if idSeq > 0x0fff { // counter exhausted: borrow the next millisecond
+			ms++
+			idSeq = 0
+		}
+	} else {
+		idSeq = uint16(id[6]&0x03)<<8 | uint16(id[7]) // random start, room to count up
+	}
+	idLastMS = ms
+	seq := idSeq
+	idMu.Unlock()
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], ms)
 	copy(id[0:6], ts[2:8])
-	id[6] = 0x70 | (id[6] & 0x0f) // version 7
+	id[6] = 0x70 | byte(seq>>8)&0x0f // version 7 + high bits of the counter
+	id[7] = byte(seq)
 	id[8] = 0x80 | (id[8] & 0x3f) // RFC 9562 variant
 	return id
 }

@@ -28,3 +28,13 @@ func TestIDRoundTripAndOrder(t *testing.T) {
 	require.NoError(t, c.Scan([16]byte(a)))
 	require.Equal(t, a, c)
 }
+
+func TestIDsIncreaseWithinOneMillisecond(t *testing.T) {
+	t.Parallel()
+	prev := domain.NewID()
+	for range 10000 {
+		next := domain.NewID()
+		require.Less(t, prev.String(), next.String())
+		prev = next
+	}
+}

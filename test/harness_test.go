@@ -35,6 +35,17 @@ type App struct {
 	Cfg  bootstrap.Config
 	Logs *syncBuffer
 	app  *fx.App
+	stop sync.Once
+}
+
+// Stop stops the app (drains requests and jobs); later calls do nothing.
+func (a *App) Stop(t testing.TB) {
+	t.Helper()
+	a.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, a.app.Stop(ctx))
+	})
 }
 
 type syncBuffer struct {
@@ -89,11 +100,7 @@ func startAppOn(t testing.TB, databaseURL string, tweak ...func(*bootstrap.Confi
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, a.app.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		require.NoError(t, a.app.Stop(ctx))
-	})
+	t.Cleanup(func() { a.Stop(t) })
 	a.URL = "http://" + a.Echo.Listener.Addr().String()
 	return a
 }

@@ -29,3 +29,6 @@ func (t *Tokens) Rewrap(ctx context.Context, s domain.Sealed) (domain.Sealed, er
 	out, err := t.Ring.Rewrap(ctx, Sealed{Ciphertext: s.Ciphertext, Nonce: s.Nonce, WrappedKey: s.WrappedKey, KeyID: s.KeyID})
 	return domain.Sealed{Ciphertext: out.Ciphertext, Nonce: out.Nonce, WrappedKey: out.WrappedKey, KeyID: out.KeyID}, err
 }
+
+// KeyID is the id of the ring's current key.
+func (t *Tokens) KeyID() string { return t.Ring.KeyID() }

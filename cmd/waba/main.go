@@ -28,6 +28,8 @@ const usage = `usage: waba <command> [flags]
 commands:
   serve     run the HTTP API and the workers (--role=all|api|worker, --no-migrate)
   migrate   apply the app and River schemas (idempotent)
+  keys rotate  re-wrap every sealed token under TOKEN_MASTER_KEY / VAULT_KEY_URL
+            (the old key in TOKEN_MASTER_KEY_PREVIOUS / VAULT_KEY_URL_PREVIOUS)
   sandbox   run the Meta Graph API simulator (SANDBOX_ADDR, default 127.0.0.1:8090)
   version   print the version
 `
@@ -43,6 +45,8 @@ func main() {
 		os.Exit(serve(args))
 	case "migrate":
 		os.Exit(migrate(args))
+	case "keys":
+		os.Exit(keys(args))
 	case "sandbox":
 		os.Exit(runSandbox(args))
 	case "version", "--version", "-v":
@@ -91,6 +95,32 @@ func migrate(args []string) int {
 	msg, err := bootstrap.Migrate(ctx, url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "waba: migrate:", err)
+		return 1
+	}
+	fmt.Println(msg)
+	return 0
+}
+
+func keys(args []string) int {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(os.Stderr, "usage: waba keys rotate [--batch=N]")
+		return 2
+	}
+	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
+	batch := fs.Int("batch", 100, "rows per transaction")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := bootstrap.LoadConfigFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waba: configuration:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	msg, err := bootstrap.RotateKeys(ctx, cfg, max(1, *batch))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waba: keys rotate:", err, "(run it again to resume)")
 		return 1
 	}
 	fmt.Println(msg)

@@ -14,17 +14,17 @@ import (
 
 // Config is the process configuration, read from the environment (API.md, Running).
 type Config struct {
-	DatabaseURL        string
-	DBMaxConns         int32
-	HTTPAddr           string
-	PublicURL          string
-	MetaAppID          string
-	MetaAppSecret      string
-	MetaVerifyToken    string
-	MetaGraphURL       string
-	MetaGraphVersion   string
-	TokenMasterKey     []byte
-	VaultKeyURL        string
+	DatabaseURL      string
+	DBMaxConns       int32
+	HTTPAddr         string
+	PublicURL        string
+	MetaAppID        string
+	MetaAppSecret    string
+	MetaVerifyToken  string
+	MetaGraphURL     string
+	MetaGraphVersion string
+	TokenMasterKey   []byte
+	VaultKeyURL      string
 	// Keys that sealed secrets before a rotation: still opened, never used to seal.
 	PreviousMasterKeys [][]byte
 	PreviousKeyURLs    []string

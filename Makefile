@@ -5,9 +5,12 @@
 run:
 	scripts/run.sh
 
-# The whole test suite with the race detector, on a Postgres found or started the same way.
+# The whole test suite with the race detector, on a Postgres found or started the same way,
+# then a short run of each fuzz target of the parsers that face the internet.
 test:
 	DATABASE_URL="$$(scripts/postgres.sh)" go test -race -count=1 -timeout 15m ./...
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./domain/webhook/
+	go test -run='^$$' -fuzz=FuzzVerifySignature -fuzztime=5s ./domain/webhook/
 
 build:
 	go build -o bin/waba ./cmd/waba

@@ -72,6 +72,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		WhatsAppModule,
 		InboundModule,
 		MessagingModule,
+		AdminModule,
 	}
 	if s.Migrate {
 		opts = append(opts, fx.Invoke(migrateOnStart))

@@ -44,7 +44,10 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	}
 
 	metrics := newHTTPMetrics(reg)
-	e.Pre(middleware.RemoveTrailingSlash())
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
+		// The River UI redirects /admin/river to /admin/river/ itself.
+		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/admin/") },
+	}))
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(log, metrics))
 	e.Use(middleware.Recover())

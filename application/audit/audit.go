@@ -58,20 +58,13 @@ func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (Page, er
 	if err := validate(f); err != nil {
 		return Page{}, err
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
+	limit := domain.PageSize(f.Limit)
 	entries, err := s.store.List(ctx, c.WorkspaceID, f, limit+1)
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Entries: entries}
-	if len(entries) > limit {
-		p.Entries = entries[:limit]
-		last := p.Entries[limit-1].ID
-		p.NextCursor = &last
-	}
+	var p Page
+	p.Entries, p.NextCursor = domain.TrimPage(entries, limit, func(e domain.AuditEntry) domain.ID { return e.ID })
 	return p, nil
 }
 

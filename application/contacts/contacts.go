@@ -209,20 +209,13 @@ func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (Page, er
 		}
 		f.Phone = p
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
+	limit := domain.PageSize(f.Limit)
 	list, err := s.store.List(ctx, c.WorkspaceID, f, viewOf(c), limit+1)
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Contacts: list}
-	if len(list) > limit {
-		p.Contacts = list[:limit]
-		last := p.Contacts[limit-1].ID
-		p.NextCursor = &last
-	}
+	var p Page
+	p.Contacts, p.NextCursor = domain.TrimPage(list, limit, func(c domain.Contact) domain.ID { return c.ID })
 	return p, nil
 }
 

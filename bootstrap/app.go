@@ -74,9 +74,6 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		MessagingModule,
 		AdminModule,
 	}
-	if s.Migrate {
-		opts = append(opts, fx.Invoke(migrateOnStart))
-	}
 	// Force construction of the roots; their lifecycle hooks run in this order (River
 	// before HTTP, so HTTP stops first and in-flight requests finish before workers stop).
 	opts = append(opts, fx.Invoke(func(*river.Client[pgx.Tx], *echo.Echo) {}))
@@ -88,7 +85,10 @@ var PostgresModule = fx.Module("postgres",
 	fx.Provide(newPool),
 )
 
-func newPool(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
+// newPool opens the pool and, when the process migrates at start, registers the migration
+// right after it: everything that uses the database is constructed from the pool, so its
+// start hooks (River's first) are registered later and run after the schema is in place.
+func newPool(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*pgxpool.Pool, error) {
 	pool, err := postgres.NewPool(context.Background(), cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
@@ -103,6 +103,9 @@ func newPool(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*pgxpool.Pool, erro
 		},
 		OnStop: func(context.Context) error { pool.Close(); return nil },
 	})
+	if s.Migrate {
+		migrateOnStart(lc, pool, log)
+	}
 	return pool, nil
 }
 

@@ -1,6 +1,66 @@
 package bootstrap
 
-import "go.uber.org/fx"
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"go.uber.org/fx"
+
+	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/postgres"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/application/inbound"
+)
 
 // InboundModule provides the Meta webhook endpoint and the inbound processing.
-var InboundModule = fx.Module("inbound")
+var InboundModule = fx.Module("inbound",
+	fx.Provide(
+		newIngester,
+		func(reg *prometheus.Registry) *riveradapter.InboundMetrics {
+			return riveradapter.NewInboundMetrics(reg)
+		},
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics) *inbound.Service {
+			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) inbound.Repos {
+				repo := postgres.NewInboundRepo(tx)
+				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Feed: repo,
+					Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Audit: postgres.NewAuditRepo(tx)}
+			})
+			return inbound.NewService(tx, m)
+		},
+		fx.Annotate(func(cfg Config, g *riveradapter.Ingester, reg *prometheus.Registry) RouteRegistration {
+			return (&httpapi.Webhooks{AppSecret: []byte(cfg.MetaAppSecret), VerifyToken: cfg.MetaVerifyToken,
+				Queue: g, Metrics: httpapi.NewWebhookMetrics(reg)}).Register
+		}, fx.ResultTags(`group:"routes"`)),
+		fx.Annotate(func(svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
+			return func(w *river.Workers) {
+				river.AddWorker(w, &riveradapter.WebhookWorker{Inbound: svc, Metrics: m})
+			}
+		}, fx.ResultTags(`group:"workers"`)),
+	),
+	fx.Invoke(func(reg *prometheus.Registry, pool *pgxpool.Pool) {
+		reg.MustRegister(riveradapter.NewQueueDepthCollector(pool))
+	}),
+)
+
+// newIngester runs the group-commit ingester of the webhook endpoint; it stops after the
+// HTTP server (constructed later, stopped earlier), committing what was accepted.
+func newIngester(lc fx.Lifecycle, pool *pgxpool.Pool, ins *riveradapter.Inserter, reg *prometheus.Registry) *riveradapter.Ingester {
+	batch := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "webhook_ingest_batch_size", Help: "Webhook deliveries committed per ingest transaction (group commit).",
+		Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200}})
+	commit := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "webhook_ingest_commit_seconds", Help: "Duration of one ingest transaction.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}})
+	reg.MustRegister(batch, commit)
+	g := riveradapter.NewIngester(pool, ins, riveradapter.IngestConfig{
+		OnBatch: func(size int, elapsed time.Duration, _ error) {
+			batch.Observe(float64(size))
+			commit.Observe(elapsed.Seconds())
+		},
+	})
+	lc.Append(fx.StopHook(g.Close))
+	return g
+}

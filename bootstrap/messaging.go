@@ -1,6 +1,53 @@
 package bootstrap
 
-import "go.uber.org/fx"
+import (
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/ulule/limiter/v3"
+	"go.uber.org/fx"
+
+	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/meta"
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/adapters/ratelimit"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/vault"
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/messaging"
+)
 
 // MessagingModule provides the send API, plan rate limits and the send worker.
-var MessagingModule = fx.Module("messaging")
+var MessagingModule = fx.Module("messaging",
+	fx.Provide(
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer) *messaging.Service {
+			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
+				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
+					Audit: postgres.NewAuditRepo(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
+			})
+			return messaging.NewService(messaging.Deps{
+				Tx: tx, Contacts: postgres.NewContactRepo(pool), Workspaces: postgres.NewWorkspaceRepo(pool),
+				Numbers: postgres.NewPhoneNumberRepo(pool), Messages: postgres.NewMessageRepo(pool),
+				Quota: ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(pool), Authz: a,
+			})
+		},
+		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger) *messaging.Dispatcher {
+			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewSender(c), v, ratelimit.NewPacer(store),
+				log.With("component", "send"))
+		},
+		fx.Annotate(func(api *httpapi.API, svc *messaging.Service, reg *prometheus.Registry) RouteRegistration {
+			return httpapi.NewMessages(api, svc, reg).Register
+		}, fx.ResultTags(`group:"routes"`)),
+		fx.Annotate(func(pool *pgxpool.Pool, d *messaging.Dispatcher, reg *prometheus.Registry) WorkerRegistration {
+			m := riveradapter.NewSendMetrics(reg)
+			return func(w *river.Workers) {
+				river.AddWorker(w, &riveradapter.SendWorker{Dispatcher: d, Metrics: m})
+				river.AddWorker(w, &riveradapter.IdempotencyPurgeWorker{Keys: postgres.NewIdempotencyRepo(pool)})
+			}
+		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(riveradapter.IdempotencyPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
+	),
+)

@@ -145,6 +145,14 @@ func matrix() map[string]routeCase {
 		// An unknown number id: allowed roles reach the lookup (404), others stop at 403.
 		"GET /v1/workspaces/:ws/whatsapp/phone-numbers/:id":       {readers, 404, static("/whatsapp/phone-numbers/"+unknownID, nil)},
 		"POST /v1/workspaces/:ws/whatsapp/phone-numbers/:id/sync": {admins, 404, static("/whatsapp/phone-numbers/"+unknownID+"/sync", nil)},
+		// A send to a visible contact in a workspace without a number: allowed roles pass the
+		// permission and quota checks and stop at 409 whatsapp_not_connected, others at 403.
+		"POST /v1/workspaces/:ws/messages": {staff, 409, func(t *testing.T, a *App, tm team, role string) (string, any) {
+			p, _ := visible("", nil)(t, a, tm, role)
+			return wsPath(tm, "/messages"), map[string]any{"to": p[strings.LastIndex(p, "/")+1:], "type": "text", "text": map[string]string{"body": "hi"}}
+		}},
+		"GET /v1/workspaces/:ws/messages/:id":          {all, 404, static("/messages/"+unknownID, nil)},
+		"GET /v1/workspaces/:ws/contacts/:id/messages": {all, 200, visible("/messages", nil)},
 	}
 }
 

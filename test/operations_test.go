@@ -161,3 +161,11 @@ func (p *cuttableProxy) Restore() {
 	defer p.mu.Unlock()
 	p.cut = false
 }
+
+// The first start on an empty database migrates before anything (River included) uses it.
+func TestFirstStartOnAnEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	app := startAppOn(t, pgtest.NewEmptyURL(t), func(c *bootstrap.Config) { c.AdminToken = "x" })
+	require.Equal(t, 200, app.Do(t, "GET", "/readyz", "", nil).Status)
+	require.NotContains(t, app.Logs.String(), "does not exist")
+}

@@ -3,7 +3,11 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -23,5 +27,183 @@ func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) erro
 		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at)
 		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8)`,
 		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt)
+	return err
+}
+
+const outboundColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
+	coalesce(wamid, ''), error_code, coalesce(error_title, ''), coalesce(error_detail, ''), pricing,
+	created_at, sent_at, delivered_at, read_at, failed_at`
+
+func scanOutbound(row pgx.CollectableRow) (domain.Message, error) {
+	var m domain.Message
+	var dir, status string
+	var content, pricing []byte
+	var code *int32
+	var title, detail string
+	err := row.Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.PhoneNumberID, &dir, &m.Type, &content, &status,
+		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt)
+	if err != nil {
+		return m, err
+	}
+	m.Direction, m.Status = domain.Direction(dir), domain.MessageStatus(status)
+	m.Content = json.RawMessage(content)
+	if len(pricing) > 0 {
+		m.Pricing = json.RawMessage(pricing)
+	}
+	if code != nil || title != "" {
+		e := &domain.MessageError{Title: title, Detail: detail}
+		if code != nil {
+			e.Code = int(*code)
+		}
+		m.Error = e
+	}
+	return m, nil
+}
+
+// GetMessage reads one message of a workspace.
+func (r *MessageRepo) GetMessage(ctx context.Context, ws, id domain.ID) (domain.Message, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+outboundColumns+` FROM messages WHERE workspace_id = $1 AND id = $2`, ws, id)
+	if err != nil {
+		return domain.Message{}, err
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanOutbound)
+	return m, notFound(err, "message")
+}
+
+// ListByContact returns up to limit messages of a contact, newest first, below before.
+func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before domain.ID, limit int) ([]domain.Message, error) {
+	sql := `SELECT ` + outboundColumns + ` FROM messages WHERE workspace_id = $1 AND contact_id = $2`
+	args := []any{ws, contactID, limit}
+	if !before.IsZero() {
+		sql += ` AND id < $4`
+		args = append(args, before)
+	}
+	rows, err := r.q.Query(ctx, sql+` ORDER BY id DESC LIMIT $3`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanOutbound)
+}
+
+// TemplateCategory reads a template's category from the catalogue ("" when unknown).
+func (r *MessageRepo) TemplateCategory(ctx context.Context, ws domain.ID, wabaID, name, language string) (string, error) {
+	var cat string
+	err := r.q.QueryRow(ctx, `SELECT category FROM templates WHERE workspace_id = $1 AND waba_id = $2 AND name = $3 AND language = $4`,
+		ws, wabaID, name, language).Scan(&cat)
+	if err == pgx.ErrNoRows {
+		return "", nil
+	}
+	return cat, err
+}
+
+// ToSend reads a message with its contact, number and template category in one query.
+func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.MessageToSend, error) {
+	var m messaging.MessageToSend
+	var status string
+	var content []byte
+	var numberID *domain.ID
+	var numStatus, level, wabaID, keyID *string
+	var ct, nonce, wrapped []byte
+	var cat *string
+	err := r.q.QueryRow(ctx, `
+		SELECT m.workspace_id, m.id, m.type, m.content, m.status, coalesce(m.wamid, ''), m.phone_number_id,
+			coalesce(c.wa_id, ''), coalesce(c.bsuid, ''), coalesce(c.opted_out, false), coalesce(c.marketing_opted_out, false),
+			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
+			t.category
+		FROM messages m
+		LEFT JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
+		LEFT JOIN phone_numbers p ON p.workspace_id = m.workspace_id AND p.phone_number_id = m.phone_number_id
+		LEFT JOIN templates t ON m.type = 'template' AND t.workspace_id = m.workspace_id AND t.waba_id = p.waba_id
+			AND t.name = m.content->>'name' AND t.language = m.content->'language'->>'code'
+		WHERE m.workspace_id = $1 AND m.id = $2`, ws, id).
+		Scan(&m.WorkspaceID, &m.ID, &m.Type, &content, &status, &m.WAMID, &m.Number.PhoneNumberID,
+			&m.To, &m.BSUID, &m.OptedOut, &m.MarketingOptedOut,
+			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat)
+	if err != nil {
+		return m, notFound(err, "message")
+	}
+	m.Content, m.Status = json.RawMessage(content), domain.MessageStatus(status)
+	if numberID != nil {
+		m.Number.ID, m.Number.WorkspaceID = *numberID, m.WorkspaceID
+		m.Number.Status, m.Number.ThroughputLevel, m.Number.WABAID = domain.NumberStatus(*numStatus), *level, *wabaID
+		m.Number.Token = domain.Sealed{Ciphertext: ct, Nonce: nonce, WrappedKey: wrapped, KeyID: *keyID}
+	}
+	if cat != nil {
+		m.TemplateCategory = *cat
+	}
+	return m, nil
+}
+
+// MarkSent stores the wamid and moves the status from `from` to `to` when it is still `from`.
+// It returns the statuses already recorded for the wamid (webhooks that beat this commit).
+func (r *MessageRepo) MarkSent(ctx context.Context, ws, id domain.ID, wamid string, at time.Time, from, to domain.MessageStatus) (bool, []messaging.ReportedStatus, error) {
+	var early []byte
+	err := r.q.QueryRow(ctx, `
+		UPDATE messages SET wamid = $3, status = $4, sent_at = coalesce(sent_at, $5)
+		WHERE workspace_id = $1 AND id = $2 AND status = $6
+		RETURNING (SELECT json_agg(json_build_object('status', s.status, 'at', s.occurred_at, 'errors', s.errors))
+			FROM message_statuses s WHERE s.wamid = $3)`, ws, id, wamid, string(to), at, string(from)).Scan(&early)
+	if err == pgx.ErrNoRows {
+		return false, nil, nil
+	}
+	if err != nil || len(early) == 0 {
+		return err == nil, nil, err
+	}
+	var rows []struct {
+		Status string          `json:"status"`
+		At     time.Time       `json:"at"`
+		Errors json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(early, &rows); err != nil {
+		return true, nil, nil // the wamid is stored; later webhooks will carry the rest
+	}
+	out := make([]messaging.ReportedStatus, len(rows))
+	for i, r := range rows {
+		out[i] = messaging.ReportedStatus{Status: r.Status, At: r.At, Errors: r.Errors}
+	}
+	return true, out, nil
+}
+
+// ApplyReported writes folded statuses when the status is still from.
+func (r *MessageRepo) ApplyReported(ctx context.Context, ws, id domain.ID, from domain.MessageStatus, u messaging.DeliveryUpdate) error {
+	var code *int
+	var title, detail *string
+	if u.Error != nil {
+		code, title, detail = &u.Error.Code, &u.Error.Title, &u.Error.Detail
+	}
+	_, err := r.q.Exec(ctx, `
+		UPDATE messages SET status = $4, delivered_at = coalesce(delivered_at, $5), read_at = coalesce(read_at, $6),
+			failed_at = coalesce(failed_at, $7), error_code = coalesce($8, error_code),
+			error_title = coalesce($9, error_title), error_detail = coalesce($10, error_detail)
+		WHERE workspace_id = $1 AND id = $2 AND status = $3`,
+		ws, id, string(from), string(u.Status), u.DeliveredAt, u.ReadAt, u.FailedAt, code, title, detail)
+	return err
+}
+
+// MarkFailed records a failure unless the message already failed or was received.
+func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time) error {
+	var code *int
+	if e.Code != 0 {
+		code = &e.Code
+	}
+	_, err := r.q.Exec(ctx, `
+		UPDATE messages SET status = 'failed', failed_at = $3, error_code = $4, error_title = $5, error_detail = $6
+		WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('failed', 'received')`,
+		ws, id, at, code, e.Title, e.Detail)
+	return err
+}
+
+// Status reads a message's status.
+func (r *MessageRepo) Status(ctx context.Context, ws, id domain.ID) (domain.MessageStatus, error) {
+	var s string
+	err := r.q.QueryRow(ctx, `SELECT status FROM messages WHERE workspace_id = $1 AND id = $2`, ws, id).Scan(&s)
+	return domain.MessageStatus(s), notFound(err, "message")
+}
+
+// FlagReconnect marks a connected number needs_reconnect (its token stopped working).
+func (r *MessageRepo) FlagReconnect(ctx context.Context, ws, numberID domain.ID, reason string) error {
+	_, err := r.q.Exec(ctx, `
+		UPDATE phone_numbers SET status = 'needs_reconnect', failure_reason = $3, updated_at = now()
+		WHERE workspace_id = $1 AND id = $2 AND status = 'connected'`, ws, numberID, reason)
 	return err
 }

@@ -89,6 +89,24 @@ func NewURL(t testing.TB) string {
 	return URLFor(name)
 }
 
+// NewEmptyURL creates a fresh database with no schema at all for t (dropped when t ends),
+// to test what happens on a first start.
+func NewEmptyURL(t testing.TB) string {
+	t.Helper()
+	name := "waba_test_" + randomSuffix()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := adminExec(ctx, `CREATE DATABASE `+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := dropDatabase(context.Background(), name); err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+		}
+	})
+	return URLFor(name)
+}
+
 // NewPool creates a fresh migrated database for t and returns a pool on it; both are
 // closed and dropped when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {

@@ -1,0 +1,356 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// InboundRepo is the storage of webhook processing: routing lookups, contacts found or
+// created from inbound messages, inbound messages and status reports, templates, number
+// and account events, and the inbox event feed. Every write is idempotent or guarded so
+// that processing a webhook twice changes nothing the second time.
+type InboundRepo struct{ q Querier }
+
+// NewInboundRepo returns the repository over q (a pool or a transaction).
+func NewInboundRepo(q Querier) *InboundRepo { return &InboundRepo{q: q} }
+
+// NumberByPhoneNumberID implements inbound.Directory.
+func (r *InboundRepo) NumberByPhoneNumberID(ctx context.Context, phoneNumberID string) (inbound.Number, bool, error) {
+	var n inbound.Number
+	err := r.q.QueryRow(ctx, `SELECT workspace_id, id, phone_number_id, waba_id FROM phone_numbers WHERE phone_number_id = $1`,
+		phoneNumberID).Scan(&n.WorkspaceID, &n.ID, &n.PhoneNumberID, &n.WABAID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return n, false, nil
+	}
+	return n, err == nil, err
+}
+
+// NumbersByWABA implements inbound.Directory.
+func (r *InboundRepo) NumbersByWABA(ctx context.Context, wabaID string) ([]inbound.NumberInfo, error) {
+	rows, err := r.q.Query(ctx, `SELECT workspace_id, id, phone_number_id, waba_id, display_phone_number
+		FROM phone_numbers WHERE waba_id = $1 ORDER BY created_at, id`, wabaID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (inbound.NumberInfo, error) {
+		var n inbound.NumberInfo
+		err := row.Scan(&n.WorkspaceID, &n.ID, &n.PhoneNumberID, &n.WABAID, &n.DisplayPhoneNumber)
+		return n, err
+	})
+}
+
+// Settings implements inbound.Directory.
+func (r *InboundRepo) Settings(ctx context.Context, ws domain.ID) (inbound.Settings, error) {
+	var s inbound.Settings
+	err := r.q.QueryRow(ctx, `SELECT opt_out_keywords, opt_out_confirmation, opt_in_confirmation FROM workspaces WHERE id = $1`,
+		ws).Scan(&s.OptOutKeywords, &s.OptOutConfirmation, &s.OptInConfirmation)
+	return s, notFound(err, "workspace")
+}
+
+func (r *InboundRepo) lockContact(ctx context.Context, ws domain.ID, column, value string) (domain.Contact, bool, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+contactColumns+` FROM contacts WHERE workspace_id = $1 AND `+column+` = $2 FOR UPDATE`, ws, value)
+	if err != nil {
+		return domain.Contact{}, false, err
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, scanContact)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+// FindOrCreate implements inbound.ContactStore: by phone ("+" + wa_id) first, then by
+// BSUID; a missing phone, BSUID or name is filled in (never taken from another contact);
+// a new contact is inserted with ON CONFLICT DO NOTHING and looked up again when a
+// concurrent transaction created it first.
+func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, error) {
+	phone := id.Phone
+	for attempt := 0; attempt < 3; attempt++ {
+		var c domain.Contact
+		var ok bool
+		var err error
+		if phone != "" {
+			if c, ok, err = r.lockContact(ctx, ws, "phone", phone); err != nil {
+				return c, err
+			}
+		}
+		bsuid := id.BSUID
+		if !ok && bsuid != "" {
+			if c, ok, err = r.lockContact(ctx, ws, "bsuid", bsuid); err != nil {
+				return c, err
+			}
+			if ok && c.Phone != "" && phone != "" {
+				// The BSUID is another number's contact: the phone decides, and the new
+				// contact goes without the BSUID it cannot share.
+				ok, bsuid = false, ""
+			}
+		}
+		if ok {
+			return r.fillIn(ctx, c, phone, id)
+		}
+		rows, err := r.q.Query(ctx, `
+			INSERT INTO contacts (workspace_id, id, phone, wa_id, bsuid, name, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+			ON CONFLICT DO NOTHING
+			RETURNING `+contactColumns,
+			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), truncateRunes(id.Name, domain.MaxContactNameRunes), now)
+		if err != nil {
+			return c, err
+		}
+		c, err = pgx.CollectExactlyOneRow(rows, scanContact)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return c, err
+		}
+		// Someone created it meanwhile: look again.
+	}
+	return domain.Contact{}, fmt.Errorf("contact for %q/%q: could not find or create", id.WaID, id.BSUID)
+}
+
+// fillIn completes c with what the message told us, without stealing a phone or BSUID
+// another contact of the workspace already has.
+func (r *InboundRepo) fillIn(ctx context.Context, c domain.Contact, phone string, id inbound.Identity) (domain.Contact, error) {
+	setPhone := c.Phone == "" && phone != ""
+	setBSUID := c.BSUID == "" && id.BSUID != ""
+	name := truncateRunes(id.Name, domain.MaxContactNameRunes)
+	setName := c.Name == "" && name != ""
+	if !setPhone && !setBSUID && !setName {
+		return c, nil
+	}
+	rows, err := r.q.Query(ctx, `
+		UPDATE contacts c SET
+			phone = CASE WHEN $3::text IS NOT NULL AND c.phone IS NULL AND NOT EXISTS (
+				SELECT 1 FROM contacts o WHERE o.workspace_id = $1 AND o.phone = $3) THEN $3 ELSE c.phone END,
+			wa_id = CASE WHEN $3::text IS NOT NULL AND c.phone IS NULL AND NOT EXISTS (
+				SELECT 1 FROM contacts o WHERE o.workspace_id = $1 AND o.phone = $3) THEN $4 ELSE c.wa_id END,
+			bsuid = CASE WHEN $5::text IS NOT NULL AND c.bsuid IS NULL AND NOT EXISTS (
+				SELECT 1 FROM contacts o WHERE o.workspace_id = $1 AND o.bsuid = $5) THEN $5 ELSE c.bsuid END,
+			name = CASE WHEN c.name = '' THEN $6 ELSE c.name END,
+			updated_at = now()
+		WHERE c.workspace_id = $1 AND c.id = $2
+		RETURNING `+contactColumns,
+		c.WorkspaceID, c.ID, ifSet(setPhone, phone), ifSet(setPhone, id.WaID), ifSet(setBSUID, id.BSUID), name)
+	if err != nil {
+		return c, err
+	}
+	return pgx.CollectExactlyOneRow(rows, scanContact)
+}
+
+func ifSet(ok bool, v string) *string {
+	if !ok || v == "" {
+		return nil
+	}
+	return &v
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+// TouchInbound implements inbound.ContactStore: the window only ever moves forward.
+func (r *InboundRepo) TouchInbound(ctx context.Context, ws, contactID domain.ID, at time.Time) error {
+	_, err := r.q.Exec(ctx, `
+		UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, $3),
+			service_window_expires_at = GREATEST(service_window_expires_at, $4), updated_at = now()
+		WHERE workspace_id = $1 AND id = $2`, ws, contactID, at, at.Add(domain.ServiceWindow))
+	return err
+}
+
+// SetOptOut implements inbound.ContactStore.
+func (r *InboundRepo) SetOptOut(ctx context.Context, ws, contactID domain.ID, optedOut bool, at time.Time) error {
+	var err error
+	if optedOut {
+		_, err = r.q.Exec(ctx, `UPDATE contacts SET opted_out = true, opted_out_at = $3, opt_out_source = 'keyword', updated_at = now()
+			WHERE workspace_id = $1 AND id = $2`, ws, contactID, at)
+	} else {
+		_, err = r.q.Exec(ctx, `UPDATE contacts SET opted_out = false, opted_out_at = NULL, opt_out_source = NULL, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2`, ws, contactID)
+	}
+	return err
+}
+
+// SetMarketingOptOut implements inbound.ContactStore.
+func (r *InboundRepo) SetMarketingOptOut(ctx context.Context, ws, contactID domain.ID, value bool) (bool, error) {
+	tag, err := r.q.Exec(ctx, `UPDATE contacts SET marketing_opted_out = $3, updated_at = now()
+		WHERE workspace_id = $1 AND id = $2 AND marketing_opted_out <> $3`, ws, contactID, value)
+	return tag.RowsAffected() == 1, err
+}
+
+// WAMIDExists implements inbound.MessageStore.
+func (r *InboundRepo) WAMIDExists(ctx context.Context, wamid string) (bool, error) {
+	var ok bool
+	err := r.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE wamid = $1)`, wamid).Scan(&ok)
+	return ok, err
+}
+
+// InsertInbound implements inbound.MessageStore: the unique index on wamid decides.
+func (r *InboundRepo) InsertInbound(ctx context.Context, m domain.Message) (bool, error) {
+	content := m.Content
+	if len(content) == 0 {
+		content = json.RawMessage(`{}`)
+	}
+	tag, err := r.q.Exec(ctx, `
+		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, wamid, created_at)
+		VALUES ($1, $2, $3, $4, 'inbound', $5, $6, 'received', $7, $8)
+		ON CONFLICT (wamid) WHERE wamid IS NOT NULL DO NOTHING`,
+		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), m.WAMID, m.CreatedAt)
+	return tag.RowsAffected() == 1, err
+}
+
+// RecordStatus implements inbound.MessageStore.
+func (r *InboundRepo) RecordStatus(ctx context.Context, s inbound.StatusReport) (bool, error) {
+	var ws *domain.ID
+	if !s.WorkspaceID.IsZero() {
+		ws = &s.WorkspaceID
+	}
+	tag, err := r.q.Exec(ctx, `
+		INSERT INTO message_statuses (wamid, status, workspace_id, occurred_at, errors, pricing)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		s.WAMID, s.Status, ws, s.OccurredAt, rawOrNil(s.Errors), rawOrNil(s.Pricing))
+	return tag.RowsAffected() == 1, err
+}
+
+func rawOrNil(raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return nil
+	}
+	return raw
+}
+
+const messageColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
+	coalesce(wamid, ''), error_code, error_title, error_detail, pricing, created_at, sent_at, delivered_at, read_at, failed_at`
+
+func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
+	var m domain.Message
+	var dir, status string
+	var content, pricing []byte
+	var code *int32
+	var title, detail *string
+	err := row.Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.PhoneNumberID, &dir, &m.Type, &content, &status,
+		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt)
+	m.Direction, m.Status = domain.Direction(dir), domain.MessageStatus(status)
+	m.Content = content
+	if len(pricing) > 0 {
+		m.Pricing = pricing
+	}
+	if code != nil {
+		m.Error = &domain.MessageError{Code: int(*code), Title: deref(title), Detail: deref(detail)}
+	}
+	return m, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// OutboundByWAMID implements inbound.MessageStore.
+func (r *InboundRepo) OutboundByWAMID(ctx context.Context, ws domain.ID, wamid string) (domain.Message, bool, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE workspace_id = $1 AND wamid = $2 AND direction = 'outbound' FOR UPDATE`, ws, wamid)
+	if err != nil {
+		return domain.Message{}, false, err
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	return m, err == nil, err
+}
+
+// UpdateDelivery implements inbound.MessageStore.
+func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message) error {
+	var code *int
+	var title, detail *string
+	if m.Error != nil {
+		code, title, detail = &m.Error.Code, &m.Error.Title, &m.Error.Detail
+	}
+	_, err := r.q.Exec(ctx, `
+		UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,
+			error_code = $8, error_title = $9, error_detail = $10, pricing = $11
+		WHERE workspace_id = $1 AND id = $2`,
+		m.WorkspaceID, m.ID, string(m.Status), m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt,
+		code, title, detail, rawOrNil(m.Pricing))
+	return err
+}
+
+// UpsertTemplate implements inbound.AccountStore: non-empty fields win, empty ones keep
+// what is stored.
+func (r *InboundRepo) UpsertTemplate(ctx context.Context, t inbound.TemplateChange) error {
+	_, err := r.q.Exec(ctx, `
+		INSERT INTO templates (workspace_id, id, waba_id, meta_template_id, name, language, category, status,
+			quality_score, reason, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10::text, ''), $11)
+		ON CONFLICT (waba_id, name, language) DO UPDATE SET
+			meta_template_id = CASE WHEN EXCLUDED.meta_template_id <> '' THEN EXCLUDED.meta_template_id ELSE templates.meta_template_id END,
+			category = CASE WHEN EXCLUDED.category <> '' THEN EXCLUDED.category ELSE templates.category END,
+			status = CASE WHEN EXCLUDED.status <> '' THEN EXCLUDED.status ELSE templates.status END,
+			quality_score = CASE WHEN EXCLUDED.quality_score <> '' THEN EXCLUDED.quality_score ELSE templates.quality_score END,
+			reason = CASE WHEN $10::text IS NOT NULL THEN $10::text ELSE templates.reason END,
+			updated_at = GREATEST(templates.updated_at, EXCLUDED.updated_at)`,
+		t.WorkspaceID, domain.NewID(), t.WABAID, t.MetaTemplateID, t.Name, t.Language, t.Category, t.Status,
+		t.QualityScore, t.Reason, t.At)
+	return err
+}
+
+// UpdateNumber implements inbound.AccountStore.
+func (r *InboundRepo) UpdateNumber(ctx context.Context, ws, id domain.ID, ch inbound.NumberChange) error {
+	_, err := r.q.Exec(ctx, `
+		UPDATE phone_numbers SET
+			messaging_limit_tier = coalesce(nullif($3, ''), messaging_limit_tier),
+			quality_rating = coalesce(nullif($4, ''), quality_rating),
+			verified_name = coalesce(nullif($5, ''), verified_name),
+			name_status = coalesce(nullif($6, ''), name_status),
+			status = coalesce(nullif($7, ''), status),
+			failure_reason = CASE WHEN $7 <> '' THEN $8 ELSE failure_reason END,
+			updated_at = now()
+		WHERE workspace_id = $1 AND id = $2`,
+		ws, id, ch.MessagingLimitTier, ch.QualityRating, ch.VerifiedName, ch.NameStatus, string(ch.Status), ch.FailureReason)
+	return err
+}
+
+// RecordAccountEvent implements inbound.AccountStore; a redelivered event (same id) is
+// kept once.
+func (r *InboundRepo) RecordAccountEvent(ctx context.Context, e inbound.AccountEvent) error {
+	_, err := r.q.Exec(ctx, `
+		INSERT INTO account_events (id, workspace_id, waba_id, field, event, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		e.ID, e.WorkspaceID, e.WABAID, e.Field, e.Event, []byte(e.Payload), e.At)
+	return err
+}
+
+// Append implements inbound.EventFeed: the row and a NOTIFY on channel inbox_events
+// (payload {"workspace_id","id","kind"}), both delivered only if the transaction commits.
+func (r *InboundRepo) Append(ctx context.Context, e inbound.InboxEvent) error {
+	payload := e.Payload
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	_, err = r.q.Exec(ctx, `
+		WITH ev AS (
+			INSERT INTO inbox_events (workspace_id, kind, contact_id, message_id, payload)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id, workspace_id, kind)
+		SELECT pg_notify('inbox_events', json_build_object('workspace_id', workspace_id, 'id', id, 'kind', kind)::text) FROM ev`,
+		e.WorkspaceID, e.Kind, e.ContactID, e.MessageID, raw)
+	return err
+}

@@ -1,0 +1,260 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// The repository implements the ports the inbound use case declares.
+var (
+	_ inbound.Directory    = (*postgres.InboundRepo)(nil)
+	_ inbound.ContactStore = (*postgres.InboundRepo)(nil)
+	_ inbound.MessageStore = (*postgres.InboundRepo)(nil)
+	_ inbound.AccountStore = (*postgres.InboundRepo)(nil)
+	_ inbound.EventFeed    = (*postgres.InboundRepo)(nil)
+	_ inbound.Outbox       = (*postgres.MessageRepo)(nil)
+	_ inbound.AuditWriter  = (*postgres.AuditRepo)(nil)
+	_ inbound.TxRunner     = (*postgres.TxRunner[inbound.Repos])(nil)
+)
+
+func TestInboundRepo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	type bundle struct {
+		pool *pgxpool.Pool
+		repo *postgres.InboundRepo
+		ws   domain.ID
+	}
+	setup := func(t *testing.T) bundle {
+		t.Helper()
+		pool := pgtest.NewPool(t)
+		ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Acme")
+		return bundle{pool: pool, repo: postgres.NewInboundRepo(pool), ws: ws.ID}
+	}
+
+	t.Run("RoutingAndSettings", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := domain.NewID()
+		_, err := b.pool.Exec(ctx, `INSERT INTO phone_numbers (workspace_id, id, phone_number_id, waba_id, display_phone_number, status,
+			token_ciphertext, token_nonce, token_wrapped_key, token_key_id, created_at, updated_at)
+			VALUES ($1, $2, '1065', '1022', '+1 555-078-3881', 'connected', '\x00', '\x00', '\x00', 'k', now(), now())`, b.ws, id)
+		require.NoError(t, err)
+		n, ok, err := b.repo.NumberByPhoneNumberID(ctx, "1065")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, inbound.Number{WorkspaceID: b.ws, ID: id, PhoneNumberID: "1065", WABAID: "1022"}, n)
+		_, ok, err = b.repo.NumberByPhoneNumberID(ctx, "nope")
+		require.NoError(t, err)
+		require.False(t, ok)
+		nums, err := b.repo.NumbersByWABA(ctx, "1022")
+		require.NoError(t, err)
+		require.Len(t, nums, 1)
+		require.Equal(t, "+1 555-078-3881", nums[0].DisplayPhoneNumber)
+
+		require.NoError(t, b.repo.UpdateNumber(ctx, b.ws, id, inbound.NumberChange{MessagingLimitTier: "TIER_10K", VerifiedName: "Shop"}))
+		require.NoError(t, b.repo.UpdateNumber(ctx, b.ws, id, inbound.NumberChange{NameStatus: "APPROVED"}))
+		p, err := postgres.NewPhoneNumberRepo(b.pool).Get(ctx, b.ws, id, false)
+		require.NoError(t, err)
+		require.Equal(t, "TIER_10K", p.MessagingLimitTier)
+		require.Equal(t, "Shop", p.VerifiedName)
+		require.Equal(t, "APPROVED", p.NameStatus)
+		require.Equal(t, domain.NumberConnected, p.Status)
+
+		_, err = b.pool.Exec(ctx, `UPDATE workspaces SET opt_out_keywords = '{BASTA}', opt_out_confirmation = 'bye' WHERE id = $1`, b.ws)
+		require.NoError(t, err)
+		st, err := b.repo.Settings(ctx, b.ws)
+		require.NoError(t, err)
+		require.Equal(t, inbound.Settings{OptOutKeywords: []string{"BASTA"}, OptOutConfirmation: "bye"}, st)
+	})
+
+	t.Run("FindOrCreate", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		t0 := now()
+		// Known by BSUID first, then the number shows up: one contact.
+		c1, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("", "US.1", "Ann"), t0)
+		require.NoError(t, err)
+		require.Empty(t, c1.Phone)
+		c2, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "US.1", "Other name"), t0)
+		require.NoError(t, err)
+		require.Equal(t, c1.ID, c2.ID)
+		require.Equal(t, "+14155550100", c2.Phone)
+		require.Equal(t, "14155550100", c2.WaID)
+		require.Equal(t, "Ann", c2.Name, "an existing name is kept")
+
+		// A contact created by hand without a name gets the profile name and the BSUID.
+		manual := domain.Contact{ID: domain.NewID(), WorkspaceID: b.ws, Phone: "+14155550101", WaID: "14155550101",
+			Tags: []string{}, Attributes: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}
+		require.NoError(t, postgres.NewContactRepo(b.pool).Create(ctx, manual))
+		c3, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550101", "US.2", "Bob"), t0)
+		require.NoError(t, err)
+		require.Equal(t, manual.ID, c3.ID)
+		require.Equal(t, "Bob", c3.Name)
+		require.Equal(t, "US.2", c3.BSUID)
+
+		// A BSUID another contact holds is not taken.
+		c4, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550102", "US.2", ""), t0)
+		require.NoError(t, err)
+		require.NotEqual(t, manual.ID, c4.ID)
+		require.Empty(t, c4.BSUID)
+
+		// Concurrent first messages from one user make one contact.
+		var wg sync.WaitGroup
+		ids := make(chan domain.ID, 10)
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+					c, err := postgres.NewInboundRepo(tx).FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550199", "", "Race"), t0)
+					ids <- c.ID
+					return err
+				})
+				require.NoError(t, err)
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		first := <-ids
+		for id := range ids {
+			require.Equal(t, first, id)
+		}
+	})
+
+	t.Run("WindowAndOptOut", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		t0 := now()
+		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		require.NoError(t, err)
+		require.NoError(t, b.repo.TouchInbound(ctx, b.ws, c.ID, t0))
+		require.NoError(t, b.repo.TouchInbound(ctx, b.ws, c.ID, t0.Add(-time.Hour)))
+		require.NoError(t, b.repo.SetOptOut(ctx, b.ws, c.ID, true, t0))
+		changed, err := b.repo.SetMarketingOptOut(ctx, b.ws, c.ID, true)
+		require.NoError(t, err)
+		require.True(t, changed)
+		changed, err = b.repo.SetMarketingOptOut(ctx, b.ws, c.ID, true)
+		require.NoError(t, err)
+		require.False(t, changed)
+		got, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		require.NoError(t, err)
+		require.Equal(t, t0, got.LastInboundAt.UTC(), "never moves back")
+		require.Equal(t, t0.Add(24*time.Hour), got.ServiceWindowExpiresAt.UTC())
+		require.True(t, got.OptedOut)
+		require.Equal(t, domain.OptOutKeyword, got.OptOutSource)
+		require.True(t, got.MarketingOptedOut)
+		require.NoError(t, b.repo.SetOptOut(ctx, b.ws, c.ID, false, t0))
+		got, err = b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		require.NoError(t, err)
+		require.False(t, got.OptedOut)
+		require.Nil(t, got.OptedOutAt)
+		require.Empty(t, got.OptOutSource)
+	})
+
+	t.Run("MessagesAndStatuses", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		t0 := now()
+		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		require.NoError(t, err)
+		in := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
+			Content: json.RawMessage(`{"id":"wamid.A","text":{"body":"hi"}}`), WAMID: "wamid.A", CreatedAt: t0}
+		ok, err := b.repo.InsertInbound(ctx, in)
+		require.NoError(t, err)
+		require.True(t, ok)
+		in.ID = domain.NewID()
+		ok, err = b.repo.InsertInbound(ctx, in)
+		require.NoError(t, err)
+		require.False(t, ok, "the same wamid is stored once")
+		seen, err := b.repo.WAMIDExists(ctx, "wamid.A")
+		require.NoError(t, err)
+		require.True(t, seen)
+
+		out := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
+			Content: json.RawMessage(`{"body":"yo"}`), Status: domain.StatusQueued, CreatedAt: t0}
+		require.NoError(t, postgres.NewMessageRepo(b.pool).CreateOutbound(ctx, out))
+		_, err = b.pool.Exec(ctx, `UPDATE messages SET wamid = 'wamid.OUT' WHERE id = $1`, out.ID)
+		require.NoError(t, err)
+
+		fresh, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", WorkspaceID: b.ws,
+			OccurredAt: t0, Errors: json.RawMessage(`[{"code":131026}]`)})
+		require.NoError(t, err)
+		require.True(t, fresh)
+		fresh, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", OccurredAt: t0})
+		require.NoError(t, err)
+		require.False(t, fresh)
+
+		m, ok, err := b.repo.OutboundByWAMID(ctx, b.ws, "wamid.OUT")
+		require.NoError(t, err)
+		require.True(t, ok)
+		m.Status, m.FailedAt = domain.StatusFailed, &t0
+		m.Error = &domain.MessageError{Code: 131026, Title: "Undeliverable", Detail: "d"}
+		m.Pricing = json.RawMessage(`{"category":"service"}`)
+		require.NoError(t, b.repo.UpdateDelivery(ctx, m))
+		got, ok, err := b.repo.OutboundByWAMID(ctx, b.ws, "wamid.OUT")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, domain.StatusFailed, got.Status)
+		require.Equal(t, m.Error, got.Error)
+		require.JSONEq(t, `{"category":"service"}`, string(got.Pricing))
+		_, ok, err = b.repo.OutboundByWAMID(ctx, b.ws, "wamid.A")
+		require.NoError(t, err)
+		require.False(t, ok, "inbound messages are not status targets")
+	})
+
+	t.Run("TemplatesEventsAndFeed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		t0 := now()
+		reason := "NONE"
+		require.NoError(t, b.repo.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: b.ws, WABAID: "1022", Name: "hello",
+			Language: "en_US", MetaTemplateID: "1689556908129832", Category: "UTILITY", Status: "APPROVED", Reason: &reason, At: t0}))
+		require.NoError(t, b.repo.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: b.ws, WABAID: "1022", Name: "hello",
+			Language: "en_US", QualityScore: "YELLOW", At: t0}))
+		var status, category, quality, gotReason, metaID string
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT status, category, quality_score, reason, meta_template_id FROM templates
+			WHERE waba_id = '1022' AND name = 'hello' AND language = 'en_US'`).Scan(&status, &category, &quality, &gotReason, &metaID))
+		require.Equal(t, []string{"APPROVED", "UTILITY", "YELLOW", "NONE", "1689556908129832"}, []string{status, category, quality, gotReason, metaID})
+
+		ev := inbound.AccountEvent{ID: inbound.EventID("x"), WorkspaceID: &b.ws, WABAID: "1022", Field: "account_update",
+			Event: "ACCOUNT_VIOLATION", Payload: json.RawMessage(`{"event":"ACCOUNT_VIOLATION"}`), At: t0}
+		require.NoError(t, b.repo.RecordAccountEvent(ctx, ev))
+		require.NoError(t, b.repo.RecordAccountEvent(ctx, ev))
+		var n int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM account_events`).Scan(&n))
+		require.Equal(t, 1, n)
+
+		// The feed row and its NOTIFY arrive together at commit.
+		conn, err := b.pool.Acquire(ctx)
+		require.NoError(t, err)
+		defer conn.Release()
+		_, err = conn.Exec(ctx, `LISTEN inbox_events`)
+		require.NoError(t, err)
+		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			return postgres.NewInboundRepo(tx).Append(ctx, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived,
+				Payload: map[string]any{"wamid": "w"}})
+		}))
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		note, err := conn.Conn().WaitForNotification(wctx)
+		require.NoError(t, err)
+		var payload map[string]any
+		require.NoError(t, json.Unmarshal([]byte(note.Payload), &payload))
+		require.Equal(t, b.ws.String(), payload["workspace_id"])
+		require.Equal(t, inbound.EventMessageReceived, payload["kind"])
+	})
+}

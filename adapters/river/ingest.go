@@ -1,0 +1,364 @@
+package riveradapter
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+)
+
+// WebhookArgs carries one verified Meta webhook POST body to the inbound worker. The job is
+// unique by SHA256, the hash of the raw body: an identical redelivery inserts nothing.
+type WebhookArgs struct {
+	// SHA256 is the lowercase hex SHA-256 of the raw body.
+	SHA256 string `json:"sha256" river:"unique"`
+	// Payload is the body when it is valid JSON (readable in the River UI); Raw holds the
+	// exact bytes otherwise, so a signed but malformed body still reaches the worker, which
+	// cancels it.
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Raw     []byte          `json:"raw,omitempty"`
+}
+
+// Kind is stored in job rows: never change it.
+func (WebhookArgs) Kind() string { return "webhook.meta" }
+
+// InsertOpts: the webhooks queue, our retry budget, one job per distinct body. A completed
+// job blocks duplicates until River's job cleaner removes it (24 hours); redeliveries after
+// that are caught by the wamid and (wamid, status) dedupe of the processing.
+func (WebhookArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Body returns the raw payload as received (modulo JSON whitespace when it was stored as
+// JSON: jsonb does not keep formatting, which the worker does not need).
+func (a WebhookArgs) Body() []byte {
+	if len(a.Payload) > 0 {
+		return a.Payload
+	}
+	return a.Raw
+}
+
+// NewWebhookArgs builds the job of one raw body. It does not parse the body: json.Valid is
+// one scan, done so that valid JSON is stored readable.
+func NewWebhookArgs(raw []byte) WebhookArgs {
+	sum := sha256.Sum256(raw)
+	a := WebhookArgs{SHA256: hex.EncodeToString(sum[:])}
+	if json.Valid(raw) {
+		a.Payload = raw
+	} else {
+		a.Raw = raw
+	}
+	return a
+}
+
+// ErrIngestStopped is returned once the ingester is shutting down.
+var ErrIngestStopped = errors.New("webhook ingest is stopped")
+
+// IngestConfig tunes group commit. Zero values take the defaults.
+type IngestConfig struct {
+	// Window is how long the first request of a batch waits for others (default 1ms).
+	Window time.Duration
+	// MaxBatch caps the requests of one transaction (default 200).
+	MaxBatch int
+	// MaxBatchBytes caps the payload bytes of one transaction (default 16 MiB); a single
+	// larger payload still goes alone.
+	MaxBatchBytes int
+	// Flushers is how many batches may commit at once (default 4).
+	Flushers int
+	// FlushTimeout bounds one batch's transaction (default 5s).
+	FlushTimeout time.Duration
+	// OnBatch, when set, observes every committed or failed batch (metrics).
+	OnBatch func(size int, elapsed time.Duration, err error)
+}
+
+func (c IngestConfig) withDefaults() IngestConfig {
+	if c.Window <= 0 {
+		c.Window = time.Millisecond
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 200
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 16 << 20
+	}
+	if c.Flushers <= 0 {
+		c.Flushers = 4
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = 5 * time.Second
+	}
+	return c
+}
+
+// BatchInserter inserts a batch of distinct webhook jobs in one transaction and reports,
+// per job, whether it was already there. The Postgres implementation is pgBatchInserter;
+// tests substitute their own.
+type BatchInserter func(ctx context.Context, jobs []WebhookArgs) (duplicate []bool, err error)
+
+// Ingester durably queues webhook bodies with group commit: concurrent Ingest calls are
+// gathered for up to Window (or until MaxBatch) and inserted in one transaction, so many
+// acknowledgements share one commit. Each caller gets its own result once that transaction
+// has committed (or failed).
+type Ingester struct {
+	cfg     IngestConfig
+	insert  BatchInserter
+	reqs    chan *ingestReq
+	batches chan []*ingestReq
+	stop    chan struct{}
+	stopped sync.Once
+	wg      sync.WaitGroup
+	mu      sync.RWMutex // held for reading while sending to reqs; Close takes it to stop senders
+	closed  bool
+}
+
+type ingestReq struct {
+	args WebhookArgs
+	done chan ingestResult
+}
+
+type ingestResult struct {
+	duplicate bool
+	err       error
+}
+
+// NewIngester returns a running ingester over pool; Close stops it.
+func NewIngester(pool *pgxpool.Pool, ins *Inserter, cfg IngestConfig) *Ingester {
+	return NewIngesterWith(PgBatchInserter(pool, ins), cfg)
+}
+
+// NewIngesterWith returns a running ingester over any batch inserter.
+func NewIngesterWith(insert BatchInserter, cfg IngestConfig) *Ingester {
+	cfg = cfg.withDefaults()
+	g := &Ingester{
+		cfg:     cfg,
+		insert:  insert,
+		reqs:    make(chan *ingestReq, cfg.MaxBatch*4),
+		batches: make(chan []*ingestReq),
+		stop:    make(chan struct{}),
+	}
+	g.wg.Add(1 + cfg.Flushers)
+	go g.collect()
+	for range cfg.Flushers {
+		go g.flushLoop()
+	}
+	return g
+}
+
+// Ingest queues raw and returns once the job is committed: duplicate reports that an
+// identical body was already queued (or is in the same batch). An error means nothing is
+// known to be queued: answer so that Meta retries.
+func (g *Ingester) Ingest(ctx context.Context, raw []byte) (duplicate bool, err error) {
+	r := &ingestReq{args: NewWebhookArgs(raw), done: make(chan ingestResult, 1)}
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return false, ErrIngestStopped
+	}
+	select {
+	case g.reqs <- r:
+		g.mu.RUnlock()
+	case <-ctx.Done():
+		g.mu.RUnlock()
+		return false, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.duplicate, res.err
+	case <-ctx.Done():
+		// The batch may still commit; a redelivery is then a duplicate.
+		return false, ctx.Err()
+	}
+}
+
+// Close stops accepting, commits what was already accepted, and waits for the flushers.
+func (g *Ingester) Close() {
+	g.stopped.Do(func() {
+		g.mu.Lock()
+		g.closed = true
+		g.mu.Unlock()
+		close(g.stop)
+		g.wg.Wait()
+	})
+}
+
+// collect gathers requests into batches and hands them to the flushers. While every
+// flusher is busy the batch keeps growing (up to MaxBatch): under load, batches form by
+// themselves.
+func (g *Ingester) collect() {
+	defer g.wg.Done()
+	defer close(g.batches)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		var first *ingestReq
+		select {
+		case first = <-g.reqs:
+		case <-g.stop:
+			g.drain()
+			return
+		}
+		batch := []*ingestReq{first}
+		size := len(first.args.Body())
+		full := func() bool { return len(batch) >= g.cfg.MaxBatch || size >= g.cfg.MaxBatchBytes }
+		timer.Reset(g.cfg.Window)
+	window:
+		for !full() {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+				size += len(r.args.Body())
+			case <-timer.C:
+				break window
+			case <-g.stop:
+				break window
+			}
+		}
+		timer.Stop()
+	handoff:
+		for {
+			if full() {
+				g.batches <- batch
+				break
+			}
+			select {
+			case g.batches <- batch:
+				break handoff
+			case r := <-g.reqs:
+				batch = append(batch, r)
+				size += len(r.args.Body())
+			}
+		}
+	}
+}
+
+// drain sends what is left in the channel after stop (senders are already shut out).
+func (g *Ingester) drain() {
+	for {
+		var batch []*ingestReq
+	fill:
+		for len(batch) < g.cfg.MaxBatch {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		g.batches <- batch
+	}
+}
+
+func (g *Ingester) flushLoop() {
+	defer g.wg.Done()
+	for batch := range g.batches {
+		g.flush(batch)
+	}
+}
+
+// flush inserts one batch: identical bodies inside it are inserted once (two rows with the
+// same unique key in one InsertMany fail the whole call), and every request gets the result.
+func (g *Ingester) flush(batch []*ingestReq) {
+	start := time.Now()
+	first := make(map[string]int, len(batch)) // hash -> index in jobs
+	jobs := make([]WebhookArgs, 0, len(batch))
+	for _, r := range batch {
+		if _, ok := first[r.args.SHA256]; !ok {
+			first[r.args.SHA256] = len(jobs)
+			jobs = append(jobs, r.args)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.FlushTimeout)
+	dup, err := g.insert(ctx, jobs)
+	cancel()
+	if err == nil && len(dup) != len(jobs) {
+		err = fmt.Errorf("webhook ingest: %d results for %d jobs", len(dup), len(jobs))
+	}
+	seen := make(map[string]bool, len(jobs))
+	for _, r := range batch {
+		res := ingestResult{err: err}
+		if err == nil {
+			res.duplicate = dup[first[r.args.SHA256]] || seen[r.args.SHA256]
+			seen[r.args.SHA256] = true
+		}
+		r.done <- res
+	}
+	if g.cfg.OnBatch != nil {
+		g.cfg.OnBatch(len(batch), time.Since(start), err)
+	}
+}
+
+// PgBatchInserter inserts webhook jobs with River's InsertManyTx in one transaction of
+// pool. Jobs are inserted in hash order so two concurrent batches sharing bodies lock
+// unique keys in the same order (no deadlock); a deadlock or serialization failure is
+// retried once.
+func PgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
+	return func(ctx context.Context, jobs []WebhookArgs) ([]bool, error) {
+		order := make([]int, len(jobs))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(jobs[a].SHA256, jobs[b].SHA256) })
+		params := make([]river.InsertManyParams, len(jobs))
+		for i, j := range order {
+			opts := jobs[j].InsertOpts()
+			opts.Tags = []string{jobs[j].SHA256} // finds each job's result again
+			params[i] = river.InsertManyParams{Args: jobs[j], InsertOpts: &opts}
+		}
+		var dup []bool
+		var err error
+		for attempt := 0; attempt < 2; attempt++ {
+			dup, err = insertBatch(ctx, pool, ins, jobs, params)
+			if !retryableTx(err) {
+				break
+			}
+		}
+		return dup, err
+	}
+}
+
+func insertBatch(ctx context.Context, pool *pgxpool.Pool, ins *Inserter, jobs []WebhookArgs, params []river.InsertManyParams) ([]bool, error) {
+	dup := make([]bool, len(jobs))
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		res, err := ins.client.InsertManyTx(ctx, tx, params)
+		if err != nil {
+			return err
+		}
+		byHash := make(map[string]bool, len(res))
+		for _, r := range res {
+			if r == nil || r.Job == nil || len(r.Job.Tags) == 0 {
+				return errors.New("webhook ingest: insert result without job")
+			}
+			byHash[r.Job.Tags[0]] = r.UniqueSkippedAsDuplicate
+		}
+		for i, j := range jobs {
+			d, ok := byHash[j.SHA256]
+			if !ok {
+				return fmt.Errorf("webhook ingest: no insert result for %s", j.SHA256)
+			}
+			dup[i] = d
+		}
+		return nil
+	})
+	return dup, err
+}
+
+func retryableTx(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) &&
+		(pgErr.Code == pgerrcode.DeadlockDetected || pgErr.Code == pgerrcode.SerializationFailure)
+}

@@ -1,0 +1,621 @@
+// Package inbound processes Meta's webhooks once they are durably queued: it parses the
+// envelope, routes each change to the workspace that owns the number or the WABA, stores
+// inbound messages and their contacts, applies status reports to outbound messages, honours
+// opt-out keywords, and applies template, number and account events.
+//
+// One webhook body is processed in one transaction, so a failure (retried by the queue)
+// leaves nothing half done, and everything is idempotent across redeliveries: messages are
+// deduplicated by wamid, statuses by (wamid, status), account events by a key derived from
+// their content; an opt-out or opt-in acts only when it changes the contact.
+//
+// Profile names: the WhatsApp profile name fills a contact's name only while the contact has
+// none. A name the team typed (or one seen earlier) is never overwritten by what the user
+// calls themselves on WhatsApp, which they can change at any time.
+package inbound
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/optout"
+	"github.com/wabaplatform/waba/domain/webhook"
+)
+
+// Default confirmations, sent when the workspace has not set its own text.
+const (
+	DefaultOptOutConfirmation = "You have been unsubscribed and will not receive further messages. Reply START to resubscribe."
+	DefaultOptInConfirmation  = "You have been resubscribed and will receive our messages again. Reply STOP to unsubscribe."
+)
+
+// Service is the inbound processing use case.
+type Service struct {
+	tx      TxRunner
+	metrics Metrics
+	now     func() time.Time
+}
+
+// NewService returns the inbound processing; m may be nil.
+func NewService(tx TxRunner, m Metrics) *Service {
+	if m == nil {
+		m = NopMetrics{}
+	}
+	return &Service{tx: tx, metrics: m, now: time.Now}
+}
+
+// Process handles one webhook body. It returns an error wrapping webhook.ErrMalformed for
+// a body that can never be processed (retrying is pointless); any other error is
+// transient and the whole body may be processed again.
+func (s *Service) Process(ctx context.Context, raw []byte) error {
+	env, err := webhook.Parse(raw)
+	if err != nil {
+		return err
+	}
+	var done *run
+	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		done = &run{s: s, r: r, now: s.now().UTC(), settings: map[domain.ID]*Settings{}}
+		for entry, ch := range env.Changes() {
+			if err := done.change(ctx, entry, ch); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	done.report(s.metrics) // only what committed is counted
+	return nil
+}
+
+// run is the state of one processing attempt: caches and counters.
+type run struct {
+	s        *Service
+	r        Repos
+	now      time.Time
+	settings map[domain.ID]*Settings
+
+	unrouted      []string
+	unknownStatus int
+	optedOut      int
+	optedIn       int
+	notifErrors   []int
+}
+
+func (p *run) report(m Metrics) {
+	for _, k := range p.unrouted {
+		m.Unrouted(k)
+	}
+	for range p.unknownStatus {
+		m.UnknownStatus()
+	}
+	for range p.optedOut {
+		m.OptedOut()
+	}
+	for range p.optedIn {
+		m.OptedIn()
+	}
+	for _, c := range p.notifErrors {
+		m.NotificationError(c)
+	}
+}
+
+func (p *run) settingsOf(ctx context.Context, ws domain.ID) (*Settings, error) {
+	if st, ok := p.settings[ws]; ok {
+		return st, nil
+	}
+	st, err := p.r.Directory.Settings(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	p.settings[ws] = &st
+	return &st, nil
+}
+
+func (p *run) change(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
+	switch ch.Field {
+	case webhook.FieldMessages, webhook.FieldUserPreferences:
+		n, ok, err := p.route(ctx, ch)
+		if err != nil || !ok {
+			return err
+		}
+		return p.messagesValue(ctx, n, ch.Value)
+	case webhook.FieldTemplateStatusUpdate, webhook.FieldTemplateQualityUpdate, webhook.FieldTemplateCategoryUpdate:
+		return p.template(ctx, entry, ch)
+	}
+	if ch.PhoneNumberID() != "" {
+		// A messages-family field we do not act on (calls, echoes, ...): routed, ignored.
+		_, _, err := p.route(ctx, ch)
+		return err
+	}
+	return p.account(ctx, entry, ch)
+}
+
+// route finds the number a messages-family change belongs to; unknown numbers are counted
+// and dropped.
+func (p *run) route(ctx context.Context, ch *webhook.Change) (Number, bool, error) {
+	id := ch.PhoneNumberID()
+	if id == "" {
+		p.unrouted = append(p.unrouted, "phone_number")
+		return Number{}, false, nil
+	}
+	n, ok, err := p.r.Directory.NumberByPhoneNumberID(ctx, id)
+	if err != nil {
+		return Number{}, false, err
+	}
+	if !ok {
+		p.unrouted = append(p.unrouted, "phone_number")
+	}
+	return n, ok, nil
+}
+
+func (p *run) messagesValue(ctx context.Context, n Number, v *webhook.Value) error {
+	if v == nil {
+		return nil
+	}
+	for i := range v.Messages {
+		if err := p.message(ctx, n, &v.Messages[i]); err != nil {
+			return err
+		}
+	}
+	for i := range v.Statuses {
+		if err := p.status(ctx, n, &v.Statuses[i]); err != nil {
+			return err
+		}
+	}
+	for i := range v.UserPreferences {
+		if err := p.preference(ctx, n, v, &v.UserPreferences[i]); err != nil {
+			return err
+		}
+	}
+	for _, e := range v.Errors {
+		p.notifErrors = append(p.notifErrors, e.Code)
+	}
+	return nil
+}
+
+func (p *run) timeOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return p.now
+	}
+	return t
+}
+
+// message stores one inbound message (once per wamid) and applies its consequences.
+func (p *run) message(ctx context.Context, n Number, m *webhook.Message) error {
+	if m.ID == "" {
+		p.unrouted = append(p.unrouted, "sender")
+		return nil
+	}
+	// Cheap early exit for redeliveries; the unique index decides in the end.
+	if seen, err := p.r.Messages.WAMIDExists(ctx, m.ID); err != nil || seen {
+		return err
+	}
+	waID, bsuid := m.Identity()
+	if waID == "" && bsuid == "" {
+		p.unrouted = append(p.unrouted, "sender")
+		return nil
+	}
+	name := ""
+	if c := m.Contact(); c != nil {
+		name = c.Profile.Name
+	}
+	ident := NewIdentity(waID, bsuid, name)
+	ws := n.WorkspaceID
+	contact, err := p.r.Contacts.FindOrCreate(ctx, ws, ident, p.now)
+	if err != nil {
+		return err
+	}
+	at := p.timeOr(m.Time())
+	typ := m.Type
+	if typ == "" {
+		typ = webhook.TypeUnknown
+	}
+	msg := domain.Message{
+		ID: domain.NewID(), WorkspaceID: ws, ContactID: contact.ID, PhoneNumberID: n.PhoneNumberID,
+		Direction: domain.Inbound, Type: typ, Content: m.Raw, Status: domain.StatusReceived,
+		WAMID: m.ID, CreatedAt: at,
+	}
+	inserted, err := p.r.Messages.InsertInbound(ctx, msg)
+	if err != nil || !inserted {
+		return err
+	}
+	// A system notice (number or identity changed) is not the user writing to us.
+	if typ != webhook.TypeSystem {
+		if err := p.r.Contacts.TouchInbound(ctx, ws, contact.ID, at); err != nil {
+			return err
+		}
+	}
+	if err := p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: EventMessageReceived, ContactID: &contact.ID,
+		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.ID, "type": typ}}); err != nil {
+		return err
+	}
+	st, err := p.settingsOf(ctx, ws)
+	if err != nil {
+		return err
+	}
+	switch optout.DecideMessage(m, st.OptOutKeywords) {
+	case optout.OptOut:
+		if contact.OptedOut {
+			return nil // a second STOP sends nothing
+		}
+		p.optedOut++
+		return p.keywordChange(ctx, n, contact, msg, at, true, orDefault(st.OptOutConfirmation, DefaultOptOutConfirmation))
+	case optout.OptIn:
+		if !contact.OptedOut {
+			return nil
+		}
+		p.optedIn++
+		return p.keywordChange(ctx, n, contact, msg, at, false, orDefault(st.OptInConfirmation, DefaultOptInConfirmation))
+	}
+	return nil
+}
+
+// keywordChange opts the contact out (or back in), audits it as the contact's own action,
+// and queues exactly one confirmation on the number the keyword came in on.
+func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, trigger domain.Message, at time.Time, out bool, text string) error {
+	ws := n.WorkspaceID
+	if err := p.r.Contacts.SetOptOut(ctx, ws, c.ID, out, at); err != nil {
+		return err
+	}
+	confirmation := domain.Message{
+		ID: domain.NewID(), WorkspaceID: ws, ContactID: c.ID, PhoneNumberID: n.PhoneNumberID,
+		Direction: domain.Outbound, Type: "text", Status: domain.StatusQueued, CreatedAt: p.now,
+	}
+	body, err := json.Marshal(map[string]string{"body": text})
+	if err != nil {
+		return err
+	}
+	confirmation.Content = body
+	if err := p.r.Outbox.CreateOutbound(ctx, confirmation); err != nil {
+		return err
+	}
+	if err := p.r.Jobs.EnqueueSend(ctx, ws, confirmation.ID); err != nil {
+		return err
+	}
+	action, kind := "contact.opted_in", EventContactOptedIn
+	details := map[string]any{"wamid": trigger.WAMID, "message_id": trigger.ID.String(),
+		"confirmation_message_id": confirmation.ID.String()}
+	if out {
+		action, kind = "contact.opted_out", EventContactOptedOut
+		details["source"] = string(domain.OptOutKeyword)
+	}
+	actor := domain.Caller{Type: domain.ActorContact, ID: c.ID, WorkspaceID: ws}
+	if err := p.r.Audit.Record(ctx, domain.NewAuditEntry(actor, action, "contact", c.ID.String(), details, p.now)); err != nil {
+		return err
+	}
+	return p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: kind, ContactID: &c.ID, MessageID: &trigger.ID,
+		Payload: map[string]any{"confirmation_message_id": confirmation.ID.String()}})
+}
+
+// status applies one status report to our outbound message, once per (wamid, status).
+func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
+	if s.ID == "" || s.Status == "" {
+		return nil
+	}
+	ws := n.WorkspaceID
+	at := p.timeOr(s.Time())
+	pricing, errs := statusExtras(s)
+	fresh, err := p.r.Messages.RecordStatus(ctx, StatusReport{WAMID: s.ID, Status: s.Status, WorkspaceID: ws,
+		OccurredAt: at, Errors: errs, Pricing: pricing})
+	if err != nil || !fresh {
+		return err
+	}
+	next, ok := domain.ParseMessageStatus(s.Status)
+	if !ok || next == domain.StatusQueued || next == domain.StatusReceived {
+		return nil // recorded; nothing to advance
+	}
+	m, ok, err := p.r.Messages.OutboundByWAMID(ctx, ws, s.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		p.unknownStatus++
+		return nil
+	}
+	before := m.Status
+	ApplyStatus(&m, next, at, s, pricing)
+	if err := p.r.Messages.UpdateDelivery(ctx, m); err != nil {
+		return err
+	}
+	return p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: EventMessageStatus, ContactID: &m.ContactID,
+		MessageID: &m.ID, Payload: map[string]any{"wamid": s.ID, "reported": s.Status, "status": string(m.Status),
+			"previous": string(before)}})
+}
+
+// ApplyStatus folds one report into m: the status advances monotonically (domain rule), the
+// report's own timestamp is kept even when it arrives late (a delivered after read still
+// records when it was delivered), a failure records Meta's error, and pricing is kept.
+func ApplyStatus(m *domain.Message, next domain.MessageStatus, at time.Time, s *webhook.Status, pricing json.RawMessage) {
+	m.Status = m.Status.Advance(next)
+	set := func(p **time.Time) {
+		if *p == nil || at.Before(**p) {
+			t := at
+			*p = &t
+		}
+	}
+	switch next {
+	case domain.StatusSent:
+		set(&m.SentAt)
+	case domain.StatusDelivered:
+		set(&m.DeliveredAt)
+	case domain.StatusRead:
+		set(&m.ReadAt)
+	case domain.StatusFailed:
+		set(&m.FailedAt)
+		if s != nil && len(s.Errors) > 0 {
+			e := s.Errors[0]
+			detail := e.ErrorData.Details
+			if detail == "" {
+				detail = e.Message
+			}
+			m.Error = &domain.MessageError{Code: e.Code, Title: e.Title, Detail: detail}
+		}
+	}
+	if len(pricing) > 0 {
+		m.Pricing = pricing
+	}
+}
+
+// statusExtras returns the status's pricing object as received (with the conversation
+// object added when Meta sent one, for the usage ledger) and its errors as received.
+func statusExtras(s *webhook.Status) (pricing, errs json.RawMessage) {
+	var w struct {
+		Pricing      json.RawMessage `json:"pricing"`
+		Conversation json.RawMessage `json:"conversation"`
+		Errors       json.RawMessage `json:"errors"`
+	}
+	if len(s.Raw) > 0 {
+		_ = json.Unmarshal(s.Raw, &w)
+	}
+	if isNull(w.Pricing) {
+		w.Pricing = nil
+	}
+	if isNull(w.Errors) {
+		w.Errors = nil
+	}
+	if len(w.Pricing) > 0 && !isNull(w.Conversation) {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(w.Pricing, &obj) == nil && obj != nil {
+			obj["conversation"] = w.Conversation
+			if b, err := json.Marshal(obj); err == nil {
+				w.Pricing = b
+			}
+		}
+	}
+	return w.Pricing, w.Errors
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// preference applies Meta's marketing opt-out (stop) or its end (resume).
+func (p *run) preference(ctx context.Context, n Number, v *webhook.Value, up *webhook.UserPreference) error {
+	var value bool
+	switch up.Value {
+	case webhook.PreferenceStop:
+		value = true
+	case webhook.PreferenceResume:
+		value = false
+	default:
+		return nil // signup and whatever Meta adds: nothing to change
+	}
+	waID, bsuid, name := digitsOnly(up.WaID), up.UserID, ""
+	if waID == "" && bsuid == "" {
+		p.unrouted = append(p.unrouted, "sender")
+		return nil
+	}
+	for _, c := range v.Contacts {
+		if (waID != "" && digitsOnly(c.WaID) == waID) || (bsuid != "" && c.UserID == bsuid) {
+			name = c.Profile.Name
+			if bsuid == "" {
+				bsuid = c.UserID
+			}
+			break
+		}
+	}
+	ident := NewIdentity(waID, bsuid, name)
+	ws := n.WorkspaceID
+	contact, err := p.r.Contacts.FindOrCreate(ctx, ws, ident, p.now)
+	if err != nil {
+		return err
+	}
+	changed, err := p.r.Contacts.SetMarketingOptOut(ctx, ws, contact.ID, value)
+	if err != nil || !changed {
+		return err
+	}
+	action := "contact.marketing_opted_in"
+	if value {
+		action = "contact.marketing_opted_out"
+	}
+	actor := domain.Caller{Type: domain.ActorContact, ID: contact.ID, WorkspaceID: ws}
+	if err := p.r.Audit.Record(ctx, domain.NewAuditEntry(actor, action, "contact", contact.ID.String(),
+		map[string]any{"source": "user_preferences", "category": up.Category}, p.now)); err != nil {
+		return err
+	}
+	return p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: EventContactUpdated, ContactID: &contact.ID,
+		Payload: map[string]any{"marketing_opted_out": value}})
+}
+
+// template applies a template status, quality or category event to the templates table.
+func (p *run) template(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
+	nums, err := p.wabaNumbers(ctx, entry.ID)
+	if err != nil || len(nums) == 0 {
+		return err
+	}
+	t := TemplateChange{WorkspaceID: nums[0].WorkspaceID, WABAID: entry.ID, At: p.timeOr(entry.Timestamp())}
+	switch {
+	case ch.TemplateStatus != nil:
+		v := ch.TemplateStatus
+		t.Name, t.Language, t.MetaTemplateID = v.Name, v.Language, v.TemplateID.String()
+		t.Status, t.Category = v.Event, v.Category
+		reason := ""
+		if v.Reason != nil {
+			reason = *v.Reason
+		}
+		t.Reason = &reason
+	case ch.TemplateQuality != nil:
+		v := ch.TemplateQuality
+		t.Name, t.Language, t.MetaTemplateID, t.QualityScore = v.Name, v.Language, v.TemplateID.String(), v.NewQualityScore
+	case ch.TemplateCategory != nil:
+		v := ch.TemplateCategory
+		t.Name, t.Language, t.MetaTemplateID, t.Category = v.Name, v.Language, v.TemplateID.String(), v.NewCategory
+	default:
+		return nil
+	}
+	if t.Name == "" || t.Language == "" {
+		return nil // nothing to key it by
+	}
+	return p.r.Accounts.UpsertTemplate(ctx, t)
+}
+
+func (p *run) wabaNumbers(ctx context.Context, wabaID string) ([]NumberInfo, error) {
+	nums, err := p.r.Directory.NumbersByWABA(ctx, wabaID)
+	if err != nil {
+		return nil, err
+	}
+	if len(nums) == 0 {
+		p.unrouted = append(p.unrouted, "waba")
+	}
+	return nums, nil
+}
+
+// account applies number-level events and records every account-level event.
+func (p *run) account(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
+	nums, err := p.wabaNumbers(ctx, entry.ID)
+	if err != nil || len(nums) == 0 {
+		return err
+	}
+	event := ""
+	switch {
+	case ch.PhoneNumberQuality != nil:
+		v := ch.PhoneNumberQuality
+		event = v.Event
+		tier := TierOf(v.MaxDailyConversationsPerBusiness.String())
+		if tier == "" {
+			tier = TierOf(v.CurrentLimit)
+		}
+		if err := p.numberByDisplay(ctx, nums, v.DisplayPhoneNumber, NumberChange{MessagingLimitTier: tier}); err != nil {
+			return err
+		}
+	case ch.PhoneNumberName != nil:
+		v := ch.PhoneNumberName
+		event = v.Decision
+		nc := NumberChange{NameStatus: v.Decision}
+		if v.Decision == "APPROVED" {
+			nc.VerifiedName = v.RequestedVerifiedName
+		}
+		if err := p.numberByDisplay(ctx, nums, v.DisplayPhoneNumber, nc); err != nil {
+			return err
+		}
+	case ch.BusinessCapability != nil:
+		// The messaging limit is the portfolio's: every number of the WABA shares it.
+		if tier := TierOf(ch.BusinessCapability.MaxDailyConversationsPerBusiness.String()); tier != "" {
+			for _, n := range nums {
+				if err := p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, NumberChange{MessagingLimitTier: tier}); err != nil {
+					return err
+				}
+			}
+		}
+	case ch.AccountUpdate != nil:
+		event = ch.AccountUpdate.Event
+		switch event {
+		case webhook.AccountEventPartnerAppUninstalled, webhook.AccountEventPartnerRemoved,
+			webhook.AccountEventDeleted, webhook.AccountEventOffboarded:
+			// The customer removed us (or the account is gone): stop sending until reconnected.
+			for _, n := range nums {
+				if err := p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, NumberChange{
+					Status: domain.NumberNeedsReconnect, FailureReason: "account_update " + event}); err != nil {
+					return err
+				}
+			}
+		}
+	case ch.AccountAlert != nil:
+		event = ch.AccountAlert.AlertInfo.AlertType
+	case ch.AccountReview != nil:
+		event = ch.AccountReview.Decision
+	}
+	ws := nums[0].WorkspaceID
+	raw := ch.Raw
+	if len(raw) == 0 {
+		raw = json.RawMessage(`{}`)
+	}
+	return p.r.Accounts.RecordAccountEvent(ctx, AccountEvent{
+		ID:          EventID(ch.Field, entry.ID, strconv.FormatInt(entry.Time, 10), string(raw)),
+		WorkspaceID: &ws, WABAID: entry.ID, Field: ch.Field, Event: event, Payload: raw,
+		At: p.timeOr(entry.Timestamp()),
+	})
+}
+
+// numberByDisplay applies nc to the number of the WABA whose display number has the same
+// digits as display; an unknown display number is counted.
+func (p *run) numberByDisplay(ctx context.Context, nums []NumberInfo, display string, nc NumberChange) error {
+	want := digitsOnly(display)
+	for _, n := range nums {
+		if want != "" && digitsOnly(n.DisplayPhoneNumber) == want {
+			return p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, nc)
+		}
+	}
+	p.unrouted = append(p.unrouted, "number")
+	return nil
+}
+
+// TierOf reads a messaging limit as Meta's tier string: tier strings pass through
+// (TIER_2K), numbers map to their tier (2000 -> TIER_2K, -1 -> TIER_UNLIMITED), anything
+// else is "".
+func TierOf(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "TIER_") {
+		return v
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case n < 0:
+		return "TIER_UNLIMITED"
+	case n >= 1000 && n%1000 == 0:
+		return "TIER_" + strconv.FormatInt(n/1000, 10) + "K"
+	case n > 0:
+		return "TIER_" + strconv.FormatInt(n, 10)
+	}
+	return ""
+}
+
+// EventID derives a stable id from an event's parts, so recording it twice keeps one row.
+// It has the UUID layout with version 8 (custom).
+func EventID(parts ...string) domain.ID {
+	h := sha256.New()
+	for _, s := range parts {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var id domain.ID
+	copy(id[:], h.Sum(nil))
+	id[6] = 0x80 | (id[6] & 0x0f)
+	id[8] = 0x80 | (id[8] & 0x3f)
+	return id
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,363 @@
+package inbound_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/webhook"
+)
+
+const (
+	wabaID  = "102290129340398"
+	phoneID = "106540352242922"
+)
+
+type testBundle struct {
+	mem     *memory
+	metrics *counters
+	svc     *inbound.Service
+	ws      domain.ID
+	number  domain.ID
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	b := &testBundle{mem: newMemory(), metrics: &counters{}, ws: domain.NewID(), number: domain.NewID()}
+	b.mem.numbers = []inbound.NumberInfo{{Number: inbound.Number{WorkspaceID: b.ws, ID: b.number, PhoneNumberID: phoneID, WABAID: wabaID},
+		DisplayPhoneNumber: "+1 555-078-3881"}}
+	b.svc = inbound.NewService(b.mem, b.metrics)
+	return b
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("../../test/testdata/webhooks", name))
+	require.NoError(t, err)
+	return raw
+}
+
+var seq atomic.Int64
+
+func text(from, body string) []byte {
+	n := seq.Add(1)
+	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":%q},
+		"contacts":[{"profile":{"name":"Kim"},"wa_id":%q}],
+		"messages":[{"from":%q,"id":"wamid.U%d","timestamp":"%d","type":"text","text":{"body":%q}}]}}]}]}`,
+		wabaID, phoneID, from, from, n, 1768000000+n, body))
+}
+
+func (b *testBundle) contact(t *testing.T, phone string) domain.Contact {
+	t.Helper()
+	for _, c := range b.mem.contacts {
+		if c.Phone == phone {
+			return *c
+		}
+	}
+	t.Fatalf("no contact %s", phone)
+	return domain.Contact{}
+}
+
+func (b *testBundle) outbound() []domain.Message {
+	var out []domain.Message
+	for _, m := range b.mem.messages {
+		if m.Direction == domain.Outbound {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+func TestProcessMessage(t *testing.T) {
+	t.Parallel()
+
+	t.Run("StoresMessageContactAndWindow", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		raw := fixture(t, "text.json")
+		require.NoError(t, b.svc.Process(context.Background(), raw))
+		require.NoError(t, b.svc.Process(context.Background(), raw)) // redelivery
+		require.Len(t, b.mem.messages, 1)
+		c := b.contact(t, "+5215512345678")
+		require.Equal(t, "José García", c.Name)
+		require.Equal(t, "5215512345678", c.WaID)
+		require.Equal(t, "MX.11398273645501928374", c.BSUID)
+		at := time.Unix(1768000000, 0).UTC()
+		require.Equal(t, at, *c.LastInboundAt)
+		require.Equal(t, at.Add(24*time.Hour), *c.ServiceWindowExpiresAt)
+		for _, m := range b.mem.messages {
+			require.Equal(t, domain.Inbound, m.Direction)
+			require.Equal(t, domain.StatusReceived, m.Status)
+			require.Equal(t, "text", m.Type)
+			require.Equal(t, phoneID, m.PhoneNumberID)
+			require.Contains(t, string(m.Content), `"from_user_id":"MX.11398273645501928374"`)
+		}
+		require.Len(t, b.mem.events, 1)
+		require.Equal(t, inbound.EventMessageReceived, b.mem.events[0].Kind)
+	})
+
+	t.Run("BSUIDOnlyUser", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		require.NoError(t, b.svc.Process(context.Background(), fixture(t, "bsuid_only_user.json")))
+		require.Len(t, b.mem.contacts, 1)
+		for _, c := range b.mem.contacts {
+			require.Empty(t, c.Phone)
+			require.Equal(t, "BR.13491208655302741918", c.BSUID)
+			require.Equal(t, "Ana", c.Name)
+		}
+	})
+
+	t.Run("NoSenderIsCountedNotFatal", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		raw := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
+			"metadata":{"phone_number_id":"` + phoneID + `"},"messages":[{"id":"wamid.X","type":"text","text":{"body":"hi"}}]}}]}]}`)
+		require.NoError(t, b.svc.Process(context.Background(), raw))
+		require.Empty(t, b.mem.messages)
+		require.Equal(t, 1, b.metrics.unrouted["sender"])
+	})
+
+	t.Run("UnknownNumberIsDropped", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.mem.numbers = nil
+		require.NoError(t, b.svc.Process(context.Background(), fixture(t, "text.json")))
+		require.NoError(t, b.svc.Process(context.Background(), fixture(t, "template_status_approved.json")))
+		require.Empty(t, b.mem.messages)
+		require.Empty(t, b.mem.templates)
+		require.Equal(t, 1, b.metrics.unrouted["phone_number"])
+		require.Equal(t, 1, b.metrics.unrouted["waba"])
+	})
+
+	t.Run("Malformed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		require.ErrorIs(t, b.svc.Process(context.Background(), []byte("nope")), webhook.ErrMalformed)
+	})
+
+	t.Run("FailedCommitCountsNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.mem.failNext = errors.New("connection reset")
+		require.Error(t, b.svc.Process(context.Background(), text("14155550100", "STOP")))
+		require.Empty(t, b.mem.messages)
+		require.Zero(t, b.metrics.out)
+		require.NoError(t, b.svc.Process(context.Background(), text("14155550100", "STOP")))
+		require.Equal(t, 1, b.metrics.out)
+	})
+}
+
+func TestOptOutKeywords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const from = "14155550100"
+
+	require.NoError(t, b.svc.Process(ctx, text(from, "don't stop")))
+	require.False(t, b.contact(t, "+"+from).OptedOut)
+	require.NoError(t, b.svc.Process(ctx, text(from, "START")))
+	require.Empty(t, b.outbound(), "START from a subscribed contact sends nothing")
+
+	require.NoError(t, b.svc.Process(ctx, text(from, " stop ")))
+	c := b.contact(t, "+"+from)
+	require.True(t, c.OptedOut)
+	require.Equal(t, domain.OptOutKeyword, c.OptOutSource)
+	require.NotNil(t, c.OptedOutAt)
+	out := b.outbound()
+	require.Len(t, out, 1)
+	require.Equal(t, domain.StatusQueued, out[0].Status)
+	require.Equal(t, phoneID, out[0].PhoneNumberID)
+	require.JSONEq(t, `{"body":"`+inbound.DefaultOptOutConfirmation+`"}`, string(out[0].Content))
+	require.Equal(t, []domain.ID{out[0].ID}, b.mem.jobs)
+	require.Len(t, b.mem.audit, 1)
+	a := b.mem.audit[0]
+	require.Equal(t, "contact.opted_out", a.Action)
+	require.Equal(t, domain.ActorContact, a.ActorType)
+	require.Equal(t, c.ID.String(), a.ActorID)
+	require.Equal(t, b.ws, a.WorkspaceID)
+
+	require.NoError(t, b.svc.Process(ctx, text(from, "STOP")))
+	require.Len(t, b.outbound(), 1, "a second STOP sends nothing")
+	require.Len(t, b.mem.jobs, 1)
+
+	b.mem.settings[b.ws] = inbound.Settings{OptInConfirmation: "Welcome back!", OptOutKeywords: []string{"BASTA"}}
+	require.NoError(t, b.svc.Process(ctx, text(from, "unstop")))
+	require.False(t, b.contact(t, "+"+from).OptedOut)
+	require.Len(t, b.mem.jobs, 2)
+	require.Equal(t, "contact.opted_in", b.mem.audit[1].Action)
+	var found bool
+	for _, m := range b.outbound() {
+		found = found || string(m.Content) == `{"body":"Welcome back!"}`
+	}
+	require.True(t, found, "the workspace's own confirmation is used")
+
+	require.NoError(t, b.svc.Process(ctx, text(from, "basta")))
+	require.True(t, b.contact(t, "+"+from).OptedOut, "per-workspace keyword")
+	require.Equal(t, 2, b.metrics.out)
+	require.Equal(t, 1, b.metrics.in)
+}
+
+func TestQuickReplyStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	raw := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
+		"metadata":{"phone_number_id":"` + phoneID + `"},"contacts":[{"profile":{"name":"Kim"},"wa_id":"14155550101"}],
+		"messages":[{"from":"14155550101","id":"wamid.B1","timestamp":"1768000000","type":"button","button":{"payload":"p1","text":"Stop"}}]}}]}]}`)
+	require.NoError(t, b.svc.Process(context.Background(), raw))
+	require.True(t, b.contact(t, "+14155550101").OptedOut)
+	// The fixture's "Stop promotions" button is not a default keyword.
+	require.NoError(t, b.svc.Process(context.Background(), fixture(t, "button_quick_reply.json")))
+	require.False(t, b.contact(t, "+16505551234").OptedOut)
+}
+
+func TestStatuses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	contact := domain.NewID()
+	msg := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: contact, Direction: domain.Outbound,
+		Status: domain.StatusQueued, WAMID: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRCSVowMDAwMDAwMDAwMDAwQjAwMQA="}
+	b.mem.messages[msg.ID] = &msg
+
+	require.NoError(t, b.svc.Process(ctx, fixture(t, "status_sent.json")))
+	got := b.mem.messages[msg.ID]
+	require.Equal(t, domain.StatusSent, got.Status)
+	require.Equal(t, time.Unix(1768003000, 0).UTC(), *got.SentAt)
+	var pricing map[string]any
+	require.NoError(t, json.Unmarshal(got.Pricing, &pricing))
+	require.Equal(t, "marketing", pricing["category"])
+	require.NotNil(t, pricing["conversation"], "the conversation object rides along for the ledger")
+
+	require.NoError(t, b.svc.Process(ctx, fixture(t, "status_sent.json"))) // duplicate
+	require.Len(t, b.mem.events, 1)
+
+	// A status for a wamid we never sent is recorded and counted.
+	require.NoError(t, b.svc.Process(ctx, fixture(t, "status_failed_131047.json")))
+	require.Equal(t, 1, b.metrics.unknown)
+	require.Len(t, b.mem.statuses, 2)
+}
+
+func TestApplyStatus(t *testing.T) {
+	t.Parallel()
+	at := func(s int64) time.Time { return time.Unix(1768000000+s, 0).UTC() }
+	failed := &webhook.Status{Errors: []webhook.Error{{Code: 131026, Title: "Message undeliverable", Message: "m",
+		ErrorData: webhook.ErrorData{Details: "d"}}}}
+
+	tests := []struct {
+		name  string
+		steps []domain.MessageStatus
+		want  domain.MessageStatus
+	}{
+		{"in order", []domain.MessageStatus{domain.StatusSent, domain.StatusDelivered, domain.StatusRead}, domain.StatusRead},
+		{"read first", []domain.MessageStatus{domain.StatusRead, domain.StatusSent, domain.StatusDelivered}, domain.StatusRead},
+		{"failed is terminal", []domain.MessageStatus{domain.StatusSent, domain.StatusFailed, domain.StatusDelivered}, domain.StatusFailed},
+		{"failed after read", []domain.MessageStatus{domain.StatusRead, domain.StatusFailed}, domain.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := domain.Message{Status: domain.StatusQueued}
+			for i, s := range tt.steps {
+				var st *webhook.Status
+				if s == domain.StatusFailed {
+					st = failed
+				}
+				inbound.ApplyStatus(&m, s, at(int64(i)), st, nil)
+			}
+			require.Equal(t, tt.want, m.Status)
+			for i, s := range tt.steps {
+				var ts *time.Time
+				switch s {
+				case domain.StatusSent:
+					ts = m.SentAt
+				case domain.StatusDelivered:
+					ts = m.DeliveredAt
+				case domain.StatusRead:
+					ts = m.ReadAt
+				case domain.StatusFailed:
+					ts = m.FailedAt
+					require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "d"}, m.Error)
+				}
+				require.Equal(t, at(int64(i)), *ts, "each report keeps its own time")
+			}
+		})
+	}
+}
+
+func TestAccountEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for _, f := range []string{"template_status_approved.json", "template_quality_update.json", "template_category_update.json",
+		"phone_number_quality_update.json", "phone_number_name_update.json", "business_capability_update.json",
+		"account_update_restriction.json", "account_alerts.json", "account_update_restriction.json"} {
+		require.NoError(t, b.svc.Process(ctx, fixture(t, f)), f)
+	}
+	tpl := b.mem.templates[[3]string{wabaID, "order_confirmation", "en_US"}]
+	require.Equal(t, "APPROVED", tpl.Status)
+	require.Equal(t, "1689556908129832", tpl.MetaTemplateID)
+	require.Equal(t, b.ws, tpl.WorkspaceID)
+
+	changes := b.mem.numberCh[b.number]
+	require.Contains(t, changes, inbound.NumberChange{MessagingLimitTier: "TIER_10K"})
+	require.Contains(t, changes, inbound.NumberChange{MessagingLimitTier: "TIER_2K"})
+	require.Contains(t, changes, inbound.NumberChange{NameStatus: "APPROVED", VerifiedName: "Panadería José"})
+	// quality, name, capability, restriction (delivered twice: kept once), alerts.
+	require.Len(t, b.mem.accounts, 5)
+
+	// A quality event for a display number the WABA does not have is counted.
+	other := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"phone_number_quality_update",
+		"value":{"display_phone_number":"15550000000","event":"UPGRADE","current_limit":"TIER_1K"}}]}]}`)
+	require.NoError(t, b.svc.Process(ctx, other))
+	require.Equal(t, 1, b.metrics.unrouted["number"])
+}
+
+func TestUserPreferences(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	require.NoError(t, b.svc.Process(ctx, fixture(t, "user_preferences_stop.json")))
+	c := b.contact(t, "+16505551234")
+	require.True(t, c.MarketingOptedOut)
+	require.False(t, c.OptedOut, "a marketing stop is not a full opt-out")
+	require.Equal(t, "contact.marketing_opted_out", b.mem.audit[0].Action)
+	require.NoError(t, b.svc.Process(ctx, fixture(t, "user_preferences_stop.json")))
+	require.Len(t, b.mem.audit, 1, "no change, no audit")
+}
+
+func TestTierOf(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"TIER_10K": "TIER_10K", "2000": "TIER_2K", "250": "TIER_250", "100000": "TIER_100K", "-1": "TIER_UNLIMITED",
+		"": "", "abc": "", "0": "",
+	} {
+		require.Equal(t, want, inbound.TierOf(in), in)
+	}
+}
+
+func TestNewIdentity(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "+16505551234", inbound.NewIdentity("16505551234", "", " Sheena ").Phone)
+	require.Equal(t, "Sheena", inbound.NewIdentity("16505551234", "", " Sheena ").Name)
+	// WhatsApp's Mexican wa_id form is not a valid number for libphonenumber: kept as is.
+	require.Equal(t, "+5215512345678", inbound.NewIdentity("5215512345678", "", "").Phone)
+	require.Empty(t, inbound.NewIdentity("", "BR.1", "").Phone)
+}
+
+func TestEventIDIsStable(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, inbound.EventID("a", "b"), inbound.EventID("a", "b"))
+	require.NotEqual(t, inbound.EventID("a", "b"), inbound.EventID("ab", ""))
+}

@@ -1,0 +1,231 @@
+package inbound
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/application/phone"
+
+	"github.com/wabaplatform/waba/domain"
+)
+
+// Number is a connected business number as routing sees it.
+type Number struct {
+	WorkspaceID   domain.ID
+	ID            domain.ID
+	PhoneNumberID string
+	WABAID        string
+}
+
+// Settings are a workspace's opt-out choices (empty confirmations take the defaults).
+type Settings struct {
+	OptOutKeywords     []string
+	OptOutConfirmation string
+	OptInConfirmation  string
+}
+
+// Directory answers routing questions: which workspace owns a number or a WABA.
+type Directory interface {
+	// NumberByPhoneNumberID finds a number by Meta's id; ok is false when no workspace has it.
+	NumberByPhoneNumberID(ctx context.Context, phoneNumberID string) (n Number, ok bool, err error)
+	// NumbersByWABA lists the numbers of a WABA, oldest first (empty when unknown).
+	NumbersByWABA(ctx context.Context, wabaID string) ([]NumberInfo, error)
+	// Settings reads a workspace's opt-out settings.
+	Settings(ctx context.Context, workspaceID domain.ID) (Settings, error)
+}
+
+// NumberInfo is a number with the display number account-level events name it by.
+type NumberInfo struct {
+	Number
+	DisplayPhoneNumber string
+}
+
+// Identity is who sent a message: a phone number, a BSUID, or both.
+type Identity struct {
+	// Phone is the E.164 form the contact is found by ("" without a number); WaID is
+	// Meta's id of the same number (digits), stored as received.
+	Phone string
+	WaID  string
+	BSUID string
+	Name  string // WhatsApp profile name, "" when unknown
+}
+
+// NewIdentity builds an identity from Meta's wa_id and BSUID. The phone is wa_id in
+// E.164 normalized like the contacts API normalizes it, so a contact created by hand is
+// found again; a wa_id libphonenumber does not know (Mexico's "52 1 ..." form that
+// WhatsApp still uses) is kept as "+" + wa_id.
+func NewIdentity(waID, bsuid, name string) Identity {
+	id := Identity{WaID: waID, BSUID: bsuid, Name: strings.TrimSpace(name)}
+	if waID != "" {
+		id.Phone = "+" + waID
+		if p, err := phone.Normalize(id.Phone); err == nil {
+			id.Phone = p
+		}
+	}
+	return id
+}
+
+// ContactStore finds, creates and changes contacts on behalf of inbound events.
+type ContactStore interface {
+	// FindOrCreate returns the contact identified by id (by phone first, then BSUID),
+	// creating it when there is none, and locks it for the rest of the transaction. It
+	// fills in a missing phone or BSUID, and the name when the contact has none.
+	FindOrCreate(ctx context.Context, workspaceID domain.ID, id Identity, now time.Time) (domain.Contact, error)
+	// TouchInbound moves last_inbound_at and service_window_expires_at forward (never back).
+	TouchInbound(ctx context.Context, workspaceID, contactID domain.ID, at time.Time) error
+	// SetOptOut records a keyword opt-out (optedOut true, at and source set) or an opt-in
+	// (all three cleared).
+	SetOptOut(ctx context.Context, workspaceID, contactID domain.ID, optedOut bool, at time.Time) error
+	// SetMarketingOptOut sets marketing_opted_out; changed is false when it already had
+	// that value.
+	SetMarketingOptOut(ctx context.Context, workspaceID, contactID domain.ID, value bool) (changed bool, err error)
+}
+
+// MessageStore keeps inbound messages and the status history of outbound ones.
+type MessageStore interface {
+	// WAMIDExists reports whether a message with that wamid is stored (any workspace).
+	WAMIDExists(ctx context.Context, wamid string) (bool, error)
+	// InsertInbound stores m unless its wamid is already stored; inserted says which.
+	InsertInbound(ctx context.Context, m domain.Message) (inserted bool, err error)
+	// RecordStatus stores a status report once per (wamid, status); fresh is false for a
+	// report already recorded.
+	RecordStatus(ctx context.Context, r StatusReport) (fresh bool, err error)
+	// OutboundByWAMID finds and locks the outbound message with that wamid in the
+	// workspace; ok is false when there is none.
+	OutboundByWAMID(ctx context.Context, workspaceID domain.ID, wamid string) (m domain.Message, ok bool, err error)
+	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m.
+	UpdateDelivery(ctx context.Context, m domain.Message) error
+}
+
+// StatusReport is one status webhook of an outbound message.
+type StatusReport struct {
+	WAMID       string
+	Status      string // Meta's word, recorded even when unknown to us
+	WorkspaceID domain.ID
+	OccurredAt  time.Time
+	Errors      json.RawMessage
+	Pricing     json.RawMessage
+}
+
+// AccountStore applies account-level events: templates, numbers, the event log.
+type AccountStore interface {
+	UpsertTemplate(ctx context.Context, t TemplateChange) error
+	UpdateNumber(ctx context.Context, workspaceID, numberID domain.ID, ch NumberChange) error
+	RecordAccountEvent(ctx context.Context, e AccountEvent) error
+}
+
+// TemplateChange sets the non-empty fields of the template (waba, name, language),
+// creating it in WorkspaceID when it is not known yet.
+type TemplateChange struct {
+	WorkspaceID    domain.ID
+	WABAID         string
+	Name           string
+	Language       string
+	MetaTemplateID string
+	Category       string
+	Status         string
+	Reason         *string // nil leaves it; a pointer to "" clears it
+	QualityScore   string
+	At             time.Time
+}
+
+// NumberChange sets the non-empty fields of a number.
+type NumberChange struct {
+	MessagingLimitTier string
+	QualityRating      string
+	VerifiedName       string
+	NameStatus         string
+	Status             domain.NumberStatus
+	FailureReason      string
+}
+
+// AccountEvent is an account-level webhook kept as sent. ID is derived from the event, so
+// recording a redelivered event twice keeps one row.
+type AccountEvent struct {
+	ID          domain.ID
+	WorkspaceID *domain.ID
+	WABAID      string
+	Field       string
+	Event       string
+	Payload     json.RawMessage
+	At          time.Time
+}
+
+// EventFeed appends to the inbox feed (inbox_events) and wakes its listeners at commit.
+type EventFeed interface {
+	Append(ctx context.Context, e InboxEvent) error
+}
+
+// Inbox event kinds.
+const (
+	EventMessageReceived = "message.received"
+	EventMessageStatus   = "message.status"
+	EventContactOptedOut = "contact.opted_out"
+	EventContactOptedIn  = "contact.opted_in"
+	EventContactUpdated  = "contact.updated"
+)
+
+// InboxEvent is one entry of the feed.
+type InboxEvent struct {
+	WorkspaceID domain.ID
+	Kind        string
+	ContactID   *domain.ID
+	MessageID   *domain.ID
+	Payload     map[string]any
+}
+
+// Outbox queues outbound messages (the opt-out confirmations).
+type Outbox interface {
+	CreateOutbound(ctx context.Context, m domain.Message) error
+}
+
+// Jobs enqueues the send job of a queued message in the current transaction.
+type Jobs interface {
+	EnqueueSend(ctx context.Context, workspaceID, messageID domain.ID) error
+}
+
+// AuditWriter records an audit entry in the current transaction.
+type AuditWriter interface {
+	Record(ctx context.Context, e domain.AuditEntry) error
+}
+
+// Repos is what one processing transaction offers.
+type Repos struct {
+	Directory Directory
+	Contacts  ContactStore
+	Messages  MessageStore
+	Accounts  AccountStore
+	Feed      EventFeed
+	Outbox    Outbox
+	Jobs      Jobs
+	Audit     AuditWriter
+}
+
+// TxRunner runs fn in one transaction.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+}
+
+// Metrics counts what processing did that has no other trace.
+type Metrics interface {
+	// Unrouted counts an event nobody owns: kind is "phone_number", "waba", "number"
+	// (a display number unknown in its WABA) or "sender" (a message without any identity).
+	Unrouted(kind string)
+	// UnknownStatus counts a status for a wamid we did not send (or not yet recorded).
+	UnknownStatus()
+	OptedOut()
+	OptedIn()
+	// NotificationError counts a value.errors[] entry Meta reported.
+	NotificationError(code int)
+}
+
+// NopMetrics discards everything.
+type NopMetrics struct{}
+
+func (NopMetrics) Unrouted(string)       {}
+func (NopMetrics) UnknownStatus()        {}
+func (NopMetrics) OptedOut()             {}
+func (NopMetrics) OptedIn()              {}
+func (NopMetrics) NotificationError(int) {}

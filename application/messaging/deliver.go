@@ -1,0 +1,343 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/domain"
+)
+
+// MessageToSend is what delivery needs about a queued message, read in one query.
+type MessageToSend struct {
+	ID          domain.ID
+	WorkspaceID domain.ID
+	Type        string
+	Content     json.RawMessage
+	Status      domain.MessageStatus
+	WAMID       string
+	// The recipient: wa_id digits, or a BSUID for a username-only contact.
+	To    string
+	BSUID string
+	// The contact's opt-outs as they are now (they may have changed since the send was queued).
+	OptedOut          bool
+	MarketingOptedOut bool
+	// TemplateCategory is the template's category when our catalogue knows it.
+	TemplateCategory string
+	// Number is the business number named by the message (zero ID when it is gone).
+	Number domain.PhoneNumber
+}
+
+// Outbox reads queued messages and records what became of them.
+type Outbox interface {
+	// ToSend reads a message for delivery; KindNotFound when it is gone.
+	ToSend(ctx context.Context, workspaceID, id domain.ID) (MessageToSend, error)
+	// MarkSent stores the wamid and moves the status from `from` to `to` (from.Advance(sent));
+	// ok is false when the status is no longer `from`: read and retry. early lists the status
+	// webhooks recorded for that wamid before it was stored (Meta can report faster than we
+	// commit), for the caller to fold in with ApplyReported.
+	MarkSent(ctx context.Context, workspaceID, id domain.ID, wamid string, at time.Time, from, to domain.MessageStatus) (ok bool, early []ReportedStatus, err error)
+	// ApplyReported writes u when the status is still `from`.
+	ApplyReported(ctx context.Context, workspaceID, id domain.ID, from domain.MessageStatus, u DeliveryUpdate) error
+	// MarkFailed records Meta's reason unless the message already failed or was received.
+	MarkFailed(ctx context.Context, workspaceID, id domain.ID, e domain.MessageError, at time.Time) error
+	// Status reads the current status.
+	Status(ctx context.Context, workspaceID, id domain.ID) (domain.MessageStatus, error)
+	// FlagReconnect marks a connected number needs_reconnect with a reason.
+	FlagReconnect(ctx context.Context, workspaceID, numberID domain.ID, reason string) error
+}
+
+// ReportedStatus is a status webhook recorded for a wamid.
+type ReportedStatus struct {
+	Status string // Meta's word
+	At     time.Time
+	Errors json.RawMessage // Meta's errors array, for failed
+}
+
+// DeliveryUpdate is the status and timestamps after folding in reported statuses.
+type DeliveryUpdate struct {
+	Status                        domain.MessageStatus
+	DeliveredAt, ReadAt, FailedAt *time.Time
+	Error                         *domain.MessageError
+}
+
+// Graph sends a message through Meta's Graph API. Failures are *domain.MetaError.
+type Graph interface {
+	SendMessage(ctx context.Context, token, phoneNumberID string, payload any) (wamid string, err error)
+}
+
+// Vault opens sealed access tokens (cached behind it).
+type Vault interface {
+	Open(ctx context.Context, s domain.Sealed, b domain.SecretBinding) ([]byte, error)
+}
+
+// Pacer spaces sends on a counter shared by every worker instance.
+type Pacer interface {
+	// Take claims one send on key at perSecond. wait is zero when the send may go now, else
+	// how long until the slot it was given.
+	Take(ctx context.Context, key string, perSecond int) (wait time.Duration, err error)
+	// Strike counts one pair-limit refusal for key (a number and a recipient) and returns
+	// how many there were in the last minutes, this one included.
+	Strike(ctx context.Context, key string) (int, error)
+}
+
+// Throughput of a number in messages a second (meta-cloud-api.md section 7).
+const (
+	DefaultThroughput = 80
+	HighThroughput    = 1000
+)
+
+// maxPairStrikes bounds the pair-limit waits (4^n s, capped at 15 min): past it the message fails.
+const maxPairStrikes = 8
+
+// Result is what a delivery attempt came to.
+type Result string
+
+const (
+	ResultSent    Result = "sent"
+	ResultSkipped Result = "skipped" // already sent, or gone: nothing to do
+	ResultFailed  Result = "failed"  // recorded as failed: do not retry
+	ResultSnoozed Result = "snoozed" // try again after Wait, without using an attempt
+)
+
+// Outcome of Deliver. Code is Meta's error code of a failure or a throttle.
+type Outcome struct {
+	Result Result
+	Code   int
+	Wait   time.Duration
+	Reason string
+}
+
+// Dispatcher delivers queued messages to Meta (the send worker's use case).
+type Dispatcher struct {
+	outbox Outbox
+	graph  Graph
+	vault  Vault
+	pacer  Pacer
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewDispatcher returns the delivery use case.
+func NewDispatcher(o Outbox, g Graph, v Vault, p Pacer, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{outbox: o, graph: g, vault: v, pacer: p, log: log, now: time.Now}
+}
+
+// Throughput is a number's send limit: HIGH numbers have been upgraded to 1,000 a second.
+func Throughput(n domain.PhoneNumber) int {
+	if strings.EqualFold(n.ThroughputLevel, "HIGH") {
+		return HighThroughput
+	}
+	return DefaultThroughput
+}
+
+// Deliver sends one queued message. A returned error is transient (retry with backoff);
+// every other outcome is in Outcome. lastAttempt turns a transient failure into a final one.
+//
+// Never twice: a message that has a wamid (or is no longer queued) is skipped, and once Meta
+// accepted a send Deliver never asks for a retry. The remaining window is a crash (or a lost
+// response) after Meta accepted and before the wamid is committed: the job then runs again
+// and sends a second time. It is kept small: the wamid is written by one statement right
+// after the call, under a context the job's cancellation does not reach, and the retry
+// waits at least a second, in which the `sent` status webhook (which carries our message id
+// in biz_opaque_callback_data) usually records the wamid first, so the retry skips.
+func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt bool) (Outcome, error) {
+	m, err := d.outbox.ToSend(ctx, ws, id)
+	if domain.IsKind(err, domain.KindNotFound) {
+		return Outcome{Result: ResultSkipped, Reason: "message gone"}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if m.WAMID != "" || m.Status != domain.StatusQueued {
+		return Outcome{Result: ResultSkipped, Reason: "already " + string(m.Status)}, nil
+	}
+	switch {
+	case m.OptedOut:
+		return d.fail(ctx, m, domain.MessageError{Title: "Contact opted out",
+			Detail: "The contact opted out after the message was queued; it was not sent."})
+	case m.Type == TypeTemplate && m.MarketingOptedOut && strings.EqualFold(m.TemplateCategory, "MARKETING"):
+		return d.fail(ctx, m, domain.MessageError{Code: 131050, Title: "User stopped marketing messages",
+			Detail: "The contact stopped marketing messages from this business; the template was not sent."})
+	case m.Number.ID.IsZero() || m.Number.Status != domain.NumberConnected:
+		return d.fail(ctx, m, domain.MessageError{Title: "Number not connected",
+			Detail: "The business number is not connected (status " + string(m.Number.Status) + "); reconnect it and send again."})
+	case m.To == "" && m.BSUID == "":
+		return d.fail(ctx, m, domain.MessageError{Title: "No recipient", Detail: "The contact has no phone number or WhatsApp user id."})
+	}
+
+	wait, err := d.pacer.Take(ctx, "pace:"+m.Number.PhoneNumberID, Throughput(m.Number))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("pacer: %w", err)
+	}
+	if wait > 0 {
+		return Outcome{Result: ResultSnoozed, Wait: wait, Reason: "number throughput"}, nil
+	}
+
+	token, err := d.vault.Open(ctx, m.Number.Token, domain.SecretBinding{WorkspaceID: m.Number.WorkspaceID,
+		Purpose: domain.PurposeAccessToken, PhoneNumberID: m.Number.PhoneNumberID})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("open token: %w", err)
+	}
+	wamid, err := d.graph.SendMessage(ctx, string(token), m.Number.PhoneNumberID, GraphPayload(m))
+	if err == nil {
+		return d.recordSent(ctx, m, wamid)
+	}
+	return d.onError(ctx, m, err, lastAttempt)
+}
+
+func (d *Dispatcher) onError(ctx context.Context, m MessageToSend, err error, lastAttempt bool) (Outcome, error) {
+	var me *domain.MetaError
+	if !errors.As(err, &me) {
+		if lastAttempt {
+			return d.fail(ctx, m, domain.MessageError{Title: "Send failed", Detail: "Meta could not be reached: " + truncate(err.Error(), 200)})
+		}
+		return Outcome{}, err
+	}
+	metaErr := domain.MessageError{Code: me.Code, Title: me.Title, Detail: me.Detail}
+	switch me.Class {
+	case domain.MetaThrottled:
+		if me.Code == 131056 {
+			// The pair limit concerns this recipient only: wait 4^n seconds (Meta's advice),
+			// n counting the refusals for this number and recipient in the last minutes.
+			n, serr := d.pacer.Strike(ctx, "pair:"+m.Number.PhoneNumberID+":"+m.To+m.BSUID)
+			if serr != nil {
+				n = 1
+			}
+			if n > maxPairStrikes {
+				return d.fail(ctx, m, metaErr)
+			}
+			return Outcome{Result: ResultSnoozed, Code: me.Code, Wait: PairBackoff(n - 1), Reason: "pair rate limit"}, nil
+		}
+		wait := me.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		return Outcome{Result: ResultSnoozed, Code: me.Code, Wait: jitter(wait), Reason: "throttled"}, nil
+	case domain.MetaRetry:
+		if lastAttempt {
+			return d.fail(ctx, m, metaErr)
+		}
+		return Outcome{}, err
+	case domain.MetaAuth:
+		out, ferr := d.fail(ctx, m, metaErr)
+		if ferr != nil {
+			return out, ferr
+		}
+		reason := fmt.Sprintf("Meta rejected the access token while sending a message (code %d); reconnect the number", me.Code)
+		if err := d.outbox.FlagReconnect(context.WithoutCancel(ctx), m.WorkspaceID, m.Number.ID, reason); err != nil {
+			d.log.ErrorContext(ctx, "flag number for reconnection", "number_id", m.Number.ID.String(), "err", err)
+		}
+		return out, nil
+	}
+	// MetaFinal and MetaStop: this send will not succeed; the number-level problems of
+	// MetaStop are logged for operators (and surface on the number at its next sync).
+	if me.Class == domain.MetaStop {
+		d.log.ErrorContext(ctx, "number cannot send", "phone_number_id", m.Number.PhoneNumberID, "code", me.Code, "title", me.Title)
+	}
+	return d.fail(ctx, m, metaErr)
+}
+
+// recordSent stores the wamid, retrying briefly: once Meta accepted, the job must not be
+// retried (that would send twice), so a store that stays down leaves the message queued
+// for the status webhook to complete.
+func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid string) (Outcome, error) {
+	ctx = context.WithoutCancel(ctx)
+	from := m.Status
+	at := d.now().UTC()
+	var err error
+	for i := 0; i < 5; i++ {
+		var ok bool
+		var early []ReportedStatus
+		to := from.Advance(domain.StatusSent)
+		if ok, early, err = d.outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to); err == nil {
+			if ok {
+				if len(early) > 0 {
+					if err := d.outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, Fold(to, early)); err != nil {
+						d.log.WarnContext(ctx, "fold early statuses", "message_id", m.ID.String(), "err", err)
+					}
+				}
+				return Outcome{Result: ResultSent}, nil
+			}
+			if from, err = d.outbox.Status(ctx, m.WorkspaceID, m.ID); err == nil {
+				continue
+			}
+		}
+		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
+	}
+	d.log.ErrorContext(ctx, "meta accepted a message but its wamid could not be stored", "message_id", m.ID.String(), "wamid", wamid, "err", err)
+	return Outcome{Result: ResultSkipped, Reason: "wamid not stored"}, nil
+}
+
+func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.MessageError) (Outcome, error) {
+	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, d.now().UTC()); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Result: ResultFailed, Code: e.Code, Reason: e.Title}, nil
+}
+
+// Fold applies status reports to a message at status `from`, monotonically (Advance).
+func Fold(from domain.MessageStatus, reports []ReportedStatus) DeliveryUpdate {
+	u := DeliveryUpdate{Status: from}
+	for _, r := range reports {
+		st, ok := domain.ParseMessageStatus(r.Status)
+		if !ok {
+			continue
+		}
+		u.Status = u.Status.Advance(st)
+		at := r.At
+		switch st {
+		case domain.StatusDelivered:
+			u.DeliveredAt = &at
+		case domain.StatusRead:
+			u.ReadAt = &at
+		case domain.StatusFailed:
+			u.FailedAt = &at
+			var errs []struct {
+				Code      int    `json:"code"`
+				Title     string `json:"title"`
+				Message   string `json:"message"`
+				ErrorData struct {
+					Details string `json:"details"`
+				} `json:"error_data"`
+			}
+			if json.Unmarshal(r.Errors, &errs) == nil && len(errs) > 0 {
+				detail := errs[0].ErrorData.Details
+				if detail == "" {
+					detail = errs[0].Message
+				}
+				u.Error = &domain.MessageError{Code: errs[0].Code, Title: errs[0].Title, Detail: detail}
+			}
+		}
+	}
+	return u
+}
+
+// PairBackoff is Meta's advice after a pair-limit refusal: 4^n seconds, capped at 15 minutes.
+func PairBackoff(n int) time.Duration {
+	d := time.Second
+	for range max(n, 0) {
+		d *= 4
+		if d >= 15*time.Minute {
+			return 15 * time.Minute
+		}
+	}
+	return d
+}
+
+// jitter spreads retries of many throttled jobs over up to a quarter more than d.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d)/4+1))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,260 @@
+package messaging_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+type fakeAuthorizer map[access.Role][]access.Permission
+
+func (a fakeAuthorizer) Can(role access.Role, _ string, p access.Permission) bool {
+	return slices.Contains(a[role], p)
+}
+
+var policy = fakeAuthorizer{
+	access.Owner:  {access.MessagesSend, access.MessagesRead},
+	access.Agent:  {access.MessagesSend, access.MessagesRead},
+	access.Viewer: {access.MessagesRead},
+}
+
+// fakeDB is every port of the send use case over maps; a transaction works on the live
+// maps and undoes nothing (the use case's checks run before it), except that a failing
+// function leaves no message behind.
+type fakeDB struct {
+	mu          sync.Mutex
+	plan        domain.Plan
+	contacts    map[domain.ID]domain.Contact
+	numbers     []domain.PhoneNumber
+	messages    map[domain.ID]domain.Message
+	categories  map[string]string
+	idem        map[string]messaging.IdempotencyRecord
+	audit       []domain.AuditEntry
+	jobs        map[domain.ID]int // message id -> priority
+	quotaCount  int
+	quotaCalls  int
+	quotaWindow time.Time
+}
+
+func newFakeDB() *fakeDB {
+	return &fakeDB{plan: domain.PlanFree, contacts: map[domain.ID]domain.Contact{}, messages: map[domain.ID]domain.Message{},
+		categories: map[string]string{}, idem: map[string]messaging.IdempotencyRecord{}, jobs: map[domain.ID]int{},
+		quotaWindow: time.Now().Add(time.Minute)}
+}
+
+func (db *fakeDB) Get(_ context.Context, ws, id domain.ID, view contacts.View, _ bool) (domain.Contact, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	c, ok := db.contacts[id]
+	if !ok || c.WorkspaceID != ws || (view.AssignedTo != nil && (c.AssignedTo == nil || *c.AssignedTo != *view.AssignedTo)) {
+		return domain.Contact{}, domain.NotFound("contact")
+	}
+	return c, nil
+}
+
+func (db *fakeDB) List(_ context.Context, ws domain.ID, f contacts.Filter, _ contacts.View, _ int) ([]domain.Contact, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out []domain.Contact
+	for _, c := range db.contacts {
+		if c.WorkspaceID == ws && c.Phone == f.Phone {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (db *fakeDB) Workspace(_ context.Context, id domain.ID) (domain.Workspace, error) {
+	return domain.Workspace{ID: id, Plan: db.plan}, nil
+}
+
+type numbers struct{ db *fakeDB }
+
+func (n numbers) List(_ context.Context, ws domain.ID) ([]domain.PhoneNumber, error) {
+	return n.db.numbers, nil
+}
+
+type store struct{ db *fakeDB }
+
+func (s store) GetMessage(_ context.Context, ws, id domain.ID) (domain.Message, error) {
+	s.db.mu.Lock()
+	defer s.db.mu.Unlock()
+	m, ok := s.db.messages[id]
+	if !ok {
+		return m, domain.NotFound("message")
+	}
+	return m, nil
+}
+
+func (s store) ListByContact(context.Context, domain.ID, domain.ID, domain.ID, int) ([]domain.Message, error) {
+	return nil, nil
+}
+
+func (s store) TemplateCategory(_ context.Context, _ domain.ID, _, name, _ string) (string, error) {
+	return s.db.categories[name], nil
+}
+
+type quota struct{ db *fakeDB }
+
+func (q quota) Take(_ context.Context, _ string, perMinute int) (messaging.QuotaState, error) {
+	q.db.mu.Lock()
+	defer q.db.mu.Unlock()
+	q.db.quotaCalls++
+	q.db.quotaCount++
+	return q.state(perMinute), nil
+}
+
+func (q quota) Peek(_ context.Context, _ string, perMinute int) (messaging.QuotaState, error) {
+	q.db.mu.Lock()
+	defer q.db.mu.Unlock()
+	return q.state(perMinute), nil
+}
+
+func (q quota) state(limit int) messaging.QuotaState {
+	return messaging.QuotaState{Limit: limit, Remaining: max(limit-q.db.quotaCount, 0), Reset: q.db.quotaWindow,
+		Reached: q.db.quotaCount > limit}
+}
+
+type idem struct{ db *fakeDB }
+
+func (i idem) Find(_ context.Context, ws domain.ID, key string) (messaging.IdempotencyRecord, bool, error) {
+	i.db.mu.Lock()
+	defer i.db.mu.Unlock()
+	r, ok := i.db.idem[key]
+	return r, ok, nil
+}
+
+// tx is the transaction-bound side.
+type tx struct{ db *fakeDB }
+
+func (t tx) Save(_ context.Context, r messaging.IdempotencyRecord) error {
+	if _, ok := t.db.idem[r.Key]; ok {
+		return domain.Errorf(domain.KindConflict, "taken")
+	}
+	t.db.idem[r.Key] = r
+	return nil
+}
+
+func (t tx) Create(_ context.Context, c domain.Contact) error {
+	for _, o := range t.db.contacts {
+		if o.WorkspaceID == c.WorkspaceID && o.Phone == c.Phone {
+			return domain.Errorf(domain.KindContactExists, "exists")
+		}
+	}
+	t.db.contacts[c.ID] = c
+	return nil
+}
+
+func (t tx) CreateOutbound(_ context.Context, m domain.Message) error {
+	t.db.messages[m.ID] = m
+	return nil
+}
+
+func (t tx) Record(_ context.Context, e domain.AuditEntry) error {
+	t.db.audit = append(t.db.audit, e)
+	return nil
+}
+
+func (t tx) EnqueueSendPriority(_ context.Context, _, id domain.ID, priority int) error {
+	t.db.jobs[id] = priority
+	return nil
+}
+
+func (db *fakeDB) InTx(ctx context.Context, fn func(ctx context.Context, r messaging.Repos) error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	t := tx{db}
+	return fn(ctx, messaging.Repos{Contacts: t, Messages: t, Audit: t, Jobs: t, Idempotency: t})
+}
+
+func newService(db *fakeDB) *messaging.Service {
+	return messaging.NewService(messaging.Deps{Tx: db, Contacts: db, Workspaces: db, Numbers: numbers{db},
+		Messages: store{db}, Quota: quota{db}, Idempotency: idem{db}, Authz: policy})
+}
+
+// fakeOutbox, fakeGraph, fakeVault and fakePacer back the Dispatcher.
+type fakeOutbox struct {
+	mu         sync.Mutex
+	msg        messaging.MessageToSend
+	sent       string
+	failed     *domain.MessageError
+	reconnect  string
+	early      []messaging.ReportedStatus
+	applied    *messaging.DeliveryUpdate
+	markFailed int
+}
+
+func (o *fakeOutbox) ToSend(context.Context, domain.ID, domain.ID) (messaging.MessageToSend, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.msg, nil
+}
+
+func (o *fakeOutbox) MarkSent(_ context.Context, _, _ domain.ID, wamid string, _ time.Time, from, to domain.MessageStatus) (bool, []messaging.ReportedStatus, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.msg.Status != from {
+		return false, nil, nil
+	}
+	o.sent, o.msg.WAMID, o.msg.Status = wamid, wamid, to
+	return true, o.early, nil
+}
+
+func (o *fakeOutbox) ApplyReported(_ context.Context, _, _ domain.ID, _ domain.MessageStatus, u messaging.DeliveryUpdate) error {
+	o.applied = &u
+	return nil
+}
+
+func (o *fakeOutbox) MarkFailed(_ context.Context, _, _ domain.ID, e domain.MessageError, _ time.Time) error {
+	o.failed = &e
+	o.markFailed++
+	return nil
+}
+
+func (o *fakeOutbox) Status(context.Context, domain.ID, domain.ID) (domain.MessageStatus, error) {
+	return o.msg.Status, nil
+}
+
+func (o *fakeOutbox) FlagReconnect(_ context.Context, _, _ domain.ID, reason string) error {
+	o.reconnect = reason
+	return nil
+}
+
+type fakeGraph struct {
+	calls   int
+	err     error
+	payload map[string]any
+}
+
+func (g *fakeGraph) SendMessage(_ context.Context, _, _ string, payload any) (string, error) {
+	g.calls++
+	g.payload = payload.(map[string]any)
+	if g.err != nil {
+		return "", g.err
+	}
+	return "wamid.TEST", nil
+}
+
+type fakeVault struct{}
+
+func (fakeVault) Open(_ context.Context, s domain.Sealed, _ domain.SecretBinding) ([]byte, error) {
+	return bytes.Clone(s.Ciphertext), nil
+}
+
+type fakePacer struct {
+	wait    time.Duration
+	strikes int
+}
+
+func (p *fakePacer) Take(context.Context, string, int) (time.Duration, error) { return p.wait, nil }
+func (p *fakePacer) Strike(context.Context, string) (int, error) {
+	p.strikes++
+	return p.strikes, nil
+}

@@ -1,0 +1,430 @@
+// Package messaging holds the outbound message use cases: the send API (checks in the order
+// API.md gives, then the message row, its audit entry and its send job in one transaction),
+// reading messages, and the delivery of a queued message to Meta by the send worker.
+//
+// Agents: an agent may message only the contacts assigned to them. A contact_id outside
+// that view, or a phone number that belongs to a contact assigned to someone else, is 404
+// not_found (API.md: never 403 for what the caller may not see). A phone number no contact
+// has yet creates the contact assigned to the agent, as POST .../contacts does for agents.
+package messaging
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/phone"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+// IdempotencyTTL is how long an Idempotency-Key replays its first answer.
+const IdempotencyTTL = 24 * time.Hour
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 255
+
+// Service is the send and read use cases.
+type Service struct {
+	tx         TxRunner
+	contacts   Contacts
+	workspaces Workspaces
+	numbers    Numbers
+	messages   MessageStore
+	quota      Quota
+	idem       IdempotencyKeys
+	authz      authz.Authorizer
+	now        func() time.Time
+}
+
+// Deps are the ports of the send and read use cases.
+type Deps struct {
+	Tx          TxRunner
+	Contacts    Contacts
+	Workspaces  Workspaces
+	Numbers     Numbers
+	Messages    MessageStore
+	Quota       Quota
+	Idempotency IdempotencyKeys
+	Authz       authz.Authorizer
+}
+
+// NewService returns the use cases.
+func NewService(d Deps) *Service {
+	return &Service{tx: d.Tx, contacts: d.Contacts, workspaces: d.Workspaces, numbers: d.Numbers,
+		messages: d.Messages, quota: d.Quota, idem: d.Idempotency, authz: d.Authz, now: time.Now}
+}
+
+// SendInput is one send request.
+type SendInput struct {
+	To            string // "+E.164" (any usual format) or a contact id
+	PhoneNumberID string // Meta's id of the business number; "" for the workspace's connected one
+	Type          string
+	Content       json.RawMessage // the object named after Type
+	// IdempotencyKey, when set, makes a retry with the same RequestHash replay the first
+	// answer; RequestHash is the transport's digest of the request body.
+	IdempotencyKey string
+	RequestHash    []byte
+}
+
+// SendResult is the outcome of a send. Quota is set once the request was counted, even
+// when Send also returns an error (the transport reports it on every answer).
+type SendResult struct {
+	Message  domain.Message
+	Quota    *QuotaState
+	Replayed bool // an Idempotency-Key replay: nothing new was queued
+}
+
+func viewOf(c domain.Caller) contacts.View {
+	if c.Role == access.Agent {
+		id := c.ID
+		return contacts.View{AssignedTo: &id}
+	}
+	return contacts.View{}
+}
+
+// QuotaKey is the rate-limit counter of a workspace's sends. The plan is not part of the
+// key: a plan change keeps the count and applies the new limit at once.
+func QuotaKey(ws domain.ID) string { return "quota:messages:" + ws.String() }
+
+// Send queues one outbound message. Refusals, in API.md's order: 403 forbidden (and 404 for
+// a contact outside an agent's view), 429 rate_limited, 409 whatsapp_not_connected, 403
+// opted_out, 422 outside_service_window, 422 validation_failed. A request past the quota
+// check counts against the quota whatever its outcome; an idempotent replay does not.
+func (s *Service) Send(ctx context.Context, c domain.Caller, in SendInput) (SendResult, error) {
+	var res SendResult
+	if err := authz.Require(s.authz, c, access.MessagesSend); err != nil {
+		return res, err
+	}
+	key := strings.TrimSpace(in.IdempotencyKey)
+	if in.IdempotencyKey != "" {
+		if key == "" || len(key) > MaxIdempotencyKey {
+			return res, &domain.Error{Kind: domain.KindValidation, Message: "invalid Idempotency-Key",
+				Fields: []domain.FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 255 characters"}}}
+		}
+		if done, err := s.replay(ctx, c, key, in.RequestHash, &res); done || err != nil {
+			return res, err
+		}
+	}
+
+	for attempt := 0; ; attempt++ {
+		err := s.send(ctx, c, in, key, &res)
+		// Two first sends to the same new phone race to create its contact, and two requests
+		// with one Idempotency-Key race to store it: the loser looks again and finds the
+		// winner's row.
+		if attempt == 0 && domain.IsKind(err, domain.KindContactExists) {
+			continue
+		}
+		if key != "" && domain.IsKind(err, domain.KindConflict) {
+			if done, rerr := s.replay(ctx, c, key, in.RequestHash, &res); done || rerr != nil {
+				return res, rerr
+			}
+		}
+		return res, err
+	}
+}
+
+// replay answers from a stored Idempotency-Key: done is true when it did.
+func (s *Service) replay(ctx context.Context, c domain.Caller, key string, hash []byte, res *SendResult) (bool, error) {
+	rec, ok, err := s.idem.Find(ctx, c.WorkspaceID, key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if !bytes.Equal(rec.RequestHash, hash) {
+		return true, domain.Errorf(domain.KindIdempotencyMismatch,
+			"this Idempotency-Key was used with another request body in the last 24 hours")
+	}
+	var m domain.Message
+	if err := json.Unmarshal(rec.Body, &m); err != nil {
+		return true, err
+	}
+	res.Message, res.Replayed = m, true
+	if st, err := s.quota.Peek(ctx, QuotaKey(c.WorkspaceID), s.planLimit(ctx, c.WorkspaceID)); err == nil {
+		res.Quota = &st
+	}
+	return true, nil
+}
+
+func (s *Service) planLimit(ctx context.Context, ws domain.ID) int {
+	w, err := s.workspaces.Workspace(ctx, ws)
+	if err != nil {
+		return domain.PlanFree.MessagesPerMinute()
+	}
+	return w.Plan.MessagesPerMinute()
+}
+
+// target is who a send goes to: an existing contact, or a phone that has none yet.
+type target struct {
+	contact *domain.Contact
+	phone   string // E.164 of a new contact
+}
+
+func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key string, res *SendResult) error {
+	// Permission includes visibility: a contact outside the caller's view is not found.
+	tgt, toErr := s.resolve(ctx, c, in.To)
+	if toErr != nil && !domain.IsKind(toErr, domain.KindValidation) {
+		return toErr
+	}
+
+	w, err := s.workspaces.Workspace(ctx, c.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	st, err := s.quota.Take(ctx, QuotaKey(c.WorkspaceID), w.Plan.MessagesPerMinute())
+	if err != nil {
+		return domain.Errorf(domain.KindUnavailable, "the rate limiter is not answering; try again")
+	}
+	res.Quota = &st
+	now := s.now().UTC()
+	if st.Reached {
+		return &domain.Error{Kind: domain.KindRateLimited, RetryAfter: max(st.Reset.Sub(now), time.Second),
+			Message: "the workspace's plan allows " + strconv.Itoa(st.Limit) + " messages a minute"}
+	}
+
+	number, err := s.connectedNumber(ctx, c.WorkspaceID, in.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+
+	typ := strings.TrimSpace(in.Type)
+	if tgt.contact != nil {
+		ct := tgt.contact
+		if ct.OptedOut {
+			return domain.Errorf(domain.KindOptedOut, "the contact opted out of messages")
+		}
+		if typ == TypeTemplate && ct.MarketingOptedOut {
+			ref := templateOf(in.Content)
+			if ref.Name != "" {
+				cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
+				if err != nil {
+					return err
+				}
+				if strings.EqualFold(cat, "MARKETING") {
+					return domain.Errorf(domain.KindOptedOut, "the contact stopped marketing messages")
+				}
+			}
+		}
+	}
+	if toErr == nil && typ != TypeTemplate && (tgt.contact == nil || !tgt.contact.InServiceWindow(now)) {
+		return domain.Errorf(domain.KindOutsideWindow,
+			"the contact's last message is more than 24 hours old or absent: only a template may be sent")
+	}
+
+	content, err := validate(in, typ, toErr)
+	if err != nil {
+		return err
+	}
+
+	m := domain.Message{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, PhoneNumberID: number.PhoneNumberID,
+		Direction: domain.Outbound, Type: typ, Content: content, Status: domain.StatusQueued, CreatedAt: now}
+	var newContact *domain.Contact
+	if tgt.contact != nil {
+		m.ContactID = tgt.contact.ID
+	} else {
+		ct := domain.Contact{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, Phone: tgt.phone, WaID: phone.WaID(tgt.phone),
+			Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now}
+		if c.Role == access.Agent {
+			id := c.ID
+			ct.AssignedTo = &id
+		}
+		newContact, m.ContactID = &ct, ct.ID
+	}
+	// Round to what Postgres stores so a replay renders exactly the first answer.
+	m.CreatedAt = m.CreatedAt.Truncate(time.Microsecond)
+
+	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		if key != "" {
+			snap, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if err := r.Idempotency.Save(ctx, IdempotencyRecord{WorkspaceID: c.WorkspaceID, Key: key,
+				RequestHash: in.RequestHash, Status: 202, Body: snap, CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL)}); err != nil {
+				return err
+			}
+		}
+		if newContact != nil {
+			if err := r.Contacts.Create(ctx, *newContact); err != nil {
+				return err
+			}
+			if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.created", "contact", newContact.ID.String(),
+				map[string]any{"phone": newContact.Phone, "source": "message"}, now)); err != nil {
+				return err
+			}
+		}
+		if err := r.Messages.CreateOutbound(ctx, m); err != nil {
+			return err
+		}
+		if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, "message.queued", "message", m.ID.String(),
+			map[string]any{"contact_id": m.ContactID.String(), "type": m.Type, "phone_number_id": m.PhoneNumberID}, now)); err != nil {
+			return err
+		}
+		return r.Jobs.EnqueueSendPriority(ctx, c.WorkspaceID, m.ID, priority(st))
+	})
+	if err != nil {
+		return err
+	}
+	res.Message = m
+	return nil
+}
+
+// priority is the River priority of a send job, from how many sends the workspace made in
+// the current minute. River works a queue by priority first, then by schedule: a workspace
+// sending a broadcast (hundreds or thousands a minute) queues behind every workspace that
+// sends a handful, so a single reply from another workspace is fetched by the next free
+// worker, seconds at most, however deep the broadcast's backlog (the jobs of the broadcast
+// keep their order among themselves, and per-number pacing snoozes them, not others).
+func priority(st QuotaState) int {
+	used := st.Limit - st.Remaining
+	switch {
+	case used <= 30:
+		return 1
+	case used <= 300:
+		return 2
+	case used <= 3000:
+		return 3
+	}
+	return 4
+}
+
+// resolve finds the contact a send goes to. A `to` that is neither an id nor a phone is a
+// validation error, reported after the other checks (API.md's order).
+func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (target, error) {
+	to = strings.TrimSpace(to)
+	if to == "" {
+		return target{}, fieldError("to", "is required: a phone number in E.164 or a contact id")
+	}
+	if id, err := domain.ParseID(to); err == nil {
+		ct, err := s.contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), false)
+		if err != nil {
+			return target{}, err
+		}
+		return target{contact: &ct}, nil
+	}
+	e164, err := phone.Normalize(to)
+	if err != nil {
+		return target{}, fieldError("to", "must be a phone number in E.164 (+14155550100) or a contact id")
+	}
+	list, err := s.contacts.List(ctx, c.WorkspaceID, contacts.Filter{Phone: e164}, contacts.View{}, 1)
+	if err != nil {
+		return target{}, err
+	}
+	if len(list) == 0 {
+		return target{phone: e164}, nil
+	}
+	ct := list[0]
+	if v := viewOf(c); v.AssignedTo != nil && (ct.AssignedTo == nil || *ct.AssignedTo != *v.AssignedTo) {
+		return target{}, domain.NotFound("contact")
+	}
+	return target{contact: &ct}, nil
+}
+
+// connectedNumber is the number to send from: the given one, which must be the workspace's
+// and connected, or the workspace's first connected number.
+func (s *Service) connectedNumber(ctx context.Context, ws domain.ID, phoneNumberID string) (domain.PhoneNumber, error) {
+	nums, err := s.numbers.List(ctx, ws)
+	if err != nil {
+		return domain.PhoneNumber{}, err
+	}
+	want := strings.TrimSpace(phoneNumberID)
+	for _, n := range nums {
+		if n.Status == domain.NumberConnected && (want == "" || n.PhoneNumberID == want) {
+			return n, nil
+		}
+	}
+	if want != "" {
+		return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "phone number %s is not a connected number of this workspace", want)
+	}
+	return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "the workspace has no connected WhatsApp number")
+}
+
+func validate(in SendInput, typ string, toErr error) (json.RawMessage, error) {
+	var fe fieldErrs
+	var de *domain.Error
+	if errors.As(toErr, &de) {
+		for _, f := range de.Fields {
+			fe.add(f.Field, f.Message)
+		}
+	}
+	var content json.RawMessage
+	switch {
+	case typ == "":
+		fe.add("type", "is required: text, template, image, document, audio, video or interactive")
+	case !knownType(typ):
+		fe.add("type", "must be one of text, template, image, document, audio, video, interactive")
+	default:
+		content = normalizeContent(typ, in.Content, &fe)
+	}
+	if p := strings.TrimSpace(in.PhoneNumberID); len(p) > 32 {
+		fe.add("phone_number_id", "is not Meta's numeric id")
+	}
+	if len(fe.list) == 0 {
+		return content, nil
+	}
+	var v domain.Validator
+	for _, f := range fe.list {
+		v.Add(f.field, f.msg)
+	}
+	return nil, v.Err()
+}
+
+func fieldError(field, msg string) error {
+	return &domain.Error{Kind: domain.KindValidation, Message: "the request has invalid fields",
+		Fields: []domain.FieldError{{Field: field, Message: msg}}}
+}
+
+// Get returns one message inside the caller's view (an agent's: their contacts' messages).
+func (s *Service) Get(ctx context.Context, c domain.Caller, id domain.ID) (domain.Message, error) {
+	if err := authz.Require(s.authz, c, access.MessagesRead); err != nil {
+		return domain.Message{}, err
+	}
+	m, err := s.messages.GetMessage(ctx, c.WorkspaceID, id)
+	if err != nil {
+		return domain.Message{}, err
+	}
+	if v := viewOf(c); v.AssignedTo != nil {
+		if _, err := s.contacts.Get(ctx, c.WorkspaceID, m.ContactID, v, false); err != nil {
+			if domain.IsKind(err, domain.KindNotFound) {
+				return domain.Message{}, domain.NotFound("message")
+			}
+			return domain.Message{}, err
+		}
+	}
+	return m, nil
+}
+
+// Page is one page of messages, newest first.
+type Page struct {
+	Messages   []domain.Message
+	NextCursor *domain.ID
+}
+
+// ListByContact pages through a contact's messages, newest first.
+func (s *Service) ListByContact(ctx context.Context, c domain.Caller, contactID domain.ID, limit int, cursor domain.ID) (Page, error) {
+	if err := authz.Require(s.authz, c, access.MessagesRead); err != nil {
+		return Page{}, err
+	}
+	if _, err := s.contacts.Get(ctx, c.WorkspaceID, contactID, viewOf(c), false); err != nil {
+		return Page{}, err
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	list, err := s.messages.ListByContact(ctx, c.WorkspaceID, contactID, cursor, limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Messages: list}
+	if len(list) > limit {
+		p.Messages = list[:limit]
+		last := p.Messages[limit-1].ID
+		p.NextCursor = &last
+	}
+	return p, nil
+}

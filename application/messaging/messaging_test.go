@@ -1,0 +1,371 @@
+package messaging_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+type testBundle struct {
+	db                   *fakeDB
+	svc                  *messaging.Service
+	ws                   domain.ID
+	owner, agent, viewer domain.Caller
+	open, closed         domain.Contact
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	db := newFakeDB()
+	ws := domain.NewID()
+	b := &testBundle{db: db, svc: newService(db), ws: ws,
+		owner:  domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Owner},
+		agent:  domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Agent},
+		viewer: domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Viewer},
+	}
+	later := time.Now().Add(time.Hour)
+	b.open = domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: "+14155550101", WaID: "14155550101", ServiceWindowExpiresAt: &later}
+	b.closed = domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: "+14155550102", WaID: "14155550102"}
+	db.contacts[b.open.ID], db.contacts[b.closed.ID] = b.open, b.closed
+	db.numbers = []domain.PhoneNumber{{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", WABAID: "2001", Status: domain.NumberConnected}}
+	return b
+}
+
+func text(to, body string) messaging.SendInput {
+	return messaging.SendInput{To: to, Type: "text", Content: json.RawMessage(`{"body":` + mustQuote(body) + `}`)}
+}
+
+func tmpl(to, name string) messaging.SendInput {
+	return messaging.SendInput{To: to, Type: "template", Content: json.RawMessage(`{"name":"` + name + `","language":{"code":"en_US"}}`)}
+}
+
+func mustQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func kind(err error) domain.Kind {
+	if err == nil {
+		return ""
+	}
+	return domain.KindOf(err)
+}
+
+func TestSendQueuesInOneTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res, err := b.svc.Send(context.Background(), b.owner, text(b.open.ID.String(), "hello"))
+	require.NoError(t, err)
+	m := res.Message
+	require.Equal(t, domain.StatusQueued, m.Status)
+	require.Equal(t, "1001", m.PhoneNumberID)
+	require.Equal(t, b.open.ID, m.ContactID)
+	require.Contains(t, b.db.messages, m.ID)
+	require.Equal(t, 1, b.db.jobs[m.ID], "a single reply gets the first priority")
+	require.Equal(t, "message.queued", b.db.audit[len(b.db.audit)-1].Action)
+	require.Equal(t, 99, res.Quota.Remaining)
+}
+
+func TestSendChecksInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	b := setup(t)
+	// forbidden before anything is counted.
+	_, err := b.svc.Send(ctx, b.viewer, messaging.SendInput{})
+	require.Equal(t, domain.KindForbidden, kind(err))
+	require.Zero(t, b.db.quotaCalls)
+	// an agent: 404 for a contact not theirs, before the quota.
+	_, err = b.svc.Send(ctx, b.agent, text(b.open.ID.String(), "x"))
+	require.Equal(t, domain.KindNotFound, kind(err))
+	_, err = b.svc.Send(ctx, b.agent, text(b.open.Phone, "x"))
+	require.Equal(t, domain.KindNotFound, kind(err))
+	require.Zero(t, b.db.quotaCalls)
+
+	// rate limited before not-connected, opted-out, window and validation.
+	b.db.quotaCount = 100
+	b.db.numbers = nil
+	optedOut := b.closed
+	optedOut.OptedOut = true
+	b.db.contacts[optedOut.ID] = optedOut
+	res, err := b.svc.Send(ctx, b.owner, messaging.SendInput{To: optedOut.ID.String(), Type: "bogus"})
+	require.Equal(t, domain.KindRateLimited, kind(err))
+	var de *domain.Error
+	require.ErrorAs(t, err, &de)
+	require.Positive(t, de.RetryAfter)
+	require.NotNil(t, res.Quota)
+	require.True(t, res.Quota.Reached)
+
+	b.db.quotaCount = 0
+	_, err = b.svc.Send(ctx, b.owner, messaging.SendInput{To: optedOut.ID.String(), Type: "bogus"})
+	require.Equal(t, domain.KindNotConnected, kind(err))
+
+	b = setup(t)
+	b.db.contacts[optedOut.ID] = optedOut
+	optedOut.WorkspaceID = b.ws
+	b.db.contacts[optedOut.ID] = optedOut
+	_, err = b.svc.Send(ctx, b.owner, messaging.SendInput{To: optedOut.ID.String(), Type: "bogus"})
+	require.Equal(t, domain.KindOptedOut, kind(err))
+	// window before validation; a template passes the window.
+	_, err = b.svc.Send(ctx, b.owner, messaging.SendInput{To: b.closed.ID.String(), Type: "bogus"})
+	require.Equal(t, domain.KindOutsideWindow, kind(err))
+	_, err = b.svc.Send(ctx, b.owner, tmpl(b.closed.ID.String(), "hello_world"))
+	require.NoError(t, err)
+	_, err = b.svc.Send(ctx, b.owner, messaging.SendInput{To: b.open.ID.String(), Type: "bogus"})
+	require.Equal(t, domain.KindValidation, kind(err))
+	// another phone_number_id than the connected one.
+	in := text(b.open.ID.String(), "x")
+	in.PhoneNumberID = "999"
+	_, err = b.svc.Send(ctx, b.owner, in)
+	require.Equal(t, domain.KindNotConnected, kind(err))
+}
+
+func TestSendValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	to := b.open.ID.String()
+	cases := map[string]struct {
+		in    messaging.SendInput
+		field string
+	}{
+		"empty":           {messaging.SendInput{}, "to"},
+		"unknown type":    {messaging.SendInput{To: to, Type: "sticker"}, "type"},
+		"text too long":   {text(to, strings.Repeat("é", 4097)), "text.body"},
+		"empty text":      {text(to, " "), "text.body"},
+		"template name":   {messaging.SendInput{To: to, Type: "template", Content: json.RawMessage(`{"language":{"code":"en_US"}}`)}, "template.name"},
+		"template lang":   {messaging.SendInput{To: to, Type: "template", Content: json.RawMessage(`{"name":"x"}`)}, "template.language"},
+		"bad link":        {messaging.SendInput{To: to, Type: "image", Content: json.RawMessage(`{"link":"javascript:alert(1)"}`)}, "image.link"},
+		"no media":        {messaging.SendInput{To: to, Type: "audio", Content: json.RawMessage(`{}`)}, "audio"},
+		"audio caption":   {messaging.SendInput{To: to, Type: "audio", Content: json.RawMessage(`{"media_id":"1","caption":"x"}`)}, "audio.caption"},
+		"type not object": {messaging.SendInput{To: to, Type: "text", Content: json.RawMessage(`"hi"`)}, "text"},
+		"list rows": {messaging.SendInput{To: to, Type: "interactive", Content: json.RawMessage(
+			`{"type":"list","body":{"text":"pick"},"action":{"button":"Go","sections":[{"rows":[]}]}}`)}, "interactive.action.sections"},
+	}
+	for name, c := range cases {
+		_, err := b.svc.Send(context.Background(), b.owner, c.in)
+		var de *domain.Error
+		require.ErrorAs(t, err, &de, name)
+		require.Equal(t, domain.KindValidation, de.Kind, name)
+		var fields []string
+		for _, f := range de.Fields {
+			fields = append(fields, f.Field)
+		}
+		require.Contains(t, fields, c.field, name)
+	}
+	// 4,096 characters (not bytes) is fine; a template's language may be the shorthand string.
+	_, err := b.svc.Send(context.Background(), b.owner, text(to, strings.Repeat("é", 4096)))
+	require.NoError(t, err)
+	res, err := b.svc.Send(context.Background(), b.owner, messaging.SendInput{To: to, Type: "template",
+		Content: json.RawMessage(`{"name":"hello_world","language":"en_US"}`)})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"hello_world","language":{"code":"en_US"}}`, string(res.Message.Content))
+}
+
+func TestSendNewNumberCreatesContact(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res, err := b.svc.Send(context.Background(), b.agent, tmpl("(415) 555-0199", "hello_world"))
+	require.Error(t, err, "without a country code the number is not E.164")
+	res, err = b.svc.Send(context.Background(), b.agent, tmpl("+1 415 555 0199", "hello_world"))
+	require.NoError(t, err)
+	c := b.db.contacts[res.Message.ContactID]
+	require.Equal(t, "+14155550199", c.Phone)
+	require.Equal(t, b.agent.ID, *c.AssignedTo, "an agent's new contact is theirs")
+	// A text to a new number has no window.
+	_, err = b.svc.Send(context.Background(), b.owner, text("+14155550198", "hi"))
+	require.Equal(t, domain.KindOutsideWindow, kind(err))
+}
+
+func TestSendMarketingOptOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.open
+	c.MarketingOptedOut = true
+	b.db.contacts[c.ID] = c
+	b.db.categories["summer_sale"] = "MARKETING"
+	b.db.categories["receipt"] = "UTILITY"
+	_, err := b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "summer_sale"))
+	require.Equal(t, domain.KindOptedOut, kind(err))
+	_, err = b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "receipt"))
+	require.NoError(t, err)
+	_, err = b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "unknown_to_us"))
+	require.NoError(t, err, "an uncatalogued template is left to the worker and Meta")
+	_, err = b.svc.Send(context.Background(), b.owner, text(c.ID.String(), "still fine"))
+	require.NoError(t, err)
+}
+
+func TestSendIdempotency(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := text(b.open.ID.String(), "once")
+	in.IdempotencyKey, in.RequestHash = "k1", []byte("hash-1")
+	first, err := b.svc.Send(context.Background(), b.owner, in)
+	require.NoError(t, err)
+	again, err := b.svc.Send(context.Background(), b.owner, in)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.Message.ID, again.Message.ID)
+	require.Equal(t, first.Message.CreatedAt, again.Message.CreatedAt)
+	require.JSONEq(t, string(first.Message.Content), string(again.Message.Content))
+	require.Len(t, b.db.messages, 1)
+	require.Equal(t, 1, b.db.quotaCalls, "a replay does not count against the quota")
+
+	in.RequestHash = []byte("hash-2")
+	_, err = b.svc.Send(context.Background(), b.owner, in)
+	require.Equal(t, domain.KindIdempotencyMismatch, kind(err))
+
+	in.IdempotencyKey = strings.Repeat("k", 256)
+	_, err = b.svc.Send(context.Background(), b.owner, in)
+	require.Equal(t, domain.KindValidation, kind(err))
+}
+
+func TestSendPriorityFollowsWorkspaceLoad(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.db.plan = domain.PlanEnterprise
+	b.db.quotaCount = 5000
+	res, err := b.svc.Send(context.Background(), b.owner, text(b.open.ID.String(), "bulk"))
+	require.NoError(t, err)
+	require.Equal(t, 4, b.db.jobs[res.Message.ID], "a workspace sending thousands a minute queues behind single replies")
+}
+
+func TestReadRespectsAgentView(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res, err := b.svc.Send(context.Background(), b.owner, text(b.open.ID.String(), "x"))
+	require.NoError(t, err)
+	_, err = b.svc.Get(context.Background(), b.agent, res.Message.ID)
+	require.Equal(t, domain.KindNotFound, kind(err))
+	_, err = b.svc.Get(context.Background(), b.viewer, res.Message.ID)
+	require.NoError(t, err)
+	_, err = b.svc.ListByContact(context.Background(), b.agent, b.open.ID, 10, domain.NilID)
+	require.Equal(t, domain.KindNotFound, kind(err))
+}
+
+func queued() messaging.MessageToSend {
+	ws := domain.NewID()
+	return messaging.MessageToSend{ID: domain.NewID(), WorkspaceID: ws, Type: "text", Content: json.RawMessage(`{"body":"hi"}`),
+		Status: domain.StatusQueued, To: "14155550101",
+		Number: domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", Status: domain.NumberConnected,
+			Token: domain.Sealed{Ciphertext: []byte("tok")}}}
+}
+
+func deliver(t *testing.T, o *fakeOutbox, g *fakeGraph, p *fakePacer, last bool) (messaging.Outcome, error) {
+	t.Helper()
+	d := messaging.NewDispatcher(o, g, fakeVault{}, p, slog.New(slog.DiscardHandler))
+	return d.Deliver(context.Background(), o.msg.WorkspaceID, o.msg.ID, last)
+}
+
+func TestDeliver(t *testing.T) {
+	t.Parallel()
+	t.Run("SendsOnceWithOurID", func(t *testing.T) {
+		t.Parallel()
+		o, g := &fakeOutbox{msg: queued()}, &fakeGraph{}
+		out, err := deliver(t, o, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSent, out.Result)
+		require.Equal(t, "wamid.TEST", o.sent)
+		require.Equal(t, o.msg.ID.String(), g.payload["biz_opaque_callback_data"])
+		out, err = deliver(t, o, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSkipped, out.Result, "a message with a wamid is never sent again")
+		require.Equal(t, 1, g.calls)
+	})
+	t.Run("EarlyWebhooksAreFolded", func(t *testing.T) {
+		t.Parallel()
+		o := &fakeOutbox{msg: queued(), early: []messaging.ReportedStatus{{Status: "read", At: time.Now()}, {Status: "delivered", At: time.Now()}}}
+		_, err := deliver(t, o, &fakeGraph{}, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusRead, o.applied.Status, "a late sent never overwrites read")
+	})
+	t.Run("PacedBySnoozing", func(t *testing.T) {
+		t.Parallel()
+		o, g := &fakeOutbox{msg: queued()}, &fakeGraph{}
+		out, err := deliver(t, o, g, &fakePacer{wait: 300 * time.Millisecond}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSnoozed, out.Result)
+		require.Equal(t, 300*time.Millisecond, out.Wait)
+		require.Zero(t, g.calls)
+	})
+	t.Run("PairLimitBacksOffPerRecipient", func(t *testing.T) {
+		t.Parallel()
+		o, p := &fakeOutbox{msg: queued()}, &fakePacer{}
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaThrottled, Code: 131056, RetryAfter: time.Second}}
+		var waits []time.Duration
+		for range 3 {
+			out, err := deliver(t, o, g, p, false)
+			require.NoError(t, err)
+			require.Equal(t, messaging.ResultSnoozed, out.Result)
+			waits = append(waits, out.Wait)
+		}
+		require.Equal(t, []time.Duration{time.Second, 4 * time.Second, 16 * time.Second}, waits)
+	})
+	t.Run("Throttled", func(t *testing.T) {
+		t.Parallel()
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaThrottled, Code: 130429, RetryAfter: time.Second}}
+		out, err := deliver(t, &fakeOutbox{msg: queued()}, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSnoozed, out.Result)
+		require.GreaterOrEqual(t, out.Wait, time.Second)
+		require.Equal(t, 130429, out.Code)
+	})
+	t.Run("TransientRetriesThenFails", func(t *testing.T) {
+		t.Parallel()
+		o := &fakeOutbox{msg: queued()}
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaRetry, Code: 131000, Title: "Something went wrong"}}
+		_, err := deliver(t, o, g, &fakePacer{}, false)
+		require.Error(t, err)
+		require.Nil(t, o.failed)
+		out, err := deliver(t, o, g, &fakePacer{}, true)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		require.Equal(t, 131000, o.failed.Code)
+	})
+	t.Run("FinalKeepsMetasReason", func(t *testing.T) {
+		t.Parallel()
+		o := &fakeOutbox{msg: queued()}
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaFinal, Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}}
+		out, err := deliver(t, o, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		require.Equal(t, domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}, *o.failed)
+	})
+	t.Run("AuthFlagsTheNumber", func(t *testing.T) {
+		t.Parallel()
+		o := &fakeOutbox{msg: queued()}
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaAuth, Code: 190, Title: "Invalid OAuth access token"}}
+		out, err := deliver(t, o, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		require.Contains(t, o.reconnect, "190")
+	})
+	t.Run("OptOutsAreHonouredAtSendTime", func(t *testing.T) {
+		t.Parallel()
+		m := queued()
+		m.OptedOut = true
+		o, g := &fakeOutbox{msg: m}, &fakeGraph{}
+		out, _ := deliver(t, o, g, &fakePacer{}, false)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		m = queued()
+		m.Type, m.Content, m.MarketingOptedOut, m.TemplateCategory = "template", json.RawMessage(`{"name":"sale","language":{"code":"en"}}`), true, "MARKETING"
+		o = &fakeOutbox{msg: m}
+		out, _ = deliver(t, o, g, &fakePacer{}, false)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		require.Equal(t, 131050, o.failed.Code)
+		require.Zero(t, g.calls)
+	})
+}
+
+func TestGraphPayloadMedia(t *testing.T) {
+	t.Parallel()
+	p := messaging.GraphPayload(messaging.MessageToSend{ID: domain.NewID(), Type: "document", To: "14155550101",
+		Content: json.RawMessage(`{"media_id":"42","filename":"a.pdf"}`)})
+	require.Equal(t, "whatsapp", p["messaging_product"])
+	require.JSONEq(t, `{"id":"42","filename":"a.pdf"}`, string(p["document"].(json.RawMessage)))
+}

@@ -1,0 +1,112 @@
+package messaging
+
+import (
+	"context"
+	"time"
+
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// Contacts reads contacts (outside a transaction).
+type Contacts interface {
+	// Get returns the contact when it exists and is inside view; KindNotFound otherwise.
+	Get(ctx context.Context, workspaceID, id domain.ID, view contacts.View, forUpdate bool) (domain.Contact, error)
+	// List finds contacts; the send use case uses it to find one by phone (Filter.Phone).
+	List(ctx context.Context, workspaceID domain.ID, f contacts.Filter, view contacts.View, limit int) ([]domain.Contact, error)
+}
+
+// Workspaces reads a workspace's plan (each request: a plan change applies at once).
+type Workspaces interface {
+	Workspace(ctx context.Context, id domain.ID) (domain.Workspace, error)
+}
+
+// Numbers lists a workspace's WhatsApp numbers.
+type Numbers interface {
+	List(ctx context.Context, workspaceID domain.ID) ([]domain.PhoneNumber, error)
+}
+
+// MessageStore reads messages and the template catalogue.
+type MessageStore interface {
+	GetMessage(ctx context.Context, workspaceID, id domain.ID) (domain.Message, error)
+	// ListByContact returns up to limit messages of a contact, newest first, with ids below
+	// before (all when before is the zero id).
+	ListByContact(ctx context.Context, workspaceID, contactID, before domain.ID, limit int) ([]domain.Message, error)
+	// TemplateCategory is the category (MARKETING, UTILITY, AUTHENTICATION) of a template of
+	// the WABA, "" when the template is not in our catalogue.
+	TemplateCategory(ctx context.Context, workspaceID domain.ID, wabaID, name, language string) (string, error)
+}
+
+// QuotaState is a rate-limit counter after one request was counted.
+type QuotaState struct {
+	Limit     int
+	Remaining int
+	Reset     time.Time // when the current window ends
+	Reached   bool      // the request that was counted is over the limit
+}
+
+// Quota counts sends per key in one-minute windows (a shared store when several instances run).
+type Quota interface {
+	// Take counts one request against key with the given per-minute limit.
+	Take(ctx context.Context, key string, perMinute int) (QuotaState, error)
+	// Peek reads the counter without counting.
+	Peek(ctx context.Context, key string, perMinute int) (QuotaState, error)
+}
+
+// IdempotencyRecord is the stored outcome of a send made with an Idempotency-Key.
+type IdempotencyRecord struct {
+	WorkspaceID domain.ID
+	Key         string
+	RequestHash []byte
+	Status      int    // the HTTP status of the first answer (202)
+	Body        []byte // JSON snapshot of the message as first answered
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// IdempotencyKeys reads stored outcomes (outside a transaction).
+type IdempotencyKeys interface {
+	// Find returns the unexpired record for key; ok is false when there is none.
+	Find(ctx context.Context, workspaceID domain.ID, key string) (rec IdempotencyRecord, ok bool, err error)
+}
+
+// IdempotencySaver stores an outcome in the current transaction. A key already held by an
+// unexpired record is KindConflict (a concurrent request with the same key won).
+type IdempotencySaver interface {
+	Save(ctx context.Context, r IdempotencyRecord) error
+}
+
+// ContactWriter creates the contact of a new `to` in the current transaction.
+type ContactWriter interface {
+	Create(ctx context.Context, c domain.Contact) error // KindContactExists on a taken phone
+}
+
+// MessageWriter inserts the queued message in the current transaction.
+type MessageWriter interface {
+	CreateOutbound(ctx context.Context, m domain.Message) error
+}
+
+// AuditWriter records an audit entry in the current transaction.
+type AuditWriter interface {
+	Record(ctx context.Context, e domain.AuditEntry) error
+}
+
+// Jobs enqueues the send job in the current transaction (the outbox). priority is River's
+// 1 (first) to 4 (last); see Service.priority.
+type Jobs interface {
+	EnqueueSendPriority(ctx context.Context, workspaceID, messageID domain.ID, priority int) error
+}
+
+// Repos is what a transaction offers the send use case.
+type Repos struct {
+	Contacts    ContactWriter
+	Messages    MessageWriter
+	Audit       AuditWriter
+	Jobs        Jobs
+	Idempotency IdempotencySaver
+}
+
+// TxRunner runs fn in one transaction.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+}

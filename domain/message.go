@@ -73,6 +73,15 @@ type MessageError struct {
 	Detail string `json:"detail"`
 }
 
+// MessagePurpose says why an outbound message exists.
+type MessagePurpose string
+
+const (
+	PurposeConversation       MessagePurpose = "conversation"
+	PurposeOptOutConfirmation MessagePurpose = "opt_out_confirmation" // the one message an opted-out contact still gets
+	PurposeOptInConfirmation  MessagePurpose = "opt_in_confirmation"
+)
+
 // Message is one WhatsApp message, in either direction.
 type Message struct {
 	ID            ID
@@ -83,6 +92,7 @@ type Message struct {
 	Type          string
 	Content       json.RawMessage
 	Status        MessageStatus
+	Purpose       MessagePurpose // outbound only; empty means PurposeConversation
 	WAMID         string
 	Error         *MessageError
 	Pricing       json.RawMessage

@@ -697,3 +697,74 @@ func TestWebhookFromSandbox(t *testing.T) {
 	require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT content->'text'->>'body' FROM messages WHERE wamid = $1`, wamid).Scan(&text))
 	require.Equal(t, "Bonjour, ça marche ?", text)
 }
+
+// STOP through the whole product: the sandbox user writes STOP, the contact is opted out and
+// exactly one confirmation reaches the user through Meta; a second STOP sends nothing; sends
+// are refused until START, which is confirmed too.
+func TestOptOutRoundTripThroughTheSandbox(t *testing.T) {
+	t.Parallel()
+	var sb atomic.Pointer[sandbox.Sandbox]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.Load().Handler().ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	a := startApp(t, func(c *bootstrap.Config) { c.MetaGraphURL = srv.URL })
+	s := sandbox.New(sandbox.Config{AppID: "test-app", AppSecret: appSecret, CallbackURL: a.URL + "/webhooks/meta",
+		VerifyToken: "test-verify-token", StatusDelay: 5 * time.Millisecond})
+	t.Cleanup(s.Close)
+	sb.Store(s)
+
+	owner := a.signup(t, "owner")
+	ws := a.createWorkspace(t, owner, "Opt Co")
+	acct, err := s.CreateAccount(sandbox.AccountOptions{})
+	require.NoError(t, err)
+	num := a.Must(t, 202, "POST", "/v1/workspaces/"+ws+"/whatsapp/connect", owner.Token, map[string]string{
+		"access_token": acct.AccessToken, "waba_id": acct.WABAID, "phone_number_id": acct.PhoneNumberID})["phone_number"].(map[string]any)
+	eventually(t, 20*time.Second, func() bool {
+		return a.Must(t, 200, "GET", "/v1/workspaces/"+ws+"/whatsapp/phone-numbers/"+num["id"].(string), owner.Token, nil)["status"] == "connected"
+	}, "number connects")
+
+	const user = "447911123456"
+	sentTo := func() []string {
+		var bodies []string
+		for _, m := range s.Messages() {
+			if m.To == user && m.Type == "text" {
+				var p struct {
+					Text struct {
+						Body string `json:"body"`
+					} `json:"text"`
+				}
+				_ = json.Unmarshal(m.Payload, &p)
+				bodies = append(bodies, p.Text.Body)
+			}
+		}
+		return bodies
+	}
+	h := &hookEnv{a: a, owner: owner, ws: ws}
+	inject := func(text string) {
+		wamid, err := s.InjectInbound(sandbox.Inbound{PhoneNumberID: acct.PhoneNumberID, From: user, Name: "Pat", Text: text})
+		require.NoError(t, err)
+		eventually(t, 20*time.Second, func() bool {
+			return h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1`, wamid) == 1
+		}, "inbound stored")
+		h.waitJobs(t)
+	}
+
+	inject("  Stop ")
+	eventually(t, 20*time.Second, func() bool { return len(sentTo()) == 1 }, "one opt-out confirmation reaches the user")
+	require.Contains(t, sentTo()[0], "START")
+	c := h.contactBy(t, "+"+user)
+	require.Equal(t, true, c["opted_out"])
+	require.Equal(t, "keyword", c["opt_out_source"])
+
+	res := a.Do(t, "POST", "/v1/workspaces/"+ws+"/messages", owner.Token, map[string]any{"to": "+" + user, "type": "text", "text": map[string]any{"body": "hello?"}})
+	require.Equal(t, 403, res.Status, string(res.Body))
+	require.Equal(t, "opted_out", res.Code(t))
+
+	inject("STOP")
+	time.Sleep(200 * time.Millisecond) // give a wrong second confirmation the time to show up
+	require.Len(t, sentTo(), 1, "a second STOP sends nothing")
+
+	inject("start")
+	eventually(t, 20*time.Second, func() bool { return len(sentTo()) == 2 }, "the opt-in is confirmed")
+	require.Equal(t, false, h.contactBy(t, "+"+user)["opted_out"])
+	a.Must(t, 202, "POST", "/v1/workspaces/"+ws+"/messages", owner.Token, map[string]any{"to": "+" + user, "type": "text", "text": map[string]any{"body": "welcome back"}})
+}

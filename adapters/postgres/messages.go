@@ -19,14 +19,18 @@ func NewMessageRepo(q Querier) *MessageRepo { return &MessageRepo{q: q} }
 
 // CreateOutbound inserts a queued outbound message.
 func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) error {
+	purpose := m.Purpose
+	if purpose == "" {
+		purpose = domain.PurposeConversation
+	}
 	content := m.Content
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
 	}
 	_, err := r.q.Exec(ctx, `
-		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at)
-		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8)`,
-		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt)
+		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose)
+		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9)`,
+		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose))
 	return err
 }
 
@@ -105,8 +109,9 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 	var numStatus, level, wabaID, keyID *string
 	var ct, nonce, wrapped []byte
 	var cat *string
+	var purpose string
 	err := r.q.QueryRow(ctx, `
-		SELECT m.workspace_id, m.id, m.type, m.content, m.status, coalesce(m.wamid, ''), m.phone_number_id,
+		SELECT m.workspace_id, m.id, m.type, m.content, m.status, m.purpose, coalesce(m.wamid, ''), m.phone_number_id,
 			coalesce(c.wa_id, ''), coalesce(c.bsuid, ''), coalesce(c.opted_out, false), coalesce(c.marketing_opted_out, false),
 			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
 			t.category
@@ -116,13 +121,13 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		LEFT JOIN templates t ON m.type = 'template' AND t.workspace_id = m.workspace_id AND t.waba_id = p.waba_id
 			AND t.name = m.content->>'name' AND t.language = m.content->'language'->>'code'
 		WHERE m.workspace_id = $1 AND m.id = $2`, ws, id).
-		Scan(&m.WorkspaceID, &m.ID, &m.Type, &content, &status, &m.WAMID, &m.Number.PhoneNumberID,
+		Scan(&m.WorkspaceID, &m.ID, &m.Type, &content, &status, &purpose, &m.WAMID, &m.Number.PhoneNumberID,
 			&m.To, &m.BSUID, &m.OptedOut, &m.MarketingOptedOut,
 			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat)
 	if err != nil {
 		return m, notFound(err, "message")
 	}
-	m.Content, m.Status = json.RawMessage(content), domain.MessageStatus(status)
+	m.Content, m.Status, m.Purpose = json.RawMessage(content), domain.MessageStatus(status), domain.MessagePurpose(purpose)
 	if numberID != nil {
 		m.Number.ID, m.Number.WorkspaceID = *numberID, m.WorkspaceID
 		m.Number.Status, m.Number.ThroughputLevel, m.Number.WABAID = domain.NumberStatus(*numStatus), *level, *wabaID

@@ -265,6 +265,10 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 	confirmation := domain.Message{
 		ID: domain.NewID(), WorkspaceID: ws, ContactID: c.ID, PhoneNumberID: n.PhoneNumberID,
 		Direction: domain.Outbound, Type: "text", Status: domain.StatusQueued, CreatedAt: p.now,
+		Purpose: domain.PurposeOptInConfirmation,
+	}
+	if out {
+		confirmation.Purpose = domain.PurposeOptOutConfirmation
 	}
 	body, err := json.Marshal(map[string]string{"body": text})
 	if err != nil {

@@ -20,6 +20,7 @@ type MessageToSend struct {
 	Type        string
 	Content     json.RawMessage
 	Status      domain.MessageStatus
+	Purpose     domain.MessagePurpose
 	WAMID       string
 	// The recipient: wa_id digits, or a BSUID for a username-only contact.
 	To    string
@@ -158,7 +159,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 		return Outcome{Result: ResultSkipped, Reason: "already " + string(m.Status)}, nil
 	}
 	switch {
-	case m.OptedOut:
+	case m.OptedOut && m.Purpose != domain.PurposeOptOutConfirmation:
 		return d.fail(ctx, m, domain.MessageError{Title: "Contact opted out",
 			Detail: "The contact opted out after the message was queued; it was not sent."})
 	case m.Type == TypeTemplate && m.MarketingOptedOut && strings.EqualFold(m.TemplateCategory, "MARKETING"):

@@ -359,6 +359,15 @@ func TestDeliver(t *testing.T) {
 		require.Equal(t, messaging.ResultFailed, out.Result)
 		require.Equal(t, 131050, o.failed.Code)
 		require.Zero(t, g.calls)
+
+		// The confirmation of the opt-out itself is the one message that still goes.
+		m = queued()
+		m.OptedOut, m.Purpose = true, domain.PurposeOptOutConfirmation
+		o = &fakeOutbox{msg: m}
+		out, err := deliver(t, o, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSent, out.Result)
+		require.Equal(t, 1, g.calls)
 	})
 }
 

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"crypto/rand"
-	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -11,7 +10,9 @@ import (
 )
 
 // ID identifies every entity: a UUIDv7 (time-ordered, so new rows land at the end of
-// B-tree indexes). It implements sql.Scanner and driver.Valuer for the Postgres uuid type.
+// B-tree indexes). Its underlying [16]byte is what pgx reads and writes for a uuid column
+// directly (no text round trip), so it deliberately implements neither sql.Scanner nor
+// driver.Valuer.
 type ID [16]byte
 
 // NilID is the zero ID.
@@ -94,28 +95,4 @@ func (id *ID) UnmarshalText(b []byte) error {
 	}
 	*id = v
 	return nil
-}
-
-// Value implements driver.Valuer.
-func (id ID) Value() (driver.Value, error) { return id.String(), nil }
-
-// Scan implements sql.Scanner for uuid columns read as text or bytes.
-func (id *ID) Scan(src any) error {
-	switch v := src.(type) {
-	case string:
-		return id.UnmarshalText([]byte(v))
-	case []byte:
-		if len(v) == 16 {
-			copy(id[:], v)
-			return nil
-		}
-		return id.UnmarshalText(v)
-	case [16]byte:
-		*id = v
-		return nil
-	case nil:
-		*id = NilID
-		return nil
-	}
-	return fmt.Errorf("cannot scan %T into domain.ID", src)
 }

@@ -40,10 +40,13 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 		SoftStopTimeout:      cfg.SoftStopTimeout,
 	}
 	if cfg.Work {
+		// A queue fetches at most once per FetchCooldown (100 ms by default), so it runs
+		// at most MaxWorkers jobs per cooldown: 10 workers would cap webhooks at 100 jobs/s.
+		// The busy queues fetch far more often; fetching is one indexed query.
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:  {MaxWorkers: 10},
-			QueueWebhooks: {MaxWorkers: max(1, cfg.WebhookWorkers)},
-			QueueOutbound: {MaxWorkers: 50},
+			QueueWebhooks: {MaxWorkers: max(1, cfg.WebhookWorkers), FetchCooldown: 2 * time.Millisecond},
+			QueueOutbound: {MaxWorkers: 100, FetchCooldown: 5 * time.Millisecond},
 		}
 		rc.PeriodicJobs = periodic
 	}

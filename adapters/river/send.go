@@ -20,15 +20,17 @@ const QueueOutbound = "outbound"
 // SendArgs sends one queued outbound message to Meta.
 type SendArgs struct {
 	WorkspaceID domain.ID `json:"workspace_id"`
-	MessageID   domain.ID `json:"message_id" river:"unique"`
+	MessageID   domain.ID `json:"message_id"`
 }
 
 // Kind is stored in job rows: never change it.
 func (SendArgs) Kind() string { return "message.send" }
 
-// InsertOpts: one job per message (unique on the message id), our retry budget.
+// InsertOpts: our retry budget. No uniqueness: the job is inserted once, in the
+// transaction that creates its message, and a message that has its wamid is never sent
+// again; a unique insert would cost an index probe on the hottest insert for nothing.
 func (SendArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueOutbound, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueOutbound, MaxAttempts: MaxAttempts}
 }
 
 // EnqueueSend inserts the send job of a queued message in the current transaction, at the

@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
@@ -41,14 +43,23 @@ func main() {
 	conc := flag.Int("c", 32, "concurrent API clients")
 	nws := flag.Int("workspaces", 4, "workspaces (enterprise plan, one number each at 1,000 msg/s)")
 	contactsPer := flag.Int("contacts", 200, "contacts per workspace")
+	burst := flag.Bool("burst", false, "pause the send workers while the API accepts, then time the drain alone")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	if err := run(*n, *conc, *nws, *contactsPer); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	if err := run(*n, *conc, *nws, *contactsPer, *burst); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(n, conc, nws, contactsPer int) error {
+func run(n, conc, nws, contactsPer int, burst bool) error {
 	ctx := context.Background()
 	base := os.Getenv("DATABASE_URL")
 	if base == "" {
@@ -87,8 +98,9 @@ func run(n, conc, nws, contactsPer int) error {
 	}
 	var e *echo.Echo
 	var pool *pgxpool.Pool
+	var rc *river.Client[pgx.Tx]
 	app := fx.New(append(bootstrap.Options(cfg, bootstrap.Settings{Role: bootstrap.RoleAll, PasswordHashing: "fast"},
-		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))), fx.Populate(&e, &pool), fx.NopLogger)...)
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))), fx.Populate(&e, &pool, &rc), fx.NopLogger)...)
 	if err := app.Start(ctx); err != nil {
 		return err
 	}
@@ -149,8 +161,15 @@ func run(n, conc, nws, contactsPer int) error {
 		targets = append(targets, ts)
 	}
 
-	// Phase 1: the API, with the workers sending at the same time.
-	fmt.Printf("sending %d template messages from %d clients to %d workspaces (sandbox: no latency, numbers at 1,000 msg/s)\n", n, conc, nws)
+	// Phase 1: the API, with the workers sending at the same time (or paused, in burst mode).
+	mode := "workers sending while the API accepts"
+	if burst {
+		mode = "burst: workers paused while the API accepts, then the drain alone"
+		if err := rc.QueuePause(ctx, "outbound", nil); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("sending %d template messages from %d clients to %d workspaces (sandbox: no latency, numbers at 1,000 msg/s; %s)\n", n, conc, nws, mode)
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var failures atomic.Int64
@@ -182,6 +201,11 @@ func run(n, conc, nws, contactsPer int) error {
 
 	// Phase 2: wait until every accepted message has its wamid.
 	accepted := n - int(failures.Load())
+	if burst {
+		if err := rc.QueueResume(ctx, "outbound", nil); err != nil {
+			return err
+		}
+	}
 	var sentAtAPIEnd int
 	_ = pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE wamid IS NOT NULL`).Scan(&sentAtAPIEnd)
 	var last time.Time

@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
@@ -29,13 +31,14 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // App is a running server under test.
 type App struct {
-	URL  string
-	Echo *echo.Echo
-	Pool *pgxpool.Pool
-	Cfg  bootstrap.Config
-	Logs *syncBuffer
-	app  *fx.App
-	stop sync.Once
+	URL   string
+	Echo  *echo.Echo
+	Pool  *pgxpool.Pool
+	River *river.Client[pgx.Tx]
+	Cfg   bootstrap.Config
+	Logs  *syncBuffer
+	app   *fx.App
+	stop  sync.Once
 }
 
 // Stop stops the app (drains requests and jobs); later calls do nothing.
@@ -94,7 +97,7 @@ func startAppOn(t testing.TB, databaseURL string, tweak ...func(*bootstrap.Confi
 	log := bootstrap.NewLogger(logs, cfg.LogLevel)
 	a := &App{Cfg: cfg, Logs: logs}
 	opts := append(bootstrap.Options(cfg, bootstrap.Settings{Role: bootstrap.RoleAll, Migrate: true, PasswordHashing: "fast"}, log),
-		fx.Populate(&a.Echo, &a.Pool))
+		fx.Populate(&a.Echo, &a.Pool, &a.River))
 	a.app = fx.New(opts...)
 	require.NoError(t, a.app.Err())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

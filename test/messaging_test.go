@@ -560,3 +560,35 @@ func TestRedisQuotaSharedByTwoInstances(t *testing.T) {
 	require.Equal(t, 100, ca[202]+cb[202], "instance a %v, instance b %v", ca, cb)
 	require.Equal(t, 20, ca[429]+cb[429])
 }
+
+// A broadcast from one workspace (paced by its number's throughput, so it takes seconds)
+// does not hold back another workspace's single reply: the reply is sent while most of
+// the broadcast is still waiting.
+func TestBroadcastDoesNotDelayAnotherWorkspace(t *testing.T) {
+	t.Parallel()
+	e := newMsgEnv(t)
+	e.a.Must(t, 200, "PATCH", wsPath(e.tm, ""), e.tm.Owner.Token, map[string]string{"plan": "enterprise"})
+	e.connect(t, e.tm.OtherWS, e.tm.Outside)
+
+	// Queue the broadcast and then the reply with the send workers paused, so both wait in
+	// the queue together (as when a broadcast is queued faster than its number may send).
+	ctx := context.Background()
+	require.NoError(t, e.a.River.QueuePause(ctx, "outbound", nil))
+	const broadcast = 400 // at 80 msg/s per number: about 5 s of sending
+	counts := sendMany(t, e.a, e.tm.WS, e.tm.Owner.Token, broadcast)
+	require.Equal(t, map[int]int{202: broadcast}, counts)
+	reply := e.a.Must(t, 202, "POST", "/v1/workspaces/"+e.tm.OtherWS+"/messages", e.tm.Outside.Token,
+		map[string]any{"to": nextPhone(), "type": "template", "template": template("hello_world")})
+	require.NoError(t, e.a.River.QueueResume(ctx, "outbound", nil))
+
+	var sentAt time.Time
+	eventually(t, 30*time.Second, func() bool {
+		err := e.a.Pool.QueryRow(context.Background(), `SELECT sent_at FROM messages WHERE id = $1 AND sent_at IS NOT NULL`, reply["id"]).Scan(&sentAt)
+		return err == nil
+	}, "the other workspace's reply is sent")
+	var before int
+	require.NoError(t, e.a.Pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM messages WHERE workspace_id = $1 AND direction = 'outbound' AND sent_at <= $2`, e.tm.WS, sentAt).Scan(&before))
+	t.Logf("the reply was sent after %d of the %d broadcast messages", before, broadcast)
+	require.Less(t, before, broadcast*3/4, "the reply went out while the broadcast was still sending (%d of %d sent before it)", before, broadcast)
+}

@@ -17,6 +17,9 @@ go build -o bin/waba ./cmd/waba
 # The sandbox stands in for graph.facebook.com unless META_GRAPH_URL points elsewhere.
 if [[ -z "${META_GRAPH_URL:-}" ]]; then
   export SANDBOX_ADDR=${SANDBOX_ADDR:-127.0.0.1:8090}
+  # The sandbox delivers status and inbound webhooks to this server, signed like Meta.
+  port=${HTTP_ADDR:-:8080}; port=${port##*:}
+  export SANDBOX_CALLBACK_URL=${SANDBOX_CALLBACK_URL:-http://127.0.0.1:$port/webhooks/meta}
   bin/waba sandbox > sandbox.log 2>&1 &
   SANDBOX_PID=$!
   trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT

@@ -224,6 +224,11 @@ func TestSendEveryTypeThroughToRead(t *testing.T) {
 	}
 	audit := e.a.Must(t, 200, "GET", wsPath(e.tm, "/audit-logs?action=message.queued"), e.tm.Owner.Token, nil)["data"].([]any)
 	require.Len(t, audit, len(ids))
+
+	// Sending used the access token for every message: it is in no log line (the app logs
+	// at debug level here) and nowhere in the database.
+	require.NotContains(t, e.a.Logs.String(), e.acct.AccessToken)
+	requireNotInDatabase(t, e.a, e.acct.AccessToken)
 }
 
 func TestSendRefusalsInOrder(t *testing.T) {

@@ -2,7 +2,9 @@ package test
 
 import (
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -168,4 +170,37 @@ func TestFirstStartOnAnEmptyDatabase(t *testing.T) {
 	app := startAppOn(t, pgtest.NewEmptyURL(t), func(c *bootstrap.Config) { c.AdminToken = "x" })
 	require.Equal(t, 200, app.Do(t, "GET", "/readyz", "", nil).Status)
 	require.NotContains(t, app.Logs.String(), "does not exist")
+}
+
+// Input Postgres cannot store is refused at the edge with a 4xx, never a 500.
+func TestUnstorableInputIsRefusedAtTheEdge(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	tm := newTeam(t, a)
+	for _, q := range []string{"action=%00", "action=a%00b", "resource_id=%FF%FE", "%00=x"} {
+		res := a.Do(t, "GET", wsPath(tm, "/audit-logs?"+q), tm.Owner.Token, nil)
+		require.Equal(t, 422, res.Status, q)
+	}
+	require.Equal(t, 422, a.Do(t, "GET", wsPath(tm, "/contacts?q=%00"), tm.Owner.Token, nil).Status)
+	for name, body := range map[string]string{
+		"NUL escape":   `{"name":"a\u0000b"}`,
+		"invalid UTF8": "{\"name\":\"a\xff\xfeb\"}",
+	} {
+		res := a.Do(t, "PATCH", wsPath(tm, ""), tm.Owner.Token, body)
+		require.Equal(t, 400, res.Status, name)
+		require.Equal(t, "validation_failed", res.Code(t), name)
+	}
+	// A literal backslash followed by "u0000" is ordinary text.
+	a.Must(t, 200, "PATCH", wsPath(tm, ""), tm.Owner.Token, `{"name":"back\\u0000slash"}`)
+
+	// An oversized body sent chunked (no Content-Length) is 413 too.
+	req, err := http.NewRequest("PATCH", a.URL+wsPath(tm, ""), io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("x", 2<<20)), strings.NewReader(`"}`)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tm.Owner.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = -1
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 413, res.StatusCode)
 }

@@ -1,10 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -128,11 +133,59 @@ func pathID(c echo.Context, name, what string) (domain.ID, error) {
 }
 
 // bind decodes the JSON body; malformed JSON is a 400 validation problem.
+// Text that Postgres cannot store (invalid UTF-8, NUL) is refused here, at the edge, rather
+// than failing deep inside a transaction.
 func bind(c echo.Context, v any) error {
-	if err := (&echo.DefaultBinder{}).BindBody(c, v); err != nil {
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return err // the body limit, hit while reading a chunked body
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read")
+	}
+	if !utf8.Valid(raw) || hasNULEscape(raw) {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body must be UTF-8 text without NUL characters")
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte("{}")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON for this endpoint")
 	}
 	return nil
+}
+
+// hasNULEscape reports whether JSON text holds a \u0000 escape (not an escaped backslash
+// followed by "u0000").
+func hasNULEscape(b []byte) bool {
+	for i := 0; i+5 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
+}
+
+// cleanQuery refuses query strings with NUL or invalid UTF-8 in a name or value: no filter
+// can match them, and Postgres would refuse them as parameters.
+func cleanQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for k, vs := range c.QueryParams() {
+			bad := !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0
+			for _, v := range vs {
+				bad = bad || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0
+			}
+			if bad {
+				return &domain.Error{Kind: domain.KindValidation, Message: "invalid query parameter",
+					Fields: []domain.FieldError{{Field: k, Message: "must be UTF-8 text without NUL characters"}}}
+			}
+		}
+		return next(c)
+	}
 }
 
 // paging reads ?limit= (default 50, max 200) and ?cursor=.

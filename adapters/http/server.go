@@ -63,6 +63,7 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 		}))
 	}
 	e.Use(middleware.ContextTimeout(cfg.RequestTimeout))
+	e.Use(cleanQuery)
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

@@ -101,7 +101,7 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 			ON CONFLICT DO NOTHING
 			RETURNING `+contactColumns,
-			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), truncateRunes(id.Name, domain.MaxContactNameRunes), now)
+			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), truncateRunes(cleanText(id.Name), domain.MaxContactNameRunes), now)
 		if err != nil {
 			return c, err
 		}
@@ -122,7 +122,7 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 func (r *InboundRepo) fillIn(ctx context.Context, c domain.Contact, phone string, id inbound.Identity) (domain.Contact, error) {
 	setPhone := c.Phone == "" && phone != ""
 	setBSUID := c.BSUID == "" && id.BSUID != ""
-	name := truncateRunes(id.Name, domain.MaxContactNameRunes)
+	name := truncateRunes(cleanText(id.Name), domain.MaxContactNameRunes)
 	setName := c.Name == "" && name != ""
 	if !setPhone && !setBSUID && !setName {
 		return c, nil
@@ -207,7 +207,7 @@ func (r *InboundRepo) InsertInbound(ctx context.Context, m domain.Message) (bool
 		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, wamid, created_at)
 		VALUES ($1, $2, $3, $4, 'inbound', $5, $6, 'received', $7, $8)
 		ON CONFLICT (wamid) WHERE wamid IS NOT NULL DO NOTHING`,
-		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), m.WAMID, m.CreatedAt)
+		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt)
 	return tag.RowsAffected() == 1, err
 }
 
@@ -224,11 +224,12 @@ func (r *InboundRepo) RecordStatus(ctx context.Context, s inbound.StatusReport) 
 	return tag.RowsAffected() == 1, err
 }
 
+// rawOrNil is a jsonb parameter: NULL when empty, sanitized otherwise.
 func rawOrNil(raw json.RawMessage) []byte {
 	if len(raw) == 0 {
 		return nil
 	}
-	return raw
+	return sanitizeJSONB(raw)
 }
 
 const messageColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
@@ -331,7 +332,7 @@ func (r *InboundRepo) RecordAccountEvent(ctx context.Context, e inbound.AccountE
 	_, err := r.q.Exec(ctx, `
 		INSERT INTO account_events (id, workspace_id, waba_id, field, event, payload, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.WorkspaceID, e.WABAID, e.Field, e.Event, []byte(e.Payload), e.At)
+		e.ID, e.WorkspaceID, e.WABAID, e.Field, cleanText(e.Event), sanitizeJSONB(e.Payload), e.At)
 	return err
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+
+	"github.com/wabaplatform/waba/adapters/postgres"
 )
 
 // WebhookArgs carries one verified Meta webhook POST body to the inbound worker. The job is
@@ -51,14 +53,24 @@ func (a WebhookArgs) Body() []byte {
 }
 
 // NewWebhookArgs builds the job of one raw body. It does not parse the body: json.Valid is
-// one scan, done so that valid JSON is stored readable.
+// one scan, done so that valid JSON is stored readable. JSON that jsonb cannot hold (a
+// \u0000 escape, an unpaired surrogate) is stored as raw bytes instead, or its insert
+// would fail and take the rest of its batch down with it.
 func NewWebhookArgs(raw []byte) WebhookArgs {
 	sum := sha256.Sum256(raw)
 	a := WebhookArgs{SHA256: hex.EncodeToString(sum[:])}
-	if json.Valid(raw) {
+	if json.Valid(raw) && postgres.JSONBSafe(raw) {
 		a.Payload = raw
 	} else {
 		a.Raw = raw
+	}
+	return a
+}
+
+// asRaw is a with its body stored as raw bytes (base64 in the job's JSON).
+func (a WebhookArgs) asRaw() WebhookArgs {
+	if len(a.Payload) > 0 {
+		a.Raw, a.Payload = a.Payload, nil
 	}
 	return a
 }
@@ -323,6 +335,15 @@ func PgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
 		var err error
 		for attempt := 0; attempt < 2; attempt++ {
 			dup, err = insertBatch(ctx, pool, ins, jobs, params)
+			if dataException(err) && attempt == 0 {
+				// A body jsonb refused despite the check: store the whole batch as raw
+				// bytes, which any body survives, rather than fail its neighbours.
+				for i, j := range order {
+					raw := jobs[j].asRaw()
+					params[i].Args = raw
+				}
+				continue
+			}
 			if !retryableTx(err) {
 				break
 			}
@@ -355,6 +376,11 @@ func insertBatch(ctx context.Context, pool *pgxpool.Pool, ins *Inserter, jobs []
 		return nil
 	})
 	return dup, err
+}
+
+func dataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
 
 func retryableTx(err error) bool {

@@ -17,3 +17,19 @@ build:
 
 vet:
 	go vet ./...
+
+# Capacity figures (ingest vs a plain-INSERT baseline, inbound processing, send, Go
+# benchmarks, scaling): waba serve processes on loopback, a scratch database; a few minutes.
+bench:
+	DATABASE_URL="$$(scripts/postgres.sh)" go run ./bench/capacity
+
+# Crash and outage checks: kill -9 during ingest, Postgres cut off through a proxy, a worker
+# killed during sends, three instances with Redis (database 11, flushed). Exits non-zero on
+# any lost, doubled or twice-sent message.
+chaos:
+	DATABASE_URL="$$(scripts/postgres.sh)" go run ./bench/chaos
+
+# Security probes (signatures, replays, JWTs, cross-tenant ids, hostile parameters and
+# bodies) and bounded fuzzing; exits non-zero if any probe was accepted.
+security:
+	DATABASE_URL="$$(scripts/postgres.sh)" go run ./bench/security

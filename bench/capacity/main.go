@@ -1,0 +1,483 @@
+// Command capacity is `make bench`: how much one instance carries, measured against real
+// `waba serve` processes on loopback and a scratch database on the Postgres of DATABASE_URL.
+//
+//  1. Webhook ingest: signed webhooks (messages and statuses, several tenants, unique
+//     wamids) posted at fixed concurrency for a fixed time to an api-role process, and at a
+//     fixed rate; acknowledged/s and latency percentiles. The baseline, in the same run:
+//     single-row inserts of the same payloads into a plain table, one commit each, at the
+//     same concurrency through pgx. Ratio ours/baseline.
+//
+//  2. Inbound processing: the jobs queued in 1, drained by a worker-role process; events/s
+//     from queued to processed, and every acknowledged message stored once.
+//
+//  3. Send pipeline: `go run ./bench/send` and its figures.
+//
+//  4. Go benchmarks of the hot functions.
+//
+//  5. Scaling: the ingest run with one and with two server processes on one database.
+//
+//     DATABASE_URL="$(scripts/postgres.sh)" go run ./bench/capacity [-duration 10s] [-c 32] [-rate 2000]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wabaplatform/waba/bench/internal/harness"
+)
+
+type config struct {
+	Duration   time.Duration // each ingest run
+	Conc       int           // closed-loop concurrency (ingest and baseline)
+	Rate       float64       // paced ingest run, webhooks a second
+	Tenants    int           // business numbers (two per workspace)
+	DrainLimit time.Duration // longest inbound drain measured
+	SendN      int           // messages for bench/send (0: skip)
+	GoBench    time.Duration // -benchtime of the Go benchmarks (0: skip)
+	Scaling    bool
+	ResultsDir string // "" = bench/results
+	Out        io.Writer
+}
+
+func main() {
+	var cfg config
+	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each ingest run")
+	flag.IntVar(&cfg.Conc, "c", 32, "concurrent clients of the closed-loop runs and the baseline")
+	flag.Float64Var(&cfg.Rate, "rate", 2000, "webhooks a second of the paced run")
+	flag.IntVar(&cfg.Tenants, "tenants", 8, "business numbers the webhooks are spread over (two per workspace)")
+	flag.DurationVar(&cfg.DrainLimit, "drain", 90*time.Second, "longest inbound drain measured")
+	flag.IntVar(&cfg.SendN, "send", 4000, "messages for go run ./bench/send (0 skips it)")
+	flag.DurationVar(&cfg.GoBench, "benchtime", 300*time.Millisecond, "-benchtime of the Go benchmarks (0 skips them)")
+	flag.BoolVar(&cfg.Scaling, "scaling", true, "also run ingest against two server processes")
+	flag.Parse()
+	cfg.Out = os.Stdout
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, cfg)
+	if rep != nil {
+		rep.Print(os.Stdout)
+		if path, werr := rep.Write(cfg.ResultsDir); werr == nil {
+			fmt.Println("  results:", path)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if rep.Failed() {
+		os.Exit(1)
+	}
+}
+
+// outcome holds the figures the smoke test checks.
+type outcome struct {
+	closed, paced harness.LoadResult
+	twoServers    harness.LoadResult
+	baselinePerS  float64
+	processed     int
+	queued        int
+	lost, doubled int
+}
+
+var lastOutcome outcome
+
+func run(ctx context.Context, cfg config) (*harness.Report, error) {
+	rep := harness.NewReport("bench", "section", "measure", "value", "target", "result")
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Out, "bench: "+format+"\n", args...) }
+	base, err := harness.BaseDatabaseURL()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "waba-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	logf("building ./cmd/waba")
+	bin, err := harness.BuildWaba(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	db, err := harness.NewDB(ctx, base, "bench", 4)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Drop()
+
+	// Servers: api role only, so this measures the ingest path and nothing else competes
+	// for the two cores; the workers are measured on their own in step 2.
+	opts := harness.ServerOptions{Bin: bin, DatabaseURL: db.URL, Role: "api", MaxConns: 16, LogDir: tmp, Name: "api-1"}
+	api1, err := harness.StartServer(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer api1.Kill()
+	tenants, err := setupTenants(ctx, api1.URL, db, cfg.Tenants)
+	if err != nil {
+		return nil, err
+	}
+	gen := harness.NewGenerator(tenants, 500, 4) // every 4th webhook a status
+	sample := gen.At(0)
+	var acked []harness.Payload
+	keep := func(r harness.LoadResult) { acked = append(acked, r.Acked...) }
+
+	// 1. Ingest, closed loop.
+	logf("warm-up 1s")
+	keep(harness.Load(ctx, harness.LoadOptions{Targets: []string{api1.URL}, Concurrency: cfg.Conc, Duration: time.Second, Gen: gen, Track: true}))
+	logf("ingest: %d clients for %s (closed loop)", cfg.Conc, cfg.Duration)
+	closed := harness.Load(ctx, harness.LoadOptions{Targets: []string{api1.URL}, Concurrency: cfg.Conc, Duration: cfg.Duration, Gen: gen, Track: true})
+	keep(closed)
+	lastOutcome.closed = closed
+	addLoad(rep, "1 ingest", fmt.Sprintf("%d clients, 1 process", cfg.Conc), closed)
+
+	// Baseline: the same payloads, one INSERT and one commit each, same concurrency.
+	logf("baseline: single-row inserts, %d connections for %s", cfg.Conc, cfg.Duration)
+	bl, err := baseline(ctx, db.URL, cfg.Conc, cfg.Duration, gen)
+	if err != nil {
+		return rep, err
+	}
+	lastOutcome.baselinePerS = bl.PerSecond()
+	rep.Add("1 ingest", "baseline: plain INSERT, 1 commit each", fmt.Sprintf("%.0f/s p50 %.1fms p99 %.1fms (%d B payloads)",
+		bl.PerSecond(), harness.MS(bl.Percentile(.5)), harness.MS(bl.Percentile(.99)), len(sample.Body)), "", "")
+	ratio := 0.0
+	if bl.PerSecond() > 0 {
+		ratio = closed.PerSecond() / bl.PerSecond()
+	}
+	rep.Add("1 ingest", "ratio ours / baseline", fmt.Sprintf("%.2f", ratio), ">= 1.0", harness.Verdict(ratio >= 1.0))
+
+	// Paced at the target rate.
+	logf("ingest: paced at %.0f/s for %s", cfg.Rate, cfg.Duration)
+	paced := harness.Load(ctx, harness.LoadOptions{Targets: []string{api1.URL}, Concurrency: 256, Rate: cfg.Rate, Duration: cfg.Duration, Gen: gen, Track: true})
+	keep(paced)
+	lastOutcome.paced = paced
+	addLoad(rep, "1 ingest", fmt.Sprintf("paced at %.0f/s", cfg.Rate), paced)
+	keptUp := paced.PerSecond() >= cfg.Rate*0.97
+	p99 := paced.Percentile(.99)
+	rep.Add("1 ingest", fmt.Sprintf("p99 at %.0f/s", cfg.Rate), fmt.Sprintf("%.1fms (achieved %.0f/s)", harness.MS(p99), paced.PerSecond()),
+		"<= 10ms at 2,000/s", harness.Verdict(keptUp && p99 <= 10*time.Millisecond && cfg.Rate >= 2000))
+
+	// 5. Scaling: two api processes on the same database.
+	if cfg.Scaling {
+		o2 := opts
+		o2.Name = "api-2"
+		api2, err := harness.StartServer(ctx, o2)
+		if err != nil {
+			return rep, err
+		}
+		logf("scaling: %d clients over 2 processes for %s", cfg.Conc, cfg.Duration)
+		two := harness.Load(ctx, harness.LoadOptions{Targets: []string{api1.URL, api2.URL}, Concurrency: cfg.Conc, Duration: cfg.Duration, Gen: gen, Track: true})
+		keep(two)
+		lastOutcome.twoServers = two
+		addLoad(rep, "5 scaling", "1 process (run 1 above)", closed)
+		addLoad(rep, "5 scaling", fmt.Sprintf("2 processes, %d clients", cfg.Conc), two)
+		if closed.PerSecond() > 0 {
+			rep.Add("5 scaling", "2 processes / 1 process", fmt.Sprintf("%.2fx", two.PerSecond()/closed.PerSecond()), "", "")
+		}
+		if err := api2.Stop(); err != nil {
+			logf("api-2 stop: %v", err)
+		}
+	}
+	if err := api1.Stop(); err != nil {
+		logf("api-1 stop: %v", err)
+	}
+
+	// 2. Inbound processing: everything acknowledged above is queued; drain it.
+	queued, err := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state = 'available'`)
+	if err != nil {
+		return rep, err
+	}
+	lastOutcome.queued = queued
+	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS default)", queued)
+	wo := opts
+	wo.Role, wo.Name, wo.MaxConns = "worker", "worker", 20
+	worker, err := harness.StartServer(ctx, wo)
+	if err != nil {
+		return rep, err
+	}
+	defer worker.Kill()
+	open, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit)
+	if err != nil {
+		return rep, err
+	}
+	var processed int
+	var first, last time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(attempted_at), now()), coalesce(max(finalized_at), now())
+		FROM river_job WHERE kind = 'webhook.meta' AND state = 'completed'`).Scan(&processed, &first, &last); err != nil {
+		return rep, err
+	}
+	lastOutcome.processed = processed
+	rate := float64(processed) / max(last.Sub(first).Seconds(), 0.001)
+	rep.Add("2 inbound", "events processed (1 per webhook)", fmt.Sprintf("%d of %d queued in %.1fs", processed, queued, last.Sub(first).Seconds()), "", "")
+	rep.Add("2 inbound", "events/s queued -> processed", fmt.Sprintf("%.0f/s", rate), ">= 2,000/s", harness.Verdict(rate >= 2000))
+	failed, _ := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state IN ('retryable', 'discarded', 'cancelled')`)
+	if open == 0 {
+		lost, doubled, err := checkStored(ctx, db, acked)
+		if err != nil {
+			return rep, err
+		}
+		lastOutcome.lost, lastOutcome.doubled = lost, doubled
+		rep.Add("2 inbound", "acknowledged messages lost / doubled", fmt.Sprintf("%d / %d", lost, doubled), "0 / 0", harness.Check(lost == 0 && doubled == 0))
+	} else {
+		rep.Add("2 inbound", "drain", fmt.Sprintf("%d jobs still open after %s (not checked for loss)", open, cfg.DrainLimit), "", "")
+	}
+	rep.Add("2 inbound", "jobs failed/retried", strconv.Itoa(failed), "0", harness.Check(failed == 0))
+	if err := worker.Stop(); err != nil {
+		logf("worker stop: %v", err)
+	}
+
+	// 3. Send pipeline: the existing benchmark, unchanged.
+	if cfg.SendN > 0 {
+		logf("send: go run ./bench/send -n %d -c 32 -workspaces 4", cfg.SendN)
+		if err := sendBench(ctx, rep, base, cfg.SendN); err != nil {
+			rep.Add("3 send", "go run ./bench/send", "error: "+firstLine(err.Error()), "", harness.NotMet)
+		}
+	}
+	// 4. Go benchmarks.
+	if cfg.GoBench > 0 {
+		logf("go benchmarks (-benchtime %s)", cfg.GoBench)
+		if err := goBench(ctx, rep, cfg.GoBench); err != nil {
+			rep.Add("4 go bench", "go test -bench", "error: "+firstLine(err.Error()), "", harness.Fail)
+		}
+	}
+	rep.Note("ingest runs post to `waba serve --role=api` processes (no workers in them); the load generator is this process, on the same %s CPUs", rep.Host["cpus"])
+	rep.Note("payloads: 1 message (text, image, location, interactive, ad referral) or 1 status per webhook, %d numbers in %d workspaces, ~%d bytes", cfg.Tenants, (cfg.Tenants+1)/2, len(sample.Body))
+	rep.Note("latency is measured by the client from request start to response end; the paced run issues requests on schedule with up to 256 in flight")
+	return rep, nil
+}
+
+func addLoad(rep *harness.Report, section, name string, r harness.LoadResult) {
+	non200 := r.Requests - r.Acknowledged()
+	rep.Add(section, name, fmt.Sprintf("%.0f ack/s p50 %.1fms p95 %.1fms p99 %.1fms (%d acked, %d not)",
+		r.PerSecond(), harness.MS(r.Percentile(.5)), harness.MS(r.Percentile(.95)), harness.MS(r.Percentile(.99)), r.Acknowledged(), non200), "", "")
+}
+
+// setupTenants creates workspaces through the API and registers n numbers (two per
+// workspace) for routing.
+func setupTenants(ctx context.Context, apiURL string, db *harness.DB, n int) ([]harness.Tenant, error) {
+	c := harness.NewClient(apiURL, 2)
+	u, err := c.SignupLogin(ctx, fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano()))
+	if err != nil {
+		return nil, err
+	}
+	tenants := harness.NewTenants(n)
+	var ws string
+	for i := range tenants {
+		if i%2 == 0 {
+			if ws, err = c.CreateWorkspace(ctx, u, fmt.Sprintf("Tenant %d", i/2), ""); err != nil {
+				return nil, err
+			}
+		}
+		tenants[i].WorkspaceID = ws
+		if i%2 == 1 { // two numbers of one workspace share its WABA
+			tenants[i].WABAID = tenants[i-1].WABAID
+		}
+		if _, err := db.InsertNumber(ctx, ws, tenants[i].PhoneNumberID, tenants[i].WABAID, tenants[i].Display); err != nil {
+			return nil, err
+		}
+	}
+	return tenants, nil
+}
+
+// baseline inserts generated payloads into a plain table, one row and one commit per
+// statement, from conc connections for d.
+func baseline(ctx context.Context, url string, conc int, d time.Duration, gen *harness.Generator) (harness.LoadResult, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return harness.LoadResult{}, err
+	}
+	cfg.MaxConns, cfg.MinConns = int32(conc), int32(conc)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return harness.LoadResult{}, err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial PRIMARY KEY, body jsonb NOT NULL)`); err != nil {
+		return harness.LoadResult{}, err
+	}
+	// Warm every connection (and its prepared statement) first.
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = pool.Exec(ctx, `INSERT INTO bench_baseline (body) VALUES ($1)`, gen.Next().Body)
+		}()
+	}
+	wg.Wait()
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	lats := make([][]time.Duration, conc)
+	var errs atomic.Int64
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				body := gen.Next().Body
+				t0 := time.Now()
+				if _, err := pool.Exec(ctx, `INSERT INTO bench_baseline (body) VALUES ($1)`, body); err != nil {
+					errs.Add(1)
+					continue
+				}
+				lats[w] = append(lats[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	res := harness.LoadResult{Status: map[int]int{}, Elapsed: time.Since(start)}
+	for _, l := range lats {
+		res.Latencies = append(res.Latencies, l...)
+	}
+	slices.Sort(res.Latencies)
+	res.Status[200] = len(res.Latencies)
+	res.Status[0] = int(errs.Load())
+	res.Requests = res.Status[200] + res.Status[0]
+	return res, nil
+}
+
+// checkStored compares the acknowledged inbound messages with the messages table: lost =
+// acknowledged wamids not stored, doubled = wamids stored or announced more than once.
+func checkStored(ctx context.Context, db *harness.DB, acked []harness.Payload) (lost, doubled int, err error) {
+	var wamids []string
+	for _, p := range acked {
+		if p.Kind == harness.KindMessage {
+			wamids = append(wamids, p.WAMID)
+		}
+	}
+	wamids = slices.Compact(slices.Sorted(slices.Values(wamids)))
+	err = db.Pool.QueryRow(ctx, `
+		WITH a AS (SELECT unnest($1::text[]) AS wamid),
+		     m AS (SELECT wamid, count(*) AS n FROM messages WHERE wamid = ANY($1) GROUP BY wamid)
+		SELECT (SELECT count(*) FROM a LEFT JOIN m USING (wamid) WHERE m.wamid IS NULL),
+		       (SELECT count(*) FROM m WHERE n > 1) +
+		       (SELECT count(*) FROM (SELECT message_id FROM inbox_events WHERE kind = 'message.received'
+		            GROUP BY message_id HAVING count(*) > 1) d)`, wamids).Scan(&lost, &doubled)
+	return lost, doubled, err
+}
+
+var (
+	apiLine  = regexp.MustCompile(`API:\s+(\d+) accepted, (\d+) refused in ([\d.]+)s = (\d+) msg/s accepted; latency p50 ([\d.]+)ms p90 ([\d.]+)ms p99 ([\d.]+)ms`)
+	sendLine = regexp.MustCompile(`Send:\s+(\d+) sent to the sandbox, first to last in ([\d.]+)s = (\d+) msg/s sent`)
+)
+
+// sendBench runs the existing send benchmark and reports its figures.
+func sendBench(ctx context.Context, rep *harness.Report, base string, n int) error {
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "run", "./bench/send", "-n", strconv.Itoa(n), "-c", "32", "-workspaces", "4")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+base, "REDIS_URL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	text := string(out)
+	rep.Raw["send_output"] = text
+	if m := apiLine.FindStringSubmatch(text); m != nil {
+		acc, _ := strconv.Atoi(m[4])
+		p99, _ := strconv.ParseFloat(m[7], 64)
+		rep.Add("3 send", "API accepted/s", m[4]+"/s ("+m[1]+" accepted, "+m[2]+" refused)", "", "")
+		rep.Add("3 send", "API latency", "p50 "+m[5]+"ms p90 "+m[6]+"ms p99 "+m[7]+"ms", "p99 < 20ms", harness.Verdict(p99 < 20))
+		_ = acc
+	} else {
+		rep.Add("3 send", "API", "could not parse: "+firstLine(text), "", "")
+	}
+	if m := sendLine.FindStringSubmatch(text); m != nil {
+		sent, _ := strconv.Atoi(m[3])
+		rep.Add("3 send", "sent/s to the sandbox", m[3]+"/s ("+m[1]+" in "+m[2]+"s)", ">= 1,000/s", harness.Verdict(sent >= 1000))
+	} else {
+		rep.Add("3 send", "sent", "could not parse the send line (see raw.send_output in the JSON)", "", "")
+	}
+	return nil
+}
+
+var benchPackages = []string{"./domain/webhook", "./domain/optout", "./adapters/vault", "./adapters/casbin", "./bench/hotpath"}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+([\d.]+) MB/s)?(?:\s+(\d+) B/op)?(?:\s+(\d+) allocs/op)?`)
+
+// goBench runs the hot-function benchmarks and reports one row each.
+func goBench(ctx context.Context, rep *harness.Report, benchtime time.Duration) error {
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", benchtime.String()}, benchPackages...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	runErr := cmd.Run()
+	rep.Raw["go_bench_output"] = buf.String()
+	sc := bufio.NewScanner(&buf)
+	pkg := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "pkg: ") {
+			pkg = strings.TrimPrefix(strings.TrimPrefix(line, "pkg: "), "github.com/wabaplatform/waba/")
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[3], 64)
+		v := fmt.Sprintf("%s/op", fmtNs(ns))
+		if m[4] != "" {
+			v += " " + m[4] + " MB/s"
+		}
+		if m[5] != "" {
+			v += fmt.Sprintf(" %s B/op %s allocs/op", m[5], m[6])
+		}
+		rep.Add("4 go bench", pkg+" "+m[1], v, "", "")
+	}
+	if runErr != nil {
+		return fmt.Errorf("%v: %s", runErr, lastLines(buf.String(), 5))
+	}
+	return nil
+}
+
+func fmtNs(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2fms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.2fµs", ns/1e3)
+	}
+	return fmt.Sprintf("%.0fns", ns)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

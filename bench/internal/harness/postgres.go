@@ -1,0 +1,101 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wabaplatform/waba/bootstrap"
+)
+
+// DB is a scratch database: created empty, migrated, dropped by Drop.
+type DB struct {
+	URL  string
+	Name string
+	Pool *pgxpool.Pool // a small pool for the suite's own queries
+	base string
+}
+
+// NewDB creates a database named waba_<prefix>_<random> on the server of base, applies
+// the app and River schemas, and opens a pool of at most maxConns to it.
+func NewDB(ctx context.Context, base, prefix string, maxConns int32) (*DB, error) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "waba_" + prefix + "_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return nil, fmt.Errorf("connect to DATABASE_URL: %w", err)
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	_ = conn.Close(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	u.Path = "/" + name
+	db := &DB{URL: u.String(), Name: name, base: base}
+	if _, err := bootstrap.Migrate(ctx, db.URL); err != nil {
+		db.Drop()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		db.Drop()
+		return nil, err
+	}
+	cfg.MaxConns = maxConns
+	if db.Pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		db.Drop()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Drop closes the pool and drops the database, disconnecting whatever is left.
+func (db *DB) Drop() {
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db.base)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db.Name+" WITH (FORCE)")
+}
+
+// Count runs a count query.
+func (db *DB) Count(ctx context.Context, sql string, args ...any) (int, error) {
+	var n int
+	err := db.Pool.QueryRow(ctx, sql, args...).Scan(&n)
+	return n, err
+}
+
+// WaitJobs waits until no job of kind is available, pending, scheduled, running or
+// retryable, polling every 50 ms up to timeout. It returns the jobs still open.
+func (db *DB) WaitJobs(ctx context.Context, kind string, timeout time.Duration) (open int, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		open, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = $1
+			AND state NOT IN ('completed', 'cancelled', 'discarded')`, kind)
+		if err != nil || open == 0 || time.Now().After(deadline) {
+			return open, err
+		}
+		select {
+		case <-ctx.Done():
+			return open, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -596,4 +597,47 @@ func TestBroadcastDoesNotDelayAnotherWorkspace(t *testing.T) {
 		`SELECT count(*) FROM messages WHERE workspace_id = $1 AND direction = 'outbound' AND sent_at <= $2`, e.tm.WS, sentAt).Scan(&before))
 	t.Logf("the reply was sent after %d of the %d broadcast messages", before, broadcast)
 	require.Less(t, before, broadcast*3/4, "the reply went out while the broadcast was still sending (%d of %d sent before it)", before, broadcast)
+}
+
+// A worker that dies after Meta accepted a send but before storing the wamid: Meta's status
+// webhook carries our message id (biz_opaque_callback_data), which links the wamid, so the
+// job that runs again finds it and does not send a second time.
+func TestCrashAfterMetaAcceptedDoesNotSendTwice(t *testing.T) {
+	t.Parallel()
+	e := newMsgEnv(t)
+	ctx := context.Background()
+	require.NoError(t, e.a.River.QueuePause(ctx, "outbound", nil))
+	to := nextPhone()
+	m := e.a.Must(t, 202, "POST", wsPath(e.tm, "/messages"), e.tm.Owner.Token,
+		map[string]any{"to": to, "type": "template", "template": template("hello_world")})
+	id := m["id"].(string)
+
+	// What the dead worker did: the Graph call, with our id as Meta's callback data.
+	body, err := json.Marshal(map[string]any{"messaging_product": "whatsapp", "to": strings.TrimPrefix(to, "+"), "type": "template",
+		"template": template("hello_world"), "biz_opaque_callback_data": id})
+	require.NoError(t, err)
+	req, err := http.NewRequest("POST", e.sbURL+"/v25.0/"+e.acct.PhoneNumberID+"/messages", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.acct.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+
+	got := e.waitMessage(t, id, "linked by its status webhook", func(m map[string]any) bool { return hasWAMID(m) && m["status"] == "read" })
+	require.NoError(t, e.a.River.QueueResume(ctx, "outbound", nil))
+	eventually(t, 20*time.Second, func() bool {
+		var open int
+		require.NoError(t, e.a.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'message.send' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&open))
+		return open == 0
+	}, "the send job ran")
+	sends := 0
+	for _, sm := range e.sb.Messages() {
+		if sm.BizOpaqueCallbackData == id {
+			sends++
+		}
+	}
+	require.Equal(t, 1, sends, "Meta received the message once")
+	require.Equal(t, got["wamid"], e.a.Must(t, 200, "GET", wsPath(e.tm, "/messages/"+id), e.tm.Owner.Token, nil)["wamid"])
 }

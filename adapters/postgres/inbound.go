@@ -275,6 +275,22 @@ func (r *InboundRepo) OutboundByWAMID(ctx context.Context, ws domain.ID, wamid s
 	return m, err == nil, err
 }
 
+// LinkOutbound implements inbound.MessageStore.
+func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid string) (domain.Message, bool, error) {
+	rows, err := r.q.Query(ctx, `UPDATE messages SET wamid = $3
+		WHERE workspace_id = $1 AND id = $2 AND direction = 'outbound' AND wamid IS NULL
+			AND NOT EXISTS (SELECT 1 FROM messages WHERE wamid = $3) -- a violation would abort the whole job's transaction
+		RETURNING `+messageColumns, ws, id, wamid)
+	if err != nil {
+		return domain.Message{}, false, err
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	return m, err == nil, err
+}
+
 // UpdateDelivery implements inbound.MessageStore.
 func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message) error {
 	var code *int

@@ -207,6 +207,15 @@ func (m *memory) OutboundByWAMID(_ context.Context, ws domain.ID, wamid string) 
 	return domain.Message{}, false, nil
 }
 
+func (m *memory) LinkOutbound(_ context.Context, ws, id domain.ID, wamid string) (domain.Message, bool, error) {
+	msg, ok := m.messages[id]
+	if !ok || msg.WorkspaceID != ws || msg.Direction != domain.Outbound || msg.WAMID != "" {
+		return domain.Message{}, false, nil
+	}
+	msg.WAMID = wamid
+	return *msg, true, nil
+}
+
 func (m *memory) UpdateDelivery(_ context.Context, msg domain.Message) error {
 	if _, ok := m.messages[msg.ID]; !ok {
 		return errors.New("no such message")

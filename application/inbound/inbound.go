@@ -318,6 +318,16 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 		return err
 	}
 	if !ok {
+		// Our message id rides in biz_opaque_callback_data: a status for a send whose
+		// wamid was never stored (the worker died after Meta accepted) links it here, so
+		// the rescued job finds the wamid and does not send again.
+		if id, perr := domain.ParseID(s.BizOpaqueCallbackData); perr == nil {
+			if m, ok, err = p.r.Messages.LinkOutbound(ctx, ws, id, s.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if !ok {
 		p.unknownStatus++
 		return nil
 	}

@@ -95,6 +95,10 @@ type MessageStore interface {
 	// OutboundByWAMID finds and locks the outbound message with that wamid in the
 	// workspace; ok is false when there is none.
 	OutboundByWAMID(ctx context.Context, workspaceID domain.ID, wamid string) (m domain.Message, ok bool, err error)
+	// LinkOutbound gives the wamid to our outbound message id when it has none yet (a send
+	// whose worker died between Meta's answer and storing it) and returns it locked; ok is
+	// false when there is no such message or it already has a wamid.
+	LinkOutbound(ctx context.Context, workspaceID, id domain.ID, wamid string) (m domain.Message, ok bool, err error)
 	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m.
 	UpdateDelivery(ctx context.Context, m domain.Message) error
 }

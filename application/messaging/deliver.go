@@ -142,11 +142,14 @@ func Throughput(n domain.PhoneNumber) int {
 //
 // Never twice: a message that has a wamid (or is no longer queued) is skipped, and once Meta
 // accepted a send Deliver never asks for a retry. The remaining window is a crash (or a lost
-// response) after Meta accepted and before the wamid is committed: the job then runs again
-// and sends a second time. It is kept small: the wamid is written by one statement right
-// after the call, under a context the job's cancellation does not reach, and the retry
-// waits at least a second, in which the `sent` status webhook (which carries our message id
-// in biz_opaque_callback_data) usually records the wamid first, so the retry skips.
+// response) after Meta accepted and before the wamid is committed. It is kept small: the
+// wamid is written by one statement right after the call, under a context the job's
+// cancellation does not reach; and Meta's `sent` status webhook carries our message id in
+// biz_opaque_callback_data, so the inbound processing links the wamid to the message
+// (inbound.LinkOutbound). A job that dies is rescued only after a minute and a failed call
+// retries after a second at the least, by which time the webhook has normally linked the
+// wamid and the job skips. A second send needs both the crash and that webhook to be later
+// than the retry.
 func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt bool) (Outcome, error) {
 	m, err := d.outbox.ToSend(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {

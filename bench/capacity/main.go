@@ -44,16 +44,17 @@ import (
 )
 
 type config struct {
-	Duration   time.Duration // each ingest run
-	Conc       int           // closed-loop concurrency (ingest and baseline)
-	Rate       float64       // paced ingest run, webhooks a second
-	Tenants    int           // business numbers (two per workspace)
-	DrainLimit time.Duration // longest inbound drain measured
-	SendN      int           // messages for bench/send (0: skip)
-	GoBench    time.Duration // -benchtime of the Go benchmarks (0: skip)
-	Scaling    bool
-	ResultsDir string // "" = bench/results
-	Out        io.Writer
+	Duration       time.Duration // each ingest run
+	Conc           int           // closed-loop concurrency (ingest and baseline)
+	Rate           float64       // paced ingest run, webhooks a second
+	Tenants        int           // business numbers (two per workspace)
+	DrainLimit     time.Duration // longest inbound drain measured
+	WebhookWorkers int           // WEBHOOK_WORKERS of the draining worker (0: the default)
+	SendN          int           // messages for bench/send (0: skip)
+	GoBench        time.Duration // -benchtime of the Go benchmarks (0: skip)
+	Scaling        bool
+	ResultsDir     string // "" = bench/results
+	Out            io.Writer
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.Float64Var(&cfg.Rate, "rate", 2000, "webhooks a second of the paced run")
 	flag.IntVar(&cfg.Tenants, "tenants", 8, "business numbers the webhooks are spread over (two per workspace)")
 	flag.DurationVar(&cfg.DrainLimit, "drain", 90*time.Second, "longest inbound drain measured")
+	flag.IntVar(&cfg.WebhookWorkers, "webhook-workers", 0, "WEBHOOK_WORKERS of the draining worker process (0: the default, 10)")
 	flag.IntVar(&cfg.SendN, "send", 4000, "messages for go run ./bench/send (0 skips it)")
 	flag.DurationVar(&cfg.GoBench, "benchtime", 300*time.Millisecond, "-benchtime of the Go benchmarks (0 skips them)")
 	flag.BoolVar(&cfg.Scaling, "scaling", true, "also run ingest against two server processes")
@@ -206,9 +208,19 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		return rep, err
 	}
 	lastOutcome.queued = queued
-	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS default)", queued)
 	wo := opts
 	wo.Role, wo.Name, wo.MaxConns = "worker", "worker", 20
+	workers := "default"
+	if cfg.WebhookWorkers > 0 {
+		workers = strconv.Itoa(cfg.WebhookWorkers)
+		wo.Env = map[string]string{"WEBHOOK_WORKERS": workers}
+		for k, v := range opts.Env {
+			wo.Env[k] = v
+		}
+		wo.Env["WEBHOOK_WORKERS"] = workers
+		wo.MaxConns = min(cfg.WebhookWorkers+15, 100)
+	}
+	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS %s)", queued, workers)
 	worker, err := harness.StartServer(ctx, wo)
 	if err != nil {
 		return rep, err

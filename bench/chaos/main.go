@@ -534,7 +534,17 @@ func (e *env) threeInstances(ctx context.Context) ([]row, error) {
 		}
 	})
 	leaders, _ := db.Count(ctx, `SELECT count(*) FROM river_leader`)
-	purges, _ := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'audit.purge'`)
+	// The leader enqueues RunOnStart jobs once its maintenance services have started (after
+	// a random stagger): give it a moment rather than race it.
+	var purges int
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		purges, _ = db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'audit.purge'`)
+		if purges > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(2 * time.Second) // a second leader's insert, if there were one, would show by now
+	purges, _ = db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'audit.purge'`)
 	gained, inserted := 0, 0
 	for _, sv := range servers {
 		if sv.LogContains("Gained leadership") > 0 {

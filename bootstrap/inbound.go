@@ -27,7 +27,7 @@ var InboundModule = fx.Module("inbound",
 				repo := postgres.NewInboundRepo(tx)
 				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Feed: repo,
 					Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Audit: postgres.NewAuditRepo(tx)}
-			})
+			}).WithAsyncCommit() // the webhook job redoes its work idempotently if a crash loses it
 			return inbound.NewService(tx, m)
 		},
 		fx.Annotate(func(cfg Config, g *riveradapter.Ingester, reg *prometheus.Registry) RouteRegistration {

@@ -24,8 +24,9 @@ type Querier interface {
 // bundle of ports a use-case package declares; build makes it from the transaction (and
 // may add a River enqueuer bound to the same transaction: the outbox).
 type TxRunner[R any] struct {
-	pool  *pgxpool.Pool
-	build func(pgx.Tx) R
+	pool        *pgxpool.Pool
+	build       func(pgx.Tx) R
+	asyncCommit bool
 }
 
 // NewTxRunner returns a runner that hands fn the bundle build makes for each transaction.
@@ -33,12 +34,26 @@ func NewTxRunner[R any](pool *pgxpool.Pool, build func(pgx.Tx) R) *TxRunner[R] {
 	return &TxRunner[R]{pool: pool, build: build}
 }
 
+// WithAsyncCommit makes the runner's transactions commit without waiting for the WAL
+// flush (synchronous_commit off). Only for work a River job redoes idempotently: the job's
+// own completion commits synchronously afterwards, and that flush covers every earlier
+// commit, so the job is never recorded done while its work could still be lost; a crash
+// before it just runs the job again.
+func (r *TxRunner[R]) WithAsyncCommit() *TxRunner[R] {
+	r.asyncCommit = true
+	return r
+}
+
 // InTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise.
 // A serialization failure or deadlock is retried a few times.
 func (r *TxRunner[R]) InTx(ctx context.Context, fn func(ctx context.Context, repos R) error) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error { return fn(ctx, r.build(tx)) })
+		var opts pgx.TxOptions
+		if r.asyncCommit {
+			opts.BeginQuery = `BEGIN; SET LOCAL synchronous_commit = off` // one round trip
+		}
+		err = pgx.BeginTxFunc(ctx, r.pool, opts, func(tx pgx.Tx) error { return fn(ctx, r.build(tx)) })
 		if !isRetryable(err) {
 			return err
 		}

@@ -28,14 +28,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,24 +68,9 @@ func main() {
 	flag.BoolVar(&cfg.Scaling, "scaling", true, "also run ingest against two server processes")
 	flag.Parse()
 	cfg.Out = os.Stdout
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
-	rep, err := run(ctx, cfg)
-	if rep != nil {
-		rep.Print(os.Stdout)
-		if path, werr := rep.Write(cfg.ResultsDir); werr == nil {
-			fmt.Println("  results:", path)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-	if rep.Failed() {
-		os.Exit(1)
-	}
+	harness.Main("bench", 15*time.Minute, cfg.ResultsDir, func(ctx context.Context) (*harness.Report, error) {
+		return run(ctx, cfg)
+	})
 }
 
 // outcome holds the figures the smoke test checks.

@@ -27,12 +27,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
@@ -65,24 +63,9 @@ func main() {
 	flag.Parse()
 	cfg.OutageRun = cfg.Outage + 8*time.Second
 	cfg.Out = os.Stdout
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
-	rep, err := run(ctx, cfg)
-	if rep != nil {
-		rep.Print(os.Stdout)
-		if path, werr := rep.Write(cfg.ResultsDir); werr == nil {
-			fmt.Println("  results:", path)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(1)
-	}
-	if rep.Failed() {
-		os.Exit(1)
-	}
+	harness.Main("chaos", 15*time.Minute, cfg.ResultsDir, func(ctx context.Context) (*harness.Report, error) {
+		return run(ctx, cfg)
+	})
 }
 
 // env is what every scenario shares.

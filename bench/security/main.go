@@ -21,11 +21,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -45,24 +43,9 @@ func main() {
 	flag.DurationVar(&cfg.FuzzTime, "fuzztime", 20*time.Second, "how long each fuzz target runs (0 skips)")
 	flag.Parse()
 	cfg.Out = os.Stdout
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	rep, err := run(ctx, cfg)
-	if rep != nil {
-		rep.Print(os.Stdout)
-		if path, werr := rep.Write(cfg.ResultsDir); werr == nil {
-			fmt.Println("  results:", path)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "security:", err)
-		os.Exit(1)
-	}
-	if rep.Failed() {
-		os.Exit(1)
-	}
+	harness.Main("security", 10*time.Minute, cfg.ResultsDir, func(ctx context.Context) (*harness.Report, error) {
+		return run(ctx, cfg)
+	})
 }
 
 // lastProbes are the probes of the last run (the smoke test reads them).

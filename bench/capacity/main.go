@@ -88,20 +88,12 @@ var lastOutcome outcome
 func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep := harness.NewReport("bench", "section", "measure", "value", "target", "result")
 	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Out, "bench: "+format+"\n", args...) }
-	base, err := harness.BaseDatabaseURL()
+	prep, err := harness.Prepare(ctx, "bench", logf)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "waba-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	logf("building ./cmd/waba")
-	bin, err := harness.BuildWaba(ctx, tmp)
-	if err != nil {
-		return nil, err
-	}
+	defer os.RemoveAll(prep.Tmp)
+	base, tmp, bin := prep.Base, prep.Tmp, prep.Bin
 	db, err := harness.NewDB(ctx, base, "bench", 4)
 	if err != nil {
 		return nil, err

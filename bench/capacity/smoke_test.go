@@ -3,32 +3,22 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/bench/internal/harness"
 )
 
 // TestSmoke runs the whole suite with tiny durations: it keeps the program working and
 // checks its invariants (every acknowledged message stored once, nothing refused), never
 // its timing targets.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts server processes")
-	}
-	if os.Getenv("DATABASE_URL") == "" {
-		t.Skip("DATABASE_URL is not set")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	rep, err := run(ctx, config{Duration: time.Second, Conc: 4, Rate: 200, Tenants: 2, DrainLimit: 30 * time.Second,
-		Scaling: true, ResultsDir: t.TempDir(), Out: io.Discard})
-	require.NoError(t, err)
-	var buf strings.Builder
-	rep.Print(&buf)
-	t.Log(buf.String())
+	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
+		return run(ctx, config{Duration: time.Second, Conc: 4, Rate: 200, Tenants: 2, DrainLimit: 30 * time.Second,
+			Scaling: true, ResultsDir: t.TempDir(), Out: io.Discard})
+	})
 	o := lastOutcome
 	require.Positive(t, o.closed.Acknowledged())
 	require.Equal(t, o.closed.Requests, o.closed.Acknowledged(), "statuses %v", o.closed.Status)

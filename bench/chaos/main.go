@@ -82,30 +82,24 @@ type row struct{ section, check, value, want, result string }
 
 func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep := harness.NewReport("chaos", "scenario", "check", "value", "required", "result")
-	base, err := harness.BaseDatabaseURL()
+	var outMu sync.Mutex
+	e := &env{cfg: cfg, logf: func(format string, args ...any) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		fmt.Fprintf(cfg.Out, "chaos: "+format+"\n", args...)
+	}}
+	prep, err := harness.Prepare(ctx, "chaos", e.logf)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "waba-chaos-")
-	if err != nil {
-		return nil, err
-	}
+	e.base, e.tmp, e.bin = prep.Base, prep.Tmp, prep.Bin
+	tmp := prep.Tmp
 	keepLogs := false
 	defer func() {
 		if !keepLogs {
 			os.RemoveAll(tmp)
 		}
 	}()
-	var outMu sync.Mutex
-	e := &env{cfg: cfg, base: base, tmp: tmp, logf: func(format string, args ...any) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		fmt.Fprintf(cfg.Out, "chaos: "+format+"\n", args...)
-	}}
-	e.logf("building ./cmd/waba")
-	if e.bin, err = harness.BuildWaba(ctx, tmp); err != nil {
-		return nil, err
-	}
 	// 1 and 3 both wait out River's stuck-job rescue: run them side by side.
 	var wg sync.WaitGroup
 	var rows1, rows3 []row

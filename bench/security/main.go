@@ -91,20 +91,12 @@ type world struct {
 func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep := harness.NewReport("security", "probe", "tried", "accepted", "result", "accepted examples")
 	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Out, "security: "+format+"\n", args...) }
-	base, err := harness.BaseDatabaseURL()
+	prep, err := harness.Prepare(ctx, "security", logf)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "waba-security-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	logf("building ./cmd/waba")
-	bin, err := harness.BuildWaba(ctx, tmp)
-	if err != nil {
-		return nil, err
-	}
+	defer os.RemoveAll(prep.Tmp)
+	base, tmp, bin := prep.Base, prep.Tmp, prep.Bin
 	db, err := harness.NewDB(ctx, base, "security", 4)
 	if err != nil {
 		return nil, err

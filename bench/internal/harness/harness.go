@@ -16,8 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
+
+	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 )
 
 // Secrets every server started by the harness shares (development values, never real).
@@ -51,13 +52,29 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// BaseDatabaseURL is DATABASE_URL, required: the suites never guess a server.
-func BaseDatabaseURL() (string, error) {
-	u := strings.TrimSpace(os.Getenv("DATABASE_URL"))
-	if u == "" {
-		return "", errors.New(`DATABASE_URL is required: DATABASE_URL="$(scripts/postgres.sh)"`)
+// BaseDatabaseURL is the server the suites make scratch databases on: the same rule as
+// every test of the module (TEST_DATABASE_URL, DATABASE_URL, else 127.0.0.1:5432).
+func BaseDatabaseURL() string { return pgtest.ServerURL() }
+
+// Prepared is what every suite starts from: the server URL, a scratch directory (the caller
+// removes it) and the waba binary built into it.
+type Prepared struct {
+	Base, Tmp, Bin string
+}
+
+// Prepare makes the scratch directory and builds the binary, logging through logf.
+func Prepare(ctx context.Context, suite string, logf func(string, ...any)) (Prepared, error) {
+	p := Prepared{Base: BaseDatabaseURL()}
+	var err error
+	if p.Tmp, err = os.MkdirTemp("", "waba-"+suite+"-"); err != nil {
+		return p, err
 	}
-	return u, nil
+	logf("building ./cmd/waba")
+	if p.Bin, err = BuildWaba(ctx, p.Tmp); err != nil {
+		os.RemoveAll(p.Tmp)
+		return p, err
+	}
+	return p, nil
 }
 
 var buildMu sync.Mutex

@@ -26,10 +26,12 @@ const (
 	StatusReceived  MessageStatus = "received"
 )
 
-// ParseMessageStatus reads one of Meta's status words ("played" counts as read).
+// ParseMessageStatus reads one of Meta's status words for an outbound message: sent,
+// delivered, read, failed, and played (the first play of a voice message), which counts as
+// read. Our own queued and received are not Meta's and are refused.
 func ParseMessageStatus(s string) (MessageStatus, bool) {
 	switch st := MessageStatus(s); st {
-	case StatusQueued, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusReceived:
+	case StatusSent, StatusDelivered, StatusRead, StatusFailed:
 		return st, true
 	}
 	if s == "played" {

@@ -310,7 +310,7 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 		return err
 	}
 	next, ok := domain.ParseMessageStatus(s.Status)
-	if !ok || next == domain.StatusQueued || next == domain.StatusReceived {
+	if !ok {
 		return nil // recorded; nothing to advance
 	}
 	m, ok, err := p.r.Messages.OutboundByWAMID(ctx, ws, s.ID)
@@ -419,19 +419,10 @@ func (p *run) preference(ctx context.Context, n Number, v *webhook.Value, up *we
 	default:
 		return nil // signup and whatever Meta adds: nothing to change
 	}
-	waID, bsuid, name := digitsOnly(up.WaID), up.UserID, ""
+	waID, bsuid, name := up.Identity(v)
 	if waID == "" && bsuid == "" {
 		p.unrouted = append(p.unrouted, "sender")
 		return nil
-	}
-	for _, c := range v.Contacts {
-		if (waID != "" && digitsOnly(c.WaID) == waID) || (bsuid != "" && c.UserID == bsuid) {
-			name = c.Profile.Name
-			if bsuid == "" {
-				bsuid = c.UserID
-			}
-			break
-		}
 	}
 	ident := NewIdentity(waID, bsuid, name)
 	ws := n.WorkspaceID

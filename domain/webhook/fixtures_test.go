@@ -212,7 +212,7 @@ var fixtures = map[string]fixture{
 	"status_sent.json": {fields: []string{"messages"}, statuses: 1, check: func(t *testing.T, _ *webhook.Envelope, _ []*webhook.Message, sts []*webhook.Status) {
 		s := sts[0]
 		require.Equal(t, "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRCSVowMDAwMDAwMDAwMDAwQjAwMQA=", s.ID)
-		require.Equal(t, webhook.RankSent, s.Rank())
+		require.Equal(t, webhook.StatusSent, s.Status)
 		require.Equal(t, "msg:01946f3a-7c2e-7b41-9d3a-5e8f0c1a2b3c", s.BizOpaqueCallbackData)
 		require.NotNil(t, s.Pricing.Billable)
 		require.True(t, *s.Pricing.Billable)
@@ -223,13 +223,13 @@ var fixtures = map[string]fixture{
 		require.Equal(t, "16505551234", waID)
 	}},
 	"status_delivered.json": {fields: []string{"messages"}, statuses: 1, check: func(t *testing.T, env *webhook.Envelope, _ []*webhook.Message, sts []*webhook.Status) {
-		require.Equal(t, webhook.RankDelivered, sts[0].Rank())
+		require.Equal(t, webhook.StatusDelivered, sts[0].Status)
 		require.Nil(t, sts[0].Pricing)
 		require.Equal(t, "US.13491208655302741918", env.Entry[0].Changes[0].Value.Contacts[0].UserID)
 	}},
 	"status_read.json": {fields: []string{"messages"}, statuses: 1, check: func(t *testing.T, _ *webhook.Envelope, _ []*webhook.Message, sts []*webhook.Status) {
 		s := sts[0]
-		require.Equal(t, webhook.RankRead, s.Rank())
+		require.Equal(t, webhook.StatusRead, s.Status)
 		require.False(t, *s.Pricing.Billable)
 		require.Equal(t, "free_customer_service", s.Pricing.Type)
 		waID, bsuid := s.Recipient()
@@ -239,7 +239,7 @@ var fixtures = map[string]fixture{
 	}},
 	"status_failed_131047.json": {fields: []string{"messages"}, statuses: 1, check: func(t *testing.T, _ *webhook.Envelope, _ []*webhook.Message, sts []*webhook.Status) {
 		s := sts[0]
-		require.Equal(t, webhook.RankFailed, s.Rank())
+		require.Equal(t, webhook.StatusFailed, s.Status)
 		require.Nil(t, s.Pricing)
 		require.Len(t, s.Errors, 1)
 		require.Equal(t, 131047, s.Errors[0].Code)
@@ -449,7 +449,7 @@ func TestFixtures(t *testing.T) {
 			for _, s := range sts {
 				require.NoError(t, s.DecodeErr)
 				require.True(t, json.Valid(s.Raw))
-				require.NotEqual(t, webhook.RankUnknown, s.Rank())
+				require.Contains(t, []string{webhook.StatusSent, webhook.StatusDelivered, webhook.StatusRead, webhook.StatusPlayed, webhook.StatusFailed}, s.Status)
 			}
 			if want.check != nil {
 				want.check(t, env, msgs, sts)

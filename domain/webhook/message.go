@@ -491,5 +491,25 @@ type UserPreference struct {
 	Timestamp Scalar `json:"timestamp,omitempty"`
 }
 
+// Identity is the user the preference is about, read like Message.Identity: a wa_id
+// that is not digits is a BSUID, and the matching contacts[] entry of v fills gaps. name
+// is that entry's profile name.
+func (u *UserPreference) Identity(v *Value) (waID, bsuid, name string) {
+	waID, bsuid = splitIdentity(u.WaID)
+	if u.UserID != "" {
+		bsuid = u.UserID
+	}
+	if c := v.contactFor(waID, bsuid); c != nil {
+		name = c.Profile.Name
+		if waID == "" {
+			waID, _ = splitIdentity(c.WaID)
+		}
+		if bsuid == "" {
+			bsuid = c.UserID
+		}
+	}
+	return waID, bsuid, name
+}
+
 // Time returns Timestamp as a UTC time, the zero time when absent.
 func (p *UserPreference) Time() time.Time { return parseUnix(string(p.Timestamp)) }

@@ -293,17 +293,6 @@ func TestMessageIdentity(t *testing.T) {
 	}
 }
 
-func TestStatusRank(t *testing.T) {
-	t.Parallel()
-
-	order := []string{"", "sent", "delivered", "read", "played", "failed"}
-	for i, s := range order {
-		st := webhook.Status{Status: s}
-		require.Equal(t, i, st.Rank(), s)
-	}
-	require.Equal(t, webhook.RankUnknown, (&webhook.Status{Status: "deleted"}).Rank())
-	require.Equal(t, webhook.RankUnknown, (&webhook.Status{Status: "READ"}).Rank())
-}
 
 func TestStatusRecipient(t *testing.T) {
 	t.Parallel()

@@ -14,16 +14,6 @@ const (
 	StatusFailed    = "failed"
 )
 
-// Ranks returned by Status.Rank.
-const (
-	RankUnknown   = 0
-	RankSent      = 1
-	RankDelivered = 2
-	RankRead      = 3
-	RankPlayed    = 4
-	RankFailed    = 5
-)
-
 // Status reports what happened to one of our outbound messages. Deduplicate on (ID, Status):
 // retries and other subscribed apps deliver copies. Raw always holds it as received.
 type Status struct {
@@ -75,32 +65,6 @@ func (s Status) MarshalJSON() ([]byte, error) {
 
 // Time returns Timestamp as a UTC time, the zero time when it is absent or not a number.
 func (s *Status) Time() time.Time { return parseUnix(s.Timestamp) }
-
-// Rank orders statuses so a message never moves backwards: sent (1) < delivered (2) <
-// read (3) < played (4) < failed (5). Meta does not deliver statuses in order (read can come
-// before or without delivered); apply a status only when it outranks the current one.
-// failed ranks highest because Meta documents it as terminal. Unknown values rank 0 and
-// should never replace anything.
-//
-// Partners report failed and delivered both arriving for users with several devices; with
-// this ranking the failure wins, so callers that want to keep the delivery state as well
-// should record failures (Errors) separately from the status they advance.
-func (s *Status) Rank() int {
-	switch s.Status {
-	case StatusSent:
-		return RankSent
-	case StatusDelivered:
-		return RankDelivered
-	case StatusRead:
-		return RankRead
-	case StatusPlayed:
-		return RankPlayed
-	case StatusFailed:
-		return RankFailed
-	default:
-		return RankUnknown
-	}
-}
 
 // Recipient returns the user the status is about: their number (digits, no "+") and their
 // BSUID, from recipient_id and recipient_user_id. waID is empty for group sends and when

@@ -190,6 +190,8 @@ func TestUnstorableInputIsRefusedAtTheEdge(t *testing.T) {
 		require.Equal(t, 400, res.Status, name)
 		require.Equal(t, "validation_failed", res.Code(t), name)
 	}
+	sent := a.Do(t, "POST", wsPath(tm, "/messages"), tm.Owner.Token, `{"to":"+14155550100","type":"text","text":{"body":"a\u0000b"}}`)
+	require.Equal(t, 400, sent.Status, "the send API reads its body through the same guard")
 	// A literal backslash followed by "u0000" is ordinary text.
 	a.Must(t, 200, "PATCH", wsPath(tm, ""), tm.Owner.Token, `{"name":"back\\u0000slash"}`)
 

@@ -133,26 +133,35 @@ func pathID(c echo.Context, name, what string) (domain.ID, error) {
 }
 
 // bind decodes the JSON body; malformed JSON is a 400 validation problem.
-// Text that Postgres cannot store (invalid UTF-8, NUL) is refused here, at the edge, rather
-// than failing deep inside a transaction.
 func bind(c echo.Context, v any) error {
-	raw, err := io.ReadAll(c.Request().Body)
+	raw, err := readBody(c)
 	if err != nil {
-		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
-			return err // the body limit, hit while reading a chunked body
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read")
-	}
-	if !utf8.Valid(raw) || hasNULEscape(raw) {
-		return echo.NewHTTPError(http.StatusBadRequest, "the body must be UTF-8 text without NUL characters")
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = []byte("{}")
+		return err
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON for this endpoint")
 	}
 	return nil
+}
+
+// readBody reads a JSON request body ("{}" when empty). Text that Postgres cannot store
+// (invalid UTF-8, NUL) is refused here, at the edge, rather than failing deep inside a
+// transaction.
+func readBody(c echo.Context) ([]byte, error) {
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return nil, err // the body limit, hit while reading a chunked body
+		}
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "the body could not be read")
+	}
+	if !utf8.Valid(raw) || hasNULEscape(raw) {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "the body must be UTF-8 text without NUL characters")
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte("{}")
+	}
+	return raw, nil
 }
 
 // hasNULEscape reports whether JSON text holds a \u0000 escape (not an escaped backslash

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -86,16 +85,14 @@ type sendBody struct {
 }
 
 func (h *Messages) send(c echo.Context) error {
-	raw, err := io.ReadAll(c.Request().Body)
+	raw, err := readBody(c)
 	if err != nil {
 		return err
 	}
 	var body sendBody
 	var all map[string]json.RawMessage
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if json.Unmarshal(raw, &all) != nil || json.Unmarshal(raw, &body) != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON for this endpoint")
-		}
+	if json.Unmarshal(raw, &all) != nil || json.Unmarshal(raw, &body) != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid JSON for this endpoint")
 	}
 	in := messaging.SendInput{To: body.To, PhoneNumberID: body.PhoneNumberID, Type: body.Type,
 		IdempotencyKey: c.Request().Header.Get("Idempotency-Key")}

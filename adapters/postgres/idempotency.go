@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,7 @@ func (r *IdempotencyRepo) Find(ctx context.Context, ws domain.ID, key string) (m
 		SELECT request_hash, response_status, response_body, created_at, expires_at FROM idempotency_keys
 		WHERE workspace_id = $1 AND key = $2 AND expires_at > now()`, ws, key).
 		Scan(&rec.RequestHash, &rec.Status, &rec.Body, &rec.CreatedAt, &rec.ExpiresAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return rec, false, nil
 	}
 	return rec, err == nil, err

@@ -57,14 +57,7 @@ func (r *InboundRepo) Settings(ctx context.Context, ws domain.ID) (inbound.Setti
 
 func (r *InboundRepo) lockContact(ctx context.Context, ws domain.ID, column, value string) (domain.Contact, bool, error) {
 	rows, err := r.q.Query(ctx, `SELECT `+contactColumns+` FROM contacts WHERE workspace_id = $1 AND `+column+` = $2 FOR UPDATE`, ws, value)
-	if err != nil {
-		return domain.Contact{}, false, err
-	}
-	c, err := pgx.CollectExactlyOneRow(rows, scanContact)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, false, nil
-	}
-	return c, err == nil, err
+	return optionalRow(rows, err, scanContact)
 }
 
 // FindOrCreate implements inbound.ContactStore: by phone ("+" + wa_id) first, then by
@@ -232,47 +225,11 @@ func rawOrNil(raw json.RawMessage) []byte {
 	return sanitizeJSONB(raw)
 }
 
-const messageColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
-	coalesce(wamid, ''), error_code, error_title, error_detail, pricing, created_at, sent_at, delivered_at, read_at, failed_at`
-
-func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
-	var m domain.Message
-	var dir, status string
-	var content, pricing []byte
-	var code *int32
-	var title, detail *string
-	err := row.Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.PhoneNumberID, &dir, &m.Type, &content, &status,
-		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt)
-	m.Direction, m.Status = domain.Direction(dir), domain.MessageStatus(status)
-	m.Content = content
-	if len(pricing) > 0 {
-		m.Pricing = pricing
-	}
-	if code != nil {
-		m.Error = &domain.MessageError{Code: int(*code), Title: deref(title), Detail: deref(detail)}
-	}
-	return m, err
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // OutboundByWAMID implements inbound.MessageStore.
 func (r *InboundRepo) OutboundByWAMID(ctx context.Context, ws domain.ID, wamid string) (domain.Message, bool, error) {
 	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE workspace_id = $1 AND wamid = $2 AND direction = 'outbound' FOR UPDATE`, ws, wamid)
-	if err != nil {
-		return domain.Message{}, false, err
-	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return m, false, nil
-	}
-	return m, err == nil, err
+	return optionalRow(rows, err, scanMessage)
 }
 
 // LinkOutbound implements inbound.MessageStore.
@@ -281,14 +238,7 @@ func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid 
 		WHERE workspace_id = $1 AND id = $2 AND direction = 'outbound' AND wamid IS NULL
 			AND NOT EXISTS (SELECT 1 FROM messages WHERE wamid = $3) -- a violation would abort the whole job's transaction
 		RETURNING `+messageColumns, ws, id, wamid)
-	if err != nil {
-		return domain.Message{}, false, err
-	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return m, false, nil
-	}
-	return m, err == nil, err
+	return optionalRow(rows, err, scanMessage)
 }
 
 // UpdateDelivery implements inbound.MessageStore.
@@ -296,7 +246,10 @@ func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message) erro
 	var code *int
 	var title, detail *string
 	if m.Error != nil {
-		code, title, detail = &m.Error.Code, &m.Error.Title, &m.Error.Detail
+		title, detail = &m.Error.Title, &m.Error.Detail
+		if m.Error.Code != 0 {
+			code = &m.Error.Code
+		}
 	}
 	_, err := r.q.Exec(ctx, `
 		UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,

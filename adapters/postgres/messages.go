@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,11 +35,12 @@ func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) erro
 	return err
 }
 
-const outboundColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
+// messageColumns and scanMessage read a message of either direction.
+const messageColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
 	coalesce(wamid, ''), error_code, coalesce(error_title, ''), coalesce(error_detail, ''), pricing,
 	created_at, sent_at, delivered_at, read_at, failed_at`
 
-func scanOutbound(row pgx.CollectableRow) (domain.Message, error) {
+func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
 	var m domain.Message
 	var dir, status string
 	var content, pricing []byte
@@ -66,17 +68,17 @@ func scanOutbound(row pgx.CollectableRow) (domain.Message, error) {
 
 // GetMessage reads one message of a workspace.
 func (r *MessageRepo) GetMessage(ctx context.Context, ws, id domain.ID) (domain.Message, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+outboundColumns+` FROM messages WHERE workspace_id = $1 AND id = $2`, ws, id)
+	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE workspace_id = $1 AND id = $2`, ws, id)
 	if err != nil {
 		return domain.Message{}, err
 	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanOutbound)
+	m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
 	return m, notFound(err, "message")
 }
 
 // ListByContact returns up to limit messages of a contact, newest first, below before.
 func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before domain.ID, limit int) ([]domain.Message, error) {
-	sql := `SELECT ` + outboundColumns + ` FROM messages WHERE workspace_id = $1 AND contact_id = $2`
+	sql := `SELECT ` + messageColumns + ` FROM messages WHERE workspace_id = $1 AND contact_id = $2`
 	args := []any{ws, contactID, limit}
 	if !before.IsZero() {
 		sql += ` AND id < $4`
@@ -86,7 +88,7 @@ func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before d
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scanOutbound)
+	return pgx.CollectRows(rows, scanMessage)
 }
 
 // TemplateCategory reads a template's category from the catalogue ("" when unknown).
@@ -94,7 +96,7 @@ func (r *MessageRepo) TemplateCategory(ctx context.Context, ws domain.ID, wabaID
 	var cat string
 	err := r.q.QueryRow(ctx, `SELECT category FROM templates WHERE workspace_id = $1 AND waba_id = $2 AND name = $3 AND language = $4`,
 		ws, wabaID, name, language).Scan(&cat)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	return cat, err
@@ -148,7 +150,7 @@ func (r *MessageRepo) MarkSent(ctx context.Context, ws, id domain.ID, wamid stri
 		WHERE workspace_id = $1 AND id = $2 AND status = $6
 		RETURNING (SELECT json_agg(json_build_object('status', s.status, 'at', s.occurred_at, 'errors', s.errors))
 			FROM message_statuses s WHERE s.wamid = $3)`, ws, id, wamid, string(to), at, string(from)).Scan(&early)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil, nil
 	}
 	if err != nil || len(early) == 0 {

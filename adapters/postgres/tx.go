@@ -54,14 +54,16 @@ func (r *TxRunner[R]) InTx(ctx context.Context, fn func(ctx context.Context, rep
 			opts.BeginQuery = `BEGIN; SET LOCAL synchronous_commit = off` // one round trip
 		}
 		err = pgx.BeginTxFunc(ctx, r.pool, opts, func(tx pgx.Tx) error { return fn(ctx, r.build(tx)) })
-		if !isRetryable(err) {
+		if !IsRetryable(err) {
 			return err
 		}
 	}
 	return err
 }
 
-func isRetryable(err error) bool {
+// IsRetryable reports whether a transaction failed only because of concurrency (a
+// serialization failure or a deadlock) and may simply be run again.
+func IsRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) &&
 		(pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected)

@@ -17,6 +17,19 @@ type WorkspaceRepo struct{ q Querier }
 // NewWorkspaceRepo returns the repository over q (a pool or a transaction).
 func NewWorkspaceRepo(q Querier) *WorkspaceRepo { return &WorkspaceRepo{q: q} }
 
+// optionalRow collects at most one row: ok is false, with no error, when there is none.
+func optionalRow[T any](rows pgx.Rows, err error, scan pgx.RowToFunc[T]) (T, bool, error) {
+	var zero T
+	if err != nil {
+		return zero, false, err
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, false, nil
+	}
+	return v, err == nil, err
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.NotFound(what)

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -344,7 +343,7 @@ func PgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
 				}
 				continue
 			}
-			if !retryableTx(err) {
+			if !postgres.IsRetryable(err) {
 				break
 			}
 		}
@@ -381,10 +380,4 @@ func insertBatch(ctx context.Context, pool *pgxpool.Pool, ins *Inserter, jobs []
 func dataException(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
-}
-
-func retryableTx(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) &&
-		(pgErr.Code == pgerrcode.DeadlockDetected || pgErr.Code == pgerrcode.SerializationFailure)
 }

@@ -176,9 +176,15 @@ func (a *App) Must(t testing.TB, want int, method, path, token string, body any)
 }
 
 // eventually polls cond until it holds or the timeout passes.
+// It polls in the test's own goroutine, so a require inside cond fails the test at once
+// (require.Eventually runs cond elsewhere, where a failure only shows as a timeout).
 func eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
 	t.Helper()
-	require.Eventually(t, cond, timeout, 50*time.Millisecond, msg)
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", timeout, msg)
+		}
+	}
 }
 
 var _ = slog.LevelDebug

@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/bootstrap"
 )
 
@@ -46,14 +48,24 @@ func TestKeyRotationUnderARunningServer(t *testing.T) {
 	a2 := startAppOn(t, dbURL, point, rotated)
 
 	// Keep the running server busy reading tokens while the rotation runs.
+	// (Plain net/http here: require must not run outside the test's goroutine.)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	statuses := map[int]int{}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
 			for _, id := range ids {
-				a2.Do(t, "POST", wsPath(tm, "/whatsapp/phone-numbers/"+id+"/sync"), tm.Owner.Token, nil)
+				req, _ := http.NewRequest("POST", a2.URL+wsPath(tm, "/whatsapp/phone-numbers/"+id+"/sync"), nil)
+				req.Header.Set("Authorization", "Bearer "+tm.Owner.Token)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses[0]++
+					continue
+				}
+				res.Body.Close()
+				statuses[res.StatusCode]++
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -65,11 +77,31 @@ func TestKeyRotationUnderARunningServer(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, err)
 	require.Contains(t, msg, "rotated 5 ")
+	require.Len(t, statuses, 1, "every sync request during the rotation was accepted: %v", statuses)
+	require.Positive(t, statuses[202])
 
+	// The syncs queued during the rotation all read their token: none failed, every number
+	// is still connected.
+	eventually(t, 30*time.Second, func() bool {
+		var open, failed int
+		require.NoError(t, a2.Pool.QueryRow(context.Background(), `SELECT
+			count(*) FILTER (WHERE state NOT IN ('completed', 'cancelled', 'discarded')),
+			count(*) FILTER (WHERE cardinality(errors) > 0 OR state IN ('cancelled', 'discarded'))
+			FROM river_job WHERE kind = 'whatsapp.onboarding_step'`).Scan(&open, &failed))
+		require.Zero(t, failed, "a sync failed during the rotation")
+		return open == 0
+	}, "the syncs queued during the rotation finish")
+	for _, id := range ids {
+		require.Equal(t, "connected", a2.Must(t, 200, "GET", wsPath(tm, "/whatsapp/phone-numbers/"+id), tm.Owner.Token, nil)["status"])
+	}
+
+	newVault, err := vault.New(context.Background(), vault.Options{MasterKey: newKey})
+	require.NoError(t, err)
+	defer newVault.Close()
 	var stale int
 	require.NoError(t, a2.Pool.QueryRow(context.Background(),
-		`SELECT count(*) FROM phone_numbers WHERE token_key_id <> (SELECT token_key_id FROM phone_numbers ORDER BY updated_at DESC LIMIT 1) OR pin_key_id <> token_key_id`).Scan(&stale))
-	require.Zero(t, stale)
+		`SELECT count(*) FROM phone_numbers WHERE token_key_id <> $1 OR pin_key_id <> $1`, newVault.KeyID()).Scan(&stale))
+	require.Zero(t, stale, "every secret is sealed under the new key")
 	audit := a2.Must(t, 200, "GET", wsPath(tm, "/audit-logs?action=vault.key_rotated"), tm.Owner.Token, nil)["data"].([]any)
 	require.Len(t, audit, 5)
 	again, err := bootstrap.RotateKeys(context.Background(), cfg, 2)

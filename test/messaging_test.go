@@ -120,16 +120,6 @@ func (e *msgEnv) waitMessage(t *testing.T, id string, what string, cond func(m m
 
 func hasWAMID(m map[string]any) bool { s, _ := m["wamid"].(string); return s != "" }
 
-// webhooksLive reports whether the Meta webhook endpoint (issue 5) is registered, so status
-// webhooks reach our messages.
-func webhooksLive(a *App) bool {
-	for _, r := range a.Echo.Routes() {
-		if r.Method == http.MethodPost && r.Path == "/webhooks/meta" {
-			return true
-		}
-	}
-	return false
-}
 
 func template(name string) map[string]any {
 	return map[string]any{"name": name, "language": map[string]string{"code": "en_US"}}
@@ -194,13 +184,9 @@ func TestSendEveryTypeThroughToRead(t *testing.T) {
 	}
 	require.Contains(t, string(byOpaque[ids[4]].Payload), `"id":"`+mediaID+`"`)
 
-	if webhooksLive(e.a) {
-		m := e.waitMessage(t, ids[0], "read", func(m map[string]any) bool { return m["status"] == "read" })
-		require.NotNil(t, m["delivered_at"])
-		require.NotNil(t, m["read_at"])
-	} else {
-		t.Log("POST /webhooks/meta is not registered yet: statuses stop at sent")
-	}
+	m := e.waitMessage(t, ids[0], "read", func(m map[string]any) bool { return m["status"] == "read" })
+	require.NotNil(t, m["delivered_at"])
+	require.NotNil(t, m["read_at"])
 
 	// The contact's messages, newest first, in pages.
 	var got []string
@@ -336,7 +322,6 @@ func TestSendRefusalsInOrder(t *testing.T) {
 func TestSendErrorClasses(t *testing.T) {
 	t.Parallel()
 	e := newMsgEnv(t)
-	live := webhooksLive(e.a)
 	failedWith := func(code float64) func(map[string]any) bool {
 		return func(m map[string]any) bool {
 			er, _ := m["error"].(map[string]any)
@@ -354,15 +339,10 @@ func TestSendErrorClasses(t *testing.T) {
 	_, err := e.a.Pool.Exec(context.Background(), `UPDATE contacts SET service_window_expires_at = now() + interval '1 hour' WHERE id = $1`, stale)
 	require.NoError(t, err)
 	m2 := e.send(t, e.tm.Owner.Token, map[string]any{"to": stale, "type": "text", "text": map[string]any{"body": "x"}}).JSON(t)["id"].(string)
-	if live {
-		got := e.waitMessage(t, m1, "failed 131026", failedWith(131026))
-		require.NotEmpty(t, got["error"].(map[string]any)["title"])
-		require.NotNil(t, got["failed_at"])
-		e.waitMessage(t, m2, "failed 131047", failedWith(131047))
-	} else {
-		e.waitMessage(t, m1, "sent", hasWAMID)
-		e.waitMessage(t, m2, "sent", hasWAMID)
-	}
+	got := e.waitMessage(t, m1, "failed 131026", failedWith(131026))
+	require.NotEmpty(t, got["error"].(map[string]any)["title"])
+	require.NotNil(t, got["failed_at"])
+	e.waitMessage(t, m2, "failed 131047", failedWith(131047))
 
 	// Throughput (130429): the sandbox number allows 2 a second; every message still goes,
 	// after snoozes.
@@ -400,7 +380,7 @@ func TestSendErrorClasses(t *testing.T) {
 
 	// Final at send time (132001: no such template): failed with Meta's code, title, details.
 	m4 := e.send(t, e.tm.Owner.Token, map[string]any{"to": fast, "type": "template", "template": template("no_such_template")}).JSON(t)["id"].(string)
-	got := e.waitMessage(t, m4, "failed 132001", failedWith(132001))
+	got = e.waitMessage(t, m4, "failed 132001", failedWith(132001))
 	require.Contains(t, got["error"].(map[string]any)["detail"], "no_such_template")
 	require.Nil(t, got["wamid"])
 

@@ -760,8 +760,11 @@ func TestOptOutRoundTripThroughTheSandbox(t *testing.T) {
 	require.Equal(t, "opted_out", res.Code(t))
 
 	inject("STOP")
-	time.Sleep(200 * time.Millisecond) // give a wrong second confirmation the time to show up
+	eventually(t, 20*time.Second, func() bool {
+		return h.count(t, `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`) == 0
+	}, "every job (a wrong confirmation's send included) has run")
 	require.Len(t, sentTo(), 1, "a second STOP sends nothing")
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE purpose = 'opt_out_confirmation'`))
 
 	inject("start")
 	eventually(t, 20*time.Second, func() bool { return len(sentTo()) == 2 }, "the opt-in is confirmed")

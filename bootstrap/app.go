@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -62,7 +63,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 	opts := []fx.Option{
 		fx.Supply(cfg, s, log, s.PasswordHashing),
 		fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: log.With("component", "fx")} }),
-		fx.StopTimeout(cfg.ShutdownTimeout + 5e9),
+		fx.StopTimeout(cfg.ShutdownTimeout + 5*time.Second),
 		PostgresModule,
 		MetricsModule,
 		RiverModule,
@@ -196,7 +197,7 @@ func newEcho(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, s Settings, log *slo
 			r(e)
 		}
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10e9}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", cfg.HTTPAddr) // fail start-up now if the port is taken

@@ -45,7 +45,8 @@ const (
 	MaxAttributesBytes  = 16 << 10
 )
 
-// NormalizeTags trims, de-duplicates and checks tags; ok is false with a reason otherwise.
+// NormalizeTags trims, de-duplicates and checks tags. A non-empty reason says why they
+// are refused.
 func NormalizeTags(tags []string) ([]string, string) {
 	if len(tags) > MaxTags {
 		return nil, "at most 50 tags"

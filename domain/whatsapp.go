@@ -24,7 +24,7 @@ type Sealed struct {
 // SecretBinding ties a sealed secret to its row: a ciphertext copied elsewhere does not open.
 type SecretBinding struct {
 	WorkspaceID   ID
-	Purpose       string // "access_token", "pin"
+	Purpose       string // PurposeAccessToken or PurposeRegisterPIN
 	PhoneNumberID string
 }
 

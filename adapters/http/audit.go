@@ -84,13 +84,18 @@ func (a *API) exportAuditLogs(c echo.Context) error {
 	w := csv.NewWriter(res)
 	n := 0
 	started := false
+	// begin commits the response: done on the first row, so a refusal (no permission, bad
+	// filter) can still be a problem document.
+	begin := func() error {
+		started = true
+		res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="audit-logs.csv"`)
+		res.WriteHeader(http.StatusOK)
+		return w.Write(auditCSVHeader)
+	}
 	err = a.Audit.Export(c.Request().Context(), caller(c), f, func(e domain.AuditEntry) error {
 		if !started {
-			started = true
-			res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-			res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="audit-logs.csv"`)
-			res.WriteHeader(http.StatusOK)
-			if err := w.Write(auditCSVHeader); err != nil {
+			if err := begin(); err != nil {
 				return err
 			}
 		}
@@ -107,16 +112,12 @@ func (a *API) exportAuditLogs(c echo.Context) error {
 		return w.Error()
 	})
 	if err != nil {
-		if started {
-			return nil // headers are gone; the truncated body is all the client can get
-		}
-		return err
+		return err // after the first row the error handler only logs it: the CSV is truncated
 	}
 	if !started {
-		res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-		res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="audit-logs.csv"`)
-		res.WriteHeader(http.StatusOK)
-		_ = w.Write(auditCSVHeader)
+		if err := begin(); err != nil {
+			return err
+		}
 	}
 	w.Flush()
 	return w.Error()

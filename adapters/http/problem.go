@@ -115,6 +115,9 @@ func toProblem(err error) Problem {
 func problemHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
+			// Too late for a problem document (a stream broke off): leave a trace at least.
+			log.WarnContext(c.Request().Context(), "request failed after the response started",
+				"err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path())
 			return
 		}
 		p := toProblem(err)

@@ -12,8 +12,9 @@ import (
 	"github.com/wabaplatform/waba/domain"
 )
 
-// ContactRepo stores contacts. Every query is scoped by workspace, and by assignee when
-// the view says so: an agent's query never reads rows outside their view.
+// ContactRepo stores contacts. Every query is scoped by workspace, and every read by
+// assignee when the view says so: an agent never reads rows outside their view (and so never
+// reaches Update or Delete for one).
 type ContactRepo struct{ q Querier }
 
 // NewContactRepo returns the repository over q (a pool or a transaction).

@@ -42,8 +42,9 @@ func (WebhookArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// Body returns the raw payload as received (modulo JSON whitespace when it was stored as
-// JSON: jsonb does not keep formatting, which the worker does not need).
+// Body returns the payload. Stored as jsonb it is the same JSON, not the same bytes
+// (whitespace, key order and duplicate keys are jsonb's), which the worker does not need:
+// the signature was checked on the raw bytes before queueing.
 func (a WebhookArgs) Body() []byte {
 	if len(a.Payload) > 0 {
 		return a.Payload

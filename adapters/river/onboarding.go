@@ -90,7 +90,7 @@ func (w *PhoneSyncWorker) Work(ctx context.Context, _ *river.Job[PhoneSyncArgs])
 func PhoneSyncPeriodic() *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return PhoneSyncArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+			return PhoneSyncArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 6 * time.Hour}}
 		},
 		&river.PeriodicJobOpts{ID: "phone-sync"})
 }

@@ -72,8 +72,8 @@ func NewService(tx TxRunner, store Store, a authz.Authorizer) *Service {
 	return &Service{tx: tx, store: store, authz: a, now: time.Now}
 }
 
-// viewOf is what the caller may see: agents only their assigned contacts.
-func viewOf(c domain.Caller) View {
+// ViewOf is what the caller may see: agents only their assigned contacts.
+func ViewOf(c domain.Caller) View {
 	if c.Role == access.Agent {
 		id := c.ID
 		return View{AssignedTo: &id}
@@ -153,9 +153,8 @@ func (s *Service) Create(ctx context.Context, c domain.Caller, in Input) (domain
 		Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now,
 	}
 	applyInput(&ct, in, tags)
-	if c.Role == access.Agent && ct.AssignedTo == nil {
-		id := c.ID
-		ct.AssignedTo = &id
+	if ct.AssignedTo == nil {
+		ct.AssignedTo = ViewOf(c).AssignedTo // an agent's new contact is theirs, so they still see it
 	}
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		if err := r.Contacts.Create(ctx, ct); err != nil {
@@ -210,7 +209,7 @@ func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (Page, er
 		f.Phone = p
 	}
 	limit := domain.PageSize(f.Limit)
-	list, err := s.store.List(ctx, c.WorkspaceID, f, viewOf(c), limit+1)
+	list, err := s.store.List(ctx, c.WorkspaceID, f, ViewOf(c), limit+1)
 	if err != nil {
 		return Page{}, err
 	}
@@ -224,7 +223,7 @@ func (s *Service) Get(ctx context.Context, c domain.Caller, id domain.ID) (domai
 	if err := authz.Require(s.authz, c, access.ContactsRead); err != nil {
 		return domain.Contact{}, err
 	}
-	return s.store.Get(ctx, c.WorkspaceID, id, viewOf(c), false)
+	return s.store.Get(ctx, c.WorkspaceID, id, ViewOf(c), false)
 }
 
 // Update changes a contact inside the caller's view.
@@ -239,7 +238,7 @@ func (s *Service) Update(ctx context.Context, c domain.Caller, id domain.ID, in 
 	var ct domain.Contact
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		var err error
-		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), true); err != nil {
+		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, ViewOf(c), true); err != nil {
 			return err
 		}
 		applyInput(&ct, in, tags)
@@ -276,7 +275,7 @@ func (s *Service) Delete(ctx context.Context, c domain.Caller, id domain.ID) err
 		return err
 	}
 	return s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
-		ct, err := r.Contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), true)
+		ct, err := r.Contacts.Get(ctx, c.WorkspaceID, id, ViewOf(c), true)
 		if err != nil {
 			return err
 		}
@@ -296,7 +295,7 @@ func (s *Service) SetOptOut(ctx context.Context, c domain.Caller, id domain.ID, 
 	var ct domain.Contact
 	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		var err error
-		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), true); err != nil {
+		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, ViewOf(c), true); err != nil {
 			return err
 		}
 		if ct.OptedOut == optOut {

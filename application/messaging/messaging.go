@@ -81,13 +81,6 @@ type SendResult struct {
 	Replayed bool // an Idempotency-Key replay: nothing new was queued
 }
 
-func viewOf(c domain.Caller) contacts.View {
-	if c.Role == access.Agent {
-		id := c.ID
-		return contacts.View{AssignedTo: &id}
-	}
-	return contacts.View{}
-}
 
 // QuotaKey is the rate-limit counter of a workspace's sends. The plan is not part of the
 // key: a plan change keeps the count and applies the new limit at once.
@@ -229,10 +222,7 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 	} else {
 		ct := domain.Contact{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, Phone: tgt.phone, WaID: phone.WaID(tgt.phone),
 			Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now}
-		if c.Role == access.Agent {
-			id := c.ID
-			ct.AssignedTo = &id
-		}
+		ct.AssignedTo = contacts.ViewOf(c).AssignedTo // an agent's new contact is theirs
 		newContact, m.ContactID = &ct, ct.ID
 	}
 	// Round to what Postgres stores so a replay renders exactly the first answer.
@@ -301,7 +291,7 @@ func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (targ
 		return target{}, fieldError("to", "is required: a phone number in E.164 or a contact id")
 	}
 	if id, err := domain.ParseID(to); err == nil {
-		ct, err := s.contacts.Get(ctx, c.WorkspaceID, id, viewOf(c), false)
+		ct, err := s.contacts.Get(ctx, c.WorkspaceID, id, contacts.ViewOf(c), false)
 		if err != nil {
 			return target{}, err
 		}
@@ -319,7 +309,7 @@ func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (targ
 		return target{phone: e164}, nil
 	}
 	ct := list[0]
-	if v := viewOf(c); v.AssignedTo != nil && (ct.AssignedTo == nil || *ct.AssignedTo != *v.AssignedTo) {
+	if v := contacts.ViewOf(c); v.AssignedTo != nil && (ct.AssignedTo == nil || *ct.AssignedTo != *v.AssignedTo) {
 		return target{}, domain.NotFound("contact")
 	}
 	return target{contact: &ct}, nil
@@ -388,7 +378,7 @@ func (s *Service) Get(ctx context.Context, c domain.Caller, id domain.ID) (domai
 	if err != nil {
 		return domain.Message{}, err
 	}
-	if v := viewOf(c); v.AssignedTo != nil {
+	if v := contacts.ViewOf(c); v.AssignedTo != nil {
 		if _, err := s.contacts.Get(ctx, c.WorkspaceID, m.ContactID, v, false); err != nil {
 			if domain.IsKind(err, domain.KindNotFound) {
 				return domain.Message{}, domain.NotFound("message")
@@ -410,21 +400,15 @@ func (s *Service) ListByContact(ctx context.Context, c domain.Caller, contactID 
 	if err := authz.Require(s.authz, c, access.MessagesRead); err != nil {
 		return Page{}, err
 	}
-	if _, err := s.contacts.Get(ctx, c.WorkspaceID, contactID, viewOf(c), false); err != nil {
+	if _, err := s.contacts.Get(ctx, c.WorkspaceID, contactID, contacts.ViewOf(c), false); err != nil {
 		return Page{}, err
 	}
-	if limit <= 0 {
-		limit = 50
-	}
+	limit = domain.PageSize(limit)
 	list, err := s.messages.ListByContact(ctx, c.WorkspaceID, contactID, cursor, limit+1)
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Messages: list}
-	if len(list) > limit {
-		p.Messages = list[:limit]
-		last := p.Messages[limit-1].ID
-		p.NextCursor = &last
-	}
+	var p Page
+	p.Messages, p.NextCursor = domain.TrimPage(list, limit, func(m domain.Message) domain.ID { return m.ID })
 	return p, nil
 }

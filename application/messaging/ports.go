@@ -92,7 +92,7 @@ type AuditWriter interface {
 }
 
 // Jobs enqueues the send job in the current transaction (the outbox). priority is River's
-// 1 (first) to 4 (last); see Service.priority.
+// 1 (first) to 4 (last); see priority.
 type Jobs interface {
 	EnqueueSendPriority(ctx context.Context, workspaceID, messageID domain.ID, priority int) error
 }

@@ -165,15 +165,9 @@ func (s *Service) Connect(ctx context.Context, c domain.Caller, in ConnectInput)
 		old, err := r.Numbers.ByPhoneNumberID(ctx, phoneID)
 		switch {
 		case err == nil && old.WorkspaceID == c.WorkspaceID:
-			// Reconnecting the same number: keep its id, start the steps again with the new token.
+			// Reconnecting the same number: keep its id, start the steps again with the new
+			// token (sealed above: the binding names the workspace and number, not the row).
 			p.ID, p.CreatedAt = old.ID, old.CreatedAt
-			if p.Token, err = s.vault.Seal(ctx, []byte(token), binding(p, domain.PurposeAccessToken)); err != nil {
-				return err
-			}
-			if sealedPIN, err = s.vault.Seal(ctx, []byte(pin), binding(p, domain.PurposeRegisterPIN)); err != nil {
-				return err
-			}
-			p.PIN = &sealedPIN
 			err = r.Numbers.Update(ctx, p)
 		case err == nil:
 			return domain.Errorf(domain.KindConflict, "that phone number is connected to another workspace")

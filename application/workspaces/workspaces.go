@@ -157,7 +157,7 @@ func (s *Service) Members(ctx context.Context, c domain.Caller) ([]domain.Member
 	return s.store.Members(ctx, c.WorkspaceID)
 }
 
-// grantsNeedOwner are roles only an owner may hand out (API.md).
+// grantNeedsOwner reports whether only an owner may hand out the role (API.md).
 func grantNeedsOwner(r access.Role) bool { return r == access.Owner || r == access.Manager }
 
 // AddMember adds a signed-up user by email.

@@ -12,7 +12,8 @@ const SignaturePrefix = "sha256="
 
 // Sign returns the X-Hub-Signature-256 header value Meta sends with body:
 // "sha256=" followed by the lowercase hex HMAC-SHA256 of body keyed with appSecret.
-// The Meta sandbox and tests use it to sign the exact bytes they send.
+// Tests use it to sign the exact bytes they send (the Meta sandbox signs with its own
+// code, so the two stay independent checks of each other).
 func Sign(appSecret, body []byte) string {
 	mac := hmac.New(sha256.New, appSecret)
 	mac.Write(body)

@@ -35,7 +35,7 @@ var MessagingModule = fx.Module("messaging",
 			})
 		},
 		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger) *messaging.Dispatcher {
-			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewSender(c), v, ratelimit.NewPacer(store),
+			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
 				log.With("component", "send"))
 		},
 		fx.Annotate(func(api *httpapi.API, svc *messaging.Service, reg *prometheus.Registry) RouteRegistration {

@@ -7,8 +7,8 @@ import (
 	"github.com/wabaplatform/waba/domain"
 )
 
-// Graph adapts the client to the application's ports: domain types in and out, and every
-// failure as a *domain.MetaError carrying its class.
+// Graph adapts the client to the application's ports (onboarding.Graph, messaging.Graph):
+// domain types in and out, and every failure as a *domain.MetaError carrying its class.
 type Graph struct{ c *Client }
 
 // NewGraph wraps c.
@@ -85,4 +85,14 @@ func (g *Graph) PhoneMetadata(ctx context.Context, token, phoneNumberID string) 
 	return domain.PhoneMetadata{DisplayPhoneNumber: p.DisplayPhoneNumber, VerifiedName: p.VerifiedName,
 		QualityRating: p.QualityRating, MessagingLimitTier: p.MessagingLimitTier(),
 		ThroughputLevel: p.Throughput.Level, NameStatus: p.NameStatus}, nil
+}
+
+// SendMessage implements messaging.Graph: posts payload to /{phone-number-id}/messages and
+// returns the wamid.
+func (g *Graph) SendMessage(ctx context.Context, token, phoneNumberID string, payload any) (string, error) {
+	res, err := g.c.SendMessage(ctx, token, phoneNumberID, payload)
+	if err != nil {
+		return "", AsDomainError(err)
+	}
+	return res.WAMID, nil
 }

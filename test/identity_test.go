@@ -273,12 +273,17 @@ func TestLoginThrottling(t *testing.T) {
 	u := a.signup(t, "victim")
 	bad := map[string]string{"email": u.Email, "password": "guess guess guess"}
 	for i := 0; i < 10; i++ {
-		require.Equal(t, 401, a.Do(t, "POST", "/v1/auth/login", "", bad).Status, "attempt %d", i+1)
+		res := a.Do(t, "POST", "/v1/auth/login", "", bad)
+		require.Equal(t, 401, res.Status, "attempt %d", i+1)
+		require.Equal(t, "10", res.Header.Get("X-RateLimit-Limit"))
+		require.Equal(t, fmt.Sprint(9-i), res.Header.Get("X-RateLimit-Remaining"), "attempt %d", i+1)
+		require.NotEmpty(t, res.Header.Get("X-RateLimit-Reset"))
 	}
 	res := a.Do(t, "POST", "/v1/auth/login", "", bad)
 	require.Equal(t, 429, res.Status)
 	require.Equal(t, "rate_limited", res.Code(t))
 	require.NotEmpty(t, res.Header.Get("Retry-After"))
+	require.Equal(t, "0", res.Header.Get("X-RateLimit-Remaining"))
 	// Even the right password waits for the window: the account is being guessed at.
 	require.Equal(t, 429, a.Do(t, "POST", "/v1/auth/login", "", map[string]string{"email": u.Email, "password": "correct horse battery"}).Status)
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -230,6 +231,14 @@ func encodeCursor(id *domain.ID) *string {
 type listResponse[T any] struct {
 	Data       []T     `json:"data"`
 	NextCursor *string `json:"next_cursor"`
+}
+
+// setRateLimitHeaders sends the X-RateLimit-* headers every rate-limited endpoint sends.
+func setRateLimitHeaders(c echo.Context, limit, remaining int, reset time.Time) {
+	h := c.Response().Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 }
 
 func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -103,11 +102,8 @@ func (h *Messages) send(c echo.Context) error {
 		in.RequestHash = requestHash(raw)
 	}
 	res, err := h.Messaging.Send(c.Request().Context(), caller(c), in)
-	if res.Quota != nil {
-		hd := c.Response().Header()
-		hd.Set("X-RateLimit-Limit", strconv.Itoa(res.Quota.Limit))
-		hd.Set("X-RateLimit-Remaining", strconv.Itoa(res.Quota.Remaining))
-		hd.Set("X-RateLimit-Reset", strconv.FormatInt(res.Quota.Reset.Unix(), 10))
+	if q := res.Quota; q != nil {
+		setRateLimitHeaders(c, q.Limit, q.Remaining, q.Reset)
 	}
 	if err != nil {
 		if domain.IsKind(err, domain.KindRateLimited) {

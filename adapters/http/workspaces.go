@@ -79,6 +79,9 @@ func (a *API) login(c echo.Context) error {
 		return err
 	}
 	res, err := a.Identity.Login(c.Request().Context(), req.Email, req.Password, requestMeta(c))
+	if t := res.Throttle; t.Limit > 0 { // login is rate limited: API.md's headers, on failures too
+		setRateLimitHeaders(c, t.Limit, max(t.Remaining, 0), t.Reset)
+	}
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
+
 	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
+
+	"github.com/wabaplatform/waba/application/identity"
 )
 
 // NewStore returns the Redis store when redisURL is set, else an in-memory one.
@@ -38,42 +41,47 @@ func NewStore(redisURL string) (limiter.Store, func() error, error) {
 	return store, client.Close, nil
 }
 
-// LoginThrottle counts failed logins: 10 per email or 100 per client address in 15
-// minutes (API.md), keyed by the prefix of the key the use case gives.
+// LoginThrottle counts failed logins: 10 per email and 100 per client address in 15
+// minutes (API.md).
 type LoginThrottle struct {
-	perEmail, perIP *limiter.Limiter
+	limiters map[identity.LoginLimit]*limiter.Limiter
 }
 
 // NewLoginThrottle returns the throttle over store.
 func NewLoginThrottle(store limiter.Store) *LoginThrottle {
-	return &LoginThrottle{
-		perEmail: limiter.New(store, limiter.Rate{Period: 15 * time.Minute, Limit: 10}),
-		perIP:    limiter.New(store, limiter.Rate{Period: 15 * time.Minute, Limit: 100}),
-	}
+	return &LoginThrottle{limiters: map[identity.LoginLimit]*limiter.Limiter{
+		identity.PerEmail:   limiter.New(store, limiter.Rate{Period: 15 * time.Minute, Limit: 10}),
+		identity.PerAddress: limiter.New(store, limiter.Rate{Period: 15 * time.Minute, Limit: 100}),
+	}}
 }
 
-func (t *LoginThrottle) limiterFor(key string) *limiter.Limiter {
-	if len(key) > 9 && key[:9] == "login:ip:" {
-		return t.perIP
+func (t *LoginThrottle) limiter(l identity.LoginLimit) (*limiter.Limiter, error) {
+	lim, ok := t.limiters[l]
+	if !ok {
+		return nil, fmt.Errorf("unknown login limit %q", l)
 	}
-	return t.perEmail
+	return lim, nil
 }
 
-// Blocked reports whether key has used up its failures (the count has reached the limit)
-// and how long until the window ends.
-func (t *LoginThrottle) Blocked(ctx context.Context, key string) (bool, time.Duration, error) {
-	st, err := t.limiterFor(key).Peek(ctx, key)
+// Peek reads a counter; Remaining reaches 0 when the limit's failures are used up.
+func (t *LoginThrottle) Peek(ctx context.Context, l identity.LoginLimit, key string) (identity.Throttle, error) {
+	lim, err := t.limiter(l)
 	if err != nil {
-		return false, 0, err
+		return identity.Throttle{}, err
 	}
-	if st.Remaining > 0 {
-		return false, 0, nil
+	st, err := lim.Peek(ctx, "login:"+string(l)+":"+key)
+	if err != nil {
+		return identity.Throttle{}, err
 	}
-	return true, time.Until(time.Unix(st.Reset, 0)), nil
+	return identity.Throttle{Limit: int(st.Limit), Remaining: int(st.Remaining), Reset: time.Unix(st.Reset, 0)}, nil
 }
 
-// Failed counts one failure.
-func (t *LoginThrottle) Failed(ctx context.Context, key string) error {
-	_, err := t.limiterFor(key).Get(ctx, key)
+// Fail counts one failure.
+func (t *LoginThrottle) Fail(ctx context.Context, l identity.LoginLimit, key string) error {
+	lim, err := t.limiter(l)
+	if err != nil {
+		return err
+	}
+	_, err = lim.Get(ctx, "login:"+string(l)+":"+key)
 	return err
 }

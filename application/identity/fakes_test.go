@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -184,17 +185,20 @@ func newFakeThrottle() *fakeThrottle {
 	return &fakeThrottle{blocked: map[string]time.Duration{}, failed: map[string]int{}}
 }
 
-func (t *fakeThrottle) Blocked(_ context.Context, key string) (bool, time.Duration, error) {
+// Peek reports a blocked key (limit:key) as used up until its wait passes.
+func (t *fakeThrottle) Peek(_ context.Context, l identity.LoginLimit, key string) (identity.Throttle, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d, ok := t.blocked[key]
-	return ok, d, nil
+	if d, ok := t.blocked[string(l)+":"+key]; ok {
+		return identity.Throttle{Limit: 10, Remaining: 0, Reset: time.Now().Add(d)}, nil
+	}
+	return identity.Throttle{Limit: 10, Remaining: 10 - t.failed[string(l)+":"+key], Reset: time.Now().Add(15 * time.Minute)}, nil
 }
 
-func (t *fakeThrottle) Failed(_ context.Context, key string) error {
+func (t *fakeThrottle) Fail(_ context.Context, l identity.LoginLimit, key string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.failed[key]++
+	t.failed[string(l)+":"+key]++
 	return nil
 }
 

@@ -37,12 +37,27 @@ type Tokens interface {
 	Verify(token string) (domain.ID, error)
 }
 
-// LoginThrottle counts failed logins per key (an email, a client address).
+// LoginLimit names one of the failed-login counters (API.md: 10 failures per email, 100 per
+// client address, in 15 minutes).
+type LoginLimit string
+
+const (
+	PerEmail   LoginLimit = "email"
+	PerAddress LoginLimit = "address"
+)
+
+// Throttle is the state of a counter, reported in the X-RateLimit-* headers.
+type Throttle struct {
+	Limit, Remaining int
+	Reset            time.Time
+}
+
+// LoginThrottle counts failed logins.
 type LoginThrottle interface {
-	// Blocked reports whether key has used up its failures, and for how long it stays so.
-	Blocked(ctx context.Context, key string) (bool, time.Duration, error)
-	// Failed counts one failure for key.
-	Failed(ctx context.Context, key string) error
+	// Peek reads a counter without counting anything.
+	Peek(ctx context.Context, limit LoginLimit, key string) (Throttle, error)
+	// Fail counts one failure.
+	Fail(ctx context.Context, limit LoginLimit, key string) error
 }
 
 // AuditLog records entries outside any use-case transaction (failed logins change nothing else).
@@ -100,6 +115,8 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (domain.User, erro
 type LoginResult struct {
 	AccessToken string
 	ExpiresIn   time.Duration
+	// Throttle is the tighter of the two failed-login counters, set on failures too.
+	Throttle Throttle
 }
 
 // Login checks a password and issues an access token. Unknown email and wrong password
@@ -110,15 +127,23 @@ func (s *Service) Login(ctx context.Context, email, password string, meta domain
 	if norm == "" {
 		norm = strings.ToLower(strings.TrimSpace(email))
 	}
-	keys := []string{"login:email:" + norm, "login:ip:" + meta.IP}
-	for _, k := range keys {
-		blocked, wait, err := s.throttle.Blocked(ctx, k)
+	counters := []struct {
+		limit LoginLimit
+		key   string
+	}{{PerEmail, norm}, {PerAddress, meta.IP}}
+	var res LoginResult
+	for i, c := range counters {
+		st, err := s.throttle.Peek(ctx, c.limit, c.key)
 		if err != nil {
-			return LoginResult{}, err
+			return res, err
 		}
-		if blocked {
-			return LoginResult{}, &domain.Error{Kind: domain.KindRateLimited, Message: "too many failed logins; try again later", RetryAfter: wait}
+		if i == 0 || st.Remaining < res.Throttle.Remaining {
+			res.Throttle = st
 		}
+	}
+	if res.Throttle.Remaining <= 0 {
+		return res, &domain.Error{Kind: domain.KindRateLimited, Message: "too many failed logins; try again later",
+			RetryAfter: max(time.Until(res.Throttle.Reset), time.Second)}
 	}
 	u, err := s.users.UserByEmail(ctx, norm)
 	hash := u.PasswordHash
@@ -130,23 +155,25 @@ func (s *Service) Login(ctx context.Context, email, password string, meta domain
 	}
 	ok, verr := s.hasher.Verify(password, hash)
 	if verr != nil || !ok || err != nil {
-		for _, k := range keys {
-			if ferr := s.throttle.Failed(ctx, k); ferr != nil {
-				return LoginResult{}, ferr
+		for _, c := range counters {
+			if ferr := s.throttle.Fail(ctx, c.limit, c.key); ferr != nil {
+				return res, ferr
 			}
 		}
+		res.Throttle.Remaining--
 		entry := domain.NewAuditEntry(domain.Caller{Type: domain.ActorUser, ID: u.ID, Meta: meta},
 			"auth.login_failed", "user", idOrEmpty(u.ID), map[string]any{"email": norm}, s.now())
 		if aerr := s.audit.Record(ctx, entry); aerr != nil {
-			return LoginResult{}, aerr
+			return res, aerr
 		}
-		return LoginResult{}, domain.Errorf(domain.KindInvalidCredentials, "email or password is wrong")
+		return res, domain.Errorf(domain.KindInvalidCredentials, "email or password is wrong")
 	}
 	tok, exp, err := s.tokens.Issue(u.ID)
 	if err != nil {
 		return LoginResult{}, err
 	}
-	return LoginResult{AccessToken: tok, ExpiresIn: exp}, nil
+	res.AccessToken, res.ExpiresIn = tok, exp
+	return res, nil
 }
 
 // Me returns the user and the workspaces they belong to.

@@ -81,7 +81,6 @@ type SendResult struct {
 	Replayed bool // an Idempotency-Key replay: nothing new was queued
 }
 
-
 // QuotaKey is the rate-limit counter of a workspace's sends. The plan is not part of the
 // key: a plan change keeps the count and applies the new limit at once.
 func QuotaKey(ws domain.ID) string { return "quota:messages:" + ws.String() }

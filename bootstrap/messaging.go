@@ -41,11 +41,11 @@ var MessagingModule = fx.Module("messaging",
 		fx.Annotate(func(api *httpapi.API, svc *messaging.Service, reg *prometheus.Registry) RouteRegistration {
 			return httpapi.NewMessages(api, svc, reg).Register
 		}, fx.ResultTags(`group:"routes"`)),
-		fx.Annotate(func(pool *pgxpool.Pool, d *messaging.Dispatcher, reg *prometheus.Registry) WorkerRegistration {
+		fx.Annotate(func(svc *messaging.Service, d *messaging.Dispatcher, reg *prometheus.Registry) WorkerRegistration {
 			m := riveradapter.NewSendMetrics(reg)
 			return func(w *river.Workers) {
 				river.AddWorker(w, &riveradapter.SendWorker{Dispatcher: d, Metrics: m})
-				river.AddWorker(w, &riveradapter.IdempotencyPurgeWorker{Keys: postgres.NewIdempotencyRepo(pool)})
+				river.AddWorker(w, &riveradapter.IdempotencyPurgeWorker{Messaging: svc})
 			}
 		}, fx.ResultTags(`group:"workers"`)),
 		fx.Annotate(riveradapter.IdempotencyPurgePeriodic, fx.ResultTags(`group:"periodic"`)),

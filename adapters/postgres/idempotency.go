@@ -52,8 +52,8 @@ func (r *IdempotencyRepo) Save(ctx context.Context, rec messaging.IdempotencyRec
 }
 
 // DeleteExpired removes records past their expiry, at most limit at a time.
-func (r *IdempotencyRepo) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+func (r *IdempotencyRepo) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	tag, err := r.q.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid IN (
 		SELECT ctid FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, limit)
-	return tag.RowsAffected(), err
+	return int(tag.RowsAffected()), err
 }

@@ -109,39 +109,3 @@ func (w *SendWorker) NextRetry(job *river.Job[SendArgs]) time.Time { return Next
 
 // Timeout bounds one delivery (the Graph call has its own, shorter timeout).
 func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration { return 30 * time.Second }
-
-// IdempotencyPurgeArgs asks for expired idempotency keys to be deleted.
-type IdempotencyPurgeArgs struct{}
-
-// Kind is stored in job rows: never change it.
-func (IdempotencyPurgeArgs) Kind() string { return "idempotency.purge" }
-
-// IdempotencyPurger deletes expired records, at most limit at a time.
-type IdempotencyPurger interface {
-	DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error)
-}
-
-// IdempotencyPurgeWorker deletes expired idempotency keys in batches.
-type IdempotencyPurgeWorker struct {
-	river.WorkerDefaults[IdempotencyPurgeArgs]
-	Keys IdempotencyPurger
-}
-
-// Work deletes until a batch comes back short.
-func (w *IdempotencyPurgeWorker) Work(ctx context.Context, _ *river.Job[IdempotencyPurgeArgs]) error {
-	for {
-		n, err := w.Keys.DeleteExpired(ctx, time.Now(), 5000)
-		if err != nil || n < 5000 {
-			return err
-		}
-	}
-}
-
-// IdempotencyPurgePeriodic runs the purge hourly on the leader.
-func IdempotencyPurgePeriodic() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) {
-			return IdempotencyPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
-		},
-		&river.PeriodicJobOpts{ID: "idempotency-purge"})
-}

@@ -131,6 +131,19 @@ func (i idem) Find(_ context.Context, ws domain.ID, key string) (messaging.Idemp
 	return r, ok, nil
 }
 
+func (i idem) DeleteExpired(_ context.Context, now time.Time, limit int) (int, error) {
+	i.db.mu.Lock()
+	defer i.db.mu.Unlock()
+	n := 0
+	for k, r := range i.db.idem {
+		if n < limit && !r.ExpiresAt.After(now) {
+			delete(i.db.idem, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // tx is the transaction-bound side.
 type tx struct{ db *fakeDB }
 

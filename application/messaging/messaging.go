@@ -61,6 +61,21 @@ func NewService(d Deps) *Service {
 		messages: d.Messages, quota: d.Quota, idem: d.Idempotency, authz: d.Authz, now: time.Now}
 }
 
+// purgeBatch bounds each delete so the purge never holds long locks.
+const purgeBatch = 5000
+
+// PurgeIdempotencyKeys deletes expired idempotency keys in batches and returns how many.
+func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int, error) {
+	total, now := 0, s.now()
+	for {
+		n, err := s.idem.DeleteExpired(ctx, now, purgeBatch)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+}
+
 // SendInput is one send request.
 type SendInput struct {
 	To            string // "+E.164" (any usual format) or a contact id

@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -377,4 +378,18 @@ func TestGraphPayloadMedia(t *testing.T) {
 		Content: json.RawMessage(`{"media_id":"42","filename":"a.pdf"}`)})
 	require.Equal(t, "whatsapp", p["messaging_product"])
 	require.JSONEq(t, `{"id":"42","filename":"a.pdf"}`, string(p["document"].(json.RawMessage)))
+}
+
+func TestPurgeIdempotencyKeysInBatches(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
+	for i := range 12001 {
+		b.db.idem[fmt.Sprint("old", i)] = messaging.IdempotencyRecord{ExpiresAt: past}
+	}
+	b.db.idem["fresh"] = messaging.IdempotencyRecord{ExpiresAt: future}
+	n, err := b.svc.PurgeIdempotencyKeys(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 12001, n, "three batches, the last one short")
+	require.Len(t, b.db.idem, 1)
 }

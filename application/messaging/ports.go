@@ -64,10 +64,12 @@ type IdempotencyRecord struct {
 	ExpiresAt   time.Time
 }
 
-// IdempotencyKeys reads stored outcomes (outside a transaction).
+// IdempotencyKeys reads stored outcomes and expires them (outside a transaction).
 type IdempotencyKeys interface {
 	// Find returns the unexpired record for key; ok is false when there is none.
 	Find(ctx context.Context, workspaceID domain.ID, key string) (rec IdempotencyRecord, ok bool, err error)
+	// DeleteExpired deletes up to limit records that expired before now.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // IdempotencySaver stores an outcome in the current transaction. A key already held by an

@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/messaging"
 )
 
 // AuditPurgeArgs asks for expired audit entries to be deleted.
@@ -37,4 +38,31 @@ func AuditPurgePeriodic() *river.PeriodicJob {
 			return AuditPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
 		},
 		&river.PeriodicJobOpts{ID: "audit-purge", RunOnStart: true})
+}
+
+// IdempotencyPurgeArgs asks for expired idempotency keys to be deleted.
+type IdempotencyPurgeArgs struct{}
+
+// Kind is stored in job rows: never change it.
+func (IdempotencyPurgeArgs) Kind() string { return "idempotency.purge" }
+
+// IdempotencyPurgeWorker deletes expired idempotency keys in batches.
+type IdempotencyPurgeWorker struct {
+	river.WorkerDefaults[IdempotencyPurgeArgs]
+	Messaging *messaging.Service
+}
+
+// Work runs one purge.
+func (w *IdempotencyPurgeWorker) Work(ctx context.Context, _ *river.Job[IdempotencyPurgeArgs]) error {
+	_, err := w.Messaging.PurgeIdempotencyKeys(ctx)
+	return err
+}
+
+// IdempotencyPurgePeriodic runs the purge hourly on the leader.
+func IdempotencyPurgePeriodic() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return IdempotencyPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+		},
+		&river.PeriodicJobOpts{ID: "idempotency-purge"})
 }

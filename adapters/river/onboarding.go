@@ -88,11 +88,7 @@ func (w *PhoneSyncWorker) Work(ctx context.Context, _ *river.Job[PhoneSyncArgs])
 
 // PhoneSyncPeriodic syncs number metadata every six hours, on the leader only.
 func PhoneSyncPeriodic() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) {
-			return PhoneSyncArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 6 * time.Hour}}
-		},
-		&river.PeriodicJobOpts{ID: "phone-sync"})
+	return periodic("phone-sync", 6*time.Hour, PhoneSyncArgs{}, false)
 }
 
 // Inserter is an insert-only River client for enqueuing inside our transactions. It is

@@ -33,11 +33,7 @@ func (w *AuditPurgeWorker) Timeout(*river.Job[AuditPurgeArgs]) time.Duration { r
 
 // AuditPurgePeriodic runs the purge hourly on the leader (and once at start).
 func AuditPurgePeriodic() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) {
-			return AuditPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
-		},
-		&river.PeriodicJobOpts{ID: "audit-purge", RunOnStart: true})
+	return periodic("audit-purge", time.Hour, AuditPurgeArgs{}, true)
 }
 
 // IdempotencyPurgeArgs asks for expired idempotency keys to be deleted.
@@ -60,9 +56,15 @@ func (w *IdempotencyPurgeWorker) Work(ctx context.Context, _ *river.Job[Idempote
 
 // IdempotencyPurgePeriodic runs the purge hourly on the leader.
 func IdempotencyPurgePeriodic() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+	return periodic("idempotency-purge", time.Hour, IdempotencyPurgeArgs{}, false)
+}
+
+// periodic is a job the leader inserts every interval: unique over the interval, so a new
+// leader (whose schedule starts afresh) cannot run it twice in one period.
+func periodic(id string, every time.Duration, args river.JobArgs, runOnStart bool) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return IdempotencyPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+			return args, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
 		},
-		&river.PeriodicJobOpts{ID: "idempotency-purge"})
+		&river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
 }

@@ -398,6 +398,15 @@ func TestWebhookHandshakeAndSignatures(t *testing.T) {
 	near = append(near, `"}`...)
 	h.deliver(t, near)
 
+	// The job holds the exact signed bytes, even of JSON that jsonb refuses (a \u0000 in a
+	// customer's text), and the message is still stored.
+	nul := newWAMID()
+	nulBody := textEnvelope(nul, "16505551234", "Nul", "before \x00 after", time.Now().Unix())
+	require.Contains(t, string(nulBody), `\u0000`)
+	h.deliver(t, nulBody)
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND decode(args->>'raw', 'base64') = $1`, nulBody))
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1 AND content->'text'->>'body' = $2`, nul, "before \uFFFD after"))
+
 	// A signed body that can never be parsed is acknowledged, then cancelled without retries.
 	require.Equal(t, 200, h.post(t, []byte(`this is not json`)).Status)
 	eventually(t, 10*time.Second, func() bool {

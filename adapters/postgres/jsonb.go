@@ -10,15 +10,15 @@ import (
 // signed by Meta but their contents are the customers': these helpers keep one odd
 // character from failing (and forever retrying) a whole payload.
 
-// JSONBSafe reports whether valid JSON has no \u escape jsonb rejects.
-func JSONBSafe(b []byte) bool {
+// jsonbSafe reports whether valid JSON has no \u escape jsonb rejects.
+func jsonbSafe(b []byte) bool {
 	_, ok := scanEscapes(b, nil)
 	return ok
 }
 
 // sanitizeJSONB returns valid JSON with every escape jsonb rejects replaced by \ufffd.
 func sanitizeJSONB(b []byte) []byte {
-	if JSONBSafe(b) {
+	if jsonbSafe(b) {
 		return b
 	}
 	out, _ := scanEscapes(b, make([]byte, 0, len(b)))

@@ -22,7 +22,7 @@ func TestJSONBSanitizing(t *testing.T) {
 		got := string(sanitizeJSONB([]byte(in)))
 		require.Equal(t, want, got, in)
 		require.True(t, json.Valid([]byte(got)), got)
-		require.Equal(t, in == want, JSONBSafe([]byte(in)), in)
+		require.Equal(t, in == want, jsonbSafe([]byte(in)), in)
 	}
 	require.Equal(t, "a\uFFFDb\uFFFD", cleanText("a\x00b\xff"))
 	require.Equal(t, "José", cleanText("José"))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -25,11 +23,12 @@ import (
 type WebhookArgs struct {
 	// SHA256 is the lowercase hex SHA-256 of the raw body.
 	SHA256 string `json:"sha256" river:"unique"`
-	// Payload is the body when it is valid JSON (readable in the River UI); Raw holds the
-	// exact bytes otherwise, so a signed but malformed body still reaches the worker, which
-	// cancels it.
-	Payload json.RawMessage `json:"payload,omitempty"`
-	Raw     []byte          `json:"raw,omitempty"`
+	// Raw is the exact signed body, base64 in the job's JSON. Not a nested JSON object: River
+	// indexes every job's args with GIN, and a ~500-byte webhook as jsonb put some 40 keys
+	// and values in that index at the insert and again at each state change, which cost
+	// more than the rest of the insert. As a string it is one entry, any body (even one
+	// jsonb refuses) is stored as is, and the worker reads the bytes Meta signed.
+	Raw []byte `json:"raw"`
 }
 
 // Kind is stored in job rows: never change it.
@@ -42,37 +41,13 @@ func (WebhookArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// Body returns the payload. Stored as jsonb it is the same JSON, not the same bytes
-// (whitespace, key order and duplicate keys are jsonb's), which the worker does not need:
-// the signature was checked on the raw bytes before queueing.
-func (a WebhookArgs) Body() []byte {
-	if len(a.Payload) > 0 {
-		return a.Payload
-	}
-	return a.Raw
-}
+// Body returns the payload.
+func (a WebhookArgs) Body() []byte { return a.Raw }
 
-// NewWebhookArgs builds the job of one raw body. It does not parse the body: json.Valid is
-// one scan, done so that valid JSON is stored readable. JSON that jsonb cannot hold (a
-// \u0000 escape, an unpaired surrogate) is stored as raw bytes instead, or its insert
-// would fail and take the rest of its batch down with it.
+// NewWebhookArgs builds the job of one raw body; it does not parse it.
 func NewWebhookArgs(raw []byte) WebhookArgs {
 	sum := sha256.Sum256(raw)
-	a := WebhookArgs{SHA256: hex.EncodeToString(sum[:])}
-	if json.Valid(raw) && postgres.JSONBSafe(raw) {
-		a.Payload = raw
-	} else {
-		a.Raw = raw
-	}
-	return a
-}
-
-// asRaw is a with its body stored as raw bytes (base64 in the job's JSON).
-func (a WebhookArgs) asRaw() WebhookArgs {
-	if len(a.Payload) > 0 {
-		a.Raw, a.Payload = a.Payload, nil
-	}
-	return a
+	return WebhookArgs{SHA256: hex.EncodeToString(sum[:]), Raw: raw}
 }
 
 // ErrIngestStopped is returned once the ingester is shutting down.
@@ -331,22 +306,9 @@ func PgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
 			opts.Tags = []string{jobs[j].SHA256} // finds each job's result again
 			params[i] = river.InsertManyParams{Args: jobs[j], InsertOpts: &opts}
 		}
-		var dup []bool
-		var err error
-		for attempt := 0; attempt < 2; attempt++ {
+		dup, err := insertBatch(ctx, pool, ins, jobs, params)
+		if postgres.IsRetryable(err) {
 			dup, err = insertBatch(ctx, pool, ins, jobs, params)
-			if dataException(err) && attempt == 0 {
-				// A body jsonb refused despite the check: store the whole batch as raw
-				// bytes, which any body survives, rather than fail its neighbours.
-				for i, j := range order {
-					raw := jobs[j].asRaw()
-					params[i].Args = raw
-				}
-				continue
-			}
-			if !postgres.IsRetryable(err) {
-				break
-			}
 		}
 		return dup, err
 	}
@@ -376,9 +338,4 @@ func insertBatch(ctx context.Context, pool *pgxpool.Pool, ins *Inserter, jobs []
 		return nil
 	})
 	return dup, err
-}
-
-func dataException(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }

@@ -290,7 +290,8 @@ func (w *world) signatures(ctx context.Context) *probe {
 		}
 	}
 	// And none of those bodies became a job.
-	n, _ := w.db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND args->'payload'->'entry'->0->>'id' = $1`, gen.Tenants[0].WABAID)
+	n, _ := w.db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'
+		AND position(convert_to($1, 'UTF8') IN decode(args->>'raw', 'base64')) > 0`, gen.Tenants[0].WABAID)
 	p.try(n == 0, fmt.Sprintf("%d jobs from unsigned bodies", n))
 	return p
 }

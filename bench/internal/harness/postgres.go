@@ -83,19 +83,25 @@ func (db *DB) Count(ctx context.Context, sql string, args ...any) (int, error) {
 }
 
 // WaitJobs waits until no job of kind is available, pending, scheduled, running or
-// retryable, polling every 50 ms up to timeout. It returns the jobs still open.
+// retryable, polling every 100 ms up to timeout. It returns the jobs still open. The poll
+// is an EXISTS on River's fetch index, not a count: counting a large queue every few
+// milliseconds took most of a core from the Postgres it measures.
 func (db *DB) WaitJobs(ctx context.Context, kind string, timeout time.Duration) (open int, err error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		open, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = $1
-			AND state NOT IN ('completed', 'cancelled', 'discarded')`, kind)
-		if err != nil || open == 0 || time.Now().After(deadline) {
-			return open, err
+		var any bool
+		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = $1
+			AND state IN ('available', 'pending', 'scheduled', 'running', 'retryable'))`, kind).Scan(&any); err != nil || !any {
+			return 0, err
+		}
+		if time.Now().After(deadline) {
+			return db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = $1
+				AND state IN ('available', 'pending', 'scheduled', 'running', 'retryable')`, kind)
 		}
 		select {
 		case <-ctx.Done():
-			return open, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -22,15 +22,18 @@ type InboundRepo struct{ q Querier }
 // NewInboundRepo returns the repository over q (a pool or a transaction).
 func NewInboundRepo(q Querier) *InboundRepo { return &InboundRepo{q: q} }
 
-// NumberByPhoneNumberID implements inbound.Directory.
-func (r *InboundRepo) NumberByPhoneNumberID(ctx context.Context, phoneNumberID string) (inbound.Number, bool, error) {
-	var n inbound.Number
-	err := r.q.QueryRow(ctx, `SELECT workspace_id, id, phone_number_id, waba_id FROM phone_numbers WHERE phone_number_id = $1`,
-		phoneNumberID).Scan(&n.WorkspaceID, &n.ID, &n.PhoneNumberID, &n.WABAID)
+// RouteByPhoneNumberID implements inbound.Directory.
+func (r *InboundRepo) RouteByPhoneNumberID(ctx context.Context, phoneNumberID string) (inbound.Route, bool, error) {
+	var rt inbound.Route
+	err := r.q.QueryRow(ctx, `
+		SELECT p.workspace_id, p.id, p.phone_number_id, p.waba_id, w.opt_out_keywords, w.opt_out_confirmation, w.opt_in_confirmation
+		FROM phone_numbers p JOIN workspaces w ON w.id = p.workspace_id
+		WHERE p.phone_number_id = $1`, phoneNumberID).Scan(&rt.WorkspaceID, &rt.ID, &rt.PhoneNumberID, &rt.WABAID,
+		&rt.Settings.OptOutKeywords, &rt.Settings.OptOutConfirmation, &rt.Settings.OptInConfirmation)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return n, false, nil
+		return rt, false, nil
 	}
-	return n, err == nil, err
+	return rt, err == nil, err
 }
 
 // NumbersByWABA implements inbound.Directory.
@@ -45,14 +48,6 @@ func (r *InboundRepo) NumbersByWABA(ctx context.Context, wabaID string) ([]inbou
 		err := row.Scan(&n.WorkspaceID, &n.ID, &n.PhoneNumberID, &n.WABAID, &n.DisplayPhoneNumber)
 		return n, err
 	})
-}
-
-// Settings implements inbound.Directory.
-func (r *InboundRepo) Settings(ctx context.Context, ws domain.ID) (inbound.Settings, error) {
-	var s inbound.Settings
-	err := r.q.QueryRow(ctx, `SELECT opt_out_keywords, opt_out_confirmation, opt_in_confirmation FROM workspaces WHERE id = $1`,
-		ws).Scan(&s.OptOutKeywords, &s.OptOutConfirmation, &s.OptInConfirmation)
-	return s, notFound(err, "workspace")
 }
 
 func (r *InboundRepo) lockContact(ctx context.Context, ws domain.ID, column, value string) (domain.Contact, bool, error) {
@@ -154,15 +149,6 @@ func truncateRunes(s string, n int) string {
 	return s
 }
 
-// TouchInbound implements inbound.ContactStore: the window only ever moves forward.
-func (r *InboundRepo) TouchInbound(ctx context.Context, ws, contactID domain.ID, at time.Time) error {
-	_, err := r.q.Exec(ctx, `
-		UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, $3),
-			service_window_expires_at = GREATEST(service_window_expires_at, $4), updated_at = now()
-		WHERE workspace_id = $1 AND id = $2`, ws, contactID, at, at.Add(domain.ServiceWindow))
-	return err
-}
-
 // SetOptOut implements inbound.ContactStore.
 func (r *InboundRepo) SetOptOut(ctx context.Context, ws, contactID domain.ID, optedOut bool, at time.Time) error {
 	var err error
@@ -190,18 +176,37 @@ func (r *InboundRepo) WAMIDExists(ctx context.Context, wamid string) (bool, erro
 	return ok, err
 }
 
-// InsertInbound implements inbound.MessageStore: the unique index on wamid decides.
-func (r *InboundRepo) InsertInbound(ctx context.Context, m domain.Message) (bool, error) {
+// ReceiveInbound implements inbound.MessageStore: one statement whose later parts act
+// only on the row the insert returned, so a wamid already stored changes nothing.
+func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev inbound.InboxEvent) (bool, error) {
 	content := m.Content
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
 	}
-	tag, err := r.q.Exec(ctx, `
-		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, wamid, created_at)
-		VALUES ($1, $2, $3, $4, 'inbound', $5, $6, 'received', $7, $8)
-		ON CONFLICT (wamid) WHERE wamid IS NOT NULL DO NOTHING`,
-		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt)
-	return tag.RowsAffected() == 1, err
+	payload, err := eventPayload(ev)
+	if err != nil {
+		return false, err
+	}
+	var inserted bool
+	err = r.q.QueryRow(ctx, `
+		WITH m AS (
+			INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, wamid, created_at)
+			VALUES ($1, $2, $3, $4, 'inbound', $5, $6, 'received', $7, $8)
+			ON CONFLICT (wamid) WHERE wamid IS NOT NULL DO NOTHING
+			RETURNING workspace_id, contact_id),
+		touched AS (
+			UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, $8),
+				service_window_expires_at = GREATEST(c.service_window_expires_at, $9), updated_at = now()
+			FROM m WHERE $10::boolean AND c.workspace_id = m.workspace_id AND c.id = m.contact_id),
+		ev AS (
+			INSERT INTO inbox_events (workspace_id, kind, contact_id, message_id, payload)
+			SELECT $11, $12, $13, $14, $15 FROM m
+			RETURNING `+notifyInboxEvent+`)
+		SELECT EXISTS (SELECT 1 FROM m)`,
+		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt,
+		m.CreatedAt.Add(domain.ServiceWindow), touch,
+		ev.WorkspaceID, ev.Kind, ev.ContactID, ev.MessageID, payload).Scan(&inserted)
+	return inserted, err
 }
 
 // RecordStatus implements inbound.MessageStore.
@@ -308,19 +313,25 @@ func (r *InboundRepo) RecordAccountEvent(ctx context.Context, e inbound.AccountE
 // Append implements inbound.EventFeed: the row and a NOTIFY on channel inbox_events
 // (payload {"workspace_id","id","kind"}), both delivered only if the transaction commits.
 func (r *InboundRepo) Append(ctx context.Context, e inbound.InboxEvent) error {
-	payload := e.Payload
-	if payload == nil {
-		payload = map[string]any{}
-	}
-	raw, err := json.Marshal(payload)
+	raw, err := eventPayload(e)
 	if err != nil {
 		return err
 	}
 	_, err = r.q.Exec(ctx, `
-		WITH ev AS (
-			INSERT INTO inbox_events (workspace_id, kind, contact_id, message_id, payload)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id, workspace_id, kind)
-		SELECT pg_notify('inbox_events', json_build_object('workspace_id', workspace_id, 'id', id, 'kind', kind)::text) FROM ev`,
+		INSERT INTO inbox_events (workspace_id, kind, contact_id, message_id, payload)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+notifyInboxEvent,
 		e.WorkspaceID, e.Kind, e.ContactID, e.MessageID, raw)
 	return err
+}
+
+// notifyInboxEvent, in the RETURNING clause of an insert into inbox_events, announces
+// each row on channel inbox_events; Postgres delivers it at commit. RETURNING runs for
+// every row even in a WITH query nobody reads.
+const notifyInboxEvent = `pg_notify('inbox_events', json_build_object('workspace_id', workspace_id, 'id', id, 'kind', kind)::text)`
+
+func eventPayload(e inbound.InboxEvent) ([]byte, error) {
+	if e.Payload == nil {
+		return []byte(`{}`), nil
+	}
+	return json.Marshal(e.Payload)
 }

@@ -53,11 +53,12 @@ func TestInboundRepo(t *testing.T) {
 			token_ciphertext, token_nonce, token_wrapped_key, token_key_id, created_at, updated_at)
 			VALUES ($1, $2, '1065', '1022', '+1 555-078-3881', 'connected', '\x00', '\x00', '\x00', 'k', now(), now())`, b.ws, id)
 		require.NoError(t, err)
-		n, ok, err := b.repo.NumberByPhoneNumberID(ctx, "1065")
+		rt, ok, err := b.repo.RouteByPhoneNumberID(ctx, "1065")
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.Equal(t, inbound.Number{WorkspaceID: b.ws, ID: id, PhoneNumberID: "1065", WABAID: "1022"}, n)
-		_, ok, err = b.repo.NumberByPhoneNumberID(ctx, "nope")
+		require.Equal(t, inbound.Route{Number: inbound.Number{WorkspaceID: b.ws, ID: id, PhoneNumberID: "1065", WABAID: "1022"},
+			Settings: inbound.Settings{OptOutKeywords: []string{}}}, rt)
+		_, ok, err = b.repo.RouteByPhoneNumberID(ctx, "nope")
 		require.NoError(t, err)
 		require.False(t, ok)
 		nums, err := b.repo.NumbersByWABA(ctx, "1022")
@@ -76,9 +77,9 @@ func TestInboundRepo(t *testing.T) {
 
 		_, err = b.pool.Exec(ctx, `UPDATE workspaces SET opt_out_keywords = '{BASTA}', opt_out_confirmation = 'bye' WHERE id = $1`, b.ws)
 		require.NoError(t, err)
-		st, err := b.repo.Settings(ctx, b.ws)
+		rt, _, err = b.repo.RouteByPhoneNumberID(ctx, "1065")
 		require.NoError(t, err)
-		require.Equal(t, inbound.Settings{OptOutKeywords: []string{"BASTA"}, OptOutConfirmation: "bye"}, st)
+		require.Equal(t, inbound.Settings{OptOutKeywords: []string{"BASTA"}, OptOutConfirmation: "bye"}, rt.Settings)
 	})
 
 	t.Run("FindOrCreate", func(t *testing.T) {
@@ -141,8 +142,16 @@ func TestInboundRepo(t *testing.T) {
 		t0 := now()
 		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
 		require.NoError(t, err)
-		require.NoError(t, b.repo.TouchInbound(ctx, b.ws, c.ID, t0))
-		require.NoError(t, b.repo.TouchInbound(ctx, b.ws, c.ID, t0.Add(-time.Hour)))
+		receive := func(wamid string, at time.Time, touch bool) {
+			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
+				WAMID: wamid, CreatedAt: at}
+			ok, err := b.repo.ReceiveInbound(ctx, m, touch, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived})
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		receive("wamid.W1", t0, true)
+		receive("wamid.W2", t0.Add(-time.Hour), true) // older: the window does not move back
+		receive("wamid.W3", t0.Add(time.Hour), false) // a system notice: it does not move
 		require.NoError(t, b.repo.SetOptOut(ctx, b.ws, c.ID, true, t0))
 		changed, err := b.repo.SetMarketingOptOut(ctx, b.ws, c.ID, true)
 		require.NoError(t, err)
@@ -173,13 +182,23 @@ func TestInboundRepo(t *testing.T) {
 		require.NoError(t, err)
 		in := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 			Content: json.RawMessage(`{"id":"wamid.A","text":{"body":"hi"}}`), WAMID: "wamid.A", CreatedAt: t0}
-		ok, err := b.repo.InsertInbound(ctx, in)
+		ev := inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived, ContactID: &c.ID, MessageID: &in.ID,
+			Payload: map[string]any{"wamid": "wamid.A"}}
+		ok, err := b.repo.ReceiveInbound(ctx, in, true, ev)
 		require.NoError(t, err)
 		require.True(t, ok)
-		in.ID = domain.NewID()
-		ok, err = b.repo.InsertInbound(ctx, in)
+		dup := in
+		dup.ID = domain.NewID()
+		dup.CreatedAt = t0.Add(time.Hour)
+		ok, err = b.repo.ReceiveInbound(ctx, dup, true, ev)
 		require.NoError(t, err)
 		require.False(t, ok, "the same wamid is stored once")
+		var events int
+		var window time.Time
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM inbox_events WHERE message_id = $2 AND payload->>'wamid' = 'wamid.A'),
+			last_inbound_at FROM contacts WHERE workspace_id = $1 AND id = $3`, b.ws, in.ID, c.ID).Scan(&events, &window))
+		require.Equal(t, 1, events, "one feed event, none for the redelivery")
+		require.Equal(t, t0, window.UTC(), "the redelivery does not touch the contact")
 		seen, err := b.repo.WAMIDExists(ctx, "wamid.A")
 		require.NoError(t, err)
 		require.True(t, seen)
@@ -245,16 +264,28 @@ func TestInboundRepo(t *testing.T) {
 		_, err = conn.Exec(ctx, `LISTEN inbox_events`)
 		require.NoError(t, err)
 		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			return postgres.NewInboundRepo(tx).Append(ctx, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived,
+			return postgres.NewInboundRepo(tx).Append(ctx, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventContactUpdated,
 				Payload: map[string]any{"wamid": "w"}})
 		}))
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		note, err := conn.Conn().WaitForNotification(wctx)
+		// ReceiveInbound's feed event is announced the same way.
+		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550177", "", ""), now())
 		require.NoError(t, err)
-		var payload map[string]any
-		require.NoError(t, json.Unmarshal([]byte(note.Payload), &payload))
-		require.Equal(t, b.ws.String(), payload["workspace_id"])
-		require.Equal(t, inbound.EventMessageReceived, payload["kind"])
+		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			_, err := postgres.NewInboundRepo(tx).ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws,
+				ContactID: c.ID, PhoneNumberID: "1065", Type: "text", WAMID: "wamid.N", CreatedAt: now()},
+				true, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived})
+			return err
+		}))
+		for _, kind := range []string{inbound.EventContactUpdated, inbound.EventMessageReceived} {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			note, err := conn.Conn().WaitForNotification(wctx)
+			cancel()
+			require.NoError(t, err)
+			var payload map[string]any
+			require.NoError(t, json.Unmarshal([]byte(note.Payload), &payload))
+			require.Equal(t, b.ws.String(), payload["workspace_id"])
+			require.Equal(t, kind, payload["kind"])
+			require.NotEmpty(t, payload["id"])
+		}
 	})
 }

@@ -85,13 +85,13 @@ func (m *memory) clone() *memory {
 
 // Directory.
 
-func (m *memory) NumberByPhoneNumberID(_ context.Context, id string) (inbound.Number, bool, error) {
+func (m *memory) RouteByPhoneNumberID(_ context.Context, id string) (inbound.Route, bool, error) {
 	for _, n := range m.numbers {
 		if n.PhoneNumberID == id {
-			return n.Number, true, nil
+			return inbound.Route{Number: n.Number, Settings: m.settings[n.WorkspaceID]}, true, nil
 		}
 	}
-	return inbound.Number{}, false, nil
+	return inbound.Route{}, false, nil
 }
 
 func (m *memory) NumbersByWABA(_ context.Context, waba string) ([]inbound.NumberInfo, error) {
@@ -102,10 +102,6 @@ func (m *memory) NumbersByWABA(_ context.Context, waba string) ([]inbound.Number
 		}
 	}
 	return out, nil
-}
-
-func (m *memory) Settings(_ context.Context, ws domain.ID) (inbound.Settings, error) {
-	return m.settings[ws], nil
 }
 
 // ContactStore.
@@ -142,15 +138,6 @@ func (m *memory) FindOrCreate(_ context.Context, ws domain.ID, id inbound.Identi
 	return *found, nil
 }
 
-func (m *memory) TouchInbound(_ context.Context, _, id domain.ID, at time.Time) error {
-	c := m.contacts[id]
-	if c.LastInboundAt == nil || at.After(*c.LastInboundAt) {
-		t, exp := at, at.Add(domain.ServiceWindow)
-		c.LastInboundAt, c.ServiceWindowExpiresAt = &t, &exp
-	}
-	return nil
-}
-
 func (m *memory) SetOptOut(_ context.Context, _, id domain.ID, out bool, at time.Time) error {
 	c := m.contacts[id]
 	c.OptedOut = out
@@ -181,12 +168,16 @@ func (m *memory) WAMIDExists(_ context.Context, wamid string) (bool, error) {
 	return false, nil
 }
 
-func (m *memory) InsertInbound(ctx context.Context, msg domain.Message) (bool, error) {
+func (m *memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch bool, ev inbound.InboxEvent) (bool, error) {
 	if ok, _ := m.WAMIDExists(ctx, msg.WAMID); ok {
 		return false, nil
 	}
 	m.messages[msg.ID] = &msg
-	return true, nil
+	if c := m.contacts[msg.ContactID]; touch && (c.LastInboundAt == nil || msg.CreatedAt.After(*c.LastInboundAt)) {
+		t, exp := msg.CreatedAt, msg.CreatedAt.Add(domain.ServiceWindow)
+		c.LastInboundAt, c.ServiceWindowExpiresAt = &t, &exp
+	}
+	return true, m.Append(ctx, ev)
 }
 
 func (m *memory) RecordStatus(_ context.Context, r inbound.StatusReport) (bool, error) {

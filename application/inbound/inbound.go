@@ -57,7 +57,7 @@ func (s *Service) Process(ctx context.Context, raw []byte) error {
 	}
 	var done *run
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
-		done = &run{s: s, r: r, now: s.now().UTC(), settings: map[domain.ID]*Settings{}}
+		done = &run{s: s, r: r, now: s.now().UTC()}
 		for entry, ch := range env.Changes() {
 			if err := done.change(ctx, entry, ch); err != nil {
 				return err
@@ -74,10 +74,9 @@ func (s *Service) Process(ctx context.Context, raw []byte) error {
 
 // run is the state of one processing attempt: caches and counters.
 type run struct {
-	s        *Service
-	r        Repos
-	now      time.Time
-	settings map[domain.ID]*Settings
+	s   *Service
+	r   Repos
+	now time.Time
 
 	unrouted      []string
 	unknownStatus int
@@ -104,26 +103,14 @@ func (p *run) report(m Metrics) {
 	}
 }
 
-func (p *run) settingsOf(ctx context.Context, ws domain.ID) (*Settings, error) {
-	if st, ok := p.settings[ws]; ok {
-		return st, nil
-	}
-	st, err := p.r.Directory.Settings(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	p.settings[ws] = &st
-	return &st, nil
-}
-
 func (p *run) change(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
 	switch ch.Field {
 	case webhook.FieldMessages, webhook.FieldUserPreferences:
-		n, ok, err := p.route(ctx, ch)
+		rt, ok, err := p.route(ctx, ch)
 		if err != nil || !ok {
 			return err
 		}
-		return p.messagesValue(ctx, n, ch.Value)
+		return p.messagesValue(ctx, rt, ch.Value)
 	case webhook.FieldTemplateStatusUpdate, webhook.FieldTemplateQualityUpdate, webhook.FieldTemplateCategoryUpdate:
 		return p.template(ctx, entry, ch)
 	}
@@ -137,28 +124,29 @@ func (p *run) change(ctx context.Context, entry *webhook.Entry, ch *webhook.Chan
 
 // route finds the number a messages-family change belongs to; unknown numbers are counted
 // and dropped.
-func (p *run) route(ctx context.Context, ch *webhook.Change) (Number, bool, error) {
+func (p *run) route(ctx context.Context, ch *webhook.Change) (Route, bool, error) {
 	id := ch.PhoneNumberID()
 	if id == "" {
 		p.unrouted = append(p.unrouted, "phone_number")
-		return Number{}, false, nil
+		return Route{}, false, nil
 	}
-	n, ok, err := p.r.Directory.NumberByPhoneNumberID(ctx, id)
+	rt, ok, err := p.r.Directory.RouteByPhoneNumberID(ctx, id)
 	if err != nil {
-		return Number{}, false, err
+		return Route{}, false, err
 	}
 	if !ok {
 		p.unrouted = append(p.unrouted, "phone_number")
 	}
-	return n, ok, nil
+	return rt, ok, nil
 }
 
-func (p *run) messagesValue(ctx context.Context, n Number, v *webhook.Value) error {
+func (p *run) messagesValue(ctx context.Context, rt Route, v *webhook.Value) error {
 	if v == nil {
 		return nil
 	}
+	n := rt.Number
 	for i := range v.Messages {
-		if err := p.message(ctx, n, &v.Messages[i]); err != nil {
+		if err := p.message(ctx, rt, &v.Messages[i]); err != nil {
 			return err
 		}
 	}
@@ -186,7 +174,8 @@ func (p *run) timeOr(t time.Time) time.Time {
 }
 
 // message stores one inbound message (once per wamid) and applies its consequences.
-func (p *run) message(ctx context.Context, n Number, m *webhook.Message) error {
+func (p *run) message(ctx context.Context, rt Route, m *webhook.Message) error {
+	n := rt.Number
 	if m.ID == "" {
 		p.unrouted = append(p.unrouted, "sender")
 		return nil
@@ -220,24 +209,16 @@ func (p *run) message(ctx context.Context, n Number, m *webhook.Message) error {
 		Direction: domain.Inbound, Type: typ, Content: m.Raw, Status: domain.StatusReceived,
 		WAMID: m.ID, CreatedAt: at,
 	}
-	inserted, err := p.r.Messages.InsertInbound(ctx, msg)
+	// A system notice (number or identity changed) is not the user writing to us: it does
+	// not open the service window.
+	touch := typ != webhook.TypeSystem
+	ev := InboxEvent{WorkspaceID: ws, Kind: EventMessageReceived, ContactID: &contact.ID,
+		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.ID, "type": typ}}
+	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, ev)
 	if err != nil || !inserted {
 		return err
 	}
-	// A system notice (number or identity changed) is not the user writing to us.
-	if typ != webhook.TypeSystem {
-		if err := p.r.Contacts.TouchInbound(ctx, ws, contact.ID, at); err != nil {
-			return err
-		}
-	}
-	if err := p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: EventMessageReceived, ContactID: &contact.ID,
-		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.ID, "type": typ}}); err != nil {
-		return err
-	}
-	st, err := p.settingsOf(ctx, ws)
-	if err != nil {
-		return err
-	}
+	st := rt.Settings
 	switch optout.DecideMessage(m, st.OptOutKeywords) {
 	case optout.OptOut:
 		if contact.OptedOut {

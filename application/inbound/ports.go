@@ -26,14 +26,19 @@ type Settings struct {
 	OptInConfirmation  string
 }
 
+// Route is a number found by Meta's id, with the owning workspace's opt-out settings
+// (read in the same query: every inbound message needs both).
+type Route struct {
+	Number
+	Settings Settings
+}
+
 // Directory answers routing questions: which workspace owns a number or a WABA.
 type Directory interface {
-	// NumberByPhoneNumberID finds a number by Meta's id; ok is false when no workspace has it.
-	NumberByPhoneNumberID(ctx context.Context, phoneNumberID string) (n Number, ok bool, err error)
+	// RouteByPhoneNumberID finds a number by Meta's id; ok is false when no workspace has it.
+	RouteByPhoneNumberID(ctx context.Context, phoneNumberID string) (r Route, ok bool, err error)
 	// NumbersByWABA lists the numbers of a WABA, oldest first (empty when unknown).
 	NumbersByWABA(ctx context.Context, wabaID string) ([]NumberInfo, error)
-	// Settings reads a workspace's opt-out settings.
-	Settings(ctx context.Context, workspaceID domain.ID) (Settings, error)
 }
 
 // NumberInfo is a number with the display number account-level events name it by.
@@ -73,8 +78,6 @@ type ContactStore interface {
 	// creating it when there is none, and locks it for the rest of the transaction. It
 	// fills in a missing phone or BSUID, and the name when the contact has none.
 	FindOrCreate(ctx context.Context, workspaceID domain.ID, id Identity, now time.Time) (domain.Contact, error)
-	// TouchInbound moves last_inbound_at and service_window_expires_at forward (never back).
-	TouchInbound(ctx context.Context, workspaceID, contactID domain.ID, at time.Time) error
 	// SetOptOut records a keyword opt-out (optedOut true, at and source set) or an opt-in
 	// (all three cleared).
 	SetOptOut(ctx context.Context, workspaceID, contactID domain.ID, optedOut bool, at time.Time) error
@@ -87,8 +90,11 @@ type ContactStore interface {
 type MessageStore interface {
 	// WAMIDExists reports whether a message with that wamid is stored (any workspace).
 	WAMIDExists(ctx context.Context, wamid string) (bool, error)
-	// InsertInbound stores m unless its wamid is already stored; inserted says which.
-	InsertInbound(ctx context.Context, m domain.Message) (inserted bool, err error)
+	// ReceiveInbound stores m unless its wamid is already stored; inserted says which.
+	// Only when it was stored, it also moves the contact's last_inbound_at and
+	// service_window_expires_at forward to m.CreatedAt (never back) if touch is set, and
+	// appends ev to the inbox feed: what every inbound message does, in one round trip.
+	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev InboxEvent) (inserted bool, err error)
 	// RecordStatus stores a status report once per (wamid, status); fresh is false for a
 	// report already recorded.
 	RecordStatus(ctx context.Context, r StatusReport) (fresh bool, err error)

@@ -83,7 +83,7 @@ func (db *DB) Count(ctx context.Context, sql string, args ...any) (int, error) {
 }
 
 // WaitJobs waits until no job of kind is available, pending, scheduled, running or
-// retryable, polling every 100 ms up to timeout. It returns the jobs still open. The poll
+// retryable, polling every 250 ms up to timeout. It returns the jobs still open. The poll
 // is an EXISTS on River's fetch index, not a count: counting a large queue every few
 // milliseconds took most of a core from the Postgres it measures.
 func (db *DB) WaitJobs(ctx context.Context, kind string, timeout time.Duration) (open int, err error) {
@@ -101,7 +101,7 @@ func (db *DB) WaitJobs(ctx context.Context, kind string, timeout time.Duration) 
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

@@ -65,8 +65,31 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrateResult, error) {
 		return res, fmt.Errorf("river schema: %w", err)
 	}
 	res.RiverApplied = len(out.Versions)
+	if _, err := conn.Exec(ctx, riverGINTuning); err != nil {
+		return res, fmt.Errorf("river schema: tune GIN indexes: %w", err)
+	}
 	return res, nil
 }
+
+// riverGINTuning turns off the pending list of River's two GIN indexes (on args and
+// metadata). With it on, inserts append to a list that the insert which finds it past
+// gin_pending_list_limit merges into the index itself: measured here, a 17-row webhook
+// batch took 298 ms (54,000 WAL records) instead of under 1 ms, and every webhook queued
+// behind it waited. Off, each insert pays its few index entries at once: the batch insert
+// costs about a quarter more on average (0.73 to 0.92 ms) and its worst case fell to
+// 27 ms. A storage parameter, not a change of River's schema; set only where it is not
+// yet, since ALTER INDEX takes a lock.
+const riverGINTuning = `
+DO $$
+DECLARE ix text;
+BEGIN
+	FOREACH ix IN ARRAY ARRAY['river_job_args_index', 'river_job_metadata_index'] LOOP
+		IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass(ix)
+				AND NOT coalesce('fastupdate=off' = ANY (reloptions), false)) THEN
+			EXECUTE format('ALTER INDEX %I SET (fastupdate = off)', ix);
+		END IF;
+	END LOOP;
+END $$`
 
 func migrateApp(pool *pgxpool.Pool) (from, to uint, err error) {
 	src, err := iofs.New(migrations.FS, ".")

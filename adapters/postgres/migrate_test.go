@@ -48,4 +48,10 @@ func TestMigrateConcurrentOnFreshDatabase(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, postgres.Ready(ctx, pool))
+
+	// River's GIN indexes were created by the run and then tuned.
+	var tuned int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_class
+		WHERE relname IN ('river_job_args_index', 'river_job_metadata_index') AND 'fastupdate=off' = ANY (reloptions)`).Scan(&tuned))
+	require.Equal(t, 2, tuned)
 }

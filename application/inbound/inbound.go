@@ -72,7 +72,7 @@ func (s *Service) Process(ctx context.Context, raw []byte) error {
 	return nil
 }
 
-// run is the state of one processing attempt: caches and counters.
+// run is the state of one processing attempt: what it counted, reported once it commits.
 type run struct {
 	s   *Service
 	r   Repos

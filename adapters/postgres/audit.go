@@ -19,7 +19,9 @@ type AuditRepo struct{ q Querier }
 // NewAuditRepo returns the repository over q (a pool or a transaction).
 func NewAuditRepo(q Querier) *AuditRepo { return &AuditRepo{q: q} }
 
-// Record inserts one entry.
+// Record inserts one entry. The request's user agent and request id are the client's
+// bytes: text they cannot be stored as (NUL, invalid UTF-8) becomes U+FFFD rather than
+// failing the audited action with it.
 func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
 	details := e.Details
 	if details == nil {
@@ -38,7 +40,7 @@ func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
 			resource_id, details, ip, user_agent, request_id, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		e.ID, ws, string(e.ActorType), e.ActorID, e.Action, e.ResourceType, e.ResourceID,
-		raw, e.IP, e.UserAgent, e.RequestID, e.CreatedAt, e.ExpiresAt)
+		sanitizeJSONB(raw), cleanText(e.IP), cleanText(e.UserAgent), cleanText(e.RequestID), e.CreatedAt, e.ExpiresAt)
 	return err
 }
 

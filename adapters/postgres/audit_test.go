@@ -73,6 +73,20 @@ func TestAuditRepo(t *testing.T) {
 		require.Equal(t, map[string]any{}, list[0].Details)
 	})
 
+	t.Run("ClientBytesTextCannotHold", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		c := domain.Caller{Type: domain.ActorUser, WorkspaceID: b.ws,
+			Meta: domain.RequestMeta{IP: "203.0.113.5", UserAgent: "bot\x00/\xff1", RequestID: "r\x00q"}}
+		record(t, b, domain.NewAuditEntry(c, "auth.login_failed", "user", "", map[string]any{"email": "a\x00@example.com"}, now()))
+		list, err := b.repo.List(ctx, b.ws, audit.Filter{}, 10)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, "bot\uFFFD/\uFFFD1", list[0].UserAgent)
+		require.Equal(t, "r\uFFFDq", list[0].RequestID)
+		require.Equal(t, "a\uFFFD@example.com", list[0].Details["email"])
+	})
+
 	t.Run("EntryOutsideAnyWorkspace", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

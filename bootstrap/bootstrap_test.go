@@ -49,6 +49,10 @@ func TestConfigNamesTheBadVariable(t *testing.T) {
 		"LOG_LEVEL":         func(e map[string]string) { e["LOG_LEVEL"] = "loud" },
 		"META_GRAPH_URL":    func(e map[string]string) { e["META_GRAPH_URL"] = "not a url" },
 		"ACCESS_TOKEN_TTL":  func(e map[string]string) { e["ACCESS_TOKEN_TTL"] = "forever" },
+		"VAULT_KEY_URL":     func(e map[string]string) { e["VAULT_KEY_URL"] = "bogus://key" },
+		"VAULT_KEY_URL_PREVIOUS": func(e map[string]string) {
+			e["VAULT_KEY_URL_PREVIOUS"] = "base64key://" + base64.URLEncoding.EncodeToString(make([]byte, 32)) + ",base64key://"
+		},
 	}
 	for name, mutate := range cases {
 		env := validEnv()
@@ -59,7 +63,7 @@ func TestConfigNamesTheBadVariable(t *testing.T) {
 	}
 	env := validEnv()
 	delete(env, "TOKEN_MASTER_KEY")
-	env["VAULT_KEY_URL"] = "base64key://"
+	env["VAULT_KEY_URL"] = "base64key://" + base64.URLEncoding.EncodeToString(make([]byte, 32))
 	_, err := load(env)
 	require.NoError(t, err, "a KMS URL replaces the local key")
 }

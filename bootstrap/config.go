@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wabaplatform/waba/adapters/vault"
 )
 
 // Config is the process configuration, read from the environment (API.md, Running).
@@ -102,6 +104,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, &ConfigError{"TOKEN_MASTER_KEY_PREVIOUS", "must be a comma-separated list of base64 32-byte keys"}
 		}
 		cfg.PreviousMasterKeys = append(cfg.PreviousMasterKeys, b)
+	}
+	if cfg.VaultKeyURL != "" {
+		if err := vault.CheckKeyURL(cfg.VaultKeyURL); err != nil {
+			return Config{}, &ConfigError{"VAULT_KEY_URL", err.Error()}
+		}
+	}
+	for _, u := range cfg.PreviousKeyURLs {
+		if err := vault.CheckKeyURL(u); err != nil {
+			return Config{}, &ConfigError{"VAULT_KEY_URL_PREVIOUS", err.Error()}
+		}
 	}
 	return cfg, nil
 }

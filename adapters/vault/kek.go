@@ -37,7 +37,16 @@ func openKEK(ctx context.Context, masterKey []byte, keyURL string) (*secrets.Kee
 	}
 }
 
-func openKeyURL(ctx context.Context, raw string) (*secrets.Keeper, string, error) {
+// CheckKeyURL reports, without opening it, whether raw is a key URL the vault can open: it
+// parses, its scheme is a registered driver, and a base64key:// URL carries a valid key.
+// The error never quotes the URL, which may hold a key.
+func CheckKeyURL(raw string) error {
+	_, _, err := parseKeyURL(raw)
+	return err
+}
+
+// parseKeyURL is CheckKeyURL's work, returning the URL and the key's name.
+func parseKeyURL(raw string) (*url.URL, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Error quotes the whole URL, which may hold a key: do not wrap it.
@@ -48,20 +57,26 @@ func openKeyURL(ctx context.Context, raw string) (*secrets.Keeper, string, error
 		return nil, "", fmt.Errorf("%w: key URL scheme %q is not one of %s",
 			ErrInvalidOptions, u.Scheme, strings.Join(mux.KeeperSchemes(), ", "))
 	}
-	var keyID string
-	if u.Scheme == localsecrets.Scheme {
-		if u.Host == "" {
-			return nil, "", fmt.Errorf("%w: base64key:// needs a key; a random one would not survive a restart", ErrInvalidOptions)
-		}
-		k, err := localsecrets.Base64Key(u.Host)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: base64key:// host must be base64url of exactly 32 bytes", ErrInvalidOptions)
-		}
-		keyID = localsecrets.Scheme + ":" + fingerprint(k[:])
-		clear(k[:])
-	} else {
-		keyID = urlKeyID(u)
+	if u.Scheme != localsecrets.Scheme {
+		return u, urlKeyID(u), nil
 	}
+	if u.Host == "" {
+		return nil, "", fmt.Errorf("%w: base64key:// needs a key; a random one would not survive a restart", ErrInvalidOptions)
+	}
+	k, err := localsecrets.Base64Key(u.Host)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: base64key:// host must be base64url of exactly 32 bytes", ErrInvalidOptions)
+	}
+	defer clear(k[:])
+	return u, localsecrets.Scheme + ":" + fingerprint(k[:]), nil
+}
+
+func openKeyURL(ctx context.Context, raw string) (*secrets.Keeper, string, error) {
+	u, keyID, err := parseKeyURL(raw)
+	if err != nil {
+		return nil, "", err
+	}
+	mux := secrets.DefaultURLMux()
 	keeper, err := mux.OpenKeeperURL(ctx, u)
 	if err != nil {
 		// Drivers quote the URL in their errors; it may carry a key or credentials.

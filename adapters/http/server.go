@@ -18,11 +18,14 @@ import (
 // ServerConfig holds what the server needs from the process configuration.
 type ServerConfig struct {
 	CORSAllowedOrigins []string
-	// BodyLimit caps request bodies on every route but the webhook, which has its own cap.
-	BodyLimit string
-	// RequestTimeout bounds a request's context.
-	RequestTimeout time.Duration
 }
+
+const (
+	// bodyLimit caps request bodies on every route but the webhook, which has its own cap.
+	bodyLimit = "1M"
+	// requestTimeout bounds a request's context.
+	requestTimeout = 30 * time.Second
+)
 
 // ReadyFunc reports nil when the service can do its work (database reachable, migrated).
 type ReadyFunc func(ctx context.Context) error
@@ -36,12 +39,6 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	// Clients reach us directly or through our own load balancer on loopback/private
 	// addresses; only trust X-Forwarded-For from those.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader()
-	if cfg.BodyLimit == "" {
-		cfg.BodyLimit = "1M"
-	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = 30 * time.Second
-	}
 
 	metrics := newHTTPMetrics(reg)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
@@ -52,7 +49,7 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	e.Use(requestLogger(log, metrics))
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-		Limit:   cfg.BodyLimit,
+		Limit:   bodyLimit,
 		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") },
 	}))
 	if len(cfg.CORSAllowedOrigins) > 0 {
@@ -62,7 +59,7 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 			ExposeHeaders: []string{"X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"},
 		}))
 	}
-	e.Use(middleware.ContextTimeout(cfg.RequestTimeout))
+	e.Use(middleware.ContextTimeout(requestTimeout))
 	e.Use(cleanQuery)
 
 	e.GET("/healthz", func(c echo.Context) error {

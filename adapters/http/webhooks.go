@@ -137,7 +137,7 @@ func NewWebhookMetrics(reg prometheus.Registerer) *WebhookMetrics {
 			Help: "Webhook deliveries rejected for their X-Hub-Signature-256, by reason (missing, mismatch)."},
 			[]string{"reason"}),
 	}
-	for _, o := range []string{"accepted", "duplicate", "invalid_signature", "too_large", "unavailable"} {
+	for _, o := range []string{"accepted", "duplicate", "invalid_signature", "too_large", "unavailable", "read_error"} {
 		m.received.WithLabelValues(o)
 	}
 	reg.MustRegister(m.received, m.sigFailed)

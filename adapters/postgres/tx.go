@@ -16,8 +16,6 @@ type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }
 
 // TxRunner runs a function in one transaction with repositories bound to it. R is the
@@ -54,16 +52,16 @@ func (r *TxRunner[R]) InTx(ctx context.Context, fn func(ctx context.Context, rep
 			opts.BeginQuery = `BEGIN; SET LOCAL synchronous_commit = off` // one round trip
 		}
 		err = pgx.BeginTxFunc(ctx, r.pool, opts, func(tx pgx.Tx) error { return fn(ctx, r.build(tx)) })
-		if !IsRetryable(err) {
+		if !isRetryable(err) {
 			return err
 		}
 	}
 	return err
 }
 
-// IsRetryable reports whether a transaction failed only because of concurrency (a
+// isRetryable reports whether a transaction failed only because of concurrency (a
 // serialization failure or a deadlock) and may simply be run again.
-func IsRetryable(err error) bool {
+func isRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) &&
 		(pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected)

@@ -122,7 +122,7 @@ type ingestResult struct {
 
 // NewIngester returns a running ingester over pool; Close stops it.
 func NewIngester(pool *pgxpool.Pool, ins *Inserter, cfg IngestConfig) *Ingester {
-	return NewIngesterWith(PgBatchInserter(pool, ins), cfg)
+	return NewIngesterWith(pgBatchInserter(pool, ins), cfg)
 }
 
 // NewIngesterWith returns a running ingester over any batch inserter.
@@ -289,11 +289,12 @@ func (g *Ingester) flush(batch []*ingestReq) {
 	}
 }
 
-// PgBatchInserter inserts webhook jobs with River's InsertManyTx in one transaction of
-// pool. Jobs are inserted in hash order so two concurrent batches sharing bodies lock
-// unique keys in the same order (no deadlock); a deadlock or serialization failure is
-// retried once.
-func PgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
+// pgBatchInserter inserts webhook jobs with River's InsertManyTx in one transaction of
+// pool (retried on a deadlock or serialization failure, like every TxRunner). Jobs are
+// inserted in hash order so two concurrent batches sharing bodies lock unique keys in the
+// same order.
+func pgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
+	txs := postgres.NewTxRunner(pool, func(tx pgx.Tx) pgx.Tx { return tx })
 	return func(ctx context.Context, jobs []WebhookArgs) ([]bool, error) {
 		order := make([]int, len(jobs))
 		for i := range order {
@@ -306,36 +307,28 @@ func PgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
 			opts.Tags = []string{jobs[j].SHA256} // finds each job's result again
 			params[i] = river.InsertManyParams{Args: jobs[j], InsertOpts: &opts}
 		}
-		dup, err := insertBatch(ctx, pool, ins, jobs, params)
-		if postgres.IsRetryable(err) {
-			dup, err = insertBatch(ctx, pool, ins, jobs, params)
-		}
+		dup := make([]bool, len(jobs))
+		err := txs.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			res, err := ins.client.InsertManyTx(ctx, tx, params)
+			if err != nil {
+				return err
+			}
+			byHash := make(map[string]bool, len(res))
+			for _, r := range res {
+				if r == nil || r.Job == nil || len(r.Job.Tags) == 0 {
+					return errors.New("webhook ingest: insert result without job")
+				}
+				byHash[r.Job.Tags[0]] = r.UniqueSkippedAsDuplicate
+			}
+			for i, j := range jobs {
+				d, ok := byHash[j.SHA256]
+				if !ok {
+					return fmt.Errorf("webhook ingest: no insert result for %s", j.SHA256)
+				}
+				dup[i] = d
+			}
+			return nil
+		})
 		return dup, err
 	}
-}
-
-func insertBatch(ctx context.Context, pool *pgxpool.Pool, ins *Inserter, jobs []WebhookArgs, params []river.InsertManyParams) ([]bool, error) {
-	dup := make([]bool, len(jobs))
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		res, err := ins.client.InsertManyTx(ctx, tx, params)
-		if err != nil {
-			return err
-		}
-		byHash := make(map[string]bool, len(res))
-		for _, r := range res {
-			if r == nil || r.Job == nil || len(r.Job.Tags) == 0 {
-				return errors.New("webhook ingest: insert result without job")
-			}
-			byHash[r.Job.Tags[0]] = r.UniqueSkippedAsDuplicate
-		}
-		for i, j := range jobs {
-			d, ok := byHash[j.SHA256]
-			if !ok {
-				return fmt.Errorf("webhook ingest: no insert result for %s", j.SHA256)
-			}
-			dup[i] = d
-		}
-		return nil
-	})
-	return dup, err
 }

@@ -58,7 +58,7 @@ func NewAuditEntry(c Caller, action, resourceType, resourceID string, details ma
 		ID:           NewID(),
 		WorkspaceID:  c.WorkspaceID,
 		ActorType:    c.Type,
-		ActorID:      actorID(c),
+		ActorID:      c.ID.StringOrEmpty(),
 		Action:       action,
 		ResourceType: resourceType,
 		ResourceID:   resourceID,
@@ -69,11 +69,4 @@ func NewAuditEntry(c Caller, action, resourceType, resourceID string, details ma
 		CreatedAt:    now.UTC(),
 		ExpiresAt:    now.UTC().Add(AuditRetention),
 	}
-}
-
-func actorID(c Caller) string {
-	if c.ID.IsZero() {
-		return ""
-	}
-	return c.ID.String()
 }

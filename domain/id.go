@@ -70,6 +70,15 @@ func ParseID(s string) (ID, error) {
 // IsZero reports whether id is the nil ID.
 func (id ID) IsZero() bool { return id == NilID }
 
+// StringOrEmpty is the canonical form, or "" for the nil ID (an actor or resource that is
+// not known).
+func (id ID) StringOrEmpty() string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}
+
 func (id ID) String() string {
 	var b [36]byte
 	hex.Encode(b[0:8], id[0:4])

@@ -68,6 +68,33 @@ func (s MessageStatus) Advance(next MessageStatus) MessageStatus {
 	return s
 }
 
+// ApplyReport folds one status report into m: the status advances monotonically (Advance),
+// the report's own time is stamped on the matching *At field (the earliest report of a
+// status wins, so a delivered that arrives after read still records when it was
+// delivered), and a failed report records e, Meta's reason, when there is one.
+func (m *Message) ApplyReport(next MessageStatus, at time.Time, e *MessageError) {
+	m.Status = m.Status.Advance(next)
+	stamp := func(p **time.Time) {
+		if *p == nil || at.Before(**p) {
+			t := at
+			*p = &t
+		}
+	}
+	switch next {
+	case StatusSent:
+		stamp(&m.SentAt)
+	case StatusDelivered:
+		stamp(&m.DeliveredAt)
+	case StatusRead:
+		stamp(&m.ReadAt)
+	case StatusFailed:
+		stamp(&m.FailedAt)
+		if e != nil {
+			m.Error = e
+		}
+	}
+}
+
 // MessageError is Meta's reason for a failed message.
 type MessageError struct {
 	Code   int    `json:"code"`

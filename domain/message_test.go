@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,4 +26,26 @@ func TestStatusAdvanceIsMonotonic(t *testing.T) {
 	require.Equal(t, r, st)
 	_, ok = domain.ParseMessageStatus("deleted")
 	require.False(t, ok)
+}
+
+func TestApplyReport(t *testing.T) {
+	t.Parallel()
+	at := func(s int64) time.Time { return time.Unix(1768000000+s, 0).UTC() }
+	m := domain.Message{Status: domain.StatusQueued}
+	m.ApplyReport(domain.StatusRead, at(2), nil)
+	m.ApplyReport(domain.StatusDelivered, at(1), nil)
+	m.ApplyReport(domain.StatusDelivered, at(3), nil) // a later copy keeps the earliest time
+	require.Equal(t, domain.StatusRead, m.Status)
+	require.Equal(t, at(2), *m.ReadAt)
+	require.Equal(t, at(1), *m.DeliveredAt)
+	require.Nil(t, m.SentAt)
+
+	e := &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "d"}
+	m.ApplyReport(domain.StatusFailed, at(4), e)
+	require.Equal(t, domain.StatusFailed, m.Status)
+	require.Equal(t, at(4), *m.FailedAt)
+	require.Equal(t, e, m.Error)
+	m.ApplyReport(domain.StatusSent, at(5), nil)
+	require.Equal(t, domain.StatusFailed, m.Status, "failed is terminal")
+	require.Equal(t, at(5), *m.SentAt)
 }

@@ -20,6 +20,12 @@ type View struct {
 	AssignedTo *domain.ID
 }
 
+// Allows reports whether c is inside the view: every contact when AssignedTo is unset,
+// else only the contacts assigned to that user (the rule the store's queries apply).
+func (v View) Allows(c domain.Contact) bool {
+	return v.AssignedTo == nil || (c.AssignedTo != nil && *c.AssignedTo == *v.AssignedTo)
+}
+
 // Filter narrows a list.
 type Filter struct {
 	Phone      string // E.164 after normalization

@@ -414,3 +414,15 @@ func TestSetOptOut(t *testing.T) {
 		requireKind(t, domain.KindNotFound, err)
 	})
 }
+
+func TestViewAllows(t *testing.T) {
+	t.Parallel()
+	ann, bob := domain.NewID(), domain.NewID()
+	mine, theirs, nobodys := domain.Contact{AssignedTo: &ann}, domain.Contact{AssignedTo: &bob}, domain.Contact{}
+	all := contacts.ViewOf(domain.Caller{ID: ann, Role: access.Owner})
+	require.True(t, all.Allows(mine) && all.Allows(theirs) && all.Allows(nobodys), "an owner sees every contact")
+	agent := contacts.ViewOf(domain.Caller{ID: ann, Role: access.Agent})
+	require.True(t, agent.Allows(mine))
+	require.False(t, agent.Allows(theirs), "another agent's contact")
+	require.False(t, agent.Allows(nobodys), "an unassigned contact")
+}

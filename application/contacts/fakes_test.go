@@ -109,10 +109,6 @@ func (f *fakeStore) with(fn func(s *fakeState) error) error {
 	return fn(f.db.state)
 }
 
-func visible(c domain.Contact, v contacts.View) bool {
-	return v.AssignedTo == nil || (c.AssignedTo != nil && *c.AssignedTo == *v.AssignedTo)
-}
-
 func (f *fakeStore) Record(_ context.Context, e domain.AuditEntry) error {
 	return f.with(func(s *fakeState) error { s.audit = append(s.audit, e); return nil })
 }
@@ -133,7 +129,7 @@ func (f *fakeStore) Get(_ context.Context, ws, id domain.ID, view contacts.View,
 	err = f.with(func(s *fakeState) error {
 		f.db.gets = append(f.db.gets, view)
 		var ok bool
-		if c, ok = s.contacts[contactKey{ws, id}]; !ok || !visible(c, view) {
+		if c, ok = s.contacts[contactKey{ws, id}]; !ok || !view.Allows(c) {
 			return domain.NotFound("contact")
 		}
 		return nil
@@ -146,7 +142,7 @@ func (f *fakeStore) List(_ context.Context, ws domain.ID, fl contacts.Filter, vi
 		f.db.lists = append(f.db.lists, listCall{f: fl, view: view, limit: limit})
 		for k, c := range s.contacts {
 			switch {
-			case k.ws != ws, !visible(c, view),
+			case k.ws != ws, !view.Allows(c),
 				fl.Phone != "" && c.Phone != fl.Phone,
 				fl.Tag != "" && !slices.Contains(c.Tags, fl.Tag),
 				fl.OptedOut != nil && c.OptedOut != *fl.OptedOut,

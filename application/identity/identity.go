@@ -143,7 +143,7 @@ func (s *Service) Login(ctx context.Context, email, password string, meta domain
 	}
 	if res.Throttle.Remaining <= 0 {
 		return res, &domain.Error{Kind: domain.KindRateLimited, Message: "too many failed logins; try again later",
-			RetryAfter: max(time.Until(res.Throttle.Reset), time.Second)}
+			RetryAfter: max(res.Throttle.Reset.Sub(s.now()), time.Second)}
 	}
 	u, err := s.users.UserByEmail(ctx, norm)
 	hash := u.PasswordHash
@@ -162,7 +162,7 @@ func (s *Service) Login(ctx context.Context, email, password string, meta domain
 		}
 		res.Throttle.Remaining--
 		entry := domain.NewAuditEntry(domain.Caller{Type: domain.ActorUser, ID: u.ID, Meta: meta},
-			"auth.login_failed", "user", idOrEmpty(u.ID), map[string]any{"email": norm}, s.now())
+			"auth.login_failed", "user", u.ID.StringOrEmpty(), map[string]any{"email": norm}, s.now())
 		if aerr := s.audit.Record(ctx, entry); aerr != nil {
 			return res, aerr
 		}
@@ -242,11 +242,4 @@ func (s *Service) CallerIn(ctx context.Context, p domain.Principal, workspaceID 
 		return domain.Caller{}, forbidden
 	}
 	return c, nil
-}
-
-func idOrEmpty(id domain.ID) string {
-	if id.IsZero() {
-		return ""
-	}
-	return id.String()
 }

@@ -39,11 +39,8 @@ type Service struct {
 	now     func() time.Time
 }
 
-// NewService returns the inbound processing; m may be nil.
+// NewService returns the inbound processing, counting into m.
 func NewService(tx TxRunner, m Metrics) *Service {
-	if m == nil {
-		m = NopMetrics{}
-	}
 	return &Service{tx: tx, metrics: m, now: time.Now}
 }
 
@@ -322,35 +319,15 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 			"previous": string(before)}})
 }
 
-// ApplyStatus folds one report into m: the status advances monotonically (domain rule), the
-// report's own timestamp is kept even when it arrives late (a delivered after read still
-// records when it was delivered), a failure records Meta's error, and pricing is kept.
+// ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
+// monotonically, the report's own timestamp is kept even when it arrives late, a failure
+// records Meta's first error) and keeps the report's pricing.
 func ApplyStatus(m *domain.Message, next domain.MessageStatus, at time.Time, s *webhook.Status, pricing json.RawMessage) {
-	m.Status = m.Status.Advance(next)
-	set := func(p **time.Time) {
-		if *p == nil || at.Before(**p) {
-			t := at
-			*p = &t
-		}
+	var e *domain.MessageError
+	if s != nil && len(s.Errors) > 0 {
+		e = &domain.MessageError{Code: s.Errors[0].Code, Title: s.Errors[0].Title, Detail: s.Errors[0].Detail()}
 	}
-	switch next {
-	case domain.StatusSent:
-		set(&m.SentAt)
-	case domain.StatusDelivered:
-		set(&m.DeliveredAt)
-	case domain.StatusRead:
-		set(&m.ReadAt)
-	case domain.StatusFailed:
-		set(&m.FailedAt)
-		if s != nil && len(s.Errors) > 0 {
-			e := s.Errors[0]
-			detail := e.ErrorData.Details
-			if detail == "" {
-				detail = e.Message
-			}
-			m.Error = &domain.MessageError{Code: e.Code, Title: e.Title, Detail: detail}
-		}
-	}
+	m.ApplyReport(next, at, e)
 	if len(pricing) > 0 {
 		m.Pricing = pricing
 	}

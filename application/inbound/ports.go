@@ -230,12 +230,3 @@ type Metrics interface {
 	// NotificationError counts a value.errors[] entry Meta reported.
 	NotificationError(code int)
 }
-
-// NopMetrics discards everything.
-type NopMetrics struct{}
-
-func (NopMetrics) Unrouted(string)       {}
-func (NopMetrics) UnknownStatus()        {}
-func (NopMetrics) OptedOut()             {}
-func (NopMetrics) OptedIn()              {}
-func (NopMetrics) NotificationError(int) {}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wabaplatform/waba/domain"
 )
 
 // Message types the send API accepts.
@@ -35,56 +37,47 @@ func knownType(t string) bool {
 	return t == TypeText || t == TypeTemplate || t == TypeInteractive || isMedia(t)
 }
 
-// fieldErrs collects field problems under a prefix ("text.body").
-type fieldErrs struct {
-	list []fieldErr
-}
-
-type fieldErr struct{ field, msg string }
-
-func (f *fieldErrs) add(field, msg string) { f.list = append(f.list, fieldErr{field, msg}) }
-
 // normalizeContent validates the type object of a send and returns it in our stored shape
 // (the API's shape: media by link or media_id; template language as {"code": ...}).
-func normalizeContent(typ string, raw json.RawMessage, fe *fieldErrs) json.RawMessage {
+func normalizeContent(typ string, raw json.RawMessage, v *domain.Validator) json.RawMessage {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		fe.add(typ, "is required for type "+typ)
+		v.Add(typ, "is required for type "+typ)
 		return nil
 	}
 	if raw[0] != '{' {
-		fe.add(typ, "must be an object")
+		v.Add(typ, "must be an object")
 		return nil
 	}
 	switch {
 	case typ == TypeText:
-		return normalizeText(raw, fe)
+		return normalizeText(raw, v)
 	case typ == TypeTemplate:
-		return normalizeTemplate(raw, fe)
+		return normalizeTemplate(raw, v)
 	case isMedia(typ):
-		return normalizeMedia(typ, raw, fe)
+		return normalizeMedia(typ, raw, v)
 	case typ == TypeInteractive:
-		return normalizeInteractive(raw, fe)
+		return normalizeInteractive(raw, v)
 	}
 	return nil
 }
 
-func normalizeText(raw json.RawMessage, fe *fieldErrs) json.RawMessage {
+func normalizeText(raw json.RawMessage, v *domain.Validator) json.RawMessage {
 	var t struct {
 		Body       *string `json:"body"`
 		PreviewURL *bool   `json:"preview_url"`
 	}
 	if err := json.Unmarshal(raw, &t); err != nil {
-		fe.add("text", "must be {body, preview_url?}")
+		v.Add("text", "must be {body, preview_url?}")
 		return nil
 	}
 	switch {
 	case t.Body == nil || strings.TrimSpace(*t.Body) == "":
-		fe.add("text.body", "is required")
+		v.Add("text.body", "is required")
 	case !utf8.ValidString(*t.Body):
-		fe.add("text.body", "must be UTF-8")
+		v.Add("text.body", "must be UTF-8")
 	case utf8.RuneCountInString(*t.Body) > MaxTextRunes:
-		fe.add("text.body", fmt.Sprintf("must be at most %d characters", MaxTextRunes))
+		v.Add("text.body", fmt.Sprintf("must be at most %d characters", MaxTextRunes))
 	}
 	out := map[string]any{"body": t.Body}
 	if t.PreviewURL != nil {
@@ -103,29 +96,29 @@ type templateContent struct {
 // templateRef names a template: its name and language code.
 type templateRef struct{ Name, Language string }
 
-func normalizeTemplate(raw json.RawMessage, fe *fieldErrs) json.RawMessage {
+func normalizeTemplate(raw json.RawMessage, v *domain.Validator) json.RawMessage {
 	var t templateContent
 	if err := json.Unmarshal(raw, &t); err != nil {
-		fe.add("template", "must be {name, language, components?}")
+		v.Add("template", "must be {name, language, components?}")
 		return nil
 	}
 	name := strings.TrimSpace(t.Name)
 	switch {
 	case name == "":
-		fe.add("template.name", "is required")
+		v.Add("template.name", "is required")
 	case len(name) > 512:
-		fe.add("template.name", "must be at most 512 characters")
+		v.Add("template.name", "must be at most 512 characters")
 	}
 	code := languageCode(t.Language)
 	switch {
 	case code == "":
-		fe.add("template.language", `is required, as {"code": "en_US"}`)
+		v.Add("template.language", `is required, as {"code": "en_US"}`)
 	case len(code) > 16:
-		fe.add("template.language", "is not a language code")
+		v.Add("template.language", "is not a language code")
 	}
 	comps := bytes.TrimSpace(t.Components)
 	if len(comps) > 0 && string(comps) != "null" && comps[0] != '[' {
-		fe.add("template.components", "must be an array")
+		v.Add("template.components", "must be an array")
 	}
 	out := map[string]any{"name": name, "language": map[string]string{"code": code}}
 	if len(comps) > 0 && string(comps) != "null" {
@@ -163,39 +156,39 @@ type mediaContent struct {
 	Filename string `json:"filename,omitempty"`
 }
 
-func normalizeMedia(typ string, raw json.RawMessage, fe *fieldErrs) json.RawMessage {
+func normalizeMedia(typ string, raw json.RawMessage, v *domain.Validator) json.RawMessage {
 	var m mediaContent
 	if err := json.Unmarshal(raw, &m); err != nil {
-		fe.add(typ, "must be {link | media_id, caption?, filename?}")
+		v.Add(typ, "must be {link | media_id, caption?, filename?}")
 		return nil
 	}
 	m.Link, m.MediaID = strings.TrimSpace(m.Link), strings.TrimSpace(m.MediaID)
 	switch {
 	case m.Link == "" && m.MediaID == "":
-		fe.add(typ, "needs a link or a media_id")
+		v.Add(typ, "needs a link or a media_id")
 	case m.Link != "" && m.MediaID != "":
-		fe.add(typ, "give either link or media_id, not both")
+		v.Add(typ, "give either link or media_id, not both")
 	case m.Link != "":
 		u, err := url.Parse(m.Link)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(m.Link) > maxLinkBytes || u.User != nil {
-			fe.add(typ+".link", "must be an absolute http(s) URL")
+			v.Add(typ+".link", "must be an absolute http(s) URL")
 		}
 	default:
 		if len(m.MediaID) > 128 || strings.ContainsAny(m.MediaID, " /?#") {
-			fe.add(typ+".media_id", "is not a media id")
+			v.Add(typ+".media_id", "is not a media id")
 		}
 	}
 	if m.Caption != "" && (typ == TypeAudio) {
-		fe.add(typ+".caption", "audio has no caption")
+		v.Add(typ+".caption", "audio has no caption")
 	}
 	if utf8.RuneCountInString(m.Caption) > maxCaptionRunes {
-		fe.add(typ+".caption", fmt.Sprintf("must be at most %d characters", maxCaptionRunes))
+		v.Add(typ+".caption", fmt.Sprintf("must be at most %d characters", maxCaptionRunes))
 	}
 	if m.Filename != "" && typ != TypeDocument {
-		fe.add(typ+".filename", "only documents have a filename")
+		v.Add(typ+".filename", "only documents have a filename")
 	}
 	if len(m.Filename) > 240 {
-		fe.add(typ+".filename", "must be at most 240 characters")
+		v.Add(typ+".filename", "must be at most 240 characters")
 	}
 	return mustJSON(m)
 }
@@ -242,14 +235,14 @@ func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // normalizeInteractive checks the Graph object against Meta's limits for reply buttons and
 // lists (the kinds an inbox sends); other kinds are passed through after a type check.
-func normalizeInteractive(raw json.RawMessage, fe *fieldErrs) json.RawMessage {
+func normalizeInteractive(raw json.RawMessage, v *domain.Validator) json.RawMessage {
 	var in interactiveContent
 	if err := json.Unmarshal(raw, &in); err != nil {
-		fe.add("interactive", "must be the Graph API's interactive object")
+		v.Add("interactive", "must be the Graph API's interactive object")
 		return nil
 	}
 	if !interactiveTypes[in.Type] {
-		fe.add("interactive.type", "must be one of button, list, cta_url, flow, product, product_list, catalog_message, location_request_message, address_message, call_permission_request, carousel")
+		v.Add("interactive.type", "must be one of button, list, cta_url, flow, product, product_list, catalog_message, location_request_message, address_message, call_permission_request, carousel")
 		return nil
 	}
 	if in.Type == "button" || in.Type == "list" {
@@ -259,31 +252,31 @@ func normalizeInteractive(raw json.RawMessage, fe *fieldErrs) json.RawMessage {
 		}
 		switch {
 		case in.Body == nil || strings.TrimSpace(in.Body.Text) == "":
-			fe.add("interactive.body.text", "is required")
+			v.Add("interactive.body.text", "is required")
 		case runes(in.Body.Text) > bodyMax:
-			fe.add("interactive.body.text", fmt.Sprintf("must be at most %d characters", bodyMax))
+			v.Add("interactive.body.text", fmt.Sprintf("must be at most %d characters", bodyMax))
 		}
 		if in.Header != nil && runes(in.Header.Text) > 60 {
-			fe.add("interactive.header.text", "must be at most 60 characters")
+			v.Add("interactive.header.text", "must be at most 60 characters")
 		}
 		if in.Footer != nil && runes(in.Footer.Text) > 60 {
-			fe.add("interactive.footer.text", "must be at most 60 characters")
+			v.Add("interactive.footer.text", "must be at most 60 characters")
 		}
 		if in.Action == nil {
-			fe.add("interactive.action", "is required")
+			v.Add("interactive.action", "is required")
 		} else if in.Type == "button" {
-			checkButtons(in, fe)
+			checkButtons(in, v)
 		} else {
-			checkList(in, fe)
+			checkList(in, v)
 		}
 	}
 	return json.RawMessage(bytes.Clone(raw))
 }
 
-func checkButtons(in interactiveContent, fe *fieldErrs) {
+func checkButtons(in interactiveContent, v *domain.Validator) {
 	bs := in.Action.Buttons
 	if len(bs) < 1 || len(bs) > 3 {
-		fe.add("interactive.action.buttons", "must hold 1 to 3 buttons")
+		v.Add("interactive.action.buttons", "must hold 1 to 3 buttons")
 		return
 	}
 	ids, titles := map[string]bool{}, map[string]bool{}
@@ -291,48 +284,48 @@ func checkButtons(in interactiveContent, fe *fieldErrs) {
 		f := fmt.Sprintf("interactive.action.buttons[%d]", i)
 		switch {
 		case b.Type != "reply":
-			fe.add(f+".type", "must be reply")
+			v.Add(f+".type", "must be reply")
 		case b.Reply.ID == "" || runes(b.Reply.ID) > 256:
-			fe.add(f+".reply.id", "must be 1 to 256 characters")
+			v.Add(f+".reply.id", "must be 1 to 256 characters")
 		case b.Reply.Title == "" || runes(b.Reply.Title) > 20:
-			fe.add(f+".reply.title", "must be 1 to 20 characters")
+			v.Add(f+".reply.title", "must be 1 to 20 characters")
 		case ids[b.Reply.ID] || titles[b.Reply.Title]:
-			fe.add(f, "ids and titles must be unique")
+			v.Add(f, "ids and titles must be unique")
 		}
 		ids[b.Reply.ID], titles[b.Reply.Title] = true, true
 	}
 }
 
-func checkList(in interactiveContent, fe *fieldErrs) {
+func checkList(in interactiveContent, v *domain.Validator) {
 	if in.Action.Button == "" || runes(in.Action.Button) > 20 {
-		fe.add("interactive.action.button", "must be 1 to 20 characters")
+		v.Add("interactive.action.button", "must be 1 to 20 characters")
 	}
 	secs := in.Action.Sections
 	if len(secs) < 1 || len(secs) > 10 {
-		fe.add("interactive.action.sections", "must hold 1 to 10 sections")
+		v.Add("interactive.action.sections", "must hold 1 to 10 sections")
 		return
 	}
 	rows := 0
 	for i, s := range secs {
 		f := fmt.Sprintf("interactive.action.sections[%d]", i)
 		if (len(secs) > 1 && s.Title == "") || runes(s.Title) > 24 {
-			fe.add(f+".title", "must be 1 to 24 characters (required with several sections)")
+			v.Add(f+".title", "must be 1 to 24 characters (required with several sections)")
 		}
 		for j, r := range s.Rows {
 			rows++
 			rf := fmt.Sprintf("%s.rows[%d]", f, j)
 			switch {
 			case r.ID == "" || runes(r.ID) > 200:
-				fe.add(rf+".id", "must be 1 to 200 characters")
+				v.Add(rf+".id", "must be 1 to 200 characters")
 			case r.Title == "" || runes(r.Title) > 24:
-				fe.add(rf+".title", "must be 1 to 24 characters")
+				v.Add(rf+".title", "must be 1 to 24 characters")
 			case runes(r.Description) > 72:
-				fe.add(rf+".description", "must be at most 72 characters")
+				v.Add(rf+".description", "must be at most 72 characters")
 			}
 		}
 	}
 	if rows < 1 || rows > 10 {
-		fe.add("interactive.action.sections", "must hold 1 to 10 rows in total")
+		v.Add("interactive.action.sections", "must hold 1 to 10 rows in total")
 	}
 }
 

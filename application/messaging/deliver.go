@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 // MessageToSend is what delivery needs about a queued message, read in one query.
@@ -285,41 +286,23 @@ func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.Message
 	return Outcome{Result: ResultFailed, Code: e.Code, Reason: e.Title}, nil
 }
 
-// Fold applies status reports to a message at status `from`, monotonically (Advance).
+// Fold applies status reports to a message at status `from` (domain.Message.ApplyReport:
+// monotonic status, the earliest time of each status, Meta's first error for failed).
 func Fold(from domain.MessageStatus, reports []ReportedStatus) DeliveryUpdate {
-	u := DeliveryUpdate{Status: from}
+	m := domain.Message{Status: from}
 	for _, r := range reports {
 		st, ok := domain.ParseMessageStatus(r.Status)
 		if !ok {
 			continue
 		}
-		u.Status = u.Status.Advance(st)
-		at := r.At
-		switch st {
-		case domain.StatusDelivered:
-			u.DeliveredAt = &at
-		case domain.StatusRead:
-			u.ReadAt = &at
-		case domain.StatusFailed:
-			u.FailedAt = &at
-			var errs []struct {
-				Code      int    `json:"code"`
-				Title     string `json:"title"`
-				Message   string `json:"message"`
-				ErrorData struct {
-					Details string `json:"details"`
-				} `json:"error_data"`
-			}
-			if json.Unmarshal(r.Errors, &errs) == nil && len(errs) > 0 {
-				detail := errs[0].ErrorData.Details
-				if detail == "" {
-					detail = errs[0].Message
-				}
-				u.Error = &domain.MessageError{Code: errs[0].Code, Title: errs[0].Title, Detail: detail}
-			}
+		var e *domain.MessageError
+		var errs []webhook.Error
+		if st == domain.StatusFailed && json.Unmarshal(r.Errors, &errs) == nil && len(errs) > 0 {
+			e = &domain.MessageError{Code: errs[0].Code, Title: errs[0].Title, Detail: errs[0].Detail()}
 		}
+		m.ApplyReport(st, r.At, e)
 	}
-	return u
+	return DeliveryUpdate{Status: m.Status, DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt, FailedAt: m.FailedAt, Error: m.Error}
 }
 
 // PairBackoff is Meta's advice after a pair-limit refusal: 4^n seconds, capped at 15 minutes.

@@ -53,7 +53,7 @@ func (db *fakeDB) Get(_ context.Context, ws, id domain.ID, view contacts.View, _
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	c, ok := db.contacts[id]
-	if !ok || c.WorkspaceID != ws || (view.AssignedTo != nil && (c.AssignedTo == nil || *c.AssignedTo != *view.AssignedTo)) {
+	if !ok || c.WorkspaceID != ws || !view.Allows(c) {
 		return domain.Contact{}, domain.NotFound("contact")
 	}
 	return c, nil

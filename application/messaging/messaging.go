@@ -302,7 +302,9 @@ func priority(st QuotaState) int {
 func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (target, error) {
 	to = strings.TrimSpace(to)
 	if to == "" {
-		return target{}, fieldError("to", "is required: a phone number in E.164 or a contact id")
+		var v domain.Validator
+		v.Add("to", "is required: a phone number in E.164 or a contact id")
+		return target{}, v.Err()
 	}
 	if id, err := domain.ParseID(to); err == nil {
 		ct, err := s.contacts.Get(ctx, c.WorkspaceID, id, contacts.ViewOf(c), false)
@@ -313,7 +315,9 @@ func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (targ
 	}
 	e164, err := phone.Normalize(to)
 	if err != nil {
-		return target{}, fieldError("to", "must be a phone number in E.164 (+14155550100) or a contact id")
+		var v domain.Validator
+		v.Add("to", "must be a phone number in E.164 (+14155550100) or a contact id")
+		return target{}, v.Err()
 	}
 	list, err := s.contacts.List(ctx, c.WorkspaceID, contacts.Filter{Phone: e164}, contacts.View{}, 1)
 	if err != nil {
@@ -323,7 +327,7 @@ func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (targ
 		return target{phone: e164}, nil
 	}
 	ct := list[0]
-	if v := contacts.ViewOf(c); v.AssignedTo != nil && (ct.AssignedTo == nil || *ct.AssignedTo != *v.AssignedTo) {
+	if !contacts.ViewOf(c).Allows(ct) {
 		return target{}, domain.NotFound("contact")
 	}
 	return target{contact: &ct}, nil
@@ -349,38 +353,29 @@ func (s *Service) connectedNumber(ctx context.Context, ws domain.ID, phoneNumber
 }
 
 func validate(in SendInput, typ string, toErr error) (json.RawMessage, error) {
-	var fe fieldErrs
+	var v domain.Validator
 	var de *domain.Error
 	if errors.As(toErr, &de) {
 		for _, f := range de.Fields {
-			fe.add(f.Field, f.Message)
+			v.Add(f.Field, f.Message)
 		}
 	}
 	var content json.RawMessage
 	switch {
 	case typ == "":
-		fe.add("type", "is required: text, template, image, document, audio, video or interactive")
+		v.Add("type", "is required: text, template, image, document, audio, video or interactive")
 	case !knownType(typ):
-		fe.add("type", "must be one of text, template, image, document, audio, video, interactive")
+		v.Add("type", "must be one of text, template, image, document, audio, video, interactive")
 	default:
-		content = normalizeContent(typ, in.Content, &fe)
+		content = normalizeContent(typ, in.Content, &v)
 	}
 	if p := strings.TrimSpace(in.PhoneNumberID); len(p) > 32 {
-		fe.add("phone_number_id", "is not Meta's numeric id")
+		v.Add("phone_number_id", "is not Meta's numeric id")
 	}
-	if len(fe.list) == 0 {
-		return content, nil
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
-	var v domain.Validator
-	for _, f := range fe.list {
-		v.Add(f.field, f.msg)
-	}
-	return nil, v.Err()
-}
-
-func fieldError(field, msg string) error {
-	return &domain.Error{Kind: domain.KindValidation, Message: "the request has invalid fields",
-		Fields: []domain.FieldError{{Field: field, Message: msg}}}
+	return content, nil
 }
 
 // Get returns one message inside the caller's view (an agent's: their contacts' messages).

@@ -393,3 +393,23 @@ func TestPurgeIdempotencyKeysInBatches(t *testing.T) {
 	require.Equal(t, 12001, n, "three batches, the last one short")
 	require.Len(t, b.db.idem, 1)
 }
+
+func TestFoldEarlyStatuses(t *testing.T) {
+	t.Parallel()
+	at := func(s int64) time.Time { return time.Unix(1768000000+s, 0).UTC() }
+	d, r := at(1), at(2)
+	u := messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{
+		{Status: "read", At: at(2)}, {Status: "delivered", At: at(1)}, {Status: "deleted", At: at(3)},
+	})
+	require.Equal(t, messaging.DeliveryUpdate{Status: domain.StatusRead, DeliveredAt: &d, ReadAt: &r}, u)
+
+	u = messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{{Status: "failed", At: at(4),
+		Errors: json.RawMessage(`[{"code":131026,"title":"Message undeliverable","message":"m","error_data":{"details":"d"}}]`)}})
+	require.Equal(t, domain.StatusFailed, u.Status)
+	require.Equal(t, at(4), *u.FailedAt)
+	require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "d"}, u.Error)
+
+	u = messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{{Status: "failed", At: at(4),
+		Errors: json.RawMessage(`[{"code":131000,"title":"Something went wrong","message":"m"}]`)}})
+	require.Equal(t, "m", u.Error.Detail, "the message when there are no details")
+}

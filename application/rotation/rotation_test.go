@@ -69,7 +69,6 @@ func TestRotateResumesAndCompletes(t *testing.T) {
 	for range 7 {
 		pin := domain.Sealed{KeyID: "old"}
 		s.rows = append(s.rows, domain.PhoneNumber{ID: domain.NewID(), Token: domain.Sealed{KeyID: "old"}, PIN: &pin})
-		time.Sleep(2 * time.Millisecond) // distinct, ordered ids
 	}
 	a := &fakeAudit{}
 	_, err := rotation.Rotate(context.Background(), tx{s, a}, rewrapper{}, 3, time.Now)

@@ -217,19 +217,6 @@ func (c *Change) metadata() *Metadata {
 	return c.otherMetadata
 }
 
-// UnmarshalJSON decodes a change best-effort; it never fails (see DecodeErr). Parse does
-// not go through it (it splits the whole body in one pass) but decodes the same way.
-func (c *Change) UnmarshalJSON(data []byte) error {
-	var w wireChange
-	err := json.Unmarshal(data, &w)
-	*c = Change{Field: w.Field, Raw: w.Value}
-	c.decodeValue()
-	if err != nil {
-		c.DecodeErr = err
-	}
-	return nil
-}
-
 // decodeValue sets the typed value Field calls for from Raw, recording a mismatch in
 // DecodeErr.
 func (c *Change) decodeValue() {

@@ -464,13 +464,17 @@ type ErrorData struct {
 	Details string `json:"details,omitempty"`
 }
 
+// Detail is the error's human-readable details, else its message.
+func (e Error) Detail() string {
+	if e.ErrorData.Details != "" {
+		return e.ErrorData.Details
+	}
+	return e.Message
+}
+
 // Error implements the error interface: "(#131047) Re-engagement message: <details>".
 func (e Error) Error() string {
-	detail := e.ErrorData.Details
-	if detail == "" {
-		detail = e.Message
-	}
-	return fmt.Sprintf("(#%d) %s: %s", e.Code, e.Title, detail)
+	return fmt.Sprintf("(#%d) %s: %s", e.Code, e.Title, e.Detail())
 }
 
 // Values of UserPreference.Value.

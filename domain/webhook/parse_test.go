@@ -293,7 +293,6 @@ func TestMessageIdentity(t *testing.T) {
 	}
 }
 
-
 func TestStatusRecipient(t *testing.T) {
 	t.Parallel()
 

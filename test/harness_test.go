@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -133,6 +132,15 @@ func (r Response) Code(t testing.TB) string {
 // Do sends a request with an optional bearer token and JSON body.
 func (a *App) Do(t testing.TB, method, path, token string, body any, headers ...string) Response {
 	t.Helper()
+	r, err := a.Send(method, path, token, body, headers...)
+	require.NoError(t, err, "%s %s", method, path)
+	return r
+}
+
+// Send is Do without the test: it returns what went wrong instead of failing. Goroutines
+// other than the test's use it (require there would only stop that goroutine) and leave
+// the checks to the test once they are done.
+func (a *App) Send(method, path, token string, body any, headers ...string) (Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -142,11 +150,15 @@ func (a *App) Do(t testing.TB, method, path, token string, body any, headers ...
 		rd = bytes.NewReader(b)
 	default:
 		raw, err := json.Marshal(b)
-		require.NoError(t, err)
+		if err != nil {
+			return Response{}, err
+		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, a.URL+path, rd)
-	require.NoError(t, err)
+	if err != nil {
+		return Response{}, err
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -157,11 +169,15 @@ func (a *App) Do(t testing.TB, method, path, token string, body any, headers ...
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return Response{}, err
+	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return Response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: raw}, nil
 }
 
 // Must sends a request and requires the status.
@@ -186,5 +202,3 @@ func eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		}
 	}
 }
-
-var _ = slog.LevelDebug

@@ -170,8 +170,10 @@ func TestPermissionMatrix(t *testing.T) {
 	tm := newTeam(t, a)
 	m := matrix()
 
+	registered := map[string]bool{}
 	for _, r := range a.Echo.Routes() {
 		key := r.Method + " " + r.Path
+		registered[key] = true
 		if nonWorkspaceRoutes[key] || strings.HasPrefix(r.Path, "/webhooks/") || strings.HasPrefix(r.Path, "/admin") {
 			continue
 		}
@@ -201,6 +203,13 @@ func TestPermissionMatrix(t *testing.T) {
 				require.Equal(t, want, res.Status, "%s as %s: %s", key, role, res.Body)
 			}
 		})
+	}
+	// A row (or exemption) for a route that was renamed or removed would never be tried.
+	for key := range m {
+		require.True(t, registered[key], "the permission matrix row %s matches no registered route", key)
+	}
+	for key := range nonWorkspaceRoutes {
+		require.True(t, registered[key], "nonWorkspaceRoutes lists %s, which is not a registered route", key)
 	}
 
 	require.Equal(t, 401, a.Do(t, "GET", "/v1/me", "", nil).Status)

@@ -3,7 +3,6 @@ package test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +47,7 @@ func TestKeyRotationUnderARunningServer(t *testing.T) {
 	a2 := startAppOn(t, dbURL, point, rotated)
 
 	// Keep the running server busy reading tokens while the rotation runs.
-	// (Plain net/http here: require must not run outside the test's goroutine.)
+	// (Send, not Do: require must not run outside the test's goroutine.)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	statuses := map[int]int{}
@@ -57,15 +56,12 @@ func TestKeyRotationUnderARunningServer(t *testing.T) {
 		defer wg.Done()
 		for ctx.Err() == nil {
 			for _, id := range ids {
-				req, _ := http.NewRequest("POST", a2.URL+wsPath(tm, "/whatsapp/phone-numbers/"+id+"/sync"), nil)
-				req.Header.Set("Authorization", "Bearer "+tm.Owner.Token)
-				res, err := http.DefaultClient.Do(req)
+				res, err := a2.Send("POST", wsPath(tm, "/whatsapp/phone-numbers/"+id+"/sync"), tm.Owner.Token, nil)
 				if err != nil {
 					statuses[0]++
 					continue
 				}
-				res.Body.Close()
-				statuses[res.StatusCode]++
+				statuses[res.Status]++
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

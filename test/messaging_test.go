@@ -120,7 +120,6 @@ func (e *msgEnv) waitMessage(t *testing.T, id string, what string, cond func(m m
 
 func hasWAMID(m map[string]any) bool { s, _ := m["wamid"].(string); return s != "" }
 
-
 func template(name string) map[string]any {
 	return map[string]any{"name": name, "language": map[string]string{"code": "en_US"}}
 }
@@ -438,20 +437,26 @@ func TestSendIdempotency(t *testing.T) {
 	require.Equal(t, 422, other.Status)
 	require.Equal(t, "idempotency_mismatch", other.Code(t))
 
-	// Concurrent retries with one key: one message.
+	// Concurrent retries with one key: one message. The goroutines only send; the answers
+	// are checked here once they are all back.
 	var wg sync.WaitGroup
-	ids := make([]string, 6)
-	for i := range ids {
+	races := make([]Response, 6)
+	errs := make([]error, len(races))
+	for i := range races {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.send(t, e.tm.Owner.Token, map[string]any{"to": contactID, "type": "text", "text": map[string]any{"body": "race"}}, "Idempotency-Key", "race-1")
-			if r.Status == 202 {
-				ids[i] = r.JSON(t)["id"].(string)
-			}
+			races[i], errs[i] = e.a.Send("POST", wsPath(e.tm, "/messages"), e.tm.Owner.Token,
+				map[string]any{"to": contactID, "type": "text", "text": map[string]any{"body": "race"}}, "Idempotency-Key", "race-1")
 		}()
 	}
 	wg.Wait()
+	ids := make([]string, len(races))
+	for i, r := range races {
+		require.NoError(t, errs[i])
+		require.Equal(t, 202, r.Status, "%s", r.Body)
+		ids[i] = r.JSON(t)["id"].(string)
+	}
 	for _, id := range ids {
 		require.Equal(t, ids[0], id)
 	}
@@ -472,32 +477,55 @@ func TestSendIdempotency(t *testing.T) {
 	require.Equal(t, 2, rows)
 }
 
-// sendMany sends n templates to new numbers from n goroutines in waves; it returns the statuses.
-func sendMany(t *testing.T, a *App, ws string, token string, n int) map[int]int {
-	t.Helper()
-	var mu sync.Mutex
-	counts := map[int]int{}
+// sendAnswer is one answer to sendAll.
+type sendAnswer struct {
+	res Response
+	err error
+}
+
+// sendAll sends n templates to new numbers from n goroutines in waves of 8 and returns every
+// answer. It never fails the test, so it may run outside the test's goroutine; sendCounts
+// checks the answers.
+func sendAll(a *App, ws string, token string, n int) []sendAnswer {
+	out := make([]sendAnswer, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
-	for range n {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r := a.Do(t, "POST", "/v1/workspaces/"+ws+"/messages", token, map[string]any{"to": nextPhone(), "type": "template", "template": template("hello_world")})
-			if r.Status == 429 {
-				require.NotEmpty(t, r.Header.Get("Retry-After"))
-				require.Equal(t, "0", r.Header.Get("X-RateLimit-Remaining"))
-				require.Equal(t, "rate_limited", r.Code(t))
-			}
-			mu.Lock()
-			counts[r.Status]++
-			mu.Unlock()
+			out[i].res, out[i].err = a.Send("POST", "/v1/workspaces/"+ws+"/messages", token,
+				map[string]any{"to": nextPhone(), "type": "template", "template": template("hello_world")})
 		}()
 	}
 	wg.Wait()
+	return out
+}
+
+// sendCounts checks sendAll's answers (every request answered; a 429 says when to retry)
+// and returns how many there were of each status.
+func sendCounts(t *testing.T, answers []sendAnswer) map[int]int {
+	t.Helper()
+	counts := map[int]int{}
+	for _, s := range answers {
+		require.NoError(t, s.err)
+		r := s.res
+		if r.Status == 429 {
+			require.NotEmpty(t, r.Header.Get("Retry-After"))
+			require.Equal(t, "0", r.Header.Get("X-RateLimit-Remaining"))
+			require.Equal(t, "rate_limited", r.Code(t))
+		}
+		counts[r.Status]++
+	}
 	return counts
+}
+
+// sendMany is sendAll and sendCounts, for the test's goroutine.
+func sendMany(t *testing.T, a *App, ws string, token string, n int) map[int]int {
+	t.Helper()
+	return sendCounts(t, sendAll(a, ws, token, n))
 }
 
 func TestPlanQuotaPerWorkspace(t *testing.T) {
@@ -505,14 +533,14 @@ func TestPlanQuotaPerWorkspace(t *testing.T) {
 	e := newMsgEnv(t)
 	e.connect(t, e.tm.OtherWS, e.tm.Outside)
 
-	var other map[int]int
+	var other []sendAnswer
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); other = sendMany(t, e.a, e.tm.OtherWS, e.tm.Outside.Token, 30) }()
-	counts := sendMany(t, e.a, e.tm.WS, e.tm.Owner.Token, 105)
+	go func() { defer wg.Done(); other = sendAll(e.a, e.tm.OtherWS, e.tm.Outside.Token, 30) }()
+	mine := sendAll(e.a, e.tm.WS, e.tm.Owner.Token, 105)
 	wg.Wait()
-	require.Equal(t, map[int]int{202: 100, 429: 5}, counts)
-	require.Equal(t, map[int]int{202: 30}, other, "another workspace is not slowed")
+	require.Equal(t, map[int]int{202: 100, 429: 5}, sendCounts(t, mine))
+	require.Equal(t, map[int]int{202: 30}, sendCounts(t, other), "another workspace is not slowed")
 	require.Contains(t, string(e.a.Do(t, "GET", "/metrics", "", nil).Body), `waba_rate_limit_rejections_total{limit="workspace_messages"} 5`)
 
 	// A plan change applies at once, to the same minute's count.
@@ -537,12 +565,13 @@ func TestRedisQuotaSharedByTwoInstances(t *testing.T) {
 	e := &msgEnv{a: a, sb: sb, tm: newTeam(t, a), sbURL: sbURL}
 	e.acct = e.connect(t, e.tm.WS, e.tm.Owner)
 
-	var ca, cb map[int]int
+	var fromA, fromB []sendAnswer
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); ca = sendMany(t, a, e.tm.WS, e.tm.Owner.Token, 60) }()
-	go func() { defer wg.Done(); cb = sendMany(t, b, e.tm.WS, e.tm.Owner.Token, 60) }()
+	go func() { defer wg.Done(); fromA = sendAll(a, e.tm.WS, e.tm.Owner.Token, 60) }()
+	go func() { defer wg.Done(); fromB = sendAll(b, e.tm.WS, e.tm.Owner.Token, 60) }()
 	wg.Wait()
+	ca, cb := sendCounts(t, fromA), sendCounts(t, fromB)
 	require.Equal(t, 100, ca[202]+cb[202], "instance a %v, instance b %v", ca, cb)
 	require.Equal(t, 20, ca[429]+cb[429])
 }

@@ -71,8 +71,16 @@ func TestConnectWithTokenReachesConnected(t *testing.T) {
 		"access_token": acct.AccessToken, "waba_id": acct.WABAID, "phone_number_id": acct.PhoneNumberID})
 	require.Equal(t, 409, other.Status, string(other.Body))
 
-	// A manual sync is queued and runs.
+	// A manual sync is queued and runs: the number's last sync moves past the request.
+	before := time.Now().UTC()
 	a.Must(t, 202, "POST", wsPath(tm, "/whatsapp/phone-numbers/"+num["id"].(string)+"/sync"), tm.Manager.Token, nil)
+	eventually(t, 20*time.Second, func() bool {
+		n := a.Must(t, 200, "GET", wsPath(tm, "/whatsapp/phone-numbers/"+num["id"].(string)), tm.Owner.Token, nil)
+		s, _ := n["last_synced_at"].(string)
+		synced, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err, "last_synced_at %q", s)
+		return n["status"] == "connected" && synced.After(before)
+	}, "the manual sync runs")
 	// Agents may not connect numbers.
 	require.Equal(t, 403, a.Do(t, "POST", wsPath(tm, "/whatsapp/connect"), tm.Agent.Token, map[string]string{"code": "x"}).Status)
 

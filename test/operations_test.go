@@ -98,7 +98,6 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 // cuttableProxy forwards TCP to a target; Cut closes every connection and refuses new
 // ones until Restore.
 type cuttableProxy struct {
-	t      testing.TB
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
@@ -109,7 +108,7 @@ type cuttableProxy struct {
 func newCuttableProxy(t testing.TB, target string) *cuttableProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &cuttableProxy{t: t, ln: ln, target: target}
+	p := &cuttableProxy{ln: ln, target: target}
 	t.Cleanup(func() { ln.Close(); p.Cut() })
 	go p.serve()
 	return p

@@ -196,11 +196,11 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	workers := "default"
 	if cfg.WebhookWorkers > 0 {
 		workers = strconv.Itoa(cfg.WebhookWorkers)
-		wo.Env = map[string]string{"WEBHOOK_WORKERS": workers}
+		wo.Env = make(map[string]string, len(opts.Env)+1)
 		for k, v := range opts.Env {
 			wo.Env[k] = v
 		}
-		wo.Env["WEBHOOK_WORKERS"] = workers
+		wo.Env["WEBHOOK_WORKERS"] = workers // over any value in opts.Env
 		wo.MaxConns = min(cfg.WebhookWorkers+15, 100)
 	}
 	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS %s)", queued, workers)
@@ -223,7 +223,10 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rate := float64(processed) / max(last.Sub(first).Seconds(), 0.001)
 	rep.Add("2 inbound", "events processed (1 per webhook)", fmt.Sprintf("%d of %d queued in %.1fs", processed, queued, last.Sub(first).Seconds()), "", "")
 	rep.Add("2 inbound", "events/s queued -> processed", fmt.Sprintf("%.0f/s", rate), ">= 2,000/s", harness.Verdict(rate >= 2000))
-	failed, _ := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state IN ('retryable', 'discarded', 'cancelled')`)
+	failed, err := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state IN ('retryable', 'discarded', 'cancelled')`)
+	if err != nil { // not a 0 that passes
+		return rep, err
+	}
 	if open == 0 {
 		lost, doubled, err := checkStored(ctx, db, acked)
 		if err != nil {
@@ -435,11 +438,9 @@ func sendBench(ctx context.Context, rep *harness.Report, base string, n int, lab
 	text := string(out)
 	rep.Raw["send_output_"+label] = text
 	if m := apiLine.FindStringSubmatch(text); m != nil {
-		acc, _ := strconv.Atoi(m[4])
 		p99, _ := strconv.ParseFloat(m[7], 64)
 		rep.Add("3 send", label+": API accepted/s", m[4]+"/s ("+m[1]+" accepted, "+m[2]+" refused, "+clients+" clients)", "", "")
 		rep.Add("3 send", label+": API latency", "p50 "+m[5]+"ms p90 "+m[6]+"ms p99 "+m[7]+"ms", "p99 < 20ms", harness.Verdict(p99 < 20))
-		_ = acc
 	} else {
 		rep.Add("3 send", "API", "could not parse: "+firstLine(text), "", "")
 	}

@@ -209,7 +209,9 @@ func (e *env) killIngest(ctx context.Context) ([]row, error) {
 		{sec, "webhooks posted", fmt.Sprintf("%d (%s)", res.Requests, statuses(res.Status)), ">= 10,000 in the full run", ""},
 		{sec, "server down (kill -9 to ready again)", downFor.Round(time.Millisecond).String(), "", ""},
 	}
-	rows = append(rows, e.lossRows(sec, c, open, time.Since(t0))...)
+	// Nothing may await rescue here: the full run waits it out (RescueWait > River's minute)
+	// and the smoke run (SplitRoles) kills an api-role process, which runs no jobs.
+	rows = append(rows, e.lossRows(sec, c, open, time.Since(t0), false)...)
 	rows = append(rows, row{sec, "restarted server alive at the end", fmt.Sprint(srv.Alive()), "true", harness.Check(srv.Alive())})
 	return append(rows, row{sec, "not acknowledged but stored (allowed)", fmt.Sprintf("%d of %d messages", c.unackedStored, len(res.Unacked)), "", ""}), nil
 }
@@ -302,7 +304,11 @@ func (e *env) outage(ctx context.Context) ([]row, error) {
 		{sec, "answers while Postgres was unreachable", statuses(during), "no 200 unless stored", ""},
 		{sec, "same process, ready, new webhook acknowledged", fmt.Sprintf("%v, %v, %d", sameProcess, recovered, status), "true, true, 200", harness.Check(sameProcess && recovered && status == 200)},
 	}
-	rows = append(rows, e.lossRows(sec, c, open, time.Since(t0))...)
+	// The process running the jobs lost its connections mid-flight: a fetch that committed
+	// but whose answer was lost leaves a job running until River's one-minute rescue, and a
+	// job that failed twice in the outage retries 5 s later. The smoke run (SplitRoles)
+	// waits less than that; the full run waits it out.
+	rows = append(rows, e.lossRows(sec, c, open, time.Since(t0), e.cfg.SplitRoles)...)
 	return append(rows, row{sec, "not acknowledged but stored (allowed)", fmt.Sprintf("%d of %d messages", c.unackedStored, len(res.Unacked)), "", ""}), nil
 }
 
@@ -701,15 +707,18 @@ func check(ctx context.Context, db *harness.DB, acked, unacked []harness.Payload
 }
 
 // lossRows are the rows every ingest scenario reports. Acknowledged payloads whose job is
-// still open count as lost in the full run (it waits out the rescue) and are shown apart in
-// the smoke run (which does not).
-func (e *env) lossRows(sec string, c counts, open int, waited time.Duration) []row {
-	pendingOK := c.pending == 0 || e.cfg.SplitRoles
+// still open count as lost, unless mayAwaitRescue (a scenario whose jobs may wait for River's
+// rescue, in a run that does not wait it out): then they are shown apart.
+func (e *env) lossRows(sec string, c counts, open int, waited time.Duration, mayAwaitRescue bool) []row {
+	want := "0"
+	if mayAwaitRescue {
+		want = "0 (or awaiting rescue)"
+	}
 	return []row{
-		{sec, "jobs open at the end", fmt.Sprintf("%d (waited %s)", open, waited.Round(time.Second)), "0", harness.Check(open == 0 || e.cfg.SplitRoles)},
+		{sec, "jobs open at the end", fmt.Sprintf("%d (waited %s)", open, waited.Round(time.Second)), want, harness.Check(open == 0 || mayAwaitRescue)},
 		{sec, "acknowledged without a job (ack not durable)", fmt.Sprint(c.noJob), "0", harness.Check(c.noJob == 0)},
 		{sec, "acknowledged, processed, not stored (lost)", fmt.Sprintf("%d of %d messages, %d of %d statuses", c.lostMsgs, c.ackedMsgs, c.lostStatuses, c.ackedStatuses), "0", harness.Check(c.lostMsgs+c.lostStatuses == 0)},
-		{sec, "acknowledged, job not finished", fmt.Sprint(c.pending), "0", harness.Check(pendingOK)},
+		{sec, "acknowledged, job not finished", fmt.Sprint(c.pending), want, harness.Check(c.pending == 0 || mayAwaitRescue)},
 		{sec, "doubled", fmt.Sprintf("%d messages, %d inbox events, %d jobs", c.dupMsgs, c.dupEvents, c.dupJobs), "0", harness.Check(c.dupMsgs+c.dupEvents+c.dupJobs == 0)},
 	}
 }

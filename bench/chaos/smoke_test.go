@@ -13,9 +13,9 @@ import (
 
 // TestSmoke runs every scenario small: the killed ingest process is an api-role one (the
 // workers live in another process, so nothing waits for River's one-minute rescue of jobs a
-// dead process was running), and the worker-kill scenario accepts messages still awaiting
-// that rescue. The invariants are asserted: nothing acknowledged lost, nothing doubled,
-// nothing sent twice, the plan limit exact.
+// dead process was running), and the outage and worker-kill scenarios accept jobs and
+// messages still awaiting that rescue. The invariants are asserted: nothing acknowledged
+// lost, nothing doubled, nothing sent twice, the plan limit exact.
 func TestSmoke(t *testing.T) {
 	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{KillN: 600, Conc: 8, SplitRoles: true, Outage: 1500 * time.Millisecond, OutageRun: 4 * time.Second,

@@ -77,6 +77,16 @@ func (p *probe) try(ok bool, what string) {
 	}
 }
 
+// tryCount is try on a count read from the database: a query that failed is counted as an
+// accepted probe, with the error as its example, rather than read as a passing 0.
+func (p *probe) tryCount(err error, ok bool, what string) {
+	if err != nil {
+		p.try(false, "count query failed: "+err.Error())
+		return
+	}
+	p.try(ok, what)
+}
+
 // world is the running server and the two tenants the probes play against each other.
 type world struct {
 	srv      *harness.Server
@@ -290,9 +300,9 @@ func (w *world) signatures(ctx context.Context) *probe {
 		}
 	}
 	// And none of those bodies became a job.
-	n, _ := w.db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'
+	n, err := w.db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'
 		AND position(convert_to($1, 'UTF8') IN decode(args->>'raw', 'base64')) > 0`, gen.Tenants[0].WABAID)
-	p.try(n == 0, fmt.Sprintf("%d jobs from unsigned bodies", n))
+	p.tryCount(err, n == 0, fmt.Sprintf("%d jobs from unsigned bodies", n))
 	return p
 }
 
@@ -323,7 +333,14 @@ func (w *world) replays(ctx context.Context) *probe {
 		for range 5 { // and again later
 			w.postSigned(ctx, pl.Body, "X-Hub-Signature-256", pl.Signature)
 		}
-		n, _ := w.db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND args->>'sha256' = $1`, pl.SHA256)
+		n, err := w.db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND args->>'sha256' = $1`, pl.SHA256)
+		if err != nil {
+			p.tryCount(err, false, "")
+			continue
+		}
+		// The original made exactly one job: none means nothing was stored (or this query
+		// no longer finds the job), and then no replay below could show as accepted.
+		p.try(n == 1, fmt.Sprintf("%d jobs for one payload, want exactly 1", n))
 		// 15 posts of one body: 14 replays; each extra job is an accepted replay.
 		for k := range 14 {
 			p.try(k >= n-1, fmt.Sprintf("%d jobs for one payload", n))
@@ -532,12 +549,12 @@ func (w *world) unchanged(ctx context.Context) *probe {
 	p.try(err == nil && m["name"] == w.bContactName, fmt.Sprintf("B's contact: %v %v", err, m["name"]))
 	m, err = w.c.Must(ctx, 200, "GET", "/v1/workspaces/"+w.wsB, w.b.Token, nil)
 	p.try(err == nil && m["name"] == "Bob Secret Co" && m["plan"] == "free", fmt.Sprintf("B's workspace: %v %v %v", err, m["name"], m["plan"]))
-	n, _ := w.db.Count(ctx, `SELECT count(*) FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, w.bKey)
-	p.try(n == 1, "B's API key revoked")
-	n, _ = w.db.Count(ctx, `SELECT count(*) FROM memberships WHERE workspace_id = $1`, w.wsB)
-	p.try(n == 1, fmt.Sprintf("B has %d members", n))
-	n, _ = w.db.Count(ctx, `SELECT count(*) FROM messages WHERE workspace_id = $1 AND direction = 'outbound'`, w.wsB)
-	p.try(n == 0, fmt.Sprintf("%d messages queued in B", n))
+	n, err := w.db.Count(ctx, `SELECT count(*) FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, w.bKey)
+	p.tryCount(err, n == 1, "B's API key revoked")
+	n, err = w.db.Count(ctx, `SELECT count(*) FROM memberships WHERE workspace_id = $1`, w.wsB)
+	p.tryCount(err, n == 1, fmt.Sprintf("B has %d members", n))
+	n, err = w.db.Count(ctx, `SELECT count(*) FROM messages WHERE workspace_id = $1 AND direction = 'outbound'`, w.wsB)
+	p.tryCount(err, n == 0, fmt.Sprintf("%d messages queued in B", n))
 	return p
 }
 

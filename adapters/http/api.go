@@ -39,9 +39,7 @@ func (a *API) Register(e *echo.Echo) {
 	e.GET("/v1/me", a.me, a.authenticate)
 	e.POST("/v1/workspaces", a.createWorkspace, a.authenticate)
 
-	ws := func(method, path string, h echo.HandlerFunc) {
-		e.Add(method, "/v1/workspaces/:ws"+path, h, a.authenticate, a.inWorkspace)
-	}
+	ws := func(method, path string, h echo.HandlerFunc) { a.WorkspaceRoute(e, method, path, h) }
 	ws(http.MethodGet, "", a.getWorkspace)
 	ws(http.MethodPatch, "", a.updateWorkspace)
 	ws(http.MethodGet, "/members", a.listMembers)
@@ -62,6 +60,12 @@ func (a *API) Register(e *echo.Echo) {
 
 	ws(http.MethodGet, "/audit-logs", a.listAuditLogs)
 	ws(http.MethodGet, "/audit-logs/export", a.exportAuditLogs)
+}
+
+// WorkspaceRoute adds a route under /v1/workspaces/:ws for an authenticated member of
+// that workspace.
+func (a *API) WorkspaceRoute(e *echo.Echo, method, path string, h echo.HandlerFunc) {
+	e.Add(method, "/v1/workspaces/:ws"+path, h, a.authenticate, a.inWorkspace)
 }
 
 const (

@@ -32,9 +32,7 @@ func NewMessages(api *API, svc *messaging.Service, reg prometheus.Registerer) *M
 
 // Register adds the routes to e.
 func (h *Messages) Register(e *echo.Echo) {
-	ws := func(method, path string, fn echo.HandlerFunc) {
-		e.Add(method, "/v1/workspaces/:ws"+path, fn, h.API.authenticate, h.API.inWorkspace)
-	}
+	ws := func(method, path string, fn echo.HandlerFunc) { h.API.WorkspaceRoute(e, method, path, fn) }
 	ws(http.MethodPost, "/messages", h.send)
 	ws(http.MethodGet, "/messages/:id", h.get)
 	ws(http.MethodGet, "/contacts/:id/messages", h.listByContact)

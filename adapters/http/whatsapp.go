@@ -18,9 +18,7 @@ type WhatsApp struct {
 
 // Register adds the routes to e.
 func (h *WhatsApp) Register(e *echo.Echo) {
-	ws := func(method, path string, fn echo.HandlerFunc) {
-		e.Add(method, "/v1/workspaces/:ws/whatsapp"+path, fn, h.API.authenticate, h.API.inWorkspace)
-	}
+	ws := func(method, path string, fn echo.HandlerFunc) { h.API.WorkspaceRoute(e, method, "/whatsapp"+path, fn) }
 	ws(http.MethodPost, "/connect", h.connect)
 	ws(http.MethodGet, "/phone-numbers", h.list)
 	ws(http.MethodGet, "/phone-numbers/:id", h.get)

@@ -73,6 +73,10 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 				continue
 			}
 			require.True(t, served[method+" "+path], "adapters/http/openapi.json documents %s %s, which is not served", method, path)
+			if strings.HasPrefix(path, "/v1/workspaces/{ws}") { // a malformed {ws} is 404 on every one of them
+				responses, _ := ops[method].(map[string]any)["responses"].(map[string]any)
+				require.Contains(t, responses, "404", "%s %s should document its 404", method, path)
+			}
 		}
 	}
 }

@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/dev-env.sh
-set -a; source .env; set +a
+# .env fills in what the environment does not set already (a variable you export wins).
+while IFS= read -r line; do
+  key=${line%%=*}
+  [[ -z "$key" || "$key" == \#* || -n "${!key:-}" ]] || export "$line"
+done < .env
 if [[ -z "${DATABASE_URL:-}" ]]; then
   ADMIN_URL=$(scripts/postgres.sh)
   DB=${WABA_DB:-waba}

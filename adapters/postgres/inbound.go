@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
@@ -209,17 +210,30 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 	return inserted, err
 }
 
-// RecordStatus implements inbound.MessageStore.
-func (r *InboundRepo) RecordStatus(ctx context.Context, s inbound.StatusReport) (bool, error) {
+// RecordStatus implements inbound.MessageStore: the insert and the locking read go in
+// one batch. The read runs for a duplicate report too; its lock is then merely early.
+func (r *InboundRepo) RecordStatus(ctx context.Context, s inbound.StatusReport) (fresh bool, m domain.Message, ok bool, err error) {
 	var ws *domain.ID
 	if !s.WorkspaceID.IsZero() {
 		ws = &s.WorkspaceID
 	}
-	tag, err := r.q.Exec(ctx, `
+	var b pgx.Batch
+	b.Queue(`
 		INSERT INTO message_statuses (wamid, status, workspace_id, occurred_at, errors, pricing)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		s.WAMID, s.Status, ws, s.OccurredAt, rawOrNil(s.Errors), rawOrNil(s.Pricing))
-	return tag.RowsAffected() == 1, err
+		s.WAMID, s.Status, ws, s.OccurredAt, rawOrNil(s.Errors), rawOrNil(s.Pricing)).Exec(func(tag pgconn.CommandTag) error {
+		fresh = tag.RowsAffected() == 1
+		return nil
+	})
+	b.Queue(`SELECT `+messageColumns+` FROM messages
+		WHERE workspace_id = $1 AND wamid = $2 AND direction = 'outbound' FOR UPDATE`, ws, s.WAMID).Query(func(rows pgx.Rows) error {
+		m, ok, err = optionalRow(rows, nil, scanMessage)
+		return err
+	})
+	if err := r.q.SendBatch(ctx, &b).Close(); err != nil {
+		return false, domain.Message{}, false, err
+	}
+	return fresh, m, ok, nil
 }
 
 // rawOrNil is a jsonb parameter: NULL when empty, sanitized otherwise.
@@ -228,13 +242,6 @@ func rawOrNil(raw json.RawMessage) []byte {
 		return nil
 	}
 	return sanitizeJSONB(raw)
-}
-
-// OutboundByWAMID implements inbound.MessageStore.
-func (r *InboundRepo) OutboundByWAMID(ctx context.Context, ws domain.ID, wamid string) (domain.Message, bool, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE workspace_id = $1 AND wamid = $2 AND direction = 'outbound' FOR UPDATE`, ws, wamid)
-	return optionalRow(rows, err, scanMessage)
 }
 
 // LinkOutbound implements inbound.MessageStore.
@@ -246,8 +253,9 @@ func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid 
 	return optionalRow(rows, err, scanMessage)
 }
 
-// UpdateDelivery implements inbound.MessageStore.
-func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message) error {
+// UpdateDelivery implements inbound.MessageStore: the update and the feed event in one
+// statement.
+func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev inbound.InboxEvent) error {
 	var code *int
 	var title, detail *string
 	if m.Error != nil {
@@ -256,12 +264,20 @@ func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message) erro
 			code = &m.Error.Code
 		}
 	}
-	_, err := r.q.Exec(ctx, `
-		UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,
-			error_code = $8, error_title = $9, error_detail = $10, pricing = $11
-		WHERE workspace_id = $1 AND id = $2`,
+	payload, err := eventPayload(ev)
+	if err != nil {
+		return err
+	}
+	_, err = r.q.Exec(ctx, `
+		WITH m AS (
+			UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,
+				error_code = $8, error_title = $9, error_detail = $10, pricing = $11
+			WHERE workspace_id = $1 AND id = $2)
+		INSERT INTO inbox_events (workspace_id, kind, contact_id, message_id, payload)
+		VALUES ($12, $13, $14, $15, $16) RETURNING `+notifyInboxEvent,
 		m.WorkspaceID, m.ID, string(m.Status), m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt,
-		code, title, detail, rawOrNil(m.Pricing))
+		code, title, detail, rawOrNil(m.Pricing),
+		ev.WorkspaceID, ev.Kind, ev.ContactID, ev.MessageID, payload)
 	return err
 }
 

@@ -209,28 +209,37 @@ func TestInboundRepo(t *testing.T) {
 		_, err = b.pool.Exec(ctx, `UPDATE messages SET wamid = 'wamid.OUT' WHERE id = $1`, out.ID)
 		require.NoError(t, err)
 
-		fresh, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", WorkspaceID: b.ws,
+		fresh, m, ok, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", WorkspaceID: b.ws,
 			OccurredAt: t0, Errors: json.RawMessage(`[{"code":131026}]`)})
 		require.NoError(t, err)
 		require.True(t, fresh)
-		fresh, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", OccurredAt: t0})
-		require.NoError(t, err)
-		require.False(t, fresh)
-
-		m, ok, err := b.repo.OutboundByWAMID(ctx, b.ws, "wamid.OUT")
-		require.NoError(t, err)
 		require.True(t, ok)
+		require.Equal(t, out.ID, m.ID)
+		fresh, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", WorkspaceID: b.ws, OccurredAt: t0})
+		require.NoError(t, err)
+		require.False(t, fresh, "a redelivered report is recorded once")
+		require.True(t, ok)
+		fresh, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "sent", OccurredAt: t0})
+		require.NoError(t, err)
+		require.True(t, fresh, "recorded without a workspace")
+		require.False(t, ok, "but no workspace's message is its target")
+
 		m.Status, m.FailedAt = domain.StatusFailed, &t0
 		m.Error = &domain.MessageError{Code: 131026, Title: "Undeliverable", Detail: "d"}
 		m.Pricing = json.RawMessage(`{"category":"service"}`)
-		require.NoError(t, b.repo.UpdateDelivery(ctx, m))
-		got, ok, err := b.repo.OutboundByWAMID(ctx, b.ws, "wamid.OUT")
+		require.NoError(t, b.repo.UpdateDelivery(ctx, m, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageStatus,
+			ContactID: &c.ID, MessageID: &m.ID, Payload: map[string]any{"wamid": "wamid.OUT", "status": "failed"}}))
+		_, got, ok, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, domain.StatusFailed, got.Status)
 		require.Equal(t, m.Error, got.Error)
 		require.JSONEq(t, `{"category":"service"}`, string(got.Pricing))
-		_, ok, err = b.repo.OutboundByWAMID(ctx, b.ws, "wamid.A")
+		var statusEvents int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_events WHERE message_id = $1 AND kind = $2
+			AND payload->>'status' = 'failed'`, m.ID, inbound.EventMessageStatus).Scan(&statusEvents))
+		require.Equal(t, 1, statusEvents, "the update appended its feed event")
+		_, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.A", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
 		require.NoError(t, err)
 		require.False(t, ok, "inbound messages are not status targets")
 	})

@@ -180,22 +180,18 @@ func (m *memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch b
 	return true, m.Append(ctx, ev)
 }
 
-func (m *memory) RecordStatus(_ context.Context, r inbound.StatusReport) (bool, error) {
+func (m *memory) RecordStatus(_ context.Context, r inbound.StatusReport) (bool, domain.Message, bool, error) {
 	k := [2]string{r.WAMID, r.Status}
-	if _, ok := m.statuses[k]; ok {
-		return false, nil
+	_, seen := m.statuses[k]
+	if !seen {
+		m.statuses[k] = r
 	}
-	m.statuses[k] = r
-	return true, nil
-}
-
-func (m *memory) OutboundByWAMID(_ context.Context, ws domain.ID, wamid string) (domain.Message, bool, error) {
 	for _, msg := range m.messages {
-		if msg.WorkspaceID == ws && msg.WAMID == wamid && msg.Direction == domain.Outbound {
-			return *msg, true, nil
+		if msg.WorkspaceID == r.WorkspaceID && msg.WAMID == r.WAMID && msg.Direction == domain.Outbound {
+			return !seen, *msg, true, nil
 		}
 	}
-	return domain.Message{}, false, nil
+	return !seen, domain.Message{}, false, nil
 }
 
 func (m *memory) LinkOutbound(_ context.Context, ws, id domain.ID, wamid string) (domain.Message, bool, error) {
@@ -207,12 +203,12 @@ func (m *memory) LinkOutbound(_ context.Context, ws, id domain.ID, wamid string)
 	return *msg, true, nil
 }
 
-func (m *memory) UpdateDelivery(_ context.Context, msg domain.Message) error {
+func (m *memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev inbound.InboxEvent) error {
 	if _, ok := m.messages[msg.ID]; !ok {
 		return errors.New("no such message")
 	}
 	m.messages[msg.ID] = &msg
-	return nil
+	return m.Append(ctx, ev)
 }
 
 // AccountStore.

@@ -282,18 +282,14 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 	ws := n.WorkspaceID
 	at := p.timeOr(s.Time())
 	pricing, errs := statusExtras(s)
-	fresh, err := p.r.Messages.RecordStatus(ctx, StatusReport{WAMID: s.ID, Status: s.Status, WorkspaceID: ws,
+	fresh, m, ok, err := p.r.Messages.RecordStatus(ctx, StatusReport{WAMID: s.ID, Status: s.Status, WorkspaceID: ws,
 		OccurredAt: at, Errors: errs, Pricing: pricing})
 	if err != nil || !fresh {
 		return err
 	}
-	next, ok := domain.ParseMessageStatus(s.Status)
-	if !ok {
+	next, known := domain.ParseMessageStatus(s.Status)
+	if !known {
 		return nil // recorded; nothing to advance
-	}
-	m, ok, err := p.r.Messages.OutboundByWAMID(ctx, ws, s.ID)
-	if err != nil {
-		return err
 	}
 	if !ok {
 		// Our message id rides in biz_opaque_callback_data: a status for a send whose
@@ -311,10 +307,7 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 	}
 	before := m.Status
 	ApplyStatus(&m, next, at, s, pricing)
-	if err := p.r.Messages.UpdateDelivery(ctx, m); err != nil {
-		return err
-	}
-	return p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: EventMessageStatus, ContactID: &m.ContactID,
+	return p.r.Messages.UpdateDelivery(ctx, m, InboxEvent{WorkspaceID: ws, Kind: EventMessageStatus, ContactID: &m.ContactID,
 		MessageID: &m.ID, Payload: map[string]any{"wamid": s.ID, "reported": s.Status, "status": string(m.Status),
 			"previous": string(before)}})
 }

@@ -96,17 +96,16 @@ type MessageStore interface {
 	// appends ev to the inbox feed: what every inbound message does, in one round trip.
 	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev InboxEvent) (inserted bool, err error)
 	// RecordStatus stores a status report once per (wamid, status); fresh is false for a
-	// report already recorded.
-	RecordStatus(ctx context.Context, r StatusReport) (fresh bool, err error)
-	// OutboundByWAMID finds and locks the outbound message with that wamid in the
-	// workspace; ok is false when there is none.
-	OutboundByWAMID(ctx context.Context, workspaceID domain.ID, wamid string) (m domain.Message, ok bool, err error)
+	// report already recorded. In the same round trip it finds and locks the outbound
+	// message of r.WorkspaceID with r.WAMID; ok is false when there is none.
+	RecordStatus(ctx context.Context, r StatusReport) (fresh bool, m domain.Message, ok bool, err error)
 	// LinkOutbound gives the wamid to our outbound message id when it has none yet (a send
 	// whose worker died between Meta's answer and storing it) and returns it locked; ok is
 	// false when there is no such message or it already has a wamid.
 	LinkOutbound(ctx context.Context, workspaceID, id domain.ID, wamid string) (m domain.Message, ok bool, err error)
-	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m.
-	UpdateDelivery(ctx context.Context, m domain.Message) error
+	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m and
+	// appends ev to the inbox feed, in one round trip.
+	UpdateDelivery(ctx context.Context, m domain.Message, ev InboxEvent) error
 }
 
 // StatusReport is one status webhook of an outbound message.

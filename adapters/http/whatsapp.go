@@ -71,15 +71,19 @@ func (h *WhatsApp) connect(c echo.Context) error {
 }
 
 func (h *WhatsApp) list(c echo.Context) error {
-	ps, err := h.Onboarding.List(c.Request().Context(), caller(c))
+	limit, cursor, err := paging(c)
 	if err != nil {
 		return err
 	}
-	out := make([]phoneNumberDTO, len(ps))
-	for i, p := range ps {
+	page, err := h.Onboarding.List(c.Request().Context(), caller(c), limit, cursor)
+	if err != nil {
+		return err
+	}
+	out := make([]phoneNumberDTO, len(page.Numbers))
+	for i, p := range page.Numbers {
 		out[i] = toPhoneNumber(p)
 	}
-	return c.JSON(http.StatusOK, listResponse[phoneNumberDTO]{Data: out})
+	return c.JSON(http.StatusOK, listResponse[phoneNumberDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
 }
 
 func (h *WhatsApp) get(c echo.Context) error {

@@ -145,15 +145,19 @@ func (a *API) updateWorkspace(c echo.Context) error {
 }
 
 func (a *API) listMembers(c echo.Context) error {
-	ms, err := a.Workspaces.Members(c.Request().Context(), caller(c))
+	limit, cursor, err := paging(c)
 	if err != nil {
 		return err
 	}
-	out := make([]memberDTO, len(ms))
-	for i, m := range ms {
+	page, err := a.Workspaces.Members(c.Request().Context(), caller(c), limit, cursor)
+	if err != nil {
+		return err
+	}
+	out := make([]memberDTO, len(page.Members))
+	for i, m := range page.Members {
 		out[i] = toMember(m)
 	}
-	return c.JSON(http.StatusOK, listResponse[memberDTO]{Data: out})
+	return c.JSON(http.StatusOK, listResponse[memberDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
 }
 
 func (a *API) addMember(c echo.Context) error {
@@ -216,15 +220,19 @@ func (a *API) createAPIKey(c echo.Context) error {
 }
 
 func (a *API) listAPIKeys(c echo.Context) error {
-	ks, err := a.Workspaces.APIKeys(c.Request().Context(), caller(c))
+	limit, cursor, err := paging(c)
 	if err != nil {
 		return err
 	}
-	out := make([]apiKeyDTO, len(ks))
-	for i, k := range ks {
+	page, err := a.Workspaces.APIKeys(c.Request().Context(), caller(c), limit, cursor)
+	if err != nil {
+		return err
+	}
+	out := make([]apiKeyDTO, len(page.Keys))
+	for i, k := range page.Keys {
 		out[i] = apiKeyDTO{ID: k.ID, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt.UTC()}
 	}
-	return c.JSON(http.StatusOK, listResponse[apiKeyDTO]{Data: out})
+	return c.JSON(http.StatusOK, listResponse[apiKeyDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
 }
 
 func (a *API) revokeAPIKey(c echo.Context) error {

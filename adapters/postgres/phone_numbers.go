@@ -80,9 +80,26 @@ func (r *PhoneNumberRepo) Get(ctx context.Context, ws, id domain.ID, forUpdate b
 	return r.one(ctx, sql, ws, id)
 }
 
-// List returns a workspace's numbers, oldest first.
+// List returns every number of a workspace, oldest first (the send path picks one of them;
+// the API pages with ListPage).
 func (r *PhoneNumberRepo) List(ctx context.Context, ws domain.ID) ([]domain.PhoneNumber, error) {
 	rows, err := r.q.Query(ctx, `SELECT `+phoneColumns+` FROM phone_numbers WHERE workspace_id = $1 ORDER BY id`, ws)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanPhone)
+}
+
+// ListPage returns up to limit numbers of a workspace, oldest first (by id), with ids above
+// after (from the oldest when after is the zero id).
+func (r *PhoneNumberRepo) ListPage(ctx context.Context, ws, after domain.ID, limit int) ([]domain.PhoneNumber, error) {
+	sql := `SELECT ` + phoneColumns + ` FROM phone_numbers WHERE workspace_id = $1`
+	args := []any{ws, limit}
+	if !after.IsZero() {
+		sql += ` AND id > $3`
+		args = append(args, after)
+	}
+	rows, err := r.q.Query(ctx, sql+` ORDER BY id LIMIT $2`, args...)
 	if err != nil {
 		return nil, err
 	}

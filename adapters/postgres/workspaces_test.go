@@ -118,10 +118,10 @@ func TestWorkspaceRepo(t *testing.T) {
 		_, err = b.repo.Member(ctx, w2.ID, bob.ID)
 		requireKind(t, domain.KindNotFound, err)
 
-		members, err := b.repo.Members(ctx, w1.ID)
+		members, err := b.repo.Members(ctx, w1.ID, domain.NilID, 50)
 		require.NoError(t, err)
 		require.Len(t, members, 2)
-		require.Equal(t, ann.ID, members[0].UserID, "oldest first")
+		require.Equal(t, ann.ID, members[0].UserID, "by user id")
 		require.Equal(t, bob.ID, members[1].UserID)
 
 		require.NoError(t, b.repo.SetMemberRole(ctx, w1.ID, bob.ID, access.Manager))
@@ -201,7 +201,7 @@ func TestWorkspaceRepo(t *testing.T) {
 		_, err = b.repo.ActiveAPIKey(ctx, domain.HashAPIKey("wsk_unknown"))
 		requireKind(t, domain.KindNotFound, err)
 
-		list, err := b.repo.APIKeys(ctx, w.ID)
+		list, err := b.repo.APIKeys(ctx, w.ID, domain.NilID, 50)
 		require.NoError(t, err)
 		require.Len(t, list, 2)
 		require.ElementsMatch(t, []domain.ID{k1.ID, k2.ID}, []domain.ID{list[0].ID, list[1].ID})
@@ -215,11 +215,11 @@ func TestWorkspaceRepo(t *testing.T) {
 
 		_, err = b.repo.ActiveAPIKey(ctx, domain.HashAPIKey(s1))
 		requireKind(t, domain.KindNotFound, err)
-		list, err = b.repo.APIKeys(ctx, w.ID)
+		list, err = b.repo.APIKeys(ctx, w.ID, domain.NilID, 50)
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 		require.Equal(t, k2.ID, list[0].ID)
-		list, err = b.repo.APIKeys(ctx, other.ID)
+		list, err = b.repo.APIKeys(ctx, other.ID, domain.NilID, 50)
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 		require.Equal(t, k3.ID, list[0].ID)
@@ -227,6 +227,92 @@ func TestWorkspaceRepo(t *testing.T) {
 		var revokedAt *time.Time
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT revoked_at FROM api_keys WHERE id = $1`, k1.ID).Scan(&revokedAt))
 		require.NotNil(t, revokedAt)
+	})
+
+	t.Run("MembersCursorAndLimit", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		w, other := createWorkspace(t, b.repo, "Acme"), createWorkspace(t, b.repo, "Other")
+		base := time.Now()
+		var users []domain.User
+		for i := range 5 {
+			u := domain.User{ID: idAt(base.Add(time.Duration(i) * time.Millisecond)), Email: string(rune('a'+i)) + "@example.com",
+				Name: "u", PasswordHash: "h", CreatedAt: now()}
+			require.NoError(t, b.repo.CreateUser(ctx, u))
+			users = append(users, u)
+		}
+		// Joined in the reverse order of their ids: the list follows the id, not the join.
+		t0 := now()
+		for i := range users {
+			require.NoError(t, b.repo.AddMember(ctx, w.ID, users[len(users)-1-i].ID, access.Agent, t0.Add(time.Duration(i)*time.Second)))
+		}
+		require.NoError(t, b.repo.AddMember(ctx, other.ID, users[2].ID, access.Owner, t0))
+
+		var seen []domain.ID
+		after := domain.NilID
+		for {
+			page, err := b.repo.Members(ctx, w.ID, after, 2)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(page), 2)
+			for _, m := range page {
+				require.Equal(t, w.ID, m.WorkspaceID)
+				seen = append(seen, m.UserID)
+			}
+			if len(page) < 2 {
+				break
+			}
+			after = page[len(page)-1].UserID
+		}
+		require.Equal(t, []domain.ID{users[0].ID, users[1].ID, users[2].ID, users[3].ID, users[4].ID}, seen)
+
+		// A cursor stays valid when its member has gone meanwhile.
+		require.NoError(t, b.repo.RemoveMember(ctx, w.ID, users[1].ID))
+		page, err := b.repo.Members(ctx, w.ID, users[1].ID, 50)
+		require.NoError(t, err)
+		require.Len(t, page, 3)
+		require.Equal(t, users[2].ID, page[0].UserID)
+	})
+
+	t.Run("APIKeysCursorAndLimit", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		w, other := createWorkspace(t, b.repo, "Acme"), createWorkspace(t, b.repo, "Other")
+		base := time.Now()
+		var keys []domain.APIKey
+		for i := range 6 {
+			_, hash := domain.NewAPIKeySecret()
+			k := domain.APIKey{ID: idAt(base.Add(time.Duration(i) * time.Millisecond)), WorkspaceID: w.ID, Name: "key", Role: access.Agent,
+				Hash: hash, CreatedBy: domain.NewID(), CreatedAt: now()}
+			require.NoError(t, b.repo.CreateAPIKey(ctx, k))
+			keys = append(keys, k)
+		}
+		_, hash := domain.NewAPIKeySecret()
+		require.NoError(t, b.repo.CreateAPIKey(ctx, domain.APIKey{ID: domain.NewID(), WorkspaceID: other.ID, Name: "key", Role: access.Agent,
+			Hash: hash, CreatedBy: domain.NewID(), CreatedAt: now()}))
+		require.NoError(t, b.repo.RevokeAPIKey(ctx, w.ID, keys[2].ID, now()))
+
+		var seen []domain.ID
+		before := domain.NilID
+		for {
+			page, err := b.repo.APIKeys(ctx, w.ID, before, 2)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(page), 2)
+			for _, k := range page {
+				require.Nil(t, k.Hash)
+				seen = append(seen, k.ID)
+			}
+			if len(page) < 2 {
+				break
+			}
+			before = page[len(page)-1].ID
+		}
+		require.Equal(t, []domain.ID{keys[5].ID, keys[4].ID, keys[3].ID, keys[1].ID, keys[0].ID}, seen, "newest first, revoked left out")
+
+		// A revoked key's id is still a valid cursor.
+		page, err := b.repo.APIKeys(ctx, w.ID, keys[2].ID, 50)
+		require.NoError(t, err)
+		require.Len(t, page, 2)
+		require.Equal(t, keys[1].ID, page[0].ID)
 	})
 
 	t.Run("RunsInsideATransaction", func(t *testing.T) {

@@ -41,7 +41,9 @@ type Store interface {
 	// ByPhoneNumberID finds a number by Meta's id in any workspace (KindNotFound if none).
 	ByPhoneNumberID(ctx context.Context, phoneNumberID string) (domain.PhoneNumber, error)
 	Get(ctx context.Context, workspaceID, id domain.ID, forUpdate bool) (domain.PhoneNumber, error)
-	List(ctx context.Context, workspaceID domain.ID) ([]domain.PhoneNumber, error)
+	// ListPage returns up to limit numbers of the workspace, oldest first (by id), with ids
+	// above after (from the oldest when after is the zero id).
+	ListPage(ctx context.Context, workspaceID, after domain.ID, limit int) ([]domain.PhoneNumber, error)
 	Update(ctx context.Context, p domain.PhoneNumber) error
 	// Connected lists every connected number (workspace id, id) for the periodic sync.
 	Connected(ctx context.Context) ([][2]domain.ID, error)
@@ -224,12 +226,25 @@ func randomPIN() string {
 	return fmt.Sprintf("%06d", n.Int64())
 }
 
-// List returns the workspace's numbers.
-func (s *Service) List(ctx context.Context, c domain.Caller) ([]domain.PhoneNumber, error) {
+// Page is one page of numbers, oldest first.
+type Page struct {
+	Numbers    []domain.PhoneNumber
+	NextCursor *domain.ID
+}
+
+// List pages through the workspace's numbers, oldest first.
+func (s *Service) List(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (Page, error) {
 	if err := authz.Require(s.authz, c, access.WhatsAppRead); err != nil {
-		return nil, err
+		return Page{}, err
 	}
-	return s.store.List(ctx, c.WorkspaceID)
+	limit = domain.PageSize(limit)
+	list, err := s.store.ListPage(ctx, c.WorkspaceID, cursor, limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	var p Page
+	p.Numbers, p.NextCursor = domain.TrimPage(list, limit, func(n domain.PhoneNumber) domain.ID { return n.ID })
+	return p, nil
 }
 
 // Get returns one number.

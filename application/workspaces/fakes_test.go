@@ -84,6 +84,8 @@ type fakeDB struct {
 	failAudit error
 	// lockedOwners counts LockOwners calls.
 	lockedOwners int
+	// limits records the limit of every Members and APIKeys call.
+	limits []int
 }
 
 func newFakeDB() *fakeDB {
@@ -115,6 +117,16 @@ func (db *fakeDB) snapshot() *fakeState {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.state.clone()
+}
+
+// lastLimit is the limit of the latest Members or APIKeys call.
+func (db *fakeDB) lastLimit() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if len(db.limits) == 0 {
+		return 0
+	}
+	return db.limits[len(db.limits)-1]
 }
 
 func (db *fakeDB) seed(fn func(s *fakeState)) {
@@ -201,16 +213,20 @@ func (t *fakeTx) Member(_ context.Context, ws, userID domain.ID) (m domain.Membe
 	return m, err
 }
 
-func (t *fakeTx) Members(_ context.Context, ws domain.ID) (out []domain.Member, err error) {
+func (t *fakeTx) Members(_ context.Context, ws, after domain.ID, limit int) (out []domain.Member, err error) {
 	err = t.with(func(s *fakeState) error {
+		t.db.limits = append(t.db.limits, limit)
 		for k, m := range s.members {
-			if k.ws == ws {
+			if k.ws == ws && (after.IsZero() || bytes.Compare(m.UserID[:], after[:]) > 0) {
 				out = append(out, m)
 			}
 		}
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].UserID[:], out[j].UserID[:]) < 0 })
+	if len(out) > limit {
+		out = out[:limit]
+	}
 	return out, err
 }
 
@@ -245,16 +261,21 @@ func (t *fakeTx) CreateAPIKey(_ context.Context, k domain.APIKey) error {
 	return t.with(func(s *fakeState) error { s.keys[k.ID] = k; return nil })
 }
 
-func (t *fakeTx) APIKeys(_ context.Context, ws domain.ID) (out []domain.APIKey, err error) {
+func (t *fakeTx) APIKeys(_ context.Context, ws, before domain.ID, limit int) (out []domain.APIKey, err error) {
 	err = t.with(func(s *fakeState) error {
+		t.db.limits = append(t.db.limits, limit)
 		for _, k := range s.keys {
-			if k.WorkspaceID == ws && k.RevokedAt == nil {
+			if k.WorkspaceID == ws && k.RevokedAt == nil && (before.IsZero() || bytes.Compare(k.ID[:], before[:]) < 0) {
 				k.Hash = nil
 				out = append(out, k)
 			}
 		}
 		return nil
 	})
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) > 0 })
+	if len(out) > limit {
+		out = out[:limit]
+	}
 	return out, err
 }
 

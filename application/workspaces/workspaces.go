@@ -19,14 +19,18 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (domain.User, error)
 	AddMember(ctx context.Context, workspaceID, userID domain.ID, role access.Role, at time.Time) error // KindConflict when already a member
 	Member(ctx context.Context, workspaceID, userID domain.ID) (domain.Member, error)
-	Members(ctx context.Context, workspaceID domain.ID) ([]domain.Member, error)
+	// Members returns up to limit members, by user id ascending, with user ids above after
+	// (from the first when after is the zero id).
+	Members(ctx context.Context, workspaceID, after domain.ID, limit int) ([]domain.Member, error)
 	SetMemberRole(ctx context.Context, workspaceID, userID domain.ID, role access.Role) error
 	RemoveMember(ctx context.Context, workspaceID, userID domain.ID) error
 	// LockOwners locks the workspace's owner memberships for the rest of the transaction
 	// and returns how many there are, so two demotions cannot both pass the last-owner check.
 	LockOwners(ctx context.Context, workspaceID domain.ID) (int, error)
 	CreateAPIKey(ctx context.Context, k domain.APIKey) error
-	APIKeys(ctx context.Context, workspaceID domain.ID) ([]domain.APIKey, error)
+	// APIKeys returns up to limit active keys (without their hash), newest first, with ids
+	// below before (from the newest when before is the zero id).
+	APIKeys(ctx context.Context, workspaceID, before domain.ID, limit int) ([]domain.APIKey, error)
 	RevokeAPIKey(ctx context.Context, workspaceID, id domain.ID, at time.Time) error // KindNotFound when absent or revoked
 }
 
@@ -149,12 +153,26 @@ func (s *Service) Update(ctx context.Context, c domain.Caller, in UpdateInput) (
 	return w, err
 }
 
-// Members lists the workspace's members.
-func (s *Service) Members(ctx context.Context, c domain.Caller) ([]domain.Member, error) {
+// MemberPage is one page of members, by user id.
+type MemberPage struct {
+	Members    []domain.Member
+	NextCursor *domain.ID
+}
+
+// Members pages through the workspace's members, by user id; cursor is the user id of the
+// last member of the previous page.
+func (s *Service) Members(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (MemberPage, error) {
 	if err := authz.Require(s.authz, c, access.MembersRead); err != nil {
-		return nil, err
+		return MemberPage{}, err
 	}
-	return s.store.Members(ctx, c.WorkspaceID)
+	limit = domain.PageSize(limit)
+	list, err := s.store.Members(ctx, c.WorkspaceID, cursor, limit+1)
+	if err != nil {
+		return MemberPage{}, err
+	}
+	var p MemberPage
+	p.Members, p.NextCursor = domain.TrimPage(list, limit, func(m domain.Member) domain.ID { return m.UserID })
+	return p, nil
 }
 
 // grantNeedsOwner reports whether only an owner may hand out the role (API.md).
@@ -298,12 +316,25 @@ func (s *Service) CreateAPIKey(ctx context.Context, c domain.Caller, name, role 
 	return CreatedAPIKey{APIKey: k, Secret: secret}, err
 }
 
-// APIKeys lists the workspace's active keys (never their secrets).
-func (s *Service) APIKeys(ctx context.Context, c domain.Caller) ([]domain.APIKey, error) {
+// APIKeyPage is one page of API keys, newest first.
+type APIKeyPage struct {
+	Keys       []domain.APIKey
+	NextCursor *domain.ID
+}
+
+// APIKeys pages through the workspace's active keys (never their secrets), newest first.
+func (s *Service) APIKeys(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (APIKeyPage, error) {
 	if err := authz.Require(s.authz, c, access.APIKeysRead); err != nil {
-		return nil, err
+		return APIKeyPage{}, err
 	}
-	return s.store.APIKeys(ctx, c.WorkspaceID)
+	limit = domain.PageSize(limit)
+	list, err := s.store.APIKeys(ctx, c.WorkspaceID, cursor, limit+1)
+	if err != nil {
+		return APIKeyPage{}, err
+	}
+	var p APIKeyPage
+	p.Keys, p.NextCursor = domain.TrimPage(list, limit, func(k domain.APIKey) domain.ID { return k.ID })
+	return p, nil
 }
 
 // RevokeAPIKey revokes a key; it stops authenticating at once (every request looks it up).

@@ -434,10 +434,12 @@ func TestAPIKeys(t *testing.T) {
 		require.Equal(t, k.ID.String(), e.ResourceID)
 		require.Equal(t, map[string]any{"name": "CRM sync", "role": "agent"}, e.Details, "never the secret")
 
-		list, err := b.svc.APIKeys(ctx, b.as(b.owner, access.Owner))
+		list, err := b.svc.APIKeys(ctx, b.as(b.owner, access.Owner), 0, domain.NilID)
 		require.NoError(t, err)
-		require.Len(t, list, 1)
-		require.Equal(t, k.ID, list[0].ID)
+		require.Len(t, list.Keys, 1)
+		require.Equal(t, k.ID, list.Keys[0].ID)
+		require.Nil(t, list.NextCursor)
+		require.Empty(t, list.Keys[0].Hash, "lists never carry the hash")
 	})
 
 	t.Run("RoleCeiling", func(t *testing.T) {
@@ -491,9 +493,9 @@ func TestAPIKeys(t *testing.T) {
 		s := b.db.snapshot()
 		require.NotNil(t, s.keys[k.ID].RevokedAt)
 		require.Equal(t, "apikey.revoked", s.audit[len(s.audit)-1].Action)
-		list, err := b.svc.APIKeys(ctx, owner)
+		list, err := b.svc.APIKeys(ctx, owner, 0, domain.NilID)
 		require.NoError(t, err)
-		require.Empty(t, list)
+		require.Empty(t, list.Keys)
 
 		err = b.svc.RevokeAPIKey(ctx, owner, k.ID)
 		requireKind(t, domain.KindNotFound, err)
@@ -527,15 +529,104 @@ func TestReads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Acme", w.Name)
 
-	ms, err := b.svc.Members(ctx, b.as(b.manager, access.Manager))
+	ms, err := b.svc.Members(ctx, b.as(b.manager, access.Manager), 0, domain.NilID)
 	require.NoError(t, err)
-	require.Len(t, ms, 4)
-	_, err = b.svc.Members(ctx, b.as(b.viewer, access.Viewer))
+	require.Len(t, ms.Members, 4)
+	require.Nil(t, ms.NextCursor)
+	_, err = b.svc.Members(ctx, b.as(b.viewer, access.Viewer), 0, domain.NilID)
 	requireKind(t, domain.KindForbidden, err)
-	_, err = b.svc.APIKeys(ctx, b.as(b.agent, access.Agent))
+	_, err = b.svc.APIKeys(ctx, b.as(b.agent, access.Agent), 0, domain.NilID)
 	requireKind(t, domain.KindForbidden, err)
 
 	// A caller without a role (or a workspace) is refused outright.
 	_, err = b.svc.Get(ctx, domain.Caller{Type: domain.ActorUser, ID: b.owner.ID, WorkspaceID: b.ws})
 	requireKind(t, domain.KindForbidden, err)
+}
+
+func TestListsPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	// walk pages through a list with limit 2 and returns the ids seen in order, checking
+	// that each page reads one row more than it shows and that the cursor is the last id shown.
+	walk := func(t *testing.T, b *testBundle, list func(cursor domain.ID) ([]domain.ID, *domain.ID, error)) []domain.ID {
+		t.Helper()
+		var seen []domain.ID
+		cursor := domain.NilID
+		for pages := 1; ; pages++ {
+			require.Less(t, pages, 10)
+			ids, next, err := list(cursor)
+			require.NoError(t, err)
+			require.Equal(t, 3, b.db.lastLimit(), "one more than asked, to know whether a next page exists")
+			seen = append(seen, ids...)
+			if next == nil {
+				require.LessOrEqual(t, len(ids), 2)
+				break
+			}
+			require.Len(t, ids, 2)
+			require.Equal(t, ids[1], *next, "the cursor is the last item shown")
+			cursor = *next
+		}
+		return seen
+	}
+
+	t.Run("Members", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		owner := b.as(b.owner, access.Owner)
+		_, err := b.svc.AddMember(ctx, owner, b.outsider.Email, "viewer")
+		require.NoError(t, err)
+
+		seen := walk(t, b, func(cursor domain.ID) ([]domain.ID, *domain.ID, error) {
+			p, err := b.svc.Members(ctx, owner, 2, cursor)
+			ids := make([]domain.ID, len(p.Members))
+			for i, m := range p.Members {
+				ids[i] = m.UserID
+			}
+			return ids, p.NextCursor, err
+		})
+		require.Len(t, seen, 5)
+		for i := 1; i < len(seen); i++ {
+			require.Less(t, seen[i-1].String(), seen[i].String(), "by user id, no repeats")
+		}
+
+		_, err = b.svc.Members(ctx, owner, 0, domain.NilID)
+		require.NoError(t, err)
+		require.Equal(t, 51, b.db.lastLimit(), "default page size is 50")
+		p, err := b.svc.Members(ctx, owner, 5, domain.NilID)
+		require.NoError(t, err)
+		require.Len(t, p.Members, 5)
+		require.Nil(t, p.NextCursor, "exactly a full page has no next page")
+	})
+
+	t.Run("APIKeys", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		owner := b.as(b.owner, access.Owner)
+		for range 5 {
+			_, err := b.svc.CreateAPIKey(ctx, owner, "k", "viewer")
+			require.NoError(t, err)
+		}
+
+		seen := walk(t, b, func(cursor domain.ID) ([]domain.ID, *domain.ID, error) {
+			p, err := b.svc.APIKeys(ctx, owner, 2, cursor)
+			ids := make([]domain.ID, len(p.Keys))
+			for i, k := range p.Keys {
+				ids[i] = k.ID
+			}
+			return ids, p.NextCursor, err
+		})
+		require.Len(t, seen, 5)
+		for i := 1; i < len(seen); i++ {
+			require.Greater(t, seen[i-1].String(), seen[i].String(), "newest first, no repeats")
+		}
+
+		_, err := b.svc.APIKeys(ctx, owner, 0, domain.NilID)
+		require.NoError(t, err)
+		require.Equal(t, 51, b.db.lastLimit(), "default page size is 50")
+		p, err := b.svc.APIKeys(ctx, owner, 5, domain.NilID)
+		require.NoError(t, err)
+		require.Len(t, p.Keys, 5)
+		require.Nil(t, p.NextCursor, "exactly a full page has no next page")
+	})
 }

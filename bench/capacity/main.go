@@ -81,6 +81,7 @@ type outcome struct {
 	processed     int
 	queued        int
 	lost, doubled int
+	advanced      int // seeded outbound messages the statuses moved past sent
 }
 
 var lastOutcome outcome
@@ -112,10 +113,12 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := seedHistory(ctx, db, historySize); err != nil {
+	outbound, err := seedHistory(ctx, db, historySize)
+	if err != nil {
 		return nil, err
 	}
 	gen := harness.NewGenerator(tenants, 500, 4) // every 4th webhook a status
+	gen.KnownOutbound = outbound                 // of a message we sent: it advances and is announced
 	sample := gen.At(0)
 	var acked []harness.Payload
 	keep := func(r harness.LoadResult) { acked = append(acked, r.Acked...) }
@@ -234,6 +237,12 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		}
 		lastOutcome.lost, lastOutcome.doubled = lost, doubled
 		rep.Add("2 inbound", "acknowledged messages lost / doubled", fmt.Sprintf("%d / %d", lost, doubled), "0 / 0", harness.Check(lost == 0 && doubled == 0))
+		advanced, err := db.Count(ctx, `SELECT count(*) FROM messages WHERE phone_number_id = 'history' AND status IN ('delivered', 'read')`)
+		if err != nil {
+			return rep, err
+		}
+		lastOutcome.advanced = advanced
+		rep.Add("2 inbound", "seeded outbound messages advanced by the statuses", strconv.Itoa(advanced), "", "")
 	} else {
 		rep.Add("2 inbound", "drain", fmt.Sprintf("%d jobs still open after %s (not checked for loss)", open, cfg.DrainLimit), "", "")
 	}
@@ -264,7 +273,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		}
 	}
 	rep.Note("ingest runs post to `waba serve --role=api` processes (no workers in them); the load generator is this process, on the same %s CPUs", rep.Host["cpus"])
-	rep.Note("payloads: 1 message (text, image, location, interactive, ad referral) or 1 status per webhook, %d numbers in %d workspaces, ~%d bytes", cfg.Tenants, (cfg.Tenants+1)/2, len(sample.Body))
+	rep.Note("payloads: 1 message (text, image, location, interactive, ad referral) or, every 4th, 1 status of a seeded outbound message (sent/delivered/read: it is locked, advanced and announced), %d numbers in %d workspaces, ~%d bytes", cfg.Tenants, (cfg.Tenants+1)/2, len(sample.Body))
 	rep.Note("the database holds %d earlier messages of %d contacts, analyzed, before the runs", historySize, historySize/10)
 	rep.Note("latency is measured by the client from request start to response end; the paced run issues requests on schedule with up to 256 in flight")
 	return rep, nil
@@ -311,26 +320,37 @@ const historySize = 50_000
 // thinks every table empty, and the plans it caches in the first second (a status lookup
 // by wamid through the workspace's index instead of the wamid's, say) stay until
 // autovacuum's first analyze, a minute later: figures of that minute are not the
-// steady state.
-func seedHistory(ctx context.Context, db *harness.DB, n int) error {
-	_, err := db.Pool.Exec(ctx, `
+// steady state. Half the messages are outbound, `sent`, with wamids harness.HistoryWAMID
+// numbers from 0 in each workspace; it returns how many each workspace has at least, for
+// the statuses of the load to report on.
+func seedHistory(ctx context.Context, db *harness.DB, n int) (outboundPerWorkspace int, err error) {
+	_, err = db.Pool.Exec(ctx, `
 		WITH ws AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k, count(*) OVER () AS n FROM workspaces),
 		c AS (
 			INSERT INTO contacts (workspace_id, id, phone, wa_id, name, created_at, updated_at, last_inbound_at)
 			SELECT ws.id, gen_random_uuid(), '+1999' || lpad(i::text, 7, '0'), '1999' || lpad(i::text, 7, '0'),
 				'History ' || i, now() - interval '30 days', now() - interval '30 days', now() - interval '30 days'
 			FROM generate_series(0, $1 / 10 - 1) i JOIN ws ON ws.k = i % ws.n
-			RETURNING workspace_id, id)
+			RETURNING workspace_id, id),
+		m AS (
+			SELECT c.workspace_id, c.id AS contact_id, d,
+				row_number() OVER (PARTITION BY c.workspace_id, d ORDER BY c.id, j) - 1 AS seq
+			FROM c, generate_series(1, 10) j, LATERAL (SELECT CASE WHEN j % 2 = 0 THEN 'inbound' ELSE 'outbound' END AS d) dir)
 		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, wamid, created_at)
-		SELECT c.workspace_id, gen_random_uuid(), c.id, 'history', d, 'text', '{"body":"earlier"}',
-			CASE d WHEN 'inbound' THEN 'received' ELSE 'delivered' END,
-			'wamid.HISTORY' || gen_random_uuid(), now() - interval '30 days'
-		FROM c, generate_series(1, 10) j, LATERAL (SELECT CASE WHEN j % 2 = 0 THEN 'inbound' ELSE 'outbound' END AS d) dir`, n)
+		SELECT workspace_id, gen_random_uuid(), contact_id, 'history', d, 'text', '{"body":"earlier"}',
+			CASE d WHEN 'inbound' THEN 'received' ELSE 'sent' END,
+			CASE d WHEN 'inbound' THEN 'wamid.HISTORY' || gen_random_uuid() ELSE 'wamid.HISTORY.' || workspace_id || '.' || seq END,
+			now() - interval '30 days'
+		FROM m`, n)
 	if err != nil {
-		return fmt.Errorf("seed history: %w", err)
+		return 0, fmt.Errorf("seed history: %w", err)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM messages
+		WHERE direction = 'outbound' GROUP BY workspace_id) w`).Scan(&outboundPerWorkspace); err != nil {
+		return 0, err
 	}
 	_, err = db.Pool.Exec(ctx, `ANALYZE`)
-	return err
+	return outboundPerWorkspace, err
 }
 
 // baseline inserts generated payloads into a plain table, one row and one commit per

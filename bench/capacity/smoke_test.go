@@ -28,5 +28,6 @@ func TestSmoke(t *testing.T) {
 	require.Equal(t, o.queued, o.processed, "every queued webhook job is processed")
 	require.Zero(t, o.lost, "acknowledged messages lost")
 	require.Zero(t, o.doubled, "messages stored twice")
+	require.Positive(t, o.advanced, "statuses found the seeded messages they report on")
 	require.False(t, rep.Failed())
 }

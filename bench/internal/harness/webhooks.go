@@ -67,8 +67,12 @@ type Generator struct {
 	UsersPerTenant int
 	// StatusEvery makes every k-th webhook a status (0: never).
 	StatusEvery int
-	run         string
-	n           atomic.Int64
+	// KnownOutbound, when positive, makes the statuses report on outbound messages the
+	// database holds (HistoryWAMID(workspace, j) for j < KnownOutbound, as a seeded
+	// history has them) instead of on wamids nobody sent.
+	KnownOutbound int
+	run           string
+	n             atomic.Int64
 }
 
 // NewGenerator returns a generator over tenants.
@@ -103,6 +107,9 @@ func (g *Generator) At(i int) Payload {
 	var value, kind string
 	if g.StatusEvery > 0 && i%g.StatusEvery == g.StatusEvery-1 {
 		kind = KindStatus
+		if g.KnownOutbound > 0 {
+			wamid = HistoryWAMID(t.WorkspaceID, (i/g.StatusEvery)%g.KnownOutbound)
+		}
 		value = fmt.Sprintf(`{%s,"statuses":[{"id":"%s","status":"%s","timestamp":"%d","recipient_id":"%s","biz_opaque_callback_data":"bench:%d",`+
 			`"conversation":{"id":"2bd1e5c7d8f04a0b9e1f3c2a7b6d5e4f","origin":{"type":"marketing"}},`+
 			`"pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"marketing"}}]}`,
@@ -116,6 +123,11 @@ func (g *Generator) At(i int) Payload {
 	raw := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"value":%s,"field":"messages"}]}]}`, t.WABAID, value))
 	sum := sha256.Sum256(raw)
 	return Payload{Body: raw, Signature: webhook.Sign([]byte(AppSecret), raw), WAMID: wamid, SHA256: hex.EncodeToString(sum[:]), Kind: kind, Tenant: ti}
+}
+
+// HistoryWAMID is the wamid of the j-th seeded outbound message of a workspace.
+func HistoryWAMID(workspaceID string, j int) string {
+	return fmt.Sprintf("wamid.HISTORY.%s.%d", workspaceID, j)
 }
 
 // PostWebhook posts a signed body to base's /webhooks/meta and returns the status.

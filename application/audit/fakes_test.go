@@ -3,25 +3,18 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-// fakeAuthorizer grants each role the permissions listed for it.
-type fakeAuthorizer map[access.Role][]access.Permission
-
-func (a fakeAuthorizer) Can(role access.Role, workspaceID string, p access.Permission) bool {
-	return workspaceID != "" && slices.Contains(a[role], p)
-}
-
 // policy mirrors the audit rows of adapters/casbin/policy.csv.
-var policy = fakeAuthorizer{
+var policy = authztest.Grants{
 	access.Owner:   {access.AuditRead, access.AuditExport},
 	access.Manager: {access.AuditRead, access.AuditExport},
 }

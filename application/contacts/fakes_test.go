@@ -9,25 +9,19 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-// fakeAuthorizer grants each role the permissions listed for it.
-type fakeAuthorizer map[access.Role][]access.Permission
-
-func (a fakeAuthorizer) Can(role access.Role, workspaceID string, p access.Permission) bool {
-	return workspaceID != "" && slices.Contains(a[role], p)
-}
-
 // policy mirrors the contact rows of adapters/casbin/policy.csv.
-var policy = func() fakeAuthorizer {
+var policy = func() authztest.Grants {
 	all := []access.Permission{
 		access.ContactsRead, access.ContactsCreate, access.ContactsUpdate, access.ContactsDelete,
 		access.ContactsOptOut, access.ContactsImport, access.ContactsAssign,
 	}
-	return fakeAuthorizer{
+	return authztest.Grants{
 		access.Owner:   all,
 		access.Manager: all,
 		access.Agent: {

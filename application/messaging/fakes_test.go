@@ -3,23 +3,17 @@ package messaging_test
 import (
 	"bytes"
 	"context"
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-type fakeAuthorizer map[access.Role][]access.Permission
-
-func (a fakeAuthorizer) Can(role access.Role, _ string, p access.Permission) bool {
-	return slices.Contains(a[role], p)
-}
-
-var policy = fakeAuthorizer{
+var policy = authztest.Grants{
 	access.Owner:  {access.MessagesSend, access.MessagesRead},
 	access.Agent:  {access.MessagesSend, access.MessagesRead},
 	access.Viewer: {access.MessagesRead},

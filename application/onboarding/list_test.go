@@ -8,17 +8,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/onboarding"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
 // readers lets every role but viewer read numbers, and nobody do anything else.
-type readers struct{}
-
-func (readers) Can(role access.Role, workspaceID string, p access.Permission) bool {
-	return workspaceID != "" && role != access.Viewer && p == access.WhatsAppRead
-}
+var readers = authztest.Grants{access.Owner: {access.WhatsAppRead}, access.Manager: {access.WhatsAppRead},
+	access.Agent: {access.WhatsAppRead}}
 
 // fakeNumbers is an onboarding.Store whose ListPage serves numbers; the other methods are
 // not used by List and panic through the nil embedded interface.
@@ -54,7 +52,7 @@ func TestListPages(t *testing.T) {
 		store.numbers = append(store.numbers, domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws})
 	}
 	store.numbers = append(store.numbers, domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: domain.NewID()})
-	svc := onboarding.NewService(nil, store, nil, nil, readers{})
+	svc := onboarding.NewService(nil, store, nil, nil, readers)
 	c := domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Agent}
 
 	var seen []domain.ID

@@ -9,28 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-// fakeAuthorizer grants each role the permissions listed for it.
-type fakeAuthorizer map[access.Role][]access.Permission
-
-func (a fakeAuthorizer) Can(role access.Role, workspaceID string, p access.Permission) bool {
-	if workspaceID == "" {
-		return false
-	}
-	for _, q := range a[role] {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
-
 // policy mirrors the rows of adapters/casbin/policy.csv these use cases ask about.
-var policy = fakeAuthorizer{
+var policy = authztest.Grants{
 	access.Owner: {
 		access.WorkspaceRead, access.WorkspaceUpdate, access.BillingManage,
 		access.MembersRead, access.MembersInvite, access.MembersUpdate, access.MembersRemove,
@@ -46,8 +32,8 @@ var policy = fakeAuthorizer{
 }
 
 // allowAll grants every role every permission, to test a rule in the use case itself.
-var allowAll = func() fakeAuthorizer {
-	a := fakeAuthorizer{}
+var allowAll = func() authztest.Grants {
+	a := authztest.Grants{}
 	for _, r := range access.Roles() {
 		a[r] = access.AllPermissions()
 	}

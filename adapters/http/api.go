@@ -237,6 +237,15 @@ type listResponse[T any] struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// listOf renders a page of a use case's list with dto.
+func listOf[T, D any](p domain.Page[T], dto func(T) D) listResponse[D] {
+	out := make([]D, len(p.Items))
+	for i, it := range p.Items {
+		out[i] = dto(it)
+	}
+	return listResponse[D]{Data: out, NextCursor: encodeCursor(p.NextCursor)}
+}
+
 // setRateLimitHeaders sends the X-RateLimit-* headers every rate-limited endpoint sends.
 func setRateLimitHeaders(c echo.Context, limit, remaining int, reset time.Time) {
 	h := c.Response().Header()

@@ -63,11 +63,7 @@ func (a *API) listAuditLogs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]auditDTO, len(page.Entries))
-	for i, e := range page.Entries {
-		out[i] = toAudit(e)
-	}
-	return c.JSON(http.StatusOK, listResponse[auditDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
+	return c.JSON(http.StatusOK, listOf(page, toAudit))
 }
 
 var auditCSVHeader = []string{"id", "created_at", "actor_type", "actor_id", "action", "resource_type",

@@ -130,11 +130,7 @@ func (a *API) listContacts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]contactDTO, len(page.Contacts))
-	for i, ct := range page.Contacts {
-		out[i] = toContact(ct)
-	}
-	return c.JSON(http.StatusOK, listResponse[contactDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
+	return c.JSON(http.StatusOK, listOf(page, toContact))
 }
 
 func (a *API) getContact(c echo.Context) error {

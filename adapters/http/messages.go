@@ -154,9 +154,5 @@ func (h *Messages) listByContact(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]messageDTO, len(page.Messages))
-	for i, m := range page.Messages {
-		out[i] = toMessage(m)
-	}
-	return c.JSON(http.StatusOK, listResponse[messageDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
+	return c.JSON(http.StatusOK, listOf(page, toMessage))
 }

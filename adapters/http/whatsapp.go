@@ -79,11 +79,7 @@ func (h *WhatsApp) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]phoneNumberDTO, len(page.Numbers))
-	for i, p := range page.Numbers {
-		out[i] = toPhoneNumber(p)
-	}
-	return c.JSON(http.StatusOK, listResponse[phoneNumberDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
+	return c.JSON(http.StatusOK, listOf(page, toPhoneNumber))
 }
 
 func (h *WhatsApp) get(c echo.Context) error {

@@ -54,6 +54,11 @@ type apiKeyDTO struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// toAPIKey renders a key without its secret (shown only by createAPIKey).
+func toAPIKey(k domain.APIKey) apiKeyDTO {
+	return apiKeyDTO{ID: k.ID, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt.UTC()}
+}
+
 func (a *API) signup(c echo.Context) error {
 	var req struct {
 		Email    string `json:"email"`
@@ -153,11 +158,7 @@ func (a *API) listMembers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]memberDTO, len(page.Members))
-	for i, m := range page.Members {
-		out[i] = toMember(m)
-	}
-	return c.JSON(http.StatusOK, listResponse[memberDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
+	return c.JSON(http.StatusOK, listOf(page, toMember))
 }
 
 func (a *API) addMember(c echo.Context) error {
@@ -216,7 +217,9 @@ func (a *API) createAPIKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, apiKeyDTO{ID: k.ID, Name: k.Name, Role: string(k.Role), Key: k.Secret, CreatedAt: k.CreatedAt.UTC()})
+	out := toAPIKey(k.APIKey)
+	out.Key = k.Secret
+	return c.JSON(http.StatusCreated, out)
 }
 
 func (a *API) listAPIKeys(c echo.Context) error {
@@ -228,11 +231,7 @@ func (a *API) listAPIKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]apiKeyDTO, len(page.Keys))
-	for i, k := range page.Keys {
-		out[i] = apiKeyDTO{ID: k.ID, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt.UTC()}
-	}
-	return c.JSON(http.StatusOK, listResponse[apiKeyDTO]{Data: out, NextCursor: encodeCursor(page.NextCursor)})
+	return c.JSON(http.StatusOK, listOf(page, toAPIKey))
 }
 
 func (a *API) revokeAPIKey(c echo.Context) error {

@@ -32,12 +32,6 @@ type Store interface {
 	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)
 }
 
-// Page is one page of a list.
-type Page struct {
-	Entries    []domain.AuditEntry
-	NextCursor *domain.ID
-}
-
 // Service is the audit use cases.
 type Service struct {
 	store Store
@@ -51,21 +45,15 @@ func NewService(store Store, a authz.Authorizer) *Service {
 }
 
 // List returns one page of the workspace's audit entries.
-func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (Page, error) {
+func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (domain.Page[domain.AuditEntry], error) {
 	if err := authz.Require(s.authz, c, access.AuditRead); err != nil {
-		return Page{}, err
+		return domain.Page[domain.AuditEntry]{}, err
 	}
 	if err := validate(f); err != nil {
-		return Page{}, err
+		return domain.Page[domain.AuditEntry]{}, err
 	}
-	limit := domain.PageSize(f.Limit)
-	entries, err := s.store.List(ctx, c.WorkspaceID, f, limit+1)
-	if err != nil {
-		return Page{}, err
-	}
-	var p Page
-	p.Entries, p.NextCursor = domain.TrimPage(entries, limit, func(e domain.AuditEntry) domain.ID { return e.ID })
-	return p, nil
+	return domain.ReadPage(f.Limit, func(n int) ([]domain.AuditEntry, error) { return s.store.List(ctx, c.WorkspaceID, f, n) },
+		func(e domain.AuditEntry) domain.ID { return e.ID })
 }
 
 // Export streams every matching entry to fn, newest first.

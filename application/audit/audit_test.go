@@ -66,18 +66,18 @@ func TestList(t *testing.T) {
 			require.Equal(t, 3, call.limit, "asks for one more than the page to detect a next page")
 			require.Equal(t, b.ws, call.ws)
 			require.Equal(t, f.Cursor, call.f.Cursor)
-			for _, e := range p.Entries {
+			for _, e := range p.Items {
 				require.Equal(t, b.ws, e.WorkspaceID)
 				seen = append(seen, e.ID)
 			}
 			if page < 3 {
-				require.Len(t, p.Entries, 2)
+				require.Len(t, p.Items, 2)
 				require.NotNil(t, p.NextCursor)
-				require.Equal(t, p.Entries[1].ID, *p.NextCursor, "the cursor is the last entry shown")
+				require.Equal(t, p.Items[1].ID, *p.NextCursor, "the cursor is the last entry shown")
 				f.Cursor = *p.NextCursor
 				continue
 			}
-			require.Len(t, p.Entries, 1)
+			require.Len(t, p.Items, 1)
 			require.Nil(t, p.NextCursor)
 			break
 		}
@@ -94,7 +94,7 @@ func TestList(t *testing.T) {
 
 		p, err := b.svc.List(ctx, b.caller(access.Owner), audit.Filter{Limit: 4})
 		require.NoError(t, err)
-		require.Len(t, p.Entries, 4)
+		require.Len(t, p.Items, 4)
 		require.Nil(t, p.NextCursor)
 
 		_, err = b.svc.List(ctx, b.caller(access.Owner), audit.Filter{})
@@ -111,7 +111,7 @@ func TestList(t *testing.T) {
 		f := audit.Filter{Action: "contact.deleted", ResourceType: "contact", From: start, To: start.Add(time.Hour)}
 		p, err := b.svc.List(ctx, b.caller(access.Owner), f)
 		require.NoError(t, err)
-		require.Len(t, p.Entries, 2)
+		require.Len(t, p.Items, 2)
 		got := b.store.lists[0].f
 		require.Equal(t, f.Action, got.Action)
 		require.Equal(t, f.ResourceType, got.ResourceType)

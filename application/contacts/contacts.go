@@ -195,33 +195,21 @@ func applyInput(ct *domain.Contact, in Input, tags []string) {
 	}
 }
 
-// Page is one page of contacts.
-type Page struct {
-	Contacts   []domain.Contact
-	NextCursor *domain.ID
-}
-
 // List returns contacts matching f inside the caller's view.
-func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (Page, error) {
+func (s *Service) List(ctx context.Context, c domain.Caller, f Filter) (domain.Page[domain.Contact], error) {
 	if err := authz.Require(s.authz, c, access.ContactsRead); err != nil {
-		return Page{}, err
+		return domain.Page[domain.Contact]{}, err
 	}
 	if f.Phone != "" {
 		p, err := phone.Normalize(f.Phone)
 		if err != nil {
 			// A phone that cannot be a number matches nothing rather than failing the search.
-			return Page{Contacts: []domain.Contact{}}, nil
+			return domain.Page[domain.Contact]{Items: []domain.Contact{}}, nil
 		}
 		f.Phone = p
 	}
-	limit := domain.PageSize(f.Limit)
-	list, err := s.store.List(ctx, c.WorkspaceID, f, ViewOf(c), limit+1)
-	if err != nil {
-		return Page{}, err
-	}
-	var p Page
-	p.Contacts, p.NextCursor = domain.TrimPage(list, limit, func(c domain.Contact) domain.ID { return c.ID })
-	return p, nil
+	return domain.ReadPage(f.Limit, func(n int) ([]domain.Contact, error) { return s.store.List(ctx, c.WorkspaceID, f, ViewOf(c), n) },
+		func(c domain.Contact) domain.ID { return c.ID })
 }
 
 // Get returns one contact inside the caller's view.

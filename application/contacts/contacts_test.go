@@ -208,14 +208,14 @@ func TestList(t *testing.T) {
 		call := b.db.lastList()
 		require.NotNil(t, call.view.AssignedTo)
 		require.Equal(t, b.agentID, *call.view.AssignedTo)
-		require.Len(t, p.Contacts, 1)
-		require.Equal(t, mine.ID, p.Contacts[0].ID)
+		require.Len(t, p.Items, 1)
+		require.Equal(t, mine.ID, p.Items[0].ID)
 
 		for _, c := range []domain.Caller{b.owner, b.viewer} {
 			p, err = b.svc.List(ctx, c, contacts.Filter{})
 			require.NoError(t, err)
 			require.Nil(t, b.db.lastList().view.AssignedTo, "%s sees every contact", c.Role)
-			require.Len(t, p.Contacts, 3)
+			require.Len(t, p.Items, 3)
 		}
 	})
 
@@ -227,14 +227,14 @@ func TestList(t *testing.T) {
 		p, err := b.svc.List(ctx, b.owner, contacts.Filter{Phone: "1 (415) 555-0100"})
 		require.NoError(t, err)
 		require.Equal(t, "+14155550100", b.db.lastList().f.Phone)
-		require.Len(t, p.Contacts, 1)
-		require.Equal(t, ct.ID, p.Contacts[0].ID)
+		require.Len(t, p.Items, 1)
+		require.Equal(t, ct.ID, p.Items[0].ID)
 
 		calls := len(b.db.lists)
 		p, err = b.svc.List(ctx, b.owner, contacts.Filter{Phone: "garbage"})
 		require.NoError(t, err, "a phone that cannot be a number matches nothing")
-		require.NotNil(t, p.Contacts)
-		require.Empty(t, p.Contacts)
+		require.NotNil(t, p.Items)
+		require.Empty(t, p.Items)
 		require.Nil(t, p.NextCursor)
 		require.Len(t, b.db.lists, calls, "and does not reach the store")
 	})
@@ -252,16 +252,16 @@ func TestList(t *testing.T) {
 			p, err := b.svc.List(ctx, b.owner, f)
 			require.NoError(t, err)
 			require.Equal(t, 3, b.db.lastList().limit, "one more than asked, to know whether a next page exists")
-			for _, c := range p.Contacts {
+			for _, c := range p.Items {
 				seen = append(seen, c.ID)
 			}
 			if p.NextCursor == nil {
 				require.Equal(t, 3, pages)
-				require.Len(t, p.Contacts, 1)
+				require.Len(t, p.Items, 1)
 				break
 			}
-			require.Len(t, p.Contacts, 2)
-			require.Equal(t, p.Contacts[1].ID, *p.NextCursor)
+			require.Len(t, p.Items, 2)
+			require.Equal(t, p.Items[1].ID, *p.NextCursor)
 			f.Cursor = *p.NextCursor
 		}
 		require.Len(t, seen, 5)
@@ -275,7 +275,7 @@ func TestList(t *testing.T) {
 
 		p, err := b.svc.List(ctx, b.owner, contacts.Filter{Limit: 5})
 		require.NoError(t, err)
-		require.Len(t, p.Contacts, 5)
+		require.Len(t, p.Items, 5)
 		require.Nil(t, p.NextCursor, "exactly a full page has no next page")
 	})
 }

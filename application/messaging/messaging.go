@@ -398,26 +398,15 @@ func (s *Service) Get(ctx context.Context, c domain.Caller, id domain.ID) (domai
 	return m, nil
 }
 
-// Page is one page of messages, newest first.
-type Page struct {
-	Messages   []domain.Message
-	NextCursor *domain.ID
-}
-
 // ListByContact pages through a contact's messages, newest first.
-func (s *Service) ListByContact(ctx context.Context, c domain.Caller, contactID domain.ID, limit int, cursor domain.ID) (Page, error) {
+func (s *Service) ListByContact(ctx context.Context, c domain.Caller, contactID domain.ID, limit int, cursor domain.ID) (domain.Page[domain.Message], error) {
 	if err := authz.Require(s.authz, c, access.MessagesRead); err != nil {
-		return Page{}, err
+		return domain.Page[domain.Message]{}, err
 	}
 	if _, err := s.contacts.Get(ctx, c.WorkspaceID, contactID, contacts.ViewOf(c), false); err != nil {
-		return Page{}, err
+		return domain.Page[domain.Message]{}, err
 	}
-	limit = domain.PageSize(limit)
-	list, err := s.messages.ListByContact(ctx, c.WorkspaceID, contactID, cursor, limit+1)
-	if err != nil {
-		return Page{}, err
-	}
-	var p Page
-	p.Messages, p.NextCursor = domain.TrimPage(list, limit, func(m domain.Message) domain.ID { return m.ID })
-	return p, nil
+	return domain.ReadPage(limit, func(n int) ([]domain.Message, error) {
+		return s.messages.ListByContact(ctx, c.WorkspaceID, contactID, cursor, n)
+	}, func(m domain.Message) domain.ID { return m.ID })
 }

@@ -61,16 +61,16 @@ func TestListPages(t *testing.T) {
 		p, err := svc.List(ctx, c, 2, cursor)
 		require.NoError(t, err)
 		require.Equal(t, 3, store.lastLimit(), "one more than asked, to know whether a next page exists")
-		for _, n := range p.Numbers {
+		for _, n := range p.Items {
 			seen = append(seen, n.ID)
 		}
 		if p.NextCursor == nil {
 			require.Equal(t, 3, pages)
-			require.Len(t, p.Numbers, 1)
+			require.Len(t, p.Items, 1)
 			break
 		}
-		require.Len(t, p.Numbers, 2)
-		require.Equal(t, p.Numbers[1].ID, *p.NextCursor, "the cursor is the last number shown")
+		require.Len(t, p.Items, 2)
+		require.Equal(t, p.Items[1].ID, *p.NextCursor, "the cursor is the last number shown")
 		cursor = *p.NextCursor
 	}
 	want := make([]domain.ID, 5)
@@ -84,7 +84,7 @@ func TestListPages(t *testing.T) {
 	require.Equal(t, 51, store.lastLimit(), "default page size is 50")
 	p, err := svc.List(ctx, c, 5, domain.NilID)
 	require.NoError(t, err)
-	require.Len(t, p.Numbers, 5)
+	require.Len(t, p.Items, 5)
 	require.Nil(t, p.NextCursor, "exactly a full page has no next page")
 
 	calls := len(store.limits)

@@ -226,25 +226,13 @@ func randomPIN() string {
 	return fmt.Sprintf("%06d", n.Int64())
 }
 
-// Page is one page of numbers, oldest first.
-type Page struct {
-	Numbers    []domain.PhoneNumber
-	NextCursor *domain.ID
-}
-
 // List pages through the workspace's numbers, oldest first.
-func (s *Service) List(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (Page, error) {
+func (s *Service) List(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (domain.Page[domain.PhoneNumber], error) {
 	if err := authz.Require(s.authz, c, access.WhatsAppRead); err != nil {
-		return Page{}, err
+		return domain.Page[domain.PhoneNumber]{}, err
 	}
-	limit = domain.PageSize(limit)
-	list, err := s.store.ListPage(ctx, c.WorkspaceID, cursor, limit+1)
-	if err != nil {
-		return Page{}, err
-	}
-	var p Page
-	p.Numbers, p.NextCursor = domain.TrimPage(list, limit, func(n domain.PhoneNumber) domain.ID { return n.ID })
-	return p, nil
+	return domain.ReadPage(limit, func(n int) ([]domain.PhoneNumber, error) { return s.store.ListPage(ctx, c.WorkspaceID, cursor, n) },
+		func(p domain.PhoneNumber) domain.ID { return p.ID })
 }
 
 // Get returns one number.

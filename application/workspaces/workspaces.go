@@ -153,26 +153,14 @@ func (s *Service) Update(ctx context.Context, c domain.Caller, in UpdateInput) (
 	return w, err
 }
 
-// MemberPage is one page of members, by user id.
-type MemberPage struct {
-	Members    []domain.Member
-	NextCursor *domain.ID
-}
-
 // Members pages through the workspace's members, by user id; cursor is the user id of the
 // last member of the previous page.
-func (s *Service) Members(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (MemberPage, error) {
+func (s *Service) Members(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (domain.Page[domain.Member], error) {
 	if err := authz.Require(s.authz, c, access.MembersRead); err != nil {
-		return MemberPage{}, err
+		return domain.Page[domain.Member]{}, err
 	}
-	limit = domain.PageSize(limit)
-	list, err := s.store.Members(ctx, c.WorkspaceID, cursor, limit+1)
-	if err != nil {
-		return MemberPage{}, err
-	}
-	var p MemberPage
-	p.Members, p.NextCursor = domain.TrimPage(list, limit, func(m domain.Member) domain.ID { return m.UserID })
-	return p, nil
+	return domain.ReadPage(limit, func(n int) ([]domain.Member, error) { return s.store.Members(ctx, c.WorkspaceID, cursor, n) },
+		func(m domain.Member) domain.ID { return m.UserID })
 }
 
 // grantNeedsOwner reports whether only an owner may hand out the role (API.md).
@@ -316,25 +304,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, c domain.Caller, name, role 
 	return CreatedAPIKey{APIKey: k, Secret: secret}, err
 }
 
-// APIKeyPage is one page of API keys, newest first.
-type APIKeyPage struct {
-	Keys       []domain.APIKey
-	NextCursor *domain.ID
-}
-
 // APIKeys pages through the workspace's active keys (never their secrets), newest first.
-func (s *Service) APIKeys(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (APIKeyPage, error) {
+func (s *Service) APIKeys(ctx context.Context, c domain.Caller, limit int, cursor domain.ID) (domain.Page[domain.APIKey], error) {
 	if err := authz.Require(s.authz, c, access.APIKeysRead); err != nil {
-		return APIKeyPage{}, err
+		return domain.Page[domain.APIKey]{}, err
 	}
-	limit = domain.PageSize(limit)
-	list, err := s.store.APIKeys(ctx, c.WorkspaceID, cursor, limit+1)
-	if err != nil {
-		return APIKeyPage{}, err
-	}
-	var p APIKeyPage
-	p.Keys, p.NextCursor = domain.TrimPage(list, limit, func(k domain.APIKey) domain.ID { return k.ID })
-	return p, nil
+	return domain.ReadPage(limit, func(n int) ([]domain.APIKey, error) { return s.store.APIKeys(ctx, c.WorkspaceID, cursor, n) },
+		func(k domain.APIKey) domain.ID { return k.ID })
 }
 
 // RevokeAPIKey revokes a key; it stops authenticating at once (every request looks it up).

@@ -436,10 +436,10 @@ func TestAPIKeys(t *testing.T) {
 
 		list, err := b.svc.APIKeys(ctx, b.as(b.owner, access.Owner), 0, domain.NilID)
 		require.NoError(t, err)
-		require.Len(t, list.Keys, 1)
-		require.Equal(t, k.ID, list.Keys[0].ID)
+		require.Len(t, list.Items, 1)
+		require.Equal(t, k.ID, list.Items[0].ID)
 		require.Nil(t, list.NextCursor)
-		require.Empty(t, list.Keys[0].Hash, "lists never carry the hash")
+		require.Empty(t, list.Items[0].Hash, "lists never carry the hash")
 	})
 
 	t.Run("RoleCeiling", func(t *testing.T) {
@@ -495,7 +495,7 @@ func TestAPIKeys(t *testing.T) {
 		require.Equal(t, "apikey.revoked", s.audit[len(s.audit)-1].Action)
 		list, err := b.svc.APIKeys(ctx, owner, 0, domain.NilID)
 		require.NoError(t, err)
-		require.Empty(t, list.Keys)
+		require.Empty(t, list.Items)
 
 		err = b.svc.RevokeAPIKey(ctx, owner, k.ID)
 		requireKind(t, domain.KindNotFound, err)
@@ -531,7 +531,7 @@ func TestReads(t *testing.T) {
 
 	ms, err := b.svc.Members(ctx, b.as(b.manager, access.Manager), 0, domain.NilID)
 	require.NoError(t, err)
-	require.Len(t, ms.Members, 4)
+	require.Len(t, ms.Items, 4)
 	require.Nil(t, ms.NextCursor)
 	_, err = b.svc.Members(ctx, b.as(b.viewer, access.Viewer), 0, domain.NilID)
 	requireKind(t, domain.KindForbidden, err)
@@ -579,8 +579,8 @@ func TestListsPage(t *testing.T) {
 
 		seen := walk(t, b, func(cursor domain.ID) ([]domain.ID, *domain.ID, error) {
 			p, err := b.svc.Members(ctx, owner, 2, cursor)
-			ids := make([]domain.ID, len(p.Members))
-			for i, m := range p.Members {
+			ids := make([]domain.ID, len(p.Items))
+			for i, m := range p.Items {
 				ids[i] = m.UserID
 			}
 			return ids, p.NextCursor, err
@@ -595,7 +595,7 @@ func TestListsPage(t *testing.T) {
 		require.Equal(t, 51, b.db.lastLimit(), "default page size is 50")
 		p, err := b.svc.Members(ctx, owner, 5, domain.NilID)
 		require.NoError(t, err)
-		require.Len(t, p.Members, 5)
+		require.Len(t, p.Items, 5)
 		require.Nil(t, p.NextCursor, "exactly a full page has no next page")
 	})
 
@@ -610,8 +610,8 @@ func TestListsPage(t *testing.T) {
 
 		seen := walk(t, b, func(cursor domain.ID) ([]domain.ID, *domain.ID, error) {
 			p, err := b.svc.APIKeys(ctx, owner, 2, cursor)
-			ids := make([]domain.ID, len(p.Keys))
-			for i, k := range p.Keys {
+			ids := make([]domain.ID, len(p.Items))
+			for i, k := range p.Items {
 				ids[i] = k.ID
 			}
 			return ids, p.NextCursor, err
@@ -626,7 +626,7 @@ func TestListsPage(t *testing.T) {
 		require.Equal(t, 51, b.db.lastLimit(), "default page size is 50")
 		p, err := b.svc.APIKeys(ctx, owner, 5, domain.NilID)
 		require.NoError(t, err)
-		require.Len(t, p.Keys, 5)
+		require.Len(t, p.Items, 5)
 		require.Nil(t, p.NextCursor, "exactly a full page has no next page")
 	})
 }

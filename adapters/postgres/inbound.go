@@ -256,14 +256,7 @@ func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid 
 // UpdateDelivery implements inbound.MessageStore: the update and the feed event in one
 // statement.
 func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev inbound.InboxEvent) error {
-	var code *int
-	var title, detail *string
-	if m.Error != nil {
-		title, detail = &m.Error.Title, &m.Error.Detail
-		if m.Error.Code != 0 {
-			code = &m.Error.Code
-		}
-	}
+	code, title, detail := errorColumns(m.Error)
 	payload, err := eventPayload(ev)
 	if err != nil {
 		return err

@@ -173,11 +173,7 @@ func (r *MessageRepo) MarkSent(ctx context.Context, ws, id domain.ID, wamid stri
 
 // ApplyReported writes folded statuses when the status is still from.
 func (r *MessageRepo) ApplyReported(ctx context.Context, ws, id domain.ID, from domain.MessageStatus, u messaging.DeliveryUpdate) error {
-	var code *int
-	var title, detail *string
-	if u.Error != nil {
-		code, title, detail = &u.Error.Code, &u.Error.Title, &u.Error.Detail
-	}
+	code, title, detail := errorColumns(u.Error)
 	_, err := r.q.Exec(ctx, `
 		UPDATE messages SET status = $4, delivered_at = coalesce(delivered_at, $5), read_at = coalesce(read_at, $6),
 			failed_at = coalesce(failed_at, $7), error_code = coalesce($8, error_code),
@@ -189,15 +185,24 @@ func (r *MessageRepo) ApplyReported(ctx context.Context, ws, id domain.ID, from 
 
 // MarkFailed records a failure unless the message already failed or was received.
 func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time) error {
-	var code *int
-	if e.Code != 0 {
-		code = &e.Code
-	}
+	code, title, detail := errorColumns(&e)
 	_, err := r.q.Exec(ctx, `
 		UPDATE messages SET status = 'failed', failed_at = $3, error_code = $4, error_title = $5, error_detail = $6
 		WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('failed', 'received')`,
-		ws, id, at, code, e.Title, e.Detail)
+		ws, id, at, code, title, detail)
 	return err
+}
+
+// errorColumns are e's error_code, error_title and error_detail: all NULL without an
+// error, and a NULL code when Meta gave none (scanMessage reads them back).
+func errorColumns(e *domain.MessageError) (code *int, title, detail *string) {
+	if e == nil {
+		return nil, nil, nil
+	}
+	if e.Code != 0 {
+		code = &e.Code
+	}
+	return code, &e.Title, &e.Detail
 }
 
 // Status reads a message's status.

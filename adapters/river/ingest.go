@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,15 +98,9 @@ type BatchInserter func(ctx context.Context, jobs []WebhookArgs) (duplicate []bo
 // acknowledgements share one commit. Each caller gets its own result once that transaction
 // has committed (or failed).
 type Ingester struct {
-	cfg     IngestConfig
-	insert  BatchInserter
-	reqs    chan *ingestReq
-	batches chan []*ingestReq
-	stop    chan struct{}
-	stopped sync.Once
-	wg      sync.WaitGroup
-	mu      sync.RWMutex // held for reading while sending to reqs; Close takes it to stop senders
-	closed  bool
+	cfg    IngestConfig
+	insert BatchInserter
+	group  *group[*ingestReq]
 }
 
 type ingestReq struct {
@@ -128,18 +121,9 @@ func NewIngester(pool *pgxpool.Pool, ins *Inserter, cfg IngestConfig) *Ingester 
 // NewIngesterWith returns a running ingester over any batch inserter.
 func NewIngesterWith(insert BatchInserter, cfg IngestConfig) *Ingester {
 	cfg = cfg.withDefaults()
-	g := &Ingester{
-		cfg:     cfg,
-		insert:  insert,
-		reqs:    make(chan *ingestReq, cfg.MaxBatch*4),
-		batches: make(chan []*ingestReq),
-		stop:    make(chan struct{}),
-	}
-	g.wg.Add(1 + cfg.Flushers)
-	go g.collect()
-	for range cfg.Flushers {
-		go g.flushLoop()
-	}
+	g := &Ingester{cfg: cfg, insert: insert}
+	g.group = newGroup(groupConfig{Window: cfg.Window, MaxBatch: cfg.MaxBatch, MaxBatchBytes: cfg.MaxBatchBytes, Flushers: cfg.Flushers},
+		func(r *ingestReq) int { return len(r.args.Raw) }, g.flush)
 	return g
 }
 
@@ -148,17 +132,11 @@ func NewIngesterWith(insert BatchInserter, cfg IngestConfig) *Ingester {
 // known to be queued: answer so that Meta retries.
 func (g *Ingester) Ingest(ctx context.Context, raw []byte) (duplicate bool, err error) {
 	r := &ingestReq{args: NewWebhookArgs(raw), done: make(chan ingestResult, 1)}
-	g.mu.RLock()
-	if g.closed {
-		g.mu.RUnlock()
-		return false, ErrIngestStopped
-	}
-	select {
-	case g.reqs <- r:
-		g.mu.RUnlock()
-	case <-ctx.Done():
-		g.mu.RUnlock()
-		return false, ctx.Err()
+	if err := g.group.submit(ctx, r); err != nil {
+		if errors.Is(err, errGroupClosed) {
+			err = ErrIngestStopped
+		}
+		return false, err
 	}
 	select {
 	case res := <-r.done:
@@ -170,92 +148,7 @@ func (g *Ingester) Ingest(ctx context.Context, raw []byte) (duplicate bool, err 
 }
 
 // Close stops accepting, commits what was already accepted, and waits for the flushers.
-func (g *Ingester) Close() {
-	g.stopped.Do(func() {
-		g.mu.Lock()
-		g.closed = true
-		g.mu.Unlock()
-		close(g.stop)
-		g.wg.Wait()
-	})
-}
-
-// collect gathers requests into batches and hands them to the flushers. While every
-// flusher is busy the batch keeps growing (up to MaxBatch): under load, batches form by
-// themselves.
-func (g *Ingester) collect() {
-	defer g.wg.Done()
-	defer close(g.batches)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		var first *ingestReq
-		select {
-		case first = <-g.reqs:
-		case <-g.stop:
-			g.drain()
-			return
-		}
-		batch := []*ingestReq{first}
-		size := len(first.args.Body())
-		full := func() bool { return len(batch) >= g.cfg.MaxBatch || size >= g.cfg.MaxBatchBytes }
-		timer.Reset(g.cfg.Window)
-	window:
-		for !full() {
-			select {
-			case r := <-g.reqs:
-				batch = append(batch, r)
-				size += len(r.args.Body())
-			case <-timer.C:
-				break window
-			case <-g.stop:
-				break window
-			}
-		}
-		timer.Stop()
-	handoff:
-		for {
-			if full() {
-				g.batches <- batch
-				break
-			}
-			select {
-			case g.batches <- batch:
-				break handoff
-			case r := <-g.reqs:
-				batch = append(batch, r)
-				size += len(r.args.Body())
-			}
-		}
-	}
-}
-
-// drain sends what is left in the channel after stop (senders are already shut out).
-func (g *Ingester) drain() {
-	for {
-		var batch []*ingestReq
-	fill:
-		for len(batch) < g.cfg.MaxBatch {
-			select {
-			case r := <-g.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		if len(batch) == 0 {
-			return
-		}
-		g.batches <- batch
-	}
-}
-
-func (g *Ingester) flushLoop() {
-	defer g.wg.Done()
-	for batch := range g.batches {
-		g.flush(batch)
-	}
-}
+func (g *Ingester) Close() { g.group.close() }
 
 // flush inserts one batch: identical bodies inside it are inserted once (two rows with the
 // same unique key in one InsertMany fail the whole call), and every request gets the result.

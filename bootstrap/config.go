@@ -71,7 +71,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CORSAllowedOrigins: splitList(r.or("CORS_ALLOWED_ORIGINS", "")),
 		AdminToken:         r.or("ADMIN_TOKEN", ""),
 		ShutdownTimeout:    r.durationOr("SHUTDOWN_TIMEOUT", 30*time.Second),
-		WebhookWorkers:     r.intOr("WEBHOOK_WORKERS", 10, 1, 10000),
+		WebhookWorkers:     r.intOr("WEBHOOK_WORKERS", 200, 1, 10000),
 		TokenCacheTTL:      r.durationOr("TOKEN_CACHE_TTL", 5*time.Minute),
 	}
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")

@@ -34,10 +34,10 @@ var InboundModule = fx.Module("inbound",
 			return (&httpapi.Webhooks{AppSecret: []byte(cfg.MetaAppSecret), VerifyToken: cfg.MetaVerifyToken,
 				Queue: g, Metrics: httpapi.NewWebhookMetrics(reg)}).Register
 		}, fx.ResultTags(`group:"routes"`)),
-		fx.Annotate(func(svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
-			return func(w *river.Workers) {
-				river.AddWorker(w, &riveradapter.WebhookWorker{Inbound: svc, Metrics: m})
-			}
+		fx.Annotate(func(lc fx.Lifecycle, svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
+			ww := riveradapter.NewWebhookWorker(svc, m, riveradapter.WebhookBatching{})
+			lc.Append(fx.StopHook(ww.Close)) // appended before the River client's hooks: stops after it
+			return func(w *river.Workers) { river.AddWorker(w, ww) }
 		}, fx.ResultTags(`group:"workers"`)),
 	),
 	fx.Invoke(func(reg *prometheus.Registry, pool *pgxpool.Pool) {

@@ -13,18 +13,61 @@ import (
 	"github.com/wabaplatform/waba/domain/webhook"
 )
 
-// WebhookWorker processes queued Meta webhooks with the inbound use case.
+// WebhookWorker processes queued Meta webhooks with the inbound use case. The jobs River
+// runs at the same time are processed together, in one transaction per batch
+// (inbound.Service.ProcessAll): under load, a batch forms while the previous one commits.
+// Build it with NewWebhookWorker; Close it after the River client has stopped.
 type WebhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
-	Inbound *inbound.Service
-	Metrics *InboundMetrics // optional
+	inbound *inbound.Service
+	metrics *InboundMetrics // optional
+	group   *group[*processReq]
 }
+
+type processReq struct {
+	raw  []byte
+	done chan error
+}
+
+// WebhookBatching tunes how jobs are processed together.
+type WebhookBatching struct {
+	// MaxBatch caps the bodies of one transaction (default 50).
+	MaxBatch int
+	// Transactions is how many batches may be processed at once (default 4).
+	Transactions int
+}
+
+// NewWebhookWorker returns a worker over svc, counting into m (optional).
+func NewWebhookWorker(svc *inbound.Service, m *InboundMetrics, cfg WebhookBatching) *WebhookWorker {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 50
+	}
+	if cfg.Transactions <= 0 {
+		cfg.Transactions = 4
+	}
+	w := &WebhookWorker{inbound: svc, metrics: m}
+	// No window: a job never waits for company, it takes what is already waiting.
+	w.group = newGroup(groupConfig{MaxBatch: cfg.MaxBatch, Flushers: cfg.Transactions},
+		func(r *processReq) int { return len(r.raw) }, w.process)
+	return w
+}
+
+// Close stops the batching; jobs worked after it fail and are retried.
+func (w *WebhookWorker) Close() { w.group.close() }
 
 // Work processes one body. A body that can never be parsed is cancelled at once (it stays
 // visible in the River UI); other failures are retried on our schedule, then discarded.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	start := time.Now()
-	err := w.Inbound.Process(ctx, job.Args.Body())
+	r := &processReq{raw: job.Args.Body(), done: make(chan error, 1)}
+	err := w.group.submit(ctx, r)
+	if err == nil {
+		select {
+		case err = <-r.done:
+		case <-ctx.Done():
+			err = ctx.Err() // the batch may still commit; the retry is then idempotent
+		}
+	}
 	outcome := "ok"
 	switch {
 	case errors.Is(err, webhook.ErrMalformed):
@@ -33,28 +76,48 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	case err != nil:
 		outcome = "error"
 	}
-	if w.Metrics != nil {
-		w.Metrics.processed.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	if w.metrics != nil {
+		w.metrics.processed.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 		if outcome == "ok" && !job.CreatedAt.IsZero() {
-			w.Metrics.lag.Observe(time.Since(job.CreatedAt).Seconds())
+			w.metrics.lag.Observe(time.Since(job.CreatedAt).Seconds())
 		}
 	}
 	return err
 }
+
+// process runs one batch, bounded by the job timeout, and answers each job.
+func (w *WebhookWorker) process(batch []*processReq) {
+	raws := make([][]byte, len(batch))
+	for i, r := range batch {
+		raws[i] = r.raw
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), webhookTimeout)
+	defer cancel()
+	if w.metrics != nil {
+		w.metrics.batch.Observe(float64(len(batch)))
+	}
+	for i, err := range w.inbound.ProcessAll(ctx, raws) {
+		batch[i].done <- err
+	}
+}
+
+// webhookTimeout allows a batch of 1,000-update bodies to be processed in one transaction.
+const webhookTimeout = 2 * time.Minute
 
 // NextRetry follows the product's schedule (1s, 5s, 30s, 2m, 10m).
 func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
 	return NextRetry(job.Errors)
 }
 
-// Timeout allows a 1,000-update body to be processed in one transaction.
-func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration { return 2 * time.Minute }
+// Timeout is the batch's: a job waits for its batch.
+func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration { return webhookTimeout }
 
 // InboundMetrics are the Prometheus metrics of webhook processing. It implements
 // inbound.Metrics.
 type InboundMetrics struct {
 	processed *prometheus.HistogramVec
 	lag       prometheus.Histogram
+	batch     prometheus.Histogram
 	unrouted  *prometheus.CounterVec
 	unknown   prometheus.Counter
 	optOuts   prometheus.Counter
@@ -69,6 +132,9 @@ func NewInboundMetrics(reg prometheus.Registerer) *InboundMetrics {
 		processed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "webhook_processing_seconds", Help: "Time to process one queued webhook body, by outcome (ok, error, malformed).",
 			Buckets: buckets}, []string{"outcome"}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "webhook_processing_batch_size", Help: "Webhook jobs processed per transaction.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100}}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "webhook_processing_lag_seconds", Help: "Time from a webhook's acknowledgement to the end of its processing.",
 			Buckets: buckets}),
@@ -85,7 +151,7 @@ func NewInboundMetrics(reg prometheus.Registerer) *InboundMetrics {
 			Name: "webhook_notification_errors_total", Help: "Notification-level errors (value.errors[]) Meta reported, by code."},
 			[]string{"code"}),
 	}
-	reg.MustRegister(m.processed, m.lag, m.unrouted, m.unknown, m.optOuts, m.optIns, m.notifErrs)
+	reg.MustRegister(m.processed, m.lag, m.batch, m.unrouted, m.unknown, m.optOuts, m.optIns, m.notifErrs)
 	return m
 }
 

@@ -3,6 +3,7 @@ package inbound_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +26,10 @@ type memory struct {
 	events    []inbound.InboxEvent
 	jobs      []domain.ID
 	audit     []domain.AuditEntry
-	failNext  error // returned by the next InTx after fn ran (a failed commit)
+	failNext  error  // returned by the next InTx after fn ran (a failed commit)
+	failText  string // ReceiveInbound of a message holding this text always fails (a body that cannot be processed)
+	txs       int    // transactions run
+	lookups   int    // RouteByPhoneNumberID calls
 }
 
 func newMemory() *memory {
@@ -40,6 +44,7 @@ func newMemory() *memory {
 func (m *memory) InTx(ctx context.Context, fn func(ctx context.Context, r inbound.Repos) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.txs++
 	snap := m.clone()
 	r := inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Feed: m, Outbox: m, Jobs: m, Audit: m}
 	err := fn(ctx, r)
@@ -86,6 +91,7 @@ func (m *memory) clone() *memory {
 // Directory.
 
 func (m *memory) RouteByPhoneNumberID(_ context.Context, id string) (inbound.Route, bool, error) {
+	m.lookups++
 	for _, n := range m.numbers {
 		if n.PhoneNumberID == id {
 			return inbound.Route{Number: n.Number, Settings: m.settings[n.WorkspaceID]}, true, nil
@@ -169,6 +175,9 @@ func (m *memory) WAMIDExists(_ context.Context, wamid string) (bool, error) {
 }
 
 func (m *memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch bool, ev inbound.InboxEvent) (bool, error) {
+	if m.failText != "" && strings.Contains(string(msg.Content), m.failText) {
+		return false, errors.New("cannot store " + msg.WAMID)
+	}
 	if ok, _ := m.WAMIDExists(ctx, msg.WAMID); ok {
 		return false, nil
 	}

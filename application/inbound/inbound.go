@@ -3,8 +3,8 @@
 // inbound messages and their contacts, applies status reports to outbound messages, honours
 // opt-out keywords, and applies template, number and account events.
 //
-// One webhook body is processed in one transaction, so a failure (retried by the queue)
-// leaves nothing half done, and everything is idempotent across redeliveries: messages are
+// A webhook body is processed in one transaction (alone, or with others in a batch), so a
+// failure (retried by the queue) leaves nothing half done, and everything is idempotent across redeliveries: messages are
 // deduplicated by wamid, statuses by (wamid, status), account events by a key derived from
 // their content; an opt-out or opt-in acts only when it changes the contact.
 //
@@ -52,12 +52,50 @@ func (s *Service) Process(ctx context.Context, raw []byte) error {
 	if err != nil {
 		return err
 	}
+	return s.process(ctx, []*webhook.Envelope{env})
+}
+
+// ProcessAll handles several bodies in one transaction and returns each body's error, as
+// Process would. Under load this is what makes processing keep up: the transaction's
+// begin and commit, and the lookup of a number, are shared by the whole batch. When the
+// batch fails it is processed again one body at a time, so a body that cannot be
+// processed fails alone and the others are not held back.
+func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
+	errs := make([]error, len(raws))
+	envs := make([]*webhook.Envelope, 0, len(raws))
+	at := make([]int, 0, len(raws)) // envs[j] is raws[at[j]]
+	for i, raw := range raws {
+		env, err := webhook.Parse(raw)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		envs = append(envs, env)
+		at = append(at, i)
+	}
+	if len(envs) == 0 || s.process(ctx, envs) == nil {
+		return errs
+	}
+	if len(envs) == 1 {
+		errs[at[0]] = s.process(ctx, envs)
+		return errs
+	}
+	for j, env := range envs {
+		errs[at[j]] = s.process(ctx, []*webhook.Envelope{env})
+	}
+	return errs
+}
+
+// process applies envs in order in one transaction.
+func (s *Service) process(ctx context.Context, envs []*webhook.Envelope) error {
 	var done *run
-	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
-		done = &run{s: s, r: r, now: s.now().UTC()}
-		for entry, ch := range env.Changes() {
-			if err := done.change(ctx, entry, ch); err != nil {
-				return err
+	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		done = &run{s: s, r: r, now: s.now().UTC(), routes: map[string]routed{}}
+		for _, env := range envs {
+			for entry, ch := range env.Changes() {
+				if err := done.change(ctx, entry, ch); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -71,9 +109,10 @@ func (s *Service) Process(ctx context.Context, raw []byte) error {
 
 // run is the state of one processing attempt: what it counted, reported once it commits.
 type run struct {
-	s   *Service
-	r   Repos
-	now time.Time
+	s      *Service
+	r      Repos
+	now    time.Time
+	routes map[string]routed // by phone_number_id: a batch's bodies share their lookups
 
 	unrouted      []string
 	unknownStatus int
@@ -127,14 +166,26 @@ func (p *run) route(ctx context.Context, ch *webhook.Change) (Route, bool, error
 		p.unrouted = append(p.unrouted, "phone_number")
 		return Route{}, false, nil
 	}
-	rt, ok, err := p.r.Directory.RouteByPhoneNumberID(ctx, id)
-	if err != nil {
-		return Route{}, false, err
+	got, cached := p.routes[id]
+	if !cached {
+		rt, ok, err := p.r.Directory.RouteByPhoneNumberID(ctx, id)
+		if err != nil {
+			return Route{}, false, err
+		}
+		got = routed{rt, ok}
+		p.routes[id] = got
 	}
-	if !ok {
+	if !got.ok {
 		p.unrouted = append(p.unrouted, "phone_number")
 	}
-	return rt, ok, nil
+	return got.Route, got.ok, nil
+}
+
+// routed is a cached answer of Directory.RouteByPhoneNumberID (a number's owner and the
+// workspace's settings do not change in a webhook transaction).
+type routed struct {
+	Route
+	ok bool
 }
 
 func (p *run) messagesValue(ctx context.Context, rt Route, v *webhook.Value) error {

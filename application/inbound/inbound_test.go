@@ -159,6 +159,58 @@ func TestProcessMessage(t *testing.T) {
 	})
 }
 
+func TestProcessAll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("OneTransactionAndOneLookupForTheBatch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		raws := [][]byte{text("14155550100", "hi"), text("14155550101", "hello"), fixture(t, "status_sent.json"),
+			text("14155550100", "STOP")}
+		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
+		require.Equal(t, 1, b.mem.txs)
+		require.Equal(t, 1, b.mem.lookups, "the number is looked up once per batch")
+		require.Len(t, b.mem.messages, 3+1, "three inbound messages and the opt-out confirmation")
+		require.Equal(t, 1, b.metrics.out, "counted after the commit")
+		require.Equal(t, 1, b.metrics.unknown)
+	})
+
+	t.Run("InOrderWithinTheBatch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		from := "14155550102"
+		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, [][]byte{text(from, "STOP"), text(from, "START")}))
+		c := b.contact(t, "+"+from)
+		require.False(t, c.OptedOut, "STOP then START leaves the contact opted in")
+		require.Equal(t, 1, b.metrics.out)
+		require.Equal(t, 1, b.metrics.in)
+	})
+
+	t.Run("AFailingBodyFailsAlone", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.mem.failText = "poison"
+		bad := text("14155550103", "poison")
+		errs := b.svc.ProcessAll(ctx, [][]byte{text("14155550104", "one"), []byte("nope"), bad, text("14155550105", "STOP")})
+		require.NoError(t, errs[0])
+		require.ErrorIs(t, errs[1], webhook.ErrMalformed)
+		require.ErrorContains(t, errs[2], "cannot store")
+		require.NoError(t, errs[3])
+		require.Equal(t, 1+3, b.mem.txs, "the failed batch, then each parsed body alone")
+		require.Len(t, b.mem.messages, 2+1, "the two good messages and one confirmation, nothing of the bad one")
+		require.Equal(t, 1, b.metrics.out, "the rolled-back batch counted nothing")
+	})
+
+	t.Run("FailedCommitIsRetriedAlone", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.mem.failNext = errors.New("connection reset")
+		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, [][]byte{text("14155550106", "a"), text("14155550107", "b")}))
+		require.Len(t, b.mem.messages, 2)
+	})
+}
+
 func TestOptOutKeywords(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -62,7 +62,7 @@ func main() {
 	flag.Float64Var(&cfg.Rate, "rate", 2000, "webhooks a second of the paced run")
 	flag.IntVar(&cfg.Tenants, "tenants", 8, "business numbers the webhooks are spread over (two per workspace)")
 	flag.DurationVar(&cfg.DrainLimit, "drain", 90*time.Second, "longest inbound drain measured")
-	flag.IntVar(&cfg.WebhookWorkers, "webhook-workers", 0, "WEBHOOK_WORKERS of the draining worker process (0: the default, 10)")
+	flag.IntVar(&cfg.WebhookWorkers, "webhook-workers", 0, "WEBHOOK_WORKERS of the draining worker process (0: the default, 200)")
 	flag.IntVar(&cfg.SendN, "send", 4000, "messages for go run ./bench/send (0 skips it)")
 	flag.DurationVar(&cfg.GoBench, "benchtime", 300*time.Millisecond, "-benchtime of the Go benchmarks (0 skips them)")
 	flag.BoolVar(&cfg.Scaling, "scaling", true, "also run ingest against two server processes")
@@ -209,7 +209,6 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 			wo.Env[k] = v
 		}
 		wo.Env["WEBHOOK_WORKERS"] = workers // over any value in opts.Env
-		wo.MaxConns = min(cfg.WebhookWorkers+15, 100)
 	}
 	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS %s)", queued, workers)
 	worker, err := harness.StartServer(ctx, wo)

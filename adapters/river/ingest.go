@@ -54,14 +54,17 @@ var ErrIngestStopped = errors.New("webhook ingest is stopped")
 
 // IngestConfig tunes group commit. Zero values take the defaults.
 type IngestConfig struct {
-	// Window is how long the first request of a batch waits for others (default 1ms).
+	// Window is how long the first request of a batch waits for others (default none:
+	// a batch is what arrived while the flushers were busy; on the bench a 1 ms window
+	// gave 10% fewer acknowledgements in the closed loop and twice the median paced latency).
 	Window time.Duration
 	// MaxBatch caps the requests of one transaction (default 200).
 	MaxBatch int
 	// MaxBatchBytes caps the payload bytes of one transaction (default 16 MiB); a single
 	// larger payload still goes alone.
 	MaxBatchBytes int
-	// Flushers is how many batches may commit at once (default 4).
+	// Flushers is how many batches may commit at once (default 2: fewer, larger commits
+	// beat 4 or 8 on the bench).
 	Flushers int
 	// FlushTimeout bounds one batch's transaction (default 5s).
 	FlushTimeout time.Duration
@@ -70,9 +73,6 @@ type IngestConfig struct {
 }
 
 func (c IngestConfig) withDefaults() IngestConfig {
-	if c.Window <= 0 {
-		c.Window = time.Millisecond
-	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 200
 	}
@@ -80,7 +80,7 @@ func (c IngestConfig) withDefaults() IngestConfig {
 		c.MaxBatchBytes = 16 << 20
 	}
 	if c.Flushers <= 0 {
-		c.Flushers = 4
+		c.Flushers = 2
 	}
 	if c.FlushTimeout <= 0 {
 		c.FlushTimeout = 5 * time.Second
@@ -93,9 +93,9 @@ func (c IngestConfig) withDefaults() IngestConfig {
 // tests substitute their own.
 type BatchInserter func(ctx context.Context, jobs []WebhookArgs) (duplicate []bool, err error)
 
-// Ingester durably queues webhook bodies with group commit: concurrent Ingest calls are
-// gathered for up to Window (or until MaxBatch) and inserted in one transaction, so many
-// acknowledgements share one commit. Each caller gets its own result once that transaction
+// Ingester durably queues webhook bodies with group commit: the Ingest calls that arrive
+// while a commit is under way (up to MaxBatch) are inserted together in the next
+// transaction, so many acknowledgements share one commit. Each caller gets its own result once that transaction
 // has committed (or failed).
 type Ingester struct {
 	cfg    IngestConfig

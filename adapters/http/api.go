@@ -65,7 +65,7 @@ func (a *API) Register(e *echo.Echo) {
 // WorkspaceRoute adds a route under /v1/workspaces/:ws for an authenticated member of
 // that workspace.
 func (a *API) WorkspaceRoute(e *echo.Echo, method, path string, h echo.HandlerFunc) {
-	e.Add(method, "/v1/workspaces/:ws"+path, h, a.authenticate, a.inWorkspace)
+	e.Add(method, "/v1/workspaces/:ws"+path, h, a.member)
 }
 
 const (
@@ -91,12 +91,7 @@ func truncate(s string, n int) string {
 // authenticate resolves the bearer credential into a principal, or answers 401.
 func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			token = ""
-		}
-		p, err := a.Identity.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+		p, err := a.Identity.Authenticate(c.Request().Context(), bearer(c))
 		if err != nil {
 			return err
 		}
@@ -105,21 +100,34 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// inWorkspace resolves the caller's role in the workspace of the path, or answers 403
-// (not a member) or 404 (no such workspace id).
-func (a *API) inWorkspace(next echo.HandlerFunc) echo.HandlerFunc {
+// member authenticates the caller and resolves their role in the workspace of the path:
+// 401 (bad credentials) before 404 (no such workspace id) before 403 (not a member).
+func (a *API) member(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		ctx := c.Request().Context()
 		ws, err := domain.ParseID(c.Param("ws"))
 		if err != nil {
+			if _, err := a.Identity.Authenticate(ctx, bearer(c)); err != nil {
+				return err
+			}
 			return domain.NotFound("workspace")
 		}
-		caller, err := a.Identity.CallerIn(c.Request().Context(), principal(c), ws, requestMeta(c))
+		caller, err := a.Identity.CallerFor(ctx, bearer(c), ws, requestMeta(c))
 		if err != nil {
 			return err
 		}
 		c.Set(ctxCaller, caller)
 		return next(c)
 	}
+}
+
+// bearer is the credential of the Authorization header ("" without one).
+func bearer(c echo.Context) string {
+	token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 func principal(c echo.Context) domain.Principal {

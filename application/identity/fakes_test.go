@@ -21,6 +21,7 @@ type fakeUsers struct {
 	wsNames  map[domain.ID]string
 	keys     map[string]domain.APIKey // by string(hash)
 	lookups  int                      // UserByEmail calls
+	byID     int                      // UserByID calls
 	failWith error                    // when set, every read returns it
 }
 
@@ -63,6 +64,7 @@ func (f *fakeUsers) UserByEmail(_ context.Context, email string) (domain.User, e
 func (f *fakeUsers) UserByID(_ context.Context, id domain.ID) (domain.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.byID++
 	if f.failWith != nil {
 		return domain.User{}, f.failWith
 	}

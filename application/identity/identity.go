@@ -218,6 +218,29 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (domain.Princ
 	return domain.Principal{Type: domain.ActorUser, ID: id}, nil
 }
 
+// CallerFor authenticates bearer and resolves its role in the workspace: what every
+// workspace route needs, in one read for an access token. A membership row proves its
+// user exists (memberships are deleted with their user), so the user is looked up only
+// when there is none, to tell a deleted user (401) from a non-member (403).
+func (s *Service) CallerFor(ctx context.Context, bearer string, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, error) {
+	if !strings.HasPrefix(bearer, domain.APIKeyPrefix) {
+		if id, err := s.tokens.Verify(bearer); err == nil {
+			role, err := s.users.MemberRole(ctx, workspaceID, id)
+			if err == nil {
+				return domain.Caller{Type: domain.ActorUser, ID: id, WorkspaceID: workspaceID, Role: role, Meta: meta}, nil
+			}
+			if !domain.IsKind(err, domain.KindNotFound) {
+				return domain.Caller{}, err
+			}
+		}
+	}
+	p, err := s.Authenticate(ctx, bearer)
+	if err != nil {
+		return domain.Caller{}, err
+	}
+	return s.CallerIn(ctx, p, workspaceID, meta)
+}
+
 // CallerIn resolves the principal's role in a workspace. Not a member (or a key of another
 // workspace): KindForbidden.
 func (s *Service) CallerIn(ctx context.Context, p domain.Principal, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, error) {

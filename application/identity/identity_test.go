@@ -351,6 +351,63 @@ func TestCallerIn(t *testing.T) {
 	})
 }
 
+func TestCallerFor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	meta := domain.RequestMeta{IP: "192.0.2.1", RequestID: "r"}
+
+	t.Run("MemberInOneRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "kit@example.com", "0123456789")
+		ws := domain.NewID()
+		b.users.addMember(ws, u.ID, "Acme", access.Agent)
+
+		c, err := b.svc.CallerFor(ctx, "tok:"+u.ID.String(), ws, meta)
+		require.NoError(t, err)
+		require.Equal(t, domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: ws, Role: access.Agent, Meta: meta}, c)
+		require.Zero(t, b.users.byID, "the membership proves the user")
+	})
+
+	t.Run("NonMemberIsForbiddenDeletedUserUnauthenticated", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u := b.signup(t, "lou@example.com", "0123456789")
+		_, err := b.svc.CallerFor(ctx, "tok:"+u.ID.String(), domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+
+		_, err = b.svc.CallerFor(ctx, "tok:"+domain.NewID().String(), domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
+		_, err = b.svc.CallerFor(ctx, "eyJhbGciOiJIUzI1NiJ9.e30.bad", domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
+	})
+
+	t.Run("APIKeyOnlyInItsWorkspace", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ws := domain.NewID()
+		k, secret := b.users.addKey(ws, access.Viewer, false)
+		c, err := b.svc.CallerFor(ctx, secret, ws, meta)
+		require.NoError(t, err)
+		require.Equal(t, domain.Caller{Type: domain.ActorAPIKey, ID: k.ID, WorkspaceID: ws, Role: access.Viewer, Meta: meta}, c)
+
+		_, err = b.svc.CallerFor(ctx, secret, domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+		_, revoked := b.users.addKey(ws, access.Owner, true)
+		_, err = b.svc.CallerFor(ctx, revoked, ws, meta)
+		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
+	})
+
+	t.Run("StoreFailurePropagates", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		boom := errors.New("db down")
+		b.users.failWith = boom
+		_, err := b.svc.CallerFor(ctx, "tok:"+domain.NewID().String(), domain.NewID(), meta)
+		require.ErrorIs(t, err, boom, "an outage is not a 401 or a 403")
+	})
+}
+
 func TestMe(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,43 +46,38 @@ func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
 const auditColumns = `id, coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'), actor_type,
 	actor_id, action, resource_type, resource_id, details, ip, user_agent, request_id, created_at, expires_at`
 
-func auditWhere(ws domain.ID, f audit.Filter) (string, []any) {
-	conds := []string{"workspace_id = $1"}
-	args := []any{ws}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf(cond, len(args)))
-	}
+func auditWhere(ws domain.ID, f audit.Filter) *where {
+	w := &where{}
+	w.add("workspace_id = $?", ws)
 	if f.Action != "" {
-		add("action = $%d", f.Action)
+		w.add("action = $?", f.Action)
 	}
 	if f.ActorID != "" {
-		add("actor_id = $%d", f.ActorID)
+		w.add("actor_id = $?", f.ActorID)
 	}
 	if f.ResourceType != "" {
-		add("resource_type = $%d", f.ResourceType)
+		w.add("resource_type = $?", f.ResourceType)
 	}
 	if f.ResourceID != "" {
-		add("resource_id = $%d", f.ResourceID)
+		w.add("resource_id = $?", f.ResourceID)
 	}
 	if !f.From.IsZero() {
-		add("created_at >= $%d", f.From)
+		w.add("created_at >= $?", f.From)
 	}
 	if !f.To.IsZero() {
-		add("created_at <= $%d", f.To)
+		w.add("created_at <= $?", f.To)
 	}
 	if !f.Cursor.IsZero() {
-		add("id < $%d", f.Cursor)
+		w.add("id < $?", f.Cursor)
 	}
-	return strings.Join(conds, " AND "), args
+	return w
 }
 
 // List returns up to limit matching entries, newest first.
 func (r *AuditRepo) List(ctx context.Context, ws domain.ID, f audit.Filter, limit int) ([]domain.AuditEntry, error) {
-	where, args := auditWhere(ws, f)
-	args = append(args, limit)
-	rows, err := r.q.Query(ctx, fmt.Sprintf(`SELECT %s FROM audit_logs WHERE %s ORDER BY id DESC LIMIT $%d`,
-		auditColumns, where, len(args)), args...)
+	w := auditWhere(ws, f)
+	rows, err := r.q.Query(ctx, `SELECT `+auditColumns+` FROM audit_logs WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
+		append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +87,8 @@ func (r *AuditRepo) List(ctx context.Context, ws domain.ID, f audit.Filter, limi
 // Each streams matching entries newest first. Rows are read from the server as they are
 // produced (pgx does not buffer the result set), so memory stays flat at any size.
 func (r *AuditRepo) Each(ctx context.Context, ws domain.ID, f audit.Filter, fn func(domain.AuditEntry) error) error {
-	where, args := auditWhere(ws, f)
-	rows, err := r.q.Query(ctx, fmt.Sprintf(`SELECT %s FROM audit_logs WHERE %s ORDER BY id DESC`, auditColumns, where), args...)
+	w := auditWhere(ws, f)
+	rows, err := r.q.Query(ctx, `SELECT `+auditColumns+` FROM audit_logs WHERE `+w.sql()+` ORDER BY id DESC`, w.args...)
 	if err != nil {
 		return err
 	}

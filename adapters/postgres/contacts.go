@@ -95,36 +95,31 @@ func (r *ContactRepo) Get(ctx context.Context, ws, id domain.ID, view contacts.V
 
 // List returns up to limit contacts matching f inside view, newest first.
 func (r *ContactRepo) List(ctx context.Context, ws domain.ID, f contacts.Filter, view contacts.View, limit int) ([]domain.Contact, error) {
-	conds := []string{"workspace_id = $1"}
-	args := []any{ws}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
-	}
+	w := &where{}
+	w.add("workspace_id = $?", ws)
 	if view.AssignedTo != nil {
-		add("assigned_to = $?", *view.AssignedTo)
+		w.add("assigned_to = $?", *view.AssignedTo)
 	}
 	if f.AssignedTo != nil {
-		add("assigned_to = $?", *f.AssignedTo)
+		w.add("assigned_to = $?", *f.AssignedTo)
 	}
 	if f.Phone != "" {
-		add("phone = $?", f.Phone)
+		w.add("phone = $?", f.Phone)
 	}
 	if f.Tag != "" {
-		add("tags @> ARRAY[$?::text]", f.Tag)
+		w.add("tags @> ARRAY[$?::text]", f.Tag)
 	}
 	if f.OptedOut != nil {
-		add("opted_out = $?", *f.OptedOut)
+		w.add("opted_out = $?", *f.OptedOut)
 	}
 	if f.Query != "" {
-		add(`(name ILIKE $? OR phone LIKE $?)`, "%"+escapeLike(f.Query)+"%")
+		w.add(`(name ILIKE $? OR phone LIKE $?)`, "%"+escapeLike(f.Query)+"%")
 	}
 	if !f.Cursor.IsZero() {
-		add("id < $?", f.Cursor)
+		w.add("id < $?", f.Cursor)
 	}
-	args = append(args, limit)
-	rows, err := r.q.Query(ctx, fmt.Sprintf(`SELECT %s FROM contacts WHERE %s ORDER BY id DESC LIMIT $%d`,
-		contactColumns, strings.Join(conds, " AND "), len(args)), args...)
+	rows, err := r.q.Query(ctx, `SELECT `+contactColumns+` FROM contacts WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
+		append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,17 @@
+package postgres
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestWhereNumbersParameters(t *testing.T) {
+	t.Parallel()
+	w := &where{}
+	w.add("workspace_id = $?", "ws")
+	w.add("(name ILIKE $? OR phone LIKE $?)", "%q%")
+	require.Equal(t, "workspace_id = $1 AND (name ILIKE $2 OR phone LIKE $2)", w.sql())
+	require.Equal(t, []any{"ws", "%q%"}, w.args)
+	require.Equal(t, "$3", w.next())
+}

@@ -85,3 +85,12 @@ const ServiceWindow = 24 * time.Hour
 func (c Contact) InServiceWindow(now time.Time) bool {
 	return c.ServiceWindowExpiresAt != nil && now.Before(*c.ServiceWindowExpiresAt)
 }
+
+// TruncateRunes cuts s to at most n characters (runes), never inside one.
+func TruncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n])
+}

@@ -76,16 +76,9 @@ const (
 func requestMeta(c echo.Context) domain.RequestMeta {
 	return domain.RequestMeta{
 		IP:        c.RealIP(),
-		UserAgent: truncate(c.Request().UserAgent(), 512),
+		UserAgent: domain.TruncateRunes(c.Request().UserAgent(), 512),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // authenticate resolves the bearer credential into a principal, or answers 401.

@@ -90,7 +90,7 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 			ON CONFLICT DO NOTHING
 			RETURNING `+contactColumns,
-			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), truncateRunes(cleanText(id.Name), domain.MaxContactNameRunes), now)
+			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), cleanText(id.Name), now)
 		if err != nil {
 			return c, err
 		}
@@ -111,7 +111,7 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 func (r *InboundRepo) fillIn(ctx context.Context, c domain.Contact, phone string, id inbound.Identity) (domain.Contact, error) {
 	setPhone := c.Phone == "" && phone != ""
 	setBSUID := c.BSUID == "" && id.BSUID != ""
-	name := truncateRunes(cleanText(id.Name), domain.MaxContactNameRunes)
+	name := cleanText(id.Name)
 	setName := c.Name == "" && name != ""
 	if !setPhone && !setBSUID && !setName {
 		return c, nil
@@ -140,14 +140,6 @@ func ifSet(ok bool, v string) *string {
 		return nil
 	}
 	return &v
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n])
-	}
-	return s
 }
 
 // SetOptOut implements inbound.ContactStore.

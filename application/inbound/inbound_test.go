@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -406,6 +407,9 @@ func TestNewIdentity(t *testing.T) {
 	// WhatsApp's Mexican wa_id form is not a valid number for libphonenumber: kept as is.
 	require.Equal(t, "+5215512345678", inbound.NewIdentity("5215512345678", "", "").Phone)
 	require.Empty(t, inbound.NewIdentity("", "BR.1", "").Phone)
+	long := strings.Repeat("é", domain.MaxContactNameRunes+5)
+	require.Equal(t, strings.Repeat("é", domain.MaxContactNameRunes), inbound.NewIdentity("16505551234", "", long).Name,
+		"a profile name is cut to a contact name's limit, in characters")
 }
 
 func TestEventIDIsStable(t *testing.T) {

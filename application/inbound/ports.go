@@ -57,12 +57,13 @@ type Identity struct {
 	Name  string // WhatsApp profile name, "" when unknown
 }
 
-// NewIdentity builds an identity from Meta's wa_id and BSUID. The phone is wa_id in
+// NewIdentity builds an identity from Meta's wa_id and BSUID; a profile name longer than
+// a contact's name may be is cut to fit. The phone is wa_id in
 // E.164 normalized like the contacts API normalizes it, so a contact created by hand is
 // found again; a wa_id libphonenumber does not know (Mexico's "52 1 ..." form that
 // WhatsApp still uses) is kept as "+" + wa_id.
 func NewIdentity(waID, bsuid, name string) Identity {
-	id := Identity{WaID: waID, BSUID: bsuid, Name: strings.TrimSpace(name)}
+	id := Identity{WaID: waID, BSUID: bsuid, Name: domain.TruncateRunes(strings.TrimSpace(name), domain.MaxContactNameRunes)}
 	if waID != "" {
 		id.Phone = "+" + waID
 		if p, err := phone.Normalize(id.Phone); err == nil {

@@ -200,7 +200,7 @@ func (d *Dispatcher) onError(ctx context.Context, m MessageToSend, err error, la
 	var me *domain.MetaError
 	if !errors.As(err, &me) {
 		if lastAttempt {
-			return d.fail(ctx, m, domain.MessageError{Title: "Send failed", Detail: "Meta could not be reached: " + truncate(err.Error(), 200)})
+			return d.fail(ctx, m, domain.MessageError{Title: "Send failed", Detail: "Meta could not be reached: " + domain.TruncateRunes(err.Error(), 200)})
 		}
 		return Outcome{}, err
 	}
@@ -320,11 +320,4 @@ func PairBackoff(n int) time.Duration {
 // jitter spreads retries of many throttled jobs over up to a quarter more than d.
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/4+1))
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -22,25 +22,35 @@ func NewAuditRepo(q Querier) *AuditRepo { return &AuditRepo{q: q} }
 // bytes: text they cannot be stored as (NUL, invalid UTF-8) becomes U+FFFD rather than
 // failing the audited action with it.
 func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
+	sql, args, err := auditInsert(e)
+	if err != nil {
+		return err
+	}
+	_, err = r.q.Exec(ctx, sql, args...)
+	return err
+}
+
+// auditInsert is the statement that stores e: Record runs it, and writers that store an
+// entry with their own change send it in the same batch.
+func auditInsert(e domain.AuditEntry) (string, []any, error) {
 	details := e.Details
 	if details == nil {
 		details = map[string]any{}
 	}
 	raw, err := json.Marshal(details)
 	if err != nil {
-		return fmt.Errorf("audit details: %w", err)
+		return "", nil, fmt.Errorf("audit details: %w", err)
 	}
 	var ws *domain.ID
 	if !e.WorkspaceID.IsZero() {
 		ws = &e.WorkspaceID
 	}
-	_, err = r.q.Exec(ctx, `
+	return `
 		INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, resource_type,
 			resource_id, details, ip, user_agent, request_id, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		e.ID, ws, string(e.ActorType), e.ActorID, e.Action, e.ResourceType, e.ResourceID,
-		sanitizeJSONB(raw), cleanText(e.IP), cleanText(e.UserAgent), cleanText(e.RequestID), e.CreatedAt, e.ExpiresAt)
-	return err
+		[]any{e.ID, ws, string(e.ActorType), e.ActorID, e.Action, e.ResourceType, e.ResourceID,
+			sanitizeJSONB(raw), cleanText(e.IP), cleanText(e.UserAgent), cleanText(e.RequestID), e.CreatedAt, e.ExpiresAt}, nil
 }
 
 const auditColumns = `id, coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'), actor_type,

@@ -20,6 +20,26 @@ func NewMessageRepo(q Querier) *MessageRepo { return &MessageRepo{q: q} }
 
 // CreateOutbound inserts a queued outbound message.
 func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) error {
+	sql, args := outboundInsert(m)
+	_, err := r.q.Exec(ctx, sql, args...)
+	return err
+}
+
+// Queue inserts a queued outbound message and the audit entry of its queueing, in one
+// round trip.
+func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, e domain.AuditEntry) error {
+	asql, aargs, err := auditInsert(e)
+	if err != nil {
+		return err
+	}
+	msql, margs := outboundInsert(m)
+	b := &pgx.Batch{}
+	b.Queue(msql, margs...)
+	b.Queue(asql, aargs...)
+	return r.q.SendBatch(ctx, b).Close()
+}
+
+func outboundInsert(m domain.Message) (string, []any) {
 	purpose := m.Purpose
 	if purpose == "" {
 		purpose = domain.PurposeConversation
@@ -28,11 +48,10 @@ func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) erro
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
 	}
-	_, err := r.q.Exec(ctx, `
+	return `
 		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose)
 		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9)`,
-		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose))
-	return err
+		[]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose)}
 }
 
 // messageColumns and scanMessage read a message of either direction.

@@ -159,8 +159,9 @@ func (t tx) Create(_ context.Context, c domain.Contact) error {
 	return nil
 }
 
-func (t tx) CreateOutbound(_ context.Context, m domain.Message) error {
+func (t tx) Queue(_ context.Context, m domain.Message, e domain.AuditEntry) error {
 	t.db.messages[m.ID] = m
+	t.db.audit = append(t.db.audit, e)
 	return nil
 }
 

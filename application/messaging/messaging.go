@@ -262,10 +262,7 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 				return err
 			}
 		}
-		if err := r.Messages.CreateOutbound(ctx, m); err != nil {
-			return err
-		}
-		if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, "message.queued", "message", m.ID.String(),
+		if err := r.Messages.Queue(ctx, m, domain.NewAuditEntry(c, "message.queued", "message", m.ID.String(),
 			map[string]any{"contact_id": m.ContactID.String(), "type": m.Type, "phone_number_id": m.PhoneNumberID}, now)); err != nil {
 			return err
 		}

@@ -85,7 +85,9 @@ type ContactWriter interface {
 
 // MessageWriter inserts the queued message in the current transaction.
 type MessageWriter interface {
-	CreateOutbound(ctx context.Context, m domain.Message) error
+	// Queue stores m and the audit entry of its queueing (one round trip: every send
+	// writes both).
+	Queue(ctx context.Context, m domain.Message, e domain.AuditEntry) error
 }
 
 // AuditWriter records an audit entry in the current transaction.

@@ -22,11 +22,10 @@ import (
 type WebhookArgs struct {
 	// SHA256 is the lowercase hex SHA-256 of the raw body.
 	SHA256 string `json:"sha256" river:"unique"`
-	// Raw is the exact signed body, base64 in the job's JSON. Not a nested JSON object: River
-	// indexes every job's args with GIN, and a ~500-byte webhook as jsonb put some 40 keys
-	// and values in that index at the insert and again at each state change, which cost
-	// more than the rest of the insert. As a string it is one entry, any body (even one
-	// jsonb refuses) is stored as is, and the worker reads the bytes Meta signed.
+	// Raw is the exact signed body, base64 in the job's JSON. Not a nested JSON object: any
+	// body (even one jsonb refuses) is stored as is, the worker reads the bytes Meta signed,
+	// and jsonb need not take a webhook apart at the insert (when River's GIN index on args
+	// still existed, a nested webhook put some 40 entries in it at every state change).
 	Raw []byte `json:"raw"`
 }
 

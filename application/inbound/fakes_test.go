@@ -30,6 +30,7 @@ type memory struct {
 	failText  string // ReceiveInbound of a message holding this text always fails (a body that cannot be processed)
 	txs       int    // transactions run
 	lookups   int    // RouteByPhoneNumberID calls
+	locked    []string // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
 }
 
 func newMemory() *memory {
@@ -113,6 +114,7 @@ func (m *memory) NumbersByWABA(_ context.Context, waba string) ([]inbound.Number
 // ContactStore.
 
 func (m *memory) FindOrCreate(_ context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, error) {
+	m.locked = append(m.locked, id.Phone+id.BSUID)
 	var found *domain.Contact
 	for _, c := range m.contacts {
 		if c.WorkspaceID == ws && id.Phone != "" && c.Phone == id.Phone {
@@ -190,6 +192,7 @@ func (m *memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch b
 }
 
 func (m *memory) RecordStatus(_ context.Context, r inbound.StatusReport) (bool, domain.Message, bool, error) {
+	m.locked = append(m.locked, r.WAMID)
 	k := [2]string{r.WAMID, r.Status}
 	_, seen := m.statuses[k]
 	if !seen {

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +74,20 @@ func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
 		envs = append(envs, env)
 		at = append(at, i)
 	}
-	if len(envs) == 0 || s.process(ctx, envs) == nil {
+	// Concurrent batches must lock contacts and messages in one order, or two of them
+	// wait for each other until Postgres aborts one (a second later). Bodies of different
+	// jobs have no order between them (River runs them concurrently), so sorting is free.
+	order := make([]int, len(envs))
+	keys := make([]string, len(envs))
+	for j, env := range envs {
+		order[j], keys[j] = j, lockKey(env)
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	sorted := make([]*webhook.Envelope, len(envs))
+	for j, k := range order {
+		sorted[j] = envs[k]
+	}
+	if len(envs) == 0 || s.process(ctx, sorted) == nil {
 		return errs
 	}
 	if len(envs) == 1 {
@@ -84,6 +98,26 @@ func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
 		errs[at[j]] = s.process(ctx, []*webhook.Envelope{env})
 	}
 	return errs
+}
+
+// lockKey orders a batch's bodies by the row their first event locks: account events
+// first, then messages by their sender (whose contact they lock), then statuses by the
+// wamid of the message they lock.
+func lockKey(env *webhook.Envelope) string {
+	for _, ch := range env.Changes() {
+		v := ch.Value
+		if v == nil {
+			continue
+		}
+		if len(v.Messages) > 0 {
+			waID, bsuid := v.Messages[0].Identity()
+			return "1/" + waID + "/" + bsuid + "/" + ch.PhoneNumberID()
+		}
+		if len(v.Statuses) > 0 {
+			return "2/" + v.Statuses[0].ID
+		}
+	}
+	return "0"
 }
 
 // process applies envs in order in one transaction.

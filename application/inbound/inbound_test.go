@@ -188,6 +188,21 @@ func TestProcessAll(t *testing.T) {
 		require.Equal(t, 1, b.metrics.in)
 	})
 
+	t.Run("LocksInOneOrder", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		status := func(wamid string) []byte {
+			return []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
+				"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"` + phoneID + `"},
+				"statuses":[{"id":"` + wamid + `","status":"delivered","timestamp":"1768003000","recipient_id":"16505551234"}]}}]}]}`)
+		}
+		raws := [][]byte{status("wamid.B"), text("14155550109", "b"), status("wamid.A"), text("14155550108", "a")}
+		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
+		// Whatever order the jobs came in, every batch locks contacts by sender, then
+		// messages by wamid: two batches never wait for each other in a circle.
+		require.Equal(t, []string{"+14155550108", "+14155550109", "wamid.A", "wamid.B"}, b.mem.locked)
+	})
+
 	t.Run("AFailingBodyFailsAlone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -3,6 +3,8 @@ package riveradapter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -22,6 +24,8 @@ type WebhookWorker struct {
 	inbound *inbound.Service
 	metrics *InboundMetrics // optional
 	group   *group[*processReq]
+	ctx     context.Context // of every batch; Close cancels it
+	cancel  context.CancelFunc
 }
 
 type processReq struct {
@@ -33,6 +37,9 @@ type processReq struct {
 type WebhookBatching struct {
 	// MaxBatch caps the bodies of one transaction (default 50).
 	MaxBatch int
+	// MaxBatchBytes caps their bytes (default 1 MiB): a large body (Meta sends up to
+	// 3 MB) goes alone, within the batch timeout.
+	MaxBatchBytes int
 	// Transactions is how many batches may be processed at once (default 4).
 	Transactions int
 }
@@ -42,21 +49,30 @@ func NewWebhookWorker(svc *inbound.Service, m *InboundMetrics, cfg WebhookBatchi
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 50
 	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 1 << 20
+	}
 	if cfg.Transactions <= 0 {
 		cfg.Transactions = 4
 	}
 	w := &WebhookWorker{inbound: svc, metrics: m}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	// No window: a job never waits for company, it takes what is already waiting.
-	w.group = newGroup(groupConfig{MaxBatch: cfg.MaxBatch, Flushers: cfg.Transactions},
+	w.group = newGroup(groupConfig{MaxBatch: cfg.MaxBatch, MaxBatchBytes: cfg.MaxBatchBytes, Flushers: cfg.Transactions},
 		func(r *processReq) int { return len(r.raw) }, w.process)
 	return w
 }
 
-// Close stops the batching; jobs worked after it fail and are retried.
-func (w *WebhookWorker) Close() { w.group.close() }
+// Close stops the batching once the River client has stopped: River has then given up
+// on the jobs still in a batch (they are retried), so their processing is cancelled.
+func (w *WebhookWorker) Close() {
+	w.cancel()
+	w.group.close()
+}
 
-// Work processes one body. A body that can never be parsed is cancelled at once (it stays
-// visible in the River UI); other failures are retried on our schedule, then discarded.
+// Work processes one body. A body that can never be parsed, or whose processing panics, is
+// cancelled at once (it stays visible in the River UI); other failures are retried on our
+// schedule, then discarded.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	start := time.Now()
 	r := &processReq{raw: job.Args.Body(), done: make(chan error, 1)}
@@ -73,6 +89,9 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	case errors.Is(err, webhook.ErrMalformed):
 		outcome = "malformed"
 		err = river.JobCancel(err)
+	case errors.Is(err, errPanicked):
+		outcome = "panic"
+		err = river.JobCancel(err)
 	case err != nil:
 		outcome = "error"
 	}
@@ -85,23 +104,50 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	return err
 }
 
-// process runs one batch, bounded by the job timeout, and answers each job.
+// process runs one batch, bounded by webhookTimeout, and answers each job once.
 func (w *WebhookWorker) process(batch []*processReq) {
 	raws := make([][]byte, len(batch))
 	for i, r := range batch {
 		raws[i] = r.raw
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), webhookTimeout)
+	ctx, cancel := context.WithTimeout(w.ctx, webhookTimeout)
 	defer cancel()
 	if w.metrics != nil {
 		w.metrics.batch.Observe(float64(len(batch)))
 	}
-	for i, err := range w.inbound.ProcessAll(ctx, raws) {
+	var errs []error
+	if err := recovered(func() { errs = w.inbound.ProcessAll(ctx, raws) }); err != nil {
+		// A panic (a bug) runs here, not in River's job goroutine where River would catch
+		// it: find the body that causes it, alone, and let the others through.
+		errs = make([]error, len(raws))
+		for i, raw := range raws {
+			if perr := recovered(func() { errs[i] = w.inbound.Process(ctx, raw) }); perr != nil {
+				errs[i] = perr
+			}
+		}
+	}
+	for i, err := range errs {
 		batch[i].done <- err
 	}
 }
 
-// webhookTimeout allows a batch of 1,000-update bodies to be processed in one transaction.
+// errPanicked marks a body whose processing panicked; its job is cancelled, as River
+// cancels a job whose worker panics (bootstrap's error handler), and stays visible.
+var errPanicked = errors.New("webhook processing panicked")
+
+// recovered runs fn and returns its panic as an error wrapping errPanicked.
+func recovered(fn func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: %v\n%s", errPanicked, v, debug.Stack())
+		}
+	}()
+	fn()
+	return nil
+}
+
+// webhookTimeout bounds one batch's processing (up to MaxBatchBytes of bodies, or one
+// larger body, and their one-body retries).
 const webhookTimeout = 2 * time.Minute
 
 // NextRetry follows the product's schedule (1s, 5s, 30s, 2m, 10m).
@@ -109,8 +155,10 @@ func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
 	return NextRetry(job.Errors)
 }
 
-// Timeout is the batch's: a job waits for its batch.
-func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration { return webhookTimeout }
+// Timeout leaves a job time to wait for the batches ahead of it and then for its own.
+func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
+	return webhookTimeout + time.Minute
+}
 
 // InboundMetrics are the Prometheus metrics of webhook processing. It implements
 // inbound.Metrics.
@@ -130,7 +178,7 @@ func NewInboundMetrics(reg prometheus.Registerer) *InboundMetrics {
 	buckets := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &InboundMetrics{
 		processed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "webhook_processing_seconds", Help: "Time to process one queued webhook body, by outcome (ok, error, malformed).",
+			Name: "webhook_processing_seconds", Help: "Time to process one queued webhook body, by outcome (ok, error, malformed, panic).",
 			Buckets: buckets}, []string{"outcome"}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "webhook_processing_batch_size", Help: "Webhook jobs processed per transaction.",

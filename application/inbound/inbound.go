@@ -87,11 +87,18 @@ func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
 	for j, k := range order {
 		sorted[j] = envs[k]
 	}
-	if len(envs) == 0 || s.process(ctx, sorted) == nil {
+	if len(envs) == 0 {
 		return errs
 	}
-	if len(envs) == 1 {
-		errs[at[0]] = s.process(ctx, envs)
+	err := s.process(ctx, sorted)
+	if err == nil {
+		return errs
+	}
+	if len(envs) == 1 || ctx.Err() != nil {
+		// Alone already, or out of time: each body's job is retried by the queue.
+		for _, i := range at {
+			errs[i] = err
+		}
 		return errs
 	}
 	for j, env := range envs {
@@ -102,7 +109,8 @@ func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
 
 // lockKey orders a batch's bodies by the row their first event locks: account events
 // first, then messages by their sender (whose contact they lock), then statuses by the
-// wamid of the message they lock.
+// wamid of the message they lock. A body of several events from different senders can
+// still meet another in a circle; the transaction runner retries such a deadlock.
 func lockKey(env *webhook.Envelope) string {
 	for _, ch := range env.Changes() {
 		v := ch.Value

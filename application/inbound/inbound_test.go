@@ -218,6 +218,26 @@ func TestProcessAll(t *testing.T) {
 		require.Equal(t, 1, b.metrics.out, "the rolled-back batch counted nothing")
 	})
 
+	t.Run("ALoneBodyIsNotRunTwice", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.mem.failText = "poison"
+		errs := b.svc.ProcessAll(ctx, [][]byte{text("14155550110", "poison")})
+		require.ErrorContains(t, errs[0], "cannot store")
+		require.Equal(t, 1, b.mem.txs)
+	})
+
+	t.Run("OutOfTimeLeavesTheRetriesToTheQueue", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.mem.failNext = context.DeadlineExceeded
+		expired, cancel := context.WithCancel(ctx)
+		cancel()
+		errs := b.svc.ProcessAll(expired, [][]byte{text("14155550111", "a"), text("14155550112", "b")})
+		require.Equal(t, []error{context.DeadlineExceeded, context.DeadlineExceeded}, errs)
+		require.Equal(t, 1, b.mem.txs, "no one-body transactions without time left")
+	})
+
 	t.Run("FailedCommitIsRetriedAlone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

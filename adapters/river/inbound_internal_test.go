@@ -1,0 +1,57 @@
+package riveradapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/application/inbound"
+)
+
+// panickyDirectory routes nothing, and panics for the number "666" (a bug in processing).
+type panickyDirectory struct{ inbound.Directory }
+
+func (panickyDirectory) RouteByPhoneNumberID(_ context.Context, id string) (inbound.Route, bool, error) {
+	if id == "666" {
+		panic("boom")
+	}
+	return inbound.Route{}, false, nil
+}
+
+type directTx struct{}
+
+func (directTx) InTx(ctx context.Context, fn func(context.Context, inbound.Repos) error) error {
+	return fn(ctx, inbound.Repos{Directory: panickyDirectory{}})
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Unrouted(string)       {}
+func (noMetrics) UnknownStatus()        {}
+func (noMetrics) OptedOut()             {}
+func (noMetrics) OptedIn()              {}
+func (noMetrics) NotificationError(int) {}
+
+func statusFor(phoneNumberID string) []byte {
+	return fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"phone_number_id":%q},"statuses":[{"id":"wamid.X","status":"sent"}]}}]}]}`, phoneNumberID)
+}
+
+func TestWebhookWorkerPanicFailsOnlyItsBody(t *testing.T) {
+	t.Parallel()
+	w := NewWebhookWorker(inbound.NewService(directTx{}, noMetrics{}), nil, WebhookBatching{})
+	defer w.Close()
+	batch := []*processReq{{raw: statusFor("1")}, {raw: statusFor("666")}, {raw: statusFor("2")}}
+	for _, r := range batch {
+		r.done = make(chan error, 1)
+	}
+	w.process(batch) // the panic must not escape: it would take the process down
+	require.NoError(t, <-batch[0].done)
+	err := <-batch[1].done
+	require.True(t, errors.Is(err, errPanicked), "got %v", err)
+	require.ErrorContains(t, err, "boom")
+	require.NoError(t, <-batch[2].done)
+}

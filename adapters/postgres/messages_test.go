@@ -48,4 +48,12 @@ func TestMessageRepoQueue(t *testing.T) {
 	again := queued(m)
 	require.Error(t, repo.Queue(ctx, m, again))
 	require.Zero(t, count(`SELECT count(*) FROM audit_logs WHERE id = $1`, again.ID))
+	// ... and an audit entry that cannot be stored (its id is taken) leaves no message.
+	other := m
+	other.ID = domain.NewID()
+	taken := queued(other)
+	taken.ID = again.ID
+	require.NoError(t, postgres.NewAuditRepo(pool).Record(ctx, taken))
+	require.Error(t, repo.Queue(ctx, other, taken))
+	require.Zero(t, count(`SELECT count(*) FROM messages WHERE workspace_id = $1 AND id = $2`, ws.ID, other.ID))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -65,8 +66,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrateResult, error) {
 		return res, fmt.Errorf("river schema: %w", err)
 	}
 	res.RiverApplied = len(out.Versions)
-	if _, err := conn.Exec(ctx, dropRiverGINIndexes); err != nil {
-		return res, fmt.Errorf("river schema: drop GIN indexes: %w", err)
+	for _, ix := range RiverGINIndexes {
+		// CONCURRENTLY: on a live system the drop waits for the transactions using the
+		// table instead of stopping every job insert and fetch behind its lock.
+		if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+pgx.Identifier{ix}.Sanitize()); err != nil {
+			return res, fmt.Errorf("river schema: drop %s: %w", ix, err)
+		}
 	}
 	return res, nil
 }
@@ -81,10 +86,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrateResult, error) {
 // which the earlier fastupdate = off traded for dearer inserts). River's later migrations
 // do not touch them; its reindexer is told to skip them (riveradapter.NewClient).
 var RiverGINIndexes = []string{"river_job_args_index", "river_job_metadata_index"}
-
-// dropRiverGINIndexes drops RiverGINIndexes where they exist (a fresh River schema, or
-// one migrated by an earlier version).
-const dropRiverGINIndexes = `DROP INDEX IF EXISTS river_job_args_index, river_job_metadata_index`
 
 func migrateApp(pool *pgxpool.Pool) (from, to uint, err error) {
 	src, err := iofs.New(migrations.FS, ".")

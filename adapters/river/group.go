@@ -133,17 +133,6 @@ func (g *group[T]) collect() {
 			}
 			timer.Stop()
 		}
-		// Take what is already waiting: below, select would pick between handing the
-		// batch over and taking one more at random, and a backlog would go in small batches.
-	waiting:
-		for !g.full(len(batch), size) {
-			select {
-			case it := <-g.items:
-				add(it)
-			default:
-				break waiting
-			}
-		}
 	handoff:
 		for {
 			if g.full(len(batch), size) {

@@ -12,8 +12,11 @@ var errGroupClosed = errors.New("group is closed")
 
 // groupConfig tunes a group. Zero caps mean no cap.
 type groupConfig struct {
-	// Window is how long the first item of a batch waits for others; 0 takes only what is
-	// already waiting (batches still grow while every flusher is busy).
+	// Window is how long the first item of a batch waits for others; with 0 a batch goes
+	// as soon as a flusher is free, and grows only while every flusher is busy. (Handing
+	// over is one select with taking the next item, so with a backlog a batch holds what
+	// came before a flusher was free, not everything waiting: draining the backlog first
+	// made ingest's batches larger and its closed loop 9% slower on the bench.)
 	Window time.Duration
 	// MaxBatch caps the items of one batch.
 	MaxBatch int

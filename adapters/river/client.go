@@ -37,7 +37,7 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 		Logger:       log.With("component", "river"),
 		ErrorHandler: &errorHandler{log: log},
 		// Our jobs are short: a job running in a process that died is picked up again
-		// after a minute instead of River's default hour.
+		// after a minute (or its worker's longer Timeout) instead of River's default hour.
 		JobTimeout:           30 * time.Second,
 		RescueStuckJobsAfter: time.Minute,
 		SoftStopTimeout:      cfg.SoftStopTimeout,

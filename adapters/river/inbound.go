@@ -147,17 +147,18 @@ func recovered(fn func()) (err error) {
 }
 
 // webhookTimeout bounds one batch's processing (up to MaxBatchBytes of bodies, or one
-// larger body, and their one-body retries).
-const webhookTimeout = 2 * time.Minute
+// larger body, and their one-body retries): seconds at most, normally milliseconds.
+const webhookTimeout = time.Minute
 
 // NextRetry follows the product's schedule (1s, 5s, 30s, 2m, 10m).
 func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
 	return NextRetry(job.Errors)
 }
 
-// Timeout leaves a job time to wait for the batches ahead of it and then for its own.
+// Timeout leaves a job time to wait for the batches ahead of it and then for its own. It
+// is also how long River waits before it rescues the job from a process that died.
 func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
-	return webhookTimeout + time.Minute
+	return webhookTimeout + 30*time.Second
 }
 
 // InboundMetrics are the Prometheus metrics of webhook processing. It implements

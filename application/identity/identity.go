@@ -238,12 +238,12 @@ func (s *Service) CallerFor(ctx context.Context, bearer string, workspaceID doma
 	if err != nil {
 		return domain.Caller{}, err
 	}
-	return s.CallerIn(ctx, p, workspaceID, meta)
+	return s.callerIn(ctx, p, workspaceID, meta)
 }
 
-// CallerIn resolves the principal's role in a workspace. Not a member (or a key of another
+// callerIn resolves the principal's role in a workspace. Not a member (or a key of another
 // workspace): KindForbidden.
-func (s *Service) CallerIn(ctx context.Context, p domain.Principal, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, error) {
+func (s *Service) callerIn(ctx context.Context, p domain.Principal, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, error) {
 	c := domain.Caller{Type: p.Type, ID: p.ID, WorkspaceID: workspaceID, Meta: meta}
 	forbidden := domain.Errorf(domain.KindForbidden, "you are not a member of this workspace")
 	switch p.Type {

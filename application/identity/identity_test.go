@@ -293,64 +293,6 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
-func TestCallerIn(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	meta := domain.RequestMeta{IP: "192.0.2.1", RequestID: "r"}
-
-	t.Run("MemberGetsTheirRole", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		u := b.signup(t, "ivy@example.com", "0123456789")
-		ws := domain.NewID()
-		b.users.addMember(ws, u.ID, "Acme", access.Manager)
-
-		c, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorUser, ID: u.ID}, ws, meta)
-		require.NoError(t, err)
-		require.Equal(t, domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: ws, Role: access.Manager, Meta: meta}, c)
-	})
-
-	t.Run("NonMemberIsForbidden", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		u := b.signup(t, "jack@example.com", "0123456789")
-		b.users.addMember(domain.NewID(), u.ID, "Other", access.Owner)
-
-		_, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorUser, ID: u.ID}, domain.NewID(), meta)
-		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
-	})
-
-	t.Run("APIKeyOnlyInItsWorkspace", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		ws := domain.NewID()
-		p := domain.Principal{Type: domain.ActorAPIKey, ID: domain.NewID(), WorkspaceID: ws, Role: access.Viewer}
-
-		c, err := b.svc.CallerIn(ctx, p, ws, meta)
-		require.NoError(t, err)
-		require.Equal(t, domain.Caller{Type: domain.ActorAPIKey, ID: p.ID, WorkspaceID: ws, Role: access.Viewer, Meta: meta}, c)
-
-		_, err = b.svc.CallerIn(ctx, p, domain.NewID(), meta)
-		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
-	})
-
-	t.Run("UnknownActorTypeIsForbidden", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		_, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorSystem, ID: domain.NewID()}, domain.NewID(), meta)
-		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
-	})
-
-	t.Run("StoreFailurePropagates", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		boom := errors.New("db down")
-		b.users.failWith = boom
-		_, err := b.svc.CallerIn(ctx, domain.Principal{Type: domain.ActorUser, ID: domain.NewID()}, domain.NewID(), meta)
-		require.ErrorIs(t, err, boom)
-	})
-}
-
 func TestCallerFor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -195,7 +195,7 @@ func (e *env) killIngest(ctx context.Context) ([]row, error) {
 	if restartErr != nil {
 		return nil, restartErr
 	}
-	e.logf("1: %d acknowledged, %d not; waiting for every job (jobs the dead process was running are rescued after River's RescueStuckJobsAfter)", res.Acknowledged(), res.Requests-res.Acknowledged())
+	e.logf("1: %d acknowledged, %d not; waiting for every job (jobs the dead process was running are rescued once their worker's timeout has passed: 90 s for webhook jobs)", res.Acknowledged(), res.Requests-res.Acknowledged())
 	t0 := time.Now()
 	open, err := db.WaitJobs(ctx, "webhook.meta", e.cfg.RescueWait)
 	if err != nil {

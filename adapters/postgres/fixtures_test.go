@@ -13,6 +13,9 @@ import (
 	"github.com/wabaplatform/waba/application/audit"
 	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/onboarding"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -28,6 +31,20 @@ var (
 	_ audit.Store            = (*postgres.AuditRepo)(nil)
 	_ workspaces.TxRunner    = (*postgres.TxRunner[workspaces.Repos])(nil)
 	_ contacts.TxRunner      = (*postgres.TxRunner[contacts.Repos])(nil)
+
+	_ inbound.Directory    = (*postgres.InboundRepo)(nil)
+	_ inbound.ContactStore = (*postgres.InboundRepo)(nil)
+	_ inbound.MessageStore = (*postgres.InboundRepo)(nil)
+	_ inbound.AccountStore = (*postgres.InboundRepo)(nil)
+	_ inbound.EventFeed    = (*postgres.InboundRepo)(nil)
+	_ inbound.Outbox       = (*postgres.MessageRepo)(nil)
+	_ inbound.AuditWriter  = (*postgres.AuditRepo)(nil)
+	_ inbound.TxRunner     = (*postgres.TxRunner[inbound.Repos])(nil)
+
+	_ onboarding.Store        = (*postgres.PhoneNumberRepo)(nil)
+	_ onboarding.TxRunner     = (*postgres.TxRunner[onboarding.Repos])(nil)
+	_ messaging.Numbers       = (*postgres.PhoneNumberRepo)(nil)
+	_ messaging.MessageWriter = (*postgres.MessageRepo)(nil)
 )
 
 // now is a timestamp Postgres stores exactly: microseconds, UTC.
@@ -54,6 +71,27 @@ func createWorkspace(t *testing.T, repo *postgres.WorkspaceRepo, name string) do
 	w := domain.Workspace{ID: domain.NewID(), Name: name, Plan: domain.PlanFree, CreatedAt: now(), UpdatedAt: now()}
 	require.NoError(t, repo.CreateWorkspace(context.Background(), w))
 	return w
+}
+
+// walkIDs reads every page of 2 rows with read (from the zero cursor, then the last id of
+// the previous page), runs check on each row, and returns the ids in order.
+func walkIDs[T any](t *testing.T, read func(cursor domain.ID, limit int) ([]T, error), id func(T) domain.ID, check func(T)) []domain.ID {
+	t.Helper()
+	var seen []domain.ID
+	cursor := domain.NilID
+	for {
+		page, err := read(cursor, 2)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page), 2)
+		for _, row := range page {
+			check(row)
+			seen = append(seen, id(row))
+		}
+		if len(page) < 2 {
+			return seen
+		}
+		cursor = id(page[len(page)-1])
+	}
 }
 
 func requireKind(t *testing.T, want domain.Kind, err error) {

@@ -17,18 +17,6 @@ import (
 	"github.com/wabaplatform/waba/domain"
 )
 
-// The repository implements the ports the inbound use case declares.
-var (
-	_ inbound.Directory    = (*postgres.InboundRepo)(nil)
-	_ inbound.ContactStore = (*postgres.InboundRepo)(nil)
-	_ inbound.MessageStore = (*postgres.InboundRepo)(nil)
-	_ inbound.AccountStore = (*postgres.InboundRepo)(nil)
-	_ inbound.EventFeed    = (*postgres.InboundRepo)(nil)
-	_ inbound.Outbox       = (*postgres.MessageRepo)(nil)
-	_ inbound.AuditWriter  = (*postgres.AuditRepo)(nil)
-	_ inbound.TxRunner     = (*postgres.TxRunner[inbound.Repos])(nil)
-)
-
 func TestInboundRepo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -9,11 +9,8 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
-	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 )
-
-var _ messaging.MessageWriter = (*postgres.MessageRepo)(nil)
 
 func TestMessageRepoQueue(t *testing.T) {
 	t.Parallel()

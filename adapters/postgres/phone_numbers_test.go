@@ -10,16 +10,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
-	"github.com/wabaplatform/waba/application/messaging"
-	"github.com/wabaplatform/waba/application/onboarding"
 	"github.com/wabaplatform/waba/domain"
-)
-
-// The repository implements the ports that read and write numbers.
-var (
-	_ onboarding.Store    = (*postgres.PhoneNumberRepo)(nil)
-	_ messaging.Numbers   = (*postgres.PhoneNumberRepo)(nil)
-	_ onboarding.TxRunner = (*postgres.TxRunner[onboarding.Repos])(nil)
 )
 
 func TestPhoneNumberRepoListPage(t *testing.T) {
@@ -47,22 +38,13 @@ func TestPhoneNumberRepoListPage(t *testing.T) {
 	}
 	create(other.ID, domain.NewID())
 
-	var seen []domain.ID
-	after := domain.NilID
-	for {
-		page, err := repo.ListPage(ctx, w.ID, after, 2)
-		require.NoError(t, err)
-		require.LessOrEqual(t, len(page), 2)
-		for _, p := range page {
+	seen := walkIDs(t, func(after domain.ID, limit int) ([]domain.PhoneNumber, error) {
+		return repo.ListPage(ctx, w.ID, after, limit)
+	},
+		func(p domain.PhoneNumber) domain.ID { return p.ID }, func(p domain.PhoneNumber) {
 			require.Equal(t, w.ID, p.WorkspaceID)
 			require.Equal(t, "k", p.Token.KeyID, "the whole row is read")
-			seen = append(seen, p.ID)
-		}
-		if len(page) < 2 {
-			break
-		}
-		after = page[len(page)-1].ID
-	}
+		})
 	require.Equal(t, all, seen, "oldest first, each once")
 
 	page, err := repo.ListPage(ctx, w.ID, all[2], 50)

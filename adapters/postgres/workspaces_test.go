@@ -248,21 +248,10 @@ func TestWorkspaceRepo(t *testing.T) {
 		}
 		require.NoError(t, b.repo.AddMember(ctx, other.ID, users[2].ID, access.Owner, t0))
 
-		var seen []domain.ID
-		after := domain.NilID
-		for {
-			page, err := b.repo.Members(ctx, w.ID, after, 2)
-			require.NoError(t, err)
-			require.LessOrEqual(t, len(page), 2)
-			for _, m := range page {
-				require.Equal(t, w.ID, m.WorkspaceID)
-				seen = append(seen, m.UserID)
-			}
-			if len(page) < 2 {
-				break
-			}
-			after = page[len(page)-1].UserID
-		}
+		seen := walkIDs(t, func(after domain.ID, limit int) ([]domain.Member, error) {
+			return b.repo.Members(ctx, w.ID, after, limit)
+		},
+			func(m domain.Member) domain.ID { return m.UserID }, func(m domain.Member) { require.Equal(t, w.ID, m.WorkspaceID) })
 		require.Equal(t, []domain.ID{users[0].ID, users[1].ID, users[2].ID, users[3].ID, users[4].ID}, seen)
 
 		// A cursor stays valid when its member has gone meanwhile.
@@ -291,21 +280,10 @@ func TestWorkspaceRepo(t *testing.T) {
 			Hash: hash, CreatedBy: domain.NewID(), CreatedAt: now()}))
 		require.NoError(t, b.repo.RevokeAPIKey(ctx, w.ID, keys[2].ID, now()))
 
-		var seen []domain.ID
-		before := domain.NilID
-		for {
-			page, err := b.repo.APIKeys(ctx, w.ID, before, 2)
-			require.NoError(t, err)
-			require.LessOrEqual(t, len(page), 2)
-			for _, k := range page {
-				require.Nil(t, k.Hash)
-				seen = append(seen, k.ID)
-			}
-			if len(page) < 2 {
-				break
-			}
-			before = page[len(page)-1].ID
-		}
+		seen := walkIDs(t, func(before domain.ID, limit int) ([]domain.APIKey, error) {
+			return b.repo.APIKeys(ctx, w.ID, before, limit)
+		},
+			func(k domain.APIKey) domain.ID { return k.ID }, func(k domain.APIKey) { require.Nil(t, k.Hash) })
 		require.Equal(t, []domain.ID{keys[5].ID, keys[4].ID, keys[3].ID, keys[1].ID, keys[0].ID}, seen, "newest first, revoked left out")
 
 		// A revoked key's id is still a valid cursor.

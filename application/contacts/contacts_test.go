@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/pagetest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -246,24 +247,9 @@ func TestList(t *testing.T) {
 			b.create(t, b.owner, "+1415555010"+string(rune('0'+i)), contacts.Input{})
 		}
 
-		var seen []domain.ID
-		f := contacts.Filter{Limit: 2}
-		for pages := 1; ; pages++ {
-			p, err := b.svc.List(ctx, b.owner, f)
-			require.NoError(t, err)
-			require.Equal(t, 3, b.db.lastList().limit, "one more than asked, to know whether a next page exists")
-			for _, c := range p.Items {
-				seen = append(seen, c.ID)
-			}
-			if p.NextCursor == nil {
-				require.Equal(t, 3, pages)
-				require.Len(t, p.Items, 1)
-				break
-			}
-			require.Len(t, p.Items, 2)
-			require.Equal(t, p.Items[1].ID, *p.NextCursor)
-			f.Cursor = *p.NextCursor
-		}
+		seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.Contact], error) {
+			return b.svc.List(ctx, b.owner, contacts.Filter{Limit: limit, Cursor: cursor})
+		}, func(c domain.Contact) domain.ID { return c.ID }, func() int { return b.db.lastList().limit })
 		require.Len(t, seen, 5)
 		for i := 1; i < len(seen); i++ {
 			require.Greater(t, seen[i-1].String(), seen[i].String(), "newest first, no repeats")

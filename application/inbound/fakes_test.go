@@ -26,10 +26,10 @@ type memory struct {
 	events    []inbound.InboxEvent
 	jobs      []domain.ID
 	audit     []domain.AuditEntry
-	failNext  error  // returned by the next InTx after fn ran (a failed commit)
-	failText  string // ReceiveInbound of a message holding this text always fails (a body that cannot be processed)
-	txs       int    // transactions run
-	lookups   int    // RouteByPhoneNumberID calls
+	failNext  error    // returned by the next InTx after fn ran (a failed commit)
+	failText  string   // ReceiveInbound of a message holding this text always fails (a body that cannot be processed)
+	txs       int      // transactions run
+	lookups   int      // RouteByPhoneNumberID calls
 	locked    []string // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
 }
 

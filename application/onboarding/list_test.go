@@ -10,6 +10,7 @@ import (
 
 	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/onboarding"
+	"github.com/wabaplatform/waba/application/pagetest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -55,24 +56,9 @@ func TestListPages(t *testing.T) {
 	svc := onboarding.NewService(nil, store, nil, nil, readers)
 	c := domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Agent}
 
-	var seen []domain.ID
-	cursor := domain.NilID
-	for pages := 1; ; pages++ {
-		p, err := svc.List(ctx, c, 2, cursor)
-		require.NoError(t, err)
-		require.Equal(t, 3, store.lastLimit(), "one more than asked, to know whether a next page exists")
-		for _, n := range p.Items {
-			seen = append(seen, n.ID)
-		}
-		if p.NextCursor == nil {
-			require.Equal(t, 3, pages)
-			require.Len(t, p.Items, 1)
-			break
-		}
-		require.Len(t, p.Items, 2)
-		require.Equal(t, p.Items[1].ID, *p.NextCursor, "the cursor is the last number shown")
-		cursor = *p.NextCursor
-	}
+	seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.PhoneNumber], error) {
+		return svc.List(ctx, c, limit, cursor)
+	}, func(n domain.PhoneNumber) domain.ID { return n.ID }, store.lastLimit)
 	want := make([]domain.ID, 5)
 	for i := range want {
 		want[i] = store.numbers[i].ID

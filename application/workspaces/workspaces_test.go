@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/pagetest"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
@@ -547,29 +548,6 @@ func TestListsPage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	// walk pages through a list with limit 2 and returns the ids seen in order, checking
-	// that each page reads one row more than it shows and that the cursor is the last id shown.
-	walk := func(t *testing.T, b *testBundle, list func(cursor domain.ID) ([]domain.ID, *domain.ID, error)) []domain.ID {
-		t.Helper()
-		var seen []domain.ID
-		cursor := domain.NilID
-		for pages := 1; ; pages++ {
-			require.Less(t, pages, 10)
-			ids, next, err := list(cursor)
-			require.NoError(t, err)
-			require.Equal(t, 3, b.db.lastLimit(), "one more than asked, to know whether a next page exists")
-			seen = append(seen, ids...)
-			if next == nil {
-				require.LessOrEqual(t, len(ids), 2)
-				break
-			}
-			require.Len(t, ids, 2)
-			require.Equal(t, ids[1], *next, "the cursor is the last item shown")
-			cursor = *next
-		}
-		return seen
-	}
-
 	t.Run("Members", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -577,14 +555,9 @@ func TestListsPage(t *testing.T) {
 		_, err := b.svc.AddMember(ctx, owner, b.outsider.Email, "viewer")
 		require.NoError(t, err)
 
-		seen := walk(t, b, func(cursor domain.ID) ([]domain.ID, *domain.ID, error) {
-			p, err := b.svc.Members(ctx, owner, 2, cursor)
-			ids := make([]domain.ID, len(p.Items))
-			for i, m := range p.Items {
-				ids[i] = m.UserID
-			}
-			return ids, p.NextCursor, err
-		})
+		seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.Member], error) {
+			return b.svc.Members(ctx, owner, limit, cursor)
+		}, func(m domain.Member) domain.ID { return m.UserID }, b.db.lastLimit)
 		require.Len(t, seen, 5)
 		for i := 1; i < len(seen); i++ {
 			require.Less(t, seen[i-1].String(), seen[i].String(), "by user id, no repeats")
@@ -608,14 +581,9 @@ func TestListsPage(t *testing.T) {
 			require.NoError(t, err)
 		}
 
-		seen := walk(t, b, func(cursor domain.ID) ([]domain.ID, *domain.ID, error) {
-			p, err := b.svc.APIKeys(ctx, owner, 2, cursor)
-			ids := make([]domain.ID, len(p.Items))
-			for i, k := range p.Items {
-				ids[i] = k.ID
-			}
-			return ids, p.NextCursor, err
-		})
+		seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.APIKey], error) {
+			return b.svc.APIKeys(ctx, owner, limit, cursor)
+		}, func(k domain.APIKey) domain.ID { return k.ID }, b.db.lastLimit)
 		require.Len(t, seen, 5)
 		for i := 1; i < len(seen); i++ {
 			require.Greater(t, seen[i-1].String(), seen[i].String(), "newest first, no repeats")

@@ -77,9 +77,7 @@ func auditWhere(ws domain.ID, f audit.Filter) *where {
 	if !f.To.IsZero() {
 		w.add("created_at <= $?", f.To)
 	}
-	if !f.Cursor.IsZero() {
-		w.add("id < $?", f.Cursor)
-	}
+	w.cursor("id < $?", f.Cursor)
 	return w
 }
 

@@ -115,9 +115,7 @@ func (r *ContactRepo) List(ctx context.Context, ws domain.ID, f contacts.Filter,
 	if f.Query != "" {
 		w.add(`(name ILIKE $? OR phone LIKE $?)`, "%"+escapeLike(f.Query)+"%")
 	}
-	if !f.Cursor.IsZero() {
-		w.add("id < $?", f.Cursor)
-	}
+	w.cursor("id < $?", f.Cursor)
 	rows, err := r.q.Query(ctx, `SELECT `+contactColumns+` FROM contacts WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
 		append(w.args, limit)...)
 	if err != nil {

@@ -97,13 +97,12 @@ func (r *MessageRepo) GetMessage(ctx context.Context, ws, id domain.ID) (domain.
 
 // ListByContact returns up to limit messages of a contact, newest first, below before.
 func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before domain.ID, limit int) ([]domain.Message, error) {
-	sql := `SELECT ` + messageColumns + ` FROM messages WHERE workspace_id = $1 AND contact_id = $2`
-	args := []any{ws, contactID, limit}
-	if !before.IsZero() {
-		sql += ` AND id < $4`
-		args = append(args, before)
-	}
-	rows, err := r.q.Query(ctx, sql+` ORDER BY id DESC LIMIT $3`, args...)
+	w := &where{}
+	w.add("workspace_id = $?", ws)
+	w.add("contact_id = $?", contactID)
+	w.cursor("id < $?", before)
+	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
+		append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}

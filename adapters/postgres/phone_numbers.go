@@ -93,13 +93,11 @@ func (r *PhoneNumberRepo) List(ctx context.Context, ws domain.ID) ([]domain.Phon
 // ListPage returns up to limit numbers of a workspace, oldest first (by id), with ids above
 // after (from the oldest when after is the zero id).
 func (r *PhoneNumberRepo) ListPage(ctx context.Context, ws, after domain.ID, limit int) ([]domain.PhoneNumber, error) {
-	sql := `SELECT ` + phoneColumns + ` FROM phone_numbers WHERE workspace_id = $1`
-	args := []any{ws, limit}
-	if !after.IsZero() {
-		sql += ` AND id > $3`
-		args = append(args, after)
-	}
-	rows, err := r.q.Query(ctx, sql+` ORDER BY id LIMIT $2`, args...)
+	w := &where{}
+	w.add("workspace_id = $?", ws)
+	w.cursor("id > $?", after)
+	rows, err := r.q.Query(ctx, `SELECT `+phoneColumns+` FROM phone_numbers WHERE `+w.sql()+` ORDER BY id LIMIT `+w.next(),
+		append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}

@@ -159,13 +159,10 @@ func (r *WorkspaceRepo) Member(ctx context.Context, workspaceID, userID domain.I
 // with user ids above after (all from the first when after is the zero id). The key is the
 // membership's primary key, so a page boundary survives role changes and removals.
 func (r *WorkspaceRepo) Members(ctx context.Context, workspaceID, after domain.ID, limit int) ([]domain.Member, error) {
-	sql := memberSelect + ` WHERE m.workspace_id = $1`
-	args := []any{workspaceID, limit}
-	if !after.IsZero() {
-		sql += ` AND m.user_id > $3`
-		args = append(args, after)
-	}
-	rows, err := r.q.Query(ctx, sql+` ORDER BY m.user_id LIMIT $2`, args...)
+	w := &where{}
+	w.add("m.workspace_id = $?", workspaceID)
+	w.cursor("m.user_id > $?", after)
+	rows, err := r.q.Query(ctx, memberSelect+` WHERE `+w.sql()+` ORDER BY m.user_id LIMIT `+w.next(), append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,14 +203,11 @@ func (r *WorkspaceRepo) CreateAPIKey(ctx context.Context, k domain.APIKey) error
 // APIKeys returns up to limit active keys of a workspace, newest first, with ids below
 // before (from the newest when before is the zero id).
 func (r *WorkspaceRepo) APIKeys(ctx context.Context, workspaceID, before domain.ID, limit int) ([]domain.APIKey, error) {
-	sql := `SELECT workspace_id, id, name, role, created_by, created_at FROM api_keys
-		WHERE workspace_id = $1 AND revoked_at IS NULL`
-	args := []any{workspaceID, limit}
-	if !before.IsZero() {
-		sql += ` AND id < $3`
-		args = append(args, before)
-	}
-	rows, err := r.q.Query(ctx, sql+` ORDER BY id DESC LIMIT $2`, args...)
+	w := &where{}
+	w.add("workspace_id = $?", workspaceID)
+	w.cursor("id < $?", before)
+	rows, err := r.q.Query(ctx, `SELECT workspace_id, id, name, role, created_by, created_at FROM api_keys
+		WHERE revoked_at IS NULL AND `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(), append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ var InboundModule = fx.Module("inbound",
 				Queue: g, Metrics: httpapi.NewWebhookMetrics(reg)}).Register
 		}, fx.ResultTags(`group:"routes"`)),
 		fx.Annotate(func(lc fx.Lifecycle, svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
-			ww := riveradapter.NewWebhookWorker(svc, m, riveradapter.WebhookBatching{})
+			ww := riveradapter.NewWebhookWorker(svc, m)
 			lc.Append(fx.StopHook(ww.Close)) // appended before the River client's hooks: stops after it
 			return func(w *river.Workers) { river.AddWorker(w, ww) }
 		}, fx.ResultTags(`group:"workers"`)),

@@ -33,32 +33,20 @@ type processReq struct {
 	done chan error
 }
 
-// WebhookBatching tunes how jobs are processed together.
-type WebhookBatching struct {
-	// MaxBatch caps the bodies of one transaction (default 50).
-	MaxBatch int
-	// MaxBatchBytes caps their bytes (default 1 MiB): a large body (Meta sends up to
-	// 3 MB) goes alone, within the batch timeout.
-	MaxBatchBytes int
-	// Transactions is how many batches may be processed at once (default 4).
-	Transactions int
-}
+// How jobs are processed together: up to 50 bodies or 1 MiB a transaction (a larger body,
+// Meta sends up to 3 MB, goes alone within the batch timeout), 4 transactions at once.
+const (
+	webhookBatchMax      = 50
+	webhookBatchMaxBytes = 1 << 20
+	webhookTransactions  = 4
+)
 
 // NewWebhookWorker returns a worker over svc, counting into m (optional).
-func NewWebhookWorker(svc *inbound.Service, m *InboundMetrics, cfg WebhookBatching) *WebhookWorker {
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 50
-	}
-	if cfg.MaxBatchBytes <= 0 {
-		cfg.MaxBatchBytes = 1 << 20
-	}
-	if cfg.Transactions <= 0 {
-		cfg.Transactions = 4
-	}
+func NewWebhookWorker(svc *inbound.Service, m *InboundMetrics) *WebhookWorker {
 	w := &WebhookWorker{inbound: svc, metrics: m}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	// No window: a job never waits for company, it takes what is already waiting.
-	w.group = newGroup(groupConfig{MaxBatch: cfg.MaxBatch, MaxBatchBytes: cfg.MaxBatchBytes, Flushers: cfg.Transactions},
+	w.group = newGroup(groupConfig{MaxBatch: webhookBatchMax, MaxBatchBytes: webhookBatchMaxBytes, Flushers: webhookTransactions},
 		func(r *processReq) int { return len(r.raw) }, w.process)
 	return w
 }

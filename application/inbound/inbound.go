@@ -74,22 +74,14 @@ func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
 		envs = append(envs, env)
 		at = append(at, i)
 	}
-	// Concurrent batches must lock contacts and messages in one order, or two of them
-	// wait for each other until Postgres aborts one (a second later). Bodies of different
-	// jobs have no order between them (River runs them concurrently), so sorting is free.
-	order := make([]int, len(envs))
-	keys := make([]string, len(envs))
-	for j, env := range envs {
-		order[j], keys[j] = j, lockKey(env)
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
-	sorted := make([]*webhook.Envelope, len(envs))
-	for j, k := range order {
-		sorted[j] = envs[k]
-	}
 	if len(envs) == 0 {
 		return errs
 	}
+	// Concurrent batches must lock contacts and messages in one order, or two of them
+	// wait for each other until Postgres aborts one (a second later). Bodies of different
+	// jobs have no order between them (River runs them concurrently), so sorting is free.
+	sorted := slices.Clone(envs)
+	slices.SortStableFunc(sorted, func(a, b *webhook.Envelope) int { return strings.Compare(lockKey(a), lockKey(b)) })
 	err := s.process(ctx, sorted)
 	if err == nil {
 		return errs

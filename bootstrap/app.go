@@ -159,20 +159,50 @@ func newWorkers(regs []WorkerRegistration) *river.Workers {
 func newPeriodicJobs(jobs []*river.PeriodicJob) []*river.PeriodicJob { return jobs }
 
 func newRiverClient(lc fx.Lifecycle, pool *pgxpool.Pool, cfg Config, s Settings, workers *river.Workers, periodic []*river.PeriodicJob, log *slog.Logger) (*river.Client[pgx.Tx], error) {
-	client, err := riveradapter.NewClient(pool, riveradapter.ClientConfig{
+	ccfg := riveradapter.ClientConfig{
 		Work:            s.Role.RunsWorkers(),
 		WebhookWorkers:  cfg.WebhookWorkers,
 		SoftStopTimeout: cfg.ShutdownTimeout,
-	}, workers, periodic, log)
+	}
+	var live *riveradapter.Liveness
+	if s.Role.RunsWorkers() {
+		// A working process is visibly alive while it holds its liveness lock; its client
+		// id names the lock, and every working process rescues the jobs of dead ones.
+		live = riveradapter.NewLiveness(pool, log.With("component", "river"))
+		ccfg.ID = live.ID()
+	}
+	client, err := riveradapter.NewClient(pool, ccfg, workers, periodic, log)
 	if err != nil {
 		return nil, err
 	}
 	if s.Role.RunsWorkers() {
+		rescuer := riveradapter.NewDeadClientRescuer(pool, riveradapter.RescuerConfig{
+			Self:  live.ID(),
+			Delay: map[string]time.Duration{riveradapter.SendArgs{}.Kind(): riveradapter.SendRescueDelay},
+		}, log.With("component", "river"))
 		lc.Append(fx.Hook{
-			// fx cancels the start context when start-up ends; River treats it as its lifetime.
-			OnStart: func(ctx context.Context) error { return client.Start(context.WithoutCancel(ctx)) },
-			// Stop fetching and wait for running jobs; past SoftStopTimeout River cancels them.
-			OnStop: func(ctx context.Context) error { return client.Stop(ctx) },
+			// The lock before the first job (or another process would rescue it), River, then
+			// the rescuer. fx cancels the start context when start-up ends; River treats it
+			// as its lifetime.
+			OnStart: func(ctx context.Context) error {
+				if err := live.Start(ctx); err != nil {
+					return err
+				}
+				if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+					live.Stop()
+					return err
+				}
+				rescuer.Start()
+				return nil
+			},
+			// Stop fetching and wait for running jobs (past SoftStopTimeout River cancels
+			// them); only then release the lock, which would let others rescue them.
+			OnStop: func(ctx context.Context) error {
+				rescuer.Stop()
+				err := client.Stop(ctx)
+				live.Stop()
+				return err
+			},
 		})
 	}
 	return client, nil

@@ -25,6 +25,8 @@ const (
 
 // ClientConfig sizes the client. Work false makes an insert-only client (the `api` role).
 type ClientConfig struct {
+	// ID is the client id River records in each attempt (Liveness.ID); empty: River's own.
+	ID              string
 	Work            bool
 	WebhookWorkers  int
 	SoftStopTimeout time.Duration
@@ -36,8 +38,11 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 		Workers:      workers,
 		Logger:       log.With("component", "river"),
 		ErrorHandler: &errorHandler{log: log},
-		// Our jobs are short: a job running in a process that died is picked up again
-		// after a minute (or its worker's longer Timeout) instead of River's default hour.
+		ID:           cfg.ID,
+		// The jobs of a process that died are made available again within a second or two
+		// by DeadClientRescuer. River's rescue is the fallback for what it cannot see (a
+		// partition): our jobs are short, so after a minute (or the worker's longer
+		// Timeout) instead of River's default hour.
 		JobTimeout:           30 * time.Second,
 		RescueStuckJobsAfter: time.Minute,
 		SoftStopTimeout:      cfg.SoftStopTimeout,

@@ -144,7 +144,8 @@ func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
 }
 
 // Timeout leaves a job time to wait for the batches ahead of it and then for its own. It
-// is also how long River waits before it rescues the job from a process that died.
+// is also how long River's own rescue waits for the job of a process it cannot see die
+// (DeadClientRescuer takes a dead process's jobs back within seconds).
 func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
 	return webhookTimeout + 30*time.Second
 }

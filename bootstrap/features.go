@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
 	"github.com/riverqueue/river"
 	"github.com/ulule/limiter/v3"
 	"go.uber.org/fx"
@@ -74,6 +75,9 @@ var IdentityModule = fx.Module("identity",
 		},
 		func(repo *postgres.AuditRepo, a authz.Authorizer) *audit.Service { return audit.NewService(repo, a) },
 		fx.Annotate(func(api *httpapi.API) RouteRegistration { return api.Register }, fx.ResultTags(`group:"routes"`)),
+		fx.Annotate(func(api *httpapi.API, cfg Config) RouteRegistration {
+			return func(e *echo.Echo) { api.RegisterOperator(e, cfg.AdminToken) }
+		}, fx.ResultTags(`group:"routes"`)),
 		func(i *identity.Service, w *workspaces.Service, c *contacts.Service, a *audit.Service) *httpapi.API {
 			return &httpapi.API{Identity: i, Workspaces: w, Contacts: c, Audit: a}
 		},

@@ -78,6 +78,30 @@ func CheckAttributes(a map[string]any) string {
 	return ""
 }
 
+// Suppression is whether an address may be messaged. A contact carries its own; the
+// workspace's suppression list keeps it under the contact's phone and BSUID, so an opt-out
+// outlives the contact (a deleted contact's number stays suppressed, and a contact created
+// later with that number or BSUID starts with it).
+type Suppression struct {
+	OptedOut          bool // no message at all (but an opt-out or opt-in confirmation)
+	MarketingOptedOut bool // no marketing template (Meta's marketing stop)
+}
+
+// Suppression is the contact's opt-out state.
+func (c Contact) Suppression() Suppression {
+	return Suppression{OptedOut: c.OptedOut, MarketingOptedOut: c.MarketingOptedOut}
+}
+
+// OptedOutThemselves reports whether the opt-out in force is the customer's own (a keyword
+// or button reply, or Meta's marketing stop), which only the customer can undo. An
+// opt-out made through the API is staff's, and staff may lift it.
+func (c Contact) OptedOutThemselves() bool {
+	if c.OptedOut {
+		return c.OptOutSource != OptOutAPI
+	}
+	return c.MarketingOptedOut
+}
+
 // ServiceWindow is how long after a customer's last message any message type may be sent.
 const ServiceWindow = 24 * time.Hour
 

@@ -14,3 +14,23 @@ func TestTruncateRunes(t *testing.T) {
 	require.Equal(t, "日本", domain.TruncateRunes("日本語", 2), "never inside a character")
 	require.Equal(t, "abc", domain.TruncateRunes("abc", 3))
 }
+
+func TestOptedOutThemselves(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		c    domain.Contact
+		want bool
+	}{
+		{"subscribed", domain.Contact{}, false},
+		{"keyword", domain.Contact{OptedOut: true, OptOutSource: domain.OptOutKeyword}, true},
+		{"api", domain.Contact{OptedOut: true, OptOutSource: domain.OptOutAPI}, false},
+		{"api, and Meta's marketing stop", domain.Contact{OptedOut: true, OptOutSource: domain.OptOutAPI, MarketingOptedOut: true}, false},
+		{"Meta's marketing stop", domain.Contact{MarketingOptedOut: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.c.OptedOutThemselves())
+			require.Equal(t, domain.Suppression{OptedOut: tc.c.OptedOut, MarketingOptedOut: tc.c.MarketingOptedOut}, tc.c.Suppression())
+		})
+	}
+}

@@ -533,7 +533,7 @@ func sendMany(t *testing.T, a *App, ws string, token string, n int) map[int]int 
 
 func TestPlanQuotaPerWorkspace(t *testing.T) {
 	t.Parallel()
-	e := newMsgEnv(t)
+	e := newMsgEnv(t, withOperator)
 	e.connect(t, e.tm.OtherWS, e.tm.Outside)
 
 	var other []sendAnswer
@@ -547,7 +547,7 @@ func TestPlanQuotaPerWorkspace(t *testing.T) {
 	require.Contains(t, string(e.a.Do(t, "GET", "/metrics", "", nil).Body), `waba_rate_limit_rejections_total{limit="workspace_messages"} 5`)
 
 	// A plan change applies at once, to the same minute's count.
-	e.a.Must(t, 200, "PATCH", wsPath(e.tm, ""), e.tm.Owner.Token, map[string]string{"plan": "pro"})
+	e.a.setPlan(t, e.tm.WS, "pro")
 	res := e.send(t, e.tm.Owner.Token, map[string]any{"to": nextPhone(), "type": "template", "template": template("hello_world")})
 	require.Equal(t, 202, res.Status, string(res.Body))
 	require.Equal(t, "1000", res.Header.Get("X-RateLimit-Limit"))
@@ -584,8 +584,8 @@ func TestRedisQuotaSharedByTwoInstances(t *testing.T) {
 // the broadcast is still waiting.
 func TestBroadcastDoesNotDelayAnotherWorkspace(t *testing.T) {
 	t.Parallel()
-	e := newMsgEnv(t)
-	e.a.Must(t, 200, "PATCH", wsPath(e.tm, ""), e.tm.Owner.Token, map[string]string{"plan": "enterprise"})
+	e := newMsgEnv(t, withOperator)
+	e.a.setPlan(t, e.tm.WS, "enterprise")
 	e.connect(t, e.tm.OtherWS, e.tm.Outside)
 
 	// Queue the broadcast and then the reply with the send workers paused, so both wait in

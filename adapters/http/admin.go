@@ -8,14 +8,48 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// MountAdmin serves the operator pages (River UI) under /admin/river, behind ADMIN_TOKEN:
-// HTTP basic auth whose password is the token (browsers), or the token as a bearer token.
+// MountAdmin serves the operator pages (River UI) under /admin/river, behind ADMIN_TOKEN.
 // Without a token nothing is mounted and the paths are 404.
 func MountAdmin(e *echo.Echo, token string, riverUI http.Handler) {
 	if token == "" {
 		return
 	}
-	guard := func(next echo.HandlerFunc) echo.HandlerFunc {
+	h := echo.WrapHandler(riverUI)
+	e.Any("/admin/river", h, operator(token))
+	e.Any("/admin/river/*", h, operator(token))
+}
+
+// RegisterOperator adds the operator's API under /admin/ behind ADMIN_TOKEN; without a
+// token the paths are 404. Plans are the operator's: no member of a workspace changes one.
+func (a *API) RegisterOperator(e *echo.Echo, token string) {
+	if token == "" {
+		return
+	}
+	e.PUT("/admin/workspaces/:ws/plan", a.setPlan, operator(token))
+}
+
+func (a *API) setPlan(c echo.Context) error {
+	ws, err := pathID(c, "ws", "workspace")
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Plan string `json:"plan"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	w, err := a.Workspaces.SetPlan(c.Request().Context(), ws, req.Plan, requestMeta(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toWorkspace(w))
+}
+
+// operator admits the platform's operator: ADMIN_TOKEN as the password of HTTP basic auth
+// (browsers) or as a bearer token.
+func operator(token string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if adminAllowed(c.Request(), token) {
 				return next(c)
@@ -24,9 +58,6 @@ func MountAdmin(e *echo.Echo, token string, riverUI http.Handler) {
 			return echo.NewHTTPError(http.StatusUnauthorized, "admin token required")
 		}
 	}
-	h := echo.WrapHandler(riverUI)
-	e.Any("/admin/river", h, guard)
-	e.Any("/admin/river/*", h, guard)
 }
 
 func adminAllowed(r *http.Request, token string) bool {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -136,13 +137,18 @@ func (a *API) getWorkspace(c echo.Context) error {
 
 func (a *API) updateWorkspace(c echo.Context) error {
 	var req struct {
-		Name *string `json:"name"`
-		Plan *string `json:"plan"`
+		Name *string         `json:"name"`
+		Plan json.RawMessage `json:"plan"` // present at all (even null): refused
 	}
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	w, err := a.Workspaces.Update(c.Request().Context(), caller(c), workspaces.UpdateInput{Name: req.Name, Plan: req.Plan})
+	in := workspaces.UpdateInput{Name: req.Name}
+	if req.Plan != nil {
+		plan := string(req.Plan)
+		in.Plan = &plan
+	}
+	w, err := a.Workspaces.Update(c.Request().Context(), caller(c), in)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -54,24 +55,103 @@ func nullIfEmpty(s string) *string {
 	return &s
 }
 
-// Create inserts a contact; a phone or BSUID already in the workspace is KindContactExists.
-func (r *ContactRepo) Create(ctx context.Context, c domain.Contact) error {
+// suppressionOf, the first CTE of a contact insert, reads what the workspace's suppression
+// list ($1 workspace, $3 phone, $5 BSUID) holds for the new contact's addresses: a new
+// contact starts with the opt-outs its number or BSUID made before (as a deleted contact).
+// Of two opt-outs the customer's own source wins, since only they may lift it.
+const suppressionOf = `s AS (
+	SELECT min(created_at) FILTER (WHERE scope = 'all') AS opted_out_at,
+		coalesce(max(source) FILTER (WHERE scope = 'all' AND source <> 'api'), max(source) FILTER (WHERE scope = 'all')) AS source,
+		coalesce(bool_or(scope = 'marketing'), false) AS marketing
+	FROM suppressions WHERE workspace_id = $1 AND address IN ($3, $5))`
+
+// Create inserts a contact and returns it as stored: its opt-out state comes from the
+// suppression list, not from c. A phone or BSUID already in the workspace is
+// KindContactExists.
+func (r *ContactRepo) Create(ctx context.Context, c domain.Contact) (domain.Contact, error) {
 	attrs, err := json.Marshal(c.Attributes)
 	if err != nil {
-		return err
+		return c, err
 	}
-	_, err = r.q.Exec(ctx, `
+	rows, err := r.q.Query(ctx, `
+		WITH `+suppressionOf+`
 		INSERT INTO contacts (workspace_id, id, phone, wa_id, bsuid, name, tags, attributes, assigned_to,
 			opted_out, opted_out_at, opt_out_source, marketing_opted_out, last_inbound_at,
 			service_window_expires_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, s.opted_out_at IS NOT NULL, s.opted_out_at, s.source, s.marketing,
+			$10, $11, $12, $13
+		FROM s
+		RETURNING `+contactColumns,
 		c.WorkspaceID, c.ID, nullIfEmpty(c.Phone), nullIfEmpty(c.WaID), nullIfEmpty(c.BSUID), c.Name, c.Tags, attrs,
-		c.AssignedTo, c.OptedOut, c.OptedOutAt, nullIfEmpty(string(c.OptOutSource)), c.MarketingOptedOut,
-		c.LastInboundAt, c.ServiceWindowExpiresAt, c.CreatedAt, c.UpdatedAt)
-	if uniqueViolation(err, "") {
-		return domain.Errorf(domain.KindContactExists, "a contact with that phone number already exists")
+		c.AssignedTo, c.LastInboundAt, c.ServiceWindowExpiresAt, c.CreatedAt, c.UpdatedAt)
+	if err != nil {
+		return c, err
 	}
-	return err
+	stored, err := pgx.CollectExactlyOneRow(rows, scanContact)
+	if uniqueViolation(err, "") {
+		return c, domain.Errorf(domain.KindContactExists, "a contact with that phone number already exists")
+	}
+	return stored, err
+}
+
+// Suppression reads what the suppression list holds for an address (an E.164 phone or a
+// BSUID) of the workspace.
+func (r *ContactRepo) Suppression(ctx context.Context, ws domain.ID, address string) (domain.Suppression, error) {
+	var s domain.Suppression
+	err := r.q.QueryRow(ctx, `SELECT coalesce(bool_or(scope = 'all'), false), coalesce(bool_or(scope = 'marketing'), false)
+		FROM suppressions WHERE workspace_id = $1 AND address = $2`, ws, address).Scan(&s.OptedOut, &s.MarketingOptedOut)
+	return s, err
+}
+
+// SetOptOut opts a contact out (with source, at at) or back in and returns it.
+func (r *ContactRepo) SetOptOut(ctx context.Context, ws, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (domain.Contact, error) {
+	return setOptOut(ctx, r.q, ws, id, out, source, at)
+}
+
+// setOptOut changes a contact's opt-out and the suppression list in one statement: an
+// opt-out is kept under the contact's phone and BSUID, an opt-in removes it from both.
+func setOptOut(ctx context.Context, q Querier, ws, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (domain.Contact, error) {
+	rows, err := q.Query(ctx, `
+		WITH c AS (
+			UPDATE contacts SET opted_out = $3, opted_out_at = CASE WHEN $3 THEN $5::timestamptz END,
+				opt_out_source = CASE WHEN $3 THEN $4::text END, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2
+			RETURNING *),
+		kept AS (
+			INSERT INTO suppressions (workspace_id, address, scope, source, created_at)
+			SELECT c.workspace_id, a.address, 'all', $4, $5 FROM c, unnest(ARRAY[c.phone, c.bsuid]) AS a (address)
+			WHERE $3 AND a.address IS NOT NULL
+			ON CONFLICT (workspace_id, address, scope) DO UPDATE SET source = EXCLUDED.source, created_at = EXCLUDED.created_at),
+		lifted AS (
+			DELETE FROM suppressions s USING c
+			WHERE NOT $3 AND s.workspace_id = c.workspace_id AND s.scope = 'all' AND s.address IN (c.phone, c.bsuid))
+		SELECT `+contactColumns+` FROM c`,
+		ws, id, out, string(source), at)
+	if err != nil {
+		return domain.Contact{}, err
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, scanContact)
+	return c, notFound(err, "contact")
+}
+
+// setMarketingOptOut is setOptOut for Meta's marketing stop (scope 'marketing'); changed is
+// false when the contact already had value.
+func setMarketingOptOut(ctx context.Context, q Querier, ws, id domain.ID, value bool) (changed bool, err error) {
+	err = q.QueryRow(ctx, `
+		WITH c AS (
+			UPDATE contacts SET marketing_opted_out = $3, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2 AND marketing_opted_out <> $3
+			RETURNING workspace_id, phone, bsuid),
+		kept AS (
+			INSERT INTO suppressions (workspace_id, address, scope, source, created_at)
+			SELECT c.workspace_id, a.address, 'marketing', 'meta', now() FROM c, unnest(ARRAY[c.phone, c.bsuid]) AS a (address)
+			WHERE $3 AND a.address IS NOT NULL
+			ON CONFLICT DO NOTHING),
+		lifted AS (
+			DELETE FROM suppressions s USING c
+			WHERE NOT $3 AND s.workspace_id = c.workspace_id AND s.scope = 'marketing' AND s.address IN (c.phone, c.bsuid))
+		SELECT EXISTS (SELECT 1 FROM c)`, ws, id, value).Scan(&changed)
+	return changed, err
 }
 
 // Get reads one contact inside view.
@@ -145,9 +225,17 @@ func (r *ContactRepo) Update(ctx context.Context, c domain.Contact) error {
 	return err
 }
 
-// Delete removes a contact.
+// Delete erases a contact with its messages (and their status reports) and its feed
+// events, in one statement. Its suppression list entries and audit entries stay.
 func (r *ContactRepo) Delete(ctx context.Context, ws, id domain.ID) error {
-	_, err := r.q.Exec(ctx, `DELETE FROM contacts WHERE workspace_id = $1 AND id = $2`, ws, id)
+	_, err := r.q.Exec(ctx, `
+		WITH m AS (
+			DELETE FROM messages WHERE workspace_id = $1 AND contact_id = $2 RETURNING wamid),
+		st AS (
+			DELETE FROM message_statuses WHERE wamid IN (SELECT wamid FROM m WHERE wamid IS NOT NULL)),
+		ev AS (
+			DELETE FROM inbox_events WHERE workspace_id = $1 AND contact_id = $2)
+		DELETE FROM contacts WHERE workspace_id = $1 AND id = $2`, ws, id)
 	return err
 }
 

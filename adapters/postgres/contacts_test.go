@@ -14,6 +14,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -47,8 +48,9 @@ func TestContactRepo(t *testing.T) {
 	}
 	create := func(t *testing.T, b *testBundle, c domain.Contact) domain.Contact {
 		t.Helper()
-		require.NoError(t, b.repo.Create(ctx, c))
-		return c
+		got, err := b.repo.Create(ctx, c)
+		require.NoError(t, err)
+		return got
 	}
 	ids := func(list []domain.Contact) []domain.ID {
 		out := make([]domain.ID, len(list))
@@ -74,14 +76,24 @@ func TestContactRepo(t *testing.T) {
 		c.Tags = []string{"vip", "lead"}
 		c.Attributes = map[string]any{"plan": "gold", "score": 2.5, "nested": map[string]any{"ok": true}}
 		c.AssignedTo = &b.ann
-		c.OptedOut, c.OptedOutAt, c.OptOutSource = true, &t0, domain.OptOutKeyword
-		c.MarketingOptedOut = true
 		c.LastInboundAt, c.ServiceWindowExpiresAt = &t0, &window
-		create(t, b, c)
+		c.OptedOut, c.MarketingOptedOut = true, true // a new contact's opt-outs come from the suppression list only
+		stored := create(t, b, c)
+		c.OptedOut, c.MarketingOptedOut = false, false
+		require.Equal(t, utcContact(c), utcContact(stored))
 
+		out, err := b.repo.SetOptOut(ctx, b.ws, c.ID, true, domain.OptOutKeyword, t0)
+		require.NoError(t, err)
+		changed, err := postgres.NewInboundRepo(b.pool).SetMarketingOptOut(ctx, b.ws, c.ID, true)
+		require.NoError(t, err)
+		require.True(t, changed)
 		got, err := b.repo.Get(ctx, b.ws, c.ID, contacts.View{}, false)
 		require.NoError(t, err)
+		require.WithinDuration(t, time.Now(), got.UpdatedAt, time.Minute)
+		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut, c.UpdatedAt = true, &t0, domain.OptOutKeyword, true, got.UpdatedAt
 		require.Equal(t, utcContact(c), utcContact(got))
+		out.MarketingOptedOut, out.UpdatedAt = true, got.UpdatedAt
+		require.Equal(t, utcContact(got), utcContact(out), "SetOptOut returns the contact as stored")
 
 		// A contact known only by BSUID has no phone.
 		bs := contact(b.ws, "", "")
@@ -98,7 +110,7 @@ func TestContactRepo(t *testing.T) {
 		b := setup(t)
 		create(t, b, contact(b.ws, "+14155550100", "first"))
 
-		err := b.repo.Create(ctx, contact(b.ws, "+14155550100", "second"))
+		_, err := b.repo.Create(ctx, contact(b.ws, "+14155550100", "second"))
 		requireKind(t, domain.KindContactExists, err)
 		create(t, b, contact(b.other, "+14155550100", "another workspace may"))
 
@@ -109,7 +121,87 @@ func TestContactRepo(t *testing.T) {
 		create(t, b, y)
 		z := contact(b.ws, "", "z")
 		z.BSUID = "US.1"
-		requireKind(t, domain.KindContactExists, b.repo.Create(ctx, z))
+		_, err = b.repo.Create(ctx, z)
+		requireKind(t, domain.KindContactExists, err)
+	})
+
+	t.Run("OptOutOutlivesTheContact", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		t0 := now().Add(-time.Hour)
+		inb := postgres.NewInboundRepo(b.pool)
+		count := func(sql string, args ...any) int {
+			var n int
+			require.NoError(t, b.pool.QueryRow(ctx, sql, args...).Scan(&n))
+			return n
+		}
+		suppression := func(ws domain.ID, address string) domain.Suppression {
+			s, err := b.repo.Suppression(ctx, ws, address)
+			require.NoError(t, err)
+			return s
+		}
+		c := contact(b.ws, "+14155550100", "Kim")
+		c.BSUID = "US.7"
+		create(t, b, c)
+		_, err := b.repo.SetOptOut(ctx, b.ws, c.ID, true, domain.OptOutKeyword, t0)
+		require.NoError(t, err)
+		_, err = inb.SetMarketingOptOut(ctx, b.ws, c.ID, true)
+		require.NoError(t, err)
+		m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1", Direction: domain.Inbound,
+			Type: "text", Content: []byte(`{"body":"STOP"}`), Status: domain.StatusReceived, WAMID: "wamid.kim", CreatedAt: t0}
+		_, err = inb.ReceiveInbound(ctx, m, true, inbound.InboxEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &c.ID, MessageID: &m.ID})
+		require.NoError(t, err)
+		_, _, _, err = inb.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.kim", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
+		require.NoError(t, err)
+		keep := create(t, b, contact(b.ws, "+14155550101", "keeps everything"))
+		_, err = inb.ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: keep.ID, PhoneNumberID: "1",
+			Direction: domain.Inbound, Type: "text", Status: domain.StatusReceived, WAMID: "wamid.keep", CreatedAt: t0}, true,
+			inbound.InboxEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &keep.ID})
+		require.NoError(t, err)
+
+		require.NoError(t, b.repo.Delete(ctx, b.ws, c.ID))
+		require.Zero(t, count(`SELECT count(*) FROM contacts WHERE id = $1`, c.ID))
+		require.Zero(t, count(`SELECT count(*) FROM messages WHERE contact_id = $1`, c.ID), "the contact's messages are erased")
+		require.Zero(t, count(`SELECT count(*) FROM message_statuses WHERE wamid = 'wamid.kim'`))
+		require.Zero(t, count(`SELECT count(*) FROM inbox_events WHERE contact_id = $1`, c.ID))
+		require.Equal(t, 1, count(`SELECT count(*) FROM messages WHERE contact_id = $1`, keep.ID), "another contact's stay")
+		require.Equal(t, 1, count(`SELECT count(*) FROM inbox_events WHERE contact_id = $1`, keep.ID))
+		both := domain.Suppression{OptedOut: true, MarketingOptedOut: true}
+		require.Equal(t, both, suppression(b.ws, "+14155550100"))
+		require.Equal(t, both, suppression(b.ws, "US.7"))
+		require.Equal(t, domain.Suppression{}, suppression(b.other, "+14155550100"), "per workspace")
+		require.Equal(t, domain.Suppression{}, suppression(b.ws, "+14155550101"))
+
+		// A contact created later, by hand or by an inbound message, starts opted out.
+		again := create(t, b, contact(b.ws, "+14155550100", "Kim again"))
+		require.True(t, again.OptedOut)
+		require.True(t, again.MarketingOptedOut)
+		require.Equal(t, domain.OptOutKeyword, again.OptOutSource)
+		require.Equal(t, t0.UTC(), again.OptedOutAt.UTC())
+		byBSUID, err := inb.FindOrCreate(ctx, b.ws, inbound.NewIdentity("", "US.7", "Kim"), now())
+		require.NoError(t, err)
+		require.NotEqual(t, again.ID, byBSUID.ID)
+		require.True(t, byBSUID.OptedOut)
+		require.True(t, byBSUID.MarketingOptedOut)
+		other, err := postgres.NewInboundRepo(b.pool).FindOrCreate(ctx, b.other, inbound.NewIdentity("14155550100", "", ""), now())
+		require.NoError(t, err)
+		require.False(t, other.OptedOut)
+
+		// Opting in lifts it under the contact's addresses only.
+		in, err := b.repo.SetOptOut(ctx, b.ws, again.ID, false, "", now())
+		require.NoError(t, err)
+		require.False(t, in.OptedOut)
+		require.Nil(t, in.OptedOutAt)
+		require.Empty(t, in.OptOutSource)
+		require.Equal(t, domain.Suppression{MarketingOptedOut: true}, suppression(b.ws, "+14155550100"))
+		require.Equal(t, both, suppression(b.ws, "US.7"))
+		changed, err := inb.SetMarketingOptOut(ctx, b.ws, byBSUID.ID, false)
+		require.NoError(t, err)
+		require.True(t, changed)
+		require.Equal(t, domain.Suppression{OptedOut: true}, suppression(b.ws, "US.7"))
+
+		_, err = b.repo.SetOptOut(ctx, b.ws, domain.NewID(), true, domain.OptOutAPI, now())
+		requireKind(t, domain.KindNotFound, err)
 	})
 
 	t.Run("ViewNeverShowsAnothersContact", func(t *testing.T) {
@@ -156,7 +248,7 @@ func TestContactRepo(t *testing.T) {
 		c1 := contact(b.ws, "+14155550100", "Ann 100% Sure")
 		c1.Tags, c1.AssignedTo = []string{"vip"}, &b.ann
 		c2 := contact(b.ws, "+14155550101", "Bob_Smith")
-		c2.Tags, c2.AssignedTo, c2.OptedOut = []string{"lead"}, &b.bob, true
+		c2.Tags, c2.AssignedTo = []string{"lead"}, &b.bob
 		c3 := contact(b.ws, "+14155550102", `Carol \ Back`)
 		c3.Tags = []string{"vip", "lead"}
 		c4 := contact(b.ws, "+442079460958", "annabel BobxSmith")
@@ -164,6 +256,8 @@ func TestContactRepo(t *testing.T) {
 		for _, c := range []domain.Contact{c1, c2, c3, c4} {
 			create(t, b, c)
 		}
+		_, err := b.repo.SetOptOut(ctx, b.ws, c2.ID, true, domain.OptOutAPI, now())
+		require.NoError(t, err)
 		noise := contact(b.other, "+14155550100", "Ann 100% Sure") // another workspace, matching everything
 		noise.Tags, noise.AssignedTo = []string{"vip", "lead"}, &b.ann
 		create(t, b, noise)

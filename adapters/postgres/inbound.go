@@ -59,7 +59,8 @@ func (r *InboundRepo) lockContact(ctx context.Context, ws domain.ID, column, val
 // FindOrCreate implements inbound.ContactStore: by phone ("+" + wa_id) first, then by
 // BSUID; a missing phone, BSUID or name is filled in (never taken from another contact);
 // a new contact is inserted with ON CONFLICT DO NOTHING and looked up again when a
-// concurrent transaction created it first.
+// concurrent transaction created it first. A new contact starts with the opt-outs the
+// suppression list keeps for its phone or BSUID.
 func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, error) {
 	phone := id.Phone
 	for attempt := 0; attempt < 3; attempt++ {
@@ -86,8 +87,10 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 			return r.fillIn(ctx, c, phone, id)
 		}
 		rows, err := r.q.Query(ctx, `
-			INSERT INTO contacts (workspace_id, id, phone, wa_id, bsuid, name, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+			WITH `+suppressionOf+`
+			INSERT INTO contacts (workspace_id, id, phone, wa_id, bsuid, name, opted_out, opted_out_at, opt_out_source,
+				marketing_opted_out, created_at, updated_at)
+			SELECT $1, $2, $3, $4, $5, $6, s.opted_out_at IS NOT NULL, s.opted_out_at, s.source, s.marketing, $7, $7 FROM s
 			ON CONFLICT DO NOTHING
 			RETURNING `+contactColumns,
 			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), cleanText(id.Name), now)
@@ -142,24 +145,16 @@ func ifSet(ok bool, v string) *string {
 	return &v
 }
 
-// SetOptOut implements inbound.ContactStore.
+// SetOptOut implements inbound.ContactStore: a keyword opt-out, kept in the suppression
+// list too.
 func (r *InboundRepo) SetOptOut(ctx context.Context, ws, contactID domain.ID, optedOut bool, at time.Time) error {
-	var err error
-	if optedOut {
-		_, err = r.q.Exec(ctx, `UPDATE contacts SET opted_out = true, opted_out_at = $3, opt_out_source = 'keyword', updated_at = now()
-			WHERE workspace_id = $1 AND id = $2`, ws, contactID, at)
-	} else {
-		_, err = r.q.Exec(ctx, `UPDATE contacts SET opted_out = false, opted_out_at = NULL, opt_out_source = NULL, updated_at = now()
-			WHERE workspace_id = $1 AND id = $2`, ws, contactID)
-	}
+	_, err := setOptOut(ctx, r.q, ws, contactID, optedOut, domain.OptOutKeyword, at)
 	return err
 }
 
 // SetMarketingOptOut implements inbound.ContactStore.
 func (r *InboundRepo) SetMarketingOptOut(ctx context.Context, ws, contactID domain.ID, value bool) (bool, error) {
-	tag, err := r.q.Exec(ctx, `UPDATE contacts SET marketing_opted_out = $3, updated_at = now()
-		WHERE workspace_id = $1 AND id = $2 AND marketing_opted_out <> $3`, ws, contactID, value)
-	return tag.RowsAffected() == 1, err
+	return setMarketingOptOut(ctx, r.q, ws, contactID, value)
 }
 
 // WAMIDExists implements inbound.MessageStore.

@@ -88,7 +88,8 @@ func TestInboundRepo(t *testing.T) {
 		// A contact created by hand without a name gets the profile name and the BSUID.
 		manual := domain.Contact{ID: domain.NewID(), WorkspaceID: b.ws, Phone: "+14155550101", WaID: "14155550101",
 			Tags: []string{}, Attributes: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}
-		require.NoError(t, postgres.NewContactRepo(b.pool).Create(ctx, manual))
+		_, err = postgres.NewContactRepo(b.pool).Create(ctx, manual)
+		require.NoError(t, err)
 		c3, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550101", "US.2", "Bob"), t0)
 		require.NoError(t, err)
 		require.Equal(t, manual.ID, c3.ID)

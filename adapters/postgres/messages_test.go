@@ -19,7 +19,8 @@ func TestMessageRepoQueue(t *testing.T) {
 	ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Acme")
 	c := domain.Contact{ID: domain.NewID(), WorkspaceID: ws.ID, Phone: "+14155550100", Tags: []string{},
 		Attributes: map[string]any{}, CreatedAt: now(), UpdatedAt: now()}
-	require.NoError(t, postgres.NewContactRepo(pool).Create(ctx, c))
+	_, err := postgres.NewContactRepo(pool).Create(ctx, c)
+	require.NoError(t, err)
 	repo := postgres.NewMessageRepo(pool)
 	caller := domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws.ID}
 	queued := func(m domain.Message) domain.AuditEntry {

@@ -39,13 +39,19 @@ type Filter struct {
 
 // Store reads and writes contacts.
 type Store interface {
-	Create(ctx context.Context, c domain.Contact) error // KindContactExists on a taken phone
+	// Create inserts c and returns it as stored: a contact starts with the opt-outs the
+	// suppression list keeps for its phone or BSUID. KindContactExists on a taken phone.
+	Create(ctx context.Context, c domain.Contact) (domain.Contact, error)
 	// Get returns the contact when it exists and is inside view; KindNotFound otherwise.
 	// forUpdate locks the row for the rest of the transaction.
 	Get(ctx context.Context, workspaceID, id domain.ID, view View, forUpdate bool) (domain.Contact, error)
 	List(ctx context.Context, workspaceID domain.ID, f Filter, view View, limit int) ([]domain.Contact, error)
 	Update(ctx context.Context, c domain.Contact) error
+	// Delete erases the contact with its messages; its opt-outs stay in the suppression list.
 	Delete(ctx context.Context, workspaceID, id domain.ID) error
+	// SetOptOut opts the contact out (from source, at at) or back in, in the suppression
+	// list too, and returns it.
+	SetOptOut(ctx context.Context, workspaceID, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (domain.Contact, error)
 	IsMember(ctx context.Context, workspaceID, userID domain.ID) (bool, error)
 }
 
@@ -163,7 +169,8 @@ func (s *Service) Create(ctx context.Context, c domain.Caller, in Input) (domain
 		ct.AssignedTo = ViewOf(c).AssignedTo // an agent's new contact is theirs, so they still see it
 	}
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
-		if err := r.Contacts.Create(ctx, ct); err != nil {
+		var err error
+		if ct, err = r.Contacts.Create(ctx, ct); err != nil {
 			return err
 		}
 		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.created", "contact", ct.ID.String(),
@@ -263,7 +270,8 @@ func changedFields(in Input) []string {
 	return f
 }
 
-// Delete removes a contact inside the caller's view.
+// Delete erases a contact inside the caller's view, with its messages (a customer's right
+// to erasure). An opt-out outlives it: the suppression list and the audit trail keep it.
 func (s *Service) Delete(ctx context.Context, c domain.Caller, id domain.ID) error {
 	if err := authz.Require(s.authz, c, access.ContactsDelete); err != nil {
 		return err
@@ -281,7 +289,9 @@ func (s *Service) Delete(ctx context.Context, c domain.Caller, id domain.ID) err
 	})
 }
 
-// SetOptOut opts a contact out (or back in) by hand through the API.
+// SetOptOut opts a contact out (or back in) by hand through the API. Staff may lift only
+// an opt-out staff made: the customer's own (a keyword or button reply, or Meta's marketing
+// stop) is a 409 conflict, and only the customer undoes it (START).
 func (s *Service) SetOptOut(ctx context.Context, c domain.Caller, id domain.ID, optOut bool) (domain.Contact, error) {
 	if err := authz.Require(s.authz, c, access.ContactsOptOut); err != nil {
 		return domain.Contact{}, err
@@ -292,20 +302,19 @@ func (s *Service) SetOptOut(ctx context.Context, c domain.Caller, id domain.ID, 
 		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, ViewOf(c), true); err != nil {
 			return err
 		}
+		if !optOut && ct.OptedOutThemselves() {
+			return domain.Errorf(domain.KindConflict, "the contact opted out themselves; only they can opt back in (by writing START)")
+		}
 		if ct.OptedOut == optOut {
 			return nil // already so: nothing changes, nothing to audit
 		}
 		now := s.now().UTC()
-		ct.OptedOut, ct.UpdatedAt = optOut, now
+		if ct, err = r.Contacts.SetOptOut(ctx, c.WorkspaceID, id, optOut, domain.OptOutAPI, now); err != nil {
+			return err
+		}
 		action := "contact.opted_in"
 		if optOut {
-			ct.OptedOutAt, ct.OptOutSource = &now, domain.OptOutAPI
 			action = "contact.opted_out"
-		} else {
-			ct.OptedOutAt, ct.OptOutSource = nil, ""
-		}
-		if err := r.Contacts.Update(ctx, ct); err != nil {
-			return err
 		}
 		return r.Audit.Record(ctx, domain.NewAuditEntry(c, action, "contact", id.String(),
 			map[string]any{"source": string(domain.OptOutAPI)}, now))

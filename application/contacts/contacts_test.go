@@ -384,6 +384,41 @@ func TestSetOptOut(t *testing.T) {
 		require.Equal(t, b.ownerID.String(), audit[2].ActorID)
 	})
 
+	t.Run("OnlyTheCustomerLiftsTheirOwn", func(t *testing.T) {
+		t.Parallel()
+		for _, own := range []domain.Contact{
+			{OptedOut: true, OptOutSource: domain.OptOutKeyword},
+			{MarketingOptedOut: true},
+		} {
+			b := setup(t)
+			ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
+			ct.OptedOut, ct.OptOutSource, ct.MarketingOptedOut = own.OptedOut, own.OptOutSource, own.MarketingOptedOut
+			b.db.state.contacts[contactKey{b.ws, ct.ID}] = ct
+			_, err := b.svc.SetOptOut(ctx, b.owner, ct.ID, false)
+			requireKind(t, domain.KindConflict, err)
+			require.Equal(t, ct, b.db.snapshot().contacts[contactKey{b.ws, ct.ID}])
+			require.Equal(t, []string{"contact.created"}, b.actions())
+		}
+	})
+
+	t.Run("OutlivesTheContact", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
+		out, err := b.svc.SetOptOut(ctx, b.owner, ct.ID, true)
+		require.NoError(t, err)
+		require.NoError(t, b.svc.Delete(ctx, b.owner, ct.ID))
+		again := b.create(t, b.owner, "+14155550100", contacts.Input{})
+		require.True(t, again.OptedOut, "a contact created later with the number starts opted out")
+		require.Equal(t, out.OptedOutAt, again.OptedOutAt)
+		require.Equal(t, domain.OptOutAPI, again.OptOutSource)
+		in, err := b.svc.SetOptOut(ctx, b.owner, again.ID, false)
+		require.NoError(t, err, "staff's own opt-out is staff's to lift")
+		require.False(t, in.OptedOut)
+		require.NoError(t, b.svc.Delete(ctx, b.owner, again.ID))
+		require.False(t, b.create(t, b.owner, "+14155550100", contacts.Input{}).OptedOut, "an opt-in lifts the suppression")
+	})
+
 	t.Run("ViewerIsForbidden", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

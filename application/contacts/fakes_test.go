@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/contacts"
@@ -33,13 +34,21 @@ var policy = func() authztest.Grants {
 
 type contactKey struct{ ws, id domain.ID }
 
+// suppressionKey is an address (phone or BSUID) of a workspace.
+type suppressionKey struct {
+	ws      domain.ID
+	address string
+}
+
 type fakeState struct {
 	contacts map[contactKey]domain.Contact
 	audit    []domain.AuditEntry
+	// suppressed keeps the opt-out of an address, as the Postgres suppression list does.
+	suppressed map[suppressionKey]domain.Contact
 }
 
 func (s *fakeState) clone() *fakeState {
-	return &fakeState{contacts: maps.Clone(s.contacts), audit: slices.Clone(s.audit)}
+	return &fakeState{contacts: maps.Clone(s.contacts), audit: slices.Clone(s.audit), suppressed: maps.Clone(s.suppressed)}
 }
 
 // listCall is what the use case asked the store for.
@@ -60,7 +69,8 @@ type fakeDB struct {
 }
 
 func newFakeDB() *fakeDB {
-	return &fakeDB{state: &fakeState{contacts: map[contactKey]domain.Contact{}}, members: map[contactKey]bool{}}
+	return &fakeDB{state: &fakeState{contacts: map[contactKey]domain.Contact{}, suppressed: map[suppressionKey]domain.Contact{}},
+		members: map[contactKey]bool{}}
 }
 
 func (db *fakeDB) InTx(ctx context.Context, fn func(ctx context.Context, r contacts.Repos) error) error {
@@ -107,16 +117,44 @@ func (f *fakeStore) Record(_ context.Context, e domain.AuditEntry) error {
 	return f.with(func(s *fakeState) error { s.audit = append(s.audit, e); return nil })
 }
 
-func (f *fakeStore) Create(_ context.Context, c domain.Contact) error {
-	return f.with(func(s *fakeState) error {
+func (f *fakeStore) Create(_ context.Context, c domain.Contact) (domain.Contact, error) {
+	err := f.with(func(s *fakeState) error {
 		for k, o := range s.contacts {
 			if k.ws == c.WorkspaceID && c.Phone != "" && o.Phone == c.Phone {
 				return domain.Errorf(domain.KindContactExists, "a contact with that phone number already exists")
 			}
 		}
+		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = false, nil, "", false
+		for _, a := range []string{c.Phone, c.BSUID} {
+			if sup, ok := s.suppressed[suppressionKey{c.WorkspaceID, a}]; ok && a != "" {
+				c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = sup.OptedOut, sup.OptedOutAt, sup.OptOutSource, sup.MarketingOptedOut
+			}
+		}
 		s.contacts[contactKey{c.WorkspaceID, c.ID}] = c
 		return nil
 	})
+	return c, err
+}
+
+func (f *fakeStore) SetOptOut(_ context.Context, ws, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (c domain.Contact, err error) {
+	err = f.with(func(s *fakeState) error {
+		var ok bool
+		if c, ok = s.contacts[contactKey{ws, id}]; !ok {
+			return domain.NotFound("contact")
+		}
+		c.OptedOut, c.OptedOutAt, c.OptOutSource = out, nil, ""
+		if out {
+			c.OptedOutAt, c.OptOutSource = &at, source
+		}
+		s.contacts[contactKey{ws, id}] = c
+		for _, a := range []string{c.Phone, c.BSUID} {
+			if a != "" {
+				s.suppressed[suppressionKey{ws, a}] = c
+			}
+		}
+		return nil
+	})
+	return c, err
 }
 
 func (f *fakeStore) Get(_ context.Context, ws, id domain.ID, view contacts.View, _ bool) (c domain.Contact, err error) {

@@ -26,6 +26,7 @@ type fakeDB struct {
 	mu          sync.Mutex
 	plan        domain.Plan
 	contacts    map[domain.ID]domain.Contact
+	suppressed  map[string]domain.Suppression // by phone: the opt-outs of deleted contacts
 	numbers     []domain.PhoneNumber
 	messages    map[domain.ID]domain.Message
 	categories  map[string]string
@@ -38,7 +39,7 @@ type fakeDB struct {
 }
 
 func newFakeDB() *fakeDB {
-	return &fakeDB{plan: domain.PlanFree, contacts: map[domain.ID]domain.Contact{}, messages: map[domain.ID]domain.Message{},
+	return &fakeDB{plan: domain.PlanFree, contacts: map[domain.ID]domain.Contact{}, suppressed: map[string]domain.Suppression{}, messages: map[domain.ID]domain.Message{},
 		categories: map[string]string{}, idem: map[string]messaging.IdempotencyRecord{}, jobs: map[domain.ID]int{},
 		quotaWindow: time.Now().Add(time.Minute)}
 }
@@ -51,6 +52,12 @@ func (db *fakeDB) Get(_ context.Context, ws, id domain.ID, view contacts.View, _
 		return domain.Contact{}, domain.NotFound("contact")
 	}
 	return c, nil
+}
+
+func (db *fakeDB) Suppression(_ context.Context, _ domain.ID, address string) (domain.Suppression, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.suppressed[address], nil
 }
 
 func (db *fakeDB) List(_ context.Context, ws domain.ID, f contacts.Filter, _ contacts.View, _ int) ([]domain.Contact, error) {
@@ -149,14 +156,16 @@ func (t tx) Save(_ context.Context, r messaging.IdempotencyRecord) error {
 	return nil
 }
 
-func (t tx) Create(_ context.Context, c domain.Contact) error {
+func (t tx) Create(_ context.Context, c domain.Contact) (domain.Contact, error) {
 	for _, o := range t.db.contacts {
 		if o.WorkspaceID == c.WorkspaceID && o.Phone == c.Phone {
-			return domain.Errorf(domain.KindContactExists, "exists")
+			return c, domain.Errorf(domain.KindContactExists, "exists")
 		}
 	}
+	sup := t.db.suppressed[c.Phone]
+	c.OptedOut, c.MarketingOptedOut = sup.OptedOut, sup.MarketingOptedOut
 	t.db.contacts[c.ID] = c
-	return nil
+	return c, nil
 }
 
 func (t tx) Queue(_ context.Context, m domain.Message, e domain.AuditEntry) error {

@@ -200,21 +200,28 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 	}
 
 	typ := strings.TrimSpace(in.Type)
-	if tgt.contact != nil {
-		ct := tgt.contact
-		if ct.OptedOut {
-			return domain.Errorf(domain.KindOptedOut, "the contact opted out of messages")
+	var optOut domain.Suppression
+	switch {
+	case tgt.contact != nil:
+		optOut = tgt.contact.Suppression()
+	case tgt.phone != "":
+		// A number without a contact may be a deleted contact's: their opt-out still holds.
+		if optOut, err = s.contacts.Suppression(ctx, c.WorkspaceID, tgt.phone); err != nil {
+			return err
 		}
-		if typ == TypeTemplate && ct.MarketingOptedOut {
-			ref := templateOf(in.Content)
-			if ref.Name != "" {
-				cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
-				if err != nil {
-					return err
-				}
-				if strings.EqualFold(cat, "MARKETING") {
-					return domain.Errorf(domain.KindOptedOut, "the contact stopped marketing messages")
-				}
+	}
+	if optOut.OptedOut {
+		return domain.Errorf(domain.KindOptedOut, "the contact opted out of messages")
+	}
+	if typ == TypeTemplate && optOut.MarketingOptedOut {
+		ref := templateOf(in.Content)
+		if ref.Name != "" {
+			cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(cat, "MARKETING") {
+				return domain.Errorf(domain.KindOptedOut, "the contact stopped marketing messages")
 			}
 		}
 	}
@@ -254,7 +261,7 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 			}
 		}
 		if newContact != nil {
-			if err := r.Contacts.Create(ctx, *newContact); err != nil {
+			if _, err := r.Contacts.Create(ctx, *newContact); err != nil {
 				return err
 			}
 			if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.created", "contact", newContact.ID.String(),

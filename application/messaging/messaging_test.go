@@ -413,3 +413,26 @@ func TestFoldEarlyStatuses(t *testing.T) {
 		Errors: json.RawMessage(`[{"code":131000,"title":"Something went wrong","message":"m"}]`)}})
 	require.Equal(t, "m", u.Error.Detail, "the message when there are no details")
 }
+
+// A number no contact has may be a deleted contact's: their opt-outs still hold, and a
+// refused send creates no contact.
+func TestSendToASuppressedNumber(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.db.suppressed["+14155550190"] = domain.Suppression{OptedOut: true}
+	_, err := b.svc.Send(ctx, b.owner, tmpl("+14155550190", "hello_world"))
+	require.Equal(t, domain.KindOptedOut, kind(err))
+
+	b.db.suppressed["+14155550191"] = domain.Suppression{MarketingOptedOut: true}
+	b.db.categories["hello_world"] = "MARKETING"
+	_, err = b.svc.Send(ctx, b.owner, tmpl("+14155550191", "hello_world"))
+	require.Equal(t, domain.KindOptedOut, kind(err), "a marketing template to a marketing stop")
+	b.db.categories["hello_world"] = "UTILITY"
+	res, err := b.svc.Send(ctx, b.owner, tmpl("+14155550191", "hello_world"))
+	require.NoError(t, err, "a utility template goes")
+	require.True(t, b.db.contacts[res.Message.ContactID].MarketingOptedOut, "the new contact starts with the stop")
+	for _, c := range b.db.contacts {
+		require.NotEqual(t, "+14155550190", c.Phone)
+	}
+}

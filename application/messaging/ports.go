@@ -14,6 +14,9 @@ type Contacts interface {
 	Get(ctx context.Context, workspaceID, id domain.ID, view contacts.View, forUpdate bool) (domain.Contact, error)
 	// List finds contacts; the send use case uses it to find one by phone (Filter.Phone).
 	List(ctx context.Context, workspaceID domain.ID, f contacts.Filter, view contacts.View, limit int) ([]domain.Contact, error)
+	// Suppression is what the suppression list keeps for an address (E.164 phone) that no
+	// contact has now: the opt-outs of a deleted contact.
+	Suppression(ctx context.Context, workspaceID domain.ID, address string) (domain.Suppression, error)
 }
 
 // Workspaces reads a workspace's plan (each request: a plan change applies at once).
@@ -80,7 +83,9 @@ type IdempotencySaver interface {
 
 // ContactWriter creates the contact of a new `to` in the current transaction.
 type ContactWriter interface {
-	Create(ctx context.Context, c domain.Contact) error // KindContactExists on a taken phone
+	// Create inserts c (its opt-outs taken from the suppression list) and returns it as
+	// stored; KindContactExists on a taken phone.
+	Create(ctx context.Context, c domain.Contact) (domain.Contact, error)
 }
 
 // MessageWriter inserts the queued message in the current transaction.

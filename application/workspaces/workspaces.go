@@ -100,31 +100,26 @@ func (s *Service) Get(ctx context.Context, c domain.Caller) (domain.Workspace, e
 // UpdateInput changes a workspace; nil fields stay as they are.
 type UpdateInput struct {
 	Name *string
+	// Plan is refused: plans are the operator's (SetPlan). It is here so that a client
+	// sending one is told so, not silently ignored.
 	Plan *string
 }
 
-// Update renames the workspace or changes its plan (billing.manage: owners only).
+// Update renames the workspace. A plan in the input is forbidden: plans are changed by the
+// operator only (SetPlan), so no member can give their workspace a bigger one.
 func (s *Service) Update(ctx context.Context, c domain.Caller, in UpdateInput) (domain.Workspace, error) {
 	if err := authz.Require(s.authz, c, access.WorkspaceUpdate); err != nil {
 		return domain.Workspace{}, err
 	}
+	if in.Plan != nil {
+		return domain.Workspace{}, domain.Errorf(domain.KindForbidden, "the plan is changed by the operator of this platform, not through the workspace")
+	}
 	var v domain.Validator
-	var plan domain.Plan
 	if in.Name != nil {
 		v.Check(domain.ValidName(*in.Name, 100), "name", "must be 1 to 100 characters")
 	}
-	if in.Plan != nil {
-		var ok bool
-		plan, ok = domain.ParsePlan(*in.Plan)
-		v.Check(ok, "plan", "must be free, pro or enterprise")
-	}
 	if err := v.Err(); err != nil {
 		return domain.Workspace{}, err
-	}
-	if in.Plan != nil {
-		if err := authz.Require(s.authz, c, access.BillingManage); err != nil {
-			return domain.Workspace{}, err
-		}
 	}
 	var w domain.Workspace
 	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
@@ -132,23 +127,42 @@ func (s *Service) Update(ctx context.Context, c domain.Caller, in UpdateInput) (
 		if w, err = r.Store.Workspace(ctx, c.WorkspaceID); err != nil {
 			return err
 		}
-		details := map[string]any{}
-		if in.Name != nil && strings.TrimSpace(*in.Name) != w.Name {
-			details["name"] = map[string]any{"from": w.Name, "to": strings.TrimSpace(*in.Name)}
-			w.Name = strings.TrimSpace(*in.Name)
-		}
-		if in.Plan != nil && plan != w.Plan {
-			details["plan"] = map[string]any{"from": string(w.Plan), "to": string(plan)}
-			w.Plan = plan
-		}
-		if len(details) == 0 {
+		if in.Name == nil || strings.TrimSpace(*in.Name) == w.Name {
 			return nil
 		}
+		details := map[string]any{"name": map[string]any{"from": w.Name, "to": strings.TrimSpace(*in.Name)}}
+		w.Name = strings.TrimSpace(*in.Name)
 		w.UpdatedAt = s.now().UTC()
 		if err := r.Store.UpdateWorkspace(ctx, w); err != nil {
 			return err
 		}
 		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "workspace.updated", "workspace", w.ID.String(), details, w.UpdatedAt))
+	})
+	return w, err
+}
+
+// SetPlan changes a workspace's plan: the operator's action (ADMIN_TOKEN), not a member's,
+// so it takes no caller and is audited as the system's, from where the request came. The
+// new limit applies at once.
+func (s *Service) SetPlan(ctx context.Context, ws domain.ID, plan string, meta domain.RequestMeta) (domain.Workspace, error) {
+	p, ok := domain.ParsePlan(plan)
+	if !ok {
+		return domain.Workspace{}, &domain.Error{Kind: domain.KindValidation, Message: "invalid plan",
+			Fields: []domain.FieldError{{Field: "plan", Message: "must be free, pro or enterprise"}}}
+	}
+	var w domain.Workspace
+	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		var err error
+		if w, err = r.Store.Workspace(ctx, ws); err != nil || w.Plan == p {
+			return err
+		}
+		details := map[string]any{"plan": map[string]any{"from": string(w.Plan), "to": string(p)}}
+		w.Plan, w.UpdatedAt = p, s.now().UTC()
+		if err := r.Store.UpdateWorkspace(ctx, w); err != nil {
+			return err
+		}
+		operator := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws, Meta: meta}
+		return r.Audit.Record(ctx, domain.NewAuditEntry(operator, "workspace.plan_changed", "workspace", ws.String(), details, w.UpdatedAt))
 	})
 	return w, err
 }

@@ -148,29 +148,35 @@ func TestUpdate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	t.Run("OwnerChangesPlan", func(t *testing.T) {
+	t.Run("PlanIsTheOperators", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 
-		w, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Plan: ptr("pro")})
-		require.NoError(t, err)
-		require.Equal(t, domain.PlanPro, w.Plan)
-		require.Equal(t, domain.PlanPro, b.db.snapshot().workspaces[b.ws].Plan)
-		e := b.db.snapshot().audit[0]
-		require.Equal(t, "workspace.updated", e.Action)
-		require.Equal(t, map[string]any{"plan": map[string]any{"from": "free", "to": "pro"}}, e.Details)
-	})
-
-	t.Run("PlanIsOwnerOnly", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-
-		_, err := b.svc.Update(ctx, b.as(b.manager, access.Manager), workspaces.UpdateInput{Name: ptr("Renamed"), Plan: ptr("enterprise")})
-		requireKind(t, domain.KindForbidden, err)
+		for _, plan := range []string{"enterprise", "free", "gold"} {
+			_, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Name: ptr("Renamed"), Plan: ptr(plan)})
+			requireKind(t, domain.KindForbidden, err)
+		}
 		w := b.db.snapshot().workspaces[b.ws]
 		require.Equal(t, domain.PlanFree, w.Plan)
 		require.Equal(t, "Acme", w.Name, "a refused request changes nothing, not even the name")
 		require.Empty(t, b.auditActions())
+
+		w, err := b.svc.SetPlan(ctx, b.ws, "pro", domain.RequestMeta{})
+		require.NoError(t, err)
+		require.Equal(t, domain.PlanPro, w.Plan)
+		require.Equal(t, domain.PlanPro, b.db.snapshot().workspaces[b.ws].Plan)
+		e := b.db.snapshot().audit[0]
+		require.Equal(t, "workspace.plan_changed", e.Action)
+		require.Equal(t, domain.ActorSystem, e.ActorType)
+		require.Equal(t, map[string]any{"plan": map[string]any{"from": "free", "to": "pro"}}, e.Details)
+
+		_, err = b.svc.SetPlan(ctx, b.ws, "pro", domain.RequestMeta{})
+		require.NoError(t, err)
+		require.Len(t, b.auditActions(), 1, "no change, no audit")
+		_, err = b.svc.SetPlan(ctx, b.ws, "gold", domain.RequestMeta{})
+		requireKind(t, domain.KindValidation, err)
+		_, err = b.svc.SetPlan(ctx, domain.NewID(), "pro", domain.RequestMeta{})
+		requireKind(t, domain.KindNotFound, err)
 	})
 
 	t.Run("ManagerRenames", func(t *testing.T) {
@@ -187,7 +193,7 @@ func TestUpdate(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 
-		w, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Name: ptr("Acme"), Plan: ptr("free")})
+		w, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Name: ptr("Acme")})
 		require.NoError(t, err)
 		require.Equal(t, "Acme", w.Name)
 		require.Empty(t, b.auditActions())
@@ -197,11 +203,11 @@ func TestUpdate(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 
-		_, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Name: ptr(""), Plan: ptr("gold")})
+		_, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Name: ptr("")})
 		var de *domain.Error
 		require.ErrorAs(t, err, &de)
 		require.Equal(t, domain.KindValidation, de.Kind)
-		require.Len(t, de.Fields, 2)
+		require.Len(t, de.Fields, 1)
 
 		for _, r := range []access.Role{access.Agent, access.Viewer} {
 			_, err := b.svc.Update(ctx, b.as(b.agent, r), workspaces.UpdateInput{Name: ptr("X")})

@@ -90,7 +90,7 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 		"DATABASE_URL": dbURL, "HTTP_ADDR": "127.0.0.1:0", "META_APP_ID": "bench-app", "META_APP_SECRET": "bench-secret",
 		"META_VERIFY_TOKEN": "bench", "JWT_SECRET": "bench-jwt-secret-bench-jwt-secret-0123", "META_GRAPH_URL": sbSrv.URL,
 		"TOKEN_MASTER_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)), "LOG_LEVEL": "error",
-		"REDIS_URL": os.Getenv("REDIS_URL"), "DB_MAX_CONNS": "40",
+		"REDIS_URL": os.Getenv("REDIS_URL"), "DB_MAX_CONNS": "40", "ADMIN_TOKEN": "bench-operator-token",
 	}
 	cfg, err := bootstrap.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -125,7 +125,7 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 			return err
 		}
 		ws := w["id"].(string)
-		if _, err := c.do("PATCH", "/v1/workspaces/"+ws, tok, map[string]string{"plan": "enterprise"}, 200); err != nil {
+		if _, err := c.do("PUT", "/admin/workspaces/"+ws+"/plan", env["ADMIN_TOKEN"], map[string]string{"plan": "enterprise"}, 200); err != nil {
 			return err
 		}
 		acct, err := sb.CreateAccount(sandbox.AccountOptions{Throughput: 1000})

@@ -113,7 +113,8 @@ func (c *Client) SignupLogin(ctx context.Context, email string) (User, error) {
 	return u, nil
 }
 
-// CreateWorkspace creates a workspace owned by u on plan ("" keeps free).
+// CreateWorkspace creates a workspace owned by u on plan ("" keeps free), which the
+// operator sets.
 func (c *Client) CreateWorkspace(ctx context.Context, u User, name, plan string) (string, error) {
 	m, err := c.Must(ctx, 201, "POST", "/v1/workspaces", u.Token, map[string]string{"name": name})
 	if err != nil {
@@ -121,7 +122,7 @@ func (c *Client) CreateWorkspace(ctx context.Context, u User, name, plan string)
 	}
 	ws, _ := m["id"].(string)
 	if plan != "" && plan != "free" {
-		if _, err := c.Must(ctx, 200, "PATCH", "/v1/workspaces/"+ws, u.Token, map[string]string{"plan": plan}); err != nil {
+		if _, err := c.Must(ctx, 200, "PUT", "/admin/workspaces/"+ws+"/plan", AdminToken, map[string]string{"plan": plan}); err != nil {
 			return "", err
 		}
 	}

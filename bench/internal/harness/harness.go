@@ -27,6 +27,7 @@ const (
 	AppSecret   = "bench-app-secret"
 	VerifyToken = "bench-verify-token"
 	JWTSecret   = "bench-jwt-secret-bench-jwt-secret-0123"
+	AdminToken  = "bench-operator-token" // ADMIN_TOKEN: plans are set through the operator's API
 )
 
 // MasterKey is the base64 TOKEN_MASTER_KEY of every server started by the harness.

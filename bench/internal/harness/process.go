@@ -83,7 +83,7 @@ func StartServerOn(ctx context.Context, o ServerOptions, addr string) (*Server, 
 		"META_APP_ID": AppID, "META_APP_SECRET": AppSecret, "META_VERIFY_TOKEN": VerifyToken,
 		"META_GRAPH_URL": o.GraphURL, "JWT_SECRET": JWTSecret, "TOKEN_MASTER_KEY": MasterKey,
 		"LOG_LEVEL": o.LogLevel, "DB_MAX_CONNS": fmt.Sprint(o.MaxConns), "SHUTDOWN_TIMEOUT": "10s",
-		"REDIS_URL": o.RedisURL,
+		"REDIS_URL": o.RedisURL, "ADMIN_TOKEN": AdminToken,
 	}
 	for k, v := range o.Env {
 		env[k] = v

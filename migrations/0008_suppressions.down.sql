@@ -1,0 +1,2 @@
+DROP INDEX inbox_events_ws_contact_idx;
+DROP TABLE suppressions;

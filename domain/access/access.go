@@ -79,7 +79,7 @@ const (
 	WorkspaceDelete Permission = "workspace.delete"
 
 	BillingRead   Permission = "billing.read"
-	BillingManage Permission = "billing.manage" // plan changes
+	BillingManage Permission = "billing.manage" // billing settings; plans themselves are the operator's
 
 	MembersRead   Permission = "members.read"
 	MembersInvite Permission = "members.invite"

@@ -202,6 +202,31 @@ func TestContactRepo(t *testing.T) {
 
 		_, err = b.repo.SetOptOut(ctx, b.ws, domain.NewID(), true, domain.OptOutAPI, now())
 		requireKind(t, domain.KindNotFound, err)
+
+		// A contact that gains an address joins it with the list, both ways: a BSUID-only
+		// contact whose suppressed phone Meta now sends is opted out, and the BSUID is kept.
+		gone := create(t, b, contact(b.ws, "+14155550102", "gone"))
+		_, err = b.repo.SetOptOut(ctx, b.ws, gone.ID, true, domain.OptOutKeyword, t0)
+		require.NoError(t, err)
+		require.NoError(t, b.repo.Delete(ctx, b.ws, gone.ID))
+		bsuidOnly, err := inb.FindOrCreate(ctx, b.ws, inbound.NewIdentity("", "US.8", ""), now())
+		require.NoError(t, err)
+		require.False(t, bsuidOnly.OptedOut)
+		joined, err := inb.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550102", "US.8", ""), now())
+		require.NoError(t, err)
+		require.Equal(t, bsuidOnly.ID, joined.ID)
+		require.Equal(t, "+14155550102", joined.Phone)
+		require.True(t, joined.OptedOut)
+		require.Equal(t, domain.OptOutKeyword, joined.OptOutSource)
+		require.Equal(t, t0.UTC(), joined.OptedOutAt.UTC())
+		require.Equal(t, domain.Suppression{OptedOut: true}, suppression(b.ws, "US.8"))
+		// And an opted-out contact's new BSUID is kept under it.
+		mkt := create(t, b, contact(b.ws, "+14155550103", "marketing stop"))
+		_, err = inb.SetMarketingOptOut(ctx, b.ws, mkt.ID, true)
+		require.NoError(t, err)
+		_, err = inb.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550103", "US.9", ""), now())
+		require.NoError(t, err)
+		require.Equal(t, domain.Suppression{MarketingOptedOut: true}, suppression(b.ws, "US.9"))
 	})
 
 	t.Run("ViewNeverShowsAnothersContact", func(t *testing.T) {

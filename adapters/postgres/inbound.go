@@ -135,6 +135,45 @@ func (r *InboundRepo) fillIn(ctx context.Context, c domain.Contact, phone string
 	if err != nil {
 		return c, err
 	}
+	if c, err = pgx.CollectExactlyOneRow(rows, scanContact); err != nil || (!setPhone && !setBSUID) {
+		return c, err
+	}
+	return mergeSuppressions(ctx, r.q, c.WorkspaceID, c.ID)
+}
+
+// mergeSuppressions joins a contact that gained an address (a BSUID-only contact whose
+// phone Meta now sends, or the reverse) with the suppression list: an opt-out kept under
+// the new address applies to the contact, and the contact's own opt-outs are kept under
+// the new address too.
+func mergeSuppressions(ctx context.Context, q Querier, ws, id domain.ID) (domain.Contact, error) {
+	rows, err := q.Query(ctx, `
+		WITH s AS (
+			SELECT min(x.created_at) FILTER (WHERE x.scope = 'all') AS opted_out_at,
+				coalesce(max(x.source) FILTER (WHERE x.scope = 'all' AND x.source <> 'api'),
+					max(x.source) FILTER (WHERE x.scope = 'all')) AS source,
+				coalesce(bool_or(x.scope = 'marketing'), false) AS marketing
+			FROM contacts c JOIN suppressions x ON x.workspace_id = c.workspace_id AND x.address IN (c.phone, c.bsuid)
+			WHERE c.workspace_id = $1 AND c.id = $2),
+		c AS (
+			UPDATE contacts c SET
+				opted_out = c.opted_out OR s.opted_out_at IS NOT NULL,
+				opted_out_at = CASE WHEN c.opted_out THEN c.opted_out_at ELSE s.opted_out_at END,
+				opt_out_source = CASE WHEN c.opted_out THEN c.opt_out_source ELSE s.source END,
+				marketing_opted_out = c.marketing_opted_out OR s.marketing
+			FROM s WHERE c.workspace_id = $1 AND c.id = $2
+			RETURNING c.*),
+		kept AS (
+			INSERT INTO suppressions (workspace_id, address, scope, source, created_at)
+			SELECT c.workspace_id, a.address, v.scope, v.source, v.at
+			FROM c, unnest(ARRAY[c.phone, c.bsuid]) AS a (address),
+				LATERAL (VALUES ('all', c.opt_out_source, c.opted_out_at, c.opted_out),
+					('marketing', 'meta', c.updated_at, c.marketing_opted_out)) AS v (scope, source, at, active)
+			WHERE a.address IS NOT NULL AND v.active
+			ON CONFLICT DO NOTHING)
+		SELECT `+contactColumns+` FROM c`, ws, id)
+	if err != nil {
+		return domain.Contact{}, err
+	}
 	return pgx.CollectExactlyOneRow(rows, scanContact)
 }
 

@@ -119,15 +119,20 @@ type Message struct {
 	PhoneNumberID string // Meta's id of the business number
 	Direction     Direction
 	Type          string
-	Content       json.RawMessage
-	Status        MessageStatus
-	Purpose       MessagePurpose // outbound only; empty means PurposeConversation
-	WAMID         string
-	Error         *MessageError
-	Pricing       json.RawMessage
-	CreatedAt     time.Time
-	SentAt        *time.Time
-	DeliveredAt   *time.Time
-	ReadAt        *time.Time
-	FailedAt      *time.Time
+	// Content is the type object: what the Graph API's send shape names after Type
+	// ({"body"} for a text), for inbound messages too (webhook.Message.TypeObject).
+	Content json.RawMessage
+	// Raw is an inbound message exactly as Meta sent it; stored, never read back by
+	// the message queries (empty there) and never shown through the API.
+	Raw         json.RawMessage
+	Status      MessageStatus
+	Purpose     MessagePurpose // outbound only; empty means PurposeConversation
+	WAMID       string
+	Error       *MessageError
+	Pricing     json.RawMessage
+	CreatedAt   time.Time
+	SentAt      *time.Time
+	DeliveredAt *time.Time
+	ReadAt      *time.Time
+	FailedAt    *time.Time
 }

@@ -141,7 +141,8 @@ func readFixture(t testing.TB, name string) []byte {
 }
 
 // checkStored verifies the generic effect of a fixture: every message with a sender is
-// stored once, inbound and received, with Meta's message object as content; every status
+// stored once, inbound and received, with its type object as content and Meta's message
+// object as raw; every status
 // is recorded once per (wamid, status).
 func (h *hookEnv) checkStored(t *testing.T, body []byte) {
 	t.Helper()
@@ -154,13 +155,14 @@ func (h *hookEnv) checkStored(t *testing.T, body []byte) {
 		for i := range ch.Value.Messages {
 			m := &ch.Value.Messages[i]
 			var dir, status, typ string
-			var content []byte
-			require.NoError(t, h.a.Pool.QueryRow(context.Background(), `SELECT direction, status, type, content FROM messages
-				WHERE workspace_id = $1 AND wamid = $2`, h.ws, m.ID).Scan(&dir, &status, &typ, &content), "message %s", m.ID)
+			var content, raw []byte
+			require.NoError(t, h.a.Pool.QueryRow(context.Background(), `SELECT direction, status, type, content, raw FROM messages
+				WHERE workspace_id = $1 AND wamid = $2`, h.ws, m.ID).Scan(&dir, &status, &typ, &content, &raw), "message %s", m.ID)
 			require.Equal(t, "inbound", dir)
 			require.Equal(t, "received", status)
 			require.Equal(t, m.Type, typ)
-			require.JSONEq(t, string(m.Raw), string(content))
+			require.JSONEq(t, string(m.TypeObject()), string(content))
+			require.JSONEq(t, string(m.Raw), string(raw))
 		}
 		for _, s := range ch.Value.Statuses {
 			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM message_statuses WHERE wamid = $1 AND status = $2`, s.ID, s.Status))
@@ -203,7 +205,7 @@ func TestWebhookFixtures(t *testing.T) {
 			require.Equal(t, last.Add(24*time.Hour).Format(time.RFC3339), c["service_window_expires_at"])
 			require.Equal(t, false, c["opted_out"])
 			var body string
-			require.NoError(t, h.a.Pool.QueryRow(ctx, `SELECT content->'text'->>'body' FROM messages WHERE wamid = $1`,
+			require.NoError(t, h.a.Pool.QueryRow(ctx, `SELECT content->>'body' FROM messages WHERE wamid = $1`,
 				"wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFDNBMUYwQzJCOUU3RDRBNTVCNkMxAA==").Scan(&body))
 			require.Equal(t, "Hola, ¿tienen envío a Monterrey? 🎉", body)
 		},
@@ -410,7 +412,7 @@ func TestWebhookHandshakeAndSignatures(t *testing.T) {
 	require.Contains(t, string(nulBody), `\u0000`)
 	h.deliver(t, nulBody)
 	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND decode(args->>'raw', 'base64') = $1`, nulBody))
-	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1 AND content->'text'->>'body' = $2`, nul, "before \uFFFD after"))
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1 AND content->>'body' = $2`, nul, "before \uFFFD after"))
 
 	// A signed body that can never be parsed is acknowledged, then cancelled without retries.
 	require.Equal(t, 200, h.post(t, []byte(`this is not json`)).Status)
@@ -717,7 +719,7 @@ func TestWebhookFromSandbox(t *testing.T) {
 	c := h.contactBy(t, "+33612345678")
 	require.Equal(t, "Zoë Lefèvre", c["name"])
 	var text string
-	require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT content->'text'->>'body' FROM messages WHERE wamid = $1`, wamid).Scan(&text))
+	require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT content->>'body' FROM messages WHERE wamid = $1`, wamid).Scan(&text))
 	require.Equal(t, "Bonjour, ça marche ?", text)
 }
 

@@ -204,7 +204,9 @@ func (r *InboundRepo) WAMIDExists(ctx context.Context, wamid string) (bool, erro
 }
 
 // ReceiveInbound implements inbound.MessageStore: one statement whose later parts act
-// only on the row the insert returned, so a wamid already stored changes nothing.
+// only on the row the insert returned, so a wamid already stored changes nothing. The
+// row keeps the type object in content (what the API shows) and Meta's whole message in
+// raw.
 func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev inbound.InboxEvent) (bool, error) {
 	content := m.Content
 	if len(content) == 0 {
@@ -217,8 +219,8 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 	var inserted bool
 	err = r.q.QueryRow(ctx, `
 		WITH m AS (
-			INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, wamid, created_at)
-			VALUES ($1, $2, $3, $4, 'inbound', $5, $6, 'received', $7, $8)
+			INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, raw, status, wamid, created_at)
+			VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $16, 'received', $7, $8)
 			ON CONFLICT (wamid) WHERE wamid IS NOT NULL DO NOTHING
 			RETURNING workspace_id, contact_id),
 		touched AS (
@@ -232,7 +234,7 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 		SELECT EXISTS (SELECT 1 FROM m)`,
 		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt,
 		m.CreatedAt.Add(domain.ServiceWindow), touch,
-		ev.WorkspaceID, ev.Kind, ev.ContactID, ev.MessageID, payload).Scan(&inserted)
+		ev.WorkspaceID, ev.Kind, ev.ContactID, ev.MessageID, payload, rawOrNil(m.Raw)).Scan(&inserted)
 	return inserted, err
 }
 

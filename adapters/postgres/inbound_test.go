@@ -170,7 +170,8 @@ func TestInboundRepo(t *testing.T) {
 		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
 		require.NoError(t, err)
 		in := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
-			Content: json.RawMessage(`{"id":"wamid.A","text":{"body":"hi"}}`), WAMID: "wamid.A", CreatedAt: t0}
+			Content: json.RawMessage(`{"body":"hi"}`), Raw: json.RawMessage(`{"id":"wamid.A","type":"text","text":{"body":"hi"}}`),
+			WAMID: "wamid.A", CreatedAt: t0}
 		ev := inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived, ContactID: &c.ID, MessageID: &in.ID,
 			Payload: map[string]any{"wamid": "wamid.A"}}
 		ok, err := b.repo.ReceiveInbound(ctx, in, true, ev)
@@ -191,6 +192,15 @@ func TestInboundRepo(t *testing.T) {
 		seen, err := b.repo.WAMIDExists(ctx, "wamid.A")
 		require.NoError(t, err)
 		require.True(t, seen)
+		// The type object is the content; Meta's whole message is kept beside it.
+		var content, raw string
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT content::text, raw::text FROM messages WHERE wamid = 'wamid.A'`).Scan(&content, &raw))
+		require.JSONEq(t, `{"body":"hi"}`, content)
+		require.JSONEq(t, `{"id":"wamid.A","type":"text","text":{"body":"hi"}}`, raw)
+		read, err := postgres.NewMessageRepo(b.pool).GetMessage(ctx, b.ws, in.ID)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"body":"hi"}`, string(read.Content))
+		require.Empty(t, read.Raw, "reads never carry the raw message")
 
 		out := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 			Content: json.RawMessage(`{"body":"yo"}`), Status: domain.StatusQueued, CreatedAt: t0}

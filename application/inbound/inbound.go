@@ -288,7 +288,7 @@ func (p *run) message(ctx context.Context, rt Route, m *webhook.Message) error {
 	}
 	msg := domain.Message{
 		ID: domain.NewID(), WorkspaceID: ws, ContactID: contact.ID, PhoneNumberID: n.PhoneNumberID,
-		Direction: domain.Inbound, Type: typ, Content: m.Raw, Status: domain.StatusReceived,
+		Direction: domain.Inbound, Type: typ, Content: m.TypeObject(), Raw: m.Raw, Status: domain.StatusReceived,
 		WAMID: m.ID, CreatedAt: at,
 	}
 	// A system notice (number or identity changed) is not the user writing to us: it does

@@ -102,10 +102,29 @@ func TestProcessMessage(t *testing.T) {
 			require.Equal(t, domain.StatusReceived, m.Status)
 			require.Equal(t, "text", m.Type)
 			require.Equal(t, phoneID, m.PhoneNumberID)
-			require.Contains(t, string(m.Content), `"from_user_id":"MX.11398273645501928374"`)
+			// Content is the type object, as for an outbound text; Meta's message rides in Raw.
+			require.JSONEq(t, `{"body":"Hola, \u00bftienen env\u00edo a Monterrey? \ud83c\udf89"}`, string(m.Content))
+			require.Contains(t, string(m.Raw), `"from_user_id":"MX.11398273645501928374"`)
 		}
 		require.Len(t, b.mem.events, 1)
 		require.Equal(t, inbound.EventMessageReceived, b.mem.events[0].Kind)
+	})
+
+	t.Run("ContentIsTheTypeObject", func(t *testing.T) {
+		t.Parallel()
+		for name, want := range map[string]string{
+			"image.json":           `{"caption":"Foto del paquete da\u00f1ado","mime_type":"image/jpeg","sha256":"HgNyJkSD1oQXy0f7Dcfx1aDLzaBvGXxHqUS3H3mL0nU=","id":"1479537139650973","url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1479537139650973&ext=1768000200&hash=ATtMnG8Lq0yI5yKQ%3D%3D"}`,
+			"request_welcome.json": `{}`,
+			"unsupported.json":     `{"type":"edit"}`,
+		} {
+			b := setup(t)
+			require.NoError(t, b.svc.Process(context.Background(), fixture(t, name)))
+			require.Len(t, b.mem.messages, 1, name)
+			for _, m := range b.mem.messages {
+				require.JSONEq(t, want, string(m.Content), name)
+				require.NotEmpty(t, m.Raw, name)
+			}
+		}
 	})
 
 	t.Run("BSUIDOnlyUser", func(t *testing.T) {

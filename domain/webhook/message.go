@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -167,6 +168,31 @@ func (m Message) MarshalJSON() ([]byte, error) {
 
 // Time returns Timestamp as a UTC time, the zero time when it is absent or not a number.
 func (m *Message) Time() time.Time { return parseUnix(m.Timestamp) }
+
+// commonFields are the members every message may carry beside its type object: a type of
+// one of these names (not one Meta sends) has no type object.
+var commonFields = map[string]bool{
+	"from": true, "from_user_id": true, "id": true, "timestamp": true, "type": true, "group_id": true,
+	"context": true, "referral": true, "errors": true,
+}
+
+// TypeObject returns the member named after the message's type, exactly as received: for
+// a text {"body"}, for an image {"id","mime_type","sha256","caption"}, for a button
+// {"payload","text"}, for unsupported {"type"} (the kind of message, e.g. "edit"), for
+// contacts the array of cards. It is {} when that member is absent or not an object or
+// array (request_welcome, the older unknown type, an unsupported message naming no kind).
+// This is what a client renders, the same shape an outbound message of the type has.
+func (m *Message) TypeObject() json.RawMessage {
+	if m.Type != "" && !commonFields[m.Type] && len(m.Raw) > 0 {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(m.Raw, &members) == nil {
+			if v := bytes.TrimSpace(members[m.Type]); len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+				return v
+			}
+		}
+	}
+	return json.RawMessage(`{}`)
+}
 
 // Contact returns the contacts[] entry of the sender, nil when the change had none for
 // them (system messages never do). Only set on messages produced by Parse.

@@ -16,6 +16,9 @@
 //
 //  5. Scaling: the ingest run with one and with two server processes on one database.
 //
+//  6. Role all, as a default deployment runs: one process ingests and processes at once;
+//     the ingest runs of 1 (closed loop, paced) against it, and how processing kept up.
+//
 //     DATABASE_URL="$(scripts/postgres.sh)" go run ./bench/capacity [-duration 10s] [-c 32] [-rate 2000]
 package main
 
@@ -51,6 +54,7 @@ type config struct {
 	SendN          int           // messages for bench/send (0: skip)
 	GoBench        time.Duration // -benchtime of the Go benchmarks (0: skip)
 	Scaling        bool
+	AllConc        int    // closed-loop clients of the role-all run (0: skip it)
 	ResultsDir     string // "" = bench/results
 	Out            io.Writer
 }
@@ -66,6 +70,7 @@ func main() {
 	flag.IntVar(&cfg.SendN, "send", 4000, "messages for go run ./bench/send (0 skips it)")
 	flag.DurationVar(&cfg.GoBench, "benchtime", 300*time.Millisecond, "-benchtime of the Go benchmarks (0 skips them)")
 	flag.BoolVar(&cfg.Scaling, "scaling", true, "also run ingest against two server processes")
+	flag.IntVar(&cfg.AllConc, "all-c", 16, "closed-loop clients of the run against one role-all process (0 skips it)")
 	flag.Parse()
 	cfg.Out = os.Stdout
 	harness.Main("bench", 15*time.Minute, cfg.ResultsDir, func(ctx context.Context) (*harness.Report, error) {
@@ -77,6 +82,10 @@ func main() {
 type outcome struct {
 	closed, paced harness.LoadResult
 	twoServers    harness.LoadResult
+	allClosed     harness.LoadResult
+	allPaced      harness.LoadResult
+	allLost       int
+	allDoubled    int
 	baselinePerS  float64
 	processed     int
 	queued        int
@@ -255,6 +264,13 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		logf("worker stop: %v", err)
 	}
 
+	// 6. Role all: the same ingest runs against a process that also works the jobs.
+	if cfg.AllConc > 0 {
+		if err := roleAll(ctx, rep, cfg, opts, db, gen, logf); err != nil {
+			return rep, err
+		}
+	}
+
 	// 3. Send pipeline: the existing benchmark, unchanged.
 	if cfg.SendN > 0 {
 		// Concurrent: the API and the workers share the 2 CPUs. Burst: the workers paused
@@ -276,11 +292,78 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 			rep.Add("4 go bench", "go test -bench", "error: "+firstLine(err.Error()), "", harness.Fail)
 		}
 	}
-	rep.Note("ingest runs post to `waba serve --role=api` processes (no workers in them); the load generator is this process, on the same %s CPUs", rep.Host["cpus"])
+	rep.Note("ingest runs 1 and 5 post to `waba serve --role=api` processes (no workers in them), run 6 to one `--role=all` process that works the jobs too (DB_MAX_CONNS 25, WEBHOOK_WORKERS 200); the load generator is this process, on the same %s CPUs", rep.Host["cpus"])
 	rep.Note("payloads: 1 message (text, image, location, interactive, ad referral) or, every 4th, 1 status of a seeded outbound message (sent/delivered/read: it is locked, advanced and announced), %d numbers in %d workspaces, ~%d bytes", cfg.Tenants, (cfg.Tenants+1)/2, len(sample.Body))
 	rep.Note("the database holds %d earlier messages of %d contacts, analyzed, before the runs", historySize, historySize/10)
 	rep.Note("latency is measured by the client from request start to response end; the paced run issues requests on schedule with up to 256 in flight, after an unmeasured second at its rate")
 	return rep, nil
+}
+
+// roleAll measures ingest against one `waba serve --role=all` process with the deployment's
+// defaults (DB_MAX_CONNS 25, WEBHOOK_WORKERS 200): a closed loop of cfg.AllConc clients and
+// the paced run, while the same process works the jobs they queue. It then reports how far
+// processing kept up, and checks every acknowledged message stored once.
+func roleAll(ctx context.Context, rep *harness.Report, cfg config, opts harness.ServerOptions, db *harness.DB,
+	gen *harness.Generator, logf func(string, ...any)) error {
+	const sec = "6 role all"
+	ao := opts
+	ao.Role, ao.Name, ao.MaxConns = "all", "all-1", 25
+	srv, err := harness.StartServer(ctx, ao)
+	if err != nil {
+		return err
+	}
+	defer srv.Kill()
+	var acked []harness.Payload
+	open := func() int {
+		n, _ := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state IN ('available', 'running', 'retryable')`)
+		return n
+	}
+	run := func(name string, o harness.LoadOptions) harness.LoadResult {
+		r := harness.Load(ctx, o)
+		acked = append(acked, r.Acked...)
+		if name != "" {
+			addLoad(rep, sec, name, r)
+			rep.Add(sec, name+": webhook jobs not yet processed at the end", strconv.Itoa(open()), "", "")
+		}
+		return r
+	}
+	logf("role all: warm-up 1s, then %d clients for %s (closed loop)", cfg.AllConc, cfg.Duration)
+	target := []string{srv.URL}
+	run("", harness.LoadOptions{Targets: target, Concurrency: cfg.AllConc, Duration: time.Second, Gen: gen, Track: true})
+	lastOutcome.allClosed = run(fmt.Sprintf("%d clients, 1 process ingesting and processing", cfg.AllConc),
+		harness.LoadOptions{Targets: target, Concurrency: cfg.AllConc, Duration: cfg.Duration, Gen: gen, Track: true})
+	// Let processing catch up, so the paced run starts from an empty queue.
+	if _, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit); err != nil {
+		return err
+	}
+	logf("role all: paced at %.0f/s, 1s warm-up then %s", cfg.Rate, cfg.Duration)
+	po := harness.LoadOptions{Targets: target, Concurrency: 256, Rate: cfg.Rate, Duration: time.Second, Gen: gen, Track: true}
+	run("", po)
+	po.Duration = cfg.Duration
+	paced := run(fmt.Sprintf("paced at %.0f/s, 1 process ingesting and processing", cfg.Rate), po)
+	lastOutcome.allPaced = paced
+	p99 := paced.Percentile(.99)
+	keptUp := paced.PerSecond() >= cfg.Rate*0.97
+	rep.Add(sec, fmt.Sprintf("p99 at %.0f/s", cfg.Rate), fmt.Sprintf("%.1fms (achieved %.0f/s)", harness.MS(p99), paced.PerSecond()),
+		"<= 10ms at 2,000/s", harness.Verdict(keptUp && p99 <= 10*time.Millisecond && cfg.Rate >= 2000))
+	left, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit)
+	if err != nil {
+		return err
+	}
+	if left > 0 {
+		rep.Add(sec, "drain", fmt.Sprintf("%d jobs still open after %s (not checked for loss)", left, cfg.DrainLimit), "", "")
+	} else {
+		lost, doubled, err := checkStored(ctx, db, acked)
+		if err != nil {
+			return err
+		}
+		lastOutcome.allLost, lastOutcome.allDoubled = lost, doubled
+		rep.Add(sec, "acknowledged messages lost / doubled", fmt.Sprintf("%d / %d", lost, doubled), "0 / 0", harness.Check(lost == 0 && doubled == 0))
+	}
+	if err := srv.Stop(); err != nil {
+		logf("all-1 stop: %v", err)
+	}
+	return nil
 }
 
 func addLoad(rep *harness.Report, section, name string, r harness.LoadResult) {

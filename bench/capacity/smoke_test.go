@@ -17,7 +17,7 @@ import (
 func TestSmoke(t *testing.T) {
 	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{Duration: time.Second, Conc: 4, Rate: 200, Tenants: 2, DrainLimit: 30 * time.Second,
-			Scaling: true, ResultsDir: t.TempDir(), Out: io.Discard})
+			Scaling: true, AllConc: 4, ResultsDir: t.TempDir(), Out: io.Discard})
 	})
 	o := lastOutcome
 	require.Positive(t, o.closed.Acknowledged())
@@ -29,5 +29,10 @@ func TestSmoke(t *testing.T) {
 	require.Zero(t, o.lost, "acknowledged messages lost")
 	require.Zero(t, o.doubled, "messages stored twice")
 	require.Positive(t, o.advanced, "statuses found the seeded messages they report on")
+	require.Positive(t, o.allClosed.Acknowledged())
+	require.Equal(t, o.allClosed.Requests, o.allClosed.Acknowledged(), "statuses %v", o.allClosed.Status)
+	require.Equal(t, o.allPaced.Requests, o.allPaced.Acknowledged(), "statuses %v", o.allPaced.Status)
+	require.Zero(t, o.allLost, "acknowledged messages lost (role all)")
+	require.Zero(t, o.allDoubled, "messages stored twice (role all)")
 	require.False(t, rep.Failed())
 }

@@ -56,13 +56,15 @@ type Settings struct {
 	Migrate bool
 	// PasswordHashing "fast" makes argon2 cheap for tests; empty is production cost.
 	PasswordHashing PasswordHashing
+	// Version is the build's version, for the start-up line.
+	Version string
 }
 
 // Options returns the whole graph for cfg. Tests append fx.Populate, fx.Replace, etc.
 func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 	opts := []fx.Option{
 		fx.Supply(cfg, s, log, s.PasswordHashing),
-		fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: log.With("component", "fx")} }),
+		fx.WithLogger(func() fxevent.Logger { return fxLogger(log) }),
 		fx.StopTimeout(cfg.ShutdownTimeout + 5*time.Second),
 		PostgresModule,
 		MetricsModule,
@@ -79,6 +81,16 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 	// before HTTP, so HTTP stops first and in-flight requests finish before workers stop).
 	opts = append(opts, fx.Invoke(func(*river.Client[pgx.Tx], *echo.Echo) {}))
 	return opts
+}
+
+// fxLogger logs fx's own events (every constructor provided, hook run ...) at debug: a
+// person starting the server reads what it does, not how it is wired. Failures stay at
+// error level.
+func fxLogger(log *slog.Logger) fxevent.Logger {
+	l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
+	l.UseLogLevel(slog.LevelDebug)
+	l.UseErrorLevel(slog.LevelError)
+	return l
 }
 
 // PostgresModule provides the pool.

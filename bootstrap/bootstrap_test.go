@@ -3,6 +3,7 @@ package bootstrap_test
 import (
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -47,6 +48,7 @@ func TestConfigNamesTheBadVariable(t *testing.T) {
 		"JWT_SECRET":        func(e map[string]string) { e["JWT_SECRET"] = "short" },
 		"TOKEN_MASTER_KEY":  func(e map[string]string) { e["TOKEN_MASTER_KEY"] = base64.StdEncoding.EncodeToString(make([]byte, 16)) },
 		"LOG_LEVEL":         func(e map[string]string) { e["LOG_LEVEL"] = "loud" },
+		"LOG_FORMAT":        func(e map[string]string) { e["LOG_FORMAT"] = "yaml" },
 		"META_GRAPH_URL":    func(e map[string]string) { e["META_GRAPH_URL"] = "not a url" },
 		"ACCESS_TOKEN_TTL":  func(e map[string]string) { e["ACCESS_TOKEN_TTL"] = "forever" },
 		"VAULT_KEY_URL":     func(e map[string]string) { e["VAULT_KEY_URL"] = "bogus://key" },
@@ -73,7 +75,7 @@ func TestGraphIsComplete(t *testing.T) {
 	t.Parallel()
 	cfg, err := load(validEnv())
 	require.NoError(t, err)
-	log := bootstrap.NewLogger(io.Discard, 0)
+	log := bootstrap.NewLogger(io.Discard, 0, "")
 	for _, role := range []bootstrap.Role{bootstrap.RoleAll, bootstrap.RoleAPI, bootstrap.RoleWorker} {
 		require.NoError(t, fx.ValidateApp(bootstrap.Options(cfg, bootstrap.Settings{Role: role, Migrate: true}, log)...), role)
 	}
@@ -81,12 +83,48 @@ func TestGraphIsComplete(t *testing.T) {
 
 func TestLoggerRedactsSecrets(t *testing.T) {
 	t.Parallel()
-	var b strings.Builder
-	log := bootstrap.NewLogger(&b, 0)
-	log.Info("x", "password", "hunter2hunter2", "Authorization", "Bearer abc", "access_token", "EAAG123", "email", "a@b.c")
-	out := b.String()
-	for _, secret := range []string{"hunter2hunter2", "Bearer abc", "EAAG123"} {
-		require.NotContains(t, out, secret)
+	for _, format := range []bootstrap.LogFormat{bootstrap.LogJSON, bootstrap.LogText, ""} {
+		var b strings.Builder
+		log := bootstrap.NewLogger(&b, 0, format)
+		log.Info("x", "password", "hunter2hunter2", "Authorization", "Bearer abc", "access_token", "EAAG123", "email", "a@b.c")
+		// Grouped and derived loggers go through the same replacement.
+		log.With("component", "vault").WithGroup("req").Info("y", "token", "tok-secret-1", slog.Group("meta", "app_secret", "s3cr3t-app"))
+		out := b.String()
+		for _, secret := range []string{"hunter2hunter2", "Bearer abc", "EAAG123", "tok-secret-1", "s3cr3t-app"} {
+			require.NotContains(t, out, secret, "format %q", format)
+		}
+		require.Contains(t, out, "a@b.c")
+		require.Contains(t, out, "[redacted]")
+		if format == bootstrap.LogText {
+			require.Contains(t, out, "level=INFO msg=x")
+		} else {
+			// A strings.Builder is not a terminal: the default is JSON.
+			require.True(t, strings.HasPrefix(out, `{"time":`), "format %q: %s", format, out)
+		}
 	}
-	require.Contains(t, out, "a@b.c")
+}
+
+func TestConfigLogFormat(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bootstrap.LogFormat{"": "", "text": bootstrap.LogText, "JSON": bootstrap.LogJSON, " json ": bootstrap.LogJSON} {
+		env := validEnv()
+		env["LOG_FORMAT"] = v
+		cfg, err := load(env)
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.LogFormat, v)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://waba:s3cret@db.internal:5432/waba?sslmode=require": "postgres://waba:xxxxx@db.internal:5432/waba?sslmode=require",
+		"postgres://postgres@127.0.0.1:5432/waba?sslmode=disable":      "postgres://postgres@127.0.0.1:5432/waba?sslmode=disable",
+		"postgres://db/waba?user=waba&password=s3cret":                 "postgres://db/waba?password=xxxxx&user=waba",
+		"postgres://%zz":                                               "[unparseable URL withheld]",
+	} {
+		got := bootstrap.RedactURL(in)
+		require.Equal(t, want, got, in)
+		require.NotContains(t, got, "s3cret")
+	}
 }

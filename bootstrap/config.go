@@ -36,9 +36,11 @@ type Config struct {
 	CORSAllowedOrigins []string
 	AdminToken         string
 	LogLevel           slog.Level
-	ShutdownTimeout    time.Duration
-	WebhookWorkers     int
-	TokenCacheTTL      time.Duration
+	// LogFormat is LOG_FORMAT; empty when unset (NewLogger then picks by the terminal).
+	LogFormat       LogFormat
+	ShutdownTimeout time.Duration
+	WebhookWorkers  int
+	TokenCacheTTL   time.Duration
 }
 
 // ConfigError names the variable that stopped start-up.
@@ -75,6 +77,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TokenCacheTTL:      r.durationOr("TOKEN_CACHE_TTL", 5*time.Minute),
 	}
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")
+	cfg.LogFormat = r.logFormat("LOG_FORMAT")
 	if r.err != nil {
 		return Config{}, r.err
 	}
@@ -178,6 +181,23 @@ func (r *envReader) logLevel(name string) slog.Level {
 		r.fail(name, "must be debug, info, warn or error")
 	}
 	return l
+}
+
+func (r *envReader) logFormat(name string) LogFormat {
+	f, err := ParseLogFormat(r.getenv(name))
+	if err != nil {
+		r.fail(name, err.Error())
+	}
+	return f
+}
+
+// ParseLogFormat reads a LOG_FORMAT value: text, json, or empty (chosen by the terminal).
+func ParseLogFormat(s string) (LogFormat, error) {
+	switch f := LogFormat(strings.ToLower(strings.TrimSpace(s))); f {
+	case "", LogText, LogJSON:
+		return f, nil
+	}
+	return "", errors.New("must be text or json")
 }
 
 func splitList(s string) []string {

@@ -15,6 +15,7 @@ import (
 // server stops accepting and drains in-flight requests, River finishes running jobs, all
 // within cfg.ShutdownTimeout. It returns the exit code.
 func Serve(cfg Config, s Settings, log *slog.Logger) int {
+	log.Info("starting waba", StartupAttrs(cfg, s)...)
 	app := fx.New(Options(cfg, s, log)...)
 	if err := app.Err(); err != nil {
 		log.Error("cannot build the application", "err", err)
@@ -36,6 +37,22 @@ func Serve(cfg Config, s Settings, log *slog.Logger) int {
 	}
 	log.Info("stopped")
 	return sig.ExitCode
+}
+
+// StartupAttrs are what a person starting the server needs to know, secrets left out:
+// the version, the role, the database (its password redacted), where Meta's Graph API is
+// (the sandbox's address under `make run`) and the public address.
+func StartupAttrs(cfg Config, s Settings) []any {
+	version := s.Version
+	if version == "" {
+		version = "dev"
+	}
+	attrs := []any{"version", version, "role", string(s.Role), "database", RedactURL(cfg.DatabaseURL),
+		"meta_graph_url", cfg.MetaGraphURL}
+	if cfg.PublicURL != "" {
+		attrs = append(attrs, "public_url", cfg.PublicURL)
+	}
+	return attrs
 }
 
 // Migrate applies the app and River schemas to the database at url and reports what it did.

@@ -93,7 +93,7 @@ func startAppOn(t testing.TB, databaseURL string, tweak ...func(*bootstrap.Confi
 		f(&cfg)
 	}
 	logs := &syncBuffer{}
-	log := bootstrap.NewLogger(logs, cfg.LogLevel)
+	log := bootstrap.NewLogger(logs, cfg.LogLevel, cfg.LogFormat)
 	a := &App{Cfg: cfg, Logs: logs}
 	opts := append(bootstrap.Options(cfg, bootstrap.Settings{Role: bootstrap.RoleAll, Migrate: true, PasswordHashing: "fast"}, log),
 		fx.Populate(&a.Echo, &a.Pool, &a.River))

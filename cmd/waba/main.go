@@ -76,8 +76,8 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "waba: configuration:", err)
 		return 2
 	}
-	log := bootstrap.NewLogger(os.Stdout, cfg.LogLevel)
-	return bootstrap.Serve(cfg, bootstrap.Settings{Role: r, Migrate: !*noMigrate}, log)
+	log := bootstrap.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	return bootstrap.Serve(cfg, bootstrap.Settings{Role: r, Migrate: !*noMigrate, Version: strings.TrimPrefix(versionString(), "waba ")}, log)
 }
 
 func migrate(args []string) int {
@@ -142,9 +142,15 @@ func runSandbox(args []string) int {
 		fmt.Fprintln(os.Stderr, "waba: configuration: META_APP_SECRET: is required")
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("component", "sandbox")
+	format, err := bootstrap.ParseLogFormat(os.Getenv("LOG_FORMAT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waba: configuration: LOG_FORMAT:", err)
+		return 2
+	}
+	log := bootstrap.NewLogger(os.Stderr, slog.LevelInfo, format).With("component", "sandbox")
+	callback := os.Getenv("SANDBOX_CALLBACK_URL")
 	sb := sandbox.New(sandbox.Config{AppID: envOr("META_APP_ID", "sandbox-app"), AppSecret: secret,
-		CallbackURL: os.Getenv("SANDBOX_CALLBACK_URL"), VerifyToken: os.Getenv("META_VERIFY_TOKEN"),
+		CallbackURL: callback, VerifyToken: os.Getenv("META_VERIFY_TOKEN"),
 		Latency: *latency, FailureRate: *failure, Logger: log})
 	defer sb.Close()
 	srv := &http.Server{Addr: *addr, Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -156,7 +162,11 @@ func runSandbox(args []string) int {
 		defer cancel()
 		_ = srv.Shutdown(shut)
 	}()
-	log.Info("meta sandbox listening", "addr", *addr)
+	if callback == "" {
+		callback = "(none: webhooks are not delivered; set SANDBOX_CALLBACK_URL)"
+	}
+	log.Info("meta sandbox listening", "addr", *addr, "graph_url", "http://"+*addr, "callback_url", callback,
+		"version", strings.TrimPrefix(versionString(), "waba "))
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "waba: sandbox:", err)
 		return 1

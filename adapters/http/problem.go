@@ -28,6 +28,10 @@ type problemField struct {
 	Message string `json:"message"`
 }
 
+// kindMethodNotAllowed is a transport-only code: a known path asked with a method it does
+// not have (no use case returns it). The router has set the Allow header by then.
+const kindMethodNotAllowed domain.Kind = "method_not_allowed"
+
 // statusOf is the one table from error kinds to HTTP statuses.
 var statusOf = map[domain.Kind]int{
 	domain.KindUnauthenticated:     http.StatusUnauthorized,
@@ -57,8 +61,10 @@ func kindOfStatus(status int) domain.Kind {
 		return domain.KindUnauthenticated
 	case http.StatusForbidden:
 		return domain.KindForbidden
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
+	case http.StatusNotFound:
 		return domain.KindNotFound
+	case http.StatusMethodNotAllowed:
+		return kindMethodNotAllowed
 	case http.StatusRequestEntityTooLarge:
 		return domain.KindPayloadTooLarge
 	case http.StatusTooManyRequests:

@@ -36,6 +36,15 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, "https://graph.facebook.com", cfg.MetaGraphURL)
 	require.Equal(t, "v25.0", cfg.MetaGraphVersion)
 	require.Len(t, cfg.TokenMasterKey, 32)
+	require.Empty(t, cfg.PublicURL)
+	require.Empty(t, cfg.WebhookURL(), "without PUBLIC_URL, Meta uses the app's callback")
+
+	env := validEnv()
+	env["PUBLIC_URL"] = "https://waba.example.com/"
+	cfg, err = load(env)
+	require.NoError(t, err)
+	require.Equal(t, "https://waba.example.com", cfg.PublicURL)
+	require.Equal(t, "https://waba.example.com/webhooks/meta", cfg.WebhookURL())
 }
 
 // A missing or malformed required value fails with an error naming the variable.
@@ -49,6 +58,7 @@ func TestConfigNamesTheBadVariable(t *testing.T) {
 		"TOKEN_MASTER_KEY":  func(e map[string]string) { e["TOKEN_MASTER_KEY"] = base64.StdEncoding.EncodeToString(make([]byte, 16)) },
 		"LOG_LEVEL":         func(e map[string]string) { e["LOG_LEVEL"] = "loud" },
 		"LOG_FORMAT":        func(e map[string]string) { e["LOG_FORMAT"] = "yaml" },
+		"PUBLIC_URL":        func(e map[string]string) { e["PUBLIC_URL"] = "waba.example.com" },
 		"META_GRAPH_URL":    func(e map[string]string) { e["META_GRAPH_URL"] = "not a url" },
 		"ACCESS_TOKEN_TTL":  func(e map[string]string) { e["ACCESS_TOKEN_TTL"] = "forever" },
 		"VAULT_KEY_URL":     func(e map[string]string) { e["VAULT_KEY_URL"] = "bogus://key" },
@@ -121,7 +131,7 @@ func TestRedactURL(t *testing.T) {
 		"postgres://waba:s3cret@db.internal:5432/waba?sslmode=require": "postgres://waba:xxxxx@db.internal:5432/waba?sslmode=require",
 		"postgres://postgres@127.0.0.1:5432/waba?sslmode=disable":      "postgres://postgres@127.0.0.1:5432/waba?sslmode=disable",
 		"postgres://db/waba?user=waba&password=s3cret":                 "postgres://db/waba?password=xxxxx&user=waba",
-		"postgres://%zz":                                               "[unparseable URL withheld]",
+		"postgres://%zz": "[unparseable URL withheld]",
 	} {
 		got := bootstrap.RedactURL(in)
 		require.Equal(t, want, got, in)

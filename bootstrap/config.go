@@ -16,9 +16,11 @@ import (
 
 // Config is the process configuration, read from the environment (API.md, Running).
 type Config struct {
-	DatabaseURL      string
-	DBMaxConns       int32
-	HTTPAddr         string
+	DatabaseURL string
+	DBMaxConns  int32
+	HTTPAddr    string
+	// PublicURL is where Meta (and browsers) reach this service, without a trailing
+	// slash; empty when PUBLIC_URL is unset. WebhookURL derives from it.
 	PublicURL        string
 	MetaAppID        string
 	MetaAppSecret    string
@@ -43,6 +45,15 @@ type Config struct {
 	TokenCacheTTL   time.Duration
 }
 
+// WebhookURL is the Meta webhook endpoint as Meta reaches it (PUBLIC_URL + /webhooks/meta),
+// empty without PUBLIC_URL.
+func (c Config) WebhookURL() string {
+	if c.PublicURL == "" {
+		return ""
+	}
+	return c.PublicURL + "/webhooks/meta"
+}
+
 // ConfigError names the variable that stopped start-up.
 type ConfigError struct {
 	Var    string
@@ -59,7 +70,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DatabaseURL:        r.required("DATABASE_URL"),
 		DBMaxConns:         int32(r.intOr("DB_MAX_CONNS", 25, 4, 1000)),
 		HTTPAddr:           r.or("HTTP_ADDR", ":8080"),
-		PublicURL:          r.or("PUBLIC_URL", "http://localhost:8080"),
+		PublicURL:          strings.TrimRight(r.or("PUBLIC_URL", ""), "/"),
 		MetaAppID:          r.required("META_APP_ID"),
 		MetaAppSecret:      r.required("META_APP_SECRET"),
 		MetaVerifyToken:    r.required("META_VERIFY_TOKEN"),
@@ -86,6 +97,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if u, err := url.Parse(cfg.MetaGraphURL); err != nil || u.Host == "" {
 		return Config{}, &ConfigError{"META_GRAPH_URL", "must be an absolute URL"}
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return Config{}, &ConfigError{"PUBLIC_URL", "must be an absolute http(s) URL without query, such as https://waba.example.com"}
+		}
 	}
 	if len(cfg.JWTSecret) < 32 {
 		return Config{}, &ConfigError{"JWT_SECRET", "must be at least 32 bytes"}

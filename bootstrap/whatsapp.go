@@ -27,7 +27,8 @@ var WhatsAppModule = fx.Module("whatsapp",
 		riveradapter.NewInserter,
 		func(cfg Config) *meta.Client {
 			return meta.NewClient(meta.ClientConfig{BaseURL: cfg.MetaGraphURL, Version: cfg.MetaGraphVersion,
-				AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret, Timeout: 15 * time.Second})
+				AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret, Timeout: 15 * time.Second,
+				WebhookURL: cfg.WebhookURL(), VerifyToken: cfg.MetaVerifyToken})
 		},
 		fx.Annotate(meta.NewGraph, fx.As(new(onboarding.Graph))),
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, g onboarding.Graph, v *vault.Tokens, a authz.Authorizer) *onboarding.Service {

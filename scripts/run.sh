@@ -24,10 +24,13 @@ if [[ -z "${META_GRAPH_URL:-}" ]]; then
   # The sandbox delivers status and inbound webhooks to this server, signed like Meta.
   port=${HTTP_ADDR:-:8080}; port=${port##*:}
   export SANDBOX_CALLBACK_URL=${SANDBOX_CALLBACK_URL:-http://127.0.0.1:$port/webhooks/meta}
+  # Onboarding gives Meta PUBLIC_URL/webhooks/meta as each WABA's callback; the sandbox
+  # checks it with the verification handshake and delivers that WABA's webhooks there.
+  export PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:$port}
   bin/waba sandbox > sandbox.log 2>&1 &
   SANDBOX_PID=$!
   trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
   export META_GRAPH_URL="http://$SANDBOX_ADDR"
-  echo "meta sandbox on $META_GRAPH_URL (log: sandbox.log)" >&2
+  echo "meta sandbox on $META_GRAPH_URL, delivering webhooks to $SANDBOX_CALLBACK_URL (log: sandbox.log)" >&2
 fi
 bin/waba serve "$@"

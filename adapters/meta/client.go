@@ -47,6 +47,12 @@ type ClientConfig struct {
 	// HTTPClient replaces the default keep-alive pool (NewTransport). Its own Timeout, if
 	// set, also applies.
 	HTTPClient *http.Client
+	// WebhookURL, when set, is our webhook endpoint as Meta reaches it: SubscribeApp gives
+	// it to each WABA as override_callback_uri, with VerifyToken for the handshake Meta runs
+	// on the spot, so the WABA's messages webhooks come to it whatever callback the app's
+	// dashboard names. Empty: the app's callback is used.
+	WebhookURL  string
+	VerifyToken string
 }
 
 // Client calls the Graph API. It is safe for concurrent use.
@@ -57,6 +63,9 @@ type Client struct {
 	appSecret string
 	timeout   time.Duration
 	hc        *http.Client
+	// webhookURL and verifyToken: see ClientConfig.WebhookURL.
+	webhookURL  string
+	verifyToken string
 }
 
 // NewClient builds a Client, applying the defaults documented on ClientConfig.
@@ -81,6 +90,9 @@ func NewClient(cfg ClientConfig) *Client {
 		appSecret: cfg.AppSecret,
 		timeout:   cfg.Timeout,
 		hc:        hc,
+
+		webhookURL:  cfg.WebhookURL,
+		verifyToken: cfg.VerifyToken,
 	}
 	if u, err := url.Parse(base); err == nil {
 		c.baseHost = u.Scheme + "://" + u.Host

@@ -173,6 +173,18 @@ func TestSubscribeApp(t *testing.T) {
 	b2 := newBundle(t, jsonReply(`{"success":false}`))
 	err := b2.client.SubscribeApp(context.Background(), testToken, "55")
 	require.ErrorIs(t, err, meta.ErrUnexpectedResponse)
+
+	// With our public webhook URL configured, the subscription overrides the callback.
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		_, _ = w.Write([]byte(`{"success":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	c := meta.NewClient(meta.ClientConfig{BaseURL: srv.URL, WebhookURL: "https://waba.example.com/webhooks/meta", VerifyToken: "vt-1"})
+	require.NoError(t, c.SubscribeApp(context.Background(), testToken, "55"))
+	require.JSONEq(t, `{"override_callback_uri":"https://waba.example.com/webhooks/meta","verify_token":"vt-1"}`, string(got))
 }
 
 func TestRegisterPhoneNumber(t *testing.T) {

@@ -106,10 +106,17 @@ func (c *Client) ListPhoneNumbers(ctx context.Context, token, wabaID string) ([]
 }
 
 // SubscribeApp subscribes our app to the WABA's webhooks (POST /{waba-id}/subscribed_apps).
+// With a WebhookURL configured the subscription overrides the callback for this WABA's
+// messages-family webhooks (Meta verifies the URL with a GET handshake before answering;
+// template and account webhooks still go to the app's callback).
 func (c *Client) SubscribeApp(ctx context.Context, token, wabaID string) error {
 	const op = "subscribe app"
+	var in any
+	if c.webhookURL != "" {
+		in = map[string]string{"override_callback_uri": c.webhookURL, "verify_token": c.verifyToken}
+	}
 	var out successResponse
-	if err := c.postJSON(ctx, op, token, c.endpoint(nil, wabaID, "subscribed_apps"), nil, &out); err != nil {
+	if err := c.postJSON(ctx, op, token, c.endpoint(nil, wabaID, "subscribed_apps"), in, &out); err != nil {
 		return err
 	}
 	return out.check(op)

@@ -78,8 +78,11 @@ func StartServerOn(ctx context.Context, o ServerOptions, addr string) (*Server, 
 	if o.Name == "" {
 		o.Name = "waba-" + o.Role
 	}
+	// No PUBLIC_URL: onboarding would give Meta (the sandbox) this instance's address as the
+	// WABA's webhook callback, and a worker-role instance has no webhook route; the
+	// sandbox's own callback, the suite's choice, receives webhooks instead.
 	env := map[string]string{
-		"DATABASE_URL": o.DatabaseURL, "HTTP_ADDR": addr, "PUBLIC_URL": "http://" + addr,
+		"DATABASE_URL": o.DatabaseURL, "HTTP_ADDR": addr,
 		"META_APP_ID": AppID, "META_APP_SECRET": AppSecret, "META_VERIFY_TOKEN": VerifyToken,
 		"META_GRAPH_URL": o.GraphURL, "JWT_SECRET": JWTSecret, "TOKEN_MASTER_KEY": MasterKey,
 		"LOG_LEVEL": o.LogLevel, "DB_MAX_CONNS": fmt.Sprint(o.MaxConns), "SHUTDOWN_TIMEOUT": "10s",

@@ -34,8 +34,13 @@ var InboundModule = fx.Module("inbound",
 			return (&httpapi.Webhooks{AppSecret: []byte(cfg.MetaAppSecret), VerifyToken: cfg.MetaVerifyToken,
 				Queue: g, Metrics: httpapi.NewWebhookMetrics(reg)}).Register
 		}, fx.ResultTags(`group:"routes"`)),
-		fx.Annotate(func(lc fx.Lifecycle, svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
-			ww := riveradapter.NewWebhookWorker(svc, m)
+		fx.Annotate(func(lc fx.Lifecycle, s Settings, svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
+			transactions := 0 // the worker's default
+			if s.Role == RoleAll {
+				// Processing shares the CPUs with the webhook endpoint: leave them to ingest.
+				transactions = riveradapter.WebhookTransactionsShared
+			}
+			ww := riveradapter.NewWebhookWorker(svc, m, transactions)
 			lc.Append(fx.StopHook(ww.Close)) // appended before the River client's hooks: stops after it
 			return func(w *river.Workers) { river.AddWorker(w, ww) }
 		}, fx.ResultTags(`group:"workers"`)),

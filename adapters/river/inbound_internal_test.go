@@ -42,7 +42,7 @@ func statusFor(phoneNumberID string) []byte {
 
 func TestWebhookWorkerPanicFailsOnlyItsBody(t *testing.T) {
 	t.Parallel()
-	w := NewWebhookWorker(inbound.NewService(directTx{}, noMetrics{}), nil)
+	w := NewWebhookWorker(inbound.NewService(directTx{}, noMetrics{}), nil, 0)
 	defer w.Close()
 	batch := []*processReq{{raw: statusFor("1")}, {raw: statusFor("666")}, {raw: statusFor("2")}}
 	for _, r := range batch {

@@ -43,10 +43,10 @@ const (
 
 // WebhookTransactionsShared is how many processing transactions run at once in a process
 // that also serves the webhook endpoint (`--role=all`). One, not four: the ingest path then
-// keeps most of the two CPUs (measured in `make bench` run 6: paced at 2,000/s, p50 5 ms
-// and p99 21-28 ms against 16 ms and 70 ms with four), and the batches are fuller (49
-// bodies on average against 18), so each body costs less; a backlog drains at about 1,600
-// jobs/s instead of 2,000. A worker-role process keeps four.
+// keeps more of the two CPUs (`make bench` run 6 on a busy host: paced at 2,000/s, p50
+// 4-6 ms against 15-16 ms with four; the 16-client closed loop 2,400-2,750 acks/s against
+// ~1,200), and the batches are fuller (49 bodies on average against 18), so each body
+// costs less; a backlog then drains at 1,600-2,000 jobs/s. A worker-role process keeps four.
 const WebhookTransactionsShared = 1
 
 // NewWebhookWorker returns a worker over svc, counting into m (optional), running up to

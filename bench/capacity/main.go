@@ -57,6 +57,7 @@ type config struct {
 	AllConc        int    // closed-loop clients of the role-all run (0: skip it)
 	AllOnly        bool   // only the role-all run of the ingest runs
 	AllWorkers     int    // WEBHOOK_WORKERS of the role-all process (0: the default)
+	AllEnv         string // more KEY=VALUE,... for the role-all process (GOGC=200, say)
 	ResultsDir     string // "" = bench/results
 	Out            io.Writer
 }
@@ -74,6 +75,7 @@ func main() {
 	flag.BoolVar(&cfg.Scaling, "scaling", true, "also run ingest against two server processes")
 	flag.IntVar(&cfg.AllConc, "all-c", 16, "closed-loop clients of the run against one role-all process (0 skips it)")
 	flag.IntVar(&cfg.AllWorkers, "all-webhook-workers", 0, "WEBHOOK_WORKERS of the role-all process (0: the default)")
+	flag.StringVar(&cfg.AllEnv, "all-env", "", "more environment for the role-all process, KEY=VALUE,... (GOGC=200, say)")
 	flag.BoolVar(&cfg.AllOnly, "all-only", false, "skip the api-role runs (1, 2, 5): only the role-all run, then send and go bench unless skipped")
 	flag.Parse()
 	cfg.Out = os.Stdout
@@ -328,9 +330,17 @@ func roleAll(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 	const sec = "6 role all"
 	ao := opts
 	ao.Role, ao.Name, ao.MaxConns = "all", "all-1", 25
+	ao.Env = map[string]string{}
 	if cfg.AllWorkers > 0 {
-		ao.Env = map[string]string{"WEBHOOK_WORKERS": strconv.Itoa(cfg.AllWorkers)}
-		rep.Add(sec, "WEBHOOK_WORKERS", strconv.Itoa(cfg.AllWorkers), "", "")
+		ao.Env["WEBHOOK_WORKERS"] = strconv.Itoa(cfg.AllWorkers)
+	}
+	for _, kv := range strings.Split(cfg.AllEnv, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			ao.Env[k] = v
+		}
+	}
+	if len(ao.Env) > 0 {
+		rep.Add(sec, "environment of the process", fmt.Sprint(ao.Env), "", "")
 	}
 	srv, err := harness.StartServer(ctx, ao)
 	if err != nil {

@@ -147,10 +147,10 @@ func Throughput(n domain.PhoneNumber) int {
 // wamid is written by one statement right after the call, under a context the job's
 // cancellation does not reach; and Meta's `sent` status webhook carries our message id in
 // biz_opaque_callback_data, so the inbound processing links the wamid to the message
-// (inbound.LinkOutbound). A job that dies is rescued only after a minute and a failed call
-// retries after a second at the least, by which time the webhook has normally linked the
-// wamid and the job skips. A second send needs both the crash and that webhook to be later
-// than the retry.
+// (inbound.LinkOutbound). The job of a process that dies is tried again 5 s after its death
+// is seen (the River adapter's SendRescueDelay) and a failed call retries after a second at
+// the least, by which time the webhook has normally linked the wamid and the job skips. A
+// second send needs both the crash and that webhook to be later than the retry.
 func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt bool) (Outcome, error) {
 	m, err := d.outbox.ToSend(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {

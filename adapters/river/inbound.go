@@ -42,11 +42,10 @@ const (
 )
 
 // WebhookTransactionsShared is how many processing transactions run at once in a process
-// that also serves the webhook endpoint (`--role=all`). One, not four: the ingest path then
-// keeps more of the two CPUs (`make bench` run 6 on a busy host: paced at 2,000/s, p50
-// 4-6 ms against 15-16 ms with four; the 16-client closed loop 2,400-2,750 acks/s against
-// ~1,200), and the batches are fuller (49 bodies on average against 18), so each body
-// costs less; a backlog then drains at 1,600-2,000 jobs/s. A worker-role process keeps four.
+// that also serves the webhook endpoint (`--role=all`). One, not four: processing then
+// leaves the webhook endpoint most of the CPUs (acknowledging is what Meta waits for), and
+// fuller batches cost less per body, so a backlog still drains. docs/ARCHITECTURE.md has
+// the measurements. A worker-role process keeps four.
 const WebhookTransactionsShared = 1
 
 // NewWebhookWorker returns a worker over svc, counting into m (optional), running up to

@@ -36,7 +36,7 @@ type ClientConfig struct {
 func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, periodic []*river.PeriodicJob, log *slog.Logger) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Workers:      workers,
-		Logger:       log.With("component", "river"),
+		Logger:       slog.New(infoAsDebug{log.Handler()}).With("component", "river"),
 		ErrorHandler: &errorHandler{log: log},
 		ID:           cfg.ID,
 		// The jobs of a process that died are made available again within a second or two
@@ -89,4 +89,30 @@ func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, e
 func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
 	h.log.ErrorContext(ctx, "job panicked", "kind", job.Kind, "job_id", job.ID, "panic", v, "trace", trace)
 	return &river.ErrorHandlerResult{SetCancelled: true}
+}
+
+// infoAsDebug logs River's info lines at debug: River reports each producer's job counts
+// at info every few seconds, which is no news to a person running the service. Its
+// warnings and errors stay as they are.
+type infoAsDebug struct{ slog.Handler }
+
+func (h infoAsDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	if l == slog.LevelInfo {
+		l = slog.LevelDebug
+	}
+	return h.Handler.Enabled(ctx, l)
+}
+
+func (h infoAsDebug) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h infoAsDebug) WithAttrs(as []slog.Attr) slog.Handler {
+	return infoAsDebug{h.Handler.WithAttrs(as)}
+}
+func (h infoAsDebug) WithGroup(name string) slog.Handler {
+	return infoAsDebug{h.Handler.WithGroup(name)}
 }

@@ -87,6 +87,33 @@ type Suppression struct {
 	MarketingOptedOut bool // no marketing template (Meta's marketing stop)
 }
 
+// Refusal is why a message may not go to an address; "" when it may.
+type Refusal string
+
+const (
+	RefusedOptedOut          Refusal = "opted_out"           // the contact opted out of every message
+	RefusedMarketingOptedOut Refusal = "marketing_opted_out" // the contact stopped marketing templates
+)
+
+// Refuses is the send eligibility rule, applied when a send is asked for and again when it
+// is delivered (the contact may have opted out meanwhile): after an opt-out nothing goes
+// but its own confirmation, and after a marketing stop no marketing template goes.
+// marketing says whether the message is a template of the MARKETING category
+// (IsMarketing).
+func (s Suppression) Refuses(p MessagePurpose, marketing bool) Refusal {
+	switch {
+	case s.OptedOut && p != PurposeOptOutConfirmation:
+		return RefusedOptedOut
+	case s.MarketingOptedOut && marketing:
+		return RefusedMarketingOptedOut
+	}
+	return ""
+}
+
+// IsMarketing reports whether a template category (Meta's word, any case) is MARKETING,
+// the category a marketing stop and frequency caps apply to.
+func IsMarketing(category string) bool { return strings.EqualFold(category, "MARKETING") }
+
 // Suppression is the contact's opt-out state.
 func (c Contact) Suppression() Suppression {
 	return Suppression{OptedOut: c.OptedOut, MarketingOptedOut: c.MarketingOptedOut}

@@ -34,3 +34,27 @@ func TestOptedOutThemselves(t *testing.T) {
 		})
 	}
 }
+
+func TestSuppressionRefuses(t *testing.T) {
+	t.Parallel()
+	none, out, mkt := domain.Suppression{}, domain.Suppression{OptedOut: true}, domain.Suppression{MarketingOptedOut: true}
+	for _, tc := range []struct {
+		s         domain.Suppression
+		p         domain.MessagePurpose
+		marketing bool
+		want      domain.Refusal
+	}{
+		{none, domain.PurposeConversation, true, ""},
+		{out, domain.PurposeConversation, false, domain.RefusedOptedOut},
+		{out, domain.PurposeOptInConfirmation, false, domain.RefusedOptedOut},
+		{out, domain.PurposeOptOutConfirmation, false, ""},
+		{mkt, domain.PurposeConversation, false, ""},
+		{mkt, domain.PurposeConversation, true, domain.RefusedMarketingOptedOut},
+		{domain.Suppression{OptedOut: true, MarketingOptedOut: true}, domain.PurposeConversation, true, domain.RefusedOptedOut},
+	} {
+		require.Equal(t, tc.want, tc.s.Refuses(tc.p, tc.marketing), "%+v %s marketing=%v", tc.s, tc.p, tc.marketing)
+	}
+	require.True(t, domain.IsMarketing("marketing"))
+	require.False(t, domain.IsMarketing("UTILITY"))
+	require.False(t, domain.IsMarketing(""))
+}

@@ -201,7 +201,9 @@ func (r *MessageRepo) ApplyReported(ctx context.Context, ws, id domain.ID, from 
 	return err
 }
 
-// MarkFailed records a failure unless the message already failed or was received.
+// MarkFailed records a failure unless the message already failed or was received: its
+// WHERE clause is domain.MessageStatus.Advance(StatusFailed) in SQL
+// (TestMarkFailedMirrorsAdvance checks they agree).
 func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time) error {
 	code, title, detail := errorColumns(&e)
 	_, err := r.q.Exec(ctx, `

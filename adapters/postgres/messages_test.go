@@ -55,3 +55,24 @@ func TestMessageRepoQueue(t *testing.T) {
 	require.Error(t, repo.Queue(ctx, other, taken))
 	require.Zero(t, count(`SELECT count(*) FROM messages WHERE workspace_id = $1 AND id = $2`, ws.ID, other.ID))
 }
+
+// MarkFailed's WHERE clause mirrors domain.MessageStatus.Advance(StatusFailed): whatever
+// status a message has, the stored result is the one Advance gives.
+func TestMarkFailedMirrorsAdvance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Acme")
+	repo := postgres.NewMessageRepo(pool)
+	for _, s := range []domain.MessageStatus{domain.StatusQueued, domain.StatusSent, domain.StatusDelivered,
+		domain.StatusRead, domain.StatusFailed, domain.StatusReceived} {
+		m := domain.Message{ID: domain.NewID(), WorkspaceID: ws.ID, ContactID: domain.NewID(), PhoneNumberID: "1065", Type: "text",
+			Content: json.RawMessage(`{"body":"hi"}`), Status: s, CreatedAt: now()}
+		require.NoError(t, repo.Queue(ctx, m, domain.NewAuditEntry(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID},
+			"message.queued", "message", m.ID.String(), nil, now())))
+		require.NoError(t, repo.MarkFailed(ctx, ws.ID, m.ID, domain.MessageError{Title: "x"}, now()))
+		got, err := repo.Status(ctx, ws.ID, m.ID)
+		require.NoError(t, err)
+		require.Equal(t, s.Advance(domain.StatusFailed), got, "from %s", s)
+	}
+}

@@ -162,11 +162,12 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 	if m.WAMID != "" || m.Status != domain.StatusQueued {
 		return Outcome{Result: ResultSkipped, Reason: "already " + string(m.Status)}, nil
 	}
-	switch {
-	case m.OptedOut && m.Purpose != domain.PurposeOptOutConfirmation:
+	optOut := domain.Suppression{OptedOut: m.OptedOut, MarketingOptedOut: m.MarketingOptedOut}
+	switch refusal := optOut.Refuses(m.Purpose, m.Type == TypeTemplate && domain.IsMarketing(m.TemplateCategory)); {
+	case refusal == domain.RefusedOptedOut:
 		return d.fail(ctx, m, domain.MessageError{Title: "Contact opted out",
 			Detail: "The contact opted out after the message was queued; it was not sent."})
-	case m.Type == TypeTemplate && m.MarketingOptedOut && strings.EqualFold(m.TemplateCategory, "MARKETING"):
+	case refusal == domain.RefusedMarketingOptedOut:
 		return d.fail(ctx, m, domain.MessageError{Code: 131050, Title: "User stopped marketing messages",
 			Detail: "The contact stopped marketing messages from this business; the template was not sent."})
 	case m.Number.ID.IsZero() || m.Number.Status != domain.NumberConnected:

@@ -210,20 +210,20 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 			return err
 		}
 	}
-	if optOut.OptedOut {
-		return domain.Errorf(domain.KindOptedOut, "the contact opted out of messages")
-	}
-	if typ == TypeTemplate && optOut.MarketingOptedOut {
-		ref := templateOf(in.Content)
-		if ref.Name != "" {
-			cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
-			if err != nil {
-				return err
-			}
-			if strings.EqualFold(cat, "MARKETING") {
-				return domain.Errorf(domain.KindOptedOut, "the contact stopped marketing messages")
-			}
+	marketing := false
+	if ref := templateOf(in.Content); typ == TypeTemplate && ref.Name != "" && optOut.MarketingOptedOut && !optOut.OptedOut {
+		// The category matters only to a marketing stop: read it only then.
+		cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
+		if err != nil {
+			return err
 		}
+		marketing = domain.IsMarketing(cat)
+	}
+	switch optOut.Refuses(domain.PurposeConversation, marketing) {
+	case domain.RefusedOptedOut:
+		return domain.Errorf(domain.KindOptedOut, "the contact opted out of messages")
+	case domain.RefusedMarketingOptedOut:
+		return domain.Errorf(domain.KindOptedOut, "the contact stopped marketing messages")
 	}
 	if toErr == nil && typ != TypeTemplate && (tgt.contact == nil || !tgt.contact.InServiceWindow(now)) {
 		return domain.Errorf(domain.KindOutsideWindow,

@@ -80,11 +80,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrateResult, error) {
 // Nothing here queries jobs by their args or metadata (they serve only River's optional
 // JobList metadata filter and ad hoc SQL), yet every job paid for them three times: each
 // of its row versions (insert, fetch, completion) put its args' keys and values into one
-// and its metadata's into the other. Without them the send pipeline moved 15% more
-// messages (bench/send, API and workers together: 866-917 -> 1,000-1,053 msg/s), and one
-// webhook batch in a few thousand no longer stalls on a pending-list merge (~300 ms,
-// which the earlier fastupdate = off traded for dearer inserts). River's later migrations
-// do not touch them; its reindexer is told to skip them (riveradapter.NewClient).
+// and its metadata's into the other, and a webhook batch now and then stalled on a GIN
+// pending-list merge (docs/ARCHITECTURE.md has the measurements). River's later
+// migrations do not touch them; its reindexer is told to skip them (riveradapter.NewClient).
 var RiverGINIndexes = []string{"river_job_args_index", "river_job_metadata_index"}
 
 func migrateApp(pool *pgxpool.Pool) (from, to uint, err error) {

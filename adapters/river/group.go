@@ -16,7 +16,7 @@ type groupConfig struct {
 	// as soon as a flusher is free, and grows only while every flusher is busy. (Handing
 	// over is one select with taking the next item, so with a backlog a batch holds what
 	// came before a flusher was free, not everything waiting: draining the backlog first
-	// made ingest's batches larger and its closed loop 9% slower on the bench.)
+	// made ingest slower, see docs/ARCHITECTURE.md.)
 	Window time.Duration
 	// MaxBatch caps the items of one batch.
 	MaxBatch int

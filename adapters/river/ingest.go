@@ -54,8 +54,8 @@ var ErrIngestStopped = errors.New("webhook ingest is stopped")
 // IngestConfig tunes group commit. Zero values take the defaults.
 type IngestConfig struct {
 	// Window is how long the first request of a batch waits for others (default none:
-	// a batch is what arrived while the flushers were busy; on the bench a 1 ms window
-	// gave 10% fewer acknowledgements in the closed loop and twice the median paced latency).
+	// a batch is what arrived while the flushers were busy; waiting for company cost
+	// more in latency than it saved in commits, see docs/ARCHITECTURE.md).
 	Window time.Duration
 	// MaxBatch caps the requests of one transaction (default 200).
 	MaxBatch int

@@ -10,6 +10,13 @@
 //
 // Developer endpoints under /_sandbox/ create accounts, inject inbound messages and change
 // behaviour at runtime; the same operations exist as Go methods for tests.
+//
+// It deliberately shares no code with the product: it re-implements Meta's rules (the
+// 24-hour window, throughput, template review, error codes, webhook shapes and signing)
+// from Meta's documentation on its own, so that it is an independent oracle. A rule the
+// product gets wrong is then caught by the sandbox instead of being agreed with by the
+// same code. Keep it that way: import nothing from domain, application or the other
+// adapters.
 package sandbox
 
 import (

@@ -124,11 +124,11 @@ func newPool(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*pgxpoo
 
 func migrateOnStart(lc fx.Lifecycle, pool *pgxpool.Pool, log *slog.Logger) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
-		res, err := postgres.Migrate(ctx, pool)
+		res, err := postgres.Migrate(ctx, pool, riveradapter.MigrateSchema)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		log.Info("schema migrated", "app_from", res.AppFrom, "app_to", res.AppTo, "river_applied", res.RiverApplied)
+		log.Info("schema migrated", "app_from", res.AppFrom, "app_to", res.AppTo, "river_applied", res.OtherApplied)
 		return nil
 	}))
 }
@@ -233,7 +233,12 @@ type RouteRegistration func(*echo.Echo)
 
 func newEcho(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, s Settings, log *slog.Logger, pool *pgxpool.Pool, reg *prometheus.Registry, routes []RouteRegistration) *echo.Echo {
 	e := httpapi.NewEcho(httpapi.ServerConfig{CORSAllowedOrigins: cfg.CORSAllowedOrigins}, log, reg,
-		func(ctx context.Context) error { return postgres.Ready(ctx, pool) })
+		func(ctx context.Context) error {
+			if err := postgres.Ready(ctx, pool); err != nil {
+				return err
+			}
+			return riveradapter.Ready(ctx, pool)
+		})
 	if s.Role.ServesAPI() {
 		for _, r := range routes {
 			r(e)

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
 )
 
 // Serve runs the service until SIGINT or SIGTERM, then stops it gracefully: the HTTP
@@ -62,12 +63,12 @@ func Migrate(ctx context.Context, url string) (string, error) {
 		return "", err
 	}
 	defer pool.Close()
-	res, err := postgres.Migrate(ctx, pool)
+	res, err := postgres.Migrate(ctx, pool, riveradapter.MigrateSchema)
 	if err != nil {
 		return "", err
 	}
 	if res.NoChange() {
 		return fmt.Sprintf("schema up to date (app version %d); nothing to do", res.AppTo), nil
 	}
-	return fmt.Sprintf("migrated app schema %d -> %d, applied %d river migrations", res.AppFrom, res.AppTo, res.RiverApplied), nil
+	return fmt.Sprintf("migrated app schema %d -> %d, applied %d river migrations", res.AppFrom, res.AppTo, res.OtherApplied), nil
 }

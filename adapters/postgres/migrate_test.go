@@ -11,6 +11,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/migrations"
 )
@@ -22,7 +23,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t) // already migrated from the template
 
-	res, err := postgres.Migrate(ctx, pool)
+	res, err := postgres.Migrate(ctx, pool, riveradapter.MigrateSchema)
 	require.NoError(t, err)
 	require.True(t, res.NoChange(), "second run changed something: %+v", res)
 	require.NoError(t, postgres.Ready(ctx, pool))
@@ -36,6 +37,7 @@ func TestMigrateConcurrentOnFreshDatabase(t *testing.T) {
 	_, err := pool.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public;`)
 	require.NoError(t, err)
 	require.Error(t, postgres.Ready(ctx, pool), "an empty database must not be ready")
+	require.Error(t, riveradapter.Ready(ctx, pool))
 
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -43,7 +45,7 @@ func TestMigrateConcurrentOnFreshDatabase(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = postgres.Migrate(ctx, pool)
+			_, errs[i] = postgres.Migrate(ctx, pool, riveradapter.MigrateSchema)
 		}()
 	}
 	wg.Wait()
@@ -51,11 +53,12 @@ func TestMigrateConcurrentOnFreshDatabase(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, postgres.Ready(ctx, pool))
+	require.NoError(t, riveradapter.Ready(ctx, pool))
 
 	// River's GIN indexes were created by the run and then dropped; its others remain.
 	var gin, others int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE indexname = ANY ($1)), count(*) FILTER (WHERE NOT indexname = ANY ($1))
-		FROM pg_indexes WHERE tablename = 'river_job'`, postgres.RiverGINIndexes).Scan(&gin, &others))
+		FROM pg_indexes WHERE tablename = 'river_job'`, riveradapter.GINIndexes).Scan(&gin, &others))
 	require.Zero(t, gin)
 	require.GreaterOrEqual(t, others, 5)
 }

@@ -5,7 +5,6 @@ package riveradapter
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,8 +12,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-
-	"github.com/wabaplatform/waba/adapters/postgres"
 )
 
 // Queue names.
@@ -46,10 +43,8 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 		JobTimeout:           30 * time.Second,
 		RescueStuckJobsAfter: time.Minute,
 		SoftStopTimeout:      cfg.SoftStopTimeout,
-		// waba migrate drops River's GIN indexes (postgres.RiverGINIndexes).
-		ReindexerIndexNames: slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(ix string) bool {
-			return slices.Contains(postgres.RiverGINIndexes, ix)
-		}),
+		// waba migrate drops River's GIN indexes (GINIndexes).
+		ReindexerIndexNames: reindexed(),
 	}
 	if cfg.Work {
 		// A queue fetches at most once per FetchCooldown (100 ms by default), so it runs

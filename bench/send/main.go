@@ -35,6 +35,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/adapters/postgres"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
 	"github.com/wabaplatform/waba/bootstrap"
 )
 
@@ -75,7 +76,7 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 	if err != nil {
 		return err
 	}
-	if _, err := postgres.Migrate(ctx, mp); err != nil {
+	if _, err := postgres.Migrate(ctx, mp, riveradapter.MigrateSchema); err != nil {
 		mp.Close()
 		return err
 	}

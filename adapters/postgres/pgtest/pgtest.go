@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
+	riveradapter "github.com/wabaplatform/waba/adapters/river"
 )
 
 var (
@@ -130,7 +131,7 @@ func buildTemplate() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = postgres.Migrate(ctx, pool)
+	_, err = postgres.Migrate(ctx, pool, riveradapter.MigrateSchema)
 	pool.Close() // a template cannot be copied while anything is connected to it
 	if err != nil {
 		_ = dropDatabase(ctx, name)

@@ -33,6 +33,21 @@ func TestLayersImportNoFrameworks(t *testing.T) {
 	}
 }
 
+// The test-support packages (contactstest, messagingtest, authztest, pagetest ...) and
+// testify are for _test.go files only: nothing the binary is built from imports them.
+func TestTestSupportStaysOutOfBuilds(t *testing.T) {
+	t.Parallel()
+	out, err := goList("-deps", "./cmd/...", "./bootstrap/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, dep := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(dep, "github.com/wabaplatform/waba/") && !strings.HasPrefix(dep, "github.com/stretchr/testify") {
+			continue
+		}
+		require.False(t, strings.HasSuffix(dep, "test") || strings.HasPrefix(dep, "github.com/stretchr/testify"),
+			"a production package depends on %s", dep)
+	}
+}
+
 func goList(args ...string) *exec.Cmd {
 	cmd := exec.Command("go", append([]string{"list"}, args...)...)
 	cmd.Dir = ".." // the module root

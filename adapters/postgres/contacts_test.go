@@ -1,9 +1,7 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -14,11 +12,14 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/contacts/contactstest"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
+// TestContactRepo covers what the Postgres store does beyond contactstest's contract (run
+// below against both it and the in-memory store).
 func TestContactRepo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -51,19 +52,6 @@ func TestContactRepo(t *testing.T) {
 		got, err := b.repo.Create(ctx, c)
 		require.NoError(t, err)
 		return got
-	}
-	ids := func(list []domain.Contact) []domain.ID {
-		out := make([]domain.ID, len(list))
-		for i, c := range list {
-			out[i] = c.ID
-		}
-		return out
-	}
-	// newestFirst is the order List returns: id descending.
-	newestFirst := func(cs ...domain.Contact) []domain.ID {
-		out := ids(cs)
-		slices.SortFunc(out, func(a, b domain.ID) int { return bytes.Compare(b[:], a[:]) })
-		return out
 	}
 
 	t.Run("RoundTrip", func(t *testing.T) {
@@ -103,26 +91,6 @@ func TestContactRepo(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, utcContact(bs), utcContact(got))
 		require.Nil(t, got.AssignedTo)
-	})
-
-	t.Run("UniquePhoneAndBSUIDPerWorkspace", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		create(t, b, contact(b.ws, "+14155550100", "first"))
-
-		_, err := b.repo.Create(ctx, contact(b.ws, "+14155550100", "second"))
-		requireKind(t, domain.KindContactExists, err)
-		create(t, b, contact(b.other, "+14155550100", "another workspace may"))
-
-		// Phone-less contacts do not collide on the missing phone; equal BSUIDs do.
-		x, y := contact(b.ws, "", "x"), contact(b.ws, "", "y")
-		x.BSUID, y.BSUID = "US.1", "US.2"
-		create(t, b, x)
-		create(t, b, y)
-		z := contact(b.ws, "", "z")
-		z.BSUID = "US.1"
-		_, err = b.repo.Create(ctx, z)
-		requireKind(t, domain.KindContactExists, err)
 	})
 
 	t.Run("OptOutOutlivesTheContact", func(t *testing.T) {
@@ -229,162 +197,6 @@ func TestContactRepo(t *testing.T) {
 		require.Equal(t, domain.Suppression{MarketingOptedOut: true}, suppression(b.ws, "US.9"))
 	})
 
-	t.Run("ViewNeverShowsAnothersContact", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		ann, bob, nobody := contact(b.ws, "+14155550100", "a"), contact(b.ws, "+14155550101", "b"), contact(b.ws, "+14155550102", "n")
-		ann.AssignedTo, bob.AssignedTo = &b.ann, &b.bob
-		for _, c := range []domain.Contact{ann, bob, nobody} {
-			create(t, b, c)
-		}
-		annView := contacts.View{AssignedTo: &b.ann}
-
-		for _, forUpdate := range []bool{false, true} {
-			got, err := b.repo.Get(ctx, b.ws, ann.ID, annView, forUpdate)
-			require.NoError(t, err)
-			require.Equal(t, ann.ID, got.ID)
-			for _, c := range []domain.Contact{bob, nobody} {
-				_, err := b.repo.Get(ctx, b.ws, c.ID, annView, forUpdate)
-				requireKind(t, domain.KindNotFound, err)
-			}
-		}
-		_, err := b.repo.Get(ctx, b.other, ann.ID, contacts.View{}, false)
-		requireKind(t, domain.KindNotFound, err)
-
-		list, err := b.repo.List(ctx, b.ws, contacts.Filter{}, annView, 100)
-		require.NoError(t, err)
-		require.Equal(t, []domain.ID{ann.ID}, ids(list))
-		// An explicit filter cannot widen the view.
-		list, err = b.repo.List(ctx, b.ws, contacts.Filter{AssignedTo: &b.bob}, annView, 100)
-		require.NoError(t, err)
-		require.Empty(t, list)
-		list, err = b.repo.List(ctx, b.ws, contacts.Filter{Phone: bob.Phone}, annView, 100)
-		require.NoError(t, err)
-		require.Empty(t, list)
-		list, err = b.repo.List(ctx, b.ws, contacts.Filter{}, contacts.View{}, 100)
-		require.NoError(t, err)
-		require.Len(t, list, 3)
-	})
-
-	t.Run("ListFilters", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		yes, no := true, false
-		c1 := contact(b.ws, "+14155550100", "Ann 100% Sure")
-		c1.Tags, c1.AssignedTo = []string{"vip"}, &b.ann
-		c2 := contact(b.ws, "+14155550101", "Bob_Smith")
-		c2.Tags, c2.AssignedTo = []string{"lead"}, &b.bob
-		c3 := contact(b.ws, "+14155550102", `Carol \ Back`)
-		c3.Tags = []string{"vip", "lead"}
-		c4 := contact(b.ws, "+442079460958", "annabel BobxSmith")
-		c4.AssignedTo = &b.ann
-		for _, c := range []domain.Contact{c1, c2, c3, c4} {
-			create(t, b, c)
-		}
-		_, err := b.repo.SetOptOut(ctx, b.ws, c2.ID, true, domain.OptOutAPI, now())
-		require.NoError(t, err)
-		noise := contact(b.other, "+14155550100", "Ann 100% Sure") // another workspace, matching everything
-		noise.Tags, noise.AssignedTo = []string{"vip", "lead"}, &b.ann
-		create(t, b, noise)
-
-		for name, tc := range map[string]struct {
-			f    contacts.Filter
-			want []domain.Contact
-		}{
-			"None":              {contacts.Filter{}, []domain.Contact{c1, c2, c3, c4}},
-			"Phone":             {contacts.Filter{Phone: "+14155550101"}, []domain.Contact{c2}},
-			"PhoneUnknown":      {contacts.Filter{Phone: "+14155550199"}, nil},
-			"QueryNameAnyCase":  {contacts.Filter{Query: "ANN"}, []domain.Contact{c1, c4}},
-			"QueryPhoneDigits":  {contacts.Filter{Query: "555010"}, []domain.Contact{c1, c2, c3}},
-			"QueryPercentIsLit": {contacts.Filter{Query: "%"}, []domain.Contact{c1}},
-			"QueryPercentMid":   {contacts.Filter{Query: "0% S"}, []domain.Contact{c1}},
-			"QueryUnderscore":   {contacts.Filter{Query: "_"}, []domain.Contact{c2}},
-			"QueryUnderscoreIn": {contacts.Filter{Query: "bob_s"}, []domain.Contact{c2}},
-			"QueryBackslash":    {contacts.Filter{Query: `\`}, []domain.Contact{c3}},
-			"Tag":               {contacts.Filter{Tag: "vip"}, []domain.Contact{c1, c3}},
-			"TagOther":          {contacts.Filter{Tag: "lead"}, []domain.Contact{c2, c3}},
-			"TagUnknown":        {contacts.Filter{Tag: "vi"}, nil},
-			"OptedOut":          {contacts.Filter{OptedOut: &yes}, []domain.Contact{c2}},
-			"NotOptedOut":       {contacts.Filter{OptedOut: &no}, []domain.Contact{c1, c3, c4}},
-			"AssignedTo":        {contacts.Filter{AssignedTo: &b.ann}, []domain.Contact{c1, c4}},
-			"Combined":          {contacts.Filter{Tag: "vip", AssignedTo: &b.ann, OptedOut: &no, Query: "sure"}, []domain.Contact{c1}},
-		} {
-			list, err := b.repo.List(ctx, b.ws, tc.f, contacts.View{}, 100)
-			require.NoError(t, err, name)
-			require.Equal(t, newestFirst(tc.want...), ids(list), name)
-		}
-	})
-
-	t.Run("ListCursorAndLimit", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		var all []domain.Contact
-		base := time.Now()
-		for i := range 7 {
-			c := contact(b.ws, "+1415555010"+string(rune('0'+i)), "c")
-			c.ID = idAt(base.Add(time.Duration(i) * time.Millisecond)) // created in this order
-			all = append(all, create(t, b, c))
-		}
-
-		var seen []domain.ID
-		f := contacts.Filter{}
-		for {
-			page, err := b.repo.List(ctx, b.ws, f, contacts.View{}, 3)
-			require.NoError(t, err)
-			require.LessOrEqual(t, len(page), 3)
-			seen = append(seen, ids(page)...)
-			if len(page) < 3 {
-				break
-			}
-			f.Cursor = page[len(page)-1].ID
-		}
-		require.Equal(t, newestFirst(all...), seen)
-		require.Equal(t, all[6].ID, seen[0], "the newest contact comes first")
-
-		// The cursor composes with the view.
-		f = contacts.Filter{Cursor: all[3].ID}
-		list, err := b.repo.List(ctx, b.ws, f, contacts.View{}, 100)
-		require.NoError(t, err)
-		require.Equal(t, []domain.ID{all[2].ID, all[1].ID, all[0].ID}, ids(list))
-	})
-
-	t.Run("UpdateDeleteIsMember", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		c := create(t, b, contact(b.ws, "+14155550100", "old"))
-
-		t1 := now().Add(time.Minute)
-		c.Name, c.Tags, c.Attributes, c.AssignedTo = "new", []string{"x"}, map[string]any{"k": "v"}, &b.bob
-		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.UpdatedAt = true, &t1, domain.OptOutAPI, t1
-		require.NoError(t, b.repo.Update(ctx, c))
-		got, err := b.repo.Get(ctx, b.ws, c.ID, contacts.View{}, false)
-		require.NoError(t, err)
-		require.Equal(t, utcContact(c), utcContact(got))
-
-		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.AssignedTo = false, nil, "", nil
-		require.NoError(t, b.repo.Update(ctx, c))
-		got, err = b.repo.Get(ctx, b.ws, c.ID, contacts.View{}, false)
-		require.NoError(t, err)
-		require.Equal(t, utcContact(c), utcContact(got))
-
-		require.NoError(t, b.repo.Delete(ctx, b.other, c.ID), "deleting through another workspace is a no-op")
-		_, err = b.repo.Get(ctx, b.ws, c.ID, contacts.View{}, false)
-		require.NoError(t, err)
-		require.NoError(t, b.repo.Delete(ctx, b.ws, c.ID))
-		_, err = b.repo.Get(ctx, b.ws, c.ID, contacts.View{}, false)
-		requireKind(t, domain.KindNotFound, err)
-
-		ok, err := b.repo.IsMember(ctx, b.ws, b.ann)
-		require.NoError(t, err)
-		require.True(t, ok)
-		ok, err = b.repo.IsMember(ctx, b.other, b.ann)
-		require.NoError(t, err)
-		require.False(t, ok)
-		ok, err = b.repo.IsMember(ctx, b.ws, domain.NewID())
-		require.NoError(t, err)
-		require.False(t, ok)
-	})
-
 	t.Run("GetForUpdateLocksTheRow", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -407,5 +219,25 @@ func TestContactRepo(t *testing.T) {
 		// A plain read is not blocked.
 		_, err = b.repo.Get(ctx, b.ws, c.ID, contacts.View{}, false)
 		require.NoError(t, err)
+	})
+}
+
+func TestContactRepoContract(t *testing.T) {
+	t.Parallel()
+	contactstest.RunStoreContract(t, func(t *testing.T) contactstest.Subject {
+		pool := pgtest.NewPool(t)
+		wr := postgres.NewWorkspaceRepo(pool)
+		return contactstest.Subject{
+			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
+				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+			}),
+			Store:     postgres.NewContactRepo(pool),
+			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },
+			Member: func(t *testing.T, ws domain.ID) domain.ID {
+				u := createUser(t, wr, domain.NewID().String()+"@example.com")
+				require.NoError(t, wr.AddMember(context.Background(), ws, u.ID, access.Agent, now()))
+				return u.ID
+			},
+		}
 	})
 }

@@ -3,12 +3,15 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -54,6 +57,61 @@ func TestMessageRepoQueue(t *testing.T) {
 	require.NoError(t, postgres.NewAuditRepo(pool).Record(ctx, taken))
 	require.Error(t, repo.Queue(ctx, other, taken))
 	require.Zero(t, count(`SELECT count(*) FROM messages WHERE workspace_id = $1 AND id = $2`, ws.ID, other.ID))
+}
+
+func TestMessageRepoOutboxContract(t *testing.T) {
+	t.Parallel()
+	messagingtest.RunOutboxContract(t, func(t *testing.T) (messaging.Outbox, messagingtest.OutboxFixture) {
+		ctx := context.Background()
+		pool := pgtest.NewPool(t)
+		wsRepo, numbers := postgres.NewWorkspaceRepo(pool), postgres.NewPhoneNumberRepo(pool)
+		seq := 0
+		fx := messagingtest.OutboxFixture{
+			Seed: func(t *testing.T, status domain.MessageStatus) messaging.MessageToSend {
+				t.Helper()
+				seq++
+				want := messagingtest.Queued()
+				want.Status = status
+				ws := createWorkspace(t, wsRepo, "Acme")
+				want.WorkspaceID, want.Number.WorkspaceID = ws.ID, ws.ID
+				want.Number.PhoneNumberID = fmt.Sprint(1000 + seq)
+				p := want.Number
+				p.CreatedAt, p.UpdatedAt = now(), now()
+				require.NoError(t, numbers.Create(ctx, p))
+				c, err := postgres.NewContactRepo(pool).Create(ctx, domain.Contact{ID: domain.NewID(), WorkspaceID: ws.ID,
+					Phone: "+" + want.To, WaID: want.To, Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now(), UpdatedAt: now()})
+				require.NoError(t, err)
+				dir := domain.Outbound
+				if status == domain.StatusReceived {
+					dir = domain.Inbound
+				}
+				_, err = pool.Exec(ctx, `INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, ws.ID, want.ID, c.ID, p.PhoneNumberID, string(dir), want.Type,
+					[]byte(want.Content), string(status), now(), string(want.Purpose))
+				require.NoError(t, err)
+				return want
+			},
+			Message: func(t *testing.T, ws, id domain.ID) domain.Message {
+				t.Helper()
+				m, err := postgres.NewMessageRepo(pool).GetMessage(ctx, ws, id)
+				require.NoError(t, err)
+				return m
+			},
+			Report: func(t *testing.T, wamid string, s messaging.ReportedStatus) {
+				t.Helper()
+				_, err := pool.Exec(ctx, `INSERT INTO message_statuses (wamid, status, occurred_at, errors) VALUES ($1, $2, $3, $4)`,
+					wamid, s.Status, s.At, []byte(s.Errors))
+				require.NoError(t, err)
+			},
+			Number: func(t *testing.T, ws, id domain.ID) (domain.NumberStatus, string) {
+				t.Helper()
+				p, err := numbers.Get(ctx, ws, id, false)
+				require.NoError(t, err)
+				return p.Status, p.FailureReason
+			},
+		}
+		return postgres.NewMessageRepo(pool), fx
+	})
 }
 
 // MarkFailed's WHERE clause mirrors domain.MessageStatus.Advance(StatusFailed): whatever

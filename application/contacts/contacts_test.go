@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/contacts/contactstest"
 	"github.com/wabaplatform/waba/application/pagetest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
@@ -16,7 +17,7 @@ import (
 
 type testBundle struct {
 	svc *contacts.Service
-	db  *fakeDB
+	db  *contactstest.Memory
 	ws  domain.ID
 	// members of ws: an owner, two agents and a viewer
 	owner, agent, agent2, viewer domain.Caller
@@ -25,12 +26,12 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	db := newFakeDB()
-	b := &testBundle{svc: contacts.NewService(db, db.store(), policy), db: db, ws: domain.NewID()}
+	db := contactstest.NewMemory()
+	b := &testBundle{svc: contacts.NewService(db, db.Store(), policy), db: db, ws: domain.NewID()}
 	b.ownerID, b.agentID, b.agent2ID = domain.NewID(), domain.NewID(), domain.NewID()
 	viewerID := domain.NewID()
 	for _, id := range []domain.ID{b.ownerID, b.agentID, b.agent2ID, viewerID} {
-		db.members[contactKey{b.ws, id}] = true
+		db.AddMember(b.ws, id)
 	}
 	caller := func(id domain.ID, r access.Role) domain.Caller {
 		return domain.Caller{Type: domain.ActorUser, ID: id, WorkspaceID: b.ws, Role: r, Meta: domain.RequestMeta{RequestID: "req"}}
@@ -68,9 +69,17 @@ func (b *testBundle) create(t *testing.T, c domain.Caller, phone string, in cont
 	return ct
 }
 
+// stored is the committed contact id of the bundle's workspace.
+func (b *testBundle) stored(t *testing.T, id domain.ID) domain.Contact {
+	t.Helper()
+	c, ok := b.db.Contact(b.ws, id)
+	require.True(t, ok, "contact %s", id)
+	return c
+}
+
 func (b *testBundle) actions() []string {
 	var out []string
-	for _, e := range b.db.snapshot().audit {
+	for _, e := range b.db.Audit() {
 		out = append(out, e.Action)
 	}
 	return out
@@ -97,10 +106,10 @@ func TestCreate(t *testing.T) {
 		require.Nil(t, ct.AssignedTo, "an owner's contact is not assigned to anyone by default")
 		require.Equal(t, b.ws, ct.WorkspaceID)
 
-		s := b.db.snapshot()
-		require.Equal(t, ct, s.contacts[contactKey{b.ws, ct.ID}])
-		require.Len(t, s.audit, 1)
-		e := s.audit[0]
+		require.Equal(t, ct, b.stored(t, ct.ID))
+		audit := b.db.Audit()
+		require.Len(t, audit, 1)
+		e := audit[0]
 		require.Equal(t, "contact.created", e.Action)
 		require.Equal(t, "contact", e.ResourceType)
 		require.Equal(t, ct.ID.String(), e.ResourceID)
@@ -132,7 +141,7 @@ func TestCreate(t *testing.T) {
 			Attributes: ptr(map[string]any{"blob": strings.Repeat("x", domain.MaxAttributesBytes)}),
 		})
 		requireFields(t, err, "phone", "name", "tags", "attributes")
-		require.Empty(t, b.db.snapshot().contacts)
+		require.Zero(t, b.db.Contacts())
 	})
 
 	t.Run("PhoneRules", func(t *testing.T) {
@@ -179,7 +188,7 @@ func TestCreate(t *testing.T) {
 
 		_, err = b.svc.Create(ctx, b.owner, contacts.Input{Phone: ptr("+14155550102"), AssignedTo: ptr(domain.NewID())})
 		requireFields(t, err, "assigned_to")
-		require.Empty(t, b.db.snapshot().contacts)
+		require.Zero(t, b.db.Contacts())
 
 		ct := b.create(t, b.owner, "+14155550102", contacts.Input{AssignedTo: ptr(b.agent2ID)})
 		require.Equal(t, b.agent2ID, *ct.AssignedTo)
@@ -206,16 +215,16 @@ func TestList(t *testing.T) {
 
 		p, err := b.svc.List(ctx, b.agent, contacts.Filter{})
 		require.NoError(t, err)
-		call := b.db.lastList()
-		require.NotNil(t, call.view.AssignedTo)
-		require.Equal(t, b.agentID, *call.view.AssignedTo)
+		call := b.db.LastList()
+		require.NotNil(t, call.View.AssignedTo)
+		require.Equal(t, b.agentID, *call.View.AssignedTo)
 		require.Len(t, p.Items, 1)
 		require.Equal(t, mine.ID, p.Items[0].ID)
 
 		for _, c := range []domain.Caller{b.owner, b.viewer} {
 			p, err = b.svc.List(ctx, c, contacts.Filter{})
 			require.NoError(t, err)
-			require.Nil(t, b.db.lastList().view.AssignedTo, "%s sees every contact", c.Role)
+			require.Nil(t, b.db.LastList().View.AssignedTo, "%s sees every contact", c.Role)
 			require.Len(t, p.Items, 3)
 		}
 	})
@@ -227,17 +236,17 @@ func TestList(t *testing.T) {
 
 		p, err := b.svc.List(ctx, b.owner, contacts.Filter{Phone: "1 (415) 555-0100"})
 		require.NoError(t, err)
-		require.Equal(t, "+14155550100", b.db.lastList().f.Phone)
+		require.Equal(t, "+14155550100", b.db.LastList().Filter.Phone)
 		require.Len(t, p.Items, 1)
 		require.Equal(t, ct.ID, p.Items[0].ID)
 
-		calls := len(b.db.lists)
+		calls := len(b.db.Lists())
 		p, err = b.svc.List(ctx, b.owner, contacts.Filter{Phone: "garbage"})
 		require.NoError(t, err, "a phone that cannot be a number matches nothing")
 		require.NotNil(t, p.Items)
 		require.Empty(t, p.Items)
 		require.Nil(t, p.NextCursor)
-		require.Len(t, b.db.lists, calls, "and does not reach the store")
+		require.Len(t, b.db.Lists(), calls, "and does not reach the store")
 	})
 
 	t.Run("PagesWithLimitPlusOne", func(t *testing.T) {
@@ -249,7 +258,7 @@ func TestList(t *testing.T) {
 
 		seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.Contact], error) {
 			return b.svc.List(ctx, b.owner, contacts.Filter{Limit: limit, Cursor: cursor})
-		}, func(c domain.Contact) domain.ID { return c.ID }, func() int { return b.db.lastList().limit })
+		}, func(c domain.Contact) domain.ID { return c.ID }, func() int { return b.db.LastList().Limit })
 		require.Len(t, seen, 5)
 		for i := 1; i < len(seen); i++ {
 			require.Greater(t, seen[i-1].String(), seen[i].String(), "newest first, no repeats")
@@ -257,7 +266,7 @@ func TestList(t *testing.T) {
 
 		_, err := b.svc.List(ctx, b.owner, contacts.Filter{})
 		require.NoError(t, err)
-		require.Equal(t, 51, b.db.lastList().limit, "default page size is 50")
+		require.Equal(t, 51, b.db.LastList().Limit, "default page size is 50")
 
 		p, err := b.svc.List(ctx, b.owner, contacts.Filter{Limit: 5})
 		require.NoError(t, err)
@@ -277,7 +286,7 @@ func TestGetUpdateDelete(t *testing.T) {
 
 		_, err := b.svc.Get(ctx, b.agent, theirs.ID)
 		requireKind(t, domain.KindNotFound, err)
-		require.Equal(t, b.agentID, *b.db.gets[len(b.db.gets)-1].AssignedTo)
+		require.Equal(t, b.agentID, *b.db.LastGetView().AssignedTo)
 		_, err = b.svc.Update(ctx, b.agent, theirs.ID, contacts.Input{Name: ptr("Mine now")})
 		requireKind(t, domain.KindNotFound, err)
 		requireKind(t, domain.KindNotFound, b.svc.Delete(ctx, b.agent, theirs.ID))
@@ -323,12 +332,12 @@ func TestGetUpdateDelete(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, got.AssignedTo)
 
-		s := b.db.snapshot()
-		require.Equal(t, got, s.contacts[contactKey{b.ws, ct.ID}])
-		e := s.audit[len(s.audit)-1]
+		require.Equal(t, got, b.stored(t, ct.ID))
+		audit := b.db.Audit()
+		e := audit[len(audit)-1]
 		require.Equal(t, "contact.updated", e.Action)
 		require.Equal(t, map[string]any{"fields": []string{"assigned_to"}}, e.Details)
-		require.Equal(t, map[string]any{"fields": []string{"name", "tags"}}, s.audit[len(s.audit)-2].Details)
+		require.Equal(t, map[string]any{"fields": []string{"name", "tags"}}, audit[len(audit)-2].Details)
 	})
 
 	t.Run("Delete", func(t *testing.T) {
@@ -338,7 +347,7 @@ func TestGetUpdateDelete(t *testing.T) {
 
 		requireKind(t, domain.KindForbidden, b.svc.Delete(ctx, b.viewer, ct.ID))
 		require.NoError(t, b.svc.Delete(ctx, b.owner, ct.ID))
-		require.Empty(t, b.db.snapshot().contacts)
+		require.Zero(t, b.db.Contacts())
 		require.Equal(t, []string{"contact.created", "contact.deleted"}, b.actions())
 		requireKind(t, domain.KindNotFound, b.svc.Delete(ctx, b.owner, ct.ID))
 	})
@@ -359,7 +368,7 @@ func TestSetOptOut(t *testing.T) {
 		require.NotNil(t, got.OptedOutAt)
 		require.WithinDuration(t, time.Now(), *got.OptedOutAt, time.Minute)
 		require.Equal(t, domain.OptOutAPI, got.OptOutSource)
-		require.Equal(t, got, b.db.snapshot().contacts[contactKey{b.ws, ct.ID}])
+		require.Equal(t, got, b.stored(t, ct.ID))
 
 		again, err := b.svc.SetOptOut(ctx, b.agent, ct.ID, true)
 		require.NoError(t, err, "opting out twice is not an error")
@@ -375,7 +384,7 @@ func TestSetOptOut(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"contact.created", "contact.opted_out", "contact.opted_in"}, b.actions())
 
-		audit := b.db.snapshot().audit
+		audit := b.db.Audit()
 		for _, e := range audit[1:] {
 			require.Equal(t, ct.ID.String(), e.ResourceID)
 			require.Equal(t, map[string]any{"source": "api"}, e.Details)
@@ -393,10 +402,10 @@ func TestSetOptOut(t *testing.T) {
 			b := setup(t)
 			ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
 			ct.OptedOut, ct.OptOutSource, ct.MarketingOptedOut = own.OptedOut, own.OptOutSource, own.MarketingOptedOut
-			b.db.state.contacts[contactKey{b.ws, ct.ID}] = ct
+			b.db.Put(ct)
 			_, err := b.svc.SetOptOut(ctx, b.owner, ct.ID, false)
 			requireKind(t, domain.KindConflict, err)
-			require.Equal(t, ct, b.db.snapshot().contacts[contactKey{b.ws, ct.ID}])
+			require.Equal(t, ct, b.stored(t, ct.ID))
 			require.Equal(t, []string{"contact.created"}, b.actions())
 		}
 	})
@@ -425,7 +434,7 @@ func TestSetOptOut(t *testing.T) {
 		ct := b.create(t, b.owner, "+14155550100", contacts.Input{})
 		_, err := b.svc.SetOptOut(ctx, b.viewer, ct.ID, true)
 		requireKind(t, domain.KindForbidden, err)
-		require.False(t, b.db.snapshot().contacts[contactKey{b.ws, ct.ID}].OptedOut)
+		require.False(t, b.stored(t, ct.ID).OptedOut)
 	})
 
 	t.Run("UnknownContact", func(t *testing.T) {

@@ -196,54 +196,7 @@ func newService(db *fakeDB) *messaging.Service {
 		Messages: store{db}, Quota: quota{db}, Idempotency: idem{db}, Authz: policy})
 }
 
-// fakeOutbox, fakeGraph, fakeVault and fakePacer back the Dispatcher.
-type fakeOutbox struct {
-	mu         sync.Mutex
-	msg        messaging.MessageToSend
-	sent       string
-	failed     *domain.MessageError
-	reconnect  string
-	early      []messaging.ReportedStatus
-	applied    *messaging.DeliveryUpdate
-	markFailed int
-}
-
-func (o *fakeOutbox) ToSend(context.Context, domain.ID, domain.ID) (messaging.MessageToSend, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.msg, nil
-}
-
-func (o *fakeOutbox) MarkSent(_ context.Context, _, _ domain.ID, wamid string, _ time.Time, from, to domain.MessageStatus) (bool, []messaging.ReportedStatus, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.msg.Status != from {
-		return false, nil, nil
-	}
-	o.sent, o.msg.WAMID, o.msg.Status = wamid, wamid, to
-	return true, o.early, nil
-}
-
-func (o *fakeOutbox) ApplyReported(_ context.Context, _, _ domain.ID, _ domain.MessageStatus, u messaging.DeliveryUpdate) error {
-	o.applied = &u
-	return nil
-}
-
-func (o *fakeOutbox) MarkFailed(_ context.Context, _, _ domain.ID, e domain.MessageError, _ time.Time) error {
-	o.failed = &e
-	o.markFailed++
-	return nil
-}
-
-func (o *fakeOutbox) Status(context.Context, domain.ID, domain.ID) (domain.MessageStatus, error) {
-	return o.msg.Status, nil
-}
-
-func (o *fakeOutbox) FlagReconnect(_ context.Context, _, _ domain.ID, reason string) error {
-	o.reconnect = reason
-	return nil
-}
-
+// fakeGraph, fakeVault and fakePacer back the Dispatcher (with messagingtest.Outbox).
 type fakeGraph struct {
 	calls   int
 	err     error

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -249,46 +250,57 @@ func TestReadRespectsAgentView(t *testing.T) {
 	require.Equal(t, domain.KindNotFound, kind(err))
 }
 
-func queued() messaging.MessageToSend {
-	ws := domain.NewID()
-	return messaging.MessageToSend{ID: domain.NewID(), WorkspaceID: ws, Type: "text", Content: json.RawMessage(`{"body":"hi"}`),
-		Status: domain.StatusQueued, To: "14155550101",
-		Number: domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", Status: domain.NumberConnected,
-			Token: domain.Sealed{Ciphertext: []byte("tok")}}}
+// outboxOf is an outbox holding m.
+func outboxOf(m messaging.MessageToSend) *messagingtest.Outbox {
+	o := messagingtest.NewOutbox()
+	o.Put(m)
+	return o
 }
 
-func deliver(t *testing.T, o *fakeOutbox, g *fakeGraph, p *fakePacer, last bool) (messaging.Outcome, error) {
+func deliver(t *testing.T, o *messagingtest.Outbox, m messaging.MessageToSend, g *fakeGraph, p *fakePacer, last bool) (messaging.Outcome, error) {
 	t.Helper()
 	d := messaging.NewDispatcher(o, g, fakeVault{}, p, slog.New(slog.DiscardHandler))
-	return d.Deliver(context.Background(), o.msg.WorkspaceID, o.msg.ID, last)
+	return d.Deliver(context.Background(), m.WorkspaceID, m.ID, last)
+}
+
+// stored is m as the outbox holds it now.
+func stored(t *testing.T, o *messagingtest.Outbox, m messaging.MessageToSend) domain.Message {
+	t.Helper()
+	got, ok := o.Message(m.WorkspaceID, m.ID)
+	require.True(t, ok)
+	return got
 }
 
 func TestDeliver(t *testing.T) {
 	t.Parallel()
 	t.Run("SendsOnceWithOurID", func(t *testing.T) {
 		t.Parallel()
-		o, g := &fakeOutbox{msg: queued()}, &fakeGraph{}
-		out, err := deliver(t, o, g, &fakePacer{}, false)
+		m, g := messagingtest.Queued(), &fakeGraph{}
+		o := outboxOf(m)
+		out, err := deliver(t, o, m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSent, out.Result)
-		require.Equal(t, "wamid.TEST", o.sent)
-		require.Equal(t, o.msg.ID.String(), g.payload["biz_opaque_callback_data"])
-		out, err = deliver(t, o, g, &fakePacer{}, false)
+		require.Equal(t, "wamid.TEST", stored(t, o, m).WAMID)
+		require.Equal(t, m.ID.String(), g.payload["biz_opaque_callback_data"])
+		out, err = deliver(t, o, m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSkipped, out.Result, "a message with a wamid is never sent again")
 		require.Equal(t, 1, g.calls)
 	})
 	t.Run("EarlyWebhooksAreFolded", func(t *testing.T) {
 		t.Parallel()
-		o := &fakeOutbox{msg: queued(), early: []messaging.ReportedStatus{{Status: "read", At: time.Now()}, {Status: "delivered", At: time.Now()}}}
-		_, err := deliver(t, o, &fakeGraph{}, &fakePacer{}, false)
+		m := messagingtest.Queued()
+		o := outboxOf(m)
+		o.Report("wamid.TEST", messaging.ReportedStatus{Status: "read", At: time.Now()})
+		o.Report("wamid.TEST", messaging.ReportedStatus{Status: "delivered", At: time.Now()})
+		_, err := deliver(t, o, m, &fakeGraph{}, &fakePacer{}, false)
 		require.NoError(t, err)
-		require.Equal(t, domain.StatusRead, o.applied.Status, "a late sent never overwrites read")
+		require.Equal(t, domain.StatusRead, stored(t, o, m).Status, "a late sent never overwrites read")
 	})
 	t.Run("PacedBySnoozing", func(t *testing.T) {
 		t.Parallel()
-		o, g := &fakeOutbox{msg: queued()}, &fakeGraph{}
-		out, err := deliver(t, o, g, &fakePacer{wait: 300 * time.Millisecond}, false)
+		m, g := messagingtest.Queued(), &fakeGraph{}
+		out, err := deliver(t, outboxOf(m), m, g, &fakePacer{wait: 300 * time.Millisecond}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSnoozed, out.Result)
 		require.Equal(t, 300*time.Millisecond, out.Wait)
@@ -296,11 +308,12 @@ func TestDeliver(t *testing.T) {
 	})
 	t.Run("PairLimitBacksOffPerRecipient", func(t *testing.T) {
 		t.Parallel()
-		o, p := &fakeOutbox{msg: queued()}, &fakePacer{}
+		m, p := messagingtest.Queued(), &fakePacer{}
+		o := outboxOf(m)
 		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaThrottled, Code: 131056, RetryAfter: time.Second}}
 		var waits []time.Duration
 		for range 3 {
-			out, err := deliver(t, o, g, p, false)
+			out, err := deliver(t, o, m, g, p, false)
 			require.NoError(t, err)
 			require.Equal(t, messaging.ResultSnoozed, out.Result)
 			waits = append(waits, out.Wait)
@@ -310,7 +323,8 @@ func TestDeliver(t *testing.T) {
 	t.Run("Throttled", func(t *testing.T) {
 		t.Parallel()
 		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaThrottled, Code: 130429, RetryAfter: time.Second}}
-		out, err := deliver(t, &fakeOutbox{msg: queued()}, g, &fakePacer{}, false)
+		m := messagingtest.Queued()
+		out, err := deliver(t, outboxOf(m), m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSnoozed, out.Result)
 		require.GreaterOrEqual(t, out.Wait, time.Second)
@@ -318,54 +332,58 @@ func TestDeliver(t *testing.T) {
 	})
 	t.Run("TransientRetriesThenFails", func(t *testing.T) {
 		t.Parallel()
-		o := &fakeOutbox{msg: queued()}
+		m := messagingtest.Queued()
+		o := outboxOf(m)
 		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaRetry, Code: 131000, Title: "Something went wrong"}}
-		_, err := deliver(t, o, g, &fakePacer{}, false)
+		_, err := deliver(t, o, m, g, &fakePacer{}, false)
 		require.Error(t, err)
-		require.Nil(t, o.failed)
-		out, err := deliver(t, o, g, &fakePacer{}, true)
+		require.Nil(t, stored(t, o, m).Error)
+		out, err := deliver(t, o, m, g, &fakePacer{}, true)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultFailed, out.Result)
-		require.Equal(t, 131000, o.failed.Code)
+		require.Equal(t, 131000, stored(t, o, m).Error.Code)
 	})
 	t.Run("FinalKeepsMetasReason", func(t *testing.T) {
 		t.Parallel()
-		o := &fakeOutbox{msg: queued()}
+		m := messagingtest.Queued()
+		o := outboxOf(m)
 		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaFinal, Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}}
-		out, err := deliver(t, o, g, &fakePacer{}, false)
+		out, err := deliver(t, o, m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultFailed, out.Result)
-		require.Equal(t, domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}, *o.failed)
+		require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}, stored(t, o, m).Error)
 	})
 	t.Run("AuthFlagsTheNumber", func(t *testing.T) {
 		t.Parallel()
-		o := &fakeOutbox{msg: queued()}
+		m := messagingtest.Queued()
+		o := outboxOf(m)
 		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaAuth, Code: 190, Title: "Invalid OAuth access token"}}
-		out, err := deliver(t, o, g, &fakePacer{}, false)
+		out, err := deliver(t, o, m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultFailed, out.Result)
-		require.Contains(t, o.reconnect, "190")
+		status, reason := o.Number(m.WorkspaceID, m.Number.ID)
+		require.Equal(t, domain.NumberNeedsReconnect, status)
+		require.Contains(t, reason, "190")
 	})
 	t.Run("OptOutsAreHonouredAtSendTime", func(t *testing.T) {
 		t.Parallel()
-		m := queued()
+		m := messagingtest.Queued()
 		m.OptedOut = true
-		o, g := &fakeOutbox{msg: m}, &fakeGraph{}
-		out, _ := deliver(t, o, g, &fakePacer{}, false)
+		g := &fakeGraph{}
+		out, _ := deliver(t, outboxOf(m), m, g, &fakePacer{}, false)
 		require.Equal(t, messaging.ResultFailed, out.Result)
-		m = queued()
+		m = messagingtest.Queued()
 		m.Type, m.Content, m.MarketingOptedOut, m.TemplateCategory = "template", json.RawMessage(`{"name":"sale","language":{"code":"en"}}`), true, "MARKETING"
-		o = &fakeOutbox{msg: m}
-		out, _ = deliver(t, o, g, &fakePacer{}, false)
+		o := outboxOf(m)
+		out, _ = deliver(t, o, m, g, &fakePacer{}, false)
 		require.Equal(t, messaging.ResultFailed, out.Result)
-		require.Equal(t, 131050, o.failed.Code)
+		require.Equal(t, 131050, stored(t, o, m).Error.Code)
 		require.Zero(t, g.calls)
 
 		// The confirmation of the opt-out itself is the one message that still goes.
-		m = queued()
+		m = messagingtest.Queued()
 		m.OptedOut, m.Purpose = true, domain.PurposeOptOutConfirmation
-		o = &fakeOutbox{msg: m}
-		out, err := deliver(t, o, g, &fakePacer{}, false)
+		out, err := deliver(t, outboxOf(m), m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSent, out.Result)
 		require.Equal(t, 1, g.calls)

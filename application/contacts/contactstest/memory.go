@@ -1,0 +1,251 @@
+// Package contactstest holds what tests of the contacts ports share: an in-memory store and
+// transaction runner, and the contract every contacts.Store (the Postgres adapter's too) is
+// held to. Only tests import it.
+package contactstest
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/domain"
+)
+
+type contactKey struct{ ws, id domain.ID }
+
+// suppressionKey is an address (phone or BSUID) of a workspace.
+type suppressionKey struct {
+	ws      domain.ID
+	address string
+}
+
+type state struct {
+	contacts map[contactKey]domain.Contact
+	audit    []domain.AuditEntry
+	// suppressed keeps the opt-out of an address, as the Postgres suppression list does.
+	suppressed map[suppressionKey]domain.Contact
+}
+
+func (s *state) clone() *state {
+	return &state{contacts: maps.Clone(s.contacts), audit: slices.Clone(s.audit), suppressed: maps.Clone(s.suppressed)}
+}
+
+// ListCall is what a List call asked the store for.
+type ListCall struct {
+	Filter contacts.Filter
+	View   contacts.View
+	Limit  int
+}
+
+// Memory is an in-memory contacts store and transaction runner. It holds the committed
+// state; a transaction works on a copy kept only when its function returns nil (so a
+// rollback is observable), and transactions run one at a time. It records the List and Get
+// calls it serves, for tests of what a use case asks.
+type Memory struct {
+	mu      sync.Mutex
+	state   *state
+	members map[contactKey]bool // (workspace, user)
+	lists   []ListCall
+	gets    []contacts.View
+}
+
+// NewMemory returns an empty store.
+func NewMemory() *Memory {
+	return &Memory{state: &state{contacts: map[contactKey]domain.Contact{}, suppressed: map[suppressionKey]domain.Contact{}},
+		members: map[contactKey]bool{}}
+}
+
+// InTx runs fn on a copy of the state, committed when fn returns nil.
+func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r contacts.Repos) error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tx := &memoryStore{db: db, s: db.state.clone()}
+	if err := fn(ctx, contacts.Repos{Contacts: tx, Audit: tx}); err != nil {
+		return err
+	}
+	db.state = tx.s
+	return nil
+}
+
+// Store is the store outside transactions.
+func (db *Memory) Store() contacts.Store { return &memoryStore{db: db} }
+
+// AddMember makes userID a member of ws (for IsMember).
+func (db *Memory) AddMember(ws, userID domain.ID) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.members[contactKey{ws, userID}] = true
+}
+
+// Put stores c as it is, bypassing every rule (to set up a state a test needs).
+func (db *Memory) Put(c domain.Contact) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.state.contacts[contactKey{c.WorkspaceID, c.ID}] = c
+}
+
+// Contact reads a committed contact.
+func (db *Memory) Contact(ws, id domain.ID) (domain.Contact, bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	c, ok := db.state.contacts[contactKey{ws, id}]
+	return c, ok
+}
+
+// Contacts counts the committed contacts.
+func (db *Memory) Contacts() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.state.contacts)
+}
+
+// Audit returns the committed audit entries, oldest first.
+func (db *Memory) Audit() []domain.AuditEntry {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return slices.Clone(db.state.audit)
+}
+
+// Lists returns the List calls served so far.
+func (db *Memory) Lists() []ListCall {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return slices.Clone(db.lists)
+}
+
+// LastList is the latest List call.
+func (db *Memory) LastList() ListCall {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.lists[len(db.lists)-1]
+}
+
+// LastGetView is the view of the latest Get call.
+func (db *Memory) LastGetView() contacts.View {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.gets[len(db.gets)-1]
+}
+
+// memoryStore works on a transaction's copy (s) or, when s is nil, the committed state.
+type memoryStore struct {
+	db *Memory
+	s  *state
+}
+
+func (f *memoryStore) with(fn func(s *state) error) error {
+	if f.s != nil {
+		return fn(f.s)
+	}
+	f.db.mu.Lock()
+	defer f.db.mu.Unlock()
+	return fn(f.db.state)
+}
+
+func (f *memoryStore) Record(_ context.Context, e domain.AuditEntry) error {
+	return f.with(func(s *state) error { s.audit = append(s.audit, e); return nil })
+}
+
+func (f *memoryStore) Create(_ context.Context, c domain.Contact) (domain.Contact, error) {
+	err := f.with(func(s *state) error {
+		for k, o := range s.contacts {
+			if k.ws == c.WorkspaceID && (c.Phone != "" && o.Phone == c.Phone || c.BSUID != "" && o.BSUID == c.BSUID) {
+				return domain.Errorf(domain.KindContactExists, "a contact with that phone number already exists")
+			}
+		}
+		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = false, nil, "", false
+		for _, a := range []string{c.Phone, c.BSUID} {
+			if sup, ok := s.suppressed[suppressionKey{c.WorkspaceID, a}]; ok && a != "" {
+				c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = sup.OptedOut, sup.OptedOutAt, sup.OptOutSource, sup.MarketingOptedOut
+			}
+		}
+		s.contacts[contactKey{c.WorkspaceID, c.ID}] = c
+		return nil
+	})
+	return c, err
+}
+
+func (f *memoryStore) SetOptOut(_ context.Context, ws, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (c domain.Contact, err error) {
+	err = f.with(func(s *state) error {
+		var ok bool
+		if c, ok = s.contacts[contactKey{ws, id}]; !ok {
+			return domain.NotFound("contact")
+		}
+		c.OptedOut, c.OptedOutAt, c.OptOutSource = out, nil, ""
+		if out {
+			c.OptedOutAt, c.OptOutSource = &at, source
+		}
+		s.contacts[contactKey{ws, id}] = c
+		for _, a := range []string{c.Phone, c.BSUID} {
+			if a != "" {
+				s.suppressed[suppressionKey{ws, a}] = c
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+func (f *memoryStore) Get(_ context.Context, ws, id domain.ID, view contacts.View, _ bool) (c domain.Contact, err error) {
+	err = f.with(func(s *state) error {
+		f.db.gets = append(f.db.gets, view)
+		var ok bool
+		if c, ok = s.contacts[contactKey{ws, id}]; !ok || !view.Allows(c) {
+			return domain.NotFound("contact")
+		}
+		return nil
+	})
+	return c, err
+}
+
+func (f *memoryStore) List(_ context.Context, ws domain.ID, fl contacts.Filter, view contacts.View, limit int) (out []domain.Contact, err error) {
+	err = f.with(func(s *state) error {
+		f.db.lists = append(f.db.lists, ListCall{Filter: fl, View: view, Limit: limit})
+		for k, c := range s.contacts {
+			switch {
+			case k.ws != ws, !view.Allows(c),
+				fl.Phone != "" && c.Phone != fl.Phone,
+				fl.Tag != "" && !slices.Contains(c.Tags, fl.Tag),
+				fl.OptedOut != nil && c.OptedOut != *fl.OptedOut,
+				fl.AssignedTo != nil && (c.AssignedTo == nil || *c.AssignedTo != *fl.AssignedTo),
+				fl.Query != "" && !strings.Contains(strings.ToLower(c.Name), strings.ToLower(fl.Query)) && !strings.Contains(c.Phone, fl.Query),
+				!fl.Cursor.IsZero() && bytes.Compare(c.ID[:], fl.Cursor[:]) >= 0:
+				continue
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) > 0 })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+func (f *memoryStore) Update(_ context.Context, c domain.Contact) error {
+	return f.with(func(s *state) error {
+		if _, ok := s.contacts[contactKey{c.WorkspaceID, c.ID}]; ok {
+			s.contacts[contactKey{c.WorkspaceID, c.ID}] = c
+		}
+		return nil
+	})
+}
+
+func (f *memoryStore) Delete(_ context.Context, ws, id domain.ID) error {
+	return f.with(func(s *state) error { delete(s.contacts, contactKey{ws, id}); return nil })
+}
+
+func (f *memoryStore) IsMember(_ context.Context, ws, userID domain.ID) (bool, error) {
+	if f.s == nil {
+		f.db.mu.Lock()
+		defer f.db.mu.Unlock()
+	}
+	return f.db.members[contactKey{ws, userID}], nil
+}

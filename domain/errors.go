@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// Kind classifies a domain error. Its values are the problem `code`s of API.md, so the
-// HTTP adapter maps a kind to a status in one table and clients see the same word.
+// Kind classifies a domain error: what a use case tells its caller went wrong, in business
+// terms. Its values are the problem `code`s of API.md, so the HTTP adapter maps a kind to a
+// status in one table and clients see the same word; what only HTTP refuses (a body too
+// large, a bad webhook signature, a wrong method) has its codes in the HTTP adapter.
 type Kind string
 
 const (
@@ -28,10 +30,10 @@ const (
 	KindOutsideWindow       Kind = "outside_service_window"
 	KindNotConnected        Kind = "whatsapp_not_connected"
 	KindIdempotencyMismatch Kind = "idempotency_mismatch"
-	KindPayloadTooLarge     Kind = "payload_too_large"
-	KindInvalidSignature    Kind = "invalid_signature"
-	KindUnavailable         Kind = "unavailable"
-	KindInternal            Kind = "internal"
+	// KindUnavailable: something the use case depends on (the rate limiter, Meta) is not
+	// answering; the caller may retry. The use cases report it, whatever drives them.
+	KindUnavailable Kind = "unavailable"
+	KindInternal    Kind = "internal"
 )
 
 // FieldError names one invalid input field.

@@ -28,15 +28,21 @@ type problemField struct {
 	Message string `json:"message"`
 }
 
-// kindMethodNotAllowed is a transport-only code: a known path asked with a method it does
-// not have (no use case returns it). The router has set the Allow header by then.
-const kindMethodNotAllowed domain.Kind = "method_not_allowed"
+// Transport-only problem codes: what HTTP itself refuses before a use case runs, so the
+// domain has no kind for them.
+const (
+	// kindMethodNotAllowed: a known path asked with a method it does not have. The router
+	// has set the Allow header by then.
+	kindMethodNotAllowed domain.Kind = "method_not_allowed"
+	kindPayloadTooLarge  domain.Kind = "payload_too_large"
+	kindInvalidSignature domain.Kind = "invalid_signature" // a webhook not signed with the app secret
+)
 
 // statusOf is the one table from error kinds to HTTP statuses.
 var statusOf = map[domain.Kind]int{
 	domain.KindUnauthenticated:     http.StatusUnauthorized,
 	domain.KindInvalidCredentials:  http.StatusUnauthorized,
-	domain.KindInvalidSignature:    http.StatusUnauthorized,
+	kindInvalidSignature:           http.StatusUnauthorized,
 	domain.KindForbidden:           http.StatusForbidden,
 	domain.KindOptedOut:            http.StatusForbidden,
 	domain.KindNotFound:            http.StatusNotFound,
@@ -45,7 +51,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindContactExists:       http.StatusConflict,
 	domain.KindLastOwner:           http.StatusConflict,
 	domain.KindNotConnected:        http.StatusConflict,
-	domain.KindPayloadTooLarge:     http.StatusRequestEntityTooLarge,
+	kindPayloadTooLarge:            http.StatusRequestEntityTooLarge,
 	domain.KindValidation:          http.StatusUnprocessableEntity,
 	domain.KindOutsideWindow:       http.StatusUnprocessableEntity,
 	domain.KindIdempotencyMismatch: http.StatusUnprocessableEntity,
@@ -66,7 +72,7 @@ func kindOfStatus(status int) domain.Kind {
 	case http.StatusMethodNotAllowed:
 		return kindMethodNotAllowed
 	case http.StatusRequestEntityTooLarge:
-		return domain.KindPayloadTooLarge
+		return kindPayloadTooLarge
 	case http.StatusTooManyRequests:
 		return domain.KindRateLimited
 	case http.StatusServiceUnavailable:

@@ -61,7 +61,7 @@ func (h *Webhooks) receive(c echo.Context) error {
 	req := c.Request()
 	if req.ContentLength > MaxWebhookBody {
 		h.Metrics.outcome("too_large")
-		return domain.Errorf(domain.KindPayloadTooLarge, "the body exceeds 4 MiB")
+		return domain.Errorf(kindPayloadTooLarge, "the body exceeds 4 MiB")
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -80,7 +80,7 @@ func (h *Webhooks) receive(c echo.Context) error {
 	}
 	if buf.Len() > MaxWebhookBody {
 		h.Metrics.outcome("too_large")
-		return domain.Errorf(domain.KindPayloadTooLarge, "the body exceeds 4 MiB")
+		return domain.Errorf(kindPayloadTooLarge, "the body exceeds 4 MiB")
 	}
 	raw := buf.Bytes()
 	header := req.Header.Get("X-Hub-Signature-256")
@@ -90,7 +90,7 @@ func (h *Webhooks) receive(c echo.Context) error {
 			reason = "missing"
 		}
 		h.Metrics.signatureFailed(reason)
-		return domain.Errorf(domain.KindInvalidSignature, "X-Hub-Signature-256 is missing or does not match the body")
+		return domain.Errorf(kindInvalidSignature, "X-Hub-Signature-256 is missing or does not match the body")
 	}
 	// A successful Ingest has written the bytes to Postgres and keeps no reference; after
 	// an error (a cancelled request) the batch may still read them, so the buffer is dropped.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 )
 
 // benchPayload is one realistic POST: ten inbound messages of mixed types from five users

@@ -77,18 +77,9 @@ func (w *WebhookWorker) Close() {
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	start := time.Now()
 	raw := job.Args.Body()
-	body, err := webhook.Translate(raw)
-	var r *processReq
+	body, err := webhook.Translate(raw) // fails only for a body that can never be processed
 	if err == nil {
-		r = &processReq{body: body, size: len(raw), done: make(chan error, 1)}
-		err = w.group.submit(ctx, r)
-	}
-	if err == nil && r != nil {
-		select {
-		case err = <-r.done:
-		case <-ctx.Done():
-			err = ctx.Err() // the batch may still commit; the retry is then idempotent
-		}
+		err = w.submit(ctx, &processReq{body: body, size: len(raw), done: make(chan error, 1)})
 	}
 	outcome := "ok"
 	switch {
@@ -108,6 +99,19 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 		}
 	}
 	return err
+}
+
+// submit hands r to a batch and waits for its outcome.
+func (w *WebhookWorker) submit(ctx context.Context, r *processReq) error {
+	if err := w.group.submit(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the batch may still commit; the retry is then idempotent
+	}
 }
 
 // process runs one batch, bounded by webhookTimeout, and answers each job once.

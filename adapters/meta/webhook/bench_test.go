@@ -59,6 +59,24 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkTranslate is Parse plus the translation into domain types: what the webhook
+// worker does per body (the type objects, keyword texts and status extras it derives were
+// derived per event by application/inbound before).
+func BenchmarkTranslate(b *testing.B) {
+	raw := benchPayload()
+	n, err := webhook.Translate(raw)
+	if err != nil || len(n.Changes[0].Messages)+len(n.Changes[1].Statuses) != 20 {
+		b.Fatalf("bench payload: %v", err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := webhook.Translate(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkVerifySignature(b *testing.B) {
 	raw := benchPayload()
 	secret := []byte("0123456789abcdef0123456789abcdef")

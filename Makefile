@@ -11,8 +11,8 @@ run:
 # deadline and can fail with "context deadline exceeded" having found nothing.
 test:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go test -race -count=1 -timeout 15m ./...
-	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=60000x ./domain/webhook/
-	go test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=150000x ./domain/webhook/
+	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=60000x ./adapters/meta/webhook/
+	go test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=150000x ./adapters/meta/webhook/
 
 build:
 	go build -o bin/waba ./cmd/waba

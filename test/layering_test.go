@@ -1,6 +1,7 @@
 package test
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -25,8 +26,27 @@ func TestLayersImportNoFrameworks(t *testing.T) {
 			}
 		}
 	}
+	// Meta's wire format lives at the edge (adapters/meta/webhook, which the prefix above
+	// already forbids): no Meta webhook package may come back under domain or application.
+	for _, gone := range []string{"../domain/webhook", "../application/webhook"} {
+		_, err := os.Stat(gone)
+		require.True(t, os.IsNotExist(err), "%s holds Meta's wire format, which belongs in adapters/meta", gone)
+	}
+	out, err := goList("-f", "{{.ImportPath}} {{.Name}}", "./domain/...", "./application/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, name, _ := strings.Cut(line, " ")
+		require.False(t, name == "webhook" || strings.Contains(path, "/webhook"), "%s: Meta's webhooks are parsed in adapters/meta", path)
+	}
+	for _, layer := range []string{"./domain/...", "./application/..."} {
+		out, err := goList("-deps", layer).CombinedOutput()
+		require.NoError(t, err, string(out))
+		for _, dep := range strings.Fields(string(out)) {
+			require.NotEqual(t, "github.com/wabaplatform/waba/adapters/meta/webhook", dep, "%s imports Meta's wire types", layer)
+		}
+	}
 	// domain imports only the standard library (and itself).
-	out, err := goList("-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./domain/...").CombinedOutput()
+	out, err = goList("-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./domain/...").CombinedOutput()
 	require.NoError(t, err, string(out))
 	for _, dep := range strings.Fields(string(out)) {
 		require.True(t, strings.HasPrefix(dep, "github.com/wabaplatform/waba/domain"), "domain imports %s", dep)

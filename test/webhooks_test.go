@@ -20,10 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/bootstrap"
 	"github.com/wabaplatform/waba/domain"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 // The fixtures' business number and WABA (test/testdata/webhooks/README.md).

@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/domain"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 // MaxWebhookBody caps a webhook body: Meta sends up to 3 MB.

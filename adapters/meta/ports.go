@@ -87,10 +87,10 @@ func (g *Graph) PhoneMetadata(ctx context.Context, token, phoneNumberID string) 
 		ThroughputLevel: p.Throughput.Level, NameStatus: p.NameStatus}, nil
 }
 
-// SendMessage implements messaging.Graph: posts payload to /{phone-number-id}/messages and
-// returns the wamid.
-func (g *Graph) SendMessage(ctx context.Context, token, phoneNumberID string, payload any) (string, error) {
-	res, err := g.c.SendMessage(ctx, token, phoneNumberID, payload)
+// SendMessage implements messaging.Graph: posts m's Graph payload (MessagePayload) to
+// /{phone-number-id}/messages and returns the wamid.
+func (g *Graph) SendMessage(ctx context.Context, token, phoneNumberID string, m domain.OutboundMessage) (string, error) {
+	res, err := g.c.SendMessage(ctx, token, phoneNumberID, MessagePayload(m))
 	if err != nil {
 		return "", AsDomainError(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -184,7 +185,10 @@ func (r *MessageRepo) MarkSent(ctx context.Context, ws, id domain.ID, wamid stri
 	}
 	out := make([]messaging.ReportedStatus, len(rows))
 	for i, r := range rows {
-		out[i] = messaging.ReportedStatus{Status: r.Status, At: r.At, Errors: r.Errors}
+		out[i] = messaging.ReportedStatus{Status: r.Status, At: r.At}
+		if e, ok := webhook.FirstError(r.Errors); ok {
+			out[i].Error = &e
+		}
 	}
 	return true, out, nil
 }

@@ -99,8 +99,14 @@ func TestMessageRepoOutboxContract(t *testing.T) {
 			},
 			Report: func(t *testing.T, wamid string, s messaging.ReportedStatus) {
 				t.Helper()
+				var errs []byte // as Meta sends them, which inbound processing stores
+				if e := s.Error; e != nil {
+					var err error
+					errs, err = json.Marshal([]map[string]any{{"code": e.Code, "title": e.Title, "error_data": map[string]string{"details": e.Detail}}})
+					require.NoError(t, err)
+				}
 				_, err := pool.Exec(ctx, `INSERT INTO message_statuses (wamid, status, occurred_at, errors) VALUES ($1, $2, $3, $4)`,
-					wamid, s.Status, s.At, []byte(s.Errors))
+					wamid, s.Status, s.At, errs)
 				require.NoError(t, err)
 			},
 			Number: func(t *testing.T, ws, id domain.ID) (domain.NumberStatus, string) {

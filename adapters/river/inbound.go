@@ -11,8 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/application/inbound"
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // WebhookWorker processes queued Meta webhooks with the inbound use case. The jobs River
@@ -29,7 +30,8 @@ type WebhookWorker struct {
 }
 
 type processReq struct {
-	raw  []byte
+	body domain.Notification
+	size int // of the raw body
 	done chan error
 }
 
@@ -58,7 +60,7 @@ func NewWebhookWorker(svc *inbound.Service, m *InboundMetrics, transactions int)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	// No window: a job never waits for company, it takes what is already waiting.
 	w.group = newGroup(groupConfig{MaxBatch: webhookBatchMax, MaxBatchBytes: webhookBatchMaxBytes, Flushers: transactions},
-		func(r *processReq) int { return len(r.raw) }, w.process)
+		func(r *processReq) int { return r.size }, w.process)
 	return w
 }
 
@@ -69,19 +71,15 @@ func (w *WebhookWorker) Close() {
 	w.group.close()
 }
 
-// Work processes one body. A body that can never be parsed, or whose processing panics, is
-// cancelled at once (it stays visible in the River UI); other failures are retried on our
-// schedule, then discarded.
+// Work translates one body (adapters/meta) and processes it. A body that can never be
+// parsed, or whose processing panics, is cancelled at once (it stays visible in the River
+// UI); other failures are retried on our schedule, then discarded.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	start := time.Now()
-	r := &processReq{raw: job.Args.Body(), done: make(chan error, 1)}
-	err := w.group.submit(ctx, r)
+	raw := job.Args.Body()
+	body, err := webhook.Translate(raw) // fails only for a body that can never be processed
 	if err == nil {
-		select {
-		case err = <-r.done:
-		case <-ctx.Done():
-			err = ctx.Err() // the batch may still commit; the retry is then idempotent
-		}
+		err = w.submit(ctx, &processReq{body: body, size: len(raw), done: make(chan error, 1)})
 	}
 	outcome := "ok"
 	switch {
@@ -103,11 +101,24 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	return err
 }
 
+// submit hands r to a batch and waits for its outcome.
+func (w *WebhookWorker) submit(ctx context.Context, r *processReq) error {
+	if err := w.group.submit(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the batch may still commit; the retry is then idempotent
+	}
+}
+
 // process runs one batch, bounded by webhookTimeout, and answers each job once.
 func (w *WebhookWorker) process(batch []*processReq) {
-	raws := make([][]byte, len(batch))
+	bodies := make([]domain.Notification, len(batch))
 	for i, r := range batch {
-		raws[i] = r.raw
+		bodies[i] = r.body
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, webhookTimeout)
 	defer cancel()
@@ -115,12 +126,12 @@ func (w *WebhookWorker) process(batch []*processReq) {
 		w.metrics.batch.Observe(float64(len(batch)))
 	}
 	var errs []error
-	if err := recovered(func() { errs = w.inbound.ProcessAll(ctx, raws) }); err != nil {
+	if err := recovered(func() { errs = w.inbound.ProcessAll(ctx, bodies) }); err != nil {
 		// A panic (a bug) runs here, not in River's job goroutine where River would catch
 		// it: find the body that causes it, alone, and let the others through.
-		errs = make([]error, len(raws))
-		for i, raw := range raws {
-			if perr := recovered(func() { errs[i] = w.inbound.Process(ctx, raw) }); perr != nil {
+		errs = make([]error, len(bodies))
+		for i, body := range bodies {
+			if perr := recovered(func() { errs[i] = w.inbound.Process(ctx, body) }); perr != nil {
 				errs[i] = perr
 			}
 		}

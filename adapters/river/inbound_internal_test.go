@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/application/inbound"
 )
 
@@ -44,9 +45,11 @@ func TestWebhookWorkerPanicFailsOnlyItsBody(t *testing.T) {
 	t.Parallel()
 	w := NewWebhookWorker(inbound.NewService(directTx{}, noMetrics{}), nil, 0)
 	defer w.Close()
-	batch := []*processReq{{raw: statusFor("1")}, {raw: statusFor("666")}, {raw: statusFor("2")}}
-	for _, r := range batch {
-		r.done = make(chan error, 1)
+	var batch []*processReq
+	for _, id := range []string{"1", "666", "2"} {
+		body, err := webhook.Translate(statusFor(id))
+		require.NoError(t, err)
+		batch = append(batch, &processReq{body: body, done: make(chan error, 1)})
 	}
 	w.process(batch) // the panic must not escape: it would take the process down
 	require.NoError(t, <-batch[0].done)

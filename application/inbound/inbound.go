@@ -1,5 +1,5 @@
-// Package inbound processes Meta's webhooks once they are durably queued: it parses the
-// envelope, routes each change to the workspace that owns the number or the WABA, stores
+// Package inbound processes Meta's webhooks once they are durably queued and translated into
+// domain terms (a domain.Notification per body, by adapters/meta): it routes each change to the workspace that owns the number or the WABA, stores
 // inbound messages and their contacts, applies status reports to outbound messages, honours
 // opt-out keywords, and applies template, number and account events.
 //
@@ -24,7 +24,6 @@ import (
 
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/optout"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 // Default confirmations, sent when the workspace has not set its own text.
@@ -45,15 +44,10 @@ func NewService(tx TxRunner, m Metrics) *Service {
 	return &Service{tx: tx, metrics: m, now: time.Now}
 }
 
-// Process handles one webhook body. It returns an error wrapping webhook.ErrMalformed for
-// a body that can never be processed (retrying is pointless); any other error is
-// transient and the whole body may be processed again.
-func (s *Service) Process(ctx context.Context, raw []byte) error {
-	env, err := webhook.Parse(raw)
-	if err != nil {
-		return err
-	}
-	return s.process(ctx, []*webhook.Envelope{env})
+// Process handles one webhook body. An error is transient: the whole body may be processed
+// again. (A body that cannot be read at all never gets here: the edge refuses it.)
+func (s *Service) Process(ctx context.Context, n domain.Notification) error {
+	return s.process(ctx, []*domain.Notification{&n})
 }
 
 // ProcessAll handles several bodies in one transaction and returns each body's error, as
@@ -61,40 +55,33 @@ func (s *Service) Process(ctx context.Context, raw []byte) error {
 // begin and commit, and the lookup of a number, are shared by the whole batch. When the
 // batch fails it is processed again one body at a time, so a body that cannot be
 // processed fails alone and the others are not held back.
-func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
-	errs := make([]error, len(raws))
-	envs := make([]*webhook.Envelope, 0, len(raws))
-	at := make([]int, 0, len(raws)) // envs[j] is raws[at[j]]
-	for i, raw := range raws {
-		env, err := webhook.Parse(raw)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		envs = append(envs, env)
-		at = append(at, i)
-	}
-	if len(envs) == 0 {
+func (s *Service) ProcessAll(ctx context.Context, ns []domain.Notification) []error {
+	errs := make([]error, len(ns))
+	if len(ns) == 0 {
 		return errs
+	}
+	envs := make([]*domain.Notification, len(ns))
+	for i := range ns {
+		envs[i] = &ns[i]
 	}
 	// Concurrent batches must lock contacts and messages in one order, or two of them
 	// wait for each other until Postgres aborts one (a second later). Bodies of different
 	// jobs have no order between them (River runs them concurrently), so sorting is free.
 	sorted := slices.Clone(envs)
-	slices.SortStableFunc(sorted, func(a, b *webhook.Envelope) int { return strings.Compare(lockKey(a), lockKey(b)) })
+	slices.SortStableFunc(sorted, func(a, b *domain.Notification) int { return strings.Compare(lockKey(a), lockKey(b)) })
 	err := s.process(ctx, sorted)
 	if err == nil {
 		return errs
 	}
 	if len(envs) == 1 || ctx.Err() != nil {
 		// Alone already, or out of time: each body's job is retried by the queue.
-		for _, i := range at {
+		for i := range errs {
 			errs[i] = err
 		}
 		return errs
 	}
-	for j, env := range envs {
-		errs[at[j]] = s.process(ctx, []*webhook.Envelope{env})
+	for i, env := range envs {
+		errs[i] = s.process(ctx, []*domain.Notification{env})
 	}
 	return errs
 }
@@ -103,31 +90,28 @@ func (s *Service) ProcessAll(ctx context.Context, raws [][]byte) []error {
 // first, then messages by their sender (whose contact they lock), then statuses by the
 // wamid of the message they lock. A body of several events from different senders can
 // still meet another in a circle; the transaction runner retries such a deadlock.
-func lockKey(env *webhook.Envelope) string {
-	for _, ch := range env.Changes() {
-		v := ch.Value
-		if v == nil {
-			continue
+func lockKey(n *domain.Notification) string {
+	for i := range n.Changes {
+		ch := &n.Changes[i]
+		if len(ch.Messages) > 0 {
+			from := ch.Messages[0].Sender
+			return "1/" + from.WaID + "/" + from.BSUID + "/" + ch.PhoneNumberID
 		}
-		if len(v.Messages) > 0 {
-			waID, bsuid := v.Messages[0].Identity()
-			return "1/" + waID + "/" + bsuid + "/" + ch.PhoneNumberID()
-		}
-		if len(v.Statuses) > 0 {
-			return "2/" + v.Statuses[0].ID
+		if len(ch.Statuses) > 0 {
+			return "2/" + ch.Statuses[0].WAMID
 		}
 	}
 	return "0"
 }
 
 // process applies envs in order in one transaction.
-func (s *Service) process(ctx context.Context, envs []*webhook.Envelope) error {
+func (s *Service) process(ctx context.Context, envs []*domain.Notification) error {
 	var done *run
 	err := s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		done = &run{s: s, r: r, now: s.now().UTC(), routes: map[string]routed{}}
 		for _, env := range envs {
-			for entry, ch := range env.Changes() {
-				if err := done.change(ctx, entry, ch); err != nil {
+			for i := range env.Changes {
+				if err := done.change(ctx, &env.Changes[i]); err != nil {
 					return err
 				}
 			}
@@ -173,29 +157,23 @@ func (p *run) report(m Metrics) {
 	}
 }
 
-func (p *run) change(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
-	switch ch.Field {
-	case webhook.FieldMessages, webhook.FieldUserPreferences:
-		rt, ok, err := p.route(ctx, ch)
+func (p *run) change(ctx context.Context, ch *domain.Change) error {
+	switch ch.Kind {
+	case domain.NumberChange:
+		rt, ok, err := p.route(ctx, ch.PhoneNumberID)
 		if err != nil || !ok {
 			return err
 		}
-		return p.messagesValue(ctx, rt, ch.Value)
-	case webhook.FieldTemplateStatusUpdate, webhook.FieldTemplateQualityUpdate, webhook.FieldTemplateCategoryUpdate:
-		return p.template(ctx, entry, ch)
+		return p.numberEvents(ctx, rt, ch)
+	case domain.TemplateChange:
+		return p.template(ctx, ch)
 	}
-	if ch.PhoneNumberID() != "" {
-		// A messages-family field we do not act on (calls, echoes, ...): routed, ignored.
-		_, _, err := p.route(ctx, ch)
-		return err
-	}
-	return p.account(ctx, entry, ch)
+	return p.account(ctx, ch)
 }
 
 // route finds the number a messages-family change belongs to; unknown numbers are counted
 // and dropped.
-func (p *run) route(ctx context.Context, ch *webhook.Change) (Route, bool, error) {
-	id := ch.PhoneNumberID()
+func (p *run) route(ctx context.Context, id string) (Route, bool, error) {
 	if id == "" {
 		p.unrouted = append(p.unrouted, "phone_number")
 		return Route{}, false, nil
@@ -222,29 +200,25 @@ type routed struct {
 	ok bool
 }
 
-func (p *run) messagesValue(ctx context.Context, rt Route, v *webhook.Value) error {
-	if v == nil {
-		return nil
-	}
+// numberEvents applies a number's messages, then its statuses, then its preference changes.
+func (p *run) numberEvents(ctx context.Context, rt Route, ch *domain.Change) error {
 	n := rt.Number
-	for i := range v.Messages {
-		if err := p.message(ctx, rt, &v.Messages[i]); err != nil {
+	for i := range ch.Messages {
+		if err := p.message(ctx, rt, &ch.Messages[i]); err != nil {
 			return err
 		}
 	}
-	for i := range v.Statuses {
-		if err := p.status(ctx, n, &v.Statuses[i]); err != nil {
+	for i := range ch.Statuses {
+		if err := p.status(ctx, n, &ch.Statuses[i]); err != nil {
 			return err
 		}
 	}
-	for i := range v.UserPreferences {
-		if err := p.preference(ctx, n, v, &v.UserPreferences[i]); err != nil {
+	for i := range ch.Preferences {
+		if err := p.preference(ctx, n, &ch.Preferences[i]); err != nil {
 			return err
 		}
 	}
-	for _, e := range v.Errors {
-		p.notifErrors = append(p.notifErrors, e.Code)
-	}
+	p.notifErrors = append(p.notifErrors, ch.ErrorCodes...)
 	return nil
 }
 
@@ -256,46 +230,39 @@ func (p *run) timeOr(t time.Time) time.Time {
 }
 
 // message stores one inbound message (once per wamid) and applies its consequences.
-func (p *run) message(ctx context.Context, rt Route, m *webhook.Message) error {
+func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) error {
 	n := rt.Number
-	if m.ID == "" {
+	if m.WAMID == "" {
 		p.unrouted = append(p.unrouted, "sender")
 		return nil
 	}
 	// Cheap early exit for redeliveries; the unique index decides in the end.
-	if seen, err := p.r.Messages.WAMIDExists(ctx, m.ID); err != nil || seen {
+	if seen, err := p.r.Messages.WAMIDExists(ctx, m.WAMID); err != nil || seen {
 		return err
 	}
-	waID, bsuid := m.Identity()
-	if waID == "" && bsuid == "" {
+	from := m.Sender
+	if from.WaID == "" && from.BSUID == "" {
 		p.unrouted = append(p.unrouted, "sender")
 		return nil
 	}
-	name := ""
-	if c := m.Contact(); c != nil {
-		name = c.Profile.Name
-	}
-	ident := NewIdentity(waID, bsuid, name)
+	ident := NewIdentity(from.WaID, from.BSUID, from.Name)
 	ws := n.WorkspaceID
 	contact, err := p.r.Contacts.FindOrCreate(ctx, ws, ident, p.now)
 	if err != nil {
 		return err
 	}
-	at := p.timeOr(m.Time())
+	at := p.timeOr(m.At)
 	typ := m.Type
-	if typ == "" {
-		typ = webhook.TypeUnknown
-	}
 	msg := domain.Message{
 		ID: domain.NewID(), WorkspaceID: ws, ContactID: contact.ID, PhoneNumberID: n.PhoneNumberID,
-		Direction: domain.Inbound, Type: typ, Content: m.TypeObject(), Raw: m.Raw, Status: domain.StatusReceived,
-		WAMID: m.ID, CreatedAt: at,
+		Direction: domain.Inbound, Type: typ, Content: m.Content, Raw: m.Raw, Status: domain.StatusReceived,
+		WAMID: m.WAMID, CreatedAt: at,
 	}
 	// A system notice (number or identity changed) is not the user writing to us: it does
 	// not open the service window.
-	touch := typ != webhook.TypeSystem
+	touch := !m.System
 	ev := InboxEvent{WorkspaceID: ws, Kind: EventMessageReceived, ContactID: &contact.ID,
-		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.ID, "type": typ}}
+		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.WAMID, "type": typ}}
 	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, ev)
 	if err != nil || !inserted {
 		return err
@@ -360,15 +327,14 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 }
 
 // status applies one status report to our outbound message, once per (wamid, status).
-func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
-	if s.ID == "" || s.Status == "" {
+func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) error {
+	if s.WAMID == "" || s.Status == "" {
 		return nil
 	}
 	ws := n.WorkspaceID
-	at := p.timeOr(s.Time())
-	pricing, errs := statusExtras(s)
-	fresh, m, ok, err := p.r.Messages.RecordStatus(ctx, StatusReport{WAMID: s.ID, Status: s.Status, WorkspaceID: ws,
-		OccurredAt: at, Errors: errs, Pricing: pricing})
+	at := p.timeOr(s.At)
+	fresh, m, ok, err := p.r.Messages.RecordStatus(ctx, StatusReport{WAMID: s.WAMID, Status: s.Status, WorkspaceID: ws,
+		OccurredAt: at, Errors: s.Errors, Pricing: s.Pricing})
 	if err != nil || !fresh {
 		return err
 	}
@@ -380,8 +346,8 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 		// Our message id rides in biz_opaque_callback_data: a status for a send whose
 		// wamid was never stored (the worker died after Meta accepted) links it here, so
 		// the rescued job finds the wamid and does not send again.
-		if id, perr := domain.ParseID(s.BizOpaqueCallbackData); perr == nil {
-			if m, ok, err = p.r.Messages.LinkOutbound(ctx, ws, id, s.ID); err != nil {
+		if id, perr := domain.ParseID(s.CallbackData); perr == nil {
+			if m, ok, err = p.r.Messages.LinkOutbound(ctx, ws, id, s.WAMID); err != nil {
 				return err
 			}
 		}
@@ -391,76 +357,31 @@ func (p *run) status(ctx context.Context, n Number, s *webhook.Status) error {
 		return nil
 	}
 	before := m.Status
-	ApplyStatus(&m, next, at, s, pricing)
+	ApplyStatus(&m, next, at, s.Error, s.Pricing)
 	return p.r.Messages.UpdateDelivery(ctx, m, InboxEvent{WorkspaceID: ws, Kind: EventMessageStatus, ContactID: &m.ContactID,
-		MessageID: &m.ID, Payload: map[string]any{"wamid": s.ID, "reported": s.Status, "status": string(m.Status),
+		MessageID: &m.ID, Payload: map[string]any{"wamid": s.WAMID, "reported": s.Status, "status": string(m.Status),
 			"previous": string(before)}})
 }
 
 // ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
 // monotonically, the report's own timestamp is kept even when it arrives late, a failure
-// records Meta's first error) and keeps the report's pricing.
-func ApplyStatus(m *domain.Message, next domain.MessageStatus, at time.Time, s *webhook.Status, pricing json.RawMessage) {
-	var e *domain.MessageError
-	if s != nil && len(s.Errors) > 0 {
-		e = &domain.MessageError{Code: s.Errors[0].Code, Title: s.Errors[0].Title, Detail: s.Errors[0].Detail()}
-	}
+// records Meta's first error e) and keeps the report's pricing.
+func ApplyStatus(m *domain.Message, next domain.MessageStatus, at time.Time, e *domain.MessageError, pricing json.RawMessage) {
 	m.ApplyReport(next, at, e)
 	if len(pricing) > 0 {
 		m.Pricing = pricing
 	}
 }
 
-// statusExtras returns the status's pricing object as received (with the conversation
-// object added when Meta sent one, for the usage ledger) and its errors as received.
-func statusExtras(s *webhook.Status) (pricing, errs json.RawMessage) {
-	var w struct {
-		Pricing      json.RawMessage `json:"pricing"`
-		Conversation json.RawMessage `json:"conversation"`
-		Errors       json.RawMessage `json:"errors"`
-	}
-	if len(s.Raw) > 0 {
-		_ = json.Unmarshal(s.Raw, &w)
-	}
-	if isNull(w.Pricing) {
-		w.Pricing = nil
-	}
-	if isNull(w.Errors) {
-		w.Errors = nil
-	}
-	if len(w.Pricing) > 0 && !isNull(w.Conversation) {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(w.Pricing, &obj) == nil && obj != nil {
-			obj["conversation"] = w.Conversation
-			if b, err := json.Marshal(obj); err == nil {
-				w.Pricing = b
-			}
-		}
-	}
-	return w.Pricing, w.Errors
-}
-
-func isNull(raw json.RawMessage) bool {
-	return len(raw) == 0 || string(raw) == "null"
-}
-
 // preference applies Meta's marketing opt-out (stop) or its end (resume).
-func (p *run) preference(ctx context.Context, n Number, v *webhook.Value, up *webhook.UserPreference) error {
-	var value bool
-	switch up.Value {
-	case webhook.PreferenceStop:
-		value = true
-	case webhook.PreferenceResume:
-		value = false
-	default:
-		return nil // signup and whatever Meta adds: nothing to change
-	}
-	waID, bsuid, name := up.Identity(v)
-	if waID == "" && bsuid == "" {
+func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceChange) error {
+	value := up.Stop
+	from := up.Sender
+	if from.WaID == "" && from.BSUID == "" {
 		p.unrouted = append(p.unrouted, "sender")
 		return nil
 	}
-	ident := NewIdentity(waID, bsuid, name)
+	ident := NewIdentity(from.WaID, from.BSUID, from.Name)
 	ws := n.WorkspaceID
 	contact, err := p.r.Contacts.FindOrCreate(ctx, ws, ident, p.now)
 	if err != nil {
@@ -484,35 +405,21 @@ func (p *run) preference(ctx context.Context, n Number, v *webhook.Value, up *we
 }
 
 // template applies a template status, quality or category event to the templates table.
-func (p *run) template(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
-	nums, err := p.wabaNumbers(ctx, entry.ID)
+func (p *run) template(ctx context.Context, ch *domain.Change) error {
+	nums, err := p.wabaNumbers(ctx, ch.WABAID)
 	if err != nil || len(nums) == 0 {
 		return err
 	}
-	t := TemplateChange{WorkspaceID: nums[0].WorkspaceID, WABAID: entry.ID, At: p.timeOr(entry.Timestamp())}
-	switch {
-	case ch.TemplateStatus != nil:
-		v := ch.TemplateStatus
-		t.Name, t.Language, t.MetaTemplateID = v.Name, v.Language, v.TemplateID.String()
-		t.Status, t.Category = v.Event, v.Category
-		reason := ""
-		if v.Reason != nil {
-			reason = *v.Reason
-		}
-		t.Reason = &reason
-	case ch.TemplateQuality != nil:
-		v := ch.TemplateQuality
-		t.Name, t.Language, t.MetaTemplateID, t.QualityScore = v.Name, v.Language, v.TemplateID.String(), v.NewQualityScore
-	case ch.TemplateCategory != nil:
-		v := ch.TemplateCategory
-		t.Name, t.Language, t.MetaTemplateID, t.Category = v.Name, v.Language, v.TemplateID.String(), v.NewCategory
-	default:
+	v := ch.Template
+	if v == nil {
 		return nil
 	}
-	if t.Name == "" || t.Language == "" {
+	if v.Name == "" || v.Language == "" {
 		return nil // nothing to key it by
 	}
-	return p.r.Accounts.UpsertTemplate(ctx, t)
+	return p.r.Accounts.UpsertTemplate(ctx, TemplateChange{WorkspaceID: nums[0].WorkspaceID, WABAID: ch.WABAID,
+		At: p.timeOr(ch.At), Name: v.Name, Language: v.Language, MetaTemplateID: v.MetaTemplateID,
+		Status: v.Status, Category: v.Category, Reason: v.Reason, QualityScore: v.QualityScore})
 }
 
 func (p *run) wabaNumbers(ctx context.Context, wabaID string) ([]NumberInfo, error) {
@@ -527,69 +434,49 @@ func (p *run) wabaNumbers(ctx context.Context, wabaID string) ([]NumberInfo, err
 }
 
 // account applies number-level events and records every account-level event.
-func (p *run) account(ctx context.Context, entry *webhook.Entry, ch *webhook.Change) error {
-	nums, err := p.wabaNumbers(ctx, entry.ID)
+func (p *run) account(ctx context.Context, ch *domain.Change) error {
+	nums, err := p.wabaNumbers(ctx, ch.WABAID)
 	if err != nil || len(nums) == 0 {
 		return err
 	}
-	event := ""
-	switch {
-	case ch.PhoneNumberQuality != nil:
-		v := ch.PhoneNumberQuality
-		event = v.Event
-		tier := TierOf(v.MaxDailyConversationsPerBusiness.String())
-		if tier == "" {
-			tier = TierOf(v.CurrentLimit)
-		}
-		if err := p.numberByDisplay(ctx, nums, v.DisplayPhoneNumber, NumberChange{MessagingLimitTier: tier}); err != nil {
+	a := ch.Account
+	if a == nil {
+		a = &domain.AccountUpdate{}
+	}
+	if u := a.Number; u != nil {
+		nc := NumberChange{MessagingLimitTier: u.MessagingLimitTier, NameStatus: u.NameStatus, VerifiedName: u.VerifiedName}
+		if err := p.numberByDisplay(ctx, nums, u.DisplayPhoneNumber, nc); err != nil {
 			return err
 		}
-	case ch.PhoneNumberName != nil:
-		v := ch.PhoneNumberName
-		event = v.Decision
-		nc := NumberChange{NameStatus: v.Decision}
-		if v.Decision == "APPROVED" {
-			nc.VerifiedName = v.RequestedVerifiedName
-		}
-		if err := p.numberByDisplay(ctx, nums, v.DisplayPhoneNumber, nc); err != nil {
-			return err
-		}
-	case ch.BusinessCapability != nil:
-		// The messaging limit is the portfolio's: every number of the WABA shares it.
-		if tier := TierOf(ch.BusinessCapability.MaxDailyConversationsPerBusiness.String()); tier != "" {
-			for _, n := range nums {
-				if err := p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, NumberChange{MessagingLimitTier: tier}); err != nil {
-					return err
-				}
+	}
+	if a.LimitTier != "" {
+		for _, n := range nums {
+			if err := p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, NumberChange{MessagingLimitTier: a.LimitTier}); err != nil {
+				return err
 			}
 		}
-	case ch.AccountUpdate != nil:
-		event = ch.AccountUpdate.Event
-		switch event {
-		case webhook.AccountEventPartnerAppUninstalled, webhook.AccountEventPartnerRemoved,
-			webhook.AccountEventDeleted, webhook.AccountEventOffboarded:
-			// The customer removed us (or the account is gone): stop sending until reconnected.
-			for _, n := range nums {
-				if err := p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, NumberChange{
-					Status: domain.NumberNeedsReconnect, FailureReason: "account_update " + event}); err != nil {
-					return err
-				}
+	}
+	if a.Disconnected {
+		for _, n := range nums {
+			if err := p.r.Accounts.UpdateNumber(ctx, n.WorkspaceID, n.ID, NumberChange{
+				Status: domain.NumberNeedsReconnect, FailureReason: a.Field + " " + a.Event}); err != nil {
+				return err
 			}
 		}
-	case ch.AccountAlert != nil:
-		event = ch.AccountAlert.AlertInfo.AlertType
-	case ch.AccountReview != nil:
-		event = ch.AccountReview.Decision
 	}
 	ws := nums[0].WorkspaceID
-	raw := ch.Raw
+	raw := a.Payload
 	if len(raw) == 0 {
 		raw = json.RawMessage(`{}`)
 	}
+	var entryTime int64
+	if !ch.At.IsZero() {
+		entryTime = ch.At.Unix()
+	}
 	return p.r.Accounts.RecordAccountEvent(ctx, AccountEvent{
-		ID:          EventID(ch.Field, entry.ID, strconv.FormatInt(entry.Time, 10), string(raw)),
-		WorkspaceID: &ws, WABAID: entry.ID, Field: ch.Field, Event: event, Payload: raw,
-		At: p.timeOr(entry.Timestamp()),
+		ID:          EventID(a.Field, ch.WABAID, strconv.FormatInt(entryTime, 10), string(raw)),
+		WorkspaceID: &ws, WABAID: ch.WABAID, Field: a.Field, Event: a.Event, Payload: raw,
+		At: p.timeOr(ch.At),
 	})
 }
 
@@ -604,29 +491,6 @@ func (p *run) numberByDisplay(ctx context.Context, nums []NumberInfo, display st
 	}
 	p.unrouted = append(p.unrouted, "number")
 	return nil
-}
-
-// TierOf reads a messaging limit as Meta's tier string: tier strings pass through
-// (TIER_2K), numbers map to their tier (2000 -> TIER_2K, -1 -> TIER_UNLIMITED), anything
-// else is "".
-func TierOf(v string) string {
-	v = strings.TrimSpace(v)
-	if strings.HasPrefix(v, "TIER_") {
-		return v
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return ""
-	}
-	switch {
-	case n < 0:
-		return "TIER_UNLIMITED"
-	case n >= 1000 && n%1000 == 0:
-		return "TIER_" + strconv.FormatInt(n/1000, 10) + "K"
-	case n > 0:
-		return "TIER_" + strconv.FormatInt(n, 10)
-	}
-	return ""
 }
 
 // EventID derives a stable id from an event's parts, so recording it twice keeps one row.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 const (
@@ -41,23 +41,36 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-func fixture(t *testing.T, name string) []byte {
+// fixture is one of the end-to-end suite's webhook bodies as the edge translates it.
+func fixture(t *testing.T, name string) domain.Notification {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("../../test/testdata/webhooks", name))
 	require.NoError(t, err)
-	return raw
+	return translate(t, raw)
+}
+
+func translate(t *testing.T, raw []byte) domain.Notification {
+	t.Helper()
+	n, err := webhook.Translate(raw)
+	require.NoError(t, err)
+	return n
 }
 
 var seq atomic.Int64
 
-func text(from, body string) []byte {
+// text is a text message from a customer's number to phoneID.
+func text(from, body string) domain.Notification {
 	n := seq.Add(1)
-	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":{
-		"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":%q},
-		"contacts":[{"profile":{"name":"Kim"},"wa_id":%q}],
-		"messages":[{"from":%q,"id":"wamid.U%d","timestamp":"%d","type":"text","text":{"body":%q}}]}}]}]}`,
-		wabaID, phoneID, from, from, n, 1768000000+n, body))
+	return domain.Notification{Changes: []domain.Change{{Kind: domain.NumberChange, WABAID: wabaID, PhoneNumberID: phoneID,
+		Messages: []domain.InboundMessage{{
+			WAMID: fmt.Sprintf("wamid.U%d", n), Sender: domain.Sender{WaID: from, Name: "Kim"}, Type: "text",
+			At: time.Unix(1768000000+n, 0).UTC(), Content: json.RawMessage(fmt.Sprintf(`{"body":%q}`, body)),
+			Raw: json.RawMessage(`{}`), Replies: []string{body},
+		}}}}}
 }
+
+// notifications lists its arguments (a batch).
+func notifications(ns ...domain.Notification) []domain.Notification { return ns }
 
 func (b *testBundle) contact(t *testing.T, phone string) domain.Contact {
 	t.Helper()
@@ -144,7 +157,7 @@ func TestProcessMessage(t *testing.T) {
 		b := setup(t)
 		raw := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
 			"metadata":{"phone_number_id":"` + phoneID + `"},"messages":[{"id":"wamid.X","type":"text","text":{"body":"hi"}}]}}]}]}`)
-		require.NoError(t, b.svc.Process(context.Background(), raw))
+		require.NoError(t, b.svc.Process(context.Background(), translate(t, raw)))
 		require.Empty(t, b.mem.messages)
 		require.Equal(t, 1, b.metrics.unrouted["sender"])
 	})
@@ -159,12 +172,6 @@ func TestProcessMessage(t *testing.T) {
 		require.Empty(t, b.mem.templates)
 		require.Equal(t, 1, b.metrics.unrouted["phone_number"])
 		require.Equal(t, 1, b.metrics.unrouted["waba"])
-	})
-
-	t.Run("Malformed", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		require.ErrorIs(t, b.svc.Process(context.Background(), []byte("nope")), webhook.ErrMalformed)
 	})
 
 	t.Run("FailedCommitCountsNothing", func(t *testing.T) {
@@ -186,8 +193,8 @@ func TestProcessAll(t *testing.T) {
 	t.Run("OneTransactionAndOneLookupForTheBatch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		raws := [][]byte{text("14155550100", "hi"), text("14155550101", "hello"), fixture(t, "status_sent.json"),
-			text("14155550100", "STOP")}
+		raws := notifications(text("14155550100", "hi"), text("14155550101", "hello"), fixture(t, "status_sent.json"),
+			text("14155550100", "STOP"))
 		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
 		require.Equal(t, 1, b.mem.txs)
 		require.Equal(t, 1, b.mem.lookups, "the number is looked up once per batch")
@@ -200,7 +207,7 @@ func TestProcessAll(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		from := "14155550102"
-		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, [][]byte{text(from, "STOP"), text(from, "START")}))
+		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, notifications(text(from, "STOP"), text(from, "START"))))
 		c := b.contact(t, "+"+from)
 		require.False(t, c.OptedOut, "STOP then START leaves the contact opted in")
 		require.Equal(t, 1, b.metrics.out)
@@ -210,12 +217,11 @@ func TestProcessAll(t *testing.T) {
 	t.Run("LocksInOneOrder", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		status := func(wamid string) []byte {
-			return []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
-				"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"` + phoneID + `"},
-				"statuses":[{"id":"` + wamid + `","status":"delivered","timestamp":"1768003000","recipient_id":"16505551234"}]}}]}]}`)
+		status := func(wamid string) domain.Notification {
+			return domain.Notification{Changes: []domain.Change{{Kind: domain.NumberChange, WABAID: wabaID, PhoneNumberID: phoneID,
+				Statuses: []domain.StatusReport{{WAMID: wamid, Status: "delivered", At: time.Unix(1768003000, 0).UTC()}}}}}
 		}
-		raws := [][]byte{status("wamid.B"), text("14155550109", "b"), status("wamid.A"), text("14155550108", "a")}
+		raws := notifications(status("wamid.B"), text("14155550109", "b"), status("wamid.A"), text("14155550108", "a"))
 		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
 		// Whatever order the jobs came in, every batch locks contacts by sender, then
 		// messages by wamid: two batches never wait for each other in a circle.
@@ -227,12 +233,11 @@ func TestProcessAll(t *testing.T) {
 		b := setup(t)
 		b.mem.failText = "poison"
 		bad := text("14155550103", "poison")
-		errs := b.svc.ProcessAll(ctx, [][]byte{text("14155550104", "one"), []byte("nope"), bad, text("14155550105", "STOP")})
+		errs := b.svc.ProcessAll(ctx, notifications(text("14155550104", "one"), bad, text("14155550105", "STOP")))
 		require.NoError(t, errs[0])
-		require.ErrorIs(t, errs[1], webhook.ErrMalformed)
-		require.ErrorContains(t, errs[2], "cannot store")
-		require.NoError(t, errs[3])
-		require.Equal(t, 1+3, b.mem.txs, "the failed batch, then each parsed body alone")
+		require.ErrorContains(t, errs[1], "cannot store")
+		require.NoError(t, errs[2])
+		require.Equal(t, 1+3, b.mem.txs, "the failed batch, then each body alone")
 		require.Len(t, b.mem.messages, 2+1, "the two good messages and one confirmation, nothing of the bad one")
 		require.Equal(t, 1, b.metrics.out, "the rolled-back batch counted nothing")
 	})
@@ -241,7 +246,7 @@ func TestProcessAll(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.mem.failText = "poison"
-		errs := b.svc.ProcessAll(ctx, [][]byte{text("14155550110", "poison")})
+		errs := b.svc.ProcessAll(ctx, notifications(text("14155550110", "poison")))
 		require.ErrorContains(t, errs[0], "cannot store")
 		require.Equal(t, 1, b.mem.txs)
 	})
@@ -252,7 +257,7 @@ func TestProcessAll(t *testing.T) {
 		b.mem.failNext = context.DeadlineExceeded
 		expired, cancel := context.WithCancel(ctx)
 		cancel()
-		errs := b.svc.ProcessAll(expired, [][]byte{text("14155550111", "a"), text("14155550112", "b")})
+		errs := b.svc.ProcessAll(expired, notifications(text("14155550111", "a"), text("14155550112", "b")))
 		require.Equal(t, []error{context.DeadlineExceeded, context.DeadlineExceeded}, errs)
 		require.Equal(t, 1, b.mem.txs, "no one-body transactions without time left")
 	})
@@ -261,7 +266,7 @@ func TestProcessAll(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.mem.failNext = errors.New("connection reset")
-		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, [][]byte{text("14155550106", "a"), text("14155550107", "b")}))
+		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, notifications(text("14155550106", "a"), text("14155550107", "b"))))
 		require.Len(t, b.mem.messages, 2)
 	})
 }
@@ -322,7 +327,7 @@ func TestQuickReplyStop(t *testing.T) {
 	raw := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
 		"metadata":{"phone_number_id":"` + phoneID + `"},"contacts":[{"profile":{"name":"Kim"},"wa_id":"14155550101"}],
 		"messages":[{"from":"14155550101","id":"wamid.B1","timestamp":"1768000000","type":"button","button":{"payload":"p1","text":"Stop"}}]}}]}]}`)
-	require.NoError(t, b.svc.Process(context.Background(), raw))
+	require.NoError(t, b.svc.Process(context.Background(), translate(t, raw)))
 	require.True(t, b.contact(t, "+14155550101").OptedOut)
 	// The fixture's "Stop promotions" button is not a default keyword.
 	require.NoError(t, b.svc.Process(context.Background(), fixture(t, "button_quick_reply.json")))
@@ -359,8 +364,7 @@ func TestStatuses(t *testing.T) {
 func TestApplyStatus(t *testing.T) {
 	t.Parallel()
 	at := func(s int64) time.Time { return time.Unix(1768000000+s, 0).UTC() }
-	failed := &webhook.Status{Errors: []webhook.Error{{Code: 131026, Title: "Message undeliverable", Message: "m",
-		ErrorData: webhook.ErrorData{Details: "d"}}}}
+	failed := &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "d"}
 
 	tests := []struct {
 		name  string
@@ -377,7 +381,7 @@ func TestApplyStatus(t *testing.T) {
 			t.Parallel()
 			m := domain.Message{Status: domain.StatusQueued}
 			for i, s := range tt.steps {
-				var st *webhook.Status
+				var st *domain.MessageError
 				if s == domain.StatusFailed {
 					st = failed
 				}
@@ -427,7 +431,7 @@ func TestAccountEvents(t *testing.T) {
 	// A quality event for a display number the WABA does not have is counted.
 	other := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"phone_number_quality_update",
 		"value":{"display_phone_number":"15550000000","event":"UPGRADE","current_limit":"TIER_1K"}}]}]}`)
-	require.NoError(t, b.svc.Process(ctx, other))
+	require.NoError(t, b.svc.Process(ctx, translate(t, other)))
 	require.Equal(t, 1, b.metrics.unrouted["number"])
 }
 
@@ -442,16 +446,6 @@ func TestUserPreferences(t *testing.T) {
 	require.Equal(t, "contact.marketing_opted_out", b.mem.audit[0].Action)
 	require.NoError(t, b.svc.Process(ctx, fixture(t, "user_preferences_stop.json")))
 	require.Len(t, b.mem.audit, 1, "no change, no audit")
-}
-
-func TestTierOf(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"TIER_10K": "TIER_10K", "2000": "TIER_2K", "250": "TIER_250", "100000": "TIER_100K", "-1": "TIER_UNLIMITED",
-		"": "", "abc": "", "0": "",
-	} {
-		require.Equal(t, want, inbound.TierOf(in), in)
-	}
 }
 
 func TestNewIdentity(t *testing.T) {

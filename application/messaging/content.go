@@ -329,42 +329,6 @@ func checkList(in interactiveContent, v *domain.Validator) {
 	}
 }
 
-// GraphPayload builds the Graph API message object for a stored outbound message: our
-// message id rides in biz_opaque_callback_data so every status webhook names it.
-func GraphPayload(m MessageToSend) map[string]any {
-	p := map[string]any{
-		"messaging_product":        "whatsapp",
-		"recipient_type":           "individual",
-		"type":                     m.Type,
-		"biz_opaque_callback_data": m.ID.String(),
-	}
-	if m.To != "" {
-		p["to"] = m.To
-	} else {
-		p["recipient"] = m.BSUID
-	}
-	content := m.Content
-	if isMedia(m.Type) {
-		var mc mediaContent
-		_ = json.Unmarshal(m.Content, &mc)
-		g := map[string]string{}
-		if mc.Link != "" {
-			g["link"] = mc.Link
-		} else {
-			g["id"] = mc.MediaID
-		}
-		if mc.Caption != "" {
-			g["caption"] = mc.Caption
-		}
-		if mc.Filename != "" {
-			g["filename"] = mc.Filename
-		}
-		content = mustJSON(g)
-	}
-	p[m.Type] = content
-	return p
-}
-
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/domain"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 // MessageToSend is what delivery needs about a queued message, read in one query.
@@ -33,6 +32,11 @@ type MessageToSend struct {
 	TemplateCategory string
 	// Number is the business number named by the message (zero ID when it is gone).
 	Number domain.PhoneNumber
+}
+
+// Outbound is the message as it goes to Meta.
+func (m MessageToSend) Outbound() domain.OutboundMessage {
+	return domain.OutboundMessage{ID: m.ID, Type: m.Type, Content: m.Content, To: m.To, BSUID: m.BSUID, Purpose: m.Purpose}
 }
 
 // Outbox reads queued messages and records what became of them.
@@ -58,7 +62,7 @@ type Outbox interface {
 type ReportedStatus struct {
 	Status string // Meta's word
 	At     time.Time
-	Errors json.RawMessage // Meta's errors array, for failed
+	Error  *domain.MessageError // Meta's first error, for failed
 }
 
 // DeliveryUpdate is the status and timestamps after folding in reported statuses.
@@ -68,9 +72,10 @@ type DeliveryUpdate struct {
 	Error                         *domain.MessageError
 }
 
-// Graph sends a message through Meta's Graph API. Failures are *domain.MetaError.
+// Graph sends a message through Meta's Graph API (the adapter builds Graph's payload).
+// Failures are *domain.MetaError.
 type Graph interface {
-	SendMessage(ctx context.Context, token, phoneNumberID string, payload any) (wamid string, err error)
+	SendMessage(ctx context.Context, token, phoneNumberID string, m domain.OutboundMessage) (wamid string, err error)
 }
 
 // Vault opens sealed access tokens (cached behind it).
@@ -190,7 +195,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("open token: %w", err)
 	}
-	wamid, err := d.graph.SendMessage(ctx, string(token), m.Number.PhoneNumberID, GraphPayload(m))
+	wamid, err := d.graph.SendMessage(ctx, string(token), m.Number.PhoneNumberID, m.Outbound())
 	if err == nil {
 		return d.recordSent(ctx, m, wamid)
 	}
@@ -297,9 +302,8 @@ func Fold(from domain.MessageStatus, reports []ReportedStatus) DeliveryUpdate {
 			continue
 		}
 		var e *domain.MessageError
-		var errs []webhook.Error
-		if st == domain.StatusFailed && json.Unmarshal(r.Errors, &errs) == nil && len(errs) > 0 {
-			e = &domain.MessageError{Code: errs[0].Code, Title: errs[0].Title, Detail: errs[0].Detail()}
+		if st == domain.StatusFailed {
+			e = r.Error
 		}
 		m.ApplyReport(st, r.At, e)
 	}

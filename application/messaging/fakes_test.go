@@ -198,14 +198,14 @@ func newService(db *fakeDB) *messaging.Service {
 
 // fakeGraph, fakeVault and fakePacer back the Dispatcher (with messagingtest.Outbox).
 type fakeGraph struct {
-	calls   int
-	err     error
-	payload map[string]any
+	calls int
+	err   error
+	sent  domain.OutboundMessage
 }
 
-func (g *fakeGraph) SendMessage(_ context.Context, _, _ string, payload any) (string, error) {
+func (g *fakeGraph) SendMessage(_ context.Context, _, _ string, m domain.OutboundMessage) (string, error) {
 	g.calls++
-	g.payload = payload.(map[string]any)
+	g.sent = m
 	if g.err != nil {
 		return "", g.err
 	}

@@ -281,7 +281,7 @@ func TestDeliver(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSent, out.Result)
 		require.Equal(t, "wamid.TEST", stored(t, o, m).WAMID)
-		require.Equal(t, m.ID.String(), g.payload["biz_opaque_callback_data"])
+		require.Equal(t, m.ID, g.sent.ID, "our id, for biz_opaque_callback_data")
 		out, err = deliver(t, o, m, g, &fakePacer{}, false)
 		require.NoError(t, err)
 		require.Equal(t, messaging.ResultSkipped, out.Result, "a message with a wamid is never sent again")
@@ -390,14 +390,6 @@ func TestDeliver(t *testing.T) {
 	})
 }
 
-func TestGraphPayloadMedia(t *testing.T) {
-	t.Parallel()
-	p := messaging.GraphPayload(messaging.MessageToSend{ID: domain.NewID(), Type: "document", To: "14155550101",
-		Content: json.RawMessage(`{"media_id":"42","filename":"a.pdf"}`)})
-	require.Equal(t, "whatsapp", p["messaging_product"])
-	require.JSONEq(t, `{"id":"42","filename":"a.pdf"}`, string(p["document"].(json.RawMessage)))
-}
-
 func TestPurgeIdempotencyKeysInBatches(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -421,15 +413,13 @@ func TestFoldEarlyStatuses(t *testing.T) {
 	})
 	require.Equal(t, messaging.DeliveryUpdate{Status: domain.StatusRead, DeliveredAt: &d, ReadAt: &r}, u)
 
-	u = messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{{Status: "failed", At: at(4),
-		Errors: json.RawMessage(`[{"code":131026,"title":"Message undeliverable","message":"m","error_data":{"details":"d"}}]`)}})
+	e := &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "d"}
+	u = messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{{Status: "delivered", At: at(3), Error: e}})
+	require.Nil(t, u.Error, "only a failure records an error")
+	u = messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{{Status: "failed", At: at(4), Error: e}})
 	require.Equal(t, domain.StatusFailed, u.Status)
 	require.Equal(t, at(4), *u.FailedAt)
-	require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "d"}, u.Error)
-
-	u = messaging.Fold(domain.StatusSent, []messaging.ReportedStatus{{Status: "failed", At: at(4),
-		Errors: json.RawMessage(`[{"code":131000,"title":"Something went wrong","message":"m"}]`)}})
-	require.Equal(t, "m", u.Error.Detail, "the message when there are no details")
+	require.Equal(t, e, u.Error)
 }
 
 // A number no contact has may be a deleted contact's: their opt-outs still hold, and a

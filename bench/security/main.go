@@ -29,8 +29,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/bench/internal/harness"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 type config struct {
@@ -752,7 +752,7 @@ func countServerErrors(s *harness.Server) (int, error) {
 var execsRE = regexp.MustCompile(`execs: (\d+)`)
 
 func fuzz(ctx context.Context, target string, execs int) *probe {
-	p := &probe{name: "fuzz domain/webhook " + target}
+	p := &probe{name: "fuzz adapters/meta/webhook " + target}
 	root, err := harness.ModuleRoot()
 	if err != nil {
 		p.try(false, err.Error())
@@ -760,7 +760,7 @@ func fuzz(ctx context.Context, target string, execs int) *probe {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+target+"$", "-fuzztime", strconv.Itoa(execs)+"x", "./domain/webhook/")
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+target+"$", "-fuzztime", strconv.Itoa(execs)+"x", "./adapters/meta/webhook/")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	ran := "?"

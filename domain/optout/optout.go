@@ -16,7 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // Action is what an inbound message asks for.
@@ -104,45 +104,16 @@ func sameUpper(a, b string) bool {
 	return a == "" && b == ""
 }
 
-// Candidates returns the texts of an inbound message that count as a keyword reply, in
-// this order: the text body; a template quick-reply's label and payload (button.text,
-// button.payload); an interactive reply's title and id (button_reply, list_reply). Empty
-// strings are left out. Other message types (media captions, reactions, ...) have none.
-func Candidates(m *webhook.Message) []string {
-	if m == nil {
-		return nil
-	}
-	var out []string
-	add := func(s string) {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	if m.Text != nil {
-		add(m.Text.Body)
-	}
-	if m.Button != nil {
-		add(m.Button.Text)
-		add(m.Button.Payload)
-	}
-	if m.Interactive != nil {
-		if r := m.Interactive.ButtonReply; r != nil {
-			add(r.Title)
-			add(r.ID)
-		}
-		if r := m.Interactive.ListReply; r != nil {
-			add(r.Title)
-			add(r.ID)
-		}
-	}
-	return out
-}
-
-// DecideMessage classifies an inbound message by its Candidates: OptOut when any of them
+// DecideMessage classifies an inbound message by its Replies (the texts that count as a
+// keyword reply: a text's body, a quick reply's label and payload, an interactive reply's
+// title and id; media captions, reactions and the like have none): OptOut when any of them
 // opts out, else OptIn when any opts in, else None.
-func DecideMessage(m *webhook.Message, extraOptOut []string) Action {
+func DecideMessage(m *domain.InboundMessage, extraOptOut []string) Action {
+	if m == nil {
+		return None
+	}
 	action := None
-	for _, text := range Candidates(m) {
+	for _, text := range m.Replies {
 		switch Decide(text, extraOptOut) {
 		case OptOut:
 			return OptOut

@@ -1,14 +1,12 @@
 package optout_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/optout"
-	"github.com/wabaplatform/waba/domain/webhook"
 )
 
 func TestDecide(t *testing.T) {
@@ -72,96 +70,35 @@ func TestDecide(t *testing.T) {
 func TestDecideMessage(t *testing.T) {
 	t.Parallel()
 
-	text := func(body string) *webhook.Message {
-		return &webhook.Message{Type: webhook.TypeText, Text: &webhook.Text{Body: body}}
-	}
-	button := func(payload, label string) *webhook.Message {
-		return &webhook.Message{Type: webhook.TypeButton, Button: &webhook.Button{Payload: payload, Text: label}}
-	}
-	buttonReply := func(id, title string) *webhook.Message {
-		return &webhook.Message{Type: webhook.TypeInteractive, Interactive: &webhook.Interactive{
-			Type: webhook.InteractiveButtonReply, ButtonReply: &webhook.ButtonReply{ID: id, Title: title}}}
-	}
-	listReply := func(id, title string) *webhook.Message {
-		return &webhook.Message{Type: webhook.TypeInteractive, Interactive: &webhook.Interactive{
-			Type: webhook.InteractiveListReply, ListReply: &webhook.ListReply{ID: id, Title: title, Description: "STOP"}}}
-	}
+	// Replies as the edge reads them: a text's body; a quick reply's label, then payload;
+	// an interactive reply's title, then id.
+	msg := func(replies ...string) *domain.InboundMessage { return &domain.InboundMessage{Replies: replies} }
 
 	tests := []struct {
 		name   string
-		msg    *webhook.Message
+		msg    *domain.InboundMessage
 		extras []string
 		want   optout.Action
 	}{
-		{name: "text STOP", msg: text("STOP"), want: optout.OptOut},
-		{name: "text START", msg: text("Start"), want: optout.OptIn},
-		{name: "text sentence", msg: text("don't stop"), want: optout.None},
-		{name: "quick reply payload not a keyword", msg: button("STOP_PROMOTIONS", "Stop promotions"), want: optout.None},
-		{name: "quick reply payload in extras", msg: button("STOP_PROMOTIONS", "Stop promotions"), extras: []string{"STOP_PROMOTIONS"}, want: optout.OptOut},
-		{name: "quick reply label Stop", msg: button("promo_feedback_2", "Stop"), want: optout.OptOut},
-		{name: "quick reply payload STOP", msg: button("STOP", "No more offers"), want: optout.OptOut},
-		{name: "quick reply resubscribe", msg: button("resubscribe", "Start"), want: optout.OptIn},
-		{name: "interactive title", msg: buttonReply("btn_1", "Unsubscribe"), want: optout.OptOut},
-		{name: "interactive id", msg: buttonReply("stop", "No thanks"), want: optout.OptOut},
-		{name: "interactive other", msg: buttonReply("confirm_yes", "Yes"), want: optout.None},
-		{name: "list title", msg: listReply("row_9", "quit"), want: optout.OptOut},
-		{name: "list description ignored", msg: listReply("row_1", "Mornings"), want: optout.None},
-		{name: "opt-out wins over opt-in", msg: button("STOP", "Start"), want: optout.OptOut},
-		{name: "media caption ignored", msg: &webhook.Message{Type: webhook.TypeImage, Image: &webhook.Media{ID: "1", Caption: "STOP"}}, want: optout.None},
-		{name: "reaction ignored", msg: &webhook.Message{Type: webhook.TypeReaction, Reaction: &webhook.Reaction{Emoji: "STOP"}}, want: optout.None},
-		{name: "request_welcome", msg: &webhook.Message{Type: webhook.TypeRequestWelcome}, want: optout.None},
+		{name: "text STOP", msg: msg("STOP"), want: optout.OptOut},
+		{name: "text START", msg: msg("Start"), want: optout.OptIn},
+		{name: "text sentence", msg: msg("don't stop"), want: optout.None},
+		{name: "quick reply payload not a keyword", msg: msg("Stop promotions", "STOP_PROMOTIONS"), want: optout.None},
+		{name: "quick reply payload in extras", msg: msg("Stop promotions", "STOP_PROMOTIONS"), extras: []string{"STOP_PROMOTIONS"}, want: optout.OptOut},
+		{name: "quick reply label Stop", msg: msg("Stop", "promo_feedback_2"), want: optout.OptOut},
+		{name: "quick reply payload STOP", msg: msg("No more offers", "STOP"), want: optout.OptOut},
+		{name: "quick reply resubscribe", msg: msg("Start", "resubscribe"), want: optout.OptIn},
+		{name: "interactive title", msg: msg("Unsubscribe", "btn_1"), want: optout.OptOut},
+		{name: "interactive id", msg: msg("No thanks", "stop"), want: optout.OptOut},
+		{name: "interactive other", msg: msg("Yes", "confirm_yes"), want: optout.None},
+		{name: "opt-out wins over opt-in", msg: msg("Start", "STOP"), want: optout.OptOut},
+		{name: "no replies (media, reaction, ...)", msg: msg(), want: optout.None},
 		{name: "nil message", msg: nil, want: optout.None},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			require.Equal(t, tt.want, optout.DecideMessage(tt.msg, tt.extras))
-		})
-	}
-}
-
-func TestCandidates(t *testing.T) {
-	t.Parallel()
-
-	m := &webhook.Message{
-		Text:   &webhook.Text{Body: "a"},
-		Button: &webhook.Button{Text: "b", Payload: "c"},
-		Interactive: &webhook.Interactive{
-			ButtonReply: &webhook.ButtonReply{Title: "d", ID: "e"},
-			ListReply:   &webhook.ListReply{Title: "f", ID: ""},
-		},
-	}
-	require.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, optout.Candidates(m))
-	require.Empty(t, optout.Candidates(&webhook.Message{Type: webhook.TypeText}))
-	require.Nil(t, optout.Candidates(nil))
-}
-
-// The fixture corpus, parsed for real: the keyword fixtures decide as the policy says.
-func TestFixtureMessages(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		file   string
-		extras []string
-		want   optout.Action
-	}{
-		{file: "text_stop.json", want: optout.OptOut},
-		{file: "text.json", want: optout.None},
-		{file: "button_quick_reply.json", want: optout.None},
-		{file: "button_quick_reply.json", extras: []string{"STOP_PROMOTIONS"}, want: optout.OptOut},
-		{file: "interactive_button_reply.json", want: optout.None},
-		{file: "interactive_list_reply.json", want: optout.None},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			t.Parallel()
-			raw, err := os.ReadFile(filepath.Join("../../test/testdata/webhooks", tt.file))
-			require.NoError(t, err)
-			env, err := webhook.Parse(raw)
-			require.NoError(t, err)
-			msgs := env.Entry[0].Changes[0].Value.Messages
-			require.Len(t, msgs, 1)
-			require.Equal(t, tt.want, optout.DecideMessage(&msgs[0], tt.extras))
 		})
 	}
 }

@@ -122,9 +122,9 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		t.Parallel()
 		o, fx := newOutbox(t)
 		m := fx.Seed(t, domain.StatusQueued)
-		errs := json.RawMessage(`[{"code":131026,"title":"Message undeliverable"}]`)
+		undeliverable := &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}
 		fx.Report(t, "wamid.E", messaging.ReportedStatus{Status: "delivered", At: at.Add(time.Second)})
-		fx.Report(t, "wamid.E", messaging.ReportedStatus{Status: "failed", At: at.Add(2 * time.Second), Errors: errs})
+		fx.Report(t, "wamid.E", messaging.ReportedStatus{Status: "failed", At: at.Add(2 * time.Second), Error: undeliverable})
 		fx.Report(t, "wamid.other", messaging.ReportedStatus{Status: "read", At: at})
 		ok, early, err := o.MarkSent(ctx, m.WorkspaceID, m.ID, "wamid.E", at, domain.StatusQueued, domain.StatusSent)
 		require.NoError(t, err)
@@ -136,7 +136,8 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		}
 		require.True(t, at.Add(time.Second).Equal(byStatus["delivered"].At))
 		require.True(t, at.Add(2*time.Second).Equal(byStatus["failed"].At))
-		require.JSONEq(t, string(errs), string(byStatus["failed"].Errors))
+		require.Equal(t, undeliverable, byStatus["failed"].Error, "Meta's first error")
+		require.Nil(t, byStatus["delivered"].Error)
 	})
 
 	t.Run("ApplyReportedOnlyFromTheStatusRead", func(t *testing.T) {

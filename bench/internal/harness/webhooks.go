@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 )
 
 // Tenant is a business number webhooks are addressed to.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 )
 
 // summary is what must survive a parse -> marshal -> parse round trip.

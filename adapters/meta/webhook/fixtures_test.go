@@ -11,11 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 )
 
 const (
-	fixtureDir    = "../../test/testdata/webhooks"
+	fixtureDir    = "../../../test/testdata/webhooks"
 	fixtureWABA   = "102290129340398"
 	fixturePhone  = "106540352242922"
 	fixtureNumber = "15550783881"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 )
 
 // benchPayload is one realistic POST: ten inbound messages of mixed types from five users
@@ -54,6 +54,24 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := webhook.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTranslate is Parse plus the translation into domain types: what the webhook
+// worker does per body (the type objects, keyword texts and status extras it derives were
+// derived per event by application/inbound before).
+func BenchmarkTranslate(b *testing.B) {
+	raw := benchPayload()
+	n, err := webhook.Translate(raw)
+	if err != nil || len(n.Changes[0].Messages)+len(n.Changes[1].Statuses) != 20 {
+		b.Fatalf("bench payload: %v", err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := webhook.Translate(raw); err != nil {
 			b.Fatal(err)
 		}
 	}

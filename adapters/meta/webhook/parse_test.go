@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wabaplatform/waba/domain/webhook"
+	"github.com/wabaplatform/waba/adapters/meta/webhook"
 )
 
 // messagesBody wraps a messages-family value in an envelope.

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/fx"
 	"riverqueue.com/riverui"
 
-	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/httpapi"
 )
 
 // AdminModule mounts the River UI under /admin/river when ADMIN_TOKEN is set.

@@ -20,9 +20,9 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
-	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/postgres"
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 )
 
 // Role selects what a `waba serve` process runs.

@@ -10,11 +10,11 @@ import (
 	"github.com/ulule/limiter/v3"
 	"go.uber.org/fx"
 
-	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/meta"
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/ratelimit"
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/messaging"

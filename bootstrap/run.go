@@ -9,7 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 )
 
 // Serve runs the service until SIGINT or SIGTERM, then stops it gracefully: the HTTP

@@ -11,10 +11,10 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
-	httpapi "github.com/wabaplatform/waba/adapters/http"
+	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/meta"
 	"github.com/wabaplatform/waba/adapters/postgres"
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/onboarding"

@@ -73,3 +73,17 @@ func goList(args ...string) *exec.Cmd {
 	cmd.Dir = ".." // the module root
 	return cmd
 }
+
+// A package is named for its folder, so an import path says what a file calls it.
+func TestPackagesAreNamedForTheirFolders(t *testing.T) {
+	t.Parallel()
+	out, err := goList("-f", "{{.Name}} {{.ImportPath}}", "./...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, path, _ := strings.Cut(line, " ")
+		if name == "main" {
+			continue
+		}
+		require.Equal(t, path[strings.LastIndex(path, "/")+1:], name, "package %s", path)
+	}
+}

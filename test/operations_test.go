@@ -62,9 +62,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		path := param.ReplaceAllString(r.Path, "{$1}")
 		served[strings.ToLower(r.Method)+" "+path] = true
 		ops, ok := doc.Paths[path]
-		require.True(t, ok, "route %s %s is missing from adapters/http/openapi.json", r.Method, path)
+		require.True(t, ok, "route %s %s is missing from adapters/httpapi/openapi.json", r.Method, path)
 		_, ok = ops[strings.ToLower(r.Method)]
-		require.True(t, ok, "method %s of %s is missing from adapters/http/openapi.json", r.Method, path)
+		require.True(t, ok, "method %s of %s is missing from adapters/httpapi/openapi.json", r.Method, path)
 	}
 	// And the other way: everything documented is served.
 	for path, ops := range doc.Paths {
@@ -72,7 +72,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			if method == "parameters" {
 				continue
 			}
-			require.True(t, served[method+" "+path], "adapters/http/openapi.json documents %s %s, which is not served", method, path)
+			require.True(t, served[method+" "+path], "adapters/httpapi/openapi.json documents %s %s, which is not served", method, path)
 			if strings.HasPrefix(path, "/v1/workspaces/{ws}") { // a malformed {ws} is 404 on every one of them
 				responses, _ := ops[method].(map[string]any)["responses"].(map[string]any)
 				require.Contains(t, responses, "404", "%s %s should document its 404", method, path)

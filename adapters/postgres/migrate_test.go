@@ -11,7 +11,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/migrations"
 )

@@ -13,7 +13,7 @@ import (
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-// policy mirrors the audit rows of adapters/casbin/policy.csv.
+// policy mirrors the audit rows of adapters/casbinrbac/policy.csv.
 var policy = authztest.Grants{
 	access.Owner:   {access.AuditRead, access.AuditExport},
 	access.Manager: {access.AuditRead, access.AuditExport},

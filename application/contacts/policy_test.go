@@ -5,7 +5,7 @@ import (
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-// policy mirrors the contact rows of adapters/casbin/policy.csv.
+// policy mirrors the contact rows of adapters/casbinrbac/policy.csv.
 var policy = func() authztest.Grants {
 	all := []access.Permission{
 		access.ContactsRead, access.ContactsCreate, access.ContactsUpdate, access.ContactsDelete,

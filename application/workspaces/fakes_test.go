@@ -15,7 +15,7 @@ import (
 	"github.com/wabaplatform/waba/domain/access"
 )
 
-// policy mirrors the rows of adapters/casbin/policy.csv these use cases ask about.
+// policy mirrors the rows of adapters/casbinrbac/policy.csv these use cases ask about.
 var policy = authztest.Grants{
 	access.Owner: {
 		access.WorkspaceRead, access.WorkspaceUpdate, access.BillingManage,

@@ -599,7 +599,7 @@ func sendBench(ctx context.Context, rep *harness.Report, base string, n int, lab
 	return nil
 }
 
-var benchPackages = []string{"./adapters/meta/webhook", "./domain/optout", "./adapters/vault", "./adapters/casbin", "./bench/hotpath"}
+var benchPackages = []string{"./adapters/meta/webhook", "./domain/optout", "./adapters/vault", "./adapters/casbinrbac", "./bench/hotpath"}
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+([\d.]+) MB/s)?(?:\s+(\d+) B/op)?(?:\s+(\d+) allocs/op)?`)
 

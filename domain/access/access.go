@@ -1,6 +1,6 @@
 // Package access defines who may do what inside a workspace: the member roles and the
 // permissions they are checked against. Which role holds which permission is data
-// (adapters/casbin/policy.csv), not code, so this package only names the vocabulary.
+// (adapters/casbinrbac/policy.csv), not code, so this package only names the vocabulary.
 package access
 
 import (

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 )
 
 // fakeStore is an in-memory BatchInserter: a set of hashes, with a record of every batch.

@@ -16,8 +16,8 @@ func RenderMarkdown(a *Authorizer) string {
 
 	var b strings.Builder
 	b.WriteString("# Permissions\n\n")
-	b.WriteString("Generated from `adapters/casbin/policy.csv`; do not edit by hand. After changing the " +
-		"policy, regenerate with `go test ./adapters/casbin -run TestPermissionsDocIsCurrent -update` " +
+	b.WriteString("Generated from `adapters/casbinrbac/policy.csv`; do not edit by hand. After changing the " +
+		"policy, regenerate with `go test ./adapters/casbinrbac -run TestPermissionsDocIsCurrent -update` " +
 		"(that test fails while this page is stale). A role applies within one workspace. Two rules " +
 		"live outside this table: only an owner may grant the owner or manager role (and nobody may " +
 		"create an API key with a role above their own), and an agent sees only the contacts " +

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
-	riveradapter "github.com/wabaplatform/waba/adapters/river"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

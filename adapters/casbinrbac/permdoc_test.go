@@ -25,9 +25,9 @@ func TestPermissionsDocIsCurrent(t *testing.T) {
 	}
 
 	got, err := os.ReadFile(permissionsDoc)
-	require.NoError(t, err, "docs/permissions.md is missing; create it with: go test ./adapters/casbin -run TestPermissionsDocIsCurrent -update")
+	require.NoError(t, err, "docs/permissions.md is missing; create it with: go test ./adapters/casbinrbac -run TestPermissionsDocIsCurrent -update")
 	require.Equal(t, want, string(got),
-		"docs/permissions.md is stale (policy.csv or domain/access changed); regenerate it with: go test ./adapters/casbin -run TestPermissionsDocIsCurrent -update")
+		"docs/permissions.md is stale (policy.csv or domain/access changed); regenerate it with: go test ./adapters/casbinrbac -run TestPermissionsDocIsCurrent -update")
 }
 
 func TestRenderMarkdown(t *testing.T) {
@@ -36,7 +36,7 @@ func TestRenderMarkdown(t *testing.T) {
 	md := RenderMarkdown(setup(t).auth)
 	lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
 
-	require.Contains(t, md, "adapters/casbin/policy.csv")
+	require.Contains(t, md, "adapters/casbinrbac/policy.csv")
 	require.Contains(t, md, "| permission | owner | manager | agent | viewer |\n|---|:---:|:---:|:---:|:---:|\n")
 	require.Contains(t, md, "| `workspace.delete` | ✓ |  |  |  |\n")
 	require.Contains(t, md, "| `messages.send` | ✓ | ✓ | ✓ |  |\n")

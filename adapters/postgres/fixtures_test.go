@@ -99,7 +99,7 @@ func requireKind(t *testing.T, want domain.Kind, err error) {
 	require.Equal(t, want, domain.KindOf(err), "got %v", err)
 }
 
-// utcTime, utcContact and utcEntry put every time in UTC, so values read back compare
+// utcTime and utcContact put every time in UTC, so values read back compare
 // equal with require.Equal (pgx returns timestamptz in the local zone).
 func utcTime(p *time.Time) *time.Time {
 	if p == nil {
@@ -113,9 +113,4 @@ func utcContact(c domain.Contact) domain.Contact {
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	c.OptedOutAt, c.LastInboundAt, c.ServiceWindowExpiresAt = utcTime(c.OptedOutAt), utcTime(c.LastInboundAt), utcTime(c.ServiceWindowExpiresAt)
 	return c
-}
-
-func utcEntry(e domain.AuditEntry) domain.AuditEntry {
-	e.CreatedAt, e.ExpiresAt = e.CreatedAt.UTC(), e.ExpiresAt.UTC()
-	return e
 }

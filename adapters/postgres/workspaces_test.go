@@ -12,6 +12,8 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/workspaces"
+	"github.com/wabaplatform/waba/application/workspaces/workspacestest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -58,29 +60,6 @@ func TestWorkspaceRepo(t *testing.T) {
 		err = b.repo.CreateUser(ctx, domain.User{ID: u.ID, Email: "other@example.com", Name: "x", PasswordHash: "h", CreatedAt: now()})
 		require.Error(t, err)
 		require.False(t, domain.IsKind(err, domain.KindEmailTaken))
-	})
-
-	t.Run("Workspace", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		w := createWorkspace(t, b.repo, "Acme")
-
-		got, err := b.repo.Workspace(ctx, w.ID)
-		require.NoError(t, err)
-		require.Equal(t, "Acme", got.Name)
-		require.Equal(t, domain.PlanFree, got.Plan)
-
-		w.Name, w.Plan, w.UpdatedAt = "Acme Ltd", domain.PlanEnterprise, now().Add(time.Minute)
-		require.NoError(t, b.repo.UpdateWorkspace(ctx, w))
-		got, err = b.repo.Workspace(ctx, w.ID)
-		require.NoError(t, err)
-		require.Equal(t, "Acme Ltd", got.Name)
-		require.Equal(t, domain.PlanEnterprise, got.Plan)
-		require.True(t, w.UpdatedAt.Equal(got.UpdatedAt))
-		require.True(t, w.CreatedAt.Equal(got.CreatedAt))
-
-		_, err = b.repo.Workspace(ctx, domain.NewID())
-		requireKind(t, domain.KindNotFound, err)
 	})
 
 	t.Run("Memberships", func(t *testing.T) {
@@ -229,70 +208,6 @@ func TestWorkspaceRepo(t *testing.T) {
 		require.NotNil(t, revokedAt)
 	})
 
-	t.Run("MembersCursorAndLimit", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		w, other := createWorkspace(t, b.repo, "Acme"), createWorkspace(t, b.repo, "Other")
-		base := time.Now()
-		var users []domain.User
-		for i := range 5 {
-			u := domain.User{ID: idAt(base.Add(time.Duration(i) * time.Millisecond)), Email: string(rune('a'+i)) + "@example.com",
-				Name: "u", PasswordHash: "h", CreatedAt: now()}
-			require.NoError(t, b.repo.CreateUser(ctx, u))
-			users = append(users, u)
-		}
-		// Joined in the reverse order of their ids: the list follows the id, not the join.
-		t0 := now()
-		for i := range users {
-			require.NoError(t, b.repo.AddMember(ctx, w.ID, users[len(users)-1-i].ID, access.Agent, t0.Add(time.Duration(i)*time.Second)))
-		}
-		require.NoError(t, b.repo.AddMember(ctx, other.ID, users[2].ID, access.Owner, t0))
-
-		seen := walkIDs(t, func(after domain.ID, limit int) ([]domain.Member, error) {
-			return b.repo.Members(ctx, w.ID, after, limit)
-		},
-			func(m domain.Member) domain.ID { return m.UserID }, func(m domain.Member) { require.Equal(t, w.ID, m.WorkspaceID) })
-		require.Equal(t, []domain.ID{users[0].ID, users[1].ID, users[2].ID, users[3].ID, users[4].ID}, seen)
-
-		// A cursor stays valid when its member has gone meanwhile.
-		require.NoError(t, b.repo.RemoveMember(ctx, w.ID, users[1].ID))
-		page, err := b.repo.Members(ctx, w.ID, users[1].ID, 50)
-		require.NoError(t, err)
-		require.Len(t, page, 3)
-		require.Equal(t, users[2].ID, page[0].UserID)
-	})
-
-	t.Run("APIKeysCursorAndLimit", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		w, other := createWorkspace(t, b.repo, "Acme"), createWorkspace(t, b.repo, "Other")
-		base := time.Now()
-		var keys []domain.APIKey
-		for i := range 6 {
-			_, hash := domain.NewAPIKeySecret()
-			k := domain.APIKey{ID: idAt(base.Add(time.Duration(i) * time.Millisecond)), WorkspaceID: w.ID, Name: "key", Role: access.Agent,
-				Hash: hash, CreatedBy: domain.NewID(), CreatedAt: now()}
-			require.NoError(t, b.repo.CreateAPIKey(ctx, k))
-			keys = append(keys, k)
-		}
-		_, hash := domain.NewAPIKeySecret()
-		require.NoError(t, b.repo.CreateAPIKey(ctx, domain.APIKey{ID: domain.NewID(), WorkspaceID: other.ID, Name: "key", Role: access.Agent,
-			Hash: hash, CreatedBy: domain.NewID(), CreatedAt: now()}))
-		require.NoError(t, b.repo.RevokeAPIKey(ctx, w.ID, keys[2].ID, now()))
-
-		seen := walkIDs(t, func(before domain.ID, limit int) ([]domain.APIKey, error) {
-			return b.repo.APIKeys(ctx, w.ID, before, limit)
-		},
-			func(k domain.APIKey) domain.ID { return k.ID }, func(k domain.APIKey) { require.Nil(t, k.Hash) })
-		require.Equal(t, []domain.ID{keys[5].ID, keys[4].ID, keys[3].ID, keys[1].ID, keys[0].ID}, seen, "newest first, revoked left out")
-
-		// A revoked key's id is still a valid cursor.
-		page, err := b.repo.APIKeys(ctx, w.ID, keys[2].ID, 50)
-		require.NoError(t, err)
-		require.Len(t, page, 2)
-		require.Equal(t, keys[1].ID, page[0].ID)
-	})
-
 	t.Run("RunsInsideATransaction", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -308,5 +223,20 @@ func TestWorkspaceRepo(t *testing.T) {
 		require.NoError(t, err)
 		_, err = b.repo.UserByEmail(ctx, "tx@example.com")
 		require.NoError(t, err)
+	})
+}
+
+func TestWorkspaceRepoContract(t *testing.T) {
+	t.Parallel()
+	workspacestest.RunStoreContract(t, func(t *testing.T) workspacestest.Subject {
+		pool := pgtest.NewPool(t)
+		wr := postgres.NewWorkspaceRepo(pool)
+		return workspacestest.Subject{
+			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+			}),
+			Store: wr,
+			User:  func(t *testing.T, u domain.User) { require.NoError(t, wr.CreateUser(context.Background(), u)) },
+		}
 	})
 }

@@ -10,19 +10,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/audit/audittest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
 type testBundle struct {
 	svc   *audit.Service
-	store *fakeStore
+	store *audittest.Memory
 	ws    domain.ID
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	store := &fakeStore{}
+	store := audittest.NewMemory()
 	return &testBundle{svc: audit.NewService(store, policy), store: store, ws: domain.NewID()}
 }
 
@@ -36,9 +37,39 @@ func (b *testBundle) add(ws domain.ID, n int, action string, start time.Time) []
 	for i := range n {
 		c := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}
 		out = append(out, domain.NewAuditEntry(c, action, "contact", domain.NewID().String(), nil, start.Add(time.Duration(i)*time.Minute)))
+		if err := b.store.Record(context.Background(), out[i]); err != nil {
+			panic(err)
+		}
 	}
-	b.store.entries = append(b.store.entries, out...)
 	return out
+}
+
+// addExpired stores n entries that expired a day ago, every third outside any workspace.
+func (b *testBundle) addExpired(n int) {
+	created := time.Now().Add(-domain.AuditRetention - 24*time.Hour)
+	for i := range n {
+		ws := b.ws
+		if i%3 == 0 {
+			ws = domain.NilID
+		}
+		if err := b.store.Record(context.Background(), domain.NewAuditEntry(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws},
+			"contact.created", "contact", "", nil, created)); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func idsOf(es []domain.AuditEntry) []domain.ID {
+	out := []domain.ID{}
+	for _, e := range es {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func lastList(b *testBundle) audittest.ListCall {
+	lists := b.store.Lists()
+	return lists[len(lists)-1]
 }
 
 func requireKind(t *testing.T, want domain.Kind, err error) {
@@ -62,10 +93,10 @@ func TestList(t *testing.T) {
 		for page := 1; ; page++ {
 			p, err := b.svc.List(ctx, b.caller(access.Manager), f)
 			require.NoError(t, err)
-			call := b.store.lists[len(b.store.lists)-1]
-			require.Equal(t, 3, call.limit, "asks for one more than the page to detect a next page")
-			require.Equal(t, b.ws, call.ws)
-			require.Equal(t, f.Cursor, call.f.Cursor)
+			call := lastList(b)
+			require.Equal(t, 3, call.Limit, "asks for one more than the page to detect a next page")
+			require.Equal(t, b.ws, call.WS)
+			require.Equal(t, f.Cursor, call.Filter.Cursor)
 			for _, e := range p.Items {
 				require.Equal(t, b.ws, e.WorkspaceID)
 				seen = append(seen, e.ID)
@@ -99,7 +130,7 @@ func TestList(t *testing.T) {
 
 		_, err = b.svc.List(ctx, b.caller(access.Owner), audit.Filter{})
 		require.NoError(t, err)
-		require.Equal(t, 51, b.store.lists[len(b.store.lists)-1].limit, "default page of 50")
+		require.Equal(t, 51, lastList(b).Limit, "default page of 50")
 	})
 
 	t.Run("FiltersReachTheStore", func(t *testing.T) {
@@ -112,7 +143,7 @@ func TestList(t *testing.T) {
 		p, err := b.svc.List(ctx, b.caller(access.Owner), f)
 		require.NoError(t, err)
 		require.Len(t, p.Items, 2)
-		got := b.store.lists[0].f
+		got := b.store.Lists()[0].Filter
 		require.Equal(t, f.Action, got.Action)
 		require.Equal(t, f.ResourceType, got.ResourceType)
 		require.Equal(t, f.From, got.From)
@@ -146,7 +177,7 @@ func TestList(t *testing.T) {
 		})
 		require.ErrorAs(t, err, &de)
 		require.Len(t, de.Fields, 4)
-		require.Len(t, b.store.lists, 4, "invalid filters never reach the store")
+		require.Len(t, b.store.Lists(), 4, "invalid filters never reach the store")
 	})
 
 	t.Run("Permission", func(t *testing.T) {
@@ -158,8 +189,8 @@ func TestList(t *testing.T) {
 			err = b.svc.Export(ctx, b.caller(r), audit.Filter{}, func(domain.AuditEntry) error { return nil })
 			requireKind(t, domain.KindForbidden, err)
 		}
-		require.Empty(t, b.store.lists)
-		require.Zero(t, b.store.eaches)
+		require.Empty(t, b.store.Lists())
+		require.Zero(t, b.store.Eaches())
 	})
 }
 
@@ -202,7 +233,7 @@ func TestExport(t *testing.T) {
 		b := setup(t)
 		err := b.svc.Export(ctx, b.caller(access.Owner), audit.Filter{From: start, To: start.Add(-time.Hour)}, nil)
 		requireKind(t, domain.KindValidation, err)
-		require.Zero(t, b.store.eaches)
+		require.Zero(t, b.store.Eaches())
 	})
 }
 
@@ -213,52 +244,58 @@ func TestPurge(t *testing.T) {
 	t.Run("LoopsUntilAShortBatch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.store.deleted = []int{audit.PurgeBatch, audit.PurgeBatch, 1234}
+		b.addExpired(2*audit.PurgeBatch + 1234)
+		fresh := b.add(b.ws, 3, "contact.created", time.Now())
 
 		before := time.Now()
 		n, err := b.svc.Purge(ctx)
 		require.NoError(t, err)
 		require.Equal(t, 2*audit.PurgeBatch+1234, n)
-		require.Len(t, b.store.deletes, 3)
-		for _, d := range b.store.deletes {
-			require.Equal(t, audit.PurgeBatch, d.batch)
-			require.Equal(t, b.store.deletes[0].now, d.now, "one cut-off for the whole purge")
+		deletes := b.store.Deletes()
+		require.Len(t, deletes, 3)
+		for _, d := range deletes {
+			require.Equal(t, audit.PurgeBatch, d.Batch)
+			require.Equal(t, deletes[0].Now, d.Now, "one cut-off for the whole purge")
 		}
-		require.False(t, b.store.deletes[0].now.Before(before))
+		require.False(t, deletes[0].Now.Before(before))
+		require.ElementsMatch(t, idsOf(fresh), idsOf(b.store.Entries()), "only the unexpired entries are left")
 	})
 
 	t.Run("ExactMultipleEndsOnAnEmptyBatch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.store.deleted = []int{audit.PurgeBatch, 0}
+		b.addExpired(audit.PurgeBatch)
 
 		n, err := b.svc.Purge(ctx)
 		require.NoError(t, err)
 		require.Equal(t, audit.PurgeBatch, n)
-		require.Len(t, b.store.deletes, 2)
+		require.Len(t, b.store.Deletes(), 2)
+		require.Empty(t, b.store.Entries())
 	})
 
 	t.Run("NothingToDo", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.store.deleted = []int{0}
+		fresh := b.add(b.ws, 2, "contact.created", time.Now().Add(-time.Hour))
 
 		n, err := b.svc.Purge(ctx)
 		require.NoError(t, err)
 		require.Zero(t, n)
-		require.Len(t, b.store.deletes, 1)
+		require.Len(t, b.store.Deletes(), 1)
+		require.ElementsMatch(t, idsOf(fresh), idsOf(b.store.Entries()))
 	})
 
 	t.Run("ErrorStopsAndReportsWhatWasDeleted", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
+		b.addExpired(2 * audit.PurgeBatch)
 		boom := errors.New("lock timeout")
-		b.store.deleted = []int{audit.PurgeBatch}
-		b.store.deleteErr = boom
+		b.store.FailDeletes(1, boom)
 
 		n, err := b.svc.Purge(ctx)
 		require.ErrorIs(t, err, boom)
 		require.Equal(t, audit.PurgeBatch, n)
-		require.Len(t, b.store.deletes, 2)
+		require.Len(t, b.store.Deletes(), 2)
+		require.Len(t, b.store.Entries(), audit.PurgeBatch, "the second batch is still there")
 	})
 }

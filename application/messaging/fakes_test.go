@@ -9,6 +9,7 @@ import (
 	"github.com/wabaplatform/waba/application/authz/authztest"
 	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -30,7 +31,7 @@ type fakeDB struct {
 	numbers     []domain.PhoneNumber
 	messages    map[domain.ID]domain.Message
 	categories  map[string]string
-	idem        map[string]messaging.IdempotencyRecord
+	idem        *messagingtest.Idempotency
 	audit       []domain.AuditEntry
 	jobs        map[domain.ID]int // message id -> priority
 	quotaCount  int
@@ -40,7 +41,7 @@ type fakeDB struct {
 
 func newFakeDB() *fakeDB {
 	return &fakeDB{plan: domain.PlanFree, contacts: map[domain.ID]domain.Contact{}, suppressed: map[string]domain.Suppression{}, messages: map[domain.ID]domain.Message{},
-		categories: map[string]string{}, idem: map[string]messaging.IdempotencyRecord{}, jobs: map[domain.ID]int{},
+		categories: map[string]string{}, idem: messagingtest.NewIdempotency(), jobs: map[domain.ID]int{},
 		quotaWindow: time.Now().Add(time.Minute)}
 }
 
@@ -123,37 +124,11 @@ func (q quota) state(limit int) messaging.QuotaState {
 		Reached: q.db.quotaCount > limit}
 }
 
-type idem struct{ db *fakeDB }
-
-func (i idem) Find(_ context.Context, ws domain.ID, key string) (messaging.IdempotencyRecord, bool, error) {
-	i.db.mu.Lock()
-	defer i.db.mu.Unlock()
-	r, ok := i.db.idem[key]
-	return r, ok, nil
-}
-
-func (i idem) DeleteExpired(_ context.Context, now time.Time, limit int) (int, error) {
-	i.db.mu.Lock()
-	defer i.db.mu.Unlock()
-	n := 0
-	for k, r := range i.db.idem {
-		if n < limit && !r.ExpiresAt.After(now) {
-			delete(i.db.idem, k)
-			n++
-		}
-	}
-	return n, nil
-}
-
 // tx is the transaction-bound side.
 type tx struct{ db *fakeDB }
 
-func (t tx) Save(_ context.Context, r messaging.IdempotencyRecord) error {
-	if _, ok := t.db.idem[r.Key]; ok {
-		return domain.Errorf(domain.KindConflict, "taken")
-	}
-	t.db.idem[r.Key] = r
-	return nil
+func (t tx) Save(ctx context.Context, r messaging.IdempotencyRecord) error {
+	return t.db.idem.Save(ctx, r)
 }
 
 func (t tx) Create(_ context.Context, c domain.Contact) (domain.Contact, error) {
@@ -193,7 +168,7 @@ func (db *fakeDB) InTx(ctx context.Context, fn func(ctx context.Context, r messa
 
 func newService(db *fakeDB) *messaging.Service {
 	return messaging.NewService(messaging.Deps{Tx: db, Contacts: db, Workspaces: db, Numbers: numbers{db},
-		Messages: store{db}, Quota: quota{db}, Idempotency: idem{db}, Authz: policy})
+		Messages: store{db}, Quota: quota{db}, Idempotency: db.idem, Authz: policy})
 }
 
 // fakeGraph, fakeVault and fakePacer back the Dispatcher (with messagingtest.Outbox).

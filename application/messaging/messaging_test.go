@@ -227,6 +227,22 @@ func TestSendIdempotency(t *testing.T) {
 	require.Equal(t, domain.KindValidation, kind(err))
 }
 
+func TestSendIdempotencyKeyExpires(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.db.idem.Put(messaging.IdempotencyRecord{WorkspaceID: b.ws, Key: "k1", RequestHash: []byte("another body"), Status: 202,
+		Body: []byte(`{}`), CreatedAt: time.Now().Add(-messaging.IdempotencyTTL - time.Minute), ExpiresAt: time.Now().Add(-time.Minute)})
+	in := text(b.open.ID.String(), "once")
+	in.IdempotencyKey, in.RequestHash = "k1", []byte("hash-1")
+	res, err := b.svc.Send(context.Background(), b.owner, in)
+	require.NoError(t, err, "an expired key neither replays nor mismatches")
+	require.False(t, res.Replayed)
+	again, err := b.svc.Send(context.Background(), b.owner, in)
+	require.NoError(t, err)
+	require.True(t, again.Replayed, "the key holds the new answer")
+	require.Equal(t, res.Message.ID, again.Message.ID)
+}
+
 func TestSendPriorityFollowsWorkspaceLoad(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -395,13 +411,13 @@ func TestPurgeIdempotencyKeysInBatches(t *testing.T) {
 	b := setup(t)
 	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
 	for i := range 12001 {
-		b.db.idem[fmt.Sprint("old", i)] = messaging.IdempotencyRecord{ExpiresAt: past}
+		b.db.idem.Put(messaging.IdempotencyRecord{Key: fmt.Sprint("old", i), ExpiresAt: past})
 	}
-	b.db.idem["fresh"] = messaging.IdempotencyRecord{ExpiresAt: future}
+	b.db.idem.Put(messaging.IdempotencyRecord{Key: "fresh", ExpiresAt: future})
 	n, err := b.svc.PurgeIdempotencyKeys(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 12001, n, "three batches, the last one short")
-	require.Len(t, b.db.idem, 1)
+	require.Equal(t, 1, b.db.idem.Len())
 }
 
 func TestFoldEarlyStatuses(t *testing.T) {

@@ -12,13 +12,14 @@ import (
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/pagetest"
 	"github.com/wabaplatform/waba/application/workspaces"
+	"github.com/wabaplatform/waba/application/workspaces/workspacestest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
 type testBundle struct {
 	svc *workspaces.Service
-	db  *fakeDB
+	db  *workspacestest.Memory
 	ws  domain.ID
 	// one member per role, plus a signed-up user who belongs to no workspace
 	owner, manager, agent, viewer, outsider domain.User
@@ -31,21 +32,21 @@ func setup(t *testing.T) *testBundle {
 
 func setupWith(t *testing.T, a authz.Authorizer) *testBundle {
 	t.Helper()
-	db := newFakeDB()
-	b := &testBundle{svc: workspaces.NewService(db, db.store(), a), db: db, ws: domain.NewID()}
+	db := workspacestest.NewMemory()
+	b := &testBundle{svc: workspaces.NewService(db, db.Store(), a), db: db, ws: domain.NewID()}
 	mk := func(email string) domain.User {
 		return domain.User{ID: domain.NewID(), Email: email, Name: email, CreatedAt: time.Now().UTC()}
 	}
 	b.owner, b.manager, b.agent, b.viewer, b.outsider =
 		mk("owner@example.com"), mk("manager@example.com"), mk("agent@example.com"), mk("viewer@example.com"), mk("outsider@example.com")
-	db.seed(func(s *fakeState) {
+	db.Seed(func(s *workspacestest.State) {
 		now := time.Now().UTC()
-		s.workspaces[b.ws] = domain.Workspace{ID: b.ws, Name: "Acme", Plan: domain.PlanFree, CreatedAt: now, UpdatedAt: now}
+		s.Workspaces[b.ws] = domain.Workspace{ID: b.ws, Name: "Acme", Plan: domain.PlanFree, CreatedAt: now, UpdatedAt: now}
 		for _, u := range []domain.User{b.owner, b.manager, b.agent, b.viewer, b.outsider} {
-			s.users[u.ID] = u
+			s.Users[u.ID] = u
 		}
 		for u, r := range map[domain.User]access.Role{b.owner: access.Owner, b.manager: access.Manager, b.agent: access.Agent, b.viewer: access.Viewer} {
-			s.members[memberKey{b.ws, u.ID}] = domain.Member{WorkspaceID: b.ws, UserID: u.ID, Email: u.Email, Name: u.Name, Role: r, CreatedAt: now}
+			s.Members[workspacestest.MemberKey{WS: b.ws, User: u.ID}] = domain.Member{WorkspaceID: b.ws, UserID: u.ID, Email: u.Email, Name: u.Name, Role: r, CreatedAt: now}
 		}
 	})
 	return b
@@ -58,7 +59,7 @@ func (b *testBundle) as(u domain.User, role access.Role) domain.Caller {
 
 func (b *testBundle) roleOf(t *testing.T, u domain.User) access.Role {
 	t.Helper()
-	m, ok := b.db.snapshot().members[memberKey{b.ws, u.ID}]
+	m, ok := b.db.Snapshot().Members[workspacestest.MemberKey{WS: b.ws, User: u.ID}]
 	if !ok {
 		return ""
 	}
@@ -67,7 +68,7 @@ func (b *testBundle) roleOf(t *testing.T, u domain.User) access.Role {
 
 func (b *testBundle) auditActions() []string {
 	var out []string
-	for _, e := range b.db.snapshot().audit {
+	for _, e := range b.db.Snapshot().Audit {
 		out = append(out, e.Action)
 	}
 	return out
@@ -95,10 +96,10 @@ func TestCreate(t *testing.T) {
 		require.Equal(t, "New Co", w.Name)
 		require.Equal(t, domain.PlanFree, w.Plan)
 
-		s := b.db.snapshot()
-		require.Equal(t, w, s.workspaces[w.ID])
-		require.Equal(t, access.Owner, s.members[memberKey{w.ID, u.ID}].Role)
-		e := s.audit[len(s.audit)-1]
+		s := b.db.Snapshot()
+		require.Equal(t, w, s.Workspaces[w.ID])
+		require.Equal(t, access.Owner, s.Members[workspacestest.MemberKey{WS: w.ID, User: u.ID}].Role)
+		e := s.Audit[len(s.Audit)-1]
 		require.Equal(t, "workspace.created", e.Action)
 		require.Equal(t, w.ID, e.WorkspaceID)
 		require.Equal(t, w.ID.String(), e.ResourceID)
@@ -113,14 +114,14 @@ func TestCreate(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		boom := errors.New("audit insert failed")
-		b.db.failAudit = boom
-		before := b.db.snapshot()
+		b.db.FailAudit(boom)
+		before := b.db.Snapshot()
 
 		_, err := b.svc.Create(ctx, domain.Principal{Type: domain.ActorUser, ID: b.outsider.ID}, "Doomed", domain.RequestMeta{})
 		require.ErrorIs(t, err, boom)
-		after := b.db.snapshot()
-		require.Equal(t, before.workspaces, after.workspaces, "no workspace without its audit entry")
-		require.Equal(t, before.members, after.members, "no owner membership either")
+		after := b.db.Snapshot()
+		require.Equal(t, before.Workspaces, after.Workspaces, "no workspace without its audit entry")
+		require.Equal(t, before.Members, after.Members, "no owner membership either")
 	})
 
 	t.Run("Validation", func(t *testing.T) {
@@ -133,7 +134,7 @@ func TestCreate(t *testing.T) {
 			require.Equal(t, domain.KindValidation, de.Kind)
 			require.Equal(t, "name", de.Fields[0].Field)
 		}
-		require.Len(t, b.db.snapshot().workspaces, 1)
+		require.Len(t, b.db.Snapshot().Workspaces, 1)
 	})
 
 	t.Run("APIKeysCannotCreate", func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestUpdate(t *testing.T) {
 			_, err := b.svc.Update(ctx, b.as(b.owner, access.Owner), workspaces.UpdateInput{Name: ptr("Renamed"), Plan: ptr(plan)})
 			requireKind(t, domain.KindForbidden, err)
 		}
-		w := b.db.snapshot().workspaces[b.ws]
+		w := b.db.Snapshot().Workspaces[b.ws]
 		require.Equal(t, domain.PlanFree, w.Plan)
 		require.Equal(t, "Acme", w.Name, "a refused request changes nothing, not even the name")
 		require.Empty(t, b.auditActions())
@@ -164,8 +165,8 @@ func TestUpdate(t *testing.T) {
 		w, err := b.svc.SetPlan(ctx, b.ws, "pro", domain.RequestMeta{})
 		require.NoError(t, err)
 		require.Equal(t, domain.PlanPro, w.Plan)
-		require.Equal(t, domain.PlanPro, b.db.snapshot().workspaces[b.ws].Plan)
-		e := b.db.snapshot().audit[0]
+		require.Equal(t, domain.PlanPro, b.db.Snapshot().Workspaces[b.ws].Plan)
+		e := b.db.Snapshot().Audit[0]
 		require.Equal(t, "workspace.plan_changed", e.Action)
 		require.Equal(t, domain.ActorSystem, e.ActorType)
 		require.Equal(t, map[string]any{"plan": map[string]any{"from": "free", "to": "pro"}}, e.Details)
@@ -229,7 +230,7 @@ func TestAddMember(t *testing.T) {
 		require.Equal(t, b.outsider.ID, m.UserID)
 		require.Equal(t, access.Manager, m.Role)
 		require.Equal(t, access.Manager, b.roleOf(t, b.outsider))
-		e := b.db.snapshot().audit[0]
+		e := b.db.Snapshot().Audit[0]
 		require.Equal(t, "member.added", e.Action)
 		require.Equal(t, b.outsider.ID.String(), e.ResourceID)
 		require.Equal(t, map[string]any{"email": "outsider@example.com", "role": "manager"}, e.Details)
@@ -287,7 +288,7 @@ func TestChangeRole(t *testing.T) {
 		_, err := b.svc.ChangeRole(ctx, b.as(b.owner, access.Owner), b.owner.ID, "manager")
 		requireKind(t, domain.KindLastOwner, err)
 		require.Equal(t, access.Owner, b.roleOf(t, b.owner))
-		require.Equal(t, 1, b.db.lockedOwners, "the owner count is read under lock")
+		require.Equal(t, 1, b.db.LockedOwners(), "the owner count is read under lock")
 	})
 
 	t.Run("OneOfTwoOwnersCanBeDemoted", func(t *testing.T) {
@@ -308,10 +309,10 @@ func TestChangeRole(t *testing.T) {
 		_, err = b.svc.ChangeRole(ctx, b.as(b.manager, access.Owner), b.manager.ID, "agent")
 		requireKind(t, domain.KindLastOwner, err)
 
-		s := b.db.snapshot()
-		require.Len(t, s.audit, 2)
-		require.Equal(t, "member.role_changed", s.audit[1].Action)
-		require.Equal(t, map[string]any{"from": "owner", "to": "viewer"}, s.audit[1].Details)
+		s := b.db.Snapshot()
+		require.Len(t, s.Audit, 2)
+		require.Equal(t, "member.role_changed", s.Audit[1].Action)
+		require.Equal(t, map[string]any{"from": "owner", "to": "viewer"}, s.Audit[1].Details)
 	})
 
 	t.Run("ManagerCannotGrantOwnerOrManagerNorTouchAnOwner", func(t *testing.T) {
@@ -379,8 +380,8 @@ func TestRemoveMember(t *testing.T) {
 	t.Run("ManagerCannotRemoveAnOwner", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.db.seed(func(s *fakeState) { // a second owner, so only the role rule can refuse
-			s.members[memberKey{b.ws, b.outsider.ID}] = domain.Member{WorkspaceID: b.ws, UserID: b.outsider.ID, Role: access.Owner}
+		b.db.Seed(func(s *workspacestest.State) { // a second owner, so only the role rule can refuse
+			s.Members[workspacestest.MemberKey{WS: b.ws, User: b.outsider.ID}] = domain.Member{WorkspaceID: b.ws, UserID: b.outsider.ID, Role: access.Owner}
 		})
 
 		err := b.svc.RemoveMember(ctx, b.as(b.manager, access.Manager), b.owner.ID)
@@ -394,7 +395,7 @@ func TestRemoveMember(t *testing.T) {
 
 		require.NoError(t, b.svc.RemoveMember(ctx, b.as(b.manager, access.Manager), b.agent.ID))
 		require.Empty(t, b.roleOf(t, b.agent))
-		e := b.db.snapshot().audit[0]
+		e := b.db.Snapshot().Audit[0]
 		require.Equal(t, "member.removed", e.Action)
 		require.Equal(t, b.agent.ID.String(), e.ResourceID)
 		require.Equal(t, map[string]any{"email": "agent@example.com", "role": "agent"}, e.Details)
@@ -434,9 +435,9 @@ func TestAPIKeys(t *testing.T) {
 		require.Contains(t, k.Secret, domain.APIKeyPrefix)
 		require.Equal(t, domain.HashAPIKey(k.Secret), k.Hash)
 
-		s := b.db.snapshot()
-		require.Equal(t, k.APIKey, s.keys[k.ID])
-		e := s.audit[0]
+		s := b.db.Snapshot()
+		require.Equal(t, k.APIKey, s.Keys[k.ID])
+		e := s.Audit[0]
 		require.Equal(t, "apikey.created", e.Action)
 		require.Equal(t, k.ID.String(), e.ResourceID)
 		require.Equal(t, map[string]any{"name": "CRM sync", "role": "agent"}, e.Details, "never the secret")
@@ -462,7 +463,7 @@ func TestAPIKeys(t *testing.T) {
 		// The policy does not let agents create keys at all.
 		_, err = b.svc.CreateAPIKey(ctx, b.as(b.agent, access.Agent), "k", "agent")
 		requireKind(t, domain.KindForbidden, err)
-		require.Len(t, b.db.snapshot().keys, 2)
+		require.Len(t, b.db.Snapshot().Keys, 2)
 	})
 
 	t.Run("RoleCeilingHoldsEvenWhenThePolicyAllows", func(t *testing.T) {
@@ -497,9 +498,9 @@ func TestAPIKeys(t *testing.T) {
 		require.NoError(t, err)
 
 		require.NoError(t, b.svc.RevokeAPIKey(ctx, b.as(b.manager, access.Manager), k.ID))
-		s := b.db.snapshot()
-		require.NotNil(t, s.keys[k.ID].RevokedAt)
-		require.Equal(t, "apikey.revoked", s.audit[len(s.audit)-1].Action)
+		s := b.db.Snapshot()
+		require.NotNil(t, s.Keys[k.ID].RevokedAt)
+		require.Equal(t, "apikey.revoked", s.Audit[len(s.Audit)-1].Action)
 		list, err := b.svc.APIKeys(ctx, owner, 0, domain.NilID)
 		require.NoError(t, err)
 		require.Empty(t, list.Items)
@@ -523,7 +524,7 @@ func TestAPIKeys(t *testing.T) {
 		other := domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: domain.NewID(), Role: access.Owner}
 		err = b.svc.RevokeAPIKey(ctx, other, k.ID)
 		requireKind(t, domain.KindNotFound, err)
-		require.Nil(t, b.db.snapshot().keys[k.ID].RevokedAt)
+		require.Nil(t, b.db.Snapshot().Keys[k.ID].RevokedAt)
 	})
 }
 
@@ -563,7 +564,7 @@ func TestListsPage(t *testing.T) {
 
 		seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.Member], error) {
 			return b.svc.Members(ctx, owner, limit, cursor)
-		}, func(m domain.Member) domain.ID { return m.UserID }, b.db.lastLimit)
+		}, func(m domain.Member) domain.ID { return m.UserID }, b.db.LastLimit)
 		require.Len(t, seen, 5)
 		for i := 1; i < len(seen); i++ {
 			require.Less(t, seen[i-1].String(), seen[i].String(), "by user id, no repeats")
@@ -571,7 +572,7 @@ func TestListsPage(t *testing.T) {
 
 		_, err = b.svc.Members(ctx, owner, 0, domain.NilID)
 		require.NoError(t, err)
-		require.Equal(t, 51, b.db.lastLimit(), "default page size is 50")
+		require.Equal(t, 51, b.db.LastLimit(), "default page size is 50")
 		p, err := b.svc.Members(ctx, owner, 5, domain.NilID)
 		require.NoError(t, err)
 		require.Len(t, p.Items, 5)
@@ -589,7 +590,7 @@ func TestListsPage(t *testing.T) {
 
 		seen := pagetest.Walk(t, func(cursor domain.ID, limit int) (domain.Page[domain.APIKey], error) {
 			return b.svc.APIKeys(ctx, owner, limit, cursor)
-		}, func(k domain.APIKey) domain.ID { return k.ID }, b.db.lastLimit)
+		}, func(k domain.APIKey) domain.ID { return k.ID }, b.db.LastLimit)
 		require.Len(t, seen, 5)
 		for i := 1; i < len(seen); i++ {
 			require.Greater(t, seen[i-1].String(), seen[i].String(), "newest first, no repeats")
@@ -597,7 +598,7 @@ func TestListsPage(t *testing.T) {
 
 		_, err := b.svc.APIKeys(ctx, owner, 0, domain.NilID)
 		require.NoError(t, err)
-		require.Equal(t, 51, b.db.lastLimit(), "default page size is 50")
+		require.Equal(t, 51, b.db.LastLimit(), "default page size is 50")
 		p, err := b.svc.APIKeys(ctx, owner, 5, domain.NilID)
 		require.NoError(t, err)
 		require.Len(t, p.Items, 5)

@@ -53,6 +53,28 @@ func TestLayersImportNoFrameworks(t *testing.T) {
 	}
 }
 
+// The layers' tests keep to the layers too: a use case is tested with domain values (the
+// translation of Meta's bodies is tested in adapters/meta), so no _test.go file under
+// domain or application imports an adapter, directly or through a test-support package.
+func TestLayersKeepAdaptersOutOfTheirTests(t *testing.T) {
+	t.Parallel()
+	const adapters = "github.com/wabaplatform/waba/adapters"
+	out, err := goList("-f", "{{.ImportPath}} {{join .TestImports \" \"}} {{join .XTestImports \" \"}}",
+		"./domain/...", "./application/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, " ")
+		for _, imp := range strings.Fields(imports) {
+			require.False(t, imp == adapters || strings.HasPrefix(imp, adapters+"/"), "a test of %s imports %s", pkg, imp)
+		}
+	}
+	out, err = goList("-test", "-deps", "./domain/...", "./application/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, dep := range strings.Fields(string(out)) {
+		require.False(t, dep == adapters || strings.HasPrefix(dep, adapters+"/"), "the tests of domain or application depend on %s", dep)
+	}
+}
+
 // The test-support packages (contactstest, messagingtest, authztest, pagetest ...) and
 // testify are for _test.go files only: nothing the binary is built from imports them.
 func TestTestSupportStaysOutOfBuilds(t *testing.T) {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -41,19 +38,35 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-// fixture is one of the end-to-end suite's webhook bodies as the edge translates it.
-func fixture(t *testing.T, name string) domain.Notification {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("../../test/testdata/webhooks", name))
-	require.NoError(t, err)
-	return translate(t, raw)
+// The inputs are domain values, as adapters/meta/webhook translates a body (its tests
+// cover the translation of the end-to-end suite's fixtures).
+
+func unix(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// number is a notification of one change about phoneID.
+func number(ch domain.Change) domain.Notification {
+	ch.Kind, ch.WABAID, ch.PhoneNumberID = domain.NumberChange, wabaID, phoneID
+	return domain.Notification{Changes: []domain.Change{ch}}
 }
 
-func translate(t *testing.T, raw []byte) domain.Notification {
-	t.Helper()
-	n, err := webhook.Translate(raw)
-	require.NoError(t, err)
-	return n
+// received is a notification of one message a customer sent to phoneID.
+func received(m domain.InboundMessage) domain.Notification {
+	return number(domain.Change{Messages: []domain.InboundMessage{m}})
+}
+
+// reported is a notification of one status report about a message sent from phoneID.
+func reported(s domain.StatusReport) domain.Notification {
+	return number(domain.Change{Statuses: []domain.StatusReport{s}})
+}
+
+// templateNews is a notification of one template change of wabaID at the given time.
+func templateNews(at int64, u domain.TemplateUpdate) domain.Notification {
+	return domain.Notification{Changes: []domain.Change{{Kind: domain.TemplateChange, WABAID: wabaID, At: unix(at), Template: &u}}}
+}
+
+// accountNews is a notification of one account-level change of wabaID at the given time.
+func accountNews(at int64, u domain.AccountUpdate) domain.Notification {
+	return domain.Notification{Changes: []domain.Change{{Kind: domain.AccountChange, WABAID: wabaID, At: unix(at), Account: &u}}}
 }
 
 var seq atomic.Int64
@@ -61,12 +74,26 @@ var seq atomic.Int64
 // text is a text message from a customer's number to phoneID.
 func text(from, body string) domain.Notification {
 	n := seq.Add(1)
-	return domain.Notification{Changes: []domain.Change{{Kind: domain.NumberChange, WABAID: wabaID, PhoneNumberID: phoneID,
-		Messages: []domain.InboundMessage{{
-			WAMID: fmt.Sprintf("wamid.U%d", n), Sender: domain.Sender{WaID: from, Name: "Kim"}, Type: "text",
-			At: time.Unix(1768000000+n, 0).UTC(), Content: json.RawMessage(fmt.Sprintf(`{"body":%q}`, body)),
-			Raw: json.RawMessage(`{}`), Replies: []string{body},
-		}}}}}
+	return received(domain.InboundMessage{
+		WAMID: fmt.Sprintf("wamid.U%d", n), Sender: domain.Sender{WaID: from, Name: "Kim"}, Type: "text",
+		At: unix(1768000000 + n), Content: json.RawMessage(fmt.Sprintf(`{"body":%q}`, body)),
+		Raw: json.RawMessage(`{}`), Replies: []string{body},
+	})
+}
+
+// sent is WhatsApp reporting wamid sent, with the pricing a sent status carries.
+func sent(wamid string) domain.Notification {
+	return reported(domain.StatusReport{WAMID: wamid, Status: "sent", At: unix(1768003000),
+		Pricing: json.RawMessage(`{"billable":true,"category":"marketing","pricing_model":"PMP","type":"regular",
+			"conversation":{"id":"8f1c2d3e4a5b6c7d8e9f0a1b2c3d4e5f","expiration_timestamp":"1768089400","origin":{"type":"marketing"}}}`),
+		CallbackData: "msg:01946f3a-7c2e-7b41-9d3a-5e8f0c1a2b3c"})
+}
+
+// templateApproved is order_confirmation (en_US) approved.
+func templateApproved() domain.Notification {
+	none := "NONE"
+	return templateNews(1768006000, domain.TemplateUpdate{Name: "order_confirmation", Language: "en_US",
+		MetaTemplateID: "1689556908129832", Status: "APPROVED", Category: "UTILITY", Reason: &none})
 }
 
 // notifications lists its arguments (a batch).
@@ -99,7 +126,13 @@ func TestProcessMessage(t *testing.T) {
 	t.Run("StoresMessageContactAndWindow", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		raw := fixture(t, "text.json")
+		const body = `{"body":"Hola, \u00bftienen env\u00edo a Monterrey? \ud83c\udf89"}`
+		const asReceived = `{"from":"5215512345678","from_user_id":"MX.11398273645501928374","id":"wamid.T1",
+			"timestamp":"1768000000","type":"text","text":` + body + `}`
+		raw := received(domain.InboundMessage{WAMID: "wamid.T1",
+			Sender: domain.Sender{WaID: "5215512345678", BSUID: "MX.11398273645501928374", Name: "José García"},
+			Type:   "text", At: unix(1768000000), Content: json.RawMessage(body), Raw: json.RawMessage(asReceived),
+			Replies: []string{"Hola, ¿tienen envío a Monterrey? 🎉"}})
 		require.NoError(t, b.svc.Process(context.Background(), raw))
 		require.NoError(t, b.svc.Process(context.Background(), raw)) // redelivery
 		require.Len(t, b.mem.messages, 1)
@@ -117,7 +150,7 @@ func TestProcessMessage(t *testing.T) {
 			require.Equal(t, phoneID, m.PhoneNumberID)
 			// Content is the type object, as for an outbound text; Meta's message rides in Raw.
 			require.JSONEq(t, `{"body":"Hola, \u00bftienen env\u00edo a Monterrey? \ud83c\udf89"}`, string(m.Content))
-			require.Contains(t, string(m.Raw), `"from_user_id":"MX.11398273645501928374"`)
+			require.JSONEq(t, asReceived, string(m.Raw))
 		}
 		require.Len(t, b.mem.events, 1)
 		require.Equal(t, inbound.EventMessageReceived, b.mem.events[0].Kind)
@@ -125,17 +158,21 @@ func TestProcessMessage(t *testing.T) {
 
 	t.Run("ContentIsTheTypeObject", func(t *testing.T) {
 		t.Parallel()
-		for name, want := range map[string]string{
-			"image.json":           `{"caption":"Foto del paquete da\u00f1ado","mime_type":"image/jpeg","sha256":"HgNyJkSD1oQXy0f7Dcfx1aDLzaBvGXxHqUS3H3mL0nU=","id":"1479537139650973","url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1479537139650973&ext=1768000200&hash=ATtMnG8Lq0yI5yKQ%3D%3D"}`,
-			"request_welcome.json": `{}`,
-			"unsupported.json":     `{"type":"edit"}`,
+		for typ, want := range map[string]string{
+			"image":           `{"caption":"Foto del paquete da\u00f1ado","mime_type":"image/jpeg","sha256":"HgNyJkSD1oQXy0f7Dcfx1aDLzaBvGXxHqUS3H3mL0nU=","id":"1479537139650973","url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1479537139650973&ext=1768000200&hash=ATtMnG8Lq0yI5yKQ%3D%3D"}`,
+			"request_welcome": `{}`,
+			"unsupported":     `{"type":"edit"}`,
 		} {
 			b := setup(t)
-			require.NoError(t, b.svc.Process(context.Background(), fixture(t, name)))
-			require.Len(t, b.mem.messages, 1, name)
+			asReceived := `{"from":"16505551234","id":"wamid.C1","type":"` + typ + `","` + typ + `":` + want + `}`
+			require.NoError(t, b.svc.Process(context.Background(), received(domain.InboundMessage{WAMID: "wamid.C1",
+				Sender: domain.Sender{WaID: "16505551234"}, Type: typ, At: unix(1768000200),
+				Content: json.RawMessage(want), Raw: json.RawMessage(asReceived)})))
+			require.Len(t, b.mem.messages, 1, typ)
 			for _, m := range b.mem.messages {
-				require.JSONEq(t, want, string(m.Content), name)
-				require.NotEmpty(t, m.Raw, name)
+				require.Equal(t, typ, m.Type)
+				require.JSONEq(t, want, string(m.Content), typ)
+				require.JSONEq(t, asReceived, string(m.Raw), typ)
 			}
 		}
 	})
@@ -143,7 +180,10 @@ func TestProcessMessage(t *testing.T) {
 	t.Run("BSUIDOnlyUser", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		require.NoError(t, b.svc.Process(context.Background(), fixture(t, "bsuid_only_user.json")))
+		require.NoError(t, b.svc.Process(context.Background(), received(domain.InboundMessage{WAMID: "wamid.BR1",
+			Sender: domain.Sender{BSUID: "BR.13491208655302741918", Name: "Ana"}, Type: "text", At: unix(1768002100),
+			Content: json.RawMessage(`{"body":"Oi!"}`), Raw: json.RawMessage(`{"from_user_id":"BR.13491208655302741918"}`),
+			Replies: []string{"Oi!"}})))
 		require.Len(t, b.mem.contacts, 1)
 		for _, c := range b.mem.contacts {
 			require.Empty(t, c.Phone)
@@ -155,9 +195,10 @@ func TestProcessMessage(t *testing.T) {
 	t.Run("NoSenderIsCountedNotFatal", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		raw := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
-			"metadata":{"phone_number_id":"` + phoneID + `"},"messages":[{"id":"wamid.X","type":"text","text":{"body":"hi"}}]}}]}]}`)
-		require.NoError(t, b.svc.Process(context.Background(), translate(t, raw)))
+		// A message without "from" or "from_user_id": a WAMID, no sender.
+		require.NoError(t, b.svc.Process(context.Background(), received(domain.InboundMessage{WAMID: "wamid.X", Type: "text",
+			Content: json.RawMessage(`{"body":"hi"}`), Raw: json.RawMessage(`{"id":"wamid.X","type":"text","text":{"body":"hi"}}`),
+			Replies: []string{"hi"}})))
 		require.Empty(t, b.mem.messages)
 		require.Equal(t, 1, b.metrics.unrouted["sender"])
 	})
@@ -166,8 +207,8 @@ func TestProcessMessage(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.mem.numbers = nil
-		require.NoError(t, b.svc.Process(context.Background(), fixture(t, "text.json")))
-		require.NoError(t, b.svc.Process(context.Background(), fixture(t, "template_status_approved.json")))
+		require.NoError(t, b.svc.Process(context.Background(), text("14155550100", "hi")))
+		require.NoError(t, b.svc.Process(context.Background(), templateApproved()))
 		require.Empty(t, b.mem.messages)
 		require.Empty(t, b.mem.templates)
 		require.Equal(t, 1, b.metrics.unrouted["phone_number"])
@@ -193,7 +234,7 @@ func TestProcessAll(t *testing.T) {
 	t.Run("OneTransactionAndOneLookupForTheBatch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		raws := notifications(text("14155550100", "hi"), text("14155550101", "hello"), fixture(t, "status_sent.json"),
+		raws := notifications(text("14155550100", "hi"), text("14155550101", "hello"), sent("wamid.NeverSent"),
 			text("14155550100", "STOP"))
 		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
 		require.Equal(t, 1, b.mem.txs)
@@ -218,8 +259,7 @@ func TestProcessAll(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		status := func(wamid string) domain.Notification {
-			return domain.Notification{Changes: []domain.Change{{Kind: domain.NumberChange, WABAID: wabaID, PhoneNumberID: phoneID,
-				Statuses: []domain.StatusReport{{WAMID: wamid, Status: "delivered", At: time.Unix(1768003000, 0).UTC()}}}}}
+			return reported(domain.StatusReport{WAMID: wamid, Status: "delivered", At: unix(1768003000)})
 		}
 		raws := notifications(status("wamid.B"), text("14155550109", "b"), status("wamid.A"), text("14155550108", "a"))
 		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
@@ -324,13 +364,15 @@ func TestOptOutKeywords(t *testing.T) {
 func TestQuickReplyStop(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	raw := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"messages","value":{
-		"metadata":{"phone_number_id":"` + phoneID + `"},"contacts":[{"profile":{"name":"Kim"},"wa_id":"14155550101"}],
-		"messages":[{"from":"14155550101","id":"wamid.B1","timestamp":"1768000000","type":"button","button":{"payload":"p1","text":"Stop"}}]}}]}]}`)
-	require.NoError(t, b.svc.Process(context.Background(), translate(t, raw)))
+	button := func(wamid, from, label, payload string) domain.Notification {
+		return received(domain.InboundMessage{WAMID: wamid, Sender: domain.Sender{WaID: from, Name: "Kim"}, Type: "button",
+			At: unix(1768000000), Content: json.RawMessage(fmt.Sprintf(`{"payload":%q,"text":%q}`, payload, label)),
+			Raw: json.RawMessage(`{}`), Replies: []string{label, payload}})
+	}
+	require.NoError(t, b.svc.Process(context.Background(), button("wamid.B1", "14155550101", "Stop", "p1")))
 	require.True(t, b.contact(t, "+14155550101").OptedOut)
-	// The fixture's "Stop promotions" button is not a default keyword.
-	require.NoError(t, b.svc.Process(context.Background(), fixture(t, "button_quick_reply.json")))
+	// A "Stop promotions" button (button_quick_reply.json's) is not a default keyword.
+	require.NoError(t, b.svc.Process(context.Background(), button("wamid.B2", "16505551234", "Stop promotions", "STOP_PROMOTIONS")))
 	require.False(t, b.contact(t, "+16505551234").OptedOut)
 }
 
@@ -340,10 +382,10 @@ func TestStatuses(t *testing.T) {
 	ctx := context.Background()
 	contact := domain.NewID()
 	msg := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: contact, Direction: domain.Outbound,
-		Status: domain.StatusQueued, WAMID: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRCSVowMDAwMDAwMDAwMDAwQjAwMQA="}
+		Status: domain.StatusQueued, WAMID: "wamid.S1"}
 	b.mem.messages[msg.ID] = &msg
 
-	require.NoError(t, b.svc.Process(ctx, fixture(t, "status_sent.json")))
+	require.NoError(t, b.svc.Process(ctx, sent("wamid.S1")))
 	got := b.mem.messages[msg.ID]
 	require.Equal(t, domain.StatusSent, got.Status)
 	require.Equal(t, time.Unix(1768003000, 0).UTC(), *got.SentAt)
@@ -352,11 +394,14 @@ func TestStatuses(t *testing.T) {
 	require.Equal(t, "marketing", pricing["category"])
 	require.NotNil(t, pricing["conversation"], "the conversation object rides along for the ledger")
 
-	require.NoError(t, b.svc.Process(ctx, fixture(t, "status_sent.json"))) // duplicate
+	require.NoError(t, b.svc.Process(ctx, sent("wamid.S1"))) // duplicate
 	require.Len(t, b.mem.events, 1)
 
 	// A status for a wamid we never sent is recorded and counted.
-	require.NoError(t, b.svc.Process(ctx, fixture(t, "status_failed_131047.json")))
+	require.NoError(t, b.svc.Process(ctx, reported(domain.StatusReport{WAMID: "wamid.F1", Status: "failed", At: unix(1768003200),
+		Error:        &domain.MessageError{Code: 131047, Title: "Re-engagement message", Detail: "More than 24 hours have passed."},
+		Errors:       json.RawMessage(`[{"code":131047,"title":"Re-engagement message"}]`),
+		CallbackData: "msg:01946f3b-0000-7000-8000-000000000047"})))
 	require.Equal(t, 1, b.metrics.unknown)
 	require.Len(t, b.mem.statuses, 2)
 }
@@ -411,10 +456,29 @@ func TestAccountEvents(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	for _, f := range []string{"template_status_approved.json", "template_quality_update.json", "template_category_update.json",
-		"phone_number_quality_update.json", "phone_number_name_update.json", "business_capability_update.json",
-		"account_update_restriction.json", "account_alerts.json", "account_update_restriction.json"} {
-		require.NoError(t, b.svc.Process(ctx, fixture(t, f)), f)
+	const display = "15550783881" // the number's display number, in WhatsApp's digits
+	restriction := accountNews(1768006700, domain.AccountUpdate{Field: "account_update", Event: "ACCOUNT_RESTRICTION",
+		Payload: json.RawMessage(`{"event":"ACCOUNT_RESTRICTION","restriction_info":[{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING"}]}`)})
+	for i, n := range []domain.Notification{
+		templateApproved(),
+		templateNews(1768006300, domain.TemplateUpdate{Name: "weekly_deals", Language: "en_US", MetaTemplateID: "1689556908129834",
+			QualityScore: "YELLOW"}),
+		templateNews(1768006400, domain.TemplateUpdate{Name: "order_shipped", Language: "en_US", MetaTemplateID: "1689556908129836",
+			Category: "MARKETING"}),
+		accountNews(1768006500, domain.AccountUpdate{Field: "phone_number_quality_update", Event: "UPGRADE",
+			Payload: json.RawMessage(`{"display_phone_number":"15550783881","event":"UPGRADE","current_limit":"TIER_10K"}`),
+			Number:  &domain.NumberUpdate{DisplayPhoneNumber: display, MessagingLimitTier: "TIER_10K"}}),
+		accountNews(1768006600, domain.AccountUpdate{Field: "phone_number_name_update", Event: "APPROVED",
+			Payload: json.RawMessage(`{"display_phone_number":"15550783881","decision":"APPROVED"}`),
+			Number:  &domain.NumberUpdate{DisplayPhoneNumber: display, NameStatus: "APPROVED", VerifiedName: "Panadería José"}}),
+		accountNews(1768007000, domain.AccountUpdate{Field: "business_capability_update",
+			Payload: json.RawMessage(`{"max_daily_conversations_per_business":2000}`), LimitTier: "TIER_2K"}),
+		restriction,
+		accountNews(1768006900, domain.AccountUpdate{Field: "account_alerts", Event: "INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED",
+			Payload: json.RawMessage(`{"entity_type":"BUSINESS","alert_info":{"alert_severity":"WARNING"}}`)}),
+		restriction,
+	} {
+		require.NoError(t, b.svc.Process(ctx, n), i)
 	}
 	tpl := b.mem.templates[[3]string{wabaID, "order_confirmation", "en_US"}]
 	require.Equal(t, "APPROVED", tpl.Status)
@@ -429,9 +493,10 @@ func TestAccountEvents(t *testing.T) {
 	require.Len(t, b.mem.accounts, 5)
 
 	// A quality event for a display number the WABA does not have is counted.
-	other := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + wabaID + `","changes":[{"field":"phone_number_quality_update",
-		"value":{"display_phone_number":"15550000000","event":"UPGRADE","current_limit":"TIER_1K"}}]}]}`)
-	require.NoError(t, b.svc.Process(ctx, translate(t, other)))
+	other := accountNews(1768007100, domain.AccountUpdate{Field: "phone_number_quality_update", Event: "UPGRADE",
+		Payload: json.RawMessage(`{"display_phone_number":"15550000000","event":"UPGRADE","current_limit":"TIER_1K"}`),
+		Number:  &domain.NumberUpdate{DisplayPhoneNumber: "15550000000", MessagingLimitTier: "TIER_1K"}})
+	require.NoError(t, b.svc.Process(ctx, other))
 	require.Equal(t, 1, b.metrics.unrouted["number"])
 }
 
@@ -439,12 +504,14 @@ func TestUserPreferences(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	require.NoError(t, b.svc.Process(ctx, fixture(t, "user_preferences_stop.json")))
+	stop := number(domain.Change{Preferences: []domain.PreferenceChange{{
+		Sender: domain.Sender{WaID: "16505551234", Name: "Sheena Nelson"}, Stop: true, Category: "marketing_messages"}}})
+	require.NoError(t, b.svc.Process(ctx, stop))
 	c := b.contact(t, "+16505551234")
 	require.True(t, c.MarketingOptedOut)
 	require.False(t, c.OptedOut, "a marketing stop is not a full opt-out")
 	require.Equal(t, "contact.marketing_opted_out", b.mem.audit[0].Action)
-	require.NoError(t, b.svc.Process(ctx, fixture(t, "user_preferences_stop.json")))
+	require.NoError(t, b.svc.Process(ctx, stop))
 	require.Len(t, b.mem.audit, 1, "no change, no audit")
 }
 

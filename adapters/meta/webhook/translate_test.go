@@ -83,9 +83,32 @@ func TestTranslateMessages(t *testing.T) {
 		require.Equal(t, "text", m.Type)
 		require.False(t, m.System)
 		require.Equal(t, time.Unix(1768000000, 0).UTC(), m.At)
-		var content struct{ Body string }
-		require.NoError(t, json.Unmarshal(m.Content, &content))
-		require.Equal(t, []string{content.Body}, m.Replies)
+		require.Equal(t, "wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFDNBMUYwQzJCOUU3RDRBNTVCNkMxAA==", m.WAMID)
+		require.JSONEq(t, `{"body":"Hola, \u00bftienen env\u00edo a Monterrey? \ud83c\udf89"}`, string(m.Content))
+		require.Equal(t, []string{"Hola, ¿tienen envío a Monterrey? 🎉"}, m.Replies)
+		// Meta's message, as received, rides in Raw.
+		require.Contains(t, string(m.Raw), `"from_user_id":"MX.11398273645501928374"`)
+		require.Contains(t, string(m.Raw), `"type":"text"`)
+	})
+	t.Run("content is the type object", func(t *testing.T) {
+		t.Parallel()
+		for name, want := range map[string]string{
+			"image.json":           `{"caption":"Foto del paquete da\u00f1ado","mime_type":"image/jpeg","sha256":"HgNyJkSD1oQXy0f7Dcfx1aDLzaBvGXxHqUS3H3mL0nU=","id":"1479537139650973","url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1479537139650973&ext=1768000200&hash=ATtMnG8Lq0yI5yKQ%3D%3D"}`,
+			"request_welcome.json": `{}`,
+			"unsupported.json":     `{"type":"edit"}`,
+		} {
+			m := translateFixture(t, name).Changes[0].Messages[0]
+			require.Equal(t, strings.TrimSuffix(name, ".json"), m.Type, name)
+			require.JSONEq(t, want, string(m.Content), name)
+			require.NotEmpty(t, m.Raw, name)
+		}
+	})
+	t.Run("no sender", func(t *testing.T) {
+		t.Parallel()
+		m := translateBody(t, `{"id":"wamid.X","type":"text","text":{"body":"hi"}}`)
+		require.Equal(t, "wamid.X", m.WAMID, "kept: inbound processing counts it as having no sender")
+		require.Equal(t, domain.Sender{}, m.Sender)
+		require.True(t, m.At.IsZero())
 	})
 	t.Run("keyword texts", func(t *testing.T) {
 		t.Parallel()
@@ -93,7 +116,12 @@ func TestTranslateMessages(t *testing.T) {
 		btn := translateFixture(t, "button_quick_reply.json").Changes[0].Messages[0]
 		require.Equal(t, "button", btn.Type)
 		require.Len(t, btn.Replies, 2, "label, then payload")
-		require.Equal(t, "STOP_PROMOTIONS", btn.Replies[1])
+		require.Equal(t, []string{"Stop promotions", "STOP_PROMOTIONS"}, btn.Replies)
+		require.Equal(t, "16505551234", btn.Sender.WaID)
+		stop := translateBody(t, `{"from":"14155550101","id":"wamid.B1","timestamp":"1768000000","type":"button",
+			"button":{"payload":"p1","text":"Stop"}}`)
+		require.JSONEq(t, `{"payload":"p1","text":"Stop"}`, string(stop.Content))
+		require.Equal(t, []string{"Stop", "p1"}, stop.Replies)
 		list := translateFixture(t, "interactive_list_reply.json").Changes[0].Messages[0]
 		require.Len(t, list.Replies, 2, "title, then id")
 		for _, f := range []string{"image.json", "reaction.json", "location.json", "request_welcome.json"} {
@@ -110,8 +138,7 @@ func TestTranslateMessages(t *testing.T) {
 	t.Run("username user", func(t *testing.T) {
 		t.Parallel()
 		m := translateFixture(t, "bsuid_only_user.json").Changes[0].Messages[0]
-		require.Empty(t, m.Sender.WaID)
-		require.NotEmpty(t, m.Sender.BSUID)
+		require.Equal(t, domain.Sender{BSUID: "BR.13491208655302741918", Name: "Ana"}, m.Sender)
 	})
 	t.Run("untyped and unknown types", func(t *testing.T) {
 		t.Parallel()
@@ -149,11 +176,15 @@ func TestTranslateStatuses(t *testing.T) {
 
 	sent := translateFixture(t, "status_sent.json").Changes[0].Statuses[0]
 	require.Equal(t, "sent", sent.Status)
+	require.Equal(t, "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRCSVowMDAwMDAwMDAwMDAwQjAwMQA=", sent.WAMID)
+	require.Equal(t, time.Unix(1768003000, 0).UTC(), sent.At)
+	require.Equal(t, "msg:01946f3a-7c2e-7b41-9d3a-5e8f0c1a2b3c", sent.CallbackData)
 	require.Nil(t, sent.Error)
 	require.Nil(t, sent.Errors)
 	var pricing map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(sent.Pricing, &pricing))
-	require.Contains(t, pricing, "category")
+	require.JSONEq(t, `"marketing"`, string(pricing["category"]))
+	require.Contains(t, pricing, "conversation", "the conversation object rides along for the ledger")
 }
 
 func TestTranslatePreferences(t *testing.T) {
@@ -197,8 +228,8 @@ func TestTranslateAccount(t *testing.T) {
 	require.True(t, json.Valid(name.Account.Payload))
 
 	quality := translateFixture(t, "phone_number_quality_update.json").Changes[0].Account
-	require.NotNil(t, quality.Number)
-	require.Equal(t, "TIER_10K", quality.Number.MessagingLimitTier)
+	require.Equal(t, &domain.NumberUpdate{DisplayPhoneNumber: "15550783881", MessagingLimitTier: "TIER_10K"}, quality.Number)
+	require.Equal(t, "UPGRADE", quality.Event)
 
 	capability := translateFixture(t, "business_capability_update.json").Changes[0].Account
 	require.Equal(t, "TIER_2K", capability.LimitTier)
@@ -207,10 +238,22 @@ func TestTranslateAccount(t *testing.T) {
 	gone := translateFixture(t, "account_update_partner_app_uninstalled.json").Changes[0].Account
 	require.Equal(t, "PARTNER_APP_UNINSTALLED", gone.Event)
 	require.True(t, gone.Disconnected)
-	require.False(t, translateFixture(t, "account_update_restriction.json").Changes[0].Account.Disconnected)
+	restriction := translateFixture(t, "account_update_restriction.json").Changes[0]
+	require.Equal(t, time.Unix(1768006700, 0).UTC(), restriction.At)
+	require.Equal(t, "ACCOUNT_RESTRICTION", restriction.Account.Event)
+	require.False(t, restriction.Account.Disconnected)
 
 	require.NotEmpty(t, translateFixture(t, "account_alerts.json").Changes[0].Account.Event)
 	require.NotEmpty(t, translateFixture(t, "account_review_update.json").Changes[0].Account.Event)
+}
+
+// translateBody is the one message m, sent to fixturePhone, as translated.
+func translateBody(t *testing.T, m string) domain.InboundMessage {
+	t.Helper()
+	n, err := webhook.Translate([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + fixtureWABA + `",
+		"changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"` + fixturePhone + `"},"messages":[` + m + `]}}]}]}`))
+	require.NoError(t, err)
+	return n.Changes[0].Messages[0]
 }
 
 func TestTranslateMalformed(t *testing.T) {

@@ -211,13 +211,15 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 		}
 	}
 	marketing := false
-	if ref := templateOf(in.Content); typ == TypeTemplate && ref.Name != "" && optOut.MarketingOptedOut && !optOut.OptedOut {
+	if typ == TypeTemplate && optOut.MarketingOptedOut && !optOut.OptedOut {
 		// The category matters only to a marketing stop: read it only then.
-		cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
-		if err != nil {
-			return err
+		if ref := templateOf(in.Content); ref.Name != "" {
+			cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
+			if err != nil {
+				return err
+			}
+			marketing = domain.IsMarketing(cat)
 		}
-		marketing = domain.IsMarketing(cat)
 	}
 	switch optOut.Refuses(domain.PurposeConversation, marketing) {
 	case domain.RefusedOptedOut:

@@ -69,7 +69,7 @@ var IdentityModule = fx.Module("identity",
 		},
 		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
-				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx), Feed: postgres.NewFeedRepo(tx)}
 			})
 			return contacts.NewService(tx, repo, a)
 		},

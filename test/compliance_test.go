@@ -107,6 +107,8 @@ func TestStaffCannotUndoACustomersOptOut(t *testing.T) {
 	res := optIn(byAPI)
 	require.Equal(t, 200, res.Status, "%s", res.Body)
 	require.Equal(t, false, res.JSON(t)["opted_out"])
+	require.Equal(t, 2, h.count(t, `SELECT count(*) FROM inbox_events WHERE contact_id = $1 AND kind IN ('contact.opted_out', 'contact.opted_in')`,
+		byAPI), "the inbox feed hears of an API opt-out and opt-in as of a keyword's")
 
 	// By keyword (text) and by a quick-reply button: 409, and nothing changes.
 	h.deliver(t, readFixture(t, "text_stop.json"))

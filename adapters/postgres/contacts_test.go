@@ -117,14 +117,14 @@ func TestContactRepo(t *testing.T) {
 		require.NoError(t, err)
 		m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1", Direction: domain.Inbound,
 			Type: "text", Content: []byte(`{"body":"STOP"}`), Status: domain.StatusReceived, WAMID: "wamid.kim", CreatedAt: t0}
-		_, err = inb.ReceiveInbound(ctx, m, true, inbound.InboxEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &c.ID, MessageID: &m.ID})
+		_, err = inb.ReceiveInbound(ctx, m, true, domain.FeedEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &c.ID, MessageID: &m.ID})
 		require.NoError(t, err)
 		_, _, _, err = inb.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.kim", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
 		require.NoError(t, err)
 		keep := create(t, b, contact(b.ws, "+14155550101", "keeps everything"))
 		_, err = inb.ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: keep.ID, PhoneNumberID: "1",
 			Direction: domain.Inbound, Type: "text", Status: domain.StatusReceived, WAMID: "wamid.keep", CreatedAt: t0}, true,
-			inbound.InboxEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &keep.ID})
+			domain.FeedEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &keep.ID})
 		require.NoError(t, err)
 
 		require.NoError(t, b.repo.Delete(ctx, b.ws, c.ID))
@@ -229,7 +229,7 @@ func TestContactRepoContract(t *testing.T) {
 		wr := postgres.NewWorkspaceRepo(pool)
 		return contactstest.Subject{
 			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
-				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx), Feed: postgres.NewFeedRepo(tx)}
 			}),
 			Store:     postgres.NewContactRepo(pool),
 			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },

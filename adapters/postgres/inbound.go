@@ -207,7 +207,7 @@ func (r *InboundRepo) WAMIDExists(ctx context.Context, wamid string) (bool, erro
 // only on the row the insert returned, so a wamid already stored changes nothing. The
 // row keeps the type object in content (what the API shows) and Meta's whole message in
 // raw.
-func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev inbound.InboxEvent) (bool, error) {
+func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev domain.FeedEvent) (bool, error) {
 	content := m.Content
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
@@ -283,7 +283,7 @@ func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid 
 
 // UpdateDelivery implements inbound.MessageStore: the update and the feed event in one
 // statement.
-func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev inbound.InboxEvent) error {
+func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev domain.FeedEvent) error {
 	code, title, detail := errorColumns(m.Error)
 	payload, err := eventPayload(ev)
 	if err != nil {
@@ -345,30 +345,4 @@ func (r *InboundRepo) RecordAccountEvent(ctx context.Context, e inbound.AccountE
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
 		e.ID, e.WorkspaceID, e.WABAID, e.Field, cleanText(e.Event), sanitizeJSONB(e.Payload), e.At)
 	return err
-}
-
-// Append implements inbound.EventFeed: the row and a NOTIFY on channel inbox_events
-// (payload {"workspace_id","id","kind"}), both delivered only if the transaction commits.
-func (r *InboundRepo) Append(ctx context.Context, e inbound.InboxEvent) error {
-	raw, err := eventPayload(e)
-	if err != nil {
-		return err
-	}
-	_, err = r.q.Exec(ctx, `
-		INSERT INTO inbox_events (workspace_id, kind, contact_id, message_id, payload)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+notifyInboxEvent,
-		e.WorkspaceID, e.Kind, e.ContactID, e.MessageID, raw)
-	return err
-}
-
-// notifyInboxEvent, in the RETURNING clause of an insert into inbox_events, announces
-// each row on channel inbox_events; Postgres delivers it at commit. RETURNING runs for
-// every row even in a WITH query nobody reads.
-const notifyInboxEvent = `pg_notify('inbox_events', json_build_object('workspace_id', workspace_id, 'id', id, 'kind', kind)::text)`
-
-func eventPayload(e inbound.InboxEvent) ([]byte, error) {
-	if e.Payload == nil {
-		return []byte(`{}`), nil
-	}
-	return json.Marshal(e.Payload)
 }

@@ -134,7 +134,7 @@ func TestInboundRepo(t *testing.T) {
 		receive := func(wamid string, at time.Time, touch bool) {
 			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 				WAMID: wamid, CreatedAt: at}
-			ok, err := b.repo.ReceiveInbound(ctx, m, touch, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived})
+			ok, err := b.repo.ReceiveInbound(ctx, m, touch, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageReceived})
 			require.NoError(t, err)
 			require.True(t, ok)
 		}
@@ -172,7 +172,7 @@ func TestInboundRepo(t *testing.T) {
 		in := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 			Content: json.RawMessage(`{"body":"hi"}`), Raw: json.RawMessage(`{"id":"wamid.A","type":"text","text":{"body":"hi"}}`),
 			WAMID: "wamid.A", CreatedAt: t0}
-		ev := inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived, ContactID: &c.ID, MessageID: &in.ID,
+		ev := domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageReceived, ContactID: &c.ID, MessageID: &in.ID,
 			Payload: map[string]any{"wamid": "wamid.A"}}
 		ok, err := b.repo.ReceiveInbound(ctx, in, true, ev)
 		require.NoError(t, err)
@@ -226,7 +226,7 @@ func TestInboundRepo(t *testing.T) {
 		m.Status, m.FailedAt = domain.StatusFailed, &t0
 		m.Error = &domain.MessageError{Code: 131026, Title: "Undeliverable", Detail: "d"}
 		m.Pricing = json.RawMessage(`{"category":"service"}`)
-		require.NoError(t, b.repo.UpdateDelivery(ctx, m, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageStatus,
+		require.NoError(t, b.repo.UpdateDelivery(ctx, m, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageStatus,
 			ContactID: &c.ID, MessageID: &m.ID, Payload: map[string]any{"wamid": "wamid.OUT", "status": "failed"}}))
 		_, got, ok, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
 		require.NoError(t, err)
@@ -236,7 +236,7 @@ func TestInboundRepo(t *testing.T) {
 		require.JSONEq(t, `{"category":"service"}`, string(got.Pricing))
 		var statusEvents int
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_events WHERE message_id = $1 AND kind = $2
-			AND payload->>'status' = 'failed'`, m.ID, inbound.EventMessageStatus).Scan(&statusEvents))
+			AND payload->>'status' = 'failed'`, m.ID, domain.FeedMessageStatus).Scan(&statusEvents))
 		require.Equal(t, 1, statusEvents, "the update appended its feed event")
 		_, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.A", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
 		require.NoError(t, err)
@@ -272,7 +272,7 @@ func TestInboundRepo(t *testing.T) {
 		_, err = conn.Exec(ctx, `LISTEN inbox_events`)
 		require.NoError(t, err)
 		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			return postgres.NewInboundRepo(tx).Append(ctx, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventContactUpdated,
+			return postgres.NewFeedRepo(tx).Append(ctx, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedContactUpdated,
 				Payload: map[string]any{"wamid": "w"}})
 		}))
 		// ReceiveInbound's feed event is announced the same way.
@@ -281,10 +281,10 @@ func TestInboundRepo(t *testing.T) {
 		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 			_, err := postgres.NewInboundRepo(tx).ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws,
 				ContactID: c.ID, PhoneNumberID: "1065", Type: "text", WAMID: "wamid.N", CreatedAt: now()},
-				true, inbound.InboxEvent{WorkspaceID: b.ws, Kind: inbound.EventMessageReceived})
+				true, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageReceived})
 			return err
 		}))
-		for _, kind := range []string{inbound.EventContactUpdated, inbound.EventMessageReceived} {
+		for _, kind := range []string{domain.FeedContactUpdated, domain.FeedMessageReceived} {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			note, err := conn.Conn().WaitForNotification(wctx)
 			cancel()

@@ -60,10 +60,16 @@ type AuditWriter interface {
 	Record(ctx context.Context, e domain.AuditEntry) error
 }
 
+// Feed appends to the inbox feed in the current transaction.
+type Feed interface {
+	Append(ctx context.Context, e domain.FeedEvent) error
+}
+
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Contacts Store
 	Audit    AuditWriter
+	Feed     Feed
 }
 
 // TxRunner runs fn in one transaction.
@@ -312,12 +318,16 @@ func (s *Service) SetOptOut(ctx context.Context, c domain.Caller, id domain.ID, 
 		if ct, err = r.Contacts.SetOptOut(ctx, c.WorkspaceID, id, optOut, domain.OptOutAPI, now); err != nil {
 			return err
 		}
-		action := "contact.opted_in"
+		// The same record as a keyword opt-out: an audit entry and a feed entry.
+		action, kind := "contact.opted_in", domain.FeedContactOptedIn
 		if optOut {
-			action = "contact.opted_out"
+			action, kind = "contact.opted_out", domain.FeedContactOptedOut
 		}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(c, action, "contact", id.String(),
-			map[string]any{"source": string(domain.OptOutAPI)}, now))
+		source := map[string]any{"source": string(domain.OptOutAPI)}
+		if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, action, "contact", id.String(), source, now)); err != nil {
+			return err
+		}
+		return r.Feed.Append(ctx, domain.FeedEvent{WorkspaceID: c.WorkspaceID, Kind: kind, ContactID: &ct.ID, Payload: source})
 	})
 	return ct, err
 }

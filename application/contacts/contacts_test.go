@@ -391,6 +391,16 @@ func TestSetOptOut(t *testing.T) {
 		}
 		require.Equal(t, b.agentID.String(), audit[1].ActorID)
 		require.Equal(t, b.ownerID.String(), audit[2].ActorID)
+
+		// The inbox feed hears of it as of a keyword opt-out, once each way.
+		feed := b.db.Feed()
+		require.Len(t, feed, 2)
+		for i, kind := range []string{domain.FeedContactOptedOut, domain.FeedContactOptedIn} {
+			require.Equal(t, kind, feed[i].Kind)
+			require.Equal(t, ct.ID, *feed[i].ContactID)
+			require.Equal(t, b.ws, feed[i].WorkspaceID)
+			require.Equal(t, map[string]any{"source": "api"}, feed[i].Payload)
+		}
 	})
 
 	t.Run("OnlyTheCustomerLiftsTheirOwn", func(t *testing.T) {

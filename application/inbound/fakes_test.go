@@ -23,7 +23,7 @@ type memory struct {
 	templates map[[3]string]inbound.TemplateChange
 	numberCh  map[domain.ID][]inbound.NumberChange
 	accounts  map[domain.ID]inbound.AccountEvent
-	events    []inbound.InboxEvent
+	events    []domain.FeedEvent
 	jobs      []domain.ID
 	audit     []domain.AuditEntry
 	failNext  error    // returned by the next InTx after fn ran (a failed commit)
@@ -64,7 +64,7 @@ func (m *memory) clone() *memory {
 		contacts: map[domain.ID]*domain.Contact{}, messages: map[domain.ID]*domain.Message{},
 		statuses: map[[2]string]inbound.StatusReport{}, templates: map[[3]string]inbound.TemplateChange{},
 		numberCh: map[domain.ID][]inbound.NumberChange{}, accounts: map[domain.ID]inbound.AccountEvent{},
-		events: append([]inbound.InboxEvent(nil), m.events...), jobs: append([]domain.ID(nil), m.jobs...),
+		events: append([]domain.FeedEvent(nil), m.events...), jobs: append([]domain.ID(nil), m.jobs...),
 		audit: append([]domain.AuditEntry(nil), m.audit...)}
 	for k, v := range m.contacts {
 		cp := *v
@@ -176,7 +176,7 @@ func (m *memory) WAMIDExists(_ context.Context, wamid string) (bool, error) {
 	return false, nil
 }
 
-func (m *memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch bool, ev inbound.InboxEvent) (bool, error) {
+func (m *memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch bool, ev domain.FeedEvent) (bool, error) {
 	if m.failText != "" && strings.Contains(string(msg.Content), m.failText) {
 		return false, errors.New("cannot store " + msg.WAMID)
 	}
@@ -215,7 +215,7 @@ func (m *memory) LinkOutbound(_ context.Context, ws, id domain.ID, wamid string)
 	return *msg, true, nil
 }
 
-func (m *memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev inbound.InboxEvent) error {
+func (m *memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev domain.FeedEvent) error {
 	if _, ok := m.messages[msg.ID]; !ok {
 		return errors.New("no such message")
 	}
@@ -253,7 +253,7 @@ func (m *memory) RecordAccountEvent(_ context.Context, e inbound.AccountEvent) e
 
 // EventFeed, Outbox, Jobs, AuditWriter.
 
-func (m *memory) Append(_ context.Context, e inbound.InboxEvent) error {
+func (m *memory) Append(_ context.Context, e domain.FeedEvent) error {
 	m.events = append(m.events, e)
 	return nil
 }

@@ -261,7 +261,7 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	// A system notice (number or identity changed) is not the user writing to us: it does
 	// not open the service window.
 	touch := !m.System
-	ev := InboxEvent{WorkspaceID: ws, Kind: EventMessageReceived, ContactID: &contact.ID,
+	ev := domain.FeedEvent{WorkspaceID: ws, Kind: domain.FeedMessageReceived, ContactID: &contact.ID,
 		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.WAMID, "type": typ}}
 	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, ev)
 	if err != nil || !inserted {
@@ -311,18 +311,18 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 	if err := p.r.Jobs.EnqueueSend(ctx, ws, confirmation.ID); err != nil {
 		return err
 	}
-	action, kind := "contact.opted_in", EventContactOptedIn
+	action, kind := "contact.opted_in", domain.FeedContactOptedIn
 	details := map[string]any{"wamid": trigger.WAMID, "message_id": trigger.ID.String(),
 		"confirmation_message_id": confirmation.ID.String()}
 	if out {
-		action, kind = "contact.opted_out", EventContactOptedOut
+		action, kind = "contact.opted_out", domain.FeedContactOptedOut
 		details["source"] = string(domain.OptOutKeyword)
 	}
 	actor := domain.Caller{Type: domain.ActorContact, ID: c.ID, WorkspaceID: ws}
 	if err := p.r.Audit.Record(ctx, domain.NewAuditEntry(actor, action, "contact", c.ID.String(), details, p.now)); err != nil {
 		return err
 	}
-	return p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: kind, ContactID: &c.ID, MessageID: &trigger.ID,
+	return p.r.Feed.Append(ctx, domain.FeedEvent{WorkspaceID: ws, Kind: kind, ContactID: &c.ID, MessageID: &trigger.ID,
 		Payload: map[string]any{"confirmation_message_id": confirmation.ID.String()}})
 }
 
@@ -358,7 +358,7 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	before := m.Status
 	ApplyStatus(&m, next, at, s.Error, s.Pricing)
-	return p.r.Messages.UpdateDelivery(ctx, m, InboxEvent{WorkspaceID: ws, Kind: EventMessageStatus, ContactID: &m.ContactID,
+	return p.r.Messages.UpdateDelivery(ctx, m, domain.FeedEvent{WorkspaceID: ws, Kind: domain.FeedMessageStatus, ContactID: &m.ContactID,
 		MessageID: &m.ID, Payload: map[string]any{"wamid": s.WAMID, "reported": s.Status, "status": string(m.Status),
 			"previous": string(before)}})
 }
@@ -400,7 +400,7 @@ func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceCha
 		map[string]any{"source": "user_preferences", "category": up.Category}, p.now)); err != nil {
 		return err
 	}
-	return p.r.Feed.Append(ctx, InboxEvent{WorkspaceID: ws, Kind: EventContactUpdated, ContactID: &contact.ID,
+	return p.r.Feed.Append(ctx, domain.FeedEvent{WorkspaceID: ws, Kind: domain.FeedContactUpdated, ContactID: &contact.ID,
 		Payload: map[string]any{"marketing_opted_out": value}})
 }
 

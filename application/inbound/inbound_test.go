@@ -153,7 +153,7 @@ func TestProcessMessage(t *testing.T) {
 			require.JSONEq(t, asReceived, string(m.Raw))
 		}
 		require.Len(t, b.mem.events, 1)
-		require.Equal(t, inbound.EventMessageReceived, b.mem.events[0].Kind)
+		require.Equal(t, domain.FeedMessageReceived, b.mem.events[0].Kind)
 	})
 
 	t.Run("ContentIsTheTypeObject", func(t *testing.T) {

@@ -95,7 +95,7 @@ type MessageStore interface {
 	// Only when it was stored, it also moves the contact's last_inbound_at and
 	// service_window_expires_at forward to m.CreatedAt (never back) if touch is set, and
 	// appends ev to the inbox feed: what every inbound message does, in one round trip.
-	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev InboxEvent) (inserted bool, err error)
+	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev domain.FeedEvent) (inserted bool, err error)
 	// RecordStatus stores a status report once per (wamid, status); fresh is false for a
 	// report already recorded. In the same round trip it finds and locks the outbound
 	// message of r.WorkspaceID with r.WAMID; ok is false when there is none.
@@ -106,7 +106,7 @@ type MessageStore interface {
 	LinkOutbound(ctx context.Context, workspaceID, id domain.ID, wamid string) (m domain.Message, ok bool, err error)
 	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m and
 	// appends ev to the inbox feed, in one round trip.
-	UpdateDelivery(ctx context.Context, m domain.Message, ev InboxEvent) error
+	UpdateDelivery(ctx context.Context, m domain.Message, ev domain.FeedEvent) error
 }
 
 // StatusReport is one status webhook of an outbound message.
@@ -165,25 +165,7 @@ type AccountEvent struct {
 
 // EventFeed appends to the inbox feed (inbox_events) and wakes its listeners at commit.
 type EventFeed interface {
-	Append(ctx context.Context, e InboxEvent) error
-}
-
-// Inbox event kinds.
-const (
-	EventMessageReceived = "message.received"
-	EventMessageStatus   = "message.status"
-	EventContactOptedOut = "contact.opted_out"
-	EventContactOptedIn  = "contact.opted_in"
-	EventContactUpdated  = "contact.updated"
-)
-
-// InboxEvent is one entry of the feed.
-type InboxEvent struct {
-	WorkspaceID domain.ID
-	Kind        string
-	ContactID   *domain.ID
-	MessageID   *domain.ID
-	Payload     map[string]any
+	Append(ctx context.Context, e domain.FeedEvent) error
 }
 
 // Outbox queues outbound messages (the opt-out confirmations).

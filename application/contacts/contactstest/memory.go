@@ -28,12 +28,13 @@ type suppressionKey struct {
 type state struct {
 	contacts map[contactKey]domain.Contact
 	audit    []domain.AuditEntry
+	feed     []domain.FeedEvent
 	// suppressed keeps the opt-out of an address, as the Postgres suppression list does.
 	suppressed map[suppressionKey]domain.Contact
 }
 
 func (s *state) clone() *state {
-	return &state{contacts: maps.Clone(s.contacts), audit: slices.Clone(s.audit), suppressed: maps.Clone(s.suppressed)}
+	return &state{contacts: maps.Clone(s.contacts), audit: slices.Clone(s.audit), feed: slices.Clone(s.feed), suppressed: maps.Clone(s.suppressed)}
 }
 
 // ListCall is what a List call asked the store for.
@@ -66,7 +67,7 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r conta
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx := &memoryStore{db: db, s: db.state.clone()}
-	if err := fn(ctx, contacts.Repos{Contacts: tx, Audit: tx}); err != nil {
+	if err := fn(ctx, contacts.Repos{Contacts: tx, Audit: tx, Feed: tx}); err != nil {
 		return err
 	}
 	db.state = tx.s
@@ -112,6 +113,13 @@ func (db *Memory) Audit() []domain.AuditEntry {
 	return slices.Clone(db.state.audit)
 }
 
+// Feed returns the committed feed entries, oldest first.
+func (db *Memory) Feed() []domain.FeedEvent {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return slices.Clone(db.state.feed)
+}
+
 // Lists returns the List calls served so far.
 func (db *Memory) Lists() []ListCall {
 	db.mu.Lock()
@@ -146,6 +154,10 @@ func (f *memoryStore) with(fn func(s *state) error) error {
 	f.db.mu.Lock()
 	defer f.db.mu.Unlock()
 	return fn(f.db.state)
+}
+
+func (f *memoryStore) Append(_ context.Context, e domain.FeedEvent) error {
+	return f.with(func(s *state) error { s.feed = append(s.feed, e); return nil })
 }
 
 func (f *memoryStore) Record(_ context.Context, e domain.AuditEntry) error {

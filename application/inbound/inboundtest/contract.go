@@ -91,7 +91,9 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 	ctx := context.Background()
 	at := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	var seq atomic.Int64
-	uniq := func(prefix string) string { return prefix + time.Duration(seq.Add(1)).String() + domain.NewID().String()[:8] }
+	uniq := func(prefix string) string {
+		return prefix + time.Duration(seq.Add(1)).String() + domain.NewID().String()[:8]
+	}
 	sameTime := func(t *testing.T, want time.Time, got *time.Time, msg string) {
 		t.Helper()
 		require.NotNil(t, got, msg)
@@ -354,8 +356,12 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		for name, call := range map[string]func() (domain.Message, bool, error){
 			"a taken wamid":     func() (domain.Message, bool, error) { return s.Messages.LinkOutbound(ctx, ws, m.ID, taken) },
 			"another workspace": func() (domain.Message, bool, error) { return s.Messages.LinkOutbound(ctx, other, m.ID, uniq("wamid.")) },
-			"an unknown id":     func() (domain.Message, bool, error) { return s.Messages.LinkOutbound(ctx, ws, domain.NewID(), uniq("wamid.")) },
-			"a linked message":  func() (domain.Message, bool, error) { return s.Messages.LinkOutbound(ctx, ws, linked.ID, uniq("wamid.")) },
+			"an unknown id": func() (domain.Message, bool, error) {
+				return s.Messages.LinkOutbound(ctx, ws, domain.NewID(), uniq("wamid."))
+			},
+			"a linked message": func() (domain.Message, bool, error) {
+				return s.Messages.LinkOutbound(ctx, ws, linked.ID, uniq("wamid."))
+			},
 		} {
 			_, ok, err := call()
 			require.NoError(t, err, name)

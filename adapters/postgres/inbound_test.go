@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/application/inbound/inboundtest"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -294,6 +297,83 @@ func TestInboundRepo(t *testing.T) {
 			require.Equal(t, b.ws.String(), payload["workspace_id"])
 			require.Equal(t, kind, payload["kind"])
 			require.NotEmpty(t, payload["id"])
+		}
+	})
+}
+
+func TestInboundRepoContract(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	inboundtest.RunContract(t, func(t *testing.T) inboundtest.Subject {
+		pool := pgtest.NewPool(t)
+		wr := postgres.NewWorkspaceRepo(pool)
+		repo := postgres.NewInboundRepo(pool)
+		return inboundtest.Subject{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Feed: postgres.NewFeedRepo(pool),
+			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },
+			Number: func(t *testing.T, n inbound.NumberInfo) {
+				_, err := pool.Exec(ctx, `INSERT INTO phone_numbers (workspace_id, id, phone_number_id, waba_id, display_phone_number, status,
+					token_ciphertext, token_nonce, token_wrapped_key, token_key_id, created_at, updated_at)
+					VALUES ($1, $2, $3, $4, $5, 'connected', '\x00', '\x00', '\x00', 'k', clock_timestamp(), now())`,
+					n.WorkspaceID, n.ID, n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber)
+				require.NoError(t, err)
+			},
+			Outbound: func(t *testing.T, m domain.Message) {
+				require.NoError(t, postgres.NewMessageRepo(pool).CreateOutbound(ctx, m))
+				if m.WAMID != "" { // a queued message has none yet: as if sent
+					_, err := pool.Exec(ctx, `UPDATE messages SET wamid = $2 WHERE id = $1`, m.ID, m.WAMID)
+					require.NoError(t, err)
+				}
+			},
+			Contact: func(t *testing.T, ws, id domain.ID) domain.Contact {
+				c, err := postgres.NewContactRepo(pool).Get(ctx, ws, id, contacts.View{}, false)
+				require.NoError(t, err)
+				return c
+			},
+			Message: func(t *testing.T, ws, id domain.ID) domain.Message {
+				m, err := postgres.NewMessageRepo(pool).GetMessage(ctx, ws, id)
+				require.NoError(t, err)
+				return m
+			},
+			DeleteContact: func(t *testing.T, ws, id domain.ID) {
+				require.NoError(t, postgres.NewContactRepo(pool).Delete(ctx, ws, id))
+			},
+			Events: func(t *testing.T, ws domain.ID) []domain.FeedEvent {
+				rows, err := pool.Query(ctx, `SELECT workspace_id, kind, contact_id, message_id, payload FROM inbox_events
+					WHERE workspace_id = $1 ORDER BY id`, ws)
+				require.NoError(t, err)
+				evs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.FeedEvent, error) {
+					var e domain.FeedEvent
+					err := row.Scan(&e.WorkspaceID, &e.Kind, &e.ContactID, &e.MessageID, &e.Payload)
+					return e, err
+				})
+				require.NoError(t, err)
+				if len(evs) == 0 {
+					return nil
+				}
+				return evs
+			},
+			Template: func(t *testing.T, k inboundtest.TemplateKey) (inboundtest.Template, bool) {
+				var tpl inboundtest.Template
+				err := pool.QueryRow(ctx, `SELECT workspace_id, meta_template_id, category, status, quality_score, reason, updated_at
+					FROM templates WHERE waba_id = $1 AND name = $2 AND language = $3`, k.WABAID, k.Name, k.Language).Scan(
+					&tpl.WorkspaceID, &tpl.MetaTemplateID, &tpl.Category, &tpl.Status, &tpl.QualityScore, &tpl.Reason, &tpl.UpdatedAt)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return tpl, false
+				}
+				require.NoError(t, err)
+				return tpl, true
+			},
+			NumberState: func(t *testing.T, ws, id domain.ID) inbound.NumberChange {
+				p, err := postgres.NewPhoneNumberRepo(pool).Get(ctx, ws, id, false)
+				require.NoError(t, err)
+				return inbound.NumberChange{MessagingLimitTier: p.MessagingLimitTier, QualityRating: p.QualityRating,
+					VerifiedName: p.VerifiedName, NameStatus: p.NameStatus, Status: p.Status, FailureReason: p.FailureReason}
+			},
+			AccountEvents: func(t *testing.T, id domain.ID) int {
+				var n int
+				require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM account_events WHERE id = $1`, id).Scan(&n))
+				return n
+			},
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/application/inbound/inboundtest"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -22,7 +23,7 @@ const (
 )
 
 type testBundle struct {
-	mem     *memory
+	mem     *inboundtest.Memory
 	metrics *counters
 	svc     *inbound.Service
 	ws      domain.ID
@@ -31,8 +32,8 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{mem: newMemory(), metrics: &counters{}, ws: domain.NewID(), number: domain.NewID()}
-	b.mem.numbers = []inbound.NumberInfo{{Number: inbound.Number{WorkspaceID: b.ws, ID: b.number, PhoneNumberID: phoneID, WABAID: wabaID},
+	b := &testBundle{mem: inboundtest.NewMemory(), metrics: &counters{}, ws: domain.NewID(), number: domain.NewID()}
+	b.mem.Numbers = []inbound.NumberInfo{{Number: inbound.Number{WorkspaceID: b.ws, ID: b.number, PhoneNumberID: phoneID, WABAID: wabaID},
 		DisplayPhoneNumber: "+1 555-078-3881"}}
 	b.svc = inbound.NewService(b.mem, b.metrics)
 	return b
@@ -101,7 +102,7 @@ func notifications(ns ...domain.Notification) []domain.Notification { return ns 
 
 func (b *testBundle) contact(t *testing.T, phone string) domain.Contact {
 	t.Helper()
-	for _, c := range b.mem.contacts {
+	for _, c := range b.mem.Contacts {
 		if c.Phone == phone {
 			return *c
 		}
@@ -112,7 +113,7 @@ func (b *testBundle) contact(t *testing.T, phone string) domain.Contact {
 
 func (b *testBundle) outbound() []domain.Message {
 	var out []domain.Message
-	for _, m := range b.mem.messages {
+	for _, m := range b.mem.Messages {
 		if m.Direction == domain.Outbound {
 			out = append(out, *m)
 		}
@@ -135,7 +136,7 @@ func TestProcessMessage(t *testing.T) {
 			Replies: []string{"Hola, ¿tienen envío a Monterrey? 🎉"}})
 		require.NoError(t, b.svc.Process(context.Background(), raw))
 		require.NoError(t, b.svc.Process(context.Background(), raw)) // redelivery
-		require.Len(t, b.mem.messages, 1)
+		require.Len(t, b.mem.Messages, 1)
 		c := b.contact(t, "+5215512345678")
 		require.Equal(t, "José García", c.Name)
 		require.Equal(t, "5215512345678", c.WaID)
@@ -143,7 +144,7 @@ func TestProcessMessage(t *testing.T) {
 		at := time.Unix(1768000000, 0).UTC()
 		require.Equal(t, at, *c.LastInboundAt)
 		require.Equal(t, at.Add(24*time.Hour), *c.ServiceWindowExpiresAt)
-		for _, m := range b.mem.messages {
+		for _, m := range b.mem.Messages {
 			require.Equal(t, domain.Inbound, m.Direction)
 			require.Equal(t, domain.StatusReceived, m.Status)
 			require.Equal(t, "text", m.Type)
@@ -152,8 +153,8 @@ func TestProcessMessage(t *testing.T) {
 			require.JSONEq(t, `{"body":"Hola, \u00bftienen env\u00edo a Monterrey? \ud83c\udf89"}`, string(m.Content))
 			require.JSONEq(t, asReceived, string(m.Raw))
 		}
-		require.Len(t, b.mem.events, 1)
-		require.Equal(t, domain.FeedMessageReceived, b.mem.events[0].Kind)
+		require.Len(t, b.mem.Events, 1)
+		require.Equal(t, domain.FeedMessageReceived, b.mem.Events[0].Kind)
 	})
 
 	t.Run("ContentIsTheTypeObject", func(t *testing.T) {
@@ -168,8 +169,8 @@ func TestProcessMessage(t *testing.T) {
 			require.NoError(t, b.svc.Process(context.Background(), received(domain.InboundMessage{WAMID: "wamid.C1",
 				Sender: domain.Sender{WaID: "16505551234"}, Type: typ, At: unix(1768000200),
 				Content: json.RawMessage(want), Raw: json.RawMessage(asReceived)})))
-			require.Len(t, b.mem.messages, 1, typ)
-			for _, m := range b.mem.messages {
+			require.Len(t, b.mem.Messages, 1, typ)
+			for _, m := range b.mem.Messages {
 				require.Equal(t, typ, m.Type)
 				require.JSONEq(t, want, string(m.Content), typ)
 				require.JSONEq(t, asReceived, string(m.Raw), typ)
@@ -184,8 +185,8 @@ func TestProcessMessage(t *testing.T) {
 			Sender: domain.Sender{BSUID: "BR.13491208655302741918", Name: "Ana"}, Type: "text", At: unix(1768002100),
 			Content: json.RawMessage(`{"body":"Oi!"}`), Raw: json.RawMessage(`{"from_user_id":"BR.13491208655302741918"}`),
 			Replies: []string{"Oi!"}})))
-		require.Len(t, b.mem.contacts, 1)
-		for _, c := range b.mem.contacts {
+		require.Len(t, b.mem.Contacts, 1)
+		for _, c := range b.mem.Contacts {
 			require.Empty(t, c.Phone)
 			require.Equal(t, "BR.13491208655302741918", c.BSUID)
 			require.Equal(t, "Ana", c.Name)
@@ -199,18 +200,18 @@ func TestProcessMessage(t *testing.T) {
 		require.NoError(t, b.svc.Process(context.Background(), received(domain.InboundMessage{WAMID: "wamid.X", Type: "text",
 			Content: json.RawMessage(`{"body":"hi"}`), Raw: json.RawMessage(`{"id":"wamid.X","type":"text","text":{"body":"hi"}}`),
 			Replies: []string{"hi"}})))
-		require.Empty(t, b.mem.messages)
+		require.Empty(t, b.mem.Messages)
 		require.Equal(t, 1, b.metrics.unrouted["sender"])
 	})
 
 	t.Run("UnknownNumberIsDropped", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.mem.numbers = nil
+		b.mem.Numbers = nil
 		require.NoError(t, b.svc.Process(context.Background(), text("14155550100", "hi")))
 		require.NoError(t, b.svc.Process(context.Background(), templateApproved()))
-		require.Empty(t, b.mem.messages)
-		require.Empty(t, b.mem.templates)
+		require.Empty(t, b.mem.Messages)
+		require.Empty(t, b.mem.Templates)
 		require.Equal(t, 1, b.metrics.unrouted["phone_number"])
 		require.Equal(t, 1, b.metrics.unrouted["waba"])
 	})
@@ -218,9 +219,9 @@ func TestProcessMessage(t *testing.T) {
 	t.Run("FailedCommitCountsNothing", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.mem.failNext = errors.New("connection reset")
+		b.mem.FailNext = errors.New("connection reset")
 		require.Error(t, b.svc.Process(context.Background(), text("14155550100", "STOP")))
-		require.Empty(t, b.mem.messages)
+		require.Empty(t, b.mem.Messages)
 		require.Zero(t, b.metrics.out)
 		require.NoError(t, b.svc.Process(context.Background(), text("14155550100", "STOP")))
 		require.Equal(t, 1, b.metrics.out)
@@ -237,9 +238,9 @@ func TestProcessAll(t *testing.T) {
 		raws := notifications(text("14155550100", "hi"), text("14155550101", "hello"), sent("wamid.NeverSent"),
 			text("14155550100", "STOP"))
 		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
-		require.Equal(t, 1, b.mem.txs)
-		require.Equal(t, 1, b.mem.lookups, "the number is looked up once per batch")
-		require.Len(t, b.mem.messages, 3+1, "three inbound messages and the opt-out confirmation")
+		require.Equal(t, 1, b.mem.Txs)
+		require.Equal(t, 1, b.mem.Lookups, "the number is looked up once per batch")
+		require.Len(t, b.mem.Messages, 3+1, "three inbound messages and the opt-out confirmation")
 		require.Equal(t, 1, b.metrics.out, "counted after the commit")
 		require.Equal(t, 1, b.metrics.unknown)
 	})
@@ -265,49 +266,49 @@ func TestProcessAll(t *testing.T) {
 		require.Equal(t, make([]error, len(raws)), b.svc.ProcessAll(ctx, raws))
 		// Whatever order the jobs came in, every batch locks contacts by sender, then
 		// messages by wamid: two batches never wait for each other in a circle.
-		require.Equal(t, []string{"+14155550108", "+14155550109", "wamid.A", "wamid.B"}, b.mem.locked)
+		require.Equal(t, []string{"+14155550108", "+14155550109", "wamid.A", "wamid.B"}, b.mem.Locked)
 	})
 
 	t.Run("AFailingBodyFailsAlone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.mem.failText = "poison"
+		b.mem.FailText = "poison"
 		bad := text("14155550103", "poison")
 		errs := b.svc.ProcessAll(ctx, notifications(text("14155550104", "one"), bad, text("14155550105", "STOP")))
 		require.NoError(t, errs[0])
 		require.ErrorContains(t, errs[1], "cannot store")
 		require.NoError(t, errs[2])
-		require.Equal(t, 1+3, b.mem.txs, "the failed batch, then each body alone")
-		require.Len(t, b.mem.messages, 2+1, "the two good messages and one confirmation, nothing of the bad one")
+		require.Equal(t, 1+3, b.mem.Txs, "the failed batch, then each body alone")
+		require.Len(t, b.mem.Messages, 2+1, "the two good messages and one confirmation, nothing of the bad one")
 		require.Equal(t, 1, b.metrics.out, "the rolled-back batch counted nothing")
 	})
 
 	t.Run("ALoneBodyIsNotRunTwice", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.mem.failText = "poison"
+		b.mem.FailText = "poison"
 		errs := b.svc.ProcessAll(ctx, notifications(text("14155550110", "poison")))
 		require.ErrorContains(t, errs[0], "cannot store")
-		require.Equal(t, 1, b.mem.txs)
+		require.Equal(t, 1, b.mem.Txs)
 	})
 
 	t.Run("OutOfTimeLeavesTheRetriesToTheQueue", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.mem.failNext = context.DeadlineExceeded
+		b.mem.FailNext = context.DeadlineExceeded
 		expired, cancel := context.WithCancel(ctx)
 		cancel()
 		errs := b.svc.ProcessAll(expired, notifications(text("14155550111", "a"), text("14155550112", "b")))
 		require.Equal(t, []error{context.DeadlineExceeded, context.DeadlineExceeded}, errs)
-		require.Equal(t, 1, b.mem.txs, "no one-body transactions without time left")
+		require.Equal(t, 1, b.mem.Txs, "no one-body transactions without time left")
 	})
 
 	t.Run("FailedCommitIsRetriedAlone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.mem.failNext = errors.New("connection reset")
+		b.mem.FailNext = errors.New("connection reset")
 		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, notifications(text("14155550106", "a"), text("14155550107", "b"))))
-		require.Len(t, b.mem.messages, 2)
+		require.Len(t, b.mem.Messages, 2)
 	})
 }
 
@@ -332,9 +333,9 @@ func TestOptOutKeywords(t *testing.T) {
 	require.Equal(t, domain.StatusQueued, out[0].Status)
 	require.Equal(t, phoneID, out[0].PhoneNumberID)
 	require.JSONEq(t, `{"body":"`+inbound.DefaultOptOutConfirmation+`"}`, string(out[0].Content))
-	require.Equal(t, []domain.ID{out[0].ID}, b.mem.jobs)
-	require.Len(t, b.mem.audit, 1)
-	a := b.mem.audit[0]
+	require.Equal(t, []domain.ID{out[0].ID}, b.mem.Jobs)
+	require.Len(t, b.mem.Audit, 1)
+	a := b.mem.Audit[0]
 	require.Equal(t, "contact.opted_out", a.Action)
 	require.Equal(t, domain.ActorContact, a.ActorType)
 	require.Equal(t, c.ID.String(), a.ActorID)
@@ -342,13 +343,13 @@ func TestOptOutKeywords(t *testing.T) {
 
 	require.NoError(t, b.svc.Process(ctx, text(from, "STOP")))
 	require.Len(t, b.outbound(), 1, "a second STOP sends nothing")
-	require.Len(t, b.mem.jobs, 1)
+	require.Len(t, b.mem.Jobs, 1)
 
-	b.mem.settings[b.ws] = inbound.Settings{OptInConfirmation: "Welcome back!", OptOutKeywords: []string{"BASTA"}}
+	b.mem.Settings[b.ws] = inbound.Settings{OptInConfirmation: "Welcome back!", OptOutKeywords: []string{"BASTA"}}
 	require.NoError(t, b.svc.Process(ctx, text(from, "unstop")))
 	require.False(t, b.contact(t, "+"+from).OptedOut)
-	require.Len(t, b.mem.jobs, 2)
-	require.Equal(t, "contact.opted_in", b.mem.audit[1].Action)
+	require.Len(t, b.mem.Jobs, 2)
+	require.Equal(t, "contact.opted_in", b.mem.Audit[1].Action)
 	var found bool
 	for _, m := range b.outbound() {
 		found = found || string(m.Content) == `{"body":"Welcome back!"}`
@@ -383,10 +384,10 @@ func TestStatuses(t *testing.T) {
 	contact := domain.NewID()
 	msg := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: contact, Direction: domain.Outbound,
 		Status: domain.StatusQueued, WAMID: "wamid.S1"}
-	b.mem.messages[msg.ID] = &msg
+	b.mem.Messages[msg.ID] = &msg
 
 	require.NoError(t, b.svc.Process(ctx, sent("wamid.S1")))
-	got := b.mem.messages[msg.ID]
+	got := b.mem.Messages[msg.ID]
 	require.Equal(t, domain.StatusSent, got.Status)
 	require.Equal(t, time.Unix(1768003000, 0).UTC(), *got.SentAt)
 	var pricing map[string]any
@@ -395,7 +396,7 @@ func TestStatuses(t *testing.T) {
 	require.NotNil(t, pricing["conversation"], "the conversation object rides along for the ledger")
 
 	require.NoError(t, b.svc.Process(ctx, sent("wamid.S1"))) // duplicate
-	require.Len(t, b.mem.events, 1)
+	require.Len(t, b.mem.Events, 1)
 
 	// A status for a wamid we never sent is recorded and counted.
 	require.NoError(t, b.svc.Process(ctx, reported(domain.StatusReport{WAMID: "wamid.F1", Status: "failed", At: unix(1768003200),
@@ -403,7 +404,7 @@ func TestStatuses(t *testing.T) {
 		Errors:       json.RawMessage(`[{"code":131047,"title":"Re-engagement message"}]`),
 		CallbackData: "msg:01946f3b-0000-7000-8000-000000000047"})))
 	require.Equal(t, 1, b.metrics.unknown)
-	require.Len(t, b.mem.statuses, 2)
+	require.Len(t, b.mem.Statuses, 2)
 }
 
 func TestApplyStatus(t *testing.T) {
@@ -480,17 +481,17 @@ func TestAccountEvents(t *testing.T) {
 	} {
 		require.NoError(t, b.svc.Process(ctx, n), i)
 	}
-	tpl := b.mem.templates[[3]string{wabaID, "order_confirmation", "en_US"}]
+	tpl := b.mem.Templates[inboundtest.TemplateKey{WABAID: wabaID, Name: "order_confirmation", Language: "en_US"}]
 	require.Equal(t, "APPROVED", tpl.Status)
 	require.Equal(t, "1689556908129832", tpl.MetaTemplateID)
 	require.Equal(t, b.ws, tpl.WorkspaceID)
 
-	changes := b.mem.numberCh[b.number]
+	changes := b.mem.NumberChanges[b.number]
 	require.Contains(t, changes, inbound.NumberChange{MessagingLimitTier: "TIER_10K"})
 	require.Contains(t, changes, inbound.NumberChange{MessagingLimitTier: "TIER_2K"})
 	require.Contains(t, changes, inbound.NumberChange{NameStatus: "APPROVED", VerifiedName: "Panadería José"})
 	// quality, name, capability, restriction (delivered twice: kept once), alerts.
-	require.Len(t, b.mem.accounts, 5)
+	require.Len(t, b.mem.Accounts, 5)
 
 	// A quality event for a display number the WABA does not have is counted.
 	other := accountNews(1768007100, domain.AccountUpdate{Field: "phone_number_quality_update", Event: "UPGRADE",
@@ -510,9 +511,9 @@ func TestUserPreferences(t *testing.T) {
 	c := b.contact(t, "+16505551234")
 	require.True(t, c.MarketingOptedOut)
 	require.False(t, c.OptedOut, "a marketing stop is not a full opt-out")
-	require.Equal(t, "contact.marketing_opted_out", b.mem.audit[0].Action)
+	require.Equal(t, "contact.marketing_opted_out", b.mem.Audit[0].Action)
 	require.NoError(t, b.svc.Process(ctx, stop))
-	require.Len(t, b.mem.audit, 1, "no change, no audit")
+	require.Len(t, b.mem.Audit, 1, "no change, no audit")
 }
 
 func TestNewIdentity(t *testing.T) {

@@ -119,7 +119,7 @@ func TestContactRepo(t *testing.T) {
 			Type: "text", Content: []byte(`{"body":"STOP"}`), Status: domain.StatusReceived, WAMID: "wamid.kim", CreatedAt: t0}
 		_, err = inb.ReceiveInbound(ctx, m, true, domain.FeedEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &c.ID, MessageID: &m.ID})
 		require.NoError(t, err)
-		_, _, _, err = inb.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.kim", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
+		_, _, _, err = inb.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.kim", Status: "read", At: t0})
 		require.NoError(t, err)
 		keep := create(t, b, contact(b.ws, "+14155550101", "keeps everything"))
 		_, err = inb.ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: keep.ID, PhoneNumberID: "1",

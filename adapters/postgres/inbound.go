@@ -240,16 +240,16 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 
 // RecordStatus implements inbound.MessageStore: the insert and the locking read go in
 // one batch. The read runs for a duplicate report too; its lock is then merely early.
-func (r *InboundRepo) RecordStatus(ctx context.Context, s inbound.StatusReport) (fresh bool, m domain.Message, ok bool, err error) {
+func (r *InboundRepo) RecordStatus(ctx context.Context, workspaceID domain.ID, s domain.StatusReport) (fresh bool, m domain.Message, ok bool, err error) {
 	var ws *domain.ID
-	if !s.WorkspaceID.IsZero() {
-		ws = &s.WorkspaceID
+	if !workspaceID.IsZero() {
+		ws = &workspaceID
 	}
 	var b pgx.Batch
 	b.Queue(`
 		INSERT INTO message_statuses (wamid, status, workspace_id, occurred_at, errors, pricing)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		s.WAMID, s.Status, ws, s.OccurredAt, rawOrNil(s.Errors), rawOrNil(s.Pricing)).Exec(func(tag pgconn.CommandTag) error {
+		s.WAMID, s.Status, ws, s.At, rawOrNil(s.Errors), rawOrNil(s.Pricing)).Exec(func(tag pgconn.CommandTag) error {
 		fresh = tag.RowsAffected() == 1
 		return nil
 	})

@@ -211,17 +211,16 @@ func TestInboundRepo(t *testing.T) {
 		_, err = b.pool.Exec(ctx, `UPDATE messages SET wamid = 'wamid.OUT' WHERE id = $1`, out.ID)
 		require.NoError(t, err)
 
-		fresh, m, ok, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", WorkspaceID: b.ws,
-			OccurredAt: t0, Errors: json.RawMessage(`[{"code":131026}]`)})
+		fresh, m, ok, err := b.repo.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.OUT", Status: "failed", At: t0, Errors: json.RawMessage(`[{"code":131026}]`)})
 		require.NoError(t, err)
 		require.True(t, fresh)
 		require.True(t, ok)
 		require.Equal(t, out.ID, m.ID)
-		fresh, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "failed", WorkspaceID: b.ws, OccurredAt: t0})
+		fresh, _, ok, err = b.repo.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.OUT", Status: "failed", At: t0})
 		require.NoError(t, err)
 		require.False(t, fresh, "a redelivered report is recorded once")
 		require.True(t, ok)
-		fresh, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "sent", OccurredAt: t0})
+		fresh, _, ok, err = b.repo.RecordStatus(ctx, domain.NilID, domain.StatusReport{WAMID: "wamid.OUT", Status: "sent", At: t0})
 		require.NoError(t, err)
 		require.True(t, fresh, "recorded without a workspace")
 		require.False(t, ok, "but no workspace's message is its target")
@@ -231,7 +230,7 @@ func TestInboundRepo(t *testing.T) {
 		m.Pricing = json.RawMessage(`{"category":"service"}`)
 		require.NoError(t, b.repo.UpdateDelivery(ctx, m, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageStatus,
 			ContactID: &c.ID, MessageID: &m.ID, Payload: map[string]any{"wamid": "wamid.OUT", "status": "failed"}}))
-		_, got, ok, err := b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.OUT", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
+		_, got, ok, err := b.repo.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.OUT", Status: "read", At: t0})
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, domain.StatusFailed, got.Status)
@@ -241,7 +240,7 @@ func TestInboundRepo(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_events WHERE message_id = $1 AND kind = $2
 			AND payload->>'status' = 'failed'`, m.ID, domain.FeedMessageStatus).Scan(&statusEvents))
 		require.Equal(t, 1, statusEvents, "the update appended its feed event")
-		_, _, ok, err = b.repo.RecordStatus(ctx, inbound.StatusReport{WAMID: "wamid.A", Status: "read", WorkspaceID: b.ws, OccurredAt: t0})
+		_, _, ok, err = b.repo.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.A", Status: "read", At: t0})
 		require.NoError(t, err)
 		require.False(t, ok, "inbound messages are not status targets")
 	})

@@ -333,8 +333,9 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	ws := n.WorkspaceID
 	at := p.timeOr(s.At)
-	fresh, m, ok, err := p.r.Messages.RecordStatus(ctx, StatusReport{WAMID: s.WAMID, Status: s.Status, WorkspaceID: ws,
-		OccurredAt: at, Errors: s.Errors, Pricing: s.Pricing})
+	report := *s
+	report.At = at
+	fresh, m, ok, err := p.r.Messages.RecordStatus(ctx, ws, report)
 	if err != nil || !fresh {
 		return err
 	}

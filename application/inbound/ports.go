@@ -97,9 +97,10 @@ type MessageStore interface {
 	// appends ev to the inbox feed: what every inbound message does, in one round trip.
 	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev domain.FeedEvent) (inserted bool, err error)
 	// RecordStatus stores a status report once per (wamid, status); fresh is false for a
-	// report already recorded. In the same round trip it finds and locks the outbound
-	// message of r.WorkspaceID with r.WAMID; ok is false when there is none.
-	RecordStatus(ctx context.Context, r StatusReport) (fresh bool, m domain.Message, ok bool, err error)
+	// report already recorded; r.At is when it happened. In the same round trip it finds
+	// and locks the outbound message of workspaceID with r.WAMID; ok is false when there is
+	// none (always for a zero workspaceID).
+	RecordStatus(ctx context.Context, workspaceID domain.ID, r domain.StatusReport) (fresh bool, m domain.Message, ok bool, err error)
 	// LinkOutbound gives the wamid to our outbound message id when it has none yet (a send
 	// whose worker died between Meta's answer and storing it) and returns it locked; ok is
 	// false when there is no such message or it already has a wamid.
@@ -107,16 +108,6 @@ type MessageStore interface {
 	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m and
 	// appends ev to the inbox feed, in one round trip.
 	UpdateDelivery(ctx context.Context, m domain.Message, ev domain.FeedEvent) error
-}
-
-// StatusReport is one status webhook of an outbound message.
-type StatusReport struct {
-	WAMID       string
-	Status      string // Meta's word, recorded even when unknown to us
-	WorkspaceID domain.ID
-	OccurredAt  time.Time
-	Errors      json.RawMessage
-	Pricing     json.RawMessage
 }
 
 // AccountStore applies account-level events: templates, numbers, the event log.

@@ -307,9 +307,9 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		ws, other := s.Workspace(t), s.Workspace(t)
 		wamid := uniq("wamid.")
 		m := outbound(t, s, ws, wamid)
-		r := inbound.StatusReport{WAMID: wamid, Status: "sent", WorkspaceID: ws, OccurredAt: at}
+		r := domain.StatusReport{WAMID: wamid, Status: "sent", At: at}
 		for i, fresh := range []bool{true, false} {
-			f, got, ok, err := s.Messages.RecordStatus(ctx, r)
+			f, got, ok, err := s.Messages.RecordStatus(ctx, ws, r)
 			require.NoError(t, err)
 			require.Equal(t, fresh, f, i)
 			require.True(t, ok)
@@ -317,21 +317,21 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			require.Equal(t, domain.Outbound, got.Direction)
 		}
 		r.Status = "delivered"
-		f, _, ok, err := s.Messages.RecordStatus(ctx, r)
+		f, _, ok, err := s.Messages.RecordStatus(ctx, ws, r)
 		require.NoError(t, err)
 		require.True(t, f && ok, "another status of the same wamid is fresh")
 
-		r.Status, r.WorkspaceID = "read", other
-		f, _, ok, err = s.Messages.RecordStatus(ctx, r)
+		r.Status = "read"
+		f, _, ok, err = s.Messages.RecordStatus(ctx, other, r)
 		require.NoError(t, err)
 		require.True(t, f)
 		require.False(t, ok, "another workspace's message is not found")
 
 		// A report of a wamid we do not know is recorded all the same.
-		unknown := inbound.StatusReport{WAMID: uniq("wamid."), Status: "sent", WorkspaceID: ws, OccurredAt: at,
+		unknown := domain.StatusReport{WAMID: uniq("wamid."), Status: "sent", At: at,
 			Errors: json.RawMessage(`[{"code":131047}]`)}
 		for i, fresh := range []bool{true, false} {
-			f, _, ok, err = s.Messages.RecordStatus(ctx, unknown)
+			f, _, ok, err = s.Messages.RecordStatus(ctx, ws, unknown)
 			require.NoError(t, err)
 			require.Equal(t, fresh, f, i)
 			require.False(t, ok)
@@ -341,7 +341,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		in := inboundMsg(ws, c.ID, uniq("wamid."), at)
 		_, err = s.Messages.ReceiveInbound(ctx, in, false, feedOf(in, domain.FeedMessageReceived))
 		require.NoError(t, err)
-		_, _, ok, err = s.Messages.RecordStatus(ctx, inbound.StatusReport{WAMID: in.WAMID, Status: "sent", WorkspaceID: ws, OccurredAt: at})
+		_, _, ok, err = s.Messages.RecordStatus(ctx, ws, domain.StatusReport{WAMID: in.WAMID, Status: "sent", At: at})
 		require.NoError(t, err)
 		require.False(t, ok)
 	})
@@ -378,7 +378,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		_, ok, err = s.Messages.LinkOutbound(ctx, ws, m.ID, uniq("wamid."))
 		require.NoError(t, err)
 		require.False(t, ok, "linked once")
-		_, _, ok, err = s.Messages.RecordStatus(ctx, inbound.StatusReport{WAMID: wamid, Status: "sent", WorkspaceID: ws, OccurredAt: at})
+		_, _, ok, err = s.Messages.RecordStatus(ctx, ws, domain.StatusReport{WAMID: wamid, Status: "sent", At: at})
 		require.NoError(t, err)
 		require.True(t, ok, "a linked message is found by its wamid")
 	})

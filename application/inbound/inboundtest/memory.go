@@ -60,7 +60,7 @@ type Memory struct {
 	Settings      map[domain.ID]inbound.Settings
 	Contacts      map[domain.ID]*domain.Contact
 	Messages      map[domain.ID]*domain.Message
-	Statuses      map[[2]string]inbound.StatusReport
+	Statuses      map[[2]string]domain.StatusReport
 	Templates     map[TemplateKey]Template
 	NumberStates  map[domain.ID]inbound.NumberChange   // what UpdateNumber set, merged
 	NumberChanges map[domain.ID][]inbound.NumberChange // the UpdateNumber calls, in order
@@ -80,7 +80,7 @@ type Memory struct {
 func NewMemory() *Memory {
 	return &Memory{
 		Settings: map[domain.ID]inbound.Settings{}, Contacts: map[domain.ID]*domain.Contact{},
-		Messages: map[domain.ID]*domain.Message{}, Statuses: map[[2]string]inbound.StatusReport{},
+		Messages: map[domain.ID]*domain.Message{}, Statuses: map[[2]string]domain.StatusReport{},
 		Templates: map[TemplateKey]Template{}, NumberStates: map[domain.ID]inbound.NumberChange{},
 		NumberChanges: map[domain.ID][]inbound.NumberChange{}, Accounts: map[domain.ID]inbound.AccountEvent{},
 		Suppressed: map[SuppressionKey]Suppression{},
@@ -350,7 +350,7 @@ func (m *Memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch b
 }
 
 // RecordStatus implements inbound.MessageStore.
-func (m *Memory) RecordStatus(_ context.Context, r inbound.StatusReport) (bool, domain.Message, bool, error) {
+func (m *Memory) RecordStatus(_ context.Context, ws domain.ID, r domain.StatusReport) (bool, domain.Message, bool, error) {
 	m.Locked = append(m.Locked, r.WAMID)
 	k := [2]string{r.WAMID, r.Status}
 	_, seen := m.Statuses[k]
@@ -358,7 +358,7 @@ func (m *Memory) RecordStatus(_ context.Context, r inbound.StatusReport) (bool, 
 		m.Statuses[k] = r
 	}
 	for _, msg := range m.Messages {
-		if !r.WorkspaceID.IsZero() && msg.WorkspaceID == r.WorkspaceID && msg.WAMID == r.WAMID && msg.Direction == domain.Outbound {
+		if !ws.IsZero() && msg.WorkspaceID == ws && msg.WAMID == r.WAMID && msg.Direction == domain.Outbound {
 			return !seen, *msg, true, nil
 		}
 	}

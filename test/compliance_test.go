@@ -19,10 +19,7 @@ func TestOptOutOutlivesTheContact(t *testing.T) {
 	const from = "14155550177"
 	phone := "+" + from
 	ts := int64(1768200000)
-	say := func(text string) {
-		ts++
-		h.deliver(t, textEnvelope(newWAMID(), from, "Kim", text, ts))
-	}
+	say := h.customer(t, from, "Kim", &ts)
 	sendTemplate := func() Response {
 		return h.a.Do(t, "POST", h.path("/messages"), h.owner.Token, map[string]any{"to": phone, "type": "template",
 			"template": template("order_update")})

@@ -428,6 +428,16 @@ func TestWebhookHandshakeAndSignatures(t *testing.T) {
 }
 
 // textEnvelope is a messages webhook with one text message.
+// customer returns what a customer with wa_id from writes: each text is delivered as a
+// signed webhook (and processed) one second of Meta's clock after the message before, ts.
+func (h *hookEnv) customer(t testing.TB, from, name string, ts *int64) func(text string) {
+	return func(text string) {
+		t.Helper()
+		*ts++
+		h.deliver(t, textEnvelope(newWAMID(), from, name, text, *ts))
+	}
+}
+
 func textEnvelope(wamid, from, name, text string, ts int64) []byte {
 	msg := map[string]any{"from": from, "id": wamid, "timestamp": fmt.Sprint(ts), "type": "text", "text": map[string]string{"body": text}}
 	return envelopeOf(from, name, msg)
@@ -562,10 +572,7 @@ func TestWebhookOptOutKeywords(t *testing.T) {
 	const from = "14155550123"
 	phone := "+" + from
 	ts := int64(1768100000)
-	say := func(text string) {
-		ts++
-		h.deliver(t, textEnvelope(newWAMID(), from, "Kim", text, ts))
-	}
+	say := h.customer(t, from, "Kim", &ts)
 	optedOut := func() bool { return h.contactBy(t, phone)["opted_out"].(bool) }
 	confirmations := func(prefix string) int {
 		return h.count(t, `SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id

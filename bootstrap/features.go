@@ -58,18 +58,18 @@ var IdentityModule = fx.Module("identity",
 		func(pool *pgxpool.Pool) *postgres.WorkspaceRepo { return postgres.NewWorkspaceRepo(pool) },
 		func(pool *pgxpool.Pool) *postgres.AuditRepo { return postgres.NewAuditRepo(pool) },
 		func(pool *pgxpool.Pool) *postgres.ContactRepo { return postgres.NewContactRepo(pool) },
-		func(repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle, a *postgres.AuditRepo) (*identity.Service, error) {
-			return identity.NewService(repo, h, t, th, a)
+		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle) (*identity.Service, error) {
+			return identity.NewService(repo, h, t, th, postgres.NewEventLog(pool))
 		},
 		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
 			})
 			return workspaces.NewService(tx, repo, a)
 		},
 		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
-				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx), Feed: postgres.NewFeedRepo(tx)}
+				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Events: postgres.NewEventLog(tx)}
 			})
 			return contacts.NewService(tx, repo, a)
 		},

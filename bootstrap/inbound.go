@@ -25,8 +25,8 @@ var InboundModule = fx.Module("inbound",
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics) *inbound.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) inbound.Repos {
 				repo := postgres.NewInboundRepo(tx)
-				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Feed: postgres.NewFeedRepo(tx),
-					Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Audit: postgres.NewAuditRepo(tx)}
+				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo,
+					Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Events: postgres.NewEventLog(tx)}
 			}).WithAsyncCommit() // the webhook job redoes its work idempotently if a crash loses it
 			return inbound.NewService(tx, m)
 		},

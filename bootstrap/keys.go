@@ -28,7 +28,7 @@ func RotateKeys(ctx context.Context, cfg Config, batch int) (string, error) {
 	}
 	defer closeVault()
 	tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) rotation.Repos {
-		return rotation.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+		return rotation.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Events: postgres.NewEventLog(tx)}
 	})
 	res, err := rotation.Rotate(ctx, tx, tokens, batch, time.Now)
 	if err != nil {

@@ -26,7 +26,7 @@ var MessagingModule = fx.Module("messaging",
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer) *messaging.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
-					Audit: postgres.NewAuditRepo(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
+					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
 			})
 			return messaging.NewService(messaging.Deps{
 				Tx: tx, Contacts: postgres.NewContactRepo(pool), Workspaces: postgres.NewWorkspaceRepo(pool),

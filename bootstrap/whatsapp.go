@@ -33,7 +33,7 @@ var WhatsAppModule = fx.Module("whatsapp",
 		fx.Annotate(meta.NewGraph, fx.As(new(onboarding.Graph))),
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, g onboarding.Graph, v *vault.Tokens, a authz.Authorizer) *onboarding.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) onboarding.Repos {
-				return onboarding.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Audit: postgres.NewAuditRepo(tx), Jobs: ins.Bind(tx)}
+				return onboarding.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx)}
 			})
 			return onboarding.NewService(tx, postgres.NewPhoneNumberRepo(pool), g, v, a)
 		},

@@ -129,6 +129,36 @@ func (c Contact) OptedOutThemselves() bool {
 	return c.MarketingOptedOut
 }
 
+// Opt decides opting c out (out) or back in by ch.Source, and returns the event it causes;
+// ok is false when c is already so (nothing changes, nothing is recorded). Staff (the API)
+// may lift only an opt-out staff made: lifting the customer's own is a conflict, and only
+// the customer undoes it (START). The caller stores the change.
+func (c Contact) Opt(out bool, ch OptChange) (e Event, ok bool, err error) {
+	if !out && ch.Source == OptOutAPI && c.OptedOutThemselves() {
+		return nil, false, Errorf(KindConflict, "the contact opted out themselves; only they can opt back in (by writing START)")
+	}
+	if c.OptedOut == out {
+		return nil, false, nil
+	}
+	ch.ContactID = c.ID
+	if out {
+		return ContactOptedOut{ch}, true, nil
+	}
+	return ContactOptedIn{ch}, true, nil
+}
+
+// MarketingOpt decides Meta's marketing stop (stop) or resume for c and returns its event;
+// ok is false when c is already so.
+func (c Contact) MarketingOpt(stop bool, category string) (e Event, ok bool) {
+	if c.MarketingOptedOut == stop {
+		return nil, false
+	}
+	if stop {
+		return ContactMarketingOptedOut{ContactID: c.ID, Category: category}, true
+	}
+	return ContactMarketingOptedIn{ContactID: c.ID, Category: category}, true
+}
+
 // ServiceWindow is how long after a customer's last message any message type may be sent.
 const ServiceWindow = 24 * time.Hour
 

@@ -234,7 +234,7 @@ func (r *ContactRepo) Delete(ctx context.Context, ws, id domain.ID) error {
 		st AS (
 			DELETE FROM message_statuses WHERE wamid IN (SELECT wamid FROM m WHERE wamid IS NOT NULL)),
 		ev AS (
-			DELETE FROM inbox_events WHERE workspace_id = $1 AND contact_id = $2)
+			DELETE FROM events WHERE workspace_id = $1 AND contact_id = $2)
 		DELETE FROM contacts WHERE workspace_id = $1 AND id = $2`, ws, id)
 	return err
 }

@@ -117,23 +117,23 @@ func TestContactRepo(t *testing.T) {
 		require.NoError(t, err)
 		m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1", Direction: domain.Inbound,
 			Type: "text", Content: []byte(`{"body":"STOP"}`), Status: domain.StatusReceived, WAMID: "wamid.kim", CreatedAt: t0}
-		_, err = inb.ReceiveInbound(ctx, m, true, domain.FeedEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &c.ID, MessageID: &m.ID})
+		_, err = inb.ReceiveInbound(ctx, m, true, received(m))
 		require.NoError(t, err)
 		_, _, _, err = inb.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.kim", Status: "read", At: t0})
 		require.NoError(t, err)
 		keep := create(t, b, contact(b.ws, "+14155550101", "keeps everything"))
-		_, err = inb.ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: keep.ID, PhoneNumberID: "1",
-			Direction: domain.Inbound, Type: "text", Status: domain.StatusReceived, WAMID: "wamid.keep", CreatedAt: t0}, true,
-			domain.FeedEvent{WorkspaceID: b.ws, Kind: "message.received", ContactID: &keep.ID})
+		kept := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: keep.ID, PhoneNumberID: "1",
+			Direction: domain.Inbound, Type: "text", Status: domain.StatusReceived, WAMID: "wamid.keep", CreatedAt: t0}
+		_, err = inb.ReceiveInbound(ctx, kept, true, received(kept))
 		require.NoError(t, err)
 
 		require.NoError(t, b.repo.Delete(ctx, b.ws, c.ID))
 		require.Zero(t, count(`SELECT count(*) FROM contacts WHERE id = $1`, c.ID))
 		require.Zero(t, count(`SELECT count(*) FROM messages WHERE contact_id = $1`, c.ID), "the contact's messages are erased")
 		require.Zero(t, count(`SELECT count(*) FROM message_statuses WHERE wamid = 'wamid.kim'`))
-		require.Zero(t, count(`SELECT count(*) FROM inbox_events WHERE contact_id = $1`, c.ID))
+		require.Zero(t, count(`SELECT count(*) FROM events WHERE contact_id = $1`, c.ID))
 		require.Equal(t, 1, count(`SELECT count(*) FROM messages WHERE contact_id = $1`, keep.ID), "another contact's stay")
-		require.Equal(t, 1, count(`SELECT count(*) FROM inbox_events WHERE contact_id = $1`, keep.ID))
+		require.Equal(t, 1, count(`SELECT count(*) FROM events WHERE contact_id = $1`, keep.ID))
 		both := domain.Suppression{OptedOut: true, MarketingOptedOut: true}
 		require.Equal(t, both, suppression(b.ws, "+14155550100"))
 		require.Equal(t, both, suppression(b.ws, "US.7"))
@@ -229,7 +229,7 @@ func TestContactRepoContract(t *testing.T) {
 		wr := postgres.NewWorkspaceRepo(pool)
 		return contactstest.Subject{
 			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
-				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Audit: postgres.NewAuditRepo(tx), Feed: postgres.NewFeedRepo(tx)}
+				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Events: postgres.NewEventLog(tx)}
 			}),
 			Store:     postgres.NewContactRepo(pool),
 			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },

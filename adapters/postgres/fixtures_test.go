@@ -12,6 +12,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/application/audit"
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/messaging"
@@ -22,24 +23,20 @@ import (
 
 // The repositories implement the ports their use cases declare.
 var (
-	_ identity.Users         = (*postgres.WorkspaceRepo)(nil)
-	_ identity.AuditLog      = (*postgres.AuditRepo)(nil)
-	_ workspaces.Store       = (*postgres.WorkspaceRepo)(nil)
-	_ workspaces.AuditWriter = (*postgres.AuditRepo)(nil)
-	_ contacts.Store         = (*postgres.ContactRepo)(nil)
-	_ contacts.AuditWriter   = (*postgres.AuditRepo)(nil)
-	_ audit.Store            = (*postgres.AuditRepo)(nil)
-	_ workspaces.TxRunner    = (*postgres.TxRunner[workspaces.Repos])(nil)
-	_ contacts.TxRunner      = (*postgres.TxRunner[contacts.Repos])(nil)
+	_ identity.Users      = (*postgres.WorkspaceRepo)(nil)
+	_ events.Log          = (*postgres.EventLog)(nil)
+	_ events.Positions    = (*postgres.EventPositions)(nil)
+	_ workspaces.Store    = (*postgres.WorkspaceRepo)(nil)
+	_ contacts.Store      = (*postgres.ContactRepo)(nil)
+	_ audit.Store         = (*postgres.AuditRepo)(nil)
+	_ workspaces.TxRunner = (*postgres.TxRunner[workspaces.Repos])(nil)
+	_ contacts.TxRunner   = (*postgres.TxRunner[contacts.Repos])(nil)
 
 	_ inbound.Directory    = (*postgres.InboundRepo)(nil)
 	_ inbound.ContactStore = (*postgres.InboundRepo)(nil)
 	_ inbound.MessageStore = (*postgres.InboundRepo)(nil)
 	_ inbound.AccountStore = (*postgres.InboundRepo)(nil)
-	_ inbound.EventFeed    = (*postgres.FeedRepo)(nil)
-	_ contacts.Feed        = (*postgres.FeedRepo)(nil)
 	_ inbound.Outbox       = (*postgres.MessageRepo)(nil)
-	_ inbound.AuditWriter  = (*postgres.AuditRepo)(nil)
 	_ inbound.TxRunner     = (*postgres.TxRunner[inbound.Repos])(nil)
 
 	_ onboarding.Store        = (*postgres.PhoneNumberRepo)(nil)
@@ -49,6 +46,12 @@ var (
 )
 
 // now is a timestamp Postgres stores exactly: microseconds, UTC.
+// received is the event of storing the inbound message m.
+func received(m domain.Message) domain.Occurrence {
+	return domain.Occurred(domain.Caller{Type: domain.ActorContact, ID: m.ContactID, WorkspaceID: m.WorkspaceID}, m.CreatedAt,
+		domain.MessageReceived{MessageID: m.ID, ContactID: m.ContactID, WAMID: m.WAMID, Type: m.Type})
+}
+
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // idAt returns a fresh UUIDv7 whose timestamp is at, so id order follows at.

@@ -15,6 +15,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/inbound/inboundtest"
 	"github.com/wabaplatform/waba/domain"
@@ -137,7 +138,7 @@ func TestInboundRepo(t *testing.T) {
 		receive := func(wamid string, at time.Time, touch bool) {
 			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 				WAMID: wamid, CreatedAt: at}
-			ok, err := b.repo.ReceiveInbound(ctx, m, touch, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageReceived})
+			ok, err := b.repo.ReceiveInbound(ctx, m, touch, received(m))
 			require.NoError(t, err)
 			require.True(t, ok)
 		}
@@ -175,8 +176,7 @@ func TestInboundRepo(t *testing.T) {
 		in := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 			Content: json.RawMessage(`{"body":"hi"}`), Raw: json.RawMessage(`{"id":"wamid.A","type":"text","text":{"body":"hi"}}`),
 			WAMID: "wamid.A", CreatedAt: t0}
-		ev := domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageReceived, ContactID: &c.ID, MessageID: &in.ID,
-			Payload: map[string]any{"wamid": "wamid.A"}}
+		ev := received(in)
 		ok, err := b.repo.ReceiveInbound(ctx, in, true, ev)
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -188,7 +188,7 @@ func TestInboundRepo(t *testing.T) {
 		require.False(t, ok, "the same wamid is stored once")
 		var events int
 		var window time.Time
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM inbox_events WHERE message_id = $2 AND payload->>'wamid' = 'wamid.A'),
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events WHERE message_id = $2 AND payload->>'wamid' = 'wamid.A'),
 			last_inbound_at FROM contacts WHERE workspace_id = $1 AND id = $3`, b.ws, in.ID, c.ID).Scan(&events, &window))
 		require.Equal(t, 1, events, "one feed event, none for the redelivery")
 		require.Equal(t, t0, window.UTC(), "the redelivery does not touch the contact")
@@ -228,8 +228,8 @@ func TestInboundRepo(t *testing.T) {
 		m.Status, m.FailedAt = domain.StatusFailed, &t0
 		m.Error = &domain.MessageError{Code: 131026, Title: "Undeliverable", Detail: "d"}
 		m.Pricing = json.RawMessage(`{"category":"service"}`)
-		require.NoError(t, b.repo.UpdateDelivery(ctx, m, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageStatus,
-			ContactID: &c.ID, MessageID: &m.ID, Payload: map[string]any{"wamid": "wamid.OUT", "status": "failed"}}))
+		require.NoError(t, b.repo.UpdateDelivery(ctx, m, domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: b.ws}, t0,
+			domain.MessageStatusChanged{MessageID: m.ID, ContactID: c.ID, WAMID: "wamid.OUT", Reported: "failed", Status: m.Status})))
 		_, got, ok, err := b.repo.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.OUT", Status: "read", At: t0})
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -237,8 +237,8 @@ func TestInboundRepo(t *testing.T) {
 		require.Equal(t, m.Error, got.Error)
 		require.JSONEq(t, `{"category":"service"}`, string(got.Pricing))
 		var statusEvents int
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_events WHERE message_id = $1 AND kind = $2
-			AND payload->>'status' = 'failed'`, m.ID, domain.FeedMessageStatus).Scan(&statusEvents))
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE message_id = $1 AND kind = $2
+			AND payload->>'status' = 'failed'`, m.ID, domain.EventMessageStatusChanged).Scan(&statusEvents))
 		require.Equal(t, 1, statusEvents, "the update appended its feed event")
 		_, _, ok, err = b.repo.RecordStatus(ctx, b.ws, domain.StatusReport{WAMID: "wamid.A", Status: "read", At: t0})
 		require.NoError(t, err)
@@ -271,22 +271,22 @@ func TestInboundRepo(t *testing.T) {
 		conn, err := b.pool.Acquire(ctx)
 		require.NoError(t, err)
 		defer conn.Release()
-		_, err = conn.Exec(ctx, `LISTEN inbox_events`)
+		_, err = conn.Exec(ctx, `LISTEN events`)
 		require.NoError(t, err)
 		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			return postgres.NewFeedRepo(tx).Append(ctx, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedContactUpdated,
-				Payload: map[string]any{"wamid": "w"}})
+			return postgres.NewEventLog(tx).Append(ctx, domain.Occurred(domain.Caller{Type: domain.ActorUser, WorkspaceID: b.ws}, t0,
+				domain.ContactUpdated{ContactID: domain.NewID(), Fields: []string{"name"}}))
 		}))
 		// ReceiveInbound's feed event is announced the same way.
 		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550177", "", ""), now())
 		require.NoError(t, err)
 		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			_, err := postgres.NewInboundRepo(tx).ReceiveInbound(ctx, domain.Message{ID: domain.NewID(), WorkspaceID: b.ws,
-				ContactID: c.ID, PhoneNumberID: "1065", Type: "text", WAMID: "wamid.N", CreatedAt: now()},
-				true, domain.FeedEvent{WorkspaceID: b.ws, Kind: domain.FeedMessageReceived})
+			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
+				WAMID: "wamid.N", CreatedAt: now()}
+			_, err := postgres.NewInboundRepo(tx).ReceiveInbound(ctx, m, true, received(m))
 			return err
 		}))
-		for _, kind := range []string{domain.FeedContactUpdated, domain.FeedMessageReceived} {
+		for _, kind := range []domain.EventKind{domain.EventContactUpdated, domain.EventMessageReceived} {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			note, err := conn.Conn().WaitForNotification(wctx)
 			cancel()
@@ -294,7 +294,7 @@ func TestInboundRepo(t *testing.T) {
 			var payload map[string]any
 			require.NoError(t, json.Unmarshal([]byte(note.Payload), &payload))
 			require.Equal(t, b.ws.String(), payload["workspace_id"])
-			require.Equal(t, kind, payload["kind"])
+			require.Equal(t, string(kind), payload["kind"])
 			require.NotEmpty(t, payload["id"])
 		}
 	})
@@ -307,7 +307,7 @@ func TestInboundRepoContract(t *testing.T) {
 		pool := pgtest.NewPool(t)
 		wr := postgres.NewWorkspaceRepo(pool)
 		repo := postgres.NewInboundRepo(pool)
-		return inboundtest.Subject{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Feed: postgres.NewFeedRepo(pool),
+		return inboundtest.Subject{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo,
 			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },
 			Number: func(t *testing.T, n inbound.NumberInfo) {
 				_, err := pool.Exec(ctx, `INSERT INTO phone_numbers (workspace_id, id, phone_number_id, waba_id, display_phone_number, status,
@@ -336,21 +336,7 @@ func TestInboundRepoContract(t *testing.T) {
 			DeleteContact: func(t *testing.T, ws, id domain.ID) {
 				require.NoError(t, postgres.NewContactRepo(pool).Delete(ctx, ws, id))
 			},
-			Events: func(t *testing.T, ws domain.ID) []domain.FeedEvent {
-				rows, err := pool.Query(ctx, `SELECT workspace_id, kind, contact_id, message_id, payload FROM inbox_events
-					WHERE workspace_id = $1 ORDER BY id`, ws)
-				require.NoError(t, err)
-				evs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.FeedEvent, error) {
-					var e domain.FeedEvent
-					err := row.Scan(&e.WorkspaceID, &e.Kind, &e.ContactID, &e.MessageID, &e.Payload)
-					return e, err
-				})
-				require.NoError(t, err)
-				if len(evs) == 0 {
-					return nil
-				}
-				return evs
-			},
+			Events: func(t *testing.T, ws domain.ID) []eventstest.Row { return eventRows(t, pool, ws) },
 			Template: func(t *testing.T, k inboundtest.TemplateKey) (inboundtest.Template, bool) {
 				var tpl inboundtest.Template
 				err := pool.QueryRow(ctx, `SELECT workspace_id, meta_template_id, category, status, quality_score, reason, updated_at

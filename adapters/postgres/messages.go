@@ -26,17 +26,15 @@ func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) erro
 	return err
 }
 
-// Queue inserts a queued outbound message and the audit entry of its queueing, in one
+// Queue inserts a queued outbound message and appends the event of its queueing, in one
 // round trip.
-func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, e domain.AuditEntry) error {
-	asql, aargs, err := auditInsert(e)
-	if err != nil {
-		return err
-	}
+func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, ev domain.Occurrence) error {
 	msql, margs := outboundInsert(m)
 	b := &pgx.Batch{}
 	b.Queue(msql, margs...)
-	b.Queue(asql, aargs...)
+	if err := queueEvent(b, ev, nil); err != nil {
+		return err
+	}
 	return r.q.SendBatch(ctx, b).Close()
 }
 

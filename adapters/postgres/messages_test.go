@@ -26,8 +26,8 @@ func TestMessageRepoQueue(t *testing.T) {
 	require.NoError(t, err)
 	repo := postgres.NewMessageRepo(pool)
 	caller := domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws.ID}
-	queued := func(m domain.Message) domain.AuditEntry {
-		return domain.NewAuditEntry(caller, "message.queued", "message", m.ID.String(), map[string]any{"type": m.Type}, now())
+	queued := func(m domain.Message) domain.Occurrence {
+		return domain.Occurred(caller, now(), domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type})
 	}
 	count := func(sql string, args ...any) int {
 		var n int
@@ -44,19 +44,14 @@ func TestMessageRepoQueue(t *testing.T) {
 	require.Equal(t, 1, count(`SELECT count(*) FROM audit_logs WHERE workspace_id = $1 AND resource_id = $2 AND action = 'message.queued'`,
 		ws.ID, m.ID.String()))
 
-	// Both statements or neither: a message that cannot be stored (its id is taken) leaves
-	// no audit entry.
-	again := queued(m)
-	require.Error(t, repo.Queue(ctx, m, again))
-	require.Zero(t, count(`SELECT count(*) FROM audit_logs WHERE id = $1`, again.ID))
-	// ... and an audit entry that cannot be stored (its id is taken) leaves no message.
-	other := m
-	other.ID = domain.NewID()
-	taken := queued(other)
-	taken.ID = again.ID
-	require.NoError(t, postgres.NewAuditRepo(pool).Record(ctx, taken))
-	require.Error(t, repo.Queue(ctx, other, taken))
-	require.Zero(t, count(`SELECT count(*) FROM messages WHERE workspace_id = $1 AND id = $2`, ws.ID, other.ID))
+	require.Equal(t, 1, count(`SELECT count(*) FROM events WHERE workspace_id = $1 AND message_id = $2 AND kind = 'message.queued'`,
+		ws.ID, m.ID))
+
+	// All statements or none: a message that cannot be stored (its id is taken) leaves no
+	// event and no audit entry.
+	require.Error(t, repo.Queue(ctx, m, queued(m)))
+	require.Equal(t, 1, count(`SELECT count(*) FROM audit_logs WHERE resource_id = $1`, m.ID.String()))
+	require.Equal(t, 1, count(`SELECT count(*) FROM events WHERE message_id = $1`, m.ID))
 }
 
 func TestMessageRepoOutboxContract(t *testing.T) {
@@ -132,8 +127,8 @@ func TestMarkFailedMirrorsAdvance(t *testing.T) {
 		domain.StatusRead, domain.StatusFailed, domain.StatusReceived} {
 		m := domain.Message{ID: domain.NewID(), WorkspaceID: ws.ID, ContactID: domain.NewID(), PhoneNumberID: "1065", Type: "text",
 			Content: json.RawMessage(`{"body":"hi"}`), Status: s, CreatedAt: now()}
-		require.NoError(t, repo.Queue(ctx, m, domain.NewAuditEntry(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID},
-			"message.queued", "message", m.ID.String(), nil, now())))
+		require.NoError(t, repo.Queue(ctx, m, domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID}, now(),
+			domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type})))
 		require.NoError(t, repo.MarkFailed(ctx, ws.ID, m.ID, domain.MessageError{Title: "x"}, now()))
 		got, err := repo.Status(ctx, ws.ID, m.ID)
 		require.NoError(t, err)

@@ -33,7 +33,7 @@ func TestTxRunner(t *testing.T) {
 		t.Helper()
 		pool := pgtest.NewPool(t)
 		tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-			return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+			return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
 		})
 		repo := postgres.NewWorkspaceRepo(pool)
 		return &testBundle{pool: pool, tx: tx, repo: repo, user: createUser(t, repo, "owner@example.com")}
@@ -48,7 +48,7 @@ func TestTxRunner(t *testing.T) {
 			return w, err
 		}
 		c := domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: w.ID}
-		return w, r.Audit.Record(ctx, domain.NewAuditEntry(c, "workspace.created", "workspace", w.ID.String(), nil, now()))
+		return w, r.Events.Append(ctx, domain.Occurred(c, now(), domain.WorkspaceCreated{WorkspaceID: w.ID, Name: w.Name, Plan: w.Plan}))
 	}
 	count := func(t *testing.T, b *testBundle, table string) int {
 		t.Helper()
@@ -178,7 +178,7 @@ func TestLastOwnerUnderConcurrency(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	repo := postgres.NewWorkspaceRepo(pool)
 	tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-		return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+		return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
 	})
 	svc := workspaces.NewService(tx, repo, allowAll{})
 	a, b := createUser(t, repo, "a@example.com"), createUser(t, repo, "b@example.com")

@@ -233,7 +233,7 @@ func TestWorkspaceRepoContract(t *testing.T) {
 		wr := postgres.NewWorkspaceRepo(pool)
 		return workspacestest.Subject{
 			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Audit: postgres.NewAuditRepo(tx)}
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
 			}),
 			Store: wr,
 			User:  func(t *testing.T, u domain.User) { require.NoError(t, wr.CreateUser(context.Background(), u)) },

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/application/phone"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
@@ -55,21 +56,10 @@ type Store interface {
 	IsMember(ctx context.Context, workspaceID, userID domain.ID) (bool, error)
 }
 
-// AuditWriter records an audit entry in the current transaction.
-type AuditWriter interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
-}
-
-// Feed appends to the inbox feed in the current transaction.
-type Feed interface {
-	Append(ctx context.Context, e domain.FeedEvent) error
-}
-
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Contacts Store
-	Audit    AuditWriter
-	Feed     Feed
+	Events   events.Log
 }
 
 // TxRunner runs fn in one transaction.
@@ -179,8 +169,7 @@ func (s *Service) Create(ctx context.Context, c domain.Caller, in Input) (domain
 		if ct, err = r.Contacts.Create(ctx, ct); err != nil {
 			return err
 		}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.created", "contact", ct.ID.String(),
-			map[string]any{"phone": ct.Phone}, now))
+		return r.Events.Append(ctx, domain.Occurred(c, now, domain.ContactCreated{ContactID: ct.ID, Phone: ct.Phone}))
 	})
 	return ct, err
 }
@@ -253,8 +242,7 @@ func (s *Service) Update(ctx context.Context, c domain.Caller, id domain.ID, in 
 		if err := r.Contacts.Update(ctx, ct); err != nil {
 			return err
 		}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.updated", "contact", id.String(),
-			map[string]any{"fields": changedFields(in)}, ct.UpdatedAt))
+		return r.Events.Append(ctx, domain.Occurred(c, ct.UpdatedAt, domain.ContactUpdated{ContactID: id, Fields: changedFields(in)}))
 	})
 	return ct, err
 }
@@ -290,8 +278,7 @@ func (s *Service) Delete(ctx context.Context, c domain.Caller, id domain.ID) err
 		if err := r.Contacts.Delete(ctx, c.WorkspaceID, id); err != nil {
 			return err
 		}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.deleted", "contact", id.String(),
-			map[string]any{"phone": ct.Phone}, s.now()))
+		return r.Events.Append(ctx, domain.Occurred(c, s.now(), domain.ContactDeleted{ContactID: id, Phone: ct.Phone}))
 	})
 }
 
@@ -308,26 +295,15 @@ func (s *Service) SetOptOut(ctx context.Context, c domain.Caller, id domain.ID, 
 		if ct, err = r.Contacts.Get(ctx, c.WorkspaceID, id, ViewOf(c), true); err != nil {
 			return err
 		}
-		if !optOut && ct.OptedOutThemselves() {
-			return domain.Errorf(domain.KindConflict, "the contact opted out themselves; only they can opt back in (by writing START)")
-		}
-		if ct.OptedOut == optOut {
-			return nil // already so: nothing changes, nothing to audit
+		ev, ok, err := ct.Opt(optOut, domain.OptChange{Source: domain.OptOutAPI})
+		if err != nil || !ok {
+			return err // already so: nothing changes, nothing is recorded
 		}
 		now := s.now().UTC()
 		if ct, err = r.Contacts.SetOptOut(ctx, c.WorkspaceID, id, optOut, domain.OptOutAPI, now); err != nil {
 			return err
 		}
-		// The same record as a keyword opt-out: an audit entry and a feed entry.
-		action, kind := "contact.opted_in", domain.FeedContactOptedIn
-		if optOut {
-			action, kind = "contact.opted_out", domain.FeedContactOptedOut
-		}
-		source := map[string]any{"source": string(domain.OptOutAPI)}
-		if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, action, "contact", id.String(), source, now)); err != nil {
-			return err
-		}
-		return r.Feed.Append(ctx, domain.FeedEvent{WorkspaceID: c.WorkspaceID, Kind: kind, ContactID: &ct.ID, Payload: source})
+		return r.Events.Append(ctx, domain.Occurred(c, now, ev))
 	})
 	return ct, err
 }

@@ -393,13 +393,19 @@ func TestSetOptOut(t *testing.T) {
 		require.Equal(t, b.ownerID.String(), audit[2].ActorID)
 
 		// The inbox feed hears of it as of a keyword opt-out, once each way.
-		feed := b.db.Feed()
+		var feed []domain.Occurrence
+		for _, o := range b.db.Events() {
+			if o.Event.Subject().ContactID != nil && o.Event.Kind() != domain.EventContactCreated {
+				feed = append(feed, o)
+			}
+		}
 		require.Len(t, feed, 2)
-		for i, kind := range []string{domain.FeedContactOptedOut, domain.FeedContactOptedIn} {
-			require.Equal(t, kind, feed[i].Kind)
-			require.Equal(t, ct.ID, *feed[i].ContactID)
-			require.Equal(t, b.ws, feed[i].WorkspaceID)
-			require.Equal(t, map[string]any{"source": "api"}, feed[i].Payload)
+		for i, kind := range []domain.EventKind{domain.EventContactOptedOut, domain.EventContactOptedIn} {
+			s := feed[i].Event.Subject()
+			require.Equal(t, kind, feed[i].Event.Kind())
+			require.Equal(t, ct.ID, *s.ContactID)
+			require.Equal(t, b.ws, feed[i].WorkspaceID())
+			require.Equal(t, map[string]any{"source": "api"}, s.Details)
 		}
 	})
 

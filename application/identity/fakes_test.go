@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
@@ -220,16 +221,16 @@ func (t *fakeThrottle) failures() map[string]int {
 	return out
 }
 
-// fakeAudit keeps the recorded entries.
+// fakeAudit keeps the audit entries of the appended events.
 type fakeAudit struct {
 	mu      sync.Mutex
 	entries []domain.AuditEntry
 }
 
-func (a *fakeAudit) Record(_ context.Context, e domain.AuditEntry) error {
+func (a *fakeAudit) Append(_ context.Context, os ...domain.Occurrence) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
+	a.entries = append(a.entries, eventstest.Audit(os)...)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -60,30 +61,25 @@ type LoginThrottle interface {
 	Fail(ctx context.Context, limit LoginLimit, key string) error
 }
 
-// AuditLog records entries outside any use-case transaction (failed logins change nothing else).
-type AuditLog interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
-}
-
 // Service is the identity use cases.
 type Service struct {
 	users    Users
 	hasher   PasswordHasher
 	tokens   Tokens
 	throttle LoginThrottle
-	audit    AuditLog
+	events   events.Log
 	// dummyHash is verified when the email is unknown, so both failures take the same time.
 	dummyHash string
 	now       func() time.Time
 }
 
 // NewService returns the identity use cases.
-func NewService(users Users, hasher PasswordHasher, tokens Tokens, throttle LoginThrottle, audit AuditLog) (*Service, error) {
+func NewService(users Users, hasher PasswordHasher, tokens Tokens, throttle LoginThrottle, log events.Log) (*Service, error) {
 	dummy, err := hasher.Hash("not-a-real-password-but-hashed-the-same-way")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{users: users, hasher: hasher, tokens: tokens, throttle: throttle, audit: audit, dummyHash: dummy, now: time.Now}, nil
+	return &Service{users: users, hasher: hasher, tokens: tokens, throttle: throttle, events: log, dummyHash: dummy, now: time.Now}, nil
 }
 
 // SignupInput is what a new user sends.
@@ -161,9 +157,10 @@ func (s *Service) Login(ctx context.Context, email, password string, meta domain
 			}
 		}
 		res.Throttle.Remaining--
-		entry := domain.NewAuditEntry(domain.Caller{Type: domain.ActorUser, ID: u.ID, Meta: meta},
-			"auth.login_failed", "user", u.ID.StringOrEmpty(), map[string]any{"email": norm}, s.now())
-		if aerr := s.audit.Record(ctx, entry); aerr != nil {
+		// Outside any transaction: a failed login changes nothing else.
+		failed := domain.Occurred(domain.Caller{Type: domain.ActorUser, ID: u.ID, Meta: meta}, s.now(),
+			domain.LoginFailed{UserID: u.ID, Email: norm})
+		if aerr := s.events.Append(ctx, failed); aerr != nil {
 			return res, aerr
 		}
 		return res, domain.Errorf(domain.KindInvalidCredentials, "email or password is wrong")

@@ -261,37 +261,30 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	// A system notice (number or identity changed) is not the user writing to us: it does
 	// not open the service window.
 	touch := !m.System
-	ev := domain.FeedEvent{WorkspaceID: ws, Kind: domain.FeedMessageReceived, ContactID: &contact.ID,
-		MessageID: &msg.ID, Payload: map[string]any{"wamid": m.WAMID, "type": typ}}
-	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, ev)
+	customer := domain.Caller{Type: domain.ActorContact, ID: contact.ID, WorkspaceID: ws}
+	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, domain.Occurred(customer, p.now,
+		domain.MessageReceived{MessageID: msg.ID, ContactID: contact.ID, WAMID: m.WAMID, Type: typ}))
 	if err != nil || !inserted {
 		return err
 	}
 	st := rt.Settings
+	out := false
+	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)
 	switch optout.DecideMessage(m, st.OptOutKeywords) {
 	case optout.OptOut:
-		if contact.OptedOut {
-			return nil // a second STOP sends nothing
-		}
-		p.optedOut++
-		return p.keywordChange(ctx, n, contact, msg, at, true, orDefault(st.OptOutConfirmation, DefaultOptOutConfirmation))
+		out, text = true, orDefault(st.OptOutConfirmation, DefaultOptOutConfirmation)
 	case optout.OptIn:
-		if !contact.OptedOut {
-			return nil
-		}
-		p.optedIn++
-		return p.keywordChange(ctx, n, contact, msg, at, false, orDefault(st.OptInConfirmation, DefaultOptInConfirmation))
+	default:
+		return nil
 	}
-	return nil
+	return p.keywordChange(ctx, n, contact, msg, at, out, text)
 }
 
-// keywordChange opts the contact out (or back in), audits it as the contact's own action,
-// and queues exactly one confirmation on the number the keyword came in on.
+// keywordChange opts the contact out (or back in) as the contact's own action, and queues
+// exactly one confirmation on the number the keyword came in on; a second STOP sends
+// nothing.
 func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, trigger domain.Message, at time.Time, out bool, text string) error {
 	ws := n.WorkspaceID
-	if err := p.r.Contacts.SetOptOut(ctx, ws, c.ID, out, at); err != nil {
-		return err
-	}
 	confirmation := domain.Message{
 		ID: domain.NewID(), WorkspaceID: ws, ContactID: c.ID, PhoneNumberID: n.PhoneNumberID,
 		Direction: domain.Outbound, Type: "text", Status: domain.StatusQueued, CreatedAt: p.now,
@@ -299,6 +292,19 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 	}
 	if out {
 		confirmation.Purpose = domain.PurposeOptOutConfirmation
+	}
+	ev, ok, err := c.Opt(out, domain.OptChange{Source: domain.OptOutKeyword, Trigger: &trigger.ID, WAMID: trigger.WAMID,
+		ConfirmationID: &confirmation.ID})
+	if err != nil || !ok {
+		return err
+	}
+	if out {
+		p.optedOut++
+	} else {
+		p.optedIn++
+	}
+	if err := p.r.Contacts.SetOptOut(ctx, ws, c.ID, out, at); err != nil {
+		return err
 	}
 	body, err := json.Marshal(map[string]string{"body": text})
 	if err != nil {
@@ -311,19 +317,8 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 	if err := p.r.Jobs.EnqueueSend(ctx, ws, confirmation.ID); err != nil {
 		return err
 	}
-	action, kind := "contact.opted_in", domain.FeedContactOptedIn
-	details := map[string]any{"wamid": trigger.WAMID, "message_id": trigger.ID.String(),
-		"confirmation_message_id": confirmation.ID.String()}
-	if out {
-		action, kind = "contact.opted_out", domain.FeedContactOptedOut
-		details["source"] = string(domain.OptOutKeyword)
-	}
-	actor := domain.Caller{Type: domain.ActorContact, ID: c.ID, WorkspaceID: ws}
-	if err := p.r.Audit.Record(ctx, domain.NewAuditEntry(actor, action, "contact", c.ID.String(), details, p.now)); err != nil {
-		return err
-	}
-	return p.r.Feed.Append(ctx, domain.FeedEvent{WorkspaceID: ws, Kind: kind, ContactID: &c.ID, MessageID: &trigger.ID,
-		Payload: map[string]any{"confirmation_message_id": confirmation.ID.String()}})
+	customer := domain.Caller{Type: domain.ActorContact, ID: c.ID, WorkspaceID: ws}
+	return p.r.Events.Append(ctx, domain.Occurred(customer, p.now, ev))
 }
 
 // status applies one status report to our outbound message, once per (wamid, status).
@@ -359,9 +354,9 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	before := m.Status
 	ApplyStatus(&m, next, at, s.Error, s.Pricing)
-	return p.r.Messages.UpdateDelivery(ctx, m, domain.FeedEvent{WorkspaceID: ws, Kind: domain.FeedMessageStatus, ContactID: &m.ContactID,
-		MessageID: &m.ID, Payload: map[string]any{"wamid": s.WAMID, "reported": s.Status, "status": string(m.Status),
-			"previous": string(before)}})
+	meta := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}
+	return p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(meta, p.now, domain.MessageStatusChanged{MessageID: m.ID,
+		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before}))
 }
 
 // ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
@@ -376,7 +371,6 @@ func ApplyStatus(m *domain.Message, next domain.MessageStatus, at time.Time, e *
 
 // preference applies Meta's marketing opt-out (stop) or its end (resume).
 func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceChange) error {
-	value := up.Stop
 	from := up.Sender
 	if from.WaID == "" && from.BSUID == "" {
 		p.unrouted = append(p.unrouted, "sender")
@@ -388,21 +382,15 @@ func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceCha
 	if err != nil {
 		return err
 	}
-	changed, err := p.r.Contacts.SetMarketingOptOut(ctx, ws, contact.ID, value)
-	if err != nil || !changed {
+	ev, ok := contact.MarketingOpt(up.Stop, up.Category)
+	if !ok {
+		return nil
+	}
+	if _, err := p.r.Contacts.SetMarketingOptOut(ctx, ws, contact.ID, up.Stop); err != nil {
 		return err
 	}
-	action := "contact.marketing_opted_in"
-	if value {
-		action = "contact.marketing_opted_out"
-	}
-	actor := domain.Caller{Type: domain.ActorContact, ID: contact.ID, WorkspaceID: ws}
-	if err := p.r.Audit.Record(ctx, domain.NewAuditEntry(actor, action, "contact", contact.ID.String(),
-		map[string]any{"source": "user_preferences", "category": up.Category}, p.now)); err != nil {
-		return err
-	}
-	return p.r.Feed.Append(ctx, domain.FeedEvent{WorkspaceID: ws, Kind: domain.FeedContactUpdated, ContactID: &contact.ID,
-		Payload: map[string]any{"marketing_opted_out": value}})
+	customer := domain.Caller{Type: domain.ActorContact, ID: contact.ID, WorkspaceID: ws}
+	return p.r.Events.Append(ctx, domain.Occurred(customer, p.now, ev))
 }
 
 // template applies a template status, quality or category event to the templates table.

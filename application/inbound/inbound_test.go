@@ -154,7 +154,7 @@ func TestProcessMessage(t *testing.T) {
 			require.JSONEq(t, asReceived, string(m.Raw))
 		}
 		require.Len(t, b.mem.Events, 1)
-		require.Equal(t, domain.FeedMessageReceived, b.mem.Events[0].Kind)
+		require.Equal(t, domain.EventMessageReceived, b.mem.Events[0].Event.Kind())
 	})
 
 	t.Run("ContentIsTheTypeObject", func(t *testing.T) {

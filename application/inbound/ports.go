@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/application/phone"
 
 	"github.com/wabaplatform/waba/domain"
@@ -94,8 +95,8 @@ type MessageStore interface {
 	// ReceiveInbound stores m unless its wamid is already stored; inserted says which.
 	// Only when it was stored, it also moves the contact's last_inbound_at and
 	// service_window_expires_at forward to m.CreatedAt (never back) if touch is set, and
-	// appends ev to the inbox feed: what every inbound message does, in one round trip.
-	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev domain.FeedEvent) (inserted bool, err error)
+	// appends ev to the event log: what every inbound message does, in one round trip.
+	ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev domain.Occurrence) (inserted bool, err error)
 	// RecordStatus stores a status report once per (wamid, status); fresh is false for a
 	// report already recorded; r.At is when it happened. In the same round trip it finds
 	// and locks the outbound message of workspaceID with r.WAMID; ok is false when there is
@@ -106,8 +107,8 @@ type MessageStore interface {
 	// false when there is no such message or it already has a wamid.
 	LinkOutbound(ctx context.Context, workspaceID, id domain.ID, wamid string) (m domain.Message, ok bool, err error)
 	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m and
-	// appends ev to the inbox feed, in one round trip.
-	UpdateDelivery(ctx context.Context, m domain.Message, ev domain.FeedEvent) error
+	// appends ev to the event log, in one round trip.
+	UpdateDelivery(ctx context.Context, m domain.Message, ev domain.Occurrence) error
 }
 
 // AccountStore applies account-level events: templates, numbers, the event log.
@@ -154,11 +155,6 @@ type AccountEvent struct {
 	At          time.Time
 }
 
-// EventFeed appends to the inbox feed (inbox_events) and wakes its listeners at commit.
-type EventFeed interface {
-	Append(ctx context.Context, e domain.FeedEvent) error
-}
-
 // Outbox queues outbound messages (the opt-out confirmations).
 type Outbox interface {
 	CreateOutbound(ctx context.Context, m domain.Message) error
@@ -169,21 +165,15 @@ type Jobs interface {
 	EnqueueSend(ctx context.Context, workspaceID, messageID domain.ID) error
 }
 
-// AuditWriter records an audit entry in the current transaction.
-type AuditWriter interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
-}
-
 // Repos is what one processing transaction offers.
 type Repos struct {
 	Directory Directory
 	Contacts  ContactStore
 	Messages  MessageStore
 	Accounts  AccountStore
-	Feed      EventFeed
 	Outbox    Outbox
 	Jobs      Jobs
-	Audit     AuditWriter
+	Events    events.Log
 }
 
 // TxRunner runs fn in one transaction.

@@ -32,7 +32,7 @@ type fakeDB struct {
 	messages    map[domain.ID]domain.Message
 	categories  map[string]string
 	idem        *messagingtest.Idempotency
-	audit       []domain.AuditEntry
+	events      []domain.Occurrence
 	jobs        map[domain.ID]int // message id -> priority
 	quotaCount  int
 	quotaCalls  int
@@ -143,14 +143,14 @@ func (t tx) Create(_ context.Context, c domain.Contact) (domain.Contact, error) 
 	return c, nil
 }
 
-func (t tx) Queue(_ context.Context, m domain.Message, e domain.AuditEntry) error {
+func (t tx) Queue(_ context.Context, m domain.Message, ev domain.Occurrence) error {
 	t.db.messages[m.ID] = m
-	t.db.audit = append(t.db.audit, e)
+	t.db.events = append(t.db.events, ev)
 	return nil
 }
 
-func (t tx) Record(_ context.Context, e domain.AuditEntry) error {
-	t.db.audit = append(t.db.audit, e)
+func (t tx) Append(_ context.Context, os ...domain.Occurrence) error {
+	t.db.events = append(t.db.events, os...)
 	return nil
 }
 
@@ -163,7 +163,7 @@ func (db *fakeDB) InTx(ctx context.Context, fn func(ctx context.Context, r messa
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	t := tx{db}
-	return fn(ctx, messaging.Repos{Contacts: t, Messages: t, Audit: t, Jobs: t, Idempotency: t})
+	return fn(ctx, messaging.Repos{Contacts: t, Messages: t, Events: t, Jobs: t, Idempotency: t})
 }
 
 func newService(db *fakeDB) *messaging.Service {

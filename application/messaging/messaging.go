@@ -266,13 +266,13 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 			if _, err := r.Contacts.Create(ctx, *newContact); err != nil {
 				return err
 			}
-			if err := r.Audit.Record(ctx, domain.NewAuditEntry(c, "contact.created", "contact", newContact.ID.String(),
-				map[string]any{"phone": newContact.Phone, "source": "message"}, now)); err != nil {
+			if err := r.Events.Append(ctx, domain.Occurred(c, now, domain.ContactCreated{ContactID: newContact.ID,
+				Phone: newContact.Phone, Source: "message"})); err != nil {
 				return err
 			}
 		}
-		if err := r.Messages.Queue(ctx, m, domain.NewAuditEntry(c, "message.queued", "message", m.ID.String(),
-			map[string]any{"contact_id": m.ContactID.String(), "type": m.Type, "phone_number_id": m.PhoneNumberID}, now)); err != nil {
+		if err := r.Messages.Queue(ctx, m, domain.Occurred(c, now, domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID,
+			Type: m.Type, PhoneNumberID: m.PhoneNumberID})); err != nil {
 			return err
 		}
 		return r.Jobs.EnqueueSendPriority(ctx, c.WorkspaceID, m.ID, priority(st))

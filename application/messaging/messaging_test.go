@@ -70,7 +70,7 @@ func TestSendQueuesInOneTransaction(t *testing.T) {
 	require.Equal(t, b.open.ID, m.ContactID)
 	require.Contains(t, b.db.messages, m.ID)
 	require.Equal(t, 1, b.db.jobs[m.ID], "a single reply gets the first priority")
-	require.Equal(t, "message.queued", b.db.audit[len(b.db.audit)-1].Action)
+	require.Equal(t, domain.EventMessageQueued, b.db.events[len(b.db.events)-1].Event.Kind())
 	require.Equal(t, 99, res.Quota.Remaining)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -90,14 +91,9 @@ type ContactWriter interface {
 
 // MessageWriter inserts the queued message in the current transaction.
 type MessageWriter interface {
-	// Queue stores m and the audit entry of its queueing (one round trip: every send
-	// writes both).
-	Queue(ctx context.Context, m domain.Message, e domain.AuditEntry) error
-}
-
-// AuditWriter records an audit entry in the current transaction.
-type AuditWriter interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
+	// Queue stores m and appends ev, the event of its queueing, to the event log (one
+	// round trip: every send writes both).
+	Queue(ctx context.Context, m domain.Message, ev domain.Occurrence) error
 }
 
 // Jobs enqueues the send job in the current transaction (the outbox). priority is River's
@@ -110,7 +106,7 @@ type Jobs interface {
 type Repos struct {
 	Contacts    ContactWriter
 	Messages    MessageWriter
-	Audit       AuditWriter
+	Events      events.Log
 	Jobs        Jobs
 	Idempotency IdempotencySaver
 }

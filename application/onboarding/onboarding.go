@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -63,15 +64,10 @@ type Jobs interface {
 	EnqueueStep(ctx context.Context, workspaceID, numberID domain.ID, step Step, actor domain.Caller) error
 }
 
-// AuditWriter records an audit entry in the current transaction.
-type AuditWriter interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
-}
-
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Numbers Store
-	Audit   AuditWriter
+	Events  events.Log
 	Jobs    Jobs
 }
 
@@ -365,8 +361,8 @@ func (s *Service) applySync(ctx context.Context, ws, id domain.ID, md domain.Pho
 			return err
 		}
 		if wasConnecting && p.Status == domain.NumberConnected {
-			return r.Audit.Record(ctx, domain.NewAuditEntry(auditCaller(actor, ws), "whatsapp.connected", "phone_number", id.String(),
-				map[string]any{"phone_number_id": p.PhoneNumberID, "waba_id": p.WABAID, "display_phone_number": p.DisplayPhoneNumber}, now))
+			return r.Events.Append(ctx, domain.Occurred(auditCaller(actor, ws), now, domain.WhatsAppConnected{NumberID: id,
+				PhoneNumberID: p.PhoneNumberID, WABAID: p.WABAID, DisplayPhoneNumber: p.DisplayPhoneNumber}))
 		}
 		return nil
 	})
@@ -393,8 +389,8 @@ func (s *Service) fail(ctx context.Context, ws, id domain.ID, step Step, actor d
 			if err := r.Numbers.Update(ctx, p); err != nil {
 				return err
 			}
-			return r.Audit.Record(ctx, domain.NewAuditEntry(auditCaller(actor, ws), "whatsapp.connect_failed", "phone_number", id.String(),
-				map[string]any{"phone_number_id": p.PhoneNumberID, "step": string(step), "reason": reason}, now))
+			return r.Events.Append(ctx, domain.Occurred(auditCaller(actor, ws), now, domain.WhatsAppConnectFailed{NumberID: id,
+				PhoneNumberID: p.PhoneNumberID, Step: string(step), Reason: reason}))
 		}
 		if isMeta && me.Class == domain.MetaAuth {
 			p.Status = domain.NumberNeedsReconnect

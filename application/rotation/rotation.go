@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -25,15 +26,10 @@ type Store interface {
 	Update(ctx context.Context, p domain.PhoneNumber) error
 }
 
-// AuditWriter records an audit entry in the current transaction.
-type AuditWriter interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
-}
-
 // Repos is what a transaction offers.
 type Repos struct {
 	Numbers Store
-	Audit   AuditWriter
+	Events  events.Log
 }
 
 // TxRunner runs fn in one transaction.
@@ -80,8 +76,8 @@ func Rotate(ctx context.Context, tx TxRunner, v Rewrapper, batch int, now func()
 					return err
 				}
 				system := domain.Caller{Type: domain.ActorSystem, WorkspaceID: p.WorkspaceID}
-				if err := r.Audit.Record(ctx, domain.NewAuditEntry(system, "vault.key_rotated", "phone_number", p.ID.String(),
-					map[string]any{"from_key_id": from, "to_key_id": keyID}, p.UpdatedAt)); err != nil {
+				if err := r.Events.Append(ctx, domain.Occurred(system, p.UpdatedAt, domain.TokenKeyRotated{NumberID: p.ID,
+					Key: domain.FromTo[string]{From: from, To: keyID}})); err != nil {
 					return err
 				}
 				after = p.ID

@@ -41,18 +41,21 @@ func (f *fakeStore) Update(_ context.Context, p domain.PhoneNumber) error {
 	return nil
 }
 
-type fakeAudit struct{ n int }
+type fakeEvents struct{ n int }
 
-func (a *fakeAudit) Record(context.Context, domain.AuditEntry) error { a.n++; return nil }
+func (a *fakeEvents) Append(_ context.Context, os ...domain.Occurrence) error {
+	a.n += len(os)
+	return nil
+}
 
 // tx applies writes directly: good enough to test batching and resumption.
 type tx struct {
 	s *fakeStore
-	a *fakeAudit
+	a *fakeEvents
 }
 
 func (t tx) InTx(ctx context.Context, fn func(context.Context, rotation.Repos) error) error {
-	return fn(ctx, rotation.Repos{Numbers: t.s, Audit: t.a})
+	return fn(ctx, rotation.Repos{Numbers: t.s, Events: t.a})
 }
 
 type rewrapper struct{}
@@ -70,7 +73,7 @@ func TestRotateResumesAndCompletes(t *testing.T) {
 		pin := domain.Sealed{KeyID: "old"}
 		s.rows = append(s.rows, domain.PhoneNumber{ID: domain.NewID(), Token: domain.Sealed{KeyID: "old"}, PIN: &pin})
 	}
-	a := &fakeAudit{}
+	a := &fakeEvents{}
 	_, err := rotation.Rotate(context.Background(), tx{s, a}, rewrapper{}, 3, time.Now)
 	require.Error(t, err, "the fourth update fails")
 

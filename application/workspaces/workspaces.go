@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -34,15 +35,10 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, workspaceID, id domain.ID, at time.Time) error // KindNotFound when absent or revoked
 }
 
-// AuditWriter records an audit entry in the current transaction.
-type AuditWriter interface {
-	Record(ctx context.Context, e domain.AuditEntry) error
-}
-
 // Repos is what a transaction offers these use cases.
 type Repos struct {
-	Store Store
-	Audit AuditWriter
+	Store  Store
+	Events events.Log
 }
 
 // TxRunner runs fn in one transaction.
@@ -83,8 +79,7 @@ func (s *Service) Create(ctx context.Context, p domain.Principal, name string, m
 		if err := r.Store.AddMember(ctx, w.ID, p.ID, access.Owner, now); err != nil {
 			return err
 		}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(caller, "workspace.created", "workspace", w.ID.String(),
-			map[string]any{"name": w.Name, "plan": string(w.Plan)}, now))
+		return r.Events.Append(ctx, domain.Occurred(caller, now, domain.WorkspaceCreated{WorkspaceID: w.ID, Name: w.Name, Plan: w.Plan}))
 	})
 	return w, err
 }
@@ -130,13 +125,13 @@ func (s *Service) Update(ctx context.Context, c domain.Caller, in UpdateInput) (
 		if in.Name == nil || strings.TrimSpace(*in.Name) == w.Name {
 			return nil
 		}
-		details := map[string]any{"name": map[string]any{"from": w.Name, "to": strings.TrimSpace(*in.Name)}}
+		renamed := domain.WorkspaceRenamed{WorkspaceID: w.ID, Name: domain.FromTo[string]{From: w.Name, To: strings.TrimSpace(*in.Name)}}
 		w.Name = strings.TrimSpace(*in.Name)
 		w.UpdatedAt = s.now().UTC()
 		if err := r.Store.UpdateWorkspace(ctx, w); err != nil {
 			return err
 		}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(c, "workspace.updated", "workspace", w.ID.String(), details, w.UpdatedAt))
+		return r.Events.Append(ctx, domain.Occurred(c, w.UpdatedAt, renamed))
 	})
 	return w, err
 }
@@ -156,13 +151,13 @@ func (s *Service) SetPlan(ctx context.Context, ws domain.ID, plan string, meta d
 		if w, err = r.Store.Workspace(ctx, ws); err != nil || w.Plan == p {
 			return err
 		}
-		details := map[string]any{"plan": map[string]any{"from": string(w.Plan), "to": string(p)}}
+		changed := domain.WorkspacePlanChanged{WorkspaceID: ws, Plan: domain.FromTo[string]{From: string(w.Plan), To: string(p)}}
 		w.Plan, w.UpdatedAt = p, s.now().UTC()
 		if err := r.Store.UpdateWorkspace(ctx, w); err != nil {
 			return err
 		}
 		operator := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws, Meta: meta}
-		return r.Audit.Record(ctx, domain.NewAuditEntry(operator, "workspace.plan_changed", "workspace", ws.String(), details, w.UpdatedAt))
+		return r.Events.Append(ctx, domain.Occurred(operator, w.UpdatedAt, changed))
 	})
 	return w, err
 }
@@ -210,8 +205,7 @@ func (s *Service) AddMember(ctx context.Context, c domain.Caller, email, role st
 			return err
 		}
 		m = domain.Member{WorkspaceID: c.WorkspaceID, UserID: u.ID, Email: u.Email, Name: u.Name, Role: r, CreatedAt: now}
-		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "member.added", "member", u.ID.String(),
-			map[string]any{"email": u.Email, "role": string(r)}, now))
+		return repos.Events.Append(ctx, domain.Occurred(c, now, domain.MemberAdded{UserID: u.ID, Email: u.Email, Role: string(r)}))
 	})
 	return m, err
 }
@@ -250,8 +244,8 @@ func (s *Service) ChangeRole(ctx context.Context, c domain.Caller, userID domain
 		}
 		from := m.Role
 		m.Role = r
-		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "member.role_changed", "member", userID.String(),
-			map[string]any{"from": string(from), "to": string(r)}, s.now()))
+		return repos.Events.Append(ctx, domain.Occurred(c, s.now(), domain.MemberRoleChanged{UserID: userID,
+			Role: domain.FromTo[string]{From: string(from), To: string(r)}}))
 	})
 	return m, err
 }
@@ -279,8 +273,7 @@ func (s *Service) RemoveMember(ctx context.Context, c domain.Caller, userID doma
 		if err := repos.Store.RemoveMember(ctx, c.WorkspaceID, userID); err != nil {
 			return err
 		}
-		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "member.removed", "member", userID.String(),
-			map[string]any{"email": m.Email, "role": string(m.Role)}, s.now()))
+		return repos.Events.Append(ctx, domain.Occurred(c, s.now(), domain.MemberRemoved{UserID: userID, Email: m.Email, Role: string(m.Role)}))
 	})
 }
 
@@ -312,8 +305,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, c domain.Caller, name, role 
 		if err := repos.Store.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
-		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "apikey.created", "api_key", k.ID.String(),
-			map[string]any{"name": k.Name, "role": string(r)}, now))
+		return repos.Events.Append(ctx, domain.Occurred(c, now, domain.APIKeyCreated{KeyID: k.ID, Name: k.Name, Role: string(r)}))
 	})
 	return CreatedAPIKey{APIKey: k, Secret: secret}, err
 }
@@ -337,6 +329,6 @@ func (s *Service) RevokeAPIKey(ctx context.Context, c domain.Caller, id domain.I
 		if err := repos.Store.RevokeAPIKey(ctx, c.WorkspaceID, id, now); err != nil {
 			return err
 		}
-		return repos.Audit.Record(ctx, domain.NewAuditEntry(c, "apikey.revoked", "api_key", id.String(), nil, now))
+		return repos.Events.Append(ctx, domain.Occurred(c, now, domain.APIKeyRevoked{KeyID: id}))
 	})
 }

@@ -114,7 +114,7 @@ func TestCreate(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		boom := errors.New("audit insert failed")
-		b.db.FailAudit(boom)
+		b.db.FailEvents(boom)
 		before := b.db.Snapshot()
 
 		_, err := b.svc.Create(ctx, domain.Principal{Type: domain.ActorUser, ID: b.outsider.ID}, "Doomed", domain.RequestMeta{})

@@ -294,7 +294,7 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			seen, err := r.Contacts.Get(ctx, ws, c.ID, contacts.View{}, true)
 			require.NoError(t, err, "a transaction reads its own writes")
 			require.Equal(t, c.ID, seen.ID)
-			require.NoError(t, r.Audit.Record(ctx, domain.NewAuditEntry(caller, "contact.created", "contact", c.ID.String(), nil, at)))
+			require.NoError(t, r.Events.Append(ctx, domain.Occurred(caller, at, domain.ContactCreated{ContactID: c.ID, Phone: c.Phone})))
 			return boom
 		})
 		require.ErrorIs(t, err, boom)
@@ -305,7 +305,7 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			if _, err := r.Contacts.Create(ctx, c); err != nil {
 				return err
 			}
-			return r.Audit.Record(ctx, domain.NewAuditEntry(caller, "contact.created", "contact", c.ID.String(), nil, at))
+			return r.Events.Append(ctx, domain.Occurred(caller, at, domain.ContactCreated{ContactID: c.ID, Phone: c.Phone}))
 		}))
 		get(t, sub.Store, ws, c.ID)
 	})

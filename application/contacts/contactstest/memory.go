@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -27,14 +28,13 @@ type suppressionKey struct {
 
 type state struct {
 	contacts map[contactKey]domain.Contact
-	audit    []domain.AuditEntry
-	feed     []domain.FeedEvent
+	events   []domain.Occurrence
 	// suppressed keeps the opt-out of an address, as the Postgres suppression list does.
 	suppressed map[suppressionKey]domain.Contact
 }
 
 func (s *state) clone() *state {
-	return &state{contacts: maps.Clone(s.contacts), audit: slices.Clone(s.audit), feed: slices.Clone(s.feed), suppressed: maps.Clone(s.suppressed)}
+	return &state{contacts: maps.Clone(s.contacts), events: slices.Clone(s.events), suppressed: maps.Clone(s.suppressed)}
 }
 
 // ListCall is what a List call asked the store for.
@@ -67,7 +67,7 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r conta
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx := &memoryStore{db: db, s: db.state.clone()}
-	if err := fn(ctx, contacts.Repos{Contacts: tx, Audit: tx, Feed: tx}); err != nil {
+	if err := fn(ctx, contacts.Repos{Contacts: tx, Events: tx}); err != nil {
 		return err
 	}
 	db.state = tx.s
@@ -110,14 +110,14 @@ func (db *Memory) Contacts() int {
 func (db *Memory) Audit() []domain.AuditEntry {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return slices.Clone(db.state.audit)
+	return eventstest.Audit(db.state.events)
 }
 
-// Feed returns the committed feed entries, oldest first.
-func (db *Memory) Feed() []domain.FeedEvent {
+// Events returns the committed events, oldest first.
+func (db *Memory) Events() []domain.Occurrence {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return slices.Clone(db.state.feed)
+	return slices.Clone(db.state.events)
 }
 
 // Lists returns the List calls served so far.
@@ -156,12 +156,8 @@ func (f *memoryStore) with(fn func(s *state) error) error {
 	return fn(f.db.state)
 }
 
-func (f *memoryStore) Append(_ context.Context, e domain.FeedEvent) error {
-	return f.with(func(s *state) error { s.feed = append(s.feed, e); return nil })
-}
-
-func (f *memoryStore) Record(_ context.Context, e domain.AuditEntry) error {
-	return f.with(func(s *state) error { s.audit = append(s.audit, e); return nil })
+func (f *memoryStore) Append(_ context.Context, os ...domain.Occurrence) error {
+	return f.with(func(s *state) error { s.events = append(s.events, os...); return nil })
 }
 
 func (f *memoryStore) Create(_ context.Context, c domain.Contact) (domain.Contact, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -20,7 +21,6 @@ type Subject struct {
 	Contacts  inbound.ContactStore
 	Messages  inbound.MessageStore
 	Accounts  inbound.AccountStore
-	Feed      inbound.EventFeed
 	// Workspace creates a workspace (default opt-out settings) and returns its id.
 	Workspace func(t *testing.T) domain.ID
 	// Number connects n (its WorkspaceID and ID set) to its workspace.
@@ -32,8 +32,8 @@ type Subject struct {
 	Contact       func(t *testing.T, ws, id domain.ID) domain.Contact
 	Message       func(t *testing.T, ws, id domain.ID) domain.Message
 	DeleteContact func(t *testing.T, ws, id domain.ID)
-	// Events is the inbox feed of ws, oldest first.
-	Events func(t *testing.T, ws domain.ID) []domain.FeedEvent
+	// Events is the event log of ws, oldest first.
+	Events func(t *testing.T, ws domain.ID) []eventstest.Row
 	// Template reads a template; ok is false when there is none.
 	Template func(t *testing.T, k TemplateKey) (tpl Template, ok bool)
 	// NumberState is what UpdateNumber may change of a number.
@@ -44,7 +44,7 @@ type Subject struct {
 
 // NewSubject returns m as a contract subject.
 func NewSubject(m *Memory) Subject {
-	return Subject{Directory: m, Contacts: m, Messages: m, Accounts: m, Feed: m,
+	return Subject{Directory: m, Contacts: m, Messages: m, Accounts: m,
 		Workspace: func(*testing.T) domain.ID { return domain.NewID() },
 		Number:    func(_ *testing.T, n inbound.NumberInfo) { m.Numbers = append(m.Numbers, n) },
 		Outbound: func(t *testing.T, msg domain.Message) {
@@ -61,11 +61,11 @@ func NewSubject(m *Memory) Subject {
 			return *msg
 		},
 		DeleteContact: func(_ *testing.T, _, id domain.ID) { delete(m.Contacts, id) },
-		Events: func(_ *testing.T, ws domain.ID) []domain.FeedEvent {
-			var out []domain.FeedEvent
-			for _, e := range m.Events {
-				if e.WorkspaceID == ws {
-					out = append(out, e)
+		Events: func(_ *testing.T, ws domain.ID) []eventstest.Row {
+			var out []eventstest.Row
+			for _, o := range m.Events {
+				if o.WorkspaceID() == ws {
+					out = append(out, eventstest.RowOf(o))
 				}
 			}
 			return out
@@ -84,7 +84,7 @@ func NewSubject(m *Memory) Subject {
 }
 
 // RunContract holds the repository ports of application/inbound (Directory, ContactStore,
-// MessageStore, AccountStore, EventFeed) to what ports.go promises. newSubject returns a
+// MessageStore, AccountStore) to what ports.go promises. newSubject returns a
 // fresh subject for each sub-test.
 func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 	t.Helper()
@@ -235,9 +235,9 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			Direction: domain.Inbound, Type: "text", Content: json.RawMessage(`{"body":"hi"}`), Status: domain.StatusReceived,
 			WAMID: wamid, CreatedAt: created}
 	}
-	feedOf := func(m domain.Message, kind string) domain.FeedEvent {
-		return domain.FeedEvent{WorkspaceID: m.WorkspaceID, Kind: kind, ContactID: &m.ContactID, MessageID: &m.ID,
-			Payload: map[string]any{"wamid": m.WAMID}}
+	received := func(m domain.Message) domain.Occurrence {
+		return domain.Occurred(domain.Caller{Type: domain.ActorContact, ID: m.ContactID, WorkspaceID: m.WorkspaceID}, m.CreatedAt,
+			domain.MessageReceived{MessageID: m.ID, ContactID: m.ContactID, WAMID: m.WAMID, Type: m.Type})
 	}
 
 	t.Run("ReceiveInboundOncePerWAMIDMovingTheWindowForward", func(t *testing.T) {
@@ -252,13 +252,13 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 
 		// Not touching leaves the window.
 		quiet := inboundMsg(ws, c.ID, uniq("wamid."), at)
-		ins, err := s.Messages.ReceiveInbound(ctx, quiet, false, feedOf(quiet, domain.FeedMessageReceived))
+		ins, err := s.Messages.ReceiveInbound(ctx, quiet, false, received(quiet))
 		require.NoError(t, err)
 		require.True(t, ins)
 		require.Nil(t, s.Contact(t, ws, c.ID).LastInboundAt)
 
 		m := inboundMsg(ws, c.ID, wamid, at.Add(time.Hour))
-		ins, err = s.Messages.ReceiveInbound(ctx, m, true, feedOf(m, domain.FeedMessageReceived))
+		ins, err = s.Messages.ReceiveInbound(ctx, m, true, received(m))
 		require.NoError(t, err)
 		require.True(t, ins)
 		got := s.Message(t, ws, m.ID)
@@ -274,13 +274,13 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 
 		// The same wamid again: nothing, not even a feed entry or a window move.
 		dup := inboundMsg(ws, c.ID, wamid, at.Add(2*time.Hour))
-		ins, err = s.Messages.ReceiveInbound(ctx, dup, true, feedOf(dup, domain.FeedMessageReceived))
+		ins, err = s.Messages.ReceiveInbound(ctx, dup, true, received(dup))
 		require.NoError(t, err)
 		require.False(t, ins)
 		sameTime(t, m.CreatedAt, s.Contact(t, ws, c.ID).LastInboundAt, "a duplicate moves nothing")
 		// An older message does not move the window back.
 		old := inboundMsg(ws, c.ID, uniq("wamid."), at.Add(30*time.Minute))
-		ins, err = s.Messages.ReceiveInbound(ctx, old, true, feedOf(old, domain.FeedMessageReceived))
+		ins, err = s.Messages.ReceiveInbound(ctx, old, true, received(old))
 		require.NoError(t, err)
 		require.True(t, ins)
 		sameTime(t, m.CreatedAt, s.Contact(t, ws, c.ID).LastInboundAt, "never back")
@@ -288,7 +288,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 
 		evs := s.Events(t, ws)
 		require.Len(t, evs, 3)
-		require.Equal(t, feedOf(m, domain.FeedMessageReceived), evs[1])
+		require.Equal(t, eventstest.RowOf(received(m)), evs[1])
 	})
 
 	outbound := func(t *testing.T, s Subject, ws domain.ID, wamid string) domain.Message {
@@ -339,7 +339,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		// An inbound message is never the one a status is about.
 		c := find(t, s, ws, inbound.NewIdentity("14155550100", "", ""))
 		in := inboundMsg(ws, c.ID, uniq("wamid."), at)
-		_, err = s.Messages.ReceiveInbound(ctx, in, false, feedOf(in, domain.FeedMessageReceived))
+		_, err = s.Messages.ReceiveInbound(ctx, in, false, received(in))
 		require.NoError(t, err)
 		_, _, ok, err = s.Messages.RecordStatus(ctx, ws, domain.StatusReport{WAMID: in.WAMID, Status: "sent", At: at})
 		require.NoError(t, err)
@@ -393,7 +393,8 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		u.Status, u.SentAt, u.FailedAt = domain.StatusFailed, &sent, &failed
 		u.Error = &domain.MessageError{Code: 131047, Title: "Re-engagement message", Detail: "More than 24 hours"}
 		u.Pricing = json.RawMessage(`{"billable":true,"category":"service"}`)
-		ev := feedOf(u, domain.FeedMessageStatus)
+		ev := domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}, failed, domain.MessageStatusChanged{
+			MessageID: u.ID, ContactID: u.ContactID, WAMID: u.WAMID, Reported: "failed", Status: u.Status, Previous: m.Status})
 		require.NoError(t, s.Messages.UpdateDelivery(ctx, u, ev))
 		got := s.Message(t, ws, m.ID)
 		require.Equal(t, domain.StatusFailed, got.Status)
@@ -403,7 +404,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.Nil(t, got.ReadAt)
 		require.Equal(t, u.Error, got.Error)
 		require.JSONEq(t, string(u.Pricing), string(got.Pricing))
-		require.Equal(t, []domain.FeedEvent{ev}, s.Events(t, ws))
+		require.Equal(t, []eventstest.Row{eventstest.RowOf(ev)}, s.Events(t, ws))
 	})
 
 	t.Run("UpsertTemplateNonEmptyFieldsWin", func(t *testing.T) {
@@ -468,21 +469,5 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		unowned.ID, unowned.WorkspaceID = domain.NewID(), nil
 		require.NoError(t, s.Accounts.RecordAccountEvent(ctx, unowned))
 		require.Equal(t, 1, s.AccountEvents(t, unowned.ID))
-	})
-
-	t.Run("FeedAppendsInOrder", func(t *testing.T) {
-		t.Parallel()
-		s := newSubject(t)
-		ws := s.Workspace(t)
-		c := find(t, s, ws, inbound.NewIdentity("14155550100", "", ""))
-		evs := []domain.FeedEvent{
-			{WorkspaceID: ws, Kind: domain.FeedContactOptedOut, ContactID: &c.ID, Payload: map[string]any{"source": "keyword"}},
-			{WorkspaceID: ws, Kind: domain.FeedContactOptedOut, ContactID: &c.ID, Payload: map[string]any{}},
-		}
-		for _, e := range evs {
-			require.NoError(t, s.Feed.Append(ctx, e))
-		}
-		require.Equal(t, evs, s.Events(t, ws))
-		require.Empty(t, s.Events(t, s.Workspace(t)))
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -66,7 +67,7 @@ type Memory struct {
 	NumberChanges map[domain.ID][]inbound.NumberChange // the UpdateNumber calls, in order
 	Accounts      map[domain.ID]inbound.AccountEvent
 	Suppressed    map[SuppressionKey]Suppression
-	Events        []domain.FeedEvent
+	Events        []domain.Occurrence
 	Jobs          []domain.ID
 	Audit         []domain.AuditEntry
 	FailNext      error    // returned by the next InTx after fn ran (a failed commit)
@@ -89,7 +90,7 @@ func NewMemory() *Memory {
 
 // Repos is every port over m, outside any transaction.
 func (m *Memory) Repos() inbound.Repos {
-	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Feed: m, Outbox: m, Jobs: m, Audit: m}
+	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Events: m, Outbox: m, Jobs: m}
 }
 
 // InTx runs fn; the state it changed is restored when fn (or the commit, see FailNext) fails.
@@ -113,7 +114,7 @@ func (m *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r inboun
 func (m *Memory) clone() *Memory {
 	c := NewMemory()
 	c.Numbers, c.Settings, c.FailNext = m.Numbers, m.Settings, m.FailNext
-	c.Events = append([]domain.FeedEvent(nil), m.Events...)
+	c.Events = append([]domain.Occurrence(nil), m.Events...)
 	c.Jobs = append([]domain.ID(nil), m.Jobs...)
 	c.Audit = append([]domain.AuditEntry(nil), m.Audit...)
 	for k, v := range m.Contacts {
@@ -329,7 +330,7 @@ func (m *Memory) WAMIDExists(_ context.Context, wamid string) (bool, error) {
 }
 
 // ReceiveInbound implements inbound.MessageStore.
-func (m *Memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch bool, ev domain.FeedEvent) (bool, error) {
+func (m *Memory) ReceiveInbound(ctx context.Context, msg domain.Message, touch bool, ev domain.Occurrence) (bool, error) {
 	if m.FailText != "" && strings.Contains(string(msg.Content), m.FailText) {
 		return false, errors.New("cannot store " + msg.WAMID)
 	}
@@ -381,7 +382,7 @@ func (m *Memory) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid strin
 // UpdateDelivery implements inbound.MessageStore: it writes the status, the timestamps,
 // the error and the pricing of the stored message (none when there is no such message)
 // and appends ev.
-func (m *Memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev domain.FeedEvent) error {
+func (m *Memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev domain.Occurrence) error {
 	if s, ok := m.Messages[msg.ID]; ok && s.WorkspaceID == msg.WorkspaceID {
 		s.Status, s.SentAt, s.DeliveredAt, s.ReadAt, s.FailedAt = msg.Status, msg.SentAt, msg.DeliveredAt, msg.ReadAt, msg.FailedAt
 		s.Error, s.Pricing = msg.Error, msg.Pricing
@@ -454,11 +455,12 @@ func (m *Memory) RecordAccountEvent(_ context.Context, e inbound.AccountEvent) e
 	return nil
 }
 
-// EventFeed, Outbox, Jobs, AuditWriter.
+// Events, Outbox, Jobs.
 
-// Append implements inbound.EventFeed.
-func (m *Memory) Append(_ context.Context, e domain.FeedEvent) error {
-	m.Events = append(m.Events, e)
+// Append implements events.Log: the occurrences, and the audit entries they make.
+func (m *Memory) Append(_ context.Context, os ...domain.Occurrence) error {
+	m.Events = append(m.Events, os...)
+	m.Audit = append(m.Audit, eventstest.Audit(os)...)
 	return nil
 }
 
@@ -471,11 +473,5 @@ func (m *Memory) CreateOutbound(_ context.Context, msg domain.Message) error {
 // EnqueueSend implements inbound.Jobs.
 func (m *Memory) EnqueueSend(_ context.Context, _, id domain.ID) error {
 	m.Jobs = append(m.Jobs, id)
-	return nil
-}
-
-// Record implements inbound.AuditWriter.
-func (m *Memory) Record(_ context.Context, e domain.AuditEntry) error {
-	m.Audit = append(m.Audit, e)
 	return nil
 }

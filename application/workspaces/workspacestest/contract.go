@@ -317,7 +317,7 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			n, err := r.Store.LockOwners(ctx, w.ID)
 			require.NoError(t, err)
 			require.Equal(t, 1, n, "a transaction reads its own writes")
-			return r.Audit.Record(ctx, domain.NewAuditEntry(caller, "workspace.created", "workspace", w.ID.String(), nil, ts))
+			return r.Events.Append(ctx, domain.Occurred(caller, ts, domain.WorkspaceCreated{WorkspaceID: w.ID, Name: w.Name, Plan: w.Plan}))
 		}
 		err := sub.Tx.InTx(ctx, func(ctx context.Context, r workspaces.Repos) error {
 			if err := work(ctx, r); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
@@ -27,7 +28,8 @@ type State struct {
 	Users      map[domain.ID]domain.User
 	Members    map[MemberKey]domain.Member
 	Keys       map[domain.ID]domain.APIKey
-	Audit      []domain.AuditEntry
+	Events     []domain.Occurrence
+	Audit      []domain.AuditEntry // what Events leave in the audit trail
 }
 
 func (s *State) clone() *State {
@@ -36,6 +38,7 @@ func (s *State) clone() *State {
 		Users:      maps.Clone(s.Users),
 		Members:    maps.Clone(s.Members),
 		Keys:       maps.Clone(s.Keys),
+		Events:     slices.Clone(s.Events),
 		Audit:      slices.Clone(s.Audit),
 	}
 }
@@ -44,9 +47,9 @@ func (s *State) clone() *State {
 // state; a transaction works on a copy kept only when its function returns nil (so a
 // rollback is observable), and transactions run one at a time, like SERIALIZABLE ones.
 type Memory struct {
-	mu        sync.Mutex
-	state     *State
-	failAudit error
+	mu         sync.Mutex
+	state      *State
+	failEvents error
 	// lockedOwners counts LockOwners calls.
 	lockedOwners int
 	// limits records the limit of every Members and APIKeys call.
@@ -68,7 +71,7 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r works
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx := &memoryStore{db: db, s: db.state.clone()}
-	if err := fn(ctx, workspaces.Repos{Store: tx, Audit: tx}); err != nil {
+	if err := fn(ctx, workspaces.Repos{Store: tx, Events: tx}); err != nil {
 		return err
 	}
 	db.state = tx.s
@@ -98,11 +101,11 @@ func (db *Memory) AddUser(u domain.User) {
 	db.Seed(func(s *State) { s.Users[u.ID] = u })
 }
 
-// FailAudit makes every audit Record fail with err (nil: succeed again).
-func (db *Memory) FailAudit(err error) {
+// FailEvents makes every event Append fail with err (nil: succeed again).
+func (db *Memory) FailEvents(err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.failAudit = err
+	db.failEvents = err
 }
 
 // LockedOwners counts the LockOwners calls served so far.
@@ -122,7 +125,7 @@ func (db *Memory) LastLimit() int {
 	return db.limits[len(db.limits)-1]
 }
 
-// memoryStore is a workspaces.Store and AuditWriter over a transaction's copy (s) or, when
+// memoryStore is a workspaces.Store and events.Log over a transaction's copy (s) or, when
 // s is nil, the committed state under the lock.
 type memoryStore struct {
 	db *Memory
@@ -138,12 +141,13 @@ func (t *memoryStore) with(fn func(s *State) error) error {
 	return fn(t.db.state)
 }
 
-func (t *memoryStore) Record(_ context.Context, e domain.AuditEntry) error {
+func (t *memoryStore) Append(_ context.Context, os ...domain.Occurrence) error {
 	return t.with(func(s *State) error {
-		if t.db.failAudit != nil {
-			return t.db.failAudit
+		if t.db.failEvents != nil {
+			return t.db.failEvents
 		}
-		s.Audit = append(s.Audit, e)
+		s.Events = append(s.Events, os...)
+		s.Audit = append(s.Audit, eventstest.Audit(os)...)
 		return nil
 	})
 }

@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wabaplatform/waba/application/events"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// EventLog appends domain events to the event log (the events table) and the audit
+// entries derived from them, in the transaction of the change that caused them.
+type EventLog struct{ q Querier }
+
+// NewEventLog returns the log over q (a pool or a transaction).
+func NewEventLog(q Querier) *EventLog { return &EventLog{q: q} }
+
+// Append implements events.Log: every row in one round trip.
+func (l *EventLog) Append(ctx context.Context, os ...domain.Occurrence) error {
+	var b pgx.Batch
+	for _, o := range os {
+		if err := queueEvent(&b, o, nil); err != nil {
+			return err
+		}
+	}
+	return l.q.SendBatch(ctx, &b).Close()
+}
+
+// queueEvent queues o's row in the log and, for the kinds the audit trail keeps, its
+// audit entry, on b: writers that store a change in a batch send its events with it.
+// With onlyIfMessage set both rows are written only if that message exists by then (the
+// statement before it in the batch inserted it, and not a redelivery).
+func queueEvent(b *pgx.Batch, o domain.Occurrence, onlyIfMessage *domain.ID) error {
+	s := o.Event.Subject()
+	details := s.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	payload, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", o.Event.Kind(), err)
+	}
+	var ws *domain.ID
+	if id := o.WorkspaceID(); !id.IsZero() {
+		ws = &id
+	}
+	b.Queue(`
+		INSERT INTO events (workspace_id, kind, actor_type, actor_id, resource_type, resource_id,
+			contact_id, message_id, payload, created_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+		WHERE $11::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE workspace_id = $1 AND id = $11)
+		RETURNING `+notifyEvent,
+		ws, string(o.Event.Kind()), string(o.Actor.Type), o.Actor.ID.StringOrEmpty(), s.ResourceType, s.ResourceID,
+		s.ContactID, s.MessageID, sanitizeJSONB(payload), o.At, onlyIfMessage)
+	entry, audited := o.AuditEntry()
+	if !audited {
+		return nil
+	}
+	if onlyIfMessage != nil {
+		return errors.New("audited events do not wait on a message") // no writer needs it yet
+	}
+	sql, args, err := auditInsert(entry)
+	if err != nil {
+		return err
+	}
+	b.Queue(sql, args...)
+	return nil
+}
+
+// notifyEvent, in the RETURNING clause of an insert into events, announces each row on
+// channel events (payload {"workspace_id","id","kind"}); Postgres delivers it at commit.
+const notifyEvent = `pg_notify('events', json_build_object('workspace_id', workspace_id, 'id', id, 'kind', kind)::text)`
+
+// EventPositions keeps the subscribers' positions in the log (events.Positions).
+type EventPositions struct{ q Querier }
+
+// NewEventPositions returns the positions over q (a transaction: Claim's lock lasts until
+// it ends).
+func NewEventPositions(q Querier) *EventPositions { return &EventPositions{q: q} }
+
+// Claim implements events.Positions.
+func (p *EventPositions) Claim(ctx context.Context, name string) (events.Position, bool, error) {
+	if _, err := p.q.Exec(ctx, `INSERT INTO event_subscriptions (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
+		return events.Position{}, false, err
+	}
+	var tx string
+	var pos events.Position
+	err := p.q.QueryRow(ctx, `SELECT tx::text, event_id FROM event_subscriptions WHERE name = $1 FOR UPDATE SKIP LOCKED`,
+		name).Scan(&tx, &pos.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pos, false, nil
+	}
+	if err != nil {
+		return pos, false, err
+	}
+	pos.Tx, err = strconv.ParseUint(tx, 10, 64)
+	return pos, err == nil, err
+}
+
+// After implements events.Positions: transactions are read only below the snapshot's
+// xmin, the oldest one still running, so one that commits later can never land behind a
+// position already passed.
+func (p *EventPositions) After(ctx context.Context, pos events.Position, limit int) ([]events.Logged, error) {
+	rows, err := p.q.Query(ctx, `
+		SELECT id, tx::text, coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'), kind, actor_type, actor_id,
+			resource_type, resource_id, contact_id, message_id, payload, created_at
+		FROM events
+		WHERE (tx, id) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY tx, id LIMIT $3`, strconv.FormatUint(pos.Tx, 10), pos.ID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (events.Logged, error) {
+		var e events.Logged
+		var tx, kind, actor string
+		err := row.Scan(&e.ID, &tx, &e.WorkspaceID, &kind, &actor, &e.ActorID, &e.ResourceType, &e.ResourceID,
+			&e.ContactID, &e.MessageID, &e.Payload, &e.At)
+		if err != nil {
+			return e, err
+		}
+		e.Kind, e.ActorType = domain.EventKind(kind), domain.ActorType(actor)
+		e.Position.ID = e.ID
+		e.Position.Tx, err = strconv.ParseUint(tx, 10, 64)
+		return e, err
+	})
+}
+
+// Move implements events.Positions.
+func (p *EventPositions) Move(ctx context.Context, name string, pos events.Position) error {
+	_, err := p.q.Exec(ctx, `UPDATE event_subscriptions SET tx = $2::text::xid8, event_id = $3, updated_at = now()
+		WHERE name = $1`, name, strconv.FormatUint(pos.Tx, 10), pos.ID)
+	return err
+}

@@ -1,0 +1,127 @@
+// Package events is the spine's log: the port every use case appends its domain events to
+// (in the transaction of the change), and the dispatch of the log to its subscribers.
+//
+// Each subscriber reads the log at its own position, in order, in batches, through a River
+// job of its own: a slow or failing subscriber holds back only itself, never the change
+// that caused an event nor another subscriber. Delivery is at least once (a batch whose
+// position could not be stored is delivered again), so a subscriber is idempotent on
+// Logged.ID. Adding one is a package that implements Subscriber and one registration in
+// bootstrap; nothing that appends events changes.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/wabaplatform/waba/domain"
+)
+
+// Log appends occurrences to the event log in the current transaction, with the audit
+// entries of the kinds the audit trail keeps (domain.Occurrence.AuditEntry).
+type Log interface {
+	Append(ctx context.Context, os ...domain.Occurrence) error
+}
+
+// Logged is an event as the log keeps it and subscribers read it.
+type Logged struct {
+	ID           int64
+	Position     Position
+	WorkspaceID  domain.ID // NilID outside any workspace
+	Kind         domain.EventKind
+	ActorType    domain.ActorType
+	ActorID      string
+	ResourceType string
+	ResourceID   string
+	ContactID    *domain.ID
+	MessageID    *domain.ID
+	Payload      json.RawMessage // the event's details
+	At           time.Time
+}
+
+// Position is a place in the log: after the event with this transaction and id.
+type Position struct {
+	Tx uint64
+	ID int64
+}
+
+// Subscriber consumes the log.
+type Subscriber interface {
+	// Name keys the subscriber's position; changing it starts the subscriber over.
+	Name() string
+	// Handle consumes a batch, oldest first. An error delivers the same batch again later.
+	Handle(ctx context.Context, batch []Logged) error
+}
+
+// Positions keeps subscribers' positions and reads the log after them.
+type Positions interface {
+	// Claim locks name's position for the rest of the transaction, creating it at the
+	// start of the log; ok is false while another transaction holds it.
+	Claim(ctx context.Context, name string) (p Position, ok bool, err error)
+	// After reads up to limit events after p, oldest first, of transactions that no
+	// running transaction precedes (so a later read never finds an event before p).
+	After(ctx context.Context, p Position, limit int) ([]Logged, error)
+	// Move stores name's new position.
+	Move(ctx context.Context, name string, p Position) error
+}
+
+// TxRunner runs fn in one transaction.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, p Positions) error) error
+}
+
+// BatchSize is how many events a subscriber is handed at once.
+const BatchSize = 500
+
+// Dispatcher hands the log to its subscribers.
+type Dispatcher struct {
+	tx   TxRunner
+	subs map[string]Subscriber
+}
+
+// NewDispatcher returns the dispatcher of subs; their names must differ.
+func NewDispatcher(tx TxRunner, subs []Subscriber) *Dispatcher {
+	d := &Dispatcher{tx: tx, subs: map[string]Subscriber{}}
+	for _, s := range subs {
+		if _, dup := d.subs[s.Name()]; dup {
+			panic("events: two subscribers named " + s.Name())
+		}
+		d.subs[s.Name()] = s
+	}
+	return d
+}
+
+// Names lists the subscribers.
+func (d *Dispatcher) Names() []string {
+	names := make([]string, 0, len(d.subs))
+	for n := range d.subs {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Deliver hands the named subscriber its next batch and moves its position past it; more
+// says a full batch was delivered (there may be more). A subscriber another transaction
+// is serving is left to it. An unknown name is an error.
+func (d *Dispatcher) Deliver(ctx context.Context, name string) (more bool, err error) {
+	sub, ok := d.subs[name]
+	if !ok {
+		return false, domain.Errorf(domain.KindNotFound, "no event subscriber %q", name)
+	}
+	err = d.tx.InTx(ctx, func(ctx context.Context, ps Positions) error {
+		p, ok, err := ps.Claim(ctx, name)
+		if err != nil || !ok {
+			return err
+		}
+		batch, err := ps.After(ctx, p, BatchSize)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		if err := sub.Handle(ctx, batch); err != nil {
+			return err
+		}
+		more = len(batch) == BatchSize
+		return ps.Move(ctx, name, batch[len(batch)-1].Position)
+	})
+	return more, err
+}

@@ -1,0 +1,373 @@
+package domain
+
+import "time"
+
+// EventKind names a fact. For the facts the audit trail keeps it is also the audit action
+// (resource.verb in the past tense).
+type EventKind string
+
+// The event kinds. EventKinds lists them all.
+const (
+	EventMessageReceived          EventKind = "message.received"
+	EventMessageQueued            EventKind = "message.queued"
+	EventMessageStatusChanged     EventKind = "message.status"
+	EventContactCreated           EventKind = "contact.created"
+	EventContactUpdated           EventKind = "contact.updated"
+	EventContactDeleted           EventKind = "contact.deleted"
+	EventContactOptedOut          EventKind = "contact.opted_out"
+	EventContactOptedIn           EventKind = "contact.opted_in"
+	EventContactMarketingOptedOut EventKind = "contact.marketing_opted_out"
+	EventContactMarketingOptedIn  EventKind = "contact.marketing_opted_in"
+	EventWorkspaceCreated         EventKind = "workspace.created"
+	EventWorkspaceUpdated         EventKind = "workspace.updated"
+	EventWorkspacePlanChanged     EventKind = "workspace.plan_changed"
+	EventMemberAdded              EventKind = "member.added"
+	EventMemberRoleChanged        EventKind = "member.role_changed"
+	EventMemberRemoved            EventKind = "member.removed"
+	EventAPIKeyCreated            EventKind = "apikey.created"
+	EventAPIKeyRevoked            EventKind = "apikey.revoked"
+	EventNumberConnected          EventKind = "whatsapp.connected"
+	EventNumberConnectFailed      EventKind = "whatsapp.connect_failed"
+	EventTokenKeyRotated          EventKind = "vault.key_rotated"
+	EventLoginFailed              EventKind = "auth.login_failed"
+)
+
+// EventKinds is every kind, in the order above.
+var EventKinds = []EventKind{
+	EventMessageReceived, EventMessageQueued, EventMessageStatusChanged,
+	EventContactCreated, EventContactUpdated, EventContactDeleted, EventContactOptedOut, EventContactOptedIn,
+	EventContactMarketingOptedOut, EventContactMarketingOptedIn,
+	EventWorkspaceCreated, EventWorkspaceUpdated, EventWorkspacePlanChanged,
+	EventMemberAdded, EventMemberRoleChanged, EventMemberRemoved, EventAPIKeyCreated, EventAPIKeyRevoked,
+	EventNumberConnected, EventNumberConnectFailed, EventTokenKeyRotated, EventLoginFailed,
+}
+
+// Event is a typed fact the domain and the use cases report. A change appends its events
+// to the event log in its own transaction; the audit trail and the inbox feed are both
+// written from them, so every path that causes a fact (an API call, a webhook, a worker)
+// leaves the same record.
+type Event interface {
+	Kind() EventKind
+	// Subject is what the fact is about, and what it says.
+	Subject() Subject
+}
+
+// Subject is what an event is about and what it says: the resource (as the audit trail
+// names it), the contact and message it concerns (for the inbox feed), and its details
+// (the audit entry's details and the log's payload; never secrets).
+type Subject struct {
+	ResourceType string
+	ResourceID   string
+	ContactID    *ID
+	MessageID    *ID
+	Details      map[string]any
+	// Audited is false for the high-volume facts of the message flow (a message received,
+	// a status reported): the log keeps them, the audit trail records actions.
+	Audited bool
+}
+
+// Occurrence is an event with who caused it and when: one entry of the event log.
+type Occurrence struct {
+	Actor Caller // its WorkspaceID is the event's workspace (NilID outside any)
+	At    time.Time
+	Event Event
+}
+
+// Occurred records that actor caused e at at.
+func Occurred(actor Caller, at time.Time, e Event) Occurrence {
+	return Occurrence{Actor: actor, At: at.UTC(), Event: e}
+}
+
+// WorkspaceID is the workspace the event belongs to.
+func (o Occurrence) WorkspaceID() ID { return o.Actor.WorkspaceID }
+
+// AuditEntry is the audit trail's record of o; ok is false for the kinds it does not keep.
+func (o Occurrence) AuditEntry() (e AuditEntry, ok bool) {
+	s := o.Event.Subject()
+	if !s.Audited {
+		return AuditEntry{}, false
+	}
+	return NewAuditEntry(o.Actor, string(o.Event.Kind()), s.ResourceType, s.ResourceID, s.Details, o.At), true
+}
+
+func idRef(id ID) *ID { return &id }
+
+// MessageReceived: a customer's message was stored (once per wamid).
+type MessageReceived struct {
+	MessageID, ContactID ID
+	WAMID, Type          string
+}
+
+func (MessageReceived) Kind() EventKind { return EventMessageReceived }
+func (e MessageReceived) Subject() Subject {
+	return Subject{ResourceType: "message", ResourceID: e.MessageID.String(), ContactID: idRef(e.ContactID),
+		MessageID: idRef(e.MessageID), Details: map[string]any{"wamid": e.WAMID, "type": e.Type}}
+}
+
+// MessageQueued: an outbound message was accepted for sending.
+type MessageQueued struct {
+	MessageID, ContactID ID
+	Type, PhoneNumberID  string
+}
+
+func (MessageQueued) Kind() EventKind { return EventMessageQueued }
+func (e MessageQueued) Subject() Subject {
+	return Subject{ResourceType: "message", ResourceID: e.MessageID.String(), ContactID: idRef(e.ContactID),
+		MessageID: idRef(e.MessageID), Audited: true,
+		Details: map[string]any{"contact_id": e.ContactID.String(), "type": e.Type, "phone_number_id": e.PhoneNumberID}}
+}
+
+// MessageStatusChanged: a status report was applied to an outbound message (Reported is
+// what Meta said, Status what the message now is: a late report does not move it back).
+type MessageStatusChanged struct {
+	MessageID, ContactID ID
+	WAMID, Reported      string
+	Status, Previous     MessageStatus
+}
+
+func (MessageStatusChanged) Kind() EventKind { return EventMessageStatusChanged }
+func (e MessageStatusChanged) Subject() Subject {
+	return Subject{ResourceType: "message", ResourceID: e.MessageID.String(), ContactID: idRef(e.ContactID),
+		MessageID: idRef(e.MessageID), Details: map[string]any{"wamid": e.WAMID, "reported": e.Reported,
+			"status": string(e.Status), "previous": string(e.Previous)}}
+}
+
+// ContactCreated: a contact was created; Source is "" for the contacts API and "message"
+// for a send to a new number.
+type ContactCreated struct {
+	ContactID     ID
+	Phone, Source string
+}
+
+func (ContactCreated) Kind() EventKind { return EventContactCreated }
+func (e ContactCreated) Subject() Subject {
+	d := map[string]any{"phone": e.Phone}
+	if e.Source != "" {
+		d["source"] = e.Source
+	}
+	return contactSubject(e.ContactID, d)
+}
+
+// ContactUpdated: fields of a contact were changed.
+type ContactUpdated struct {
+	ContactID ID
+	Fields    []string
+}
+
+func (ContactUpdated) Kind() EventKind { return EventContactUpdated }
+func (e ContactUpdated) Subject() Subject {
+	return contactSubject(e.ContactID, map[string]any{"fields": e.Fields})
+}
+
+// ContactDeleted: a contact was erased with its messages.
+type ContactDeleted struct {
+	ContactID ID
+	Phone     string
+}
+
+func (ContactDeleted) Kind() EventKind { return EventContactDeleted }
+func (e ContactDeleted) Subject() Subject {
+	return contactSubject(e.ContactID, map[string]any{"phone": e.Phone})
+}
+
+// OptChange is what opting a contact out or back in says: by what means, and for a
+// keyword, the message that carried it and the confirmation queued in reply.
+type OptChange struct {
+	ContactID ID
+	Source    OptOutSource
+	// Keyword only.
+	Trigger        *ID
+	WAMID          string
+	ConfirmationID *ID
+}
+
+func (c OptChange) subject() Subject {
+	d := map[string]any{"source": string(c.Source)}
+	if c.Trigger != nil {
+		d["wamid"], d["message_id"] = c.WAMID, c.Trigger.String()
+	}
+	if c.ConfirmationID != nil {
+		d["confirmation_message_id"] = c.ConfirmationID.String()
+	}
+	s := contactSubject(c.ContactID, d)
+	s.MessageID = c.Trigger
+	return s
+}
+
+// ContactOptedOut: a contact opted out of everything (keyword, button or API).
+type ContactOptedOut struct{ OptChange }
+
+func (ContactOptedOut) Kind() EventKind    { return EventContactOptedOut }
+func (e ContactOptedOut) Subject() Subject { return e.subject() }
+
+// ContactOptedIn: a contact's opt-out was lifted (START, or the API for an API opt-out).
+type ContactOptedIn struct{ OptChange }
+
+func (ContactOptedIn) Kind() EventKind    { return EventContactOptedIn }
+func (e ContactOptedIn) Subject() Subject { return e.subject() }
+
+// ContactMarketingOptedOut: Meta reported the user stopped marketing messages.
+type ContactMarketingOptedOut struct {
+	ContactID ID
+	Category  string
+}
+
+func (ContactMarketingOptedOut) Kind() EventKind { return EventContactMarketingOptedOut }
+func (e ContactMarketingOptedOut) Subject() Subject {
+	return contactSubject(e.ContactID, map[string]any{"source": "user_preferences", "category": e.Category})
+}
+
+// ContactMarketingOptedIn: Meta reported the user resumed marketing messages.
+type ContactMarketingOptedIn struct {
+	ContactID ID
+	Category  string
+}
+
+func (ContactMarketingOptedIn) Kind() EventKind { return EventContactMarketingOptedIn }
+func (e ContactMarketingOptedIn) Subject() Subject {
+	return contactSubject(e.ContactID, map[string]any{"source": "user_preferences", "category": e.Category})
+}
+
+func contactSubject(id ID, details map[string]any) Subject {
+	return Subject{ResourceType: "contact", ResourceID: id.String(), ContactID: idRef(id), Details: details, Audited: true}
+}
+
+// FromTo is a field's old and new value.
+type FromTo[T any] struct{ From, To T }
+
+func (c FromTo[T]) details() map[string]any { return map[string]any{"from": c.From, "to": c.To} }
+
+// WorkspaceCreated: a workspace was created (its creator became its owner).
+type WorkspaceCreated struct {
+	WorkspaceID ID
+	Name        string
+	Plan        Plan
+}
+
+func (WorkspaceCreated) Kind() EventKind { return EventWorkspaceCreated }
+func (e WorkspaceCreated) Subject() Subject {
+	return audited("workspace", e.WorkspaceID.String(), map[string]any{"name": e.Name, "plan": string(e.Plan)})
+}
+
+// WorkspaceRenamed: a workspace's name changed.
+type WorkspaceRenamed struct {
+	WorkspaceID ID
+	Name        FromTo[string]
+}
+
+func (WorkspaceRenamed) Kind() EventKind { return EventWorkspaceUpdated }
+func (e WorkspaceRenamed) Subject() Subject {
+	return audited("workspace", e.WorkspaceID.String(), map[string]any{"name": e.Name.details()})
+}
+
+// WorkspacePlanChanged: the operator changed a workspace's plan.
+type WorkspacePlanChanged struct {
+	WorkspaceID ID
+	Plan        FromTo[string]
+}
+
+func (WorkspacePlanChanged) Kind() EventKind { return EventWorkspacePlanChanged }
+func (e WorkspacePlanChanged) Subject() Subject {
+	return audited("workspace", e.WorkspaceID.String(), map[string]any{"plan": e.Plan.details()})
+}
+
+// MemberAdded: a user became a member with a role.
+type MemberAdded struct {
+	UserID      ID
+	Email, Role string
+}
+
+func (MemberAdded) Kind() EventKind { return EventMemberAdded }
+func (e MemberAdded) Subject() Subject {
+	return audited("member", e.UserID.String(), map[string]any{"email": e.Email, "role": e.Role})
+}
+
+// MemberRoleChanged: a member's role changed.
+type MemberRoleChanged struct {
+	UserID ID
+	Role   FromTo[string]
+}
+
+func (MemberRoleChanged) Kind() EventKind { return EventMemberRoleChanged }
+func (e MemberRoleChanged) Subject() Subject {
+	return audited("member", e.UserID.String(), map[string]any{"from": e.Role.From, "to": e.Role.To})
+}
+
+// MemberRemoved: a member left the workspace.
+type MemberRemoved struct {
+	UserID      ID
+	Email, Role string
+}
+
+func (MemberRemoved) Kind() EventKind { return EventMemberRemoved }
+func (e MemberRemoved) Subject() Subject {
+	return audited("member", e.UserID.String(), map[string]any{"email": e.Email, "role": e.Role})
+}
+
+// APIKeyCreated: an API key was issued.
+type APIKeyCreated struct {
+	KeyID      ID
+	Name, Role string
+}
+
+func (APIKeyCreated) Kind() EventKind { return EventAPIKeyCreated }
+func (e APIKeyCreated) Subject() Subject {
+	return audited("api_key", e.KeyID.String(), map[string]any{"name": e.Name, "role": e.Role})
+}
+
+// APIKeyRevoked: an API key was revoked.
+type APIKeyRevoked struct{ KeyID ID }
+
+func (APIKeyRevoked) Kind() EventKind    { return EventAPIKeyRevoked }
+func (e APIKeyRevoked) Subject() Subject { return audited("api_key", e.KeyID.String(), nil) }
+
+// WhatsAppConnected: onboarding finished: the number can send and receive.
+type WhatsAppConnected struct {
+	NumberID                                  ID
+	PhoneNumberID, WABAID, DisplayPhoneNumber string
+}
+
+func (WhatsAppConnected) Kind() EventKind { return EventNumberConnected }
+func (e WhatsAppConnected) Subject() Subject {
+	return audited("phone_number", e.NumberID.String(), map[string]any{"phone_number_id": e.PhoneNumberID,
+		"waba_id": e.WABAID, "display_phone_number": e.DisplayPhoneNumber})
+}
+
+// WhatsAppConnectFailed: an onboarding step failed for good.
+type WhatsAppConnectFailed struct {
+	NumberID                    ID
+	PhoneNumberID, Step, Reason string
+}
+
+func (WhatsAppConnectFailed) Kind() EventKind { return EventNumberConnectFailed }
+func (e WhatsAppConnectFailed) Subject() Subject {
+	return audited("phone_number", e.NumberID.String(), map[string]any{"phone_number_id": e.PhoneNumberID,
+		"step": e.Step, "reason": e.Reason})
+}
+
+// TokenKeyRotated: a number's sealed access token was re-sealed under a new key.
+type TokenKeyRotated struct {
+	NumberID ID
+	Key      FromTo[string]
+}
+
+func (TokenKeyRotated) Kind() EventKind { return EventTokenKeyRotated }
+func (e TokenKeyRotated) Subject() Subject {
+	return audited("phone_number", e.NumberID.String(), map[string]any{"from_key_id": e.Key.From, "to_key_id": e.Key.To})
+}
+
+// LoginFailed: a login was refused (outside any workspace; UserID is zero for an unknown
+// email).
+type LoginFailed struct {
+	UserID ID
+	Email  string
+}
+
+func (LoginFailed) Kind() EventKind { return EventLoginFailed }
+func (e LoginFailed) Subject() Subject {
+	return audited("user", e.UserID.StringOrEmpty(), map[string]any{"email": e.Email})
+}
+
+func audited(resourceType, id string, details map[string]any) Subject {
+	return Subject{ResourceType: resourceType, ResourceID: id, Details: details, Audited: true}
+}

@@ -1,0 +1,15 @@
+DROP TABLE event_subscriptions;
+DROP INDEX events_position_idx;
+DELETE FROM events WHERE workspace_id IS NULL;
+ALTER TABLE events
+    DROP COLUMN resource_id,
+    DROP COLUMN resource_type,
+    DROP COLUMN actor_id,
+    DROP COLUMN actor_type,
+    DROP COLUMN tx,
+    ALTER COLUMN workspace_id SET NOT NULL;
+ALTER INDEX events_ws_contact_idx RENAME TO inbox_events_ws_contact_idx;
+ALTER INDEX events_ws_idx RENAME TO inbox_events_ws_idx;
+ALTER INDEX events_pkey RENAME TO inbox_events_pkey;
+ALTER SEQUENCE events_id_seq RENAME TO inbox_events_id_seq;
+ALTER TABLE events RENAME TO inbox_events;

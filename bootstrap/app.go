@@ -75,6 +75,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		WhatsAppModule,
 		InboundModule,
 		MessagingModule,
+		EventsModule,
 		AdminModule,
 	}
 	// Force construction of the roots; their lifecycle hooks run in this order (River

@@ -159,15 +159,18 @@ func (e ContactUpdated) Subject() Subject {
 	return contactSubject(e.ContactID, map[string]any{"fields": e.Fields})
 }
 
-// ContactDeleted: a contact was erased with its messages.
+// ContactDeleted: a contact was erased with its messages and its feed entries.
 type ContactDeleted struct {
 	ContactID ID
 	Phone     string
 }
 
 func (ContactDeleted) Kind() EventKind { return EventContactDeleted }
+
+// Subject names the contact only as the resource: erasure leaves no feed entry pointing
+// at it.
 func (e ContactDeleted) Subject() Subject {
-	return contactSubject(e.ContactID, map[string]any{"phone": e.Phone})
+	return audited("contact", e.ContactID.String(), map[string]any{"phone": e.Phone})
 }
 
 // OptChange is what opting a contact out or back in says: by what means, and for a

@@ -1,3 +1,4 @@
+DROP VIEW inbox_events;
 DROP TABLE event_subscriptions;
 DROP INDEX events_position_idx;
 DELETE FROM events WHERE workspace_id IS NULL;

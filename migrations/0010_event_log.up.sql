@@ -1,6 +1,7 @@
 -- The event log, grown from the inbox feed: every typed domain event, appended in the
--- transaction of the change that caused it. The inbox feed is this log read per workspace;
--- the audit trail is written from the same events in the same transaction.
+-- transaction of the change that caused it. The inbox feed is a view of it (a workspace's
+-- events about its contacts and messages); the audit trail is written from the same events
+-- in the same transaction.
 --
 -- Subscribers read the log at their own position (event_subscriptions). A bigserial id is
 -- taken before its transaction commits, so ids can become visible out of order; a reader
@@ -26,3 +27,7 @@ CREATE TABLE event_subscriptions (
     event_id    bigint NOT NULL DEFAULT 0,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE VIEW inbox_events AS
+    SELECT id, workspace_id, kind, contact_id, message_id, payload, created_at FROM events
+    WHERE workspace_id IS NOT NULL AND (contact_id IS NOT NULL OR message_id IS NOT NULL);

@@ -61,7 +61,7 @@ func (r *InboundRepo) lockContact(ctx context.Context, ws domain.ID, column, val
 // a new contact is inserted with ON CONFLICT DO NOTHING and looked up again when a
 // concurrent transaction created it first. A new contact starts with the opt-outs the
 // suppression list keeps for its phone or BSUID.
-func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, error) {
+func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, bool, error) {
 	phone := id.Phone
 	for attempt := 0; attempt < 3; attempt++ {
 		var c domain.Contact
@@ -69,13 +69,13 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 		var err error
 		if phone != "" {
 			if c, ok, err = r.lockContact(ctx, ws, "phone", phone); err != nil {
-				return c, err
+				return c, false, err
 			}
 		}
 		bsuid := id.BSUID
 		if !ok && bsuid != "" {
 			if c, ok, err = r.lockContact(ctx, ws, "bsuid", bsuid); err != nil {
-				return c, err
+				return c, false, err
 			}
 			if ok && c.Phone != "" && phone != "" {
 				// The BSUID is another number's contact: the phone decides, and the new
@@ -84,7 +84,8 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 			}
 		}
 		if ok {
-			return r.fillIn(ctx, c, phone, id)
+			c, err = r.fillIn(ctx, c, phone, id)
+			return c, false, err
 		}
 		rows, err := r.q.Query(ctx, `
 			WITH `+suppressionOf+`
@@ -95,18 +96,18 @@ func (r *InboundRepo) FindOrCreate(ctx context.Context, ws domain.ID, id inbound
 			RETURNING `+contactColumns,
 			ws, domain.NewID(), nullIfEmpty(phone), nullIfEmpty(id.WaID), nullIfEmpty(bsuid), cleanText(id.Name), now)
 		if err != nil {
-			return c, err
+			return c, false, err
 		}
 		c, err = pgx.CollectExactlyOneRow(rows, scanContact)
 		if err == nil {
-			return c, nil
+			return c, true, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return c, err
+			return c, false, err
 		}
 		// Someone created it meanwhile: look again.
 	}
-	return domain.Contact{}, fmt.Errorf("contact for %q/%q: could not find or create", id.WaID, id.BSUID)
+	return domain.Contact{}, false, fmt.Errorf("contact for %q/%q: could not find or create", id.WaID, id.BSUID)
 }
 
 // fillIn completes c with what the message told us, without stealing a phone or BSUID

@@ -79,10 +79,10 @@ func TestInboundRepo(t *testing.T) {
 		b := setup(t)
 		t0 := now()
 		// Known by BSUID first, then the number shows up: one contact.
-		c1, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("", "US.1", "Ann"), t0)
+		c1, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("", "US.1", "Ann"), t0)
 		require.NoError(t, err)
 		require.Empty(t, c1.Phone)
-		c2, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "US.1", "Other name"), t0)
+		c2, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "US.1", "Other name"), t0)
 		require.NoError(t, err)
 		require.Equal(t, c1.ID, c2.ID)
 		require.Equal(t, "+14155550100", c2.Phone)
@@ -94,14 +94,14 @@ func TestInboundRepo(t *testing.T) {
 			Tags: []string{}, Attributes: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}
 		_, err = postgres.NewContactRepo(b.pool).Create(ctx, manual)
 		require.NoError(t, err)
-		c3, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550101", "US.2", "Bob"), t0)
+		c3, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550101", "US.2", "Bob"), t0)
 		require.NoError(t, err)
 		require.Equal(t, manual.ID, c3.ID)
 		require.Equal(t, "Bob", c3.Name)
 		require.Equal(t, "US.2", c3.BSUID)
 
 		// A BSUID another contact holds is not taken.
-		c4, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550102", "US.2", ""), t0)
+		c4, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550102", "US.2", ""), t0)
 		require.NoError(t, err)
 		require.NotEqual(t, manual.ID, c4.ID)
 		require.Empty(t, c4.BSUID)
@@ -114,7 +114,7 @@ func TestInboundRepo(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-					c, err := postgres.NewInboundRepo(tx).FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550199", "", "Race"), t0)
+					c, _, err := postgres.NewInboundRepo(tx).FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550199", "", "Race"), t0)
 					ids <- c.ID
 					return err
 				})
@@ -133,7 +133,7 @@ func TestInboundRepo(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		t0 := now()
-		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		c, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
 		require.NoError(t, err)
 		receive := func(wamid string, at time.Time, touch bool) {
 			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
@@ -152,7 +152,7 @@ func TestInboundRepo(t *testing.T) {
 		changed, err = b.repo.SetMarketingOptOut(ctx, b.ws, c.ID, true)
 		require.NoError(t, err)
 		require.False(t, changed)
-		got, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		got, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
 		require.NoError(t, err)
 		require.Equal(t, t0, got.LastInboundAt.UTC(), "never moves back")
 		require.Equal(t, t0.Add(24*time.Hour), got.ServiceWindowExpiresAt.UTC())
@@ -160,7 +160,7 @@ func TestInboundRepo(t *testing.T) {
 		require.Equal(t, domain.OptOutKeyword, got.OptOutSource)
 		require.True(t, got.MarketingOptedOut)
 		require.NoError(t, b.repo.SetOptOut(ctx, b.ws, c.ID, false, t0))
-		got, err = b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		got, _, err = b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
 		require.NoError(t, err)
 		require.False(t, got.OptedOut)
 		require.Nil(t, got.OptedOutAt)
@@ -171,7 +171,7 @@ func TestInboundRepo(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		t0 := now()
-		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
+		c, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550100", "", ""), t0)
 		require.NoError(t, err)
 		in := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
 			Content: json.RawMessage(`{"body":"hi"}`), Raw: json.RawMessage(`{"id":"wamid.A","type":"text","text":{"body":"hi"}}`),
@@ -278,7 +278,7 @@ func TestInboundRepo(t *testing.T) {
 				domain.ContactUpdated{ContactID: domain.NewID(), Fields: []string{"name"}}))
 		}))
 		// ReceiveInbound's feed event is announced the same way.
-		c, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550177", "", ""), now())
+		c, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550177", "", ""), now())
 		require.NoError(t, err)
 		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",

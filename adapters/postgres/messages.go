@@ -130,7 +130,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 	var cat *string
 	var purpose string
 	err := r.q.QueryRow(ctx, `
-		SELECT m.workspace_id, m.id, m.type, m.content, m.status, m.purpose, coalesce(m.wamid, ''), m.phone_number_id,
+		SELECT m.workspace_id, m.id, m.contact_id, m.type, m.content, m.status, m.purpose, coalesce(m.wamid, ''), m.phone_number_id,
 			coalesce(c.wa_id, ''), coalesce(c.bsuid, ''), coalesce(c.opted_out, false), coalesce(c.marketing_opted_out, false),
 			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
 			t.category
@@ -140,7 +140,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		LEFT JOIN templates t ON m.type = 'template' AND t.workspace_id = m.workspace_id AND t.waba_id = p.waba_id
 			AND t.name = m.content->>'name' AND t.language = m.content->'language'->>'code'
 		WHERE m.workspace_id = $1 AND m.id = $2`, ws, id).
-		Scan(&m.WorkspaceID, &m.ID, &m.Type, &content, &status, &purpose, &m.WAMID, &m.Number.PhoneNumberID,
+		Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.Type, &content, &status, &purpose, &m.WAMID, &m.Number.PhoneNumberID,
 			&m.To, &m.BSUID, &m.OptedOut, &m.MarketingOptedOut,
 			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat)
 	if err != nil {
@@ -206,13 +206,18 @@ func (r *MessageRepo) ApplyReported(ctx context.Context, ws, id domain.ID, from 
 // MarkFailed records a failure unless the message already failed or was received: its
 // WHERE clause is domain.MessageStatus.Advance(StatusFailed) in SQL
 // (TestMarkFailedMirrorsAdvance checks they agree).
-func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time) error {
+func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence) error {
 	code, title, detail := errorColumns(&e)
-	_, err := r.q.Exec(ctx, `
-		UPDATE messages SET status = 'failed', failed_at = $3, error_code = $4, error_title = $5, error_detail = $6
-		WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('failed', 'received')`,
-		ws, id, at, code, title, detail)
-	return err
+	return pgx.BeginFunc(ctx, r.q, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE messages SET status = 'failed', failed_at = $3, error_code = $4, error_title = $5, error_detail = $6
+			WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('failed', 'received')`,
+			ws, id, at, code, title, detail)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return NewEventLog(tx).Append(ctx, ev)
+	})
 }
 
 // errorColumns are e's error_code, error_title and error_detail: all NULL without an

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
@@ -76,6 +77,7 @@ func TestMessageRepoOutboxContract(t *testing.T) {
 				c, err := postgres.NewContactRepo(pool).Create(ctx, domain.Contact{ID: domain.NewID(), WorkspaceID: ws.ID,
 					Phone: "+" + want.To, WaID: want.To, Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now(), UpdatedAt: now()})
 				require.NoError(t, err)
+				want.ContactID = c.ID
 				dir := domain.Outbound
 				if status == domain.StatusReceived {
 					dir = domain.Inbound
@@ -86,6 +88,7 @@ func TestMessageRepoOutboxContract(t *testing.T) {
 				require.NoError(t, err)
 				return want
 			},
+			Events: func(t *testing.T, ws domain.ID) []eventstest.Row { return eventRows(t, pool, ws) },
 			Message: func(t *testing.T, ws, id domain.ID) domain.Message {
 				t.Helper()
 				m, err := postgres.NewMessageRepo(pool).GetMessage(ctx, ws, id)
@@ -129,7 +132,9 @@ func TestMarkFailedMirrorsAdvance(t *testing.T) {
 			Content: json.RawMessage(`{"body":"hi"}`), Status: s, CreatedAt: now()}
 		require.NoError(t, repo.Queue(ctx, m, domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID}, now(),
 			domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type})))
-		require.NoError(t, repo.MarkFailed(ctx, ws.ID, m.ID, domain.MessageError{Title: "x"}, now()))
+		require.NoError(t, repo.MarkFailed(ctx, ws.ID, m.ID, domain.MessageError{Title: "x"}, now(),
+			domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID}, now(), domain.MessageStatusChanged{
+				MessageID: m.ID, ContactID: m.ContactID, Status: s.Advance(domain.StatusFailed), Previous: s})))
 		got, err := repo.Status(ctx, ws.ID, m.ID)
 		require.NoError(t, err)
 		require.Equal(t, s.Advance(domain.StatusFailed), got, "from %s", s)

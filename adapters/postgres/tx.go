@@ -18,6 +18,8 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	// SendBatch sends several statements in one round trip.
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	// Begin starts a transaction (a savepoint inside one), for pgx.BeginFunc.
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // TxRunner runs a function in one transaction with repositories bound to it. R is the

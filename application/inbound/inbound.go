@@ -240,15 +240,9 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	if seen, err := p.r.Messages.WAMIDExists(ctx, m.WAMID); err != nil || seen {
 		return err
 	}
-	from := m.Sender
-	if from.WaID == "" && from.BSUID == "" {
-		p.unrouted = append(p.unrouted, "sender")
-		return nil
-	}
-	ident := NewIdentity(from.WaID, from.BSUID, from.Name)
 	ws := n.WorkspaceID
-	contact, err := p.r.Contacts.FindOrCreate(ctx, ws, ident, p.now)
-	if err != nil {
+	contact, ok, err := p.sender(ctx, ws, m.Sender)
+	if err != nil || !ok {
 		return err
 	}
 	at := p.timeOr(m.At)
@@ -261,8 +255,7 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	// A system notice (number or identity changed) is not the user writing to us: it does
 	// not open the service window.
 	touch := !m.System
-	customer := domain.Caller{Type: domain.ActorContact, ID: contact.ID, WorkspaceID: ws}
-	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, domain.Occurred(customer, p.now,
+	inserted, err := p.r.Messages.ReceiveInbound(ctx, msg, touch, domain.Occurred(customerOf(contact), p.now,
 		domain.MessageReceived{MessageID: msg.ID, ContactID: contact.ID, WAMID: m.WAMID, Type: typ}))
 	if err != nil || !inserted {
 		return err
@@ -317,8 +310,31 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 	if err := p.r.Jobs.EnqueueSend(ctx, ws, confirmation.ID); err != nil {
 		return err
 	}
-	customer := domain.Caller{Type: domain.ActorContact, ID: c.ID, WorkspaceID: ws}
-	return p.r.Events.Append(ctx, domain.Occurred(customer, p.now, ev))
+	system := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}
+	return p.r.Events.Append(ctx, domain.Occurred(customerOf(c), p.now, ev),
+		domain.Occurred(system, p.now, domain.MessageQueued{MessageID: confirmation.ID, ContactID: c.ID,
+			Type: confirmation.Type, PhoneNumberID: confirmation.PhoneNumberID}))
+}
+
+// sender finds (or creates) the contact a message or preference came from; ok is false
+// (and it is counted) when Meta named nobody. A contact created here is recorded as the
+// customer's own doing.
+func (p *run) sender(ctx context.Context, ws domain.ID, from domain.Sender) (c domain.Contact, ok bool, err error) {
+	if from.WaID == "" && from.BSUID == "" {
+		p.unrouted = append(p.unrouted, "sender")
+		return c, false, nil
+	}
+	c, created, err := p.r.Contacts.FindOrCreate(ctx, ws, NewIdentity(from.WaID, from.BSUID, from.Name), p.now)
+	if err != nil || !created {
+		return c, err == nil, err
+	}
+	return c, true, p.r.Events.Append(ctx, domain.Occurred(customerOf(c), p.now,
+		domain.ContactCreated{ContactID: c.ID, Phone: c.Phone, Source: "inbound"}))
+}
+
+// customerOf is the contact as the actor of what they do.
+func customerOf(c domain.Contact) domain.Caller {
+	return domain.Caller{Type: domain.ActorContact, ID: c.ID, WorkspaceID: c.WorkspaceID}
 }
 
 // status applies one status report to our outbound message, once per (wamid, status).
@@ -371,15 +387,9 @@ func ApplyStatus(m *domain.Message, next domain.MessageStatus, at time.Time, e *
 
 // preference applies Meta's marketing opt-out (stop) or its end (resume).
 func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceChange) error {
-	from := up.Sender
-	if from.WaID == "" && from.BSUID == "" {
-		p.unrouted = append(p.unrouted, "sender")
-		return nil
-	}
-	ident := NewIdentity(from.WaID, from.BSUID, from.Name)
 	ws := n.WorkspaceID
-	contact, err := p.r.Contacts.FindOrCreate(ctx, ws, ident, p.now)
-	if err != nil {
+	contact, ok, err := p.sender(ctx, ws, up.Sender)
+	if err != nil || !ok {
 		return err
 	}
 	ev, ok := contact.MarketingOpt(up.Stop, up.Category)
@@ -389,8 +399,7 @@ func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceCha
 	if _, err := p.r.Contacts.SetMarketingOptOut(ctx, ws, contact.ID, up.Stop); err != nil {
 		return err
 	}
-	customer := domain.Caller{Type: domain.ActorContact, ID: contact.ID, WorkspaceID: ws}
-	return p.r.Events.Append(ctx, domain.Occurred(customer, p.now, ev))
+	return p.r.Events.Append(ctx, domain.Occurred(customerOf(contact), p.now, ev))
 }
 
 // template applies a template status, quality or category event to the templates table.

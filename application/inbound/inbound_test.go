@@ -153,8 +153,8 @@ func TestProcessMessage(t *testing.T) {
 			require.JSONEq(t, `{"body":"Hola, \u00bftienen env\u00edo a Monterrey? \ud83c\udf89"}`, string(m.Content))
 			require.JSONEq(t, asReceived, string(m.Raw))
 		}
-		require.Len(t, b.mem.Events, 1)
-		require.Equal(t, domain.EventMessageReceived, b.mem.Events[0].Event.Kind())
+		require.Equal(t, []domain.EventKind{domain.EventContactCreated, domain.EventMessageReceived}, kinds(b.mem.Events),
+			"the contact the message made, and the message")
 	})
 
 	t.Run("ContentIsTheTypeObject", func(t *testing.T) {
@@ -334,9 +334,9 @@ func TestOptOutKeywords(t *testing.T) {
 	require.Equal(t, phoneID, out[0].PhoneNumberID)
 	require.JSONEq(t, `{"body":"`+inbound.DefaultOptOutConfirmation+`"}`, string(out[0].Content))
 	require.Equal(t, []domain.ID{out[0].ID}, b.mem.Jobs)
-	require.Len(t, b.mem.Audit, 1)
-	a := b.mem.Audit[0]
-	require.Equal(t, "contact.opted_out", a.Action)
+	require.Equal(t, []string{"contact.created", "contact.opted_out", "message.queued"}, actions(b.mem.Audit),
+		"the contact the message made, its opt-out and the confirmation queued")
+	a := b.mem.Audit[1]
 	require.Equal(t, domain.ActorContact, a.ActorType)
 	require.Equal(t, c.ID.String(), a.ActorID)
 	require.Equal(t, b.ws, a.WorkspaceID)
@@ -349,7 +349,7 @@ func TestOptOutKeywords(t *testing.T) {
 	require.NoError(t, b.svc.Process(ctx, text(from, "unstop")))
 	require.False(t, b.contact(t, "+"+from).OptedOut)
 	require.Len(t, b.mem.Jobs, 2)
-	require.Equal(t, "contact.opted_in", b.mem.Audit[1].Action)
+	require.Equal(t, "contact.opted_in", b.mem.Audit[3].Action)
 	var found bool
 	for _, m := range b.outbound() {
 		found = found || string(m.Content) == `{"body":"Welcome back!"}`
@@ -511,9 +511,9 @@ func TestUserPreferences(t *testing.T) {
 	c := b.contact(t, "+16505551234")
 	require.True(t, c.MarketingOptedOut)
 	require.False(t, c.OptedOut, "a marketing stop is not a full opt-out")
-	require.Equal(t, "contact.marketing_opted_out", b.mem.Audit[0].Action)
+	require.Equal(t, []string{"contact.created", "contact.marketing_opted_out"}, actions(b.mem.Audit))
 	require.NoError(t, b.svc.Process(ctx, stop))
-	require.Len(t, b.mem.Audit, 1, "no change, no audit")
+	require.Len(t, b.mem.Audit, 2, "no change, no audit")
 }
 
 func TestNewIdentity(t *testing.T) {
@@ -532,4 +532,20 @@ func TestEventIDIsStable(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, inbound.EventID("a", "b"), inbound.EventID("a", "b"))
 	require.NotEqual(t, inbound.EventID("a", "b"), inbound.EventID("ab", ""))
+}
+
+func kinds(os []domain.Occurrence) []domain.EventKind {
+	out := make([]domain.EventKind, len(os))
+	for i, o := range os {
+		out[i] = o.Event.Kind()
+	}
+	return out
+}
+
+func actions(es []domain.AuditEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Action
+	}
+	return out
 }

@@ -79,7 +79,8 @@ type ContactStore interface {
 	// FindOrCreate returns the contact identified by id (by phone first, then BSUID),
 	// creating it when there is none, and locks it for the rest of the transaction. It
 	// fills in a missing phone or BSUID, and the name when the contact has none.
-	FindOrCreate(ctx context.Context, workspaceID domain.ID, id Identity, now time.Time) (domain.Contact, error)
+	// created says it was created.
+	FindOrCreate(ctx context.Context, workspaceID domain.ID, id Identity, now time.Time) (c domain.Contact, created bool, err error)
 	// SetOptOut records a keyword opt-out (optedOut true, at and source set) or an opt-in
 	// (all three cleared).
 	SetOptOut(ctx context.Context, workspaceID, contactID domain.ID, optedOut bool, at time.Time) error

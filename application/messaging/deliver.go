@@ -17,6 +17,7 @@ import (
 type MessageToSend struct {
 	ID          domain.ID
 	WorkspaceID domain.ID
+	ContactID   domain.ID
 	Type        string
 	Content     json.RawMessage
 	Status      domain.MessageStatus
@@ -50,8 +51,9 @@ type Outbox interface {
 	MarkSent(ctx context.Context, workspaceID, id domain.ID, wamid string, at time.Time, from, to domain.MessageStatus) (ok bool, early []ReportedStatus, err error)
 	// ApplyReported writes u when the status is still `from`.
 	ApplyReported(ctx context.Context, workspaceID, id domain.ID, from domain.MessageStatus, u DeliveryUpdate) error
-	// MarkFailed records Meta's reason unless the message already failed or was received.
-	MarkFailed(ctx context.Context, workspaceID, id domain.ID, e domain.MessageError, at time.Time) error
+	// MarkFailed records Meta's reason unless the message already failed or was received,
+	// and then appends ev, in one transaction.
+	MarkFailed(ctx context.Context, workspaceID, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence) error
 	// Status reads the current status.
 	Status(ctx context.Context, workspaceID, id domain.ID) (domain.MessageStatus, error)
 	// FlagReconnect marks a connected number needs_reconnect with a reason.
@@ -286,7 +288,10 @@ func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid stri
 }
 
 func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.MessageError) (Outcome, error) {
-	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, d.now().UTC()); err != nil {
+	now := d.now().UTC()
+	ev := domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: m.WorkspaceID}, now, domain.MessageStatusChanged{
+		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
+	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, now, ev); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Result: ResultFailed, Code: e.Code, Reason: e.Title}, nil

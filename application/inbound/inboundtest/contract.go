@@ -101,7 +101,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 	}
 	find := func(t *testing.T, s Subject, ws domain.ID, id inbound.Identity) domain.Contact {
 		t.Helper()
-		c, err := s.Contacts.FindOrCreate(ctx, ws, id, at)
+		c, _, err := s.Contacts.FindOrCreate(ctx, ws, id, at)
 		require.NoError(t, err)
 		return c
 	}

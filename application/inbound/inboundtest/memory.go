@@ -189,7 +189,7 @@ func (m *Memory) contactBy(ws domain.ID, phone, bsuid string) *domain.Contact {
 // by BSUID (unless the BSUID's contact has another phone: then a new contact is made
 // without the BSUID); a missing phone, BSUID or name is filled in, never taken from
 // another contact, and a contact gaining an address is joined with the suppression list.
-func (m *Memory) FindOrCreate(_ context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, error) {
+func (m *Memory) FindOrCreate(_ context.Context, ws domain.ID, id inbound.Identity, now time.Time) (domain.Contact, bool, error) {
 	m.Locked = append(m.Locked, id.Phone+id.BSUID)
 	found := m.contactBy(ws, id.Phone, "")
 	bsuid := id.BSUID
@@ -204,7 +204,7 @@ func (m *Memory) FindOrCreate(_ context.Context, ws domain.ID, id inbound.Identi
 			Name: id.Name, Tags: []string{}, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now}
 		m.applySuppressions(c)
 		m.Contacts[c.ID] = c
-		return *c, nil
+		return *c, true, nil
 	}
 	gained := false
 	if found.Phone == "" && id.Phone != "" && m.contactBy(ws, id.Phone, "") == nil {
@@ -220,7 +220,7 @@ func (m *Memory) FindOrCreate(_ context.Context, ws domain.ID, id inbound.Identi
 		m.applySuppressions(found)
 		m.keepSuppressions(found)
 	}
-	return *found, nil
+	return *found, false, nil
 }
 
 // applySuppressions gives c what the suppression list keeps for its addresses (an opt-out

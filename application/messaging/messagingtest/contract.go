@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -25,6 +26,8 @@ type OutboxFixture struct {
 	Report func(t *testing.T, wamid string, s messaging.ReportedStatus)
 	// Number reads a number's status and failure reason.
 	Number func(t *testing.T, ws, id domain.ID) (domain.NumberStatus, string)
+	// Events is the event log of ws, oldest first.
+	Events func(t *testing.T, ws domain.ID) []eventstest.Row
 }
 
 // NewOutboxFixture returns a fixture over an in-memory Outbox.
@@ -43,13 +46,22 @@ func NewOutboxFixture(o *Outbox) OutboxFixture {
 		},
 		Report: func(_ *testing.T, wamid string, s messaging.ReportedStatus) { o.Report(wamid, s) },
 		Number: func(_ *testing.T, ws, id domain.ID) (domain.NumberStatus, string) { return o.Number(ws, id) },
+		Events: func(_ *testing.T, ws domain.ID) []eventstest.Row {
+			var out []eventstest.Row
+			for _, e := range o.Events() {
+				if e.WorkspaceID() == ws {
+					out = append(out, eventstest.RowOf(e))
+				}
+			}
+			return out
+		},
 	}
 }
 
 // Queued is a queued text message of a workspace of its own, through a connected number.
 func Queued() messaging.MessageToSend {
 	ws := domain.NewID()
-	return messaging.MessageToSend{ID: domain.NewID(), WorkspaceID: ws, Type: "text", Content: json.RawMessage(`{"body":"hi"}`),
+	return messaging.MessageToSend{ID: domain.NewID(), WorkspaceID: ws, ContactID: domain.NewID(), Type: "text", Content: json.RawMessage(`{"body":"hi"}`),
 		Status: domain.StatusQueued, Purpose: domain.PurposeConversation, To: "14155550101",
 		Number: domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", WABAID: "2001",
 			Status: domain.NumberConnected, Token: domain.Sealed{Ciphertext: []byte("tok"), Nonce: []byte{1}, WrappedKey: []byte{2}, KeyID: "k"}}}
@@ -61,6 +73,10 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 	t.Helper()
 	ctx := context.Background()
 	at := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	failed := func(m messaging.MessageToSend) domain.Occurrence {
+		return domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: m.WorkspaceID}, at, domain.MessageStatusChanged{
+			MessageID: m.ID, ContactID: m.ContactID, Status: domain.StatusFailed, Previous: m.Status})
+	}
 
 	t.Run("ToSendReadsTheMessageOfItsWorkspace", func(t *testing.T) {
 		t.Parallel()
@@ -189,16 +205,18 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		for _, from := range []domain.MessageStatus{domain.StatusQueued, domain.StatusSent} {
 			m := fx.Seed(t, from)
 			e := domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}
-			require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at))
+			ev := failed(m)
+			require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev))
 			got := fx.Message(t, m.WorkspaceID, m.ID)
 			require.Equal(t, domain.StatusFailed, got.Status, "from %s", from)
 			require.Equal(t, &e, got.Error)
 			requireTime(t, at, got.FailedAt)
+			require.Equal(t, []eventstest.Row{eventstest.RowOf(ev)}, fx.Events(t, m.WorkspaceID), "its event appended")
 		}
 		// Without Meta's code.
 		m := fx.Seed(t, domain.StatusQueued)
 		e := domain.MessageError{Title: "Contact opted out", Detail: "not sent"}
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, failed(m)))
 		require.Equal(t, &e, fx.Message(t, m.WorkspaceID, m.ID).Error)
 	})
 
@@ -207,14 +225,16 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		o, fx := newOutbox(t)
 		m := fx.Seed(t, domain.StatusQueued)
 		first := domain.MessageError{Code: 131026, Title: "first", Detail: "first"}
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, first, at))
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, domain.MessageError{Code: 1, Title: "second"}, at.Add(time.Hour)))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, first, at, failed(m)))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, domain.MessageError{Code: 1, Title: "second"}, at.Add(time.Hour), failed(m)))
 		got := fx.Message(t, m.WorkspaceID, m.ID)
 		require.Equal(t, &first, got.Error, "the first reason stays")
 		requireTime(t, at, got.FailedAt)
+		require.Len(t, fx.Events(t, m.WorkspaceID), 1, "no second event")
 
 		in := fx.Seed(t, domain.StatusReceived)
-		require.NoError(t, o.MarkFailed(ctx, in.WorkspaceID, in.ID, first, at))
+		require.NoError(t, o.MarkFailed(ctx, in.WorkspaceID, in.ID, first, at, failed(in)))
+		require.Empty(t, fx.Events(t, in.WorkspaceID))
 		got = fx.Message(t, in.WorkspaceID, in.ID)
 		require.Equal(t, domain.StatusReceived, got.Status, "a received message never fails")
 		require.Nil(t, got.Error)
@@ -222,7 +242,7 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 
 		// Another workspace's id fails nothing.
 		other := fx.Seed(t, domain.StatusQueued)
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, other.ID, first, at))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, other.ID, first, at, failed(other)))
 		require.Equal(t, domain.StatusQueued, fx.Message(t, other.WorkspaceID, other.ID).Status)
 	})
 

@@ -29,6 +29,7 @@ type Outbox struct {
 	rows     map[key]*outboxRow
 	numbers  map[key]*domain.PhoneNumber
 	reported map[string][]messaging.ReportedStatus // by wamid
+	events   []domain.Occurrence
 }
 
 // NewOutbox returns an empty outbox.
@@ -140,8 +141,16 @@ func (o *Outbox) ApplyReported(_ context.Context, ws, id domain.ID, from domain.
 	return nil
 }
 
-// MarkFailed records e unless the message already failed or was received.
-func (o *Outbox) MarkFailed(_ context.Context, ws, id domain.ID, e domain.MessageError, at time.Time) error {
+// Events returns the events appended, oldest first.
+func (o *Outbox) Events() []domain.Occurrence {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]domain.Occurrence(nil), o.events...)
+}
+
+// MarkFailed records e unless the message already failed or was received, and then
+// appends ev.
+func (o *Outbox) MarkFailed(_ context.Context, ws, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, ok := o.rows[key{ws, id}]
@@ -149,6 +158,7 @@ func (o *Outbox) MarkFailed(_ context.Context, ws, id domain.ID, e domain.Messag
 		return nil
 	}
 	r.m.Status, r.failed, r.err = domain.StatusFailed, &at, &e
+	o.events = append(o.events, ev)
 	return nil
 }
 

@@ -1,0 +1,68 @@
+package riveradapter
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wabaplatform/waba/application/events"
+)
+
+// EventsArgs asks for the event log to be handed to one subscriber, from its position on.
+type EventsArgs struct {
+	Subscriber string `json:"subscriber"`
+}
+
+// Kind is stored in job rows: never change it.
+func (EventsArgs) Kind() string { return "events.deliver" }
+
+// InsertOpts keeps one job per subscriber waiting, running or retrying: the periodic
+// insert adds nothing while one is, so a failing subscriber retries on its own schedule
+// (Backoff) and holds back only itself.
+func (EventsArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}}
+}
+
+// eventBatchesPerJob bounds one job's run; a subscriber with more to read snoozes and
+// goes on at once, so the queue's other jobs are not held behind a long backlog.
+const eventBatchesPerJob = 20
+
+// EventsWorker hands the log to subscribers through the dispatcher.
+type EventsWorker struct {
+	river.WorkerDefaults[EventsArgs]
+	Dispatcher *events.Dispatcher
+}
+
+// Work delivers batches until the subscriber has caught up.
+func (w *EventsWorker) Work(ctx context.Context, job *river.Job[EventsArgs]) error {
+	for range eventBatchesPerJob {
+		more, err := w.Dispatcher.Deliver(ctx, job.Args.Subscriber)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return river.JobSnooze(0)
+}
+
+// NextRetry follows the project's schedule (Backoff).
+func (w *EventsWorker) NextRetry(job *river.Job[EventsArgs]) time.Time { return NextRetry(job.Errors) }
+
+// EventsEvery is how often the leader asks each subscriber to catch up: the delay of an
+// event to its subscribers, at most.
+const EventsEvery = time.Second
+
+// EventsPeriodic asks each named subscriber to catch up every EventsEvery.
+func EventsPeriodic(names []string) []*river.PeriodicJob {
+	jobs := make([]*river.PeriodicJob, 0, len(names))
+	for _, name := range names {
+		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(EventsEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return EventsArgs{Subscriber: name}, nil },
+			&river.PeriodicJobOpts{ID: "events-" + name, RunOnStart: true}))
+	}
+	return jobs
+}

@@ -1,0 +1,49 @@
+package bootstrap
+
+import (
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"go.uber.org/fx"
+
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
+	"github.com/wabaplatform/waba/application/events"
+	"github.com/wabaplatform/waba/application/eventstats"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// EventsModule hands the event log to its subscribers, each through River at its own
+// position. A new subscriber is one provider in the "subscribers" group.
+var EventsModule = fx.Module("events",
+	fx.Provide(
+		fx.Annotate(newEventStats, fx.ResultTags(`group:"subscribers"`)),
+		fx.Annotate(func(pool *pgxpool.Pool, subs []events.Subscriber) *events.Dispatcher {
+			return events.NewDispatcher(postgres.NewTxRunner(pool, func(tx pgx.Tx) events.Positions {
+				return postgres.NewEventPositions(tx)
+			}), subs)
+		}, fx.ParamTags(``, `group:"subscribers"`)),
+		fx.Annotate(func(d *events.Dispatcher) WorkerRegistration {
+			return func(w *river.Workers) { river.AddWorker(w, &riveradapter.EventsWorker{Dispatcher: d}) }
+		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(func(d *events.Dispatcher) []*river.PeriodicJob {
+			names := d.Names()
+			slices.Sort(names)
+			return riveradapter.EventsPeriodic(names)
+		}, fx.ResultTags(`group:"periodic,flatten"`)),
+	),
+)
+
+func newEventStats(reg *prometheus.Registry) events.Subscriber {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "waba_events_total",
+		Help: "Events of the event log by kind, as its stats subscriber reads them (at least once)."}, []string{"kind"})
+	reg.MustRegister(vec)
+	return eventstats.New(eventCounter{vec})
+}
+
+type eventCounter struct{ vec *prometheus.CounterVec }
+
+func (c eventCounter) Add(kind domain.EventKind, n int) { c.vec.WithLabelValues(string(kind)).Add(float64(n)) }

@@ -46,4 +46,6 @@ func newEventStats(reg *prometheus.Registry) events.Subscriber {
 
 type eventCounter struct{ vec *prometheus.CounterVec }
 
-func (c eventCounter) Add(kind domain.EventKind, n int) { c.vec.WithLabelValues(string(kind)).Add(float64(n)) }
+func (c eventCounter) Add(kind domain.EventKind, n int) {
+	c.vec.WithLabelValues(string(kind)).Add(float64(n))
+}

@@ -1,0 +1,206 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/bootstrap"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// eventPath is one way a kind of event comes about: through the API, Meta's webhooks, a
+// worker or the command line. do causes it and returns the workspace it belongs to ("" for
+// none).
+type eventPath struct {
+	name string
+	do   func(t *testing.T) string
+}
+
+// Every kind of domain event, by every path that can cause it, leaves the same record:
+// its row in the event log; its audit entry, unless the kind is one of the message flow's
+// (a message received, a status applied) that the audit trail does not keep; and its
+// inbox feed entry when it concerns a contact or a message. The log's subscribers read it
+// (the stats subscriber counts it at /metrics).
+func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
+	t.Parallel()
+	e := newMsgEnv(t, withOperator)
+	a, ws, owner := e.a, e.tm.WS, e.tm.Owner
+	h := newHookEnv(t, a) // a second workspace, owning the webhook fixtures' number
+	ctx := context.Background()
+	path := func(p string) string { return wsPath(e.tm, p) }
+	newContact := func(t *testing.T) string {
+		return a.Must(t, 201, "POST", path("/contacts"), owner.Token, map[string]any{"phone": nextPhone()})["id"].(string)
+	}
+	ts := int64(1768300000)
+	say := func(from, text string) { h.customer(t, from, "Kim", &ts)(text) }
+	var member user
+	var keyID, apiOptOut string
+
+	// Each kind with every path that causes it, in an order where each path has what it needs.
+	paths := []struct {
+		kind  domain.EventKind
+		paths []eventPath
+	}{
+		{domain.EventLoginFailed, []eventPath{{"API login with a wrong password", func(t *testing.T) string {
+			require.Equal(t, 401, a.Do(t, "POST", "/v1/auth/login", "", map[string]string{"email": owner.Email, "password": "wrong password!"}).Status)
+			return ""
+		}}}},
+		{domain.EventWorkspaceCreated, []eventPath{{"API", func(t *testing.T) string { return a.createWorkspace(t, owner, "Second") }}}},
+		{domain.EventWorkspaceUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PATCH", path(""), owner.Token, map[string]string{"name": "Renamed"})
+			return ws
+		}}}},
+		{domain.EventWorkspacePlanChanged, []eventPath{{"operator API", func(t *testing.T) string { a.setPlan(t, ws, "pro"); return ws }}}},
+		{domain.EventMemberAdded, []eventPath{{"API", func(t *testing.T) string { member = a.addMember(t, ws, owner, "agent"); return ws }}}},
+		{domain.EventMemberRoleChanged, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PATCH", path("/members/"+member.ID), owner.Token, map[string]string{"role": "viewer"})
+			return ws
+		}}}},
+		{domain.EventMemberRemoved, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 204, "DELETE", path("/members/"+member.ID), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventAPIKeyCreated, []eventPath{{"API", func(t *testing.T) string {
+			keyID = a.Must(t, 201, "POST", path("/api-keys"), owner.Token, map[string]string{"name": "ci", "role": "viewer"})["id"].(string)
+			return ws
+		}}}},
+		{domain.EventAPIKeyRevoked, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 204, "DELETE", path("/api-keys/"+keyID), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventNumberConnected, []eventPath{{"API and onboarding worker", func(t *testing.T) string { e.connect(t, ws, owner); return ws }}}},
+		{domain.EventNumberConnectFailed, []eventPath{{"API and onboarding worker", func(t *testing.T) string {
+			a.Must(t, 202, "POST", path("/whatsapp/connect"), owner.Token, map[string]string{
+				"access_token": "EAAS-not-a-real-token", "waba_id": e.acct.WABAID, "phone_number_id": "9" + e.acct.PhoneNumberID})
+			return ws
+		}}}},
+		{domain.EventContactCreated, []eventPath{
+			{"API", func(t *testing.T) string { newContact(t); return ws }},
+			{"API send to a new number", func(t *testing.T) string {
+				e.send(t, owner.Token, map[string]any{"to": nextPhone(), "type": "template", "template": template("order_update")})
+				return ws
+			}},
+			{"webhook from a new customer", func(t *testing.T) string { say("14155550301", "Hello"); return h.ws }},
+		}},
+		{domain.EventContactUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PATCH", path("/contacts/"+newContact(t)), owner.Token, map[string]string{"name": "Kim"})
+			return ws
+		}}}},
+		{domain.EventContactDeleted, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 204, "DELETE", path("/contacts/"+newContact(t)), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventContactOptedOut, []eventPath{
+			{"API", func(t *testing.T) string {
+				apiOptOut = newContact(t)
+				a.Must(t, 200, "POST", path("/contacts/"+apiOptOut+"/opt-out"), owner.Token, nil)
+				return ws
+			}},
+			{"webhook STOP", func(t *testing.T) string { say("14155550302", "STOP"); return h.ws }},
+		}},
+		{domain.EventContactOptedIn, []eventPath{
+			{"API", func(t *testing.T) string {
+				a.Must(t, 200, "POST", path("/contacts/"+apiOptOut+"/opt-in"), owner.Token, nil)
+				return ws
+			}},
+			{"webhook START", func(t *testing.T) string { say("14155550302", "START"); return h.ws }},
+		}},
+		{domain.EventContactMarketingOptedOut, []eventPath{{"webhook user_preferences stop", func(t *testing.T) string {
+			h.deliver(t, readFixture(t, "user_preferences_stop.json"))
+			return h.ws
+		}}}},
+		{domain.EventContactMarketingOptedIn, []eventPath{{"webhook user_preferences resume", func(t *testing.T) string {
+			resume := strings.Replace(string(readFixture(t, "user_preferences_stop.json")), `"value":"stop"`, `"value":"resume"`, 1)
+			h.deliver(t, []byte(resume))
+			return h.ws
+		}}}},
+		{domain.EventMessageReceived, []eventPath{{"webhook", func(t *testing.T) string { say("14155550303", "Hi"); return h.ws }}}},
+		{domain.EventMessageQueued, []eventPath{
+			{"API send", func(t *testing.T) string {
+				id, _ := e.windowContact(t, "")
+				e.send(t, owner.Token, map[string]any{"to": id, "type": "text", "text": map[string]any{"body": "Hi"}})
+				return ws
+			}},
+			{"webhook STOP (the confirmation)", func(t *testing.T) string { say("14155550304", "STOP"); return h.ws }},
+		}},
+		{domain.EventMessageStatusChanged, []eventPath{
+			{"webhook status (the sandbox reports a send)", func(t *testing.T) string {
+				id, _ := e.windowContact(t, "")
+				e.send(t, owner.Token, map[string]any{"to": id, "type": "text", "text": map[string]any{"body": "Hi"}})
+				return ws
+			}},
+			{"send worker (Meta refuses the template)", func(t *testing.T) string {
+				e.send(t, owner.Token, map[string]any{"to": nextPhone(), "type": "template", "template": template("no_such_template")})
+				return ws
+			}},
+		}},
+		{domain.EventTokenKeyRotated, []eventPath{{"command line (waba keys rotate)", func(t *testing.T) string {
+			// The fixtures' number has no real sealed token to rotate (connectNumber).
+			_, err := a.Pool.Exec(ctx, `DELETE FROM phone_numbers WHERE workspace_id = $1`, h.ws)
+			require.NoError(t, err)
+			cfg := a.Cfg
+			cfg.TokenMasterKey, cfg.PreviousMasterKeys = bytes.Repeat([]byte{9}, 32), [][]byte{a.Cfg.TokenMasterKey}
+			_, err = bootstrap.RotateKeys(ctx, cfg, 10)
+			require.NoError(t, err)
+			return ws
+		}}}},
+	}
+
+	var listed []domain.EventKind
+	for _, k := range paths {
+		listed = append(listed, k.kind)
+		for _, p := range k.paths {
+			requireRecorded(t, a, k.kind, p)
+		}
+	}
+	slices.Sort(listed)
+	all := slices.Clone(domain.EventKinds)
+	slices.Sort(all)
+	require.Equal(t, all, listed, "every kind has its paths here")
+
+	// The stats subscriber has read the log, through River, up to the last event.
+	eventually(t, 20*time.Second, func() bool {
+		res := a.Do(t, "GET", "/metrics", "", nil)
+		return strings.Contains(string(res.Body), `waba_events_total{kind="vault.key_rotated"}`)
+	}, "the stats subscriber should count the last event")
+}
+
+// requireRecorded runs p and requires its kind's record: the event row, the audit entry
+// (not for a message received or a status applied) and the feed entry (for what concerns
+// a contact or a message).
+func requireRecorded(t *testing.T, a *App, kind domain.EventKind, p eventPath) {
+	t.Helper()
+	ctx := context.Background()
+	var before int64
+	var since time.Time
+	require.NoError(t, a.Pool.QueryRow(ctx, `SELECT coalesce(max(id), 0), now() FROM events`).Scan(&before, &since))
+	ws := p.do(t)
+	var wsID *string
+	if ws != "" {
+		wsID = &ws
+	}
+	count := func(sql string, args ...any) int {
+		var n int
+		require.NoError(t, a.Pool.QueryRow(ctx, sql, args...).Scan(&n))
+		return n
+	}
+	eventually(t, 20*time.Second, func() bool {
+		return count(`SELECT count(*) FROM events WHERE id > $1 AND kind = $2 AND workspace_id IS NOT DISTINCT FROM $3::uuid`,
+			before, string(kind), wsID) > 0
+	}, string(kind)+" by "+p.name+" should be in the event log")
+
+	audited := kind != domain.EventMessageReceived && kind != domain.EventMessageStatusChanged
+	audits := count(`SELECT count(*) FROM audit_logs WHERE created_at >= $1 AND action = $2 AND workspace_id IS NOT DISTINCT FROM $3::uuid`,
+		since, string(kind), wsID)
+	require.Equal(t, audited, audits > 0, "%s by %s: audit entries %d", kind, p.name, audits)
+
+	feed := strings.HasPrefix(string(kind), "message.") || strings.HasPrefix(string(kind), "contact.") && kind != domain.EventContactDeleted
+	feedRows := count(`SELECT count(*) FROM inbox_events WHERE id > $1 AND kind = $2 AND workspace_id = $3::uuid`, before, string(kind), wsID)
+	require.Equal(t, feed, feedRows > 0, "%s by %s: feed entries %d", kind, p.name, feedRows)
+}

@@ -168,8 +168,8 @@ func TestSubscribersReadAtTheirOwnPosition(t *testing.T) {
 	require.Equal(t, ws, got.WorkspaceID)
 	require.Equal(t, domain.ActorUser, got.ActorType)
 	require.Equal(t, owner.ID.String(), got.ActorID)
-	require.Equal(t, "contact", got.ResourceType)
-	require.Equal(t, &contact, got.ContactID)
+	require.Equal(t, []string{"contact", contact.String()}, []string{got.ResourceType, got.ResourceID})
+	require.Nil(t, got.ContactID, "an erased contact leaves no feed entry")
 	require.JSONEq(t, `{"phone":"+14155550100"}`, string(got.Payload))
 
 	// While one transaction serves a subscriber, another leaves it alone.

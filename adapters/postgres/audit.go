@@ -22,7 +22,7 @@ func NewAuditRepo(q Querier) *AuditRepo { return &AuditRepo{q: q} }
 // bytes: text they cannot be stored as (NUL, invalid UTF-8) becomes U+FFFD rather than
 // failing the audited action with it.
 func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
-	sql, args, err := auditInsert(e)
+	sql, args, err := auditInsert(e, 1)
 	if err != nil {
 		return err
 	}
@@ -30,9 +30,9 @@ func (r *AuditRepo) Record(ctx context.Context, e domain.AuditEntry) error {
 	return err
 }
 
-// auditInsert is the statement that stores e: Record runs it, and writers that store an
-// entry with their own change send it in the same batch.
-func auditInsert(e domain.AuditEntry) (string, []any, error) {
+// auditInsert is the statement that stores e, its parameters numbered from first: Record
+// runs it, and the event log writes it with the event it derives from.
+func auditInsert(e domain.AuditEntry, first int) (string, []any, error) {
 	details := e.Details
 	if details == nil {
 		details = map[string]any{}
@@ -48,7 +48,7 @@ func auditInsert(e domain.AuditEntry) (string, []any, error) {
 	return `
 		INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, resource_type,
 			resource_id, details, ip, user_agent, request_id, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES (` + params(first, 13) + `)`,
 		[]any{e.ID, ws, string(e.ActorType), e.ActorID, e.Action, e.ResourceType, e.ResourceID,
 			sanitizeJSONB(raw), cleanText(e.IP), cleanText(e.UserAgent), cleanText(e.RequestID), e.CreatedAt, e.ExpiresAt}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,18 +25,42 @@ func NewEventLog(q Querier) *EventLog { return &EventLog{q: q} }
 func (l *EventLog) Append(ctx context.Context, os ...domain.Occurrence) error {
 	var b pgx.Batch
 	for _, o := range os {
-		if err := queueEvent(&b, o, nil); err != nil {
+		if err := queueEvent(&b, o); err != nil {
 			return err
 		}
 	}
 	return l.q.SendBatch(ctx, &b).Close()
 }
 
-// queueEvent queues o's row in the log and, for the kinds the audit trail keeps, its
-// audit entry, on b: writers that store a change in a batch send its events with it.
-// With onlyIfMessage set both rows are written only if that message exists by then (the
-// statement before it in the batch inserted it, and not a redelivery).
-func queueEvent(b *pgx.Batch, o domain.Occurrence, onlyIfMessage *domain.ID) error {
+// queueEvent queues on b the one statement that stores o: its row in the log and, for the
+// kinds the audit trail keeps, its audit entry. Writers that store a change in a batch
+// send its events with it.
+func queueEvent(b *pgx.Batch, o domain.Occurrence) error {
+	args, err := eventArgs(o)
+	if err != nil {
+		return err
+	}
+	insert := `INSERT INTO events (` + eventColumns + `) VALUES (` + params(1, len(args)) + `) RETURNING ` + notifyEvent
+	entry, audited := o.AuditEntry()
+	if !audited {
+		b.Queue(insert, args...)
+		return nil
+	}
+	asql, aargs, err := auditInsert(entry, len(args)+1)
+	if err != nil {
+		return err
+	}
+	b.Queue(`WITH e AS (`+insert+`) `+asql, append(args, aargs...)...)
+	return nil
+}
+
+// eventColumns are the columns eventArgs gives values for, in order.
+const eventColumns = `workspace_id, kind, actor_type, actor_id, resource_type, resource_id, contact_id, message_id, payload, created_at`
+
+// eventArgs are the values of o's row in the log, in eventColumns' order. A statement that
+// stores a change and its event together (ReceiveInbound, UpdateDelivery) inserts them
+// with its own parameter numbers.
+func eventArgs(o domain.Occurrence) ([]any, error) {
 	s := o.Event.Subject()
 	details := s.Details
 	if details == nil {
@@ -43,33 +68,34 @@ func queueEvent(b *pgx.Batch, o domain.Occurrence, onlyIfMessage *domain.ID) err
 	}
 	payload, err := json.Marshal(details)
 	if err != nil {
-		return fmt.Errorf("event %s: %w", o.Event.Kind(), err)
+		return nil, fmt.Errorf("event %s: %w", o.Event.Kind(), err)
 	}
 	var ws *domain.ID
 	if id := o.WorkspaceID(); !id.IsZero() {
 		ws = &id
 	}
-	b.Queue(`
-		INSERT INTO events (workspace_id, kind, actor_type, actor_id, resource_type, resource_id,
-			contact_id, message_id, payload, created_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
-		WHERE $11::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE workspace_id = $1 AND id = $11)
-		RETURNING `+notifyEvent,
-		ws, string(o.Event.Kind()), string(o.Actor.Type), o.Actor.ID.StringOrEmpty(), s.ResourceType, s.ResourceID,
-		s.ContactID, s.MessageID, sanitizeJSONB(payload), o.At, onlyIfMessage)
-	entry, audited := o.AuditEntry()
-	if !audited {
-		return nil
+	return []any{ws, string(o.Event.Kind()), string(o.Actor.Type), o.Actor.ID.StringOrEmpty(), s.ResourceType, s.ResourceID,
+		s.ContactID, s.MessageID, sanitizeJSONB(payload), o.At}, nil
+}
+
+// unaudited refuses an event the audit trail keeps where only the log's row is written.
+func unaudited(o domain.Occurrence) error {
+	if _, audited := o.AuditEntry(); audited {
+		return fmt.Errorf("event %s is audited: append it with the EventLog", o.Event.Kind())
 	}
-	if onlyIfMessage != nil {
-		return errors.New("audited events do not wait on a message") // no writer needs it yet
-	}
-	sql, args, err := auditInsert(entry)
-	if err != nil {
-		return err
-	}
-	b.Queue(sql, args...)
 	return nil
+}
+
+// params is "$from, ..., $(from+n-1)".
+func params(from, n int) string {
+	var sb strings.Builder
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return sb.String()
 }
 
 // notifyEvent, in the RETURNING clause of an insert into events, announces each row on

@@ -204,8 +204,8 @@ func (r *InboundRepo) WAMIDExists(ctx context.Context, wamid string) (bool, erro
 	return ok, err
 }
 
-// ReceiveInbound implements inbound.MessageStore: one batch whose later statements act
-// only if the first inserted the message, so a wamid already stored changes nothing. The
+// ReceiveInbound implements inbound.MessageStore: one statement whose later parts act
+// only on the row the insert returned, so a wamid already stored changes nothing. The
 // row keeps the type object in content (what the API shows) and Meta's whole message in
 // raw.
 func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touch bool, ev domain.Occurrence) (bool, error) {
@@ -213,9 +213,15 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
 	}
+	if err := unaudited(ev); err != nil {
+		return false, err
+	}
+	evArgs, err := eventArgs(ev)
+	if err != nil {
+		return false, err
+	}
 	var inserted bool
-	var b pgx.Batch
-	b.Queue(`
+	err = r.q.QueryRow(ctx, `
 		WITH m AS (
 			INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, raw, status, wamid, created_at)
 			VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $11, 'received', $7, $8)
@@ -224,16 +230,13 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 		touched AS (
 			UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, $8),
 				service_window_expires_at = GREATEST(c.service_window_expires_at, $9), updated_at = now()
-			FROM m WHERE $10::boolean AND c.workspace_id = m.workspace_id AND c.id = m.contact_id)
+			FROM m WHERE $10::boolean AND c.workspace_id = m.workspace_id AND c.id = m.contact_id),
+		ev AS (
+			INSERT INTO events (`+eventColumns+`) SELECT `+params(12, len(evArgs))+` FROM m
+			RETURNING `+notifyEvent+`)
 		SELECT EXISTS (SELECT 1 FROM m)`,
-		m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt,
-		m.CreatedAt.Add(domain.ServiceWindow), touch, rawOrNil(m.Raw)).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&inserted)
-	})
-	if err := queueEvent(&b, ev, &m.ID); err != nil {
-		return false, err
-	}
-	err := r.q.SendBatch(ctx, &b).Close()
+		append([]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt,
+			m.CreatedAt.Add(domain.ServiceWindow), touch, rawOrNil(m.Raw)}, evArgs...)...).Scan(&inserted)
 	return inserted, err
 }
 
@@ -280,20 +283,26 @@ func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid 
 	return optionalRow(rows, err, scanMessage)
 }
 
-// UpdateDelivery implements inbound.MessageStore: the update and the event in one batch.
+// UpdateDelivery implements inbound.MessageStore: the update and the event in one
+// statement.
 func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev domain.Occurrence) error {
 	code, title, detail := errorColumns(m.Error)
-	var b pgx.Batch
-	b.Queue(`
-		UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,
-			error_code = $8, error_title = $9, error_detail = $10, pricing = $11
-		WHERE workspace_id = $1 AND id = $2`,
-		m.WorkspaceID, m.ID, string(m.Status), m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt,
-		code, title, detail, rawOrNil(m.Pricing))
-	if err := queueEvent(&b, ev, nil); err != nil {
+	if err := unaudited(ev); err != nil {
 		return err
 	}
-	return r.q.SendBatch(ctx, &b).Close()
+	evArgs, err := eventArgs(ev)
+	if err != nil {
+		return err
+	}
+	_, err = r.q.Exec(ctx, `
+		WITH m AS (
+			UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,
+				error_code = $8, error_title = $9, error_detail = $10, pricing = $11
+			WHERE workspace_id = $1 AND id = $2)
+		INSERT INTO events (`+eventColumns+`) VALUES (`+params(12, len(evArgs))+`) RETURNING `+notifyEvent,
+		append([]any{m.WorkspaceID, m.ID, string(m.Status), m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt,
+			code, title, detail, rawOrNil(m.Pricing)}, evArgs...)...)
+	return err
 }
 
 // UpsertTemplate implements inbound.AccountStore: non-empty fields win, empty ones keep

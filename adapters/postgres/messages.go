@@ -32,7 +32,7 @@ func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, ev domain.Occ
 	msql, margs := outboundInsert(m)
 	b := &pgx.Batch{}
 	b.Queue(msql, margs...)
-	if err := queueEvent(b, ev, nil); err != nil {
+	if err := queueEvent(b, ev); err != nil {
 		return err
 	}
 	return r.q.SendBatch(ctx, b).Close()

@@ -1,5 +1,5 @@
 // Package messaging holds the outbound message use cases: the send API (checks in the order
-// API.md gives, then the message row, its audit entry and its send job in one transaction),
+// API.md gives, then the message row, its event (and audit entry) and its send job in one transaction),
 // reading messages, and the delivery of a queued message to Meta by the send worker.
 //
 // Agents: an agent may message only the contacts assigned to them. A contact_id outside

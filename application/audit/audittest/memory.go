@@ -29,7 +29,7 @@ type DeleteCall struct {
 	Batch int
 }
 
-// Memory is an in-memory audit store: it records entries (an AuditWriter too), lists,
+// Memory is an in-memory audit store: it records entries, lists,
 // streams and expires them as the Postgres adapter does, and records the calls it serves,
 // for tests of what a use case asks.
 type Memory struct {

@@ -40,7 +40,7 @@ func queueEvent(b *pgx.Batch, o domain.Occurrence) error {
 	if err != nil {
 		return err
 	}
-	insert := `INSERT INTO events (` + eventColumns + `) VALUES (` + params(1, len(args)) + `) RETURNING ` + notifyEvent
+	insert := `INSERT INTO events (` + eventColumns + `) VALUES (` + params(1, len(args)) + `)`
 	entry, audited := o.AuditEntry()
 	if !audited {
 		b.Queue(insert, args...)
@@ -97,10 +97,6 @@ func params(from, n int) string {
 	}
 	return sb.String()
 }
-
-// notifyEvent, in the RETURNING clause of an insert into events, announces each row on
-// channel events (payload {"workspace_id","id","kind"}); Postgres delivers it at commit.
-const notifyEvent = `pg_notify('events', json_build_object('workspace_id', workspace_id, 'id', id, 'kind', kind)::text)`
 
 // EventPositions keeps the subscribers' positions in the log (events.Positions).
 type EventPositions struct{ q Querier }

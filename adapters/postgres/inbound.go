@@ -232,8 +232,7 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 				service_window_expires_at = GREATEST(c.service_window_expires_at, $9), updated_at = now()
 			FROM m WHERE $10::boolean AND c.workspace_id = m.workspace_id AND c.id = m.contact_id),
 		ev AS (
-			INSERT INTO events (`+eventColumns+`) SELECT `+params(12, len(evArgs))+` FROM m
-			RETURNING `+notifyEvent+`)
+			INSERT INTO events (`+eventColumns+`) SELECT `+params(12, len(evArgs))+` FROM m)
 		SELECT EXISTS (SELECT 1 FROM m)`,
 		append([]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, cleanText(m.Type), sanitizeJSONB(content), m.WAMID, m.CreatedAt,
 			m.CreatedAt.Add(domain.ServiceWindow), touch, rawOrNil(m.Raw)}, evArgs...)...).Scan(&inserted)
@@ -299,7 +298,7 @@ func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev d
 			UPDATE messages SET status = $3, sent_at = $4, delivered_at = $5, read_at = $6, failed_at = $7,
 				error_code = $8, error_title = $9, error_detail = $10, pricing = $11
 			WHERE workspace_id = $1 AND id = $2)
-		INSERT INTO events (`+eventColumns+`) VALUES (`+params(12, len(evArgs))+`) RETURNING `+notifyEvent,
+		INSERT INTO events (`+eventColumns+`) VALUES (`+params(12, len(evArgs))+`)`,
 		append([]any{m.WorkspaceID, m.ID, string(m.Status), m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt,
 			code, title, detail, rawOrNil(m.Pricing)}, evArgs...)...)
 	return err

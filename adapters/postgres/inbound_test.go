@@ -245,7 +245,7 @@ func TestInboundRepo(t *testing.T) {
 		require.False(t, ok, "inbound messages are not status targets")
 	})
 
-	t.Run("TemplatesEventsAndFeed", func(t *testing.T) {
+	t.Run("TemplatesAndAccountEvents", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		t0 := now()
@@ -266,37 +266,6 @@ func TestInboundRepo(t *testing.T) {
 		var n int
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM account_events`).Scan(&n))
 		require.Equal(t, 1, n)
-
-		// The feed row and its NOTIFY arrive together at commit.
-		conn, err := b.pool.Acquire(ctx)
-		require.NoError(t, err)
-		defer conn.Release()
-		_, err = conn.Exec(ctx, `LISTEN events`)
-		require.NoError(t, err)
-		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			return postgres.NewEventLog(tx).Append(ctx, domain.Occurred(domain.Caller{Type: domain.ActorUser, WorkspaceID: b.ws}, t0,
-				domain.ContactUpdated{ContactID: domain.NewID(), Fields: []string{"name"}}))
-		}))
-		// ReceiveInbound's feed event is announced the same way.
-		c, _, err := b.repo.FindOrCreate(ctx, b.ws, inbound.NewIdentity("14155550177", "", ""), now())
-		require.NoError(t, err)
-		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: c.ID, PhoneNumberID: "1065", Type: "text",
-				WAMID: "wamid.N", CreatedAt: now()}
-			_, err := postgres.NewInboundRepo(tx).ReceiveInbound(ctx, m, true, received(m))
-			return err
-		}))
-		for _, kind := range []domain.EventKind{domain.EventContactUpdated, domain.EventMessageReceived} {
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			note, err := conn.Conn().WaitForNotification(wctx)
-			cancel()
-			require.NoError(t, err)
-			var payload map[string]any
-			require.NoError(t, json.Unmarshal([]byte(note.Payload), &payload))
-			require.Equal(t, b.ws.String(), payload["workspace_id"])
-			require.Equal(t, string(kind), payload["kind"])
-			require.NotEmpty(t, payload["id"])
-		}
 	})
 }
 

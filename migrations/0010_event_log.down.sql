@@ -1,6 +1,6 @@
 DROP VIEW inbox_events;
 DROP TABLE event_subscriptions;
-DROP INDEX events_position_idx;
+ALTER TABLE events DROP CONSTRAINT events_pkey;
 DELETE FROM events WHERE workspace_id IS NULL;
 ALTER TABLE events
     DROP COLUMN resource_id,
@@ -11,6 +11,6 @@ ALTER TABLE events
     ALTER COLUMN workspace_id SET NOT NULL;
 ALTER INDEX events_ws_contact_idx RENAME TO inbox_events_ws_contact_idx;
 ALTER INDEX events_ws_idx RENAME TO inbox_events_ws_idx;
-ALTER INDEX events_pkey RENAME TO inbox_events_pkey;
+ALTER TABLE events ADD CONSTRAINT inbox_events_pkey PRIMARY KEY (id);
 ALTER SEQUENCE events_id_seq RENAME TO inbox_events_id_seq;
 ALTER TABLE events RENAME TO inbox_events;

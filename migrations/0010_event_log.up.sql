@@ -6,10 +6,11 @@
 -- Subscribers read the log at their own position (event_subscriptions). A bigserial id is
 -- taken before its transaction commits, so ids can become visible out of order; a reader
 -- orders by (tx, id) and reads only transactions older than every one still running
--- (pg_snapshot_xmin), so a position never skips an event that commits later.
+-- (pg_snapshot_xmin), so a position never skips an event that commits later. The primary
+-- key is that order, (tx, id): every append pays for three indexes, as the feed did.
 ALTER TABLE inbox_events RENAME TO events;
 ALTER SEQUENCE inbox_events_id_seq RENAME TO events_id_seq;
-ALTER INDEX inbox_events_pkey RENAME TO events_pkey;
+ALTER TABLE events DROP CONSTRAINT inbox_events_pkey;
 ALTER INDEX inbox_events_ws_idx RENAME TO events_ws_idx;
 ALTER INDEX inbox_events_ws_contact_idx RENAME TO events_ws_contact_idx;
 ALTER TABLE events
@@ -19,7 +20,7 @@ ALTER TABLE events
     ADD COLUMN actor_id text NOT NULL DEFAULT '',
     ADD COLUMN resource_type text NOT NULL DEFAULT '',
     ADD COLUMN resource_id text NOT NULL DEFAULT '';
-CREATE INDEX events_position_idx ON events (tx, id);
+ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (tx, id);
 
 CREATE TABLE event_subscriptions (
     name        text PRIMARY KEY,

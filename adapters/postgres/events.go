@@ -36,16 +36,16 @@ func (l *EventLog) Append(ctx context.Context, os ...domain.Occurrence) error {
 // kinds the audit trail keeps, its audit entry. Writers that store a change in a batch
 // send its events with it.
 func queueEvent(b *pgx.Batch, o domain.Occurrence) error {
-	args, err := eventArgs(o)
+	args, audited, err := eventArgs(o)
 	if err != nil {
 		return err
 	}
 	insert := `INSERT INTO events (` + eventColumns + `) VALUES (` + params(1, len(args)) + `)`
-	entry, audited := o.AuditEntry()
 	if !audited {
 		b.Queue(insert, args...)
 		return nil
 	}
+	entry, _ := o.AuditEntry()
 	asql, aargs, err := auditInsert(entry, len(args)+1)
 	if err != nil {
 		return err
@@ -57,10 +57,10 @@ func queueEvent(b *pgx.Batch, o domain.Occurrence) error {
 // eventColumns are the columns eventArgs gives values for, in order.
 const eventColumns = `workspace_id, kind, actor_type, actor_id, resource_type, resource_id, contact_id, message_id, payload, created_at`
 
-// eventArgs are the values of o's row in the log, in eventColumns' order. A statement that
-// stores a change and its event together (ReceiveInbound, UpdateDelivery) inserts them
-// with its own parameter numbers.
-func eventArgs(o domain.Occurrence) ([]any, error) {
+// eventArgs are the values of o's row in the log, in eventColumns' order, and whether the
+// audit trail keeps o too. A statement that stores a change and its event together
+// (ReceiveInbound, UpdateDelivery) inserts them with its own parameter numbers.
+func eventArgs(o domain.Occurrence) (args []any, audited bool, err error) {
 	s := o.Event.Subject()
 	details := s.Details
 	if details == nil {
@@ -68,22 +68,24 @@ func eventArgs(o domain.Occurrence) ([]any, error) {
 	}
 	payload, err := json.Marshal(details)
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", o.Event.Kind(), err)
+		return nil, false, fmt.Errorf("event %s: %w", o.Event.Kind(), err)
 	}
 	var ws *domain.ID
 	if id := o.WorkspaceID(); !id.IsZero() {
 		ws = &id
 	}
 	return []any{ws, string(o.Event.Kind()), string(o.Actor.Type), o.Actor.ID.StringOrEmpty(), s.ResourceType, s.ResourceID,
-		s.ContactID, s.MessageID, sanitizeJSONB(payload), o.At}, nil
+		s.ContactID, s.MessageID, sanitizeJSONB(payload), o.At}, s.Audited, nil
 }
 
-// unaudited refuses an event the audit trail keeps where only the log's row is written.
-func unaudited(o domain.Occurrence) error {
-	if _, audited := o.AuditEntry(); audited {
-		return fmt.Errorf("event %s is audited: append it with the EventLog", o.Event.Kind())
+// unauditedArgs are eventArgs of an event written where only the log's row is (in a
+// change's own statement); one the audit trail keeps is refused.
+func unauditedArgs(o domain.Occurrence) ([]any, error) {
+	args, audited, err := eventArgs(o)
+	if err == nil && audited {
+		err = fmt.Errorf("event %s is audited: append it with the EventLog", o.Event.Kind())
 	}
-	return nil
+	return args, err
 }
 
 // params is "$from, ..., $(from+n-1)".

@@ -213,10 +213,7 @@ func (r *InboundRepo) ReceiveInbound(ctx context.Context, m domain.Message, touc
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
 	}
-	if err := unaudited(ev); err != nil {
-		return false, err
-	}
-	evArgs, err := eventArgs(ev)
+	evArgs, err := unauditedArgs(ev)
 	if err != nil {
 		return false, err
 	}
@@ -286,10 +283,7 @@ func (r *InboundRepo) LinkOutbound(ctx context.Context, ws, id domain.ID, wamid 
 // statement.
 func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev domain.Occurrence) error {
 	code, title, detail := errorColumns(m.Error)
-	if err := unaudited(ev); err != nil {
-		return err
-	}
-	evArgs, err := eventArgs(ev)
+	evArgs, err := unauditedArgs(ev)
 	if err != nil {
 		return err
 	}

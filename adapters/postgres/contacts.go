@@ -225,8 +225,9 @@ func (r *ContactRepo) Update(ctx context.Context, c domain.Contact) error {
 	return err
 }
 
-// Delete erases a contact with its messages (and their status reports) and its feed
-// events, in one statement. Its suppression list entries and audit entries stay.
+// Delete erases a contact with its messages (and their status reports) and the events
+// about it (its inbox feed), in one statement. Its suppression list entries and audit
+// entries stay, and so does the contact.deleted event that follows.
 func (r *ContactRepo) Delete(ctx context.Context, ws, id domain.ID) error {
 	_, err := r.q.Exec(ctx, `
 		WITH m AS (

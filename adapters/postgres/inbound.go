@@ -16,7 +16,7 @@ import (
 
 // InboundRepo is the storage of webhook processing: routing lookups, contacts found or
 // created from inbound messages, inbound messages and status reports, templates, number
-// and account events, and the inbox event feed. Every write is idempotent or guarded so
+// and account events, and their events in the log. Every write is idempotent or guarded so
 // that processing a webhook twice changes nothing the second time.
 type InboundRepo struct{ q Querier }
 

@@ -272,7 +272,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		sameTime(t, m.CreatedAt, touched.LastInboundAt, "last inbound")
 		sameTime(t, m.CreatedAt.Add(domain.ServiceWindow), touched.ServiceWindowExpiresAt, "window")
 
-		// The same wamid again: nothing, not even a feed entry or a window move.
+		// The same wamid again: nothing, not even an event or a window move.
 		dup := inboundMsg(ws, c.ID, wamid, at.Add(2*time.Hour))
 		ins, err = s.Messages.ReceiveInbound(ctx, dup, true, received(dup))
 		require.NoError(t, err)
@@ -383,7 +383,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.True(t, ok, "a linked message is found by its wamid")
 	})
 
-	t.Run("UpdateDeliveryWritesTheDeliveryAndTheFeed", func(t *testing.T) {
+	t.Run("UpdateDeliveryWritesTheDeliveryAndItsEvent", func(t *testing.T) {
 		t.Parallel()
 		s := newSubject(t)
 		ws := s.Workspace(t)

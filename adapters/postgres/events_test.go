@@ -39,6 +39,18 @@ func eventRows(t *testing.T, pool *pgxpool.Pool, ws domain.ID) []eventstest.Row 
 	return out
 }
 
+// auditActions is the audit trail of ws as actions, oldest first, without the workspace's
+// creation (the fixtures create workspaces without the use case).
+func auditActions(t *testing.T, pool *pgxpool.Pool, ws domain.ID) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT action FROM audit_logs WHERE workspace_id = $1
+		AND action <> 'workspace.created' ORDER BY id`, ws)
+	require.NoError(t, err)
+	actions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return actions
+}
+
 func nilIfZero(id domain.ID) *domain.ID {
 	if id.IsZero() {
 		return nil
@@ -48,7 +60,6 @@ func nilIfZero(id domain.ID) *domain.ID {
 
 func TestEventLogContract(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	eventstest.RunContract(t, func(t *testing.T) eventstest.Subject {
 		pool := pgtest.NewPool(t)
 		wr := postgres.NewWorkspaceRepo(pool)
@@ -56,14 +67,7 @@ func TestEventLogContract(t *testing.T) {
 			Log:       postgres.NewEventLog(pool),
 			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },
 			Rows:      func(t *testing.T, ws domain.ID) []eventstest.Row { return eventRows(t, pool, ws) },
-			Actions: func(t *testing.T, ws domain.ID) []string {
-				rows, err := pool.Query(ctx, `SELECT action FROM audit_logs WHERE workspace_id = $1
-					AND action <> 'workspace.created' ORDER BY id`, ws)
-				require.NoError(t, err)
-				actions, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				require.NoError(t, err)
-				return actions
-			},
+			Actions:   func(t *testing.T, ws domain.ID) []string { return auditActions(t, pool, ws) },
 		}
 	})
 }

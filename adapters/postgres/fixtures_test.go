@@ -41,8 +41,13 @@ var (
 
 	_ onboarding.Store        = (*postgres.PhoneNumberRepo)(nil)
 	_ onboarding.TxRunner     = (*postgres.TxRunner[onboarding.Repos])(nil)
+	_ messaging.Contacts      = (*postgres.ContactRepo)(nil)
+	_ messaging.ContactWriter = (*postgres.ContactRepo)(nil)
+	_ messaging.Workspaces    = (*postgres.WorkspaceRepo)(nil)
 	_ messaging.Numbers       = (*postgres.PhoneNumberRepo)(nil)
+	_ messaging.MessageStore  = (*postgres.MessageRepo)(nil)
 	_ messaging.MessageWriter = (*postgres.MessageRepo)(nil)
+	_ messaging.TxRunner      = (*postgres.TxRunner[messaging.Repos])(nil)
 )
 
 // now is a timestamp Postgres stores exactly: microseconds, UTC.

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/application/events/eventstest"
+	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
@@ -53,6 +56,53 @@ func TestMessageRepoQueue(t *testing.T) {
 	require.Error(t, repo.Queue(ctx, m, queued(m)))
 	require.Equal(t, 1, count(`SELECT count(*) FROM audit_logs WHERE resource_id = $1`, m.ID.String()))
 	require.Equal(t, 1, count(`SELECT count(*) FROM events WHERE message_id = $1`, m.ID))
+}
+
+func TestSendPortsContract(t *testing.T) {
+	t.Parallel()
+	messagingtest.RunSendContract(t, func(t *testing.T) messagingtest.SendSubject {
+		ctx := context.Background()
+		pool := pgtest.NewPool(t)
+		wr := postgres.NewWorkspaceRepo(pool)
+		return messagingtest.SendSubject{
+			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
+				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
+					Events: postgres.NewEventLog(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
+			}),
+			Contacts: postgres.NewContactRepo(pool), Messages: postgres.NewMessageRepo(pool), Workspaces: wr,
+			Numbers: postgres.NewPhoneNumberRepo(pool), Keys: postgres.NewIdempotencyRepo(pool),
+			Workspace: func(t *testing.T, plan domain.Plan) domain.ID {
+				t.Helper()
+				w := domain.Workspace{ID: domain.NewID(), Name: "Acme", Plan: plan, CreatedAt: now(), UpdatedAt: now()}
+				require.NoError(t, wr.CreateWorkspace(ctx, w))
+				return w.ID
+			},
+			Number: func(t *testing.T, n domain.PhoneNumber) {
+				t.Helper()
+				require.NoError(t, postgres.NewPhoneNumberRepo(pool).Create(ctx, n))
+			},
+			Template: func(t *testing.T, ws domain.ID, wabaID, name, language, category string) {
+				t.Helper()
+				require.NoError(t, postgres.NewInboundRepo(pool).UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: ws,
+					WABAID: wabaID, Name: name, Language: language, Category: category, Status: "APPROVED", At: now()}))
+			},
+			Suppress: func(t *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time) {
+				t.Helper()
+				if s.OptedOut {
+					_, err := pool.Exec(ctx, `INSERT INTO suppressions (workspace_id, address, scope, source, created_at)
+						VALUES ($1, $2, 'all', 'keyword', $3)`, ws, address, at)
+					require.NoError(t, err)
+				}
+				if s.MarketingOptedOut {
+					_, err := pool.Exec(ctx, `INSERT INTO suppressions (workspace_id, address, scope, source, created_at)
+						VALUES ($1, $2, 'marketing', 'meta', $3)`, ws, address, at)
+					require.NoError(t, err)
+				}
+			},
+			Events:  func(t *testing.T, ws domain.ID) []eventstest.Row { return eventRows(t, pool, ws) },
+			Actions: func(t *testing.T, ws domain.ID) []string { return auditActions(t, pool, ws) },
+		}
+	})
 }
 
 func TestMessageRepoOutboxContract(t *testing.T) {

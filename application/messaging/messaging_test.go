@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/contacts/contactstest"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
@@ -18,18 +21,23 @@ import (
 )
 
 type testBundle struct {
-	db                   *fakeDB
+	db                   *messagingtest.Memory
+	contacts             *contactstest.Memory // db's
+	quota                *quota
 	svc                  *messaging.Service
 	ws                   domain.ID
 	owner, agent, viewer domain.Caller
 	open, closed         domain.Contact
+	number               domain.PhoneNumber // the workspace's connected number
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	db := newFakeDB()
+	cs := contactstest.NewMemory()
+	db, q := messagingtest.NewMemory(cs), newQuota()
 	ws := domain.NewID()
-	b := &testBundle{db: db, svc: newService(db), ws: ws,
+	db.PutWorkspace(domain.Workspace{ID: ws, Name: "Acme", Plan: domain.PlanFree})
+	b := &testBundle{db: db, contacts: cs, quota: q, svc: newService(db, q), ws: ws,
 		owner:  domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Owner},
 		agent:  domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Agent},
 		viewer: domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: access.Viewer},
@@ -37,8 +45,10 @@ func setup(t *testing.T) *testBundle {
 	later := time.Now().Add(time.Hour)
 	b.open = domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: "+14155550101", WaID: "14155550101", ServiceWindowExpiresAt: &later}
 	b.closed = domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: "+14155550102", WaID: "14155550102"}
-	db.contacts[b.open.ID], db.contacts[b.closed.ID] = b.open, b.closed
-	db.numbers = []domain.PhoneNumber{{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", WABAID: "2001", Status: domain.NumberConnected}}
+	cs.Put(b.open)
+	cs.Put(b.closed)
+	b.number = domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", WABAID: "2001", Status: domain.NumberConnected}
+	db.PutNumber(b.number)
 	return b
 }
 
@@ -68,9 +78,12 @@ func TestSendQueuesInOneTransaction(t *testing.T) {
 	require.Equal(t, domain.StatusQueued, m.Status)
 	require.Equal(t, "1001", m.PhoneNumberID)
 	require.Equal(t, b.open.ID, m.ContactID)
-	require.Contains(t, b.db.messages, m.ID)
-	require.Equal(t, 1, b.db.jobs[m.ID], "a single reply gets the first priority")
-	require.Equal(t, domain.EventMessageQueued, b.db.events[len(b.db.events)-1].Event.Kind())
+	stored, ok := b.db.Message(b.ws, m.ID)
+	require.True(t, ok)
+	require.Equal(t, b.open.ID, stored.ContactID)
+	require.Equal(t, 1, b.db.Jobs()[m.ID], "a single reply gets the first priority")
+	evs := b.db.Events()
+	require.Equal(t, domain.EventMessageQueued, evs[len(evs)-1].Event.Kind())
 	require.Equal(t, 99, res.Quota.Remaining)
 }
 
@@ -82,20 +95,21 @@ func TestSendChecksInOrder(t *testing.T) {
 	// forbidden before anything is counted.
 	_, err := b.svc.Send(ctx, b.viewer, messaging.SendInput{})
 	require.Equal(t, domain.KindForbidden, kind(err))
-	require.Zero(t, b.db.quotaCalls)
+	require.Zero(t, b.quota.taken())
 	// an agent: 404 for a contact not theirs, before the quota.
 	_, err = b.svc.Send(ctx, b.agent, text(b.open.ID.String(), "x"))
 	require.Equal(t, domain.KindNotFound, kind(err))
 	_, err = b.svc.Send(ctx, b.agent, text(b.open.Phone, "x"))
 	require.Equal(t, domain.KindNotFound, kind(err))
-	require.Zero(t, b.db.quotaCalls)
+	require.Zero(t, b.quota.taken())
 
 	// rate limited before not-connected, opted-out, window and validation.
-	b.db.quotaCount = 100
-	b.db.numbers = nil
-	optedOut := b.closed
-	optedOut.OptedOut = true
-	b.db.contacts[optedOut.ID] = optedOut
+	b.quota.set(100)
+	gone := b.number
+	gone.Status = domain.NumberNeedsReconnect // no connected number left
+	b.db.PutNumber(gone)
+	optedOut := domain.Contact{ID: domain.NewID(), WorkspaceID: b.ws, Phone: "+14155550103", WaID: "14155550103", OptedOut: true}
+	b.contacts.Put(optedOut)
 	res, err := b.svc.Send(ctx, b.owner, messaging.SendInput{To: optedOut.ID.String(), Type: "bogus"})
 	require.Equal(t, domain.KindRateLimited, kind(err))
 	var de *domain.Error
@@ -104,14 +118,13 @@ func TestSendChecksInOrder(t *testing.T) {
 	require.NotNil(t, res.Quota)
 	require.True(t, res.Quota.Reached)
 
-	b.db.quotaCount = 0
+	b.quota.set(0)
 	_, err = b.svc.Send(ctx, b.owner, messaging.SendInput{To: optedOut.ID.String(), Type: "bogus"})
 	require.Equal(t, domain.KindNotConnected, kind(err))
 
 	b = setup(t)
-	b.db.contacts[optedOut.ID] = optedOut
 	optedOut.WorkspaceID = b.ws
-	b.db.contacts[optedOut.ID] = optedOut
+	b.contacts.Put(optedOut)
 	_, err = b.svc.Send(ctx, b.owner, messaging.SendInput{To: optedOut.ID.String(), Type: "bogus"})
 	require.Equal(t, domain.KindOptedOut, kind(err))
 	// window before validation; a template passes the window.
@@ -176,7 +189,8 @@ func TestSendNewNumberCreatesContact(t *testing.T) {
 	require.Error(t, err, "without a country code the number is not E.164")
 	res, err = b.svc.Send(context.Background(), b.agent, tmpl("+1 415 555 0199", "hello_world"))
 	require.NoError(t, err)
-	c := b.db.contacts[res.Message.ContactID]
+	c, ok := b.contacts.Contact(b.ws, res.Message.ContactID)
+	require.True(t, ok)
 	require.Equal(t, "+14155550199", c.Phone)
 	require.Equal(t, b.agent.ID, *c.AssignedTo, "an agent's new contact is theirs")
 	// A text to a new number has no window.
@@ -189,9 +203,9 @@ func TestSendMarketingOptOut(t *testing.T) {
 	b := setup(t)
 	c := b.open
 	c.MarketingOptedOut = true
-	b.db.contacts[c.ID] = c
-	b.db.categories["summer_sale"] = "MARKETING"
-	b.db.categories["receipt"] = "UTILITY"
+	b.contacts.Put(c)
+	b.db.PutTemplate(b.ws, "2001", "summer_sale", "en_US", "MARKETING")
+	b.db.PutTemplate(b.ws, "2001", "receipt", "en_US", "UTILITY")
 	_, err := b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "summer_sale"))
 	require.Equal(t, domain.KindOptedOut, kind(err))
 	_, err = b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "receipt"))
@@ -215,8 +229,8 @@ func TestSendIdempotency(t *testing.T) {
 	require.Equal(t, first.Message.ID, again.Message.ID)
 	require.Equal(t, first.Message.CreatedAt, again.Message.CreatedAt)
 	require.JSONEq(t, string(first.Message.Content), string(again.Message.Content))
-	require.Len(t, b.db.messages, 1)
-	require.Equal(t, 1, b.db.quotaCalls, "a replay does not count against the quota")
+	require.Len(t, b.db.Messages(), 1)
+	require.Equal(t, 1, b.quota.taken(), "a replay does not count against the quota")
 
 	in.RequestHash = []byte("hash-2")
 	_, err = b.svc.Send(context.Background(), b.owner, in)
@@ -230,7 +244,7 @@ func TestSendIdempotency(t *testing.T) {
 func TestSendIdempotencyKeyExpires(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.db.idem.Put(messaging.IdempotencyRecord{WorkspaceID: b.ws, Key: "k1", RequestHash: []byte("another body"), Status: 202,
+	b.db.PutIdempotency(messaging.IdempotencyRecord{WorkspaceID: b.ws, Key: "k1", RequestHash: []byte("another body"), Status: 202,
 		Body: []byte(`{}`), CreatedAt: time.Now().Add(-messaging.IdempotencyTTL - time.Minute), ExpiresAt: time.Now().Add(-time.Minute)})
 	in := text(b.open.ID.String(), "once")
 	in.IdempotencyKey, in.RequestHash = "k1", []byte("hash-1")
@@ -246,11 +260,11 @@ func TestSendIdempotencyKeyExpires(t *testing.T) {
 func TestSendPriorityFollowsWorkspaceLoad(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.db.plan = domain.PlanEnterprise
-	b.db.quotaCount = 5000
+	b.db.PutWorkspace(domain.Workspace{ID: b.ws, Name: "Acme", Plan: domain.PlanEnterprise})
+	b.quota.set(5000)
 	res, err := b.svc.Send(context.Background(), b.owner, text(b.open.ID.String(), "bulk"))
 	require.NoError(t, err)
-	require.Equal(t, 4, b.db.jobs[res.Message.ID], "a workspace sending thousands a minute queues behind single replies")
+	require.Equal(t, 4, b.db.Jobs()[res.Message.ID], "a workspace sending thousands a minute queues behind single replies")
 }
 
 func TestReadRespectsAgentView(t *testing.T) {
@@ -264,6 +278,10 @@ func TestReadRespectsAgentView(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.svc.ListByContact(context.Background(), b.agent, b.open.ID, 10, domain.NilID)
 	require.Equal(t, domain.KindNotFound, kind(err))
+	page, err := b.svc.ListByContact(context.Background(), b.viewer, b.open.ID, 10, domain.NilID)
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1)
+	require.Equal(t, res.Message.ID, page.Items[0].ID)
 }
 
 // outboxOf is an outbox holding m.
@@ -411,13 +429,13 @@ func TestPurgeIdempotencyKeysInBatches(t *testing.T) {
 	b := setup(t)
 	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
 	for i := range 12001 {
-		b.db.idem.Put(messaging.IdempotencyRecord{Key: fmt.Sprint("old", i), ExpiresAt: past})
+		b.db.PutIdempotency(messaging.IdempotencyRecord{Key: fmt.Sprint("old", i), ExpiresAt: past})
 	}
-	b.db.idem.Put(messaging.IdempotencyRecord{Key: "fresh", ExpiresAt: future})
+	b.db.PutIdempotency(messaging.IdempotencyRecord{Key: "fresh", ExpiresAt: future})
 	n, err := b.svc.PurgeIdempotencyKeys(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 12001, n, "three batches, the last one short")
-	require.Equal(t, 1, b.db.idem.Len())
+	require.Equal(t, 1, b.db.IdempotencyRecords())
 }
 
 func TestFoldEarlyStatuses(t *testing.T) {
@@ -444,19 +462,59 @@ func TestSendToASuppressedNumber(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	b.db.suppressed["+14155550190"] = domain.Suppression{OptedOut: true}
+	b.contacts.Suppress(b.ws, "+14155550190", domain.Suppression{OptedOut: true}, time.Now())
 	_, err := b.svc.Send(ctx, b.owner, tmpl("+14155550190", "hello_world"))
 	require.Equal(t, domain.KindOptedOut, kind(err))
 
-	b.db.suppressed["+14155550191"] = domain.Suppression{MarketingOptedOut: true}
-	b.db.categories["hello_world"] = "MARKETING"
+	b.contacts.Suppress(b.ws, "+14155550191", domain.Suppression{MarketingOptedOut: true}, time.Now())
+	b.db.PutTemplate(b.ws, "2001", "hello_world", "en_US", "MARKETING")
 	_, err = b.svc.Send(ctx, b.owner, tmpl("+14155550191", "hello_world"))
 	require.Equal(t, domain.KindOptedOut, kind(err), "a marketing template to a marketing stop")
-	b.db.categories["hello_world"] = "UTILITY"
+	b.db.PutTemplate(b.ws, "2001", "hello_world", "en_US", "UTILITY")
 	res, err := b.svc.Send(ctx, b.owner, tmpl("+14155550191", "hello_world"))
 	require.NoError(t, err, "a utility template goes")
-	require.True(t, b.db.contacts[res.Message.ContactID].MarketingOptedOut, "the new contact starts with the stop")
-	for _, c := range b.db.contacts {
-		require.NotEqual(t, "+14155550190", c.Phone)
-	}
+	c, ok := b.contacts.Contact(b.ws, res.Message.ContactID)
+	require.True(t, ok)
+	require.True(t, c.MarketingOptedOut, "the new contact starts with the stop")
+	refused, err := b.contacts.Store().List(ctx, b.ws, contacts.Filter{Phone: "+14155550190"}, contacts.View{}, 10)
+	require.NoError(t, err)
+	require.Empty(t, refused)
+}
+
+// Two first sends to one new phone race to create its contact. The loser's transaction
+// rolls back whole, its Idempotency-Key with it, so its second attempt queues the message
+// to the winner's contact instead of replaying an answer whose message was never stored.
+func TestSendLosingTheRaceForANewContact(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	winner := domain.Contact{ID: domain.NewID(), WorkspaceID: b.ws, Phone: "+14155550177", WaID: "14155550177"}
+	svc := newServiceWith(b.db, &racingContacts{Contacts: b.db.Contacts(), race: func() { b.contacts.Put(winner) }}, b.quota)
+	in := tmpl("+14155550177", "hello_world")
+	in.IdempotencyKey, in.RequestHash = "k1", []byte("hash-1")
+	res, err := svc.Send(context.Background(), b.owner, in)
+	require.NoError(t, err)
+	require.False(t, res.Replayed)
+	require.Equal(t, winner.ID, res.Message.ContactID)
+	stored, ok := b.db.Message(b.ws, res.Message.ID)
+	require.True(t, ok)
+	require.Equal(t, winner.ID, stored.ContactID)
+	require.Len(t, b.db.Messages(), 1)
+	again, err := svc.Send(context.Background(), b.owner, in)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, res.Message.ID, again.Message.ID)
+}
+
+// racingContacts lets another send create a contact right after the first List looked
+// for it (and found none).
+type racingContacts struct {
+	messaging.Contacts
+	once sync.Once
+	race func()
+}
+
+func (r *racingContacts) List(ctx context.Context, ws domain.ID, f contacts.Filter, v contacts.View, limit int) ([]domain.Contact, error) {
+	list, err := r.Contacts.List(ctx, ws, f, v, limit)
+	r.once.Do(r.race)
+	return list, err
 }

@@ -91,6 +91,27 @@ func (db *Memory) Put(c domain.Contact) {
 	db.state.contacts[contactKey{c.WorkspaceID, c.ID}] = c
 }
 
+// Suppress keeps s in ws's suppression list under address (an E.164 phone or a BSUID), as
+// an opt-out by keyword at at leaves it when its contact is deleted (to set up a state a test
+// needs).
+func (db *Memory) Suppress(ws domain.ID, address string, s domain.Suppression, at time.Time) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	kept := domain.Contact{OptedOut: s.OptedOut, MarketingOptedOut: s.MarketingOptedOut}
+	if s.OptedOut {
+		kept.OptedOutAt, kept.OptOutSource = &at, domain.OptOutKeyword
+	}
+	db.state.suppressed[suppressionKey{ws, address}] = kept
+}
+
+// Suppression reads what the committed suppression list keeps for an address of ws (the
+// read messaging.Contacts adds to the contacts store).
+func (db *Memory) Suppression(_ context.Context, ws domain.ID, address string) (domain.Suppression, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.state.suppressed[suppressionKey{ws, address}].Suppression(), nil
+}
+
 // Contact reads a committed contact.
 func (db *Memory) Contact(ws, id domain.ID) (domain.Contact, bool) {
 	db.mu.Lock()

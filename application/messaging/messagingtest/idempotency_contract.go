@@ -20,9 +20,13 @@ type IdempotencySubject struct {
 	Workspace func(t *testing.T) domain.ID
 }
 
-// NewIdempotencySubject returns the Idempotency store as a contract subject.
-func NewIdempotencySubject(s *Idempotency) IdempotencySubject {
-	return IdempotencySubject{Keys: s, Save: s.Save, Workspace: func(*testing.T) domain.ID { return domain.NewID() }}
+// NewIdempotencySubject returns the Memory's idempotency keys as a contract subject.
+func NewIdempotencySubject(db *Memory) IdempotencySubject {
+	return IdempotencySubject{Keys: db,
+		Save: func(ctx context.Context, r messaging.IdempotencyRecord) error {
+			return db.InTx(ctx, func(ctx context.Context, tx messaging.Repos) error { return tx.Idempotency.Save(ctx, r) })
+		},
+		Workspace: func(*testing.T) domain.ID { return domain.NewID() }}
 }
 
 // RunIdempotencyContract holds messaging.IdempotencyKeys and IdempotencySaver to what the

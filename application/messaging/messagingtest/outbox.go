@@ -1,6 +1,7 @@
-// Package messagingtest holds what tests of the messaging ports share: an in-memory Outbox
-// and the contract every Outbox (the Postgres adapter's too) is held to. Only tests import
-// it.
+// Package messagingtest holds what tests of the messaging ports share: an in-memory
+// database of the send and read use cases (Memory) and an in-memory Outbox, and the
+// contracts every implementation of those ports (the Postgres adapter's too) is held to.
+// Only tests import it.
 package messagingtest
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/onboarding"
+	"github.com/wabaplatform/waba/application/rotation"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -48,6 +49,9 @@ var (
 	_ messaging.MessageStore  = (*postgres.MessageRepo)(nil)
 	_ messaging.MessageWriter = (*postgres.MessageRepo)(nil)
 	_ messaging.TxRunner      = (*postgres.TxRunner[messaging.Repos])(nil)
+
+	_ rotation.Store    = (*postgres.PhoneNumberRepo)(nil)
+	_ rotation.TxRunner = (*postgres.TxRunner[rotation.Repos])(nil)
 )
 
 // now is a timestamp Postgres stores exactly: microseconds, UTC.

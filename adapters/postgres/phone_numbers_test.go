@@ -6,10 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/rotation"
+	"github.com/wabaplatform/waba/application/rotation/rotationtest"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -60,4 +63,82 @@ func TestPhoneNumberRepoListPage(t *testing.T) {
 	list, err := repo.List(ctx, w.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 5)
+}
+
+func TestPhoneNumberRepoRotationContract(t *testing.T) {
+	t.Parallel()
+	rotationtest.RunStoreContract(t, func(t *testing.T) rotationtest.Subject {
+		ctx := context.Background()
+		pool := pgtest.NewPool(t)
+		wr, repo := postgres.NewWorkspaceRepo(pool), postgres.NewPhoneNumberRepo(pool)
+		return rotationtest.Subject{
+			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) rotation.Repos {
+				return rotation.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Events: postgres.NewEventLog(tx)}
+			}),
+			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },
+			Number: func(t *testing.T, p domain.PhoneNumber) {
+				require.NoError(t, repo.Create(ctx, p))
+				require.NoError(t, repo.Update(ctx, p)) // Create writes only what onboarding knows first
+			},
+			Read: func(t *testing.T, ws, id domain.ID) domain.PhoneNumber {
+				p, err := repo.Get(ctx, ws, id, false)
+				require.NoError(t, err)
+				return p
+			},
+			Lock: func(t *testing.T, ws, id domain.ID) func() {
+				tx, err := pool.Begin(ctx)
+				require.NoError(t, err)
+				release := func() { _ = tx.Rollback(ctx) }
+				t.Cleanup(release) // before the pool closes, which waits for this connection
+				_, err = postgres.NewPhoneNumberRepo(tx).Get(ctx, ws, id, true)
+				require.NoError(t, err)
+				return release
+			},
+		}
+	})
+}
+
+// Two rotations at once share the work: the rows one has locked through SealedAfter, the
+// other skips (the contract can only hold them through another kind of lock, since the
+// in-memory runner runs one transaction at a time).
+func TestPhoneNumberRepoSealedAfterLocksWhatItReturns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	repo := postgres.NewPhoneNumberRepo(pool)
+	ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Acme").ID
+	var all []domain.ID
+	for i := range 3 {
+		p := domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: fmt.Sprint(1000 + i), WABAID: "2001",
+			Status: domain.NumberConnected, Token: domain.Sealed{Ciphertext: []byte{1}, Nonce: []byte{2}, WrappedKey: []byte{3}, KeyID: "old"},
+			CreatedAt: now(), UpdatedAt: now()}
+		require.NoError(t, repo.Create(ctx, p))
+		all = append(all, p.ID)
+	}
+	ids := func(ps []domain.PhoneNumber) []domain.ID {
+		out := []domain.ID{}
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+
+	first, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = first.Rollback(ctx) }()
+	got, err := postgres.NewPhoneNumberRepo(first).SealedAfter(ctx, "new", domain.NilID, 2)
+	require.NoError(t, err)
+	require.Equal(t, all[:2], ids(got))
+
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(second pgx.Tx) error {
+		got, err := postgres.NewPhoneNumberRepo(second).SealedAfter(ctx, "new", domain.NilID, 10)
+		require.NoError(t, err)
+		require.Equal(t, all[2:], ids(got), "the first run's rows are skipped, not waited for")
+		return nil
+	}))
+	require.NoError(t, first.Rollback(ctx))
+
+	got, err = repo.SealedAfter(ctx, "new", domain.NilID, 10)
+	require.NoError(t, err)
+	require.Equal(t, all, ids(got), "and found once they are free")
 }

@@ -64,11 +64,12 @@ func (r *WorkspaceRepo) UserByID(ctx context.Context, id domain.ID) (domain.User
 	return r.user(ctx, `id = $1`, id)
 }
 
-// Memberships lists the workspaces a user belongs to.
+// Memberships lists the workspaces a user belongs to, in the order they joined (ties by
+// workspace id, so the order is stable).
 func (r *WorkspaceRepo) Memberships(ctx context.Context, userID domain.ID) ([]domain.Membership, error) {
 	rows, err := r.q.Query(ctx, `
 		SELECT m.workspace_id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-		WHERE m.user_id = $1 ORDER BY m.created_at`, userID)
+		WHERE m.user_id = $1 ORDER BY m.created_at, m.workspace_id`, userID)
 	if err != nil {
 		return nil, err
 	}

@@ -12,12 +12,16 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/identity/identitytest"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/application/workspaces/workspacestest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
+// TestWorkspaceRepo covers what the repository does beyond the contracts of the ports it
+// implements (workspacestest's and identitytest's, run below against it and the in-memory
+// stores).
 func TestWorkspaceRepo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -31,36 +35,6 @@ func TestWorkspaceRepo(t *testing.T) {
 		pool := pgtest.NewPool(t)
 		return &testBundle{pool: pool, repo: postgres.NewWorkspaceRepo(pool)}
 	}
-
-	t.Run("EmailUniqueCaseInsensitively", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		u := createUser(t, b.repo, "ann@example.com")
-
-		err := b.repo.CreateUser(ctx, domain.User{ID: domain.NewID(), Email: "ANN@Example.com", Name: "x", PasswordHash: "h", CreatedAt: now()})
-		requireKind(t, domain.KindEmailTaken, err)
-
-		got, err := b.repo.UserByEmail(ctx, "Ann@EXAMPLE.com")
-		require.NoError(t, err)
-		require.Equal(t, u.ID, got.ID)
-		require.Equal(t, "ann@example.com", got.Email)
-		require.Equal(t, "h", got.PasswordHash)
-		require.True(t, u.CreatedAt.Equal(got.CreatedAt))
-
-		got, err = b.repo.UserByID(ctx, u.ID)
-		require.NoError(t, err)
-		require.Equal(t, u.Email, got.Email)
-
-		_, err = b.repo.UserByEmail(ctx, "bob@example.com")
-		requireKind(t, domain.KindNotFound, err)
-		_, err = b.repo.UserByID(ctx, domain.NewID())
-		requireKind(t, domain.KindNotFound, err)
-
-		// A duplicate id is not an email problem.
-		err = b.repo.CreateUser(ctx, domain.User{ID: u.ID, Email: "other@example.com", Name: "x", PasswordHash: "h", CreatedAt: now()})
-		require.Error(t, err)
-		require.False(t, domain.IsKind(err, domain.KindEmailTaken))
-	})
 
 	t.Run("Memberships", func(t *testing.T) {
 		t.Parallel()
@@ -237,6 +211,27 @@ func TestWorkspaceRepoContract(t *testing.T) {
 			}),
 			Store: wr,
 			User:  func(t *testing.T, u domain.User) { require.NoError(t, wr.CreateUser(context.Background(), u)) },
+		}
+	})
+}
+
+func TestWorkspaceRepoUsersContract(t *testing.T) {
+	t.Parallel()
+	identitytest.RunUsersContract(t, func(t *testing.T) identitytest.Subject {
+		ctx := context.Background()
+		wr := postgres.NewWorkspaceRepo(pgtest.NewPool(t))
+		return identitytest.Subject{
+			Users:     wr,
+			Workspace: func(t *testing.T, name string) domain.ID { return createWorkspace(t, wr, name).ID },
+			Member: func(t *testing.T, ws, userID domain.ID, role access.Role, at time.Time) {
+				require.NoError(t, wr.AddMember(ctx, ws, userID, role, at))
+			},
+			APIKey: func(t *testing.T, k domain.APIKey) {
+				require.NoError(t, wr.CreateAPIKey(ctx, k))
+				if k.RevokedAt != nil {
+					require.NoError(t, wr.RevokeAPIKey(ctx, k.WorkspaceID, k.ID, *k.RevokedAt))
+				}
+			},
 		}
 	})
 }

@@ -14,14 +14,20 @@ import (
 
 // Users stores users and answers membership and API key look-ups.
 type Users interface {
-	// CreateUser inserts u; a taken email is KindEmailTaken.
+	// CreateUser inserts u; an email taken in any case is KindEmailTaken.
 	CreateUser(ctx context.Context, u domain.User) error
+	// UserByEmail finds a user by email in any case (equal once lower-cased);
+	// KindNotFound when there is none.
 	UserByEmail(ctx context.Context, email string) (domain.User, error)
+	// UserByID finds a user; KindNotFound when there is none.
 	UserByID(ctx context.Context, id domain.ID) (domain.User, error)
+	// Memberships lists the user's workspaces in the order the user joined them (ties by
+	// workspace id).
 	Memberships(ctx context.Context, userID domain.ID) ([]domain.Membership, error)
 	// MemberRole is the user's role in the workspace, KindNotFound when not a member.
 	MemberRole(ctx context.Context, workspaceID, userID domain.ID) (access.Role, error)
-	// ActiveAPIKey finds an unrevoked key by the hash of its secret.
+	// ActiveAPIKey finds an unrevoked key by the hash of its secret, returned without
+	// the hash; KindNotFound when there is none.
 	ActiveAPIKey(ctx context.Context, hash []byte) (domain.APIKey, error)
 }
 

@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/identity/identitytest"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
 
 type testBundle struct {
 	svc      *identity.Service
-	users    *fakeUsers
+	users    *identitytest.Memory
 	hasher   *fakeHasher
 	throttle *fakeThrottle
 	audit    *fakeAudit
@@ -24,7 +25,7 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{users: newFakeUsers(), hasher: &fakeHasher{}, throttle: newFakeThrottle(), audit: &fakeAudit{}}
+	b := &testBundle{users: identitytest.NewMemory(), hasher: &fakeHasher{}, throttle: newFakeThrottle(), audit: &fakeAudit{}}
 	svc, err := identity.NewService(b.users, b.hasher, fakeTokens{}, b.throttle, b.audit)
 	require.NoError(t, err)
 	b.svc = svc
@@ -37,6 +38,25 @@ func (b *testBundle) signup(t *testing.T, email, password string) domain.User {
 	u, err := b.svc.Signup(context.Background(), identity.SignupInput{Email: email, Password: password, Name: "Some One"})
 	require.NoError(t, err)
 	return u
+}
+
+// workspace creates a workspace named name.
+func (b *testBundle) workspace(name string) domain.ID {
+	id := domain.NewID()
+	b.users.AddWorkspace(id, name)
+	return id
+}
+
+// addKey stores a key of ws with role and returns it with its secret.
+func (b *testBundle) addKey(ws domain.ID, role access.Role, revoked bool) (domain.APIKey, string) {
+	secret, hash := domain.NewAPIKeySecret()
+	k := domain.APIKey{ID: domain.NewID(), WorkspaceID: ws, Name: "k", Role: role, Hash: hash, CreatedBy: domain.NewID(), CreatedAt: time.Now()}
+	if revoked {
+		at := time.Now()
+		k.RevokedAt = &at
+	}
+	b.users.AddAPIKey(k)
+	return k, secret
 }
 
 // fieldNames returns the invalid fields of a KindValidation error.
@@ -80,7 +100,7 @@ func TestSignup(t *testing.T) {
 
 		_, err := b.svc.Signup(ctx, identity.SignupInput{Email: "not-an-email", Password: "short", Name: "   "})
 		require.ElementsMatch(t, []string{"email", "password", "name"}, fieldNames(t, err))
-		require.Empty(t, b.users.users, "nothing is stored for invalid input")
+		require.Zero(t, b.users.Users(), "nothing is stored for invalid input")
 	})
 
 	t.Run("FieldRules", func(t *testing.T) {
@@ -122,7 +142,7 @@ func TestSignup(t *testing.T) {
 
 		_, err := b.svc.Signup(ctx, identity.SignupInput{Email: "CAROL@example.com", Password: "9876543210", Name: "Carol 2"})
 		require.True(t, domain.IsKind(err, domain.KindEmailTaken), "got %v", err)
-		require.Len(t, b.users.users, 1)
+		require.Equal(t, 1, b.users.Users())
 	})
 }
 
@@ -198,7 +218,7 @@ func TestLogin(t *testing.T) {
 		require.ErrorAs(t, err, &de)
 		require.Equal(t, domain.KindRateLimited, de.Kind)
 		require.InDelta(t, float64(3*time.Minute), float64(de.RetryAfter), float64(time.Second), "retry when the window ends")
-		require.Zero(t, b.users.lookups)
+		require.Zero(t, b.users.EmailLookups())
 		require.Zero(t, b.hasher.verifyCount())
 		require.Empty(t, b.throttle.failures())
 	})
@@ -223,7 +243,7 @@ func TestLogin(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		boom := errors.New("connection refused")
-		b.users.failWith = boom
+		b.users.Fail(boom)
 
 		_, err := b.svc.Login(ctx, "gina@example.com", "0123456789", meta)
 		require.ErrorIs(t, err, boom)
@@ -251,8 +271,8 @@ func TestAuthenticate(t *testing.T) {
 	t.Run("APIKey", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		ws := domain.NewID()
-		k, secret := b.users.addKey(ws, access.Agent, false)
+		ws := b.workspace("Acme")
+		k, secret := b.addKey(ws, access.Agent, false)
 		require.True(t, strings.HasPrefix(secret, domain.APIKeyPrefix))
 
 		p, err := b.svc.Authenticate(ctx, secret)
@@ -263,7 +283,7 @@ func TestAuthenticate(t *testing.T) {
 	t.Run("Refused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, revoked := b.users.addKey(domain.NewID(), access.Owner, true)
+		_, revoked := b.addKey(b.workspace("Acme"), access.Owner, true)
 		gone := domain.NewID() // a valid token for a user that does not exist (deleted)
 
 		for name, bearer := range map[string]string{
@@ -282,9 +302,9 @@ func TestAuthenticate(t *testing.T) {
 	t.Run("StoreFailurePropagates", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, secret := b.users.addKey(domain.NewID(), access.Owner, false)
+		_, secret := b.addKey(b.workspace("Acme"), access.Owner, false)
 		boom := errors.New("db down")
-		b.users.failWith = boom
+		b.users.Fail(boom)
 
 		_, err := b.svc.Authenticate(ctx, secret)
 		require.ErrorIs(t, err, boom, "an outage is not a 401")
@@ -302,13 +322,13 @@ func TestCallerFor(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		u := b.signup(t, "kit@example.com", "0123456789")
-		ws := domain.NewID()
-		b.users.addMember(ws, u.ID, "Acme", access.Agent)
+		ws := b.workspace("Acme")
+		b.users.AddMember(ws, u.ID, access.Agent, time.Now())
 
 		c, err := b.svc.CallerFor(ctx, "tok:"+u.ID.String(), ws, meta)
 		require.NoError(t, err)
 		require.Equal(t, domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: ws, Role: access.Agent, Meta: meta}, c)
-		require.Zero(t, b.users.byID, "the membership proves the user")
+		require.Zero(t, b.users.IDLookups(), "the membership proves the user")
 	})
 
 	t.Run("NonMemberIsForbiddenDeletedUserUnauthenticated", func(t *testing.T) {
@@ -327,15 +347,15 @@ func TestCallerFor(t *testing.T) {
 	t.Run("APIKeyOnlyInItsWorkspace", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		ws := domain.NewID()
-		k, secret := b.users.addKey(ws, access.Viewer, false)
+		ws := b.workspace("Acme")
+		k, secret := b.addKey(ws, access.Viewer, false)
 		c, err := b.svc.CallerFor(ctx, secret, ws, meta)
 		require.NoError(t, err)
 		require.Equal(t, domain.Caller{Type: domain.ActorAPIKey, ID: k.ID, WorkspaceID: ws, Role: access.Viewer, Meta: meta}, c)
 
 		_, err = b.svc.CallerFor(ctx, secret, domain.NewID(), meta)
 		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
-		_, revoked := b.users.addKey(ws, access.Owner, true)
+		_, revoked := b.addKey(ws, access.Owner, true)
 		_, err = b.svc.CallerFor(ctx, revoked, ws, meta)
 		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
 	})
@@ -344,7 +364,7 @@ func TestCallerFor(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		boom := errors.New("db down")
-		b.users.failWith = boom
+		b.users.Fail(boom)
 		_, err := b.svc.CallerFor(ctx, "tok:"+domain.NewID().String(), domain.NewID(), meta)
 		require.ErrorIs(t, err, boom, "an outage is not a 401 or a 403")
 	})
@@ -358,8 +378,8 @@ func TestMe(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		u := b.signup(t, "kim@example.com", "0123456789")
-		ws := domain.NewID()
-		b.users.addMember(ws, u.ID, "Acme", access.Agent)
+		ws := b.workspace("Acme")
+		b.users.AddMember(ws, u.ID, access.Agent, time.Now())
 
 		got, ms, err := b.svc.Me(ctx, domain.Principal{Type: domain.ActorUser, ID: u.ID})
 		require.NoError(t, err)

@@ -9,53 +9,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/application/rotation"
+	"github.com/wabaplatform/waba/application/rotation/rotationtest"
 	"github.com/wabaplatform/waba/domain"
 )
 
-type fakeStore struct {
-	rows   []domain.PhoneNumber
-	failAt int // Update fails on this call number (1-based), 0 never
-	calls  int
+// failingTx makes the failAt-th Update (1-based) fail, so its transaction rolls back.
+type failingTx struct {
+	rotation.TxRunner
+	failAt, calls int
 }
 
-func (f *fakeStore) SealedAfter(_ context.Context, keyID string, after domain.ID, limit int) ([]domain.PhoneNumber, error) {
-	var out []domain.PhoneNumber
-	for _, p := range f.rows {
-		if string(p.ID[:]) > string(after[:]) && (p.Token.KeyID != keyID || (p.PIN != nil && p.PIN.KeyID != keyID)) && len(out) < limit {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+func (f *failingTx) InTx(ctx context.Context, fn func(context.Context, rotation.Repos) error) error {
+	return f.TxRunner.InTx(ctx, func(ctx context.Context, r rotation.Repos) error {
+		r.Numbers = failingStore{Store: r.Numbers, tx: f}
+		return fn(ctx, r)
+	})
 }
 
-func (f *fakeStore) Update(_ context.Context, p domain.PhoneNumber) error {
-	f.calls++
-	if f.calls == f.failAt {
+type failingStore struct {
+	rotation.Store
+	tx *failingTx
+}
+
+func (s failingStore) Update(ctx context.Context, p domain.PhoneNumber) error {
+	if s.tx.calls++; s.tx.calls == s.tx.failAt {
 		return errors.New("boom")
 	}
-	for i := range f.rows {
-		if f.rows[i].ID == p.ID {
-			f.rows[i] = p
-		}
-	}
-	return nil
-}
-
-type fakeEvents struct{ n int }
-
-func (a *fakeEvents) Append(_ context.Context, os ...domain.Occurrence) error {
-	a.n += len(os)
-	return nil
-}
-
-// tx applies writes directly: good enough to test batching and resumption.
-type tx struct {
-	s *fakeStore
-	a *fakeEvents
-}
-
-func (t tx) InTx(ctx context.Context, fn func(context.Context, rotation.Repos) error) error {
-	return fn(ctx, rotation.Repos{Numbers: t.s, Events: t.a})
+	return s.Store.Update(ctx, p)
 }
 
 type rewrapper struct{}
@@ -68,23 +48,38 @@ func (rewrapper) Rewrap(_ context.Context, s domain.Sealed) (domain.Sealed, erro
 
 func TestRotateResumesAndCompletes(t *testing.T) {
 	t.Parallel()
-	s := &fakeStore{failAt: 4}
+	ctx := context.Background()
+	db := rotationtest.NewMemory()
+	var ps []domain.PhoneNumber
 	for range 7 {
 		pin := domain.Sealed{KeyID: "old"}
-		s.rows = append(s.rows, domain.PhoneNumber{ID: domain.NewID(), Token: domain.Sealed{KeyID: "old"}, PIN: &pin})
+		p := domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: domain.NewID(), Token: domain.Sealed{KeyID: "old"}, PIN: &pin}
+		db.Put(p)
+		ps = append(ps, p)
 	}
-	a := &fakeEvents{}
-	_, err := rotation.Rotate(context.Background(), tx{s, a}, rewrapper{}, 3, time.Now)
-	require.Error(t, err, "the fourth update fails")
 
-	res, err := rotation.Rotate(context.Background(), tx{s, a}, rewrapper{}, 3, time.Now)
+	// The fifth update, in the second batch, fails: the first batch stays done, the second
+	// is rolled back whole.
+	res, err := rotation.Rotate(ctx, &failingTx{TxRunner: db, failAt: 5}, rewrapper{}, 3, time.Now)
+	require.Error(t, err)
+	require.Equal(t, rotation.Result{Rotated: 3, Batches: 1}, res, "what committed before the failure")
+	require.Len(t, db.Events(), 3)
+	got, ok := db.Number(ps[3].WorkspaceID, ps[3].ID)
+	require.True(t, ok)
+	require.Equal(t, "old", got.Token.KeyID, "the failed batch's first update was rolled back")
+
+	res, err = rotation.Rotate(ctx, db, rewrapper{}, 3, time.Now)
 	require.NoError(t, err)
-	require.Greater(t, res.Rotated, 0)
-	for _, p := range s.rows {
-		require.Equal(t, "new", p.Token.KeyID)
-		require.Equal(t, "new", p.PIN.KeyID)
+	require.Equal(t, rotation.Result{Rotated: 4, Batches: 2}, res, "the run resumes with the rest")
+	for _, p := range ps {
+		got, ok := db.Number(p.WorkspaceID, p.ID)
+		require.True(t, ok)
+		require.Equal(t, "new", got.Token.KeyID)
+		require.Equal(t, "new", got.PIN.KeyID)
 	}
-	res, err = rotation.Rotate(context.Background(), tx{s, a}, rewrapper{}, 3, time.Now)
+	require.Len(t, db.Events(), 7, "one event per number rotated")
+
+	res, err = rotation.Rotate(ctx, db, rewrapper{}, 3, time.Now)
 	require.NoError(t, err)
 	require.Zero(t, res.Rotated, "a second run finds nothing to do")
 }

@@ -254,6 +254,30 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.False(t, create(t, sub.Store, contact(ws, "+14155550100")).OptedOut)
 	})
 
+	t.Run("AContactOfTwoListedAddressesTakesTheEarliestAndTheCustomersOwn", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws := sub.Workspace(t)
+		optOutAndDelete := func(c domain.Contact, source domain.OptOutSource, when time.Time) {
+			create(t, sub.Store, c)
+			_, err := sub.Store.SetOptOut(ctx, ws, c.ID, true, source, when)
+			require.NoError(t, err)
+			require.NoError(t, sub.Store.Delete(ctx, ws, c.ID))
+		}
+		byPhone := contact(ws, "+14155550100")
+		optOutAndDelete(byPhone, domain.OptOutKeyword, at.Add(time.Hour))
+		byBSUID := contact(ws, "+14155550101")
+		byBSUID.BSUID = "US.2"
+		optOutAndDelete(byBSUID, domain.OptOutAPI, at)
+
+		both := contact(ws, "+14155550100")
+		both.BSUID = "US.2"
+		got := create(t, sub.Store, both)
+		require.True(t, got.OptedOut)
+		require.True(t, at.Equal(*got.OptedOutAt), "the earliest: %v", got.OptedOutAt)
+		require.Equal(t, domain.OptOutKeyword, got.OptOutSource, "the customer's own over staff's")
+	})
+
 	t.Run("DeleteIsScopedByWorkspace", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)

@@ -20,17 +20,24 @@ import (
 
 type contactKey struct{ ws, id domain.ID }
 
-// suppressionKey is an address (phone or BSUID) of a workspace.
+// suppressionKey is an address (phone or BSUID) of a workspace, in a scope: "all" or
+// "marketing", as the Postgres suppression list keys its rows.
 type suppressionKey struct {
 	ws      domain.ID
 	address string
+	scope   string
+}
+
+// suppression is one row of the list: how and when the address opted out.
+type suppression struct {
+	source domain.OptOutSource
+	at     time.Time
 }
 
 type state struct {
-	contacts map[contactKey]domain.Contact
-	events   []domain.Occurrence
-	// suppressed keeps the opt-out of an address, as the Postgres suppression list does.
-	suppressed map[suppressionKey]domain.Contact
+	contacts   map[contactKey]domain.Contact
+	events     []domain.Occurrence
+	suppressed map[suppressionKey]suppression
 }
 
 func (s *state) clone() *state {
@@ -58,7 +65,7 @@ type Memory struct {
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{state: &state{contacts: map[contactKey]domain.Contact{}, suppressed: map[suppressionKey]domain.Contact{}},
+	return &Memory{state: &state{contacts: map[contactKey]domain.Contact{}, suppressed: map[suppressionKey]suppression{}},
 		members: map[contactKey]bool{}}
 }
 
@@ -97,11 +104,12 @@ func (db *Memory) Put(c domain.Contact) {
 func (db *Memory) Suppress(ws domain.ID, address string, s domain.Suppression, at time.Time) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	kept := domain.Contact{OptedOut: s.OptedOut, MarketingOptedOut: s.MarketingOptedOut}
 	if s.OptedOut {
-		kept.OptedOutAt, kept.OptOutSource = &at, domain.OptOutKeyword
+		db.state.suppressed[suppressionKey{ws, address, "all"}] = suppression{domain.OptOutKeyword, at}
 	}
-	db.state.suppressed[suppressionKey{ws, address}] = kept
+	if s.MarketingOptedOut {
+		db.state.suppressed[suppressionKey{ws, address, "marketing"}] = suppression{"meta", at}
+	}
 }
 
 // Suppression reads what the committed suppression list keeps for an address of ws (the
@@ -109,7 +117,33 @@ func (db *Memory) Suppress(ws domain.ID, address string, s domain.Suppression, a
 func (db *Memory) Suppression(_ context.Context, ws domain.ID, address string) (domain.Suppression, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.state.suppressed[suppressionKey{ws, address}].Suppression(), nil
+	return suppressionOf(db.state, ws, address).Suppression(), nil
+}
+
+// suppressionOf is what the list keeps for addresses of ws, combined as the Postgres
+// adapter's suppressionOf does: opted out since the earliest time, by the customer's own
+// means when any address says so, and marketing stopped if any address is.
+func suppressionOf(s *state, ws domain.ID, addresses ...string) domain.Contact {
+	var c domain.Contact
+	for _, a := range addresses {
+		if a == "" {
+			continue
+		}
+		if all, ok := s.suppressed[suppressionKey{ws, a, "all"}]; ok {
+			if c.OptedOutAt == nil || all.at.Before(*c.OptedOutAt) {
+				at := all.at
+				c.OptedOutAt = &at
+			}
+			if c.OptOutSource == "" || c.OptOutSource == domain.OptOutAPI || all.source != domain.OptOutAPI && all.source > c.OptOutSource {
+				c.OptOutSource = all.source
+			}
+			c.OptedOut = true
+		}
+		if _, ok := s.suppressed[suppressionKey{ws, a, "marketing"}]; ok {
+			c.MarketingOptedOut = true
+		}
+	}
+	return c
 }
 
 // Contact reads a committed contact.
@@ -188,12 +222,8 @@ func (f *memoryStore) Create(_ context.Context, c domain.Contact) (domain.Contac
 				return domain.Errorf(domain.KindContactExists, "a contact with that phone number already exists")
 			}
 		}
-		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = false, nil, "", false
-		for _, a := range []string{c.Phone, c.BSUID} {
-			if sup, ok := s.suppressed[suppressionKey{c.WorkspaceID, a}]; ok && a != "" {
-				c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = sup.OptedOut, sup.OptedOutAt, sup.OptOutSource, sup.MarketingOptedOut
-			}
-		}
+		sup := suppressionOf(s, c.WorkspaceID, c.Phone, c.BSUID)
+		c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = sup.OptedOut, sup.OptedOutAt, sup.OptOutSource, sup.MarketingOptedOut
 		s.contacts[contactKey{c.WorkspaceID, c.ID}] = c
 		return nil
 	})
@@ -212,8 +242,12 @@ func (f *memoryStore) SetOptOut(_ context.Context, ws, id domain.ID, out bool, s
 		}
 		s.contacts[contactKey{ws, id}] = c
 		for _, a := range []string{c.Phone, c.BSUID} {
-			if a != "" {
-				s.suppressed[suppressionKey{ws, a}] = c
+			switch k := (suppressionKey{ws, a, "all"}); {
+			case a == "":
+			case out:
+				s.suppressed[k] = suppression{source, at}
+			default:
+				delete(s.suppressed, k)
 			}
 		}
 		return nil

@@ -27,8 +27,12 @@ var EventsModule = fx.Module("events",
 			}), subs)
 		}, fx.ParamTags(``, `group:"subscribers"`)),
 		fx.Annotate(func(d *events.Dispatcher) WorkerRegistration {
-			return func(w *river.Workers) { river.AddWorker(w, &riveradapter.EventsWorker{Dispatcher: d}) }
+			return func(w *river.Workers) {
+				river.AddWorker(w, &riveradapter.EventsWorker{Dispatcher: d})
+				river.AddWorker(w, &riveradapter.EventsPurgeWorker{Dispatcher: d})
+			}
 		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(riveradapter.EventsPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
 		fx.Annotate(func(d *events.Dispatcher) []*river.PeriodicJob {
 			names := d.Names()
 			slices.Sort(names)

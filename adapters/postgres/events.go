@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -159,4 +160,22 @@ func (p *EventPositions) Move(ctx context.Context, name string, pos events.Posit
 	_, err := p.q.Exec(ctx, `UPDATE event_subscriptions SET tx = $2::text::xid8, event_id = $3, updated_at = now()
 		WHERE name = $1`, name, strconv.FormatUint(pos.Tx, 10), pos.ID)
 	return err
+}
+
+// Prune implements events.Positions: the lowest position of the named subscribers bounds
+// what goes (a name without a row has read nothing), taken oldest first through the
+// primary key.
+func (p *EventPositions) Prune(ctx context.Context, before time.Time, names []string, limit int) (int, error) {
+	tag, err := p.q.Exec(ctx, `
+		WITH lowest AS (
+			SELECT s.tx, s.event_id FROM unnest($2::text[]) AS n (name)
+			LEFT JOIN event_subscriptions s ON s.name = n.name
+			ORDER BY s.tx NULLS FIRST, s.event_id LIMIT 1),
+		doomed AS (
+			SELECT e.tx, e.id FROM events e
+			WHERE e.created_at < $1 AND (cardinality($2::text[]) = 0
+				OR (e.tx, e.id) <= (SELECT l.tx, l.event_id FROM lowest l WHERE l.tx IS NOT NULL))
+			ORDER BY e.tx, e.id LIMIT $3)
+		DELETE FROM events e USING doomed d WHERE e.tx = d.tx AND e.id = d.id`, before, names, limit)
+	return int(tag.RowsAffected()), err
 }

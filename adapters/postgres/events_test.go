@@ -129,10 +129,12 @@ func TestSubscribersReadAtTheirOwnPosition(t *testing.T) {
 	// of the whole server to end, and parallel tests run theirs (CREATE DATABASE too).
 	awaitDrain := func(r *recorder, n int) {
 		t.Helper()
+		var err error
 		require.Eventually(t, func() bool {
-			require.NoError(t, drain(r.name))
-			return len(r.kinds()) >= n
+			err = drain(r.name)
+			return err != nil || len(r.kinds()) >= n
 		}, 10*time.Second, 10*time.Millisecond)
+		require.NoError(t, err)
 		require.NoError(t, drain(r.name))
 		require.Len(t, r.kinds(), n)
 	}
@@ -187,4 +189,57 @@ func TestSubscribersReadAtTheirOwnPosition(t *testing.T) {
 	}))
 	_, err = d.Deliver(ctx, "nobody")
 	require.Equal(t, domain.KindNotFound, domain.KindOf(err))
+}
+
+func TestPruneKeepsWhatASubscriberHasNotRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Acme").ID
+	log := postgres.NewEventLog(pool)
+	old := time.Now().Add(-events.Retention - time.Hour)
+	add := func(at time.Time) {
+		require.NoError(t, log.Append(ctx, domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}, at,
+			domain.ContactUpdated{ContactID: domain.NewID(), Fields: []string{"name"}})))
+	}
+	prune := func(names ...string) int {
+		var n int
+		require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			n, err = postgres.NewEventPositions(tx).Prune(ctx, time.Now().Add(-events.Retention), names, 10)
+			return err
+		}))
+		return n
+	}
+	move := func(name string, upTo int) {
+		require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			ps := postgres.NewEventPositions(tx)
+			p, _, err := ps.Claim(ctx, name)
+			require.NoError(t, err)
+			var batch []events.Logged
+			require.Eventually(t, func() bool { // reading waits for older transactions server-wide
+				batch, err = ps.After(ctx, p, upTo)
+				return err != nil || len(batch) == upTo
+			}, 10*time.Second, 10*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			return ps.Move(ctx, name, batch[upTo-1].Position)
+		}))
+	}
+	for range 3 {
+		add(old)
+	}
+	add(time.Now())
+
+	require.Zero(t, prune("a", "b"), "neither has a position")
+	move("a", 3)
+	require.Zero(t, prune("a", "b"), "b has read nothing")
+	move("b", 2)
+	require.Equal(t, 2, prune("a", "b"), "what both have read")
+	require.Len(t, eventRows(t, pool, ws), 2)
+	move("b", 2) // b reads on: the old event it had not read is still there, then the young one
+	require.Equal(t, 1, prune("a", "b"))
+	require.Equal(t, 0, prune(), "the young one stays even without subscribers")
+	require.Len(t, eventRows(t, pool, ws), 1)
 }

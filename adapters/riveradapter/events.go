@@ -52,6 +52,33 @@ func (w *EventsWorker) Work(ctx context.Context, job *river.Job[EventsArgs]) err
 // NextRetry follows the project's schedule (Backoff).
 func (w *EventsWorker) NextRetry(job *river.Job[EventsArgs]) time.Time { return NextRetry(job.Errors) }
 
+// EventsPurgeArgs asks for the events every subscriber has read, past their retention, to
+// be deleted.
+type EventsPurgeArgs struct{}
+
+// Kind is stored in job rows: never change it.
+func (EventsPurgeArgs) Kind() string { return "events.purge" }
+
+// EventsPurgeWorker purges the event log in batches.
+type EventsPurgeWorker struct {
+	river.WorkerDefaults[EventsPurgeArgs]
+	Dispatcher *events.Dispatcher
+}
+
+// Work runs one purge.
+func (w *EventsPurgeWorker) Work(ctx context.Context, _ *river.Job[EventsPurgeArgs]) error {
+	_, err := w.Dispatcher.Purge(ctx)
+	return err
+}
+
+// Timeout allows a long first purge.
+func (w *EventsPurgeWorker) Timeout(*river.Job[EventsPurgeArgs]) time.Duration { return 10 * time.Minute }
+
+// EventsPurgePeriodic runs the purge hourly on the leader.
+func EventsPurgePeriodic() *river.PeriodicJob {
+	return periodic("events-purge", time.Hour, EventsPurgeArgs{}, false)
+}
+
 // EventsEvery is how often the leader asks each subscriber to catch up: the delay of an
 // event to its subscribers, at most.
 const EventsEvery = time.Second

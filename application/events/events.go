@@ -63,6 +63,10 @@ type Positions interface {
 	After(ctx context.Context, p Position, limit int) ([]Logged, error)
 	// Move stores name's new position.
 	Move(ctx context.Context, name string, p Position) error
+	// Prune deletes up to limit events older than before that every named subscriber has
+	// read (none while one of them has no position yet; with no names, any such event),
+	// oldest first, and says how many it deleted.
+	Prune(ctx context.Context, before time.Time, names []string, limit int) (int, error)
 }
 
 // TxRunner runs fn in one transaction.
@@ -73,15 +77,23 @@ type TxRunner interface {
 // BatchSize is how many events a subscriber is handed at once.
 const BatchSize = 500
 
-// Dispatcher hands the log to its subscribers.
+// Retention is how long the log keeps an event every subscriber has read: as long as the
+// audit trail keeps its entries, so the two tell the same story.
+const Retention = domain.AuditRetention
+
+// PurgeBatch is how many events one purge transaction deletes.
+const PurgeBatch = 5000
+
+// Dispatcher hands the log to its subscribers, and purges what they have all read.
 type Dispatcher struct {
 	tx   TxRunner
 	subs map[string]Subscriber
+	now  func() time.Time
 }
 
 // NewDispatcher returns the dispatcher of subs; their names must differ.
 func NewDispatcher(tx TxRunner, subs []Subscriber) *Dispatcher {
-	d := &Dispatcher{tx: tx, subs: map[string]Subscriber{}}
+	d := &Dispatcher{tx: tx, subs: map[string]Subscriber{}, now: time.Now}
 	for _, s := range subs {
 		if _, dup := d.subs[s.Name()]; dup {
 			panic("events: two subscribers named " + s.Name())
@@ -124,4 +136,23 @@ func (d *Dispatcher) Deliver(ctx context.Context, name string) (more bool, err e
 		return ps.Move(ctx, name, batch[len(batch)-1].Position)
 	})
 	return more, err
+}
+
+// Purge deletes, in batches, the events older than Retention that every subscriber has
+// read; an event a subscriber has not read yet stays, however old.
+func (d *Dispatcher) Purge(ctx context.Context) (int, error) {
+	before := d.now().Add(-Retention)
+	total := 0
+	for {
+		var n int
+		err := d.tx.InTx(ctx, func(ctx context.Context, ps Positions) error {
+			var err error
+			n, err = ps.Prune(ctx, before, d.Names(), PurgeBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < PurgeBatch {
+			return total, err
+		}
+	}
 }

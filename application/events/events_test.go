@@ -107,3 +107,44 @@ func TestSubscriberNamesDiffer(t *testing.T) {
 		events.NewDispatcher(eventstest.NewMemory(), []events.Subscriber{&recorder{name: "a"}, &recorder{name: "a"}})
 	})
 }
+
+func TestPurgeDeletesOnlyWhatEverySubscriberReadPastRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := eventstest.NewMemory()
+	fast, slow := &recorder{name: "fast"}, &recorder{name: "slow"}
+	d := events.NewDispatcher(log, []events.Subscriber{fast, slow})
+	ws := domain.NewID()
+	old := time.Now().Add(-events.Retention - time.Hour)
+	add := func(at time.Time) {
+		require.NoError(t, log.Append(ctx, domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}, at,
+			domain.ContactUpdated{ContactID: domain.NewID(), Fields: []string{"name"}})))
+	}
+	add(old)
+	add(old)
+
+	n, err := d.Purge(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "no subscriber has read them")
+
+	_, err = d.Deliver(ctx, "fast")
+	require.NoError(t, err)
+	n, err = d.Purge(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "slow has not read them")
+
+	add(old) // read by neither
+	add(time.Now())
+	_, err = d.Deliver(ctx, "slow")
+	require.NoError(t, err)
+	require.Len(t, slow.got, 4)
+	n, err = d.Purge(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the two old events both have read")
+	require.Len(t, log.Rows(ws), 2, "one fast has not read, one too young")
+
+	// A subscriber reads on from where it was: nothing is skipped or repeated.
+	_, err = d.Deliver(ctx, "fast")
+	require.NoError(t, err)
+	require.Equal(t, slow.got, fast.got)
+}

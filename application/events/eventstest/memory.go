@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
@@ -14,6 +15,7 @@ import (
 // moves are kept only when its function returns nil, and its claims last until it ends.
 type Memory struct {
 	mu        sync.Mutex
+	seq       int64
 	logged    []events.Logged
 	audit     []domain.AuditEntry
 	positions map[string]events.Position
@@ -35,7 +37,8 @@ func (m *Memory) Append(_ context.Context, os ...domain.Occurrence) error {
 		if err != nil {
 			return err
 		}
-		id := int64(len(m.logged) + 1)
+		m.seq++
+		id := m.seq
 		m.logged = append(m.logged, events.Logged{ID: id, Position: events.Position{Tx: uint64(id), ID: id},
 			WorkspaceID: o.WorkspaceID(), Kind: o.Event.Kind(), ActorType: o.Actor.Type, ActorID: o.Actor.ID.StringOrEmpty(),
 			ResourceType: s.ResourceType, ResourceID: s.ResourceID, ContactID: s.ContactID, MessageID: s.MessageID,
@@ -128,4 +131,29 @@ func (t *memoryTx) After(_ context.Context, p events.Position, limit int) ([]eve
 func (t *memoryTx) Move(_ context.Context, name string, p events.Position) error {
 	t.moves[name] = p
 	return nil
+}
+
+func (t *memoryTx) Prune(_ context.Context, before time.Time, names []string, limit int) (int, error) {
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	read := func(e events.Logged) bool {
+		for _, n := range names {
+			p, ok := t.m.positions[n]
+			if !ok || e.Position.Tx > p.Tx || e.Position.Tx == p.Tx && e.ID > p.ID {
+				return false
+			}
+		}
+		return true
+	}
+	kept := t.m.logged[:0]
+	n := 0
+	for _, e := range t.m.logged {
+		if n < limit && e.At.Before(before) && read(e) {
+			n++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	t.m.logged = kept
+	return n, nil
 }

@@ -72,7 +72,9 @@ func (w *EventsPurgeWorker) Work(ctx context.Context, _ *river.Job[EventsPurgeAr
 }
 
 // Timeout allows a long first purge.
-func (w *EventsPurgeWorker) Timeout(*river.Job[EventsPurgeArgs]) time.Duration { return 10 * time.Minute }
+func (w *EventsPurgeWorker) Timeout(*river.Job[EventsPurgeArgs]) time.Duration {
+	return 10 * time.Minute
+}
 
 // EventsPurgePeriodic runs the purge hourly on the leader.
 func EventsPurgePeriodic() *river.PeriodicJob {

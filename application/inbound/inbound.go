@@ -1,12 +1,16 @@
-// Package inbound processes Meta's webhooks once they are durably queued and translated into
-// domain terms (a domain.Notification per body, by adapters/meta): it routes each change to the workspace that owns the number or the WABA, stores
-// inbound messages and their contacts, applies status reports to outbound messages, honours
-// opt-out keywords, and applies template, number and account events.
+// Package inbound processes Meta's webhooks once they are durably queued and translated
+// into domain terms (a domain.Notification per body, by adapters/meta): it routes each change
+// to the workspace that owns the number or the WABA, stores inbound messages and their
+// contacts, applies status reports to outbound messages, honours opt-out keywords, and
+// applies template, number and account events. What happened goes to the event log as
+// domain events (a message received, a status applied, a contact created or opted out, a
+// confirmation queued), in the same transaction; consumers read them there, not here.
 //
 // A webhook body is processed in one transaction (alone, or with others in a batch), so a
-// failure (retried by the queue) leaves nothing half done, and everything is idempotent across redeliveries: messages are
-// deduplicated by wamid, statuses by (wamid, status), account events by a key derived from
-// their content; an opt-out or opt-in acts only when it changes the contact.
+// failure (retried by the queue) leaves nothing half done, and everything is idempotent
+// across redeliveries: messages are deduplicated by wamid, statuses by (wamid, status),
+// account events by a key derived from their content; an opt-out or opt-in acts only when
+// it changes the contact.
 //
 // Profile names: the WhatsApp profile name fills a contact's name only while the contact has
 // none. A name the team typed (or one seen earlier) is never overwritten by what the user

@@ -1,7 +1,7 @@
 package bootstrap
 
 import (
-	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,7 +24,7 @@ var EventsModule = fx.Module("events",
 		fx.Annotate(func(pool *pgxpool.Pool, subs []events.Subscriber) *events.Dispatcher {
 			return events.NewDispatcher(postgres.NewTxRunner(pool, func(tx pgx.Tx) events.Positions {
 				return postgres.NewEventPositions(tx)
-			}), subs)
+			}), subs, time.Now)
 		}, fx.ParamTags(``, `group:"subscribers"`)),
 		fx.Annotate(func(d *events.Dispatcher) WorkerRegistration {
 			return func(w *river.Workers) {
@@ -34,9 +34,7 @@ var EventsModule = fx.Module("events",
 		}, fx.ResultTags(`group:"workers"`)),
 		fx.Annotate(riveradapter.EventsPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
 		fx.Annotate(func(d *events.Dispatcher) []*river.PeriodicJob {
-			names := d.Names()
-			slices.Sort(names)
-			return riveradapter.EventsPeriodic(names)
+			return riveradapter.EventsPeriodic(d.Names())
 		}, fx.ResultTags(`group:"periodic,flatten"`)),
 	),
 )

@@ -153,10 +153,11 @@ func (c Contact) MarketingOpt(stop bool, category string) (e Event, ok bool) {
 	if c.MarketingOptedOut == stop {
 		return nil, false
 	}
+	ch := MarketingChange{ContactID: c.ID, Category: category}
 	if stop {
-		return ContactMarketingOptedOut{ContactID: c.ID, Category: category}, true
+		return ContactMarketingOptedOut{ch}, true
 	}
-	return ContactMarketingOptedIn{ContactID: c.ID, Category: category}, true
+	return ContactMarketingOptedIn{ch}, true
 }
 
 // ServiceWindow is how long after a customer's last message any message type may be sent.

@@ -209,27 +209,28 @@ type ContactOptedIn struct{ OptChange }
 func (ContactOptedIn) Kind() EventKind    { return EventContactOptedIn }
 func (e ContactOptedIn) Subject() Subject { return e.subject() }
 
-// ContactMarketingOptedOut: Meta reported the user stopped marketing messages.
-type ContactMarketingOptedOut struct {
+// MarketingChange is what Meta's user_preferences event says of a contact: which
+// category of messages it stopped or resumed.
+type MarketingChange struct {
 	ContactID ID
 	Category  string
 }
 
-func (ContactMarketingOptedOut) Kind() EventKind { return EventContactMarketingOptedOut }
-func (e ContactMarketingOptedOut) Subject() Subject {
-	return contactSubject(e.ContactID, map[string]any{"source": "user_preferences", "category": e.Category})
+func (c MarketingChange) subject() Subject {
+	return contactSubject(c.ContactID, map[string]any{"source": "user_preferences", "category": c.Category})
 }
+
+// ContactMarketingOptedOut: Meta reported the user stopped marketing messages.
+type ContactMarketingOptedOut struct{ MarketingChange }
+
+func (ContactMarketingOptedOut) Kind() EventKind    { return EventContactMarketingOptedOut }
+func (e ContactMarketingOptedOut) Subject() Subject { return e.subject() }
 
 // ContactMarketingOptedIn: Meta reported the user resumed marketing messages.
-type ContactMarketingOptedIn struct {
-	ContactID ID
-	Category  string
-}
+type ContactMarketingOptedIn struct{ MarketingChange }
 
-func (ContactMarketingOptedIn) Kind() EventKind { return EventContactMarketingOptedIn }
-func (e ContactMarketingOptedIn) Subject() Subject {
-	return contactSubject(e.ContactID, map[string]any{"source": "user_preferences", "category": e.Category})
-}
+func (ContactMarketingOptedIn) Kind() EventKind    { return EventContactMarketingOptedIn }
+func (e ContactMarketingOptedIn) Subject() Subject { return e.subject() }
 
 func contactSubject(id ID, details map[string]any) Subject {
 	return Subject{ResourceType: "contact", ResourceID: id.String(), ContactID: idRef(id), Details: details, Audited: true}

@@ -116,7 +116,7 @@ func TestSubscribersReadAtTheirOwnPosition(t *testing.T) {
 	fast, broken := &recorder{name: "fast"}, &recorder{name: "broken", fail: errors.New("down")}
 	d := events.NewDispatcher(postgres.NewTxRunner(pool, func(tx pgx.Tx) events.Positions {
 		return postgres.NewEventPositions(tx)
-	}), []events.Subscriber{fast, broken})
+	}), []events.Subscriber{fast, broken}, time.Now)
 	drain := func(name string) error {
 		for {
 			more, err := d.Deliver(ctx, name)

@@ -12,6 +12,8 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/wabaplatform/waba/domain"
@@ -91,9 +93,10 @@ type Dispatcher struct {
 	now  func() time.Time
 }
 
-// NewDispatcher returns the dispatcher of subs; their names must differ.
-func NewDispatcher(tx TxRunner, subs []Subscriber) *Dispatcher {
-	d := &Dispatcher{tx: tx, subs: map[string]Subscriber{}, now: time.Now}
+// NewDispatcher returns the dispatcher of subs (their names must differ), reading the time
+// for retention from now.
+func NewDispatcher(tx TxRunner, subs []Subscriber, now func() time.Time) *Dispatcher {
+	d := &Dispatcher{tx: tx, subs: map[string]Subscriber{}, now: now}
 	for _, s := range subs {
 		if _, dup := d.subs[s.Name()]; dup {
 			panic("events: two subscribers named " + s.Name())
@@ -103,13 +106,9 @@ func NewDispatcher(tx TxRunner, subs []Subscriber) *Dispatcher {
 	return d
 }
 
-// Names lists the subscribers.
+// Names lists the subscribers, sorted.
 func (d *Dispatcher) Names() []string {
-	names := make([]string, 0, len(d.subs))
-	for n := range d.subs {
-		names = append(names, n)
-	}
-	return names
+	return slices.Sorted(maps.Keys(d.subs))
 }
 
 // Deliver hands the named subscriber its next batch and moves its position past it; more

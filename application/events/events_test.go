@@ -46,8 +46,8 @@ func TestDeliverHandsEachSubscriberTheLogInBatchesFromItsPosition(t *testing.T) 
 	ctx := context.Background()
 	log := eventstest.NewMemory()
 	ok, broken := &recorder{name: "ok"}, &recorder{name: "broken", fail: errors.New("down")}
-	d := events.NewDispatcher(log, []events.Subscriber{ok, broken})
-	require.ElementsMatch(t, []string{"ok", "broken"}, d.Names())
+	d := events.NewDispatcher(log, []events.Subscriber{ok, broken}, time.Now)
+	require.Equal(t, []string{"broken", "ok"}, d.Names())
 	appendN(t, log, events.BatchSize+3)
 
 	more, err := d.Deliver(ctx, "ok")
@@ -85,7 +85,7 @@ func TestDeliverLeavesASubscriberAnotherTransactionServes(t *testing.T) {
 	ctx := context.Background()
 	log := eventstest.NewMemory()
 	sub := &recorder{name: "s"}
-	d := events.NewDispatcher(log, []events.Subscriber{sub})
+	d := events.NewDispatcher(log, []events.Subscriber{sub}, time.Now)
 	appendN(t, log, 2)
 	require.NoError(t, log.InTx(ctx, func(ctx context.Context, p events.Positions) error {
 		_, claimed, err := p.Claim(ctx, "s")
@@ -104,7 +104,7 @@ func TestDeliverLeavesASubscriberAnotherTransactionServes(t *testing.T) {
 func TestSubscriberNamesDiffer(t *testing.T) {
 	t.Parallel()
 	require.Panics(t, func() {
-		events.NewDispatcher(eventstest.NewMemory(), []events.Subscriber{&recorder{name: "a"}, &recorder{name: "a"}})
+		events.NewDispatcher(eventstest.NewMemory(), []events.Subscriber{&recorder{name: "a"}, &recorder{name: "a"}}, time.Now)
 	})
 }
 
@@ -113,9 +113,10 @@ func TestPurgeDeletesOnlyWhatEverySubscriberReadPastRetention(t *testing.T) {
 	ctx := context.Background()
 	log := eventstest.NewMemory()
 	fast, slow := &recorder{name: "fast"}, &recorder{name: "slow"}
-	d := events.NewDispatcher(log, []events.Subscriber{fast, slow})
+	old := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := old.Add(events.Retention + time.Hour) // the dispatcher's clock: old is past retention
+	d := events.NewDispatcher(log, []events.Subscriber{fast, slow}, func() time.Time { return now })
 	ws := domain.NewID()
-	old := time.Now().Add(-events.Retention - time.Hour)
 	add := func(at time.Time) {
 		require.NoError(t, log.Append(ctx, domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}, at,
 			domain.ContactUpdated{ContactID: domain.NewID(), Fields: []string{"name"}})))
@@ -134,7 +135,7 @@ func TestPurgeDeletesOnlyWhatEverySubscriberReadPastRetention(t *testing.T) {
 	require.Zero(t, n, "slow has not read them")
 
 	add(old) // read by neither
-	add(time.Now())
+	add(now.Add(-time.Minute))
 	_, err = d.Deliver(ctx, "slow")
 	require.NoError(t, err)
 	require.Len(t, slow.got, 4)

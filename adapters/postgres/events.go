@@ -149,8 +149,7 @@ func (p *EventPositions) After(ctx context.Context, pos events.Position, limit i
 			return e, err
 		}
 		e.Kind, e.ActorType = domain.EventKind(kind), domain.ActorType(actor)
-		e.Position.ID = e.ID
-		e.Position.Tx, err = strconv.ParseUint(tx, 10, 64)
+		e.Tx, err = strconv.ParseUint(tx, 10, 64)
 		return e, err
 	})
 }

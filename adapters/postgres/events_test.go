@@ -224,7 +224,7 @@ func TestPruneKeepsWhatASubscriberHasNotRead(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return ps.Move(ctx, name, batch[upTo-1].Position)
+			return ps.Move(ctx, name, batch[upTo-1].Position())
 		}))
 	}
 	for range 3 {

@@ -28,7 +28,7 @@ type Log interface {
 // Logged is an event as the log keeps it and subscribers read it.
 type Logged struct {
 	ID           int64
-	Position     Position
+	Tx           uint64    // the transaction that appended it
 	WorkspaceID  domain.ID // NilID outside any workspace
 	Kind         domain.EventKind
 	ActorType    domain.ActorType
@@ -41,11 +41,17 @@ type Logged struct {
 	At           time.Time
 }
 
+// Position is where e stands in the log: the order subscribers read it in.
+func (e Logged) Position() Position { return Position{Tx: e.Tx, ID: e.ID} }
+
 // Position is a place in the log: after the event with this transaction and id.
 type Position struct {
 	Tx uint64
 	ID int64
 }
+
+// Before reports whether p comes before q in the log.
+func (p Position) Before(q Position) bool { return p.Tx < q.Tx || p.Tx == q.Tx && p.ID < q.ID }
 
 // Subscriber consumes the log.
 type Subscriber interface {
@@ -132,7 +138,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, name string) (more bool, err e
 			return err
 		}
 		more = len(batch) == BatchSize
-		return ps.Move(ctx, name, batch[len(batch)-1].Position)
+		return ps.Move(ctx, name, batch[len(batch)-1].Position())
 	})
 	return more, err
 }

@@ -39,7 +39,7 @@ func (m *Memory) Append(_ context.Context, os ...domain.Occurrence) error {
 		}
 		m.seq++
 		id := m.seq
-		m.logged = append(m.logged, events.Logged{ID: id, Position: events.Position{Tx: uint64(id), ID: id},
+		m.logged = append(m.logged, events.Logged{ID: id, Tx: uint64(id),
 			WorkspaceID: o.WorkspaceID(), Kind: o.Event.Kind(), ActorType: o.Actor.Type, ActorID: o.Actor.ID.StringOrEmpty(),
 			ResourceType: s.ResourceType, ResourceID: s.ResourceID, ContactID: s.ContactID, MessageID: s.MessageID,
 			Payload: payload, At: o.At})
@@ -121,7 +121,7 @@ func (t *memoryTx) After(_ context.Context, p events.Position, limit int) ([]eve
 	defer t.m.mu.Unlock()
 	var out []events.Logged
 	for _, e := range t.m.logged {
-		if (e.Position.Tx > p.Tx || e.Position.Tx == p.Tx && e.ID > p.ID) && len(out) < limit {
+		if p.Before(e.Position()) && len(out) < limit {
 			out = append(out, e)
 		}
 	}
@@ -139,7 +139,7 @@ func (t *memoryTx) Prune(_ context.Context, before time.Time, names []string, li
 	read := func(e events.Logged) bool {
 		for _, n := range names {
 			p, ok := t.m.positions[n]
-			if !ok || e.Position.Tx > p.Tx || e.Position.Tx == p.Tx && e.ID > p.ID {
+			if !ok || p.Before(e.Position()) {
 				return false
 			}
 		}

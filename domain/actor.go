@@ -32,6 +32,10 @@ type Caller struct {
 	Meta        RequestMeta
 }
 
+// SystemIn is the platform itself acting in a workspace: a worker, a webhook from Meta, a
+// command-line job.
+func SystemIn(ws ID) Caller { return Caller{Type: ActorSystem, WorkspaceID: ws} }
+
 // AuditRetention is how long audit entries are kept.
 const AuditRetention = 90 * 24 * time.Hour
 

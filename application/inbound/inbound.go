@@ -314,9 +314,8 @@ func (p *run) keywordChange(ctx context.Context, n Number, c domain.Contact, tri
 	if err := p.r.Jobs.EnqueueSend(ctx, ws, confirmation.ID); err != nil {
 		return err
 	}
-	system := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}
 	return p.r.Events.Append(ctx, domain.Occurred(customerOf(c), p.now, ev),
-		domain.Occurred(system, p.now, domain.MessageQueued{MessageID: confirmation.ID, ContactID: c.ID,
+		domain.Occurred(domain.SystemIn(ws), p.now, domain.MessageQueued{MessageID: confirmation.ID, ContactID: c.ID,
 			Type: confirmation.Type, PhoneNumberID: confirmation.PhoneNumberID}))
 }
 
@@ -374,8 +373,7 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	before := m.Status
 	ApplyStatus(&m, next, at, s.Error, s.Pricing)
-	meta := domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws}
-	return p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(meta, p.now, domain.MessageStatusChanged{MessageID: m.ID,
+	return p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(domain.SystemIn(ws), p.now, domain.MessageStatusChanged{MessageID: m.ID,
 		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before}))
 }
 

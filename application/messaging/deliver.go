@@ -289,7 +289,7 @@ func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid stri
 
 func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.MessageError) (Outcome, error) {
 	now := d.now().UTC()
-	ev := domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: m.WorkspaceID}, now, domain.MessageStatusChanged{
+	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
 		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
 	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, now, ev); err != nil {
 		return Outcome{}, err

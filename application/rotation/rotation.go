@@ -75,8 +75,7 @@ func Rotate(ctx context.Context, tx TxRunner, v Rewrapper, batch int, now func()
 				if err := r.Numbers.Update(ctx, p); err != nil {
 					return err
 				}
-				system := domain.Caller{Type: domain.ActorSystem, WorkspaceID: p.WorkspaceID}
-				if err := r.Events.Append(ctx, domain.Occurred(system, p.UpdatedAt, domain.TokenKeyRotated{NumberID: p.ID,
+				if err := r.Events.Append(ctx, domain.Occurred(domain.SystemIn(p.WorkspaceID), p.UpdatedAt, domain.TokenKeyRotated{NumberID: p.ID,
 					Key: domain.FromTo[string]{From: from, To: keyID}})); err != nil {
 					return err
 				}

@@ -23,6 +23,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // Role selects what a `waba serve` process runs.
@@ -58,12 +59,18 @@ type Settings struct {
 	PasswordHashing PasswordHashing
 	// Version is the build's version, for the start-up line.
 	Version string
+	// Clock is the time the rules read; nil is time.Now. Tests pass one they move.
+	Clock domain.Clock
 }
 
 // Options returns the whole graph for cfg. Tests append fx.Populate, fx.Replace, etc.
 func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
+	clock := s.Clock
+	if clock == nil {
+		clock = time.Now
+	}
 	opts := []fx.Option{
-		fx.Supply(cfg, s, log, s.PasswordHashing),
+		fx.Supply(cfg, s, log, s.PasswordHashing, clock),
 		fx.WithLogger(func() fxevent.Logger { return fxLogger(log) }),
 		fx.StopTimeout(cfg.ShutdownTimeout + 5*time.Second),
 		PostgresModule,

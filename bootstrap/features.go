@@ -19,6 +19,7 @@ import (
 	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/application/workspaces"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // AccessModule provides authentication and authorization adapters.
@@ -26,7 +27,7 @@ var AccessModule = fx.Module("access",
 	fx.Provide(
 		fx.Annotate(casbinrbac.NewAuthorizer, fx.As(new(authz.Authorizer))),
 		fx.Annotate(newPasswordHasher, fx.As(new(identity.PasswordHasher))),
-		fx.Annotate(func(cfg Config) *credentials.JWT { return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL) },
+		fx.Annotate(func(cfg Config, now domain.Clock) *credentials.JWT { return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL, now) },
 			fx.As(new(identity.Tokens))),
 		newLimiterStore,
 		fx.Annotate(ratelimit.NewLoginThrottle, fx.As(new(identity.LoginThrottle))),
@@ -61,11 +62,11 @@ var IdentityModule = fx.Module("identity",
 		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle) (*identity.Service, error) {
 			return identity.NewService(repo, h, t, th, postgres.NewEventLog(pool))
 		},
-		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer) *workspaces.Service {
+		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer, now domain.Clock) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
 				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
 			})
-			return workspaces.NewService(tx, repo, a)
+			return workspaces.NewService(tx, repo, a, now)
 		},
 		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {

@@ -30,6 +30,13 @@ const (
 	EventNumberConnectFailed      EventKind = "whatsapp.connect_failed"
 	EventTokenKeyRotated          EventKind = "vault.key_rotated"
 	EventLoginFailed              EventKind = "auth.login_failed"
+	EventRefreshTokenReused       EventKind = "auth.refresh_reused"
+	EventPasswordChanged          EventKind = "auth.password_changed"
+	EventPasswordReset            EventKind = "auth.password_reset"
+	EventInvitationCreated        EventKind = "invitation.created"
+	EventInvitationAccepted       EventKind = "invitation.accepted"
+	EventInvitationRevoked        EventKind = "invitation.revoked"
+	EventWorkspaceDeleted         EventKind = "workspace.deleted"
 )
 
 // EventKinds is every kind, in the order above.
@@ -40,6 +47,8 @@ var EventKinds = []EventKind{
 	EventWorkspaceCreated, EventWorkspaceUpdated, EventWorkspacePlanChanged,
 	EventMemberAdded, EventMemberRoleChanged, EventMemberRemoved, EventAPIKeyCreated, EventAPIKeyRevoked,
 	EventNumberConnected, EventNumberConnectFailed, EventTokenKeyRotated, EventLoginFailed,
+	EventRefreshTokenReused, EventPasswordChanged, EventPasswordReset,
+	EventInvitationCreated, EventInvitationAccepted, EventInvitationRevoked, EventWorkspaceDeleted,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -370,6 +379,85 @@ type LoginFailed struct {
 func (LoginFailed) Kind() EventKind { return EventLoginFailed }
 func (e LoginFailed) Subject() Subject {
 	return audited("user", e.UserID.StringOrEmpty(), map[string]any{"email": e.Email})
+}
+
+// RefreshTokenReused: a spent refresh token was presented again, so the session it belonged
+// to was revoked (the token was likely stolen). Outside any workspace.
+type RefreshTokenReused struct{ UserID, SessionID ID }
+
+func (RefreshTokenReused) Kind() EventKind { return EventRefreshTokenReused }
+func (e RefreshTokenReused) Subject() Subject {
+	return audited("user", e.UserID.String(), map[string]any{"session_id": e.SessionID.String()})
+}
+
+// PasswordChanged: a user changed their password; their other sessions were revoked.
+type PasswordChanged struct {
+	UserID          ID
+	SessionsRevoked int
+}
+
+func (PasswordChanged) Kind() EventKind { return EventPasswordChanged }
+func (e PasswordChanged) Subject() Subject {
+	return audited("user", e.UserID.String(), map[string]any{"sessions_revoked": e.SessionsRevoked})
+}
+
+// PasswordReset: a password was set through a reset link; every session was revoked.
+type PasswordReset struct {
+	UserID          ID
+	SessionsRevoked int
+}
+
+func (PasswordReset) Kind() EventKind { return EventPasswordReset }
+func (e PasswordReset) Subject() Subject {
+	return audited("user", e.UserID.String(), map[string]any{"sessions_revoked": e.SessionsRevoked})
+}
+
+// InvitationCreated: someone was invited, by email, to join the workspace with a role.
+type InvitationCreated struct {
+	InvitationID ID
+	Email, Role  string
+	ExpiresAt    time.Time
+}
+
+func (InvitationCreated) Kind() EventKind { return EventInvitationCreated }
+func (e InvitationCreated) Subject() Subject {
+	return audited("invitation", e.InvitationID.String(), map[string]any{"email": e.Email, "role": e.Role,
+		"expires_at": e.ExpiresAt.UTC().Format(time.RFC3339)})
+}
+
+// InvitationAccepted: the invitee accepted and became a member.
+type InvitationAccepted struct {
+	InvitationID, UserID ID
+	Email, Role          string
+}
+
+func (InvitationAccepted) Kind() EventKind { return EventInvitationAccepted }
+func (e InvitationAccepted) Subject() Subject {
+	return audited("invitation", e.InvitationID.String(), map[string]any{"user_id": e.UserID.String(),
+		"email": e.Email, "role": e.Role})
+}
+
+// InvitationRevoked: an open invitation was withdrawn; its token stopped working.
+type InvitationRevoked struct {
+	InvitationID ID
+	Email        string
+}
+
+func (InvitationRevoked) Kind() EventKind { return EventInvitationRevoked }
+func (e InvitationRevoked) Subject() Subject {
+	return audited("invitation", e.InvitationID.String(), map[string]any{"email": e.Email})
+}
+
+// WorkspaceDeleted: an owner deleted the workspace. Its data is erased in the background;
+// this entry (in the event log and the audit trail) is what is kept of it.
+type WorkspaceDeleted struct {
+	WorkspaceID ID
+	Name        string
+}
+
+func (WorkspaceDeleted) Kind() EventKind { return EventWorkspaceDeleted }
+func (e WorkspaceDeleted) Subject() Subject {
+	return audited("workspace", e.WorkspaceID.String(), map[string]any{"name": e.Name})
 }
 
 func audited(resourceType, id string, details map[string]any) Subject {

@@ -112,24 +112,73 @@ type APIKey struct {
 // APIKeyPrefix starts every API key secret, so it is recognisable (and scannable in leaks).
 const APIKeyPrefix = "wsk_"
 
-// NewAPIKeySecret returns a fresh secret (32 random bytes behind the prefix) and its hash.
-func NewAPIKeySecret() (secret string, hash []byte) {
+// NewAPIKeySecret returns a fresh API key secret and its hash.
+func NewAPIKeySecret() (secret string, hash []byte) { return NewSecret(APIKeyPrefix) }
+
+// The prefixes of the other bearer secrets, so each is recognisable where it leaks.
+const (
+	RefreshTokenPrefix    = "wrt_"
+	ResetTokenPrefix      = "wpr_"
+	InvitationTokenPrefix = "wiv_"
+)
+
+// NewSecret returns a fresh secret (32 random bytes behind prefix) and its hash: the form
+// in which every bearer secret (API keys, refresh, reset and invitation tokens) is stored.
+func NewSecret(prefix string) (secret string, hash []byte) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	secret = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return secret, HashAPIKey(secret)
+	secret = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return secret, HashSecret(secret)
 }
 
-// HashAPIKey is the stored form of a secret.
-func HashAPIKey(secret string) []byte {
+// HashSecret is the stored form of a secret. The secrets are 256-bit random, so a plain
+// SHA-256 (not a password hash) is enough: there is nothing to guess from the hash.
+func HashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
+}
+
+// Session is one login: its refresh tokens rotate, and revoking it ends its access tokens.
+type Session struct {
+	ID        ID
+	UserID    ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// Token lifetimes (API.md, Identity).
+const (
+	RefreshTokenTTL  = 30 * 24 * time.Hour
+	PasswordResetTTL = time.Hour
+	InvitationTTL    = 7 * 24 * time.Hour
+)
+
+// Invitation asks a person, by email, to join a workspace with a role.
+type Invitation struct {
+	ID          ID
+	WorkspaceID ID
+	Email       string
+	Role        access.Role
+	InvitedBy   ID
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	AcceptedAt  *time.Time
+	AcceptedBy  *ID
+	RevokedAt   *time.Time
+}
+
+// Open reports whether the invitation can still be accepted at now.
+func (i Invitation) Open(now time.Time) bool {
+	return i.AcceptedAt == nil && i.RevokedAt == nil && now.Before(i.ExpiresAt)
 }
 
 // Principal is who a bearer credential authenticates, before a workspace is chosen.
 type Principal struct {
 	Type ActorType // ActorUser or ActorAPIKey
 	ID   ID
+	// For users: the session of the access token.
+	SessionID ID
 	// For API keys: the one workspace and role the key is bound to.
 	WorkspaceID ID
 	Role        access.Role

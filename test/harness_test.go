@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ type App struct {
 	River *river.Client[pgx.Tx]
 	Cfg   bootstrap.Config
 	Logs  *syncBuffer
+	// Clock is the time the app's rules read: real time until a test moves it.
+	Clock *testClock
 	app   *fx.App
 	stop  sync.Once
 }
@@ -49,6 +52,12 @@ func (a *App) Stop(t testing.TB) {
 		require.NoError(t, a.app.Stop(ctx))
 	})
 }
+
+// testClock is real time moved forward by what a test has advanced it.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -94,8 +103,8 @@ func startAppOn(t testing.TB, databaseURL string, tweak ...func(*bootstrap.Confi
 	}
 	logs := &syncBuffer{}
 	log := bootstrap.NewLogger(logs, cfg.LogLevel, cfg.LogFormat)
-	a := &App{Cfg: cfg, Logs: logs}
-	opts := append(bootstrap.Options(cfg, bootstrap.Settings{Role: bootstrap.RoleAll, Migrate: true, PasswordHashing: "fast"}, log),
+	a := &App{Cfg: cfg, Logs: logs, Clock: &testClock{}}
+	opts := append(bootstrap.Options(cfg, bootstrap.Settings{Role: bootstrap.RoleAll, Migrate: true, PasswordHashing: "fast", Clock: a.Clock.Now}, log),
 		fx.Populate(&a.Echo, &a.Pool, &a.River))
 	a.app = fx.New(opts...)
 	require.NoError(t, a.app.Err())

@@ -44,9 +44,9 @@ type JWT struct {
 	now    func() time.Time
 }
 
-// NewJWT returns an issuer signing with secret; tokens live for ttl.
-func NewJWT(secret []byte, ttl time.Duration) *JWT {
-	return &JWT{secret: secret, ttl: ttl, now: time.Now}
+// NewJWT returns an issuer signing with secret; tokens live for ttl by now's time.
+func NewJWT(secret []byte, ttl time.Duration, now func() time.Time) *JWT {
+	return &JWT{secret: secret, ttl: ttl, now: now}
 }
 
 // Issue signs a token for the user with sub, iat, exp and a unique jti.

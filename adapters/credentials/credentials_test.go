@@ -17,7 +17,7 @@ var secret = []byte("0123456789abcdef0123456789abcdef")
 
 func TestJWTRoundTrip(t *testing.T) {
 	t.Parallel()
-	j := credentials.NewJWT(secret, 15*time.Minute)
+	j := credentials.NewJWT(secret, 15*time.Minute, time.Now)
 	id := domain.NewID()
 	tok, ttl, err := j.Issue(id)
 	require.NoError(t, err)
@@ -29,7 +29,7 @@ func TestJWTRoundTrip(t *testing.T) {
 
 func TestJWTRefusesForgeries(t *testing.T) {
 	t.Parallel()
-	j := credentials.NewJWT(secret, 15*time.Minute)
+	j := credentials.NewJWT(secret, 15*time.Minute, time.Now)
 	id := domain.NewID()
 	good, _, err := j.Issue(id)
 	require.NoError(t, err)
@@ -41,7 +41,7 @@ func TestJWTRefusesForgeries(t *testing.T) {
 	require.NoError(t, err)
 	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, claims).SignedString(secret)
 	require.NoError(t, err)
-	expired, _, err := credentials.NewJWT(secret, -time.Minute).Issue(id)
+	expired, _, err := credentials.NewJWT(secret, -time.Minute, time.Now).Issue(id)
 	require.NoError(t, err)
 	parts := strings.Split(good, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])

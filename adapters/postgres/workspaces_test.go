@@ -145,13 +145,13 @@ func TestWorkspaceRepo(t *testing.T) {
 		k2, _ := mk(w.ID, access.Viewer)
 		k3, _ := mk(other.ID, access.Owner)
 
-		got, err := b.repo.ActiveAPIKey(ctx, domain.HashAPIKey(s1))
+		got, err := b.repo.ActiveAPIKey(ctx, domain.HashSecret(s1))
 		require.NoError(t, err)
 		require.Equal(t, k1.ID, got.ID)
 		require.Equal(t, w.ID, got.WorkspaceID)
 		require.Equal(t, access.Agent, got.Role)
 		require.Equal(t, creator, got.CreatedBy)
-		_, err = b.repo.ActiveAPIKey(ctx, domain.HashAPIKey("wsk_unknown"))
+		_, err = b.repo.ActiveAPIKey(ctx, domain.HashSecret("wsk_unknown"))
 		requireKind(t, domain.KindNotFound, err)
 
 		list, err := b.repo.APIKeys(ctx, w.ID, domain.NilID, 50)
@@ -166,7 +166,7 @@ func TestWorkspaceRepo(t *testing.T) {
 		requireKind(t, domain.KindNotFound, b.repo.RevokeAPIKey(ctx, w.ID, k1.ID, now()))
 		requireKind(t, domain.KindNotFound, b.repo.RevokeAPIKey(ctx, w.ID, domain.NewID(), now()))
 
-		_, err = b.repo.ActiveAPIKey(ctx, domain.HashAPIKey(s1))
+		_, err = b.repo.ActiveAPIKey(ctx, domain.HashSecret(s1))
 		requireKind(t, domain.KindNotFound, err)
 		list, err = b.repo.APIKeys(ctx, w.ID, domain.NilID, 50)
 		require.NoError(t, err)

@@ -199,7 +199,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (domain.Princ
 		return domain.Principal{}, unauth
 	}
 	if strings.HasPrefix(bearer, domain.APIKeyPrefix) {
-		k, err := s.users.ActiveAPIKey(ctx, domain.HashAPIKey(bearer))
+		k, err := s.users.ActiveAPIKey(ctx, domain.HashSecret(bearer))
 		if err != nil {
 			if domain.IsKind(err, domain.KindNotFound) {
 				return domain.Principal{}, unauth

@@ -51,12 +51,12 @@ type Service struct {
 	tx    TxRunner
 	store Store // outside transactions, for reads
 	authz authz.Authorizer
-	now   func() time.Time
+	now   domain.Clock
 }
 
 // NewService returns the workspace use cases.
-func NewService(tx TxRunner, store Store, a authz.Authorizer) *Service {
-	return &Service{tx: tx, store: store, authz: a, now: time.Now}
+func NewService(tx TxRunner, store Store, a authz.Authorizer, now domain.Clock) *Service {
+	return &Service{tx: tx, store: store, authz: a, now: now}
 }
 
 // Create makes a workspace on the free plan with the creating user as its owner.

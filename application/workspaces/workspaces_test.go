@@ -33,7 +33,7 @@ func setup(t *testing.T) *testBundle {
 func setupWith(t *testing.T, a authz.Authorizer) *testBundle {
 	t.Helper()
 	db := workspacestest.NewMemory()
-	b := &testBundle{svc: workspaces.NewService(db, db.Store(), a), db: db, ws: domain.NewID()}
+	b := &testBundle{svc: workspaces.NewService(db, db.Store(), a, time.Now), db: db, ws: domain.NewID()}
 	mk := func(email string) domain.User {
 		return domain.User{ID: domain.NewID(), Email: email, Name: email, CreatedAt: time.Now().UTC()}
 	}
@@ -433,7 +433,7 @@ func TestAPIKeys(t *testing.T) {
 		require.Equal(t, b.ws, k.WorkspaceID)
 		require.Equal(t, b.manager.ID, k.CreatedBy)
 		require.Contains(t, k.Secret, domain.APIKeyPrefix)
-		require.Equal(t, domain.HashAPIKey(k.Secret), k.Hash)
+		require.Equal(t, domain.HashSecret(k.Secret), k.Hash)
 
 		s := b.db.Snapshot()
 		require.Equal(t, k.APIKey, s.Keys[k.ID])

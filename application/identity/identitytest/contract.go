@@ -202,15 +202,15 @@ func RunUsersContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		_, revokedSecret := key(w, access.Owner, true)
 
 		for k, secret := range map[*domain.APIKey]string{&agent: agentSecret, &viewer: viewerSecret} {
-			got, err := sub.Users.ActiveAPIKey(ctx, domain.HashAPIKey(secret))
+			got, err := sub.Users.ActiveAPIKey(ctx, domain.HashSecret(secret))
 			require.NoError(t, err)
 			want := *k
 			want.Hash = nil
 			require.Equal(t, want, utcKey(got), "the key in full, without its hash")
 		}
 		for name, hash := range map[string][]byte{
-			"revoked":  domain.HashAPIKey(revokedSecret),
-			"unknown":  domain.HashAPIKey(domain.APIKeyPrefix + "unknown"),
+			"revoked":  domain.HashSecret(revokedSecret),
+			"unknown":  domain.HashSecret(domain.APIKeyPrefix + "unknown"),
 			"a secret": []byte(agentSecret), // the hash is looked up, never the secret
 			"empty":    nil,
 		} {

@@ -1,0 +1,18 @@
+// Package mail is the port through which the product sends email (invitations, password
+// reset links). Adapters: SMTP (SMTP_URL) and a development mailer that logs the message.
+package mail
+
+import "context"
+
+// Message is one plain-text email to one recipient.
+type Message struct {
+	To      string
+	Subject string
+	Text    string
+}
+
+// Sender delivers messages. An error means the message was not accepted for delivery
+// and may be retried.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}

@@ -24,7 +24,7 @@ type Sealed struct {
 // SecretBinding ties a sealed secret to its row: a ciphertext copied elsewhere does not open.
 type SecretBinding struct {
 	WorkspaceID   ID
-	Purpose       string // PurposeAccessToken or PurposeRegisterPIN
+	Purpose       string // PurposeAccessToken, PurposeRegisterPIN or PurposeMail
 	PhoneNumberID string
 }
 
@@ -32,6 +32,8 @@ type SecretBinding struct {
 const (
 	PurposeAccessToken = "access_token"
 	PurposeRegisterPIN = "register_pin"
+	// PurposeMail seals the text of a queued email: its links carry tokens.
+	PurposeMail = "mail"
 )
 
 // PhoneNumber is a WhatsApp business number connected to a workspace.

@@ -16,3 +16,9 @@ type Message struct {
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
+
+// Queue sends mail durably from inside a transaction: the message goes out only if the
+// transaction commits, and a worker retries it until the mail server accepts it.
+type Queue interface {
+	Enqueue(ctx context.Context, m Message) error
+}

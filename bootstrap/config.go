@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -52,6 +53,19 @@ func (c Config) WebhookURL() string {
 		return ""
 	}
 	return c.PublicURL + "/webhooks/meta"
+}
+
+// ConsoleURL is where browsers reach the web console, for links in mail: PUBLIC_URL, or
+// this machine's HTTP address without it.
+func (c Config) ConsoleURL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	port := "8080"
+	if _, p, err := net.SplitHostPort(c.HTTPAddr); err == nil && p != "" && p != "0" {
+		port = p
+	}
+	return "http://localhost:" + port
 }
 
 // ConfigError names the variable that stopped start-up.

@@ -14,6 +14,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/ratelimit"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
+	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/application/audit"
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/contacts"
@@ -59,9 +60,7 @@ var IdentityModule = fx.Module("identity",
 		func(pool *pgxpool.Pool) *postgres.WorkspaceRepo { return postgres.NewWorkspaceRepo(pool) },
 		func(pool *pgxpool.Pool) *postgres.AuditRepo { return postgres.NewAuditRepo(pool) },
 		func(pool *pgxpool.Pool) *postgres.ContactRepo { return postgres.NewContactRepo(pool) },
-		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle) (*identity.Service, error) {
-			return identity.NewService(repo, h, t, th, postgres.NewEventLog(pool))
-		},
+		newIdentity,
 		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer, now domain.Clock) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
 				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
@@ -86,5 +85,23 @@ var IdentityModule = fx.Module("identity",
 			return func(w *river.Workers) { river.AddWorker(w, &riveradapter.AuditPurgeWorker{Audit: a}) }
 		}, fx.ResultTags(`group:"workers"`)),
 		fx.Annotate(riveradapter.AuditPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
+		fx.Annotate(func(i *identity.Service) WorkerRegistration {
+			return func(w *river.Workers) {
+				river.AddWorker(w, &riveradapter.PasswordResetWorker{Identity: i})
+				river.AddWorker(w, &riveradapter.SessionPurgeWorker{Identity: i})
+			}
+		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(riveradapter.SessionPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
 	),
 )
+
+func newIdentity(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle,
+	ins *riveradapter.Inserter, v *vault.Tokens, cfg Config, now domain.Clock) (*identity.Service, error) {
+	tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) identity.Repos {
+		jobs := ins.Bind(tx)
+		return identity.Repos{Users: postgres.NewWorkspaceRepo(tx), Sessions: postgres.NewSessionRepo(tx),
+			Events: postgres.NewEventLog(tx), Mail: riveradapter.NewMailOutbox(jobs, v), Jobs: jobs}
+	})
+	return identity.NewService(identity.Deps{Tx: tx, Users: repo, Sessions: postgres.NewSessionRepo(pool), Hasher: h, Tokens: t,
+		Throttle: th, Events: postgres.NewEventLog(pool), BaseURL: cfg.ConsoleURL(), Now: now})
+}

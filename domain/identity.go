@@ -147,6 +147,25 @@ type Session struct {
 	RevokedAt *time.Time
 }
 
+// RefreshToken is one of a session's refresh tokens, stored as its hash. Each is spent by
+// the refresh that replaces it; a spent one presented again means it was copied.
+type RefreshToken struct {
+	Hash      []byte
+	SessionID ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// ResetToken is a single-use password reset token, stored as its hash.
+type ResetToken struct {
+	Hash      []byte
+	UserID    ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
 // Token lifetimes (API.md, Identity).
 const (
 	RefreshTokenTTL  = 30 * 24 * time.Hour

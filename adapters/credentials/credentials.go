@@ -49,16 +49,25 @@ func NewJWT(secret []byte, ttl time.Duration, now func() time.Time) *JWT {
 	return &JWT{secret: secret, ttl: ttl, now: now}
 }
 
-// Issue signs a token for the user with sub, iat, exp and a unique jti.
-func (j *JWT) Issue(userID domain.ID) (string, time.Duration, error) {
+// claims are the registered claims plus the session the token was issued for.
+type claims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid"`
+}
+
+// Issue signs a token for the user and session with sub, sid, iat, exp and a unique jti.
+func (j *JWT) Issue(userID, sessionID domain.ID) (string, time.Duration, error) {
 	now := j.now()
-	claims := jwt.RegisteredClaims{
-		Subject:   userID.String(),
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(j.ttl)),
-		ID:        domain.NewID().String(),
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   userID.String(),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(j.ttl)),
+			ID:        domain.NewID().String(),
+		},
+		SessionID: sessionID.String(),
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(j.secret)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(j.secret)
 	return s, j.ttl, err
 }
 
@@ -66,21 +75,22 @@ func (j *JWT) Issue(userID domain.ID) (string, time.Duration, error) {
 var ErrInvalidToken = errors.New("invalid access token")
 
 // Verify checks signature, algorithm (HS256 only: `none` and any other alg are refused),
-// expiry and subject.
-func (j *JWT) Verify(token string) (domain.ID, error) {
-	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return j.secret, nil },
+// expiry, subject and session.
+func (j *JWT) Verify(token string) (userID, sessionID domain.ID, err error) {
+	var c claims
+	_, err = jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return j.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(j.now),
 	)
 	if err != nil {
-		return domain.NilID, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return domain.NilID, domain.NilID, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
-	id, err := domain.ParseID(claims.Subject)
-	if err != nil {
-		return domain.NilID, ErrInvalidToken
+	userID, uerr := domain.ParseID(c.Subject)
+	sessionID, serr := domain.ParseID(c.SessionID)
+	if uerr != nil || serr != nil {
+		return domain.NilID, domain.NilID, ErrInvalidToken
 	}
-	return id, nil
+	return userID, sessionID, nil
 }

@@ -18,20 +18,21 @@ var secret = []byte("0123456789abcdef0123456789abcdef")
 func TestJWTRoundTrip(t *testing.T) {
 	t.Parallel()
 	j := credentials.NewJWT(secret, 15*time.Minute, time.Now)
-	id := domain.NewID()
-	tok, ttl, err := j.Issue(id)
+	id, sid := domain.NewID(), domain.NewID()
+	tok, ttl, err := j.Issue(id, sid)
 	require.NoError(t, err)
 	require.Equal(t, 15*time.Minute, ttl)
-	got, err := j.Verify(tok)
+	got, gotSession, err := j.Verify(tok)
 	require.NoError(t, err)
 	require.Equal(t, id, got)
+	require.Equal(t, sid, gotSession)
 }
 
 func TestJWTRefusesForgeries(t *testing.T) {
 	t.Parallel()
 	j := credentials.NewJWT(secret, 15*time.Minute, time.Now)
 	id := domain.NewID()
-	good, _, err := j.Issue(id)
+	good, _, err := j.Issue(id, domain.NewID())
 	require.NoError(t, err)
 	claims := jwt.RegisteredClaims{Subject: id.String(), IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}
 
@@ -41,15 +42,18 @@ func TestJWTRefusesForgeries(t *testing.T) {
 	require.NoError(t, err)
 	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, claims).SignedString(secret)
 	require.NoError(t, err)
-	expired, _, err := credentials.NewJWT(secret, -time.Minute, time.Now).Issue(id)
+	expired, _, err := credentials.NewJWT(secret, -time.Minute, time.Now).Issue(id, domain.NewID())
+	require.NoError(t, err)
+	// A well-signed token without a session (as issued before sessions existed).
+	noSession, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 	require.NoError(t, err)
 	parts := strings.Split(good, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	tamperedPayload := strings.Replace(string(payload), id.String(), domain.NewID().String(), 1)
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(tamperedPayload)) + "." + parts[2]
 
-	for name, tok := range map[string]string{"none": none, "foreign key": foreign, "hs512": hs512, "expired": expired, "tampered": tampered, "garbage": "abc.def.ghi", "empty": ""} {
-		_, err := j.Verify(tok)
+	for name, tok := range map[string]string{"none": none, "foreign key": foreign, "hs512": hs512, "expired": expired, "no session": noSession, "tampered": tampered, "garbage": "abc.def.ghi", "empty": ""} {
+		_, _, err := j.Verify(tok)
 		require.ErrorIs(t, err, credentials.ErrInvalidToken, name)
 	}
 }

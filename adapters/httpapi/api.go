@@ -35,8 +35,13 @@ type API struct {
 func (a *API) Register(e *echo.Echo) {
 	e.POST("/v1/auth/signup", a.signup)
 	e.POST("/v1/auth/login", a.login)
+	e.POST("/v1/auth/refresh", a.refresh)
+	e.POST("/v1/auth/logout", a.logout)
+	e.POST("/v1/auth/password-reset", a.requestPasswordReset)
+	e.POST("/v1/auth/password-reset/confirm", a.confirmPasswordReset)
 
 	e.GET("/v1/me", a.me, a.authenticate)
+	e.PUT("/v1/me/password", a.changePassword, a.authenticate)
 	e.POST("/v1/workspaces", a.createWorkspace, a.authenticate)
 
 	ws := func(method, path string, h echo.HandlerFunc) { a.WorkspaceRoute(e, method, path, h) }

@@ -91,9 +91,88 @@ func (a *API) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return tokensJSON(c, res.IssuedTokens)
+}
+
+// tokensJSON is the answer of login and refresh.
+func tokensJSON(c echo.Context, t identity.IssuedTokens) error {
 	return c.JSON(http.StatusOK, map[string]any{
-		"access_token": res.AccessToken, "token_type": "Bearer", "expires_in": int(res.ExpiresIn.Seconds()),
+		"access_token": t.AccessToken, "refresh_token": t.RefreshToken, "token_type": "Bearer",
+		"expires_in": int(t.ExpiresIn.Seconds()),
 	})
+}
+
+func (a *API) refresh(c echo.Context) error {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	t, err := a.Identity.Refresh(c.Request().Context(), req.RefreshToken, requestMeta(c))
+	if err != nil {
+		return err
+	}
+	return tokensJSON(c, t)
+}
+
+func (a *API) logout(c echo.Context) error {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := a.Identity.Logout(c.Request().Context(), req.RefreshToken); err != nil {
+		return err
+	}
+	return noContent(c)
+}
+
+func (a *API) changePassword(c echo.Context) error {
+	var req struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := a.Identity.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, requestMeta(c)); err != nil {
+		return err
+	}
+	return noContent(c)
+}
+
+func (a *API) requestPasswordReset(c echo.Context) error {
+	var req struct {
+		Email string `json:"email"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	t, err := a.Identity.RequestPasswordReset(c.Request().Context(), req.Email, requestMeta(c))
+	if t.Limit > 0 {
+		setRateLimitHeaders(c, t.Limit, max(t.Remaining, 0), t.Reset)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{
+		"status": "if an account has this email, a reset link is on its way"})
+}
+
+func (a *API) confirmPasswordReset(c echo.Context) error {
+	var req struct {
+		Token       string `json:"token"`
+		NewPassword string `json:"new_password"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := a.Identity.ConfirmPasswordReset(c.Request().Context(), req.Token, req.NewPassword, requestMeta(c)); err != nil {
+		return err
+	}
+	return noContent(c)
 }
 
 func (a *API) me(c echo.Context) error {

@@ -230,3 +230,12 @@ func (r *WorkspaceRepo) RevokeAPIKey(ctx context.Context, workspaceID, id domain
 	}
 	return err
 }
+
+// SetPassword replaces a user's password hash.
+func (r *WorkspaceRepo) SetPassword(ctx context.Context, userID domain.ID, hash string) error {
+	tag, err := r.q.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
+	if err == nil && tag.RowsAffected() == 0 {
+		return domain.NotFound("user")
+	}
+	return err
+}

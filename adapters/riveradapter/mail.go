@@ -6,6 +6,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/application/mail"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -75,3 +76,39 @@ func (w *MailWorker) NextRetry(job *river.Job[MailArgs]) time.Time { return Next
 
 // Timeout bounds one delivery attempt.
 func (w *MailWorker) Timeout(*river.Job[MailArgs]) time.Duration { return 30 * time.Second }
+
+// PasswordResetArgs mails a reset link to an email, if it has an account. The request
+// only enqueues this, so known and unknown emails answer alike.
+type PasswordResetArgs struct {
+	Email string `json:"email"`
+}
+
+// Kind is stored in job rows: never change it.
+func (PasswordResetArgs) Kind() string { return "auth.password_reset" }
+
+// InsertOpts gives the job our retry budget.
+func (PasswordResetArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: MaxAttempts}
+}
+
+// EnqueuePasswordReset inserts the job in the transaction.
+func (j *TxJobs) EnqueuePasswordReset(ctx context.Context, email string) error {
+	_, err := j.client.InsertTx(ctx, j.tx, PasswordResetArgs{Email: email}, nil)
+	return err
+}
+
+// PasswordResetWorker creates the reset token and queues its mail.
+type PasswordResetWorker struct {
+	river.WorkerDefaults[PasswordResetArgs]
+	Identity *identity.Service
+}
+
+// Work sends the link (or nothing, for an email without an account).
+func (w *PasswordResetWorker) Work(ctx context.Context, job *river.Job[PasswordResetArgs]) error {
+	return w.Identity.SendPasswordReset(ctx, job.Args.Email)
+}
+
+// NextRetry follows the product's schedule (1s, 5s, 30s, 2m, 10m).
+func (w *PasswordResetWorker) NextRetry(job *river.Job[PasswordResetArgs]) time.Time {
+	return NextRetry(job.Errors)
+}

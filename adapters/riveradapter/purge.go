@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wabaplatform/waba/application/audit"
+	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/application/messaging"
 )
 
@@ -67,4 +68,27 @@ func periodic(id string, every time.Duration, args river.JobArgs, runOnStart boo
 			return args, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
 		},
 		&river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
+}
+
+// SessionPurgeArgs asks for expired sessions and reset tokens to be deleted.
+type SessionPurgeArgs struct{}
+
+// Kind is stored in job rows: never change it.
+func (SessionPurgeArgs) Kind() string { return "auth.session_purge" }
+
+// SessionPurgeWorker deletes expired sessions (with their refresh tokens) and reset tokens.
+type SessionPurgeWorker struct {
+	river.WorkerDefaults[SessionPurgeArgs]
+	Identity *identity.Service
+}
+
+// Work runs one purge.
+func (w *SessionPurgeWorker) Work(ctx context.Context, _ *river.Job[SessionPurgeArgs]) error {
+	_, err := w.Identity.Purge(ctx)
+	return err
+}
+
+// SessionPurgePeriodic runs the purge hourly on the leader.
+func SessionPurgePeriodic() *river.PeriodicJob {
+	return periodic("session-purge", time.Hour, SessionPurgeArgs{}, false)
 }

@@ -23,7 +23,7 @@ type membership struct {
 	at   time.Time
 }
 
-// Memory is an in-memory identity.Users. Workspaces, memberships and API keys, which the
+// Memory is an in-memory identity.Users and identity.Sessions. Workspaces, memberships and API keys, which the
 // port only reads, are seeded with AddWorkspace, AddMember and AddAPIKey. It counts the
 // user look-ups it serves, for tests of what a use case reads.
 type Memory struct {
@@ -35,6 +35,10 @@ type Memory struct {
 	failWith   error
 	byEmail    int
 	byID       int
+
+	sessions map[domain.ID]*sessionState
+	refresh  map[string]domain.RefreshToken // by string(hash)
+	resets   map[string]domain.ResetToken   // by string(hash)
 }
 
 // NewMemory returns an empty store.

@@ -28,7 +28,9 @@ var AccessModule = fx.Module("access",
 	fx.Provide(
 		fx.Annotate(casbinrbac.NewAuthorizer, fx.As(new(authz.Authorizer))),
 		fx.Annotate(newPasswordHasher, fx.As(new(identity.PasswordHasher))),
-		fx.Annotate(func(cfg Config, now domain.Clock) *credentials.JWT { return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL, now) },
+		fx.Annotate(func(cfg Config, now domain.Clock) *credentials.JWT {
+			return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL, now)
+		},
 			fx.As(new(identity.Tokens))),
 		newLimiterStore,
 		fx.Annotate(ratelimit.NewLoginThrottle, fx.As(new(identity.LoginThrottle))),

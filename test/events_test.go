@@ -51,6 +51,22 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			require.Equal(t, 401, a.Do(t, "POST", "/v1/auth/login", "", map[string]string{"email": owner.Email, "password": "wrong password!"}).Status)
 			return ""
 		}}}},
+		{domain.EventRefreshTokenReused, []eventPath{{"API refresh with a spent token", func(t *testing.T) string {
+			u := a.signup(t, "reuser")
+			require.Equal(t, 200, a.refresh(t, u.Refresh).Status)
+			require.Equal(t, 401, a.refresh(t, u.Refresh).Status)
+			return ""
+		}}}},
+		{domain.EventPasswordChanged, []eventPath{{"API", func(t *testing.T) string {
+			u := a.signup(t, "changer")
+			a.Must(t, 204, "PUT", "/v1/me/password", u.Token, map[string]string{"current_password": password, "new_password": "another fine secret"})
+			return ""
+		}}}},
+		{domain.EventPasswordReset, []eventPath{{"API confirm with a mailed link", func(t *testing.T) string {
+			u := a.signup(t, "resetter")
+			a.Must(t, 204, "POST", "/v1/auth/password-reset/confirm", "", map[string]string{"token": a.resetToken(t, u.Email), "new_password": "another fine secret"})
+			return ""
+		}}}},
 		{domain.EventWorkspaceCreated, []eventPath{{"API", func(t *testing.T) string { return a.createWorkspace(t, owner, "Second") }}}},
 		{domain.EventWorkspaceUpdated, []eventPath{{"API", func(t *testing.T) string {
 			a.Must(t, 200, "PATCH", path(""), owner.Token, map[string]string{"name": "Renamed"})

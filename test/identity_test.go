@@ -14,9 +14,10 @@ import (
 
 var userSeq atomic.Int64
 
-// user is a signed-up, logged-in user.
+// user is a signed-up, logged-in user: Token is the access token, Refresh the session's
+// refresh token.
 type user struct {
-	ID, Email, Token string
+	ID, Email, Token, Refresh string
 }
 
 func (a *App) signup(t testing.TB, name string) user {
@@ -25,7 +26,7 @@ func (a *App) signup(t testing.TB, name string) user {
 	body := a.Must(t, 201, "POST", "/v1/auth/signup", "", map[string]string{"email": email, "password": "correct horse battery", "name": name})
 	u := user{ID: body["user"].(map[string]any)["id"].(string), Email: email}
 	login := a.Must(t, 200, "POST", "/v1/auth/login", "", map[string]string{"email": email, "password": "correct horse battery"})
-	u.Token = login["access_token"].(string)
+	u.Token, u.Refresh = login["access_token"].(string), login["refresh_token"].(string)
 	return u
 }
 
@@ -160,6 +161,8 @@ func matrix() map[string]routeCase {
 var nonWorkspaceRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /v1/openapi.json": true,
 	"POST /v1/auth/signup": true, "POST /v1/auth/login": true, "GET /v1/me": true, "POST /v1/workspaces": true,
+	"POST /v1/auth/refresh": true, "POST /v1/auth/logout": true, "PUT /v1/me/password": true,
+	"POST /v1/auth/password-reset": true, "POST /v1/auth/password-reset/confirm": true,
 }
 
 // Every registered route is tried with no token, a bad token, a member of another

@@ -89,14 +89,17 @@ func (c *Client) Must(ctx context.Context, want int, method, path, token string,
 	return r.JSON(), nil
 }
 
-// User is a signed-up user with an access token.
+// User is a signed-up user with an access token and its session's refresh token.
 type User struct {
-	ID, Email, Token string
+	ID, Email, Token, Refresh string
 }
+
+// Password is every harness user's password.
+const Password = "correct horse battery staple"
 
 // SignupLogin creates a user and logs in.
 func (c *Client) SignupLogin(ctx context.Context, email string) (User, error) {
-	const pw = "correct horse battery staple"
+	const pw = Password
 	m, err := c.Must(ctx, 201, "POST", "/v1/auth/signup", "", map[string]string{"email": email, "password": pw, "name": email})
 	if err != nil {
 		return User{}, err
@@ -110,6 +113,7 @@ func (c *Client) SignupLogin(ctx context.Context, email string) (User, error) {
 		return User{}, err
 	}
 	u.Token, _ = m["access_token"].(string)
+	u.Refresh, _ = m["refresh_token"].(string)
 	return u, nil
 }
 

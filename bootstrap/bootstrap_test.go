@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
+	"github.com/wabaplatform/waba/adapters/mailer"
+	"github.com/wabaplatform/waba/application/mail"
 	"github.com/wabaplatform/waba/bootstrap"
 )
 
@@ -45,6 +47,66 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://waba.example.com", cfg.PublicURL)
 	require.Equal(t, "https://waba.example.com/webhooks/meta", cfg.WebhookURL())
+	require.Equal(t, "no-reply@waba.example.com", cfg.MailFrom, "the public host names the sender")
+}
+
+func TestConfigMail(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(validEnv())
+	require.NoError(t, err)
+	require.Empty(t, cfg.SMTPURL, "no SMTP_URL: mail goes to the log")
+	require.Equal(t, "no-reply@localhost", cfg.MailFrom)
+
+	env := validEnv()
+	env["PUBLIC_URL"] = "http://127.0.0.1:8080"
+	cfg, err = load(env)
+	require.NoError(t, err)
+	require.Equal(t, "no-reply@localhost", cfg.MailFrom, "an IP address is no mail domain")
+
+	env = validEnv()
+	env["SMTP_URL"] = "smtps://mailer%40example.com:s3cret@smtp.example.com"
+	env["MAIL_FROM"] = "WABA <hello@example.com>"
+	cfg, err = load(env)
+	require.NoError(t, err)
+	require.Equal(t, "smtps://mailer%40example.com:s3cret@smtp.example.com", cfg.SMTPURL)
+	require.Equal(t, "WABA <hello@example.com>", cfg.MailFrom)
+
+	// A bad SMTP_URL is named without echoing its password, however it is malformed.
+	for _, bad := range []string{
+		"http://user:s3cret@smtp.example.com",
+		"smtp://user:s3cret@smtp.example.com:port",
+		"smtp://user:s3cret@",
+		"smtp://user:s3cret@smtp.example.com/inbox",
+	} {
+		env := validEnv()
+		env["SMTP_URL"] = bad
+		_, err := load(env)
+		require.Error(t, err, bad)
+		require.True(t, strings.HasPrefix(err.Error(), "SMTP_URL:"), "error %q should name SMTP_URL", err)
+		require.NotContains(t, err.Error(), "s3cret", bad)
+	}
+}
+
+// The mailer is the log without SMTP_URL and SMTP with it; either way one start-up line
+// says which, and never the password.
+func TestMailSender(t *testing.T) {
+	t.Parallel()
+	for smtpURL, want := range map[string]any{
+		"": &mailer.Log{},
+		"smtp://mailer:s3cret@smtp.example.com:587": &mailer.SMTP{},
+	} {
+		env := validEnv()
+		env["SMTP_URL"] = smtpURL
+		cfg, err := load(env)
+		require.NoError(t, err)
+		var out strings.Builder
+		var s mail.Sender
+		app := fx.New(bootstrap.MailModule, fx.Supply(cfg, bootstrap.NewLogger(&out, 0, bootstrap.LogText)), fx.Populate(&s), fx.NopLogger)
+		require.NoError(t, app.Err(), smtpURL)
+		require.IsType(t, want, s, smtpURL)
+		require.Equal(t, 1, strings.Count(out.String(), "component=mail"), out.String())
+		require.NotContains(t, out.String(), "s3cret")
+	}
 }
 
 // A missing or malformed required value fails with an error naming the variable.
@@ -62,6 +124,8 @@ func TestConfigNamesTheBadVariable(t *testing.T) {
 		"META_GRAPH_URL":    func(e map[string]string) { e["META_GRAPH_URL"] = "not a url" },
 		"ACCESS_TOKEN_TTL":  func(e map[string]string) { e["ACCESS_TOKEN_TTL"] = "forever" },
 		"VAULT_KEY_URL":     func(e map[string]string) { e["VAULT_KEY_URL"] = "bogus://key" },
+		"SMTP_URL":          func(e map[string]string) { e["SMTP_URL"] = "smtp.example.com:587" },
+		"MAIL_FROM":         func(e map[string]string) { e["MAIL_FROM"] = "no-reply at example.com" },
 		"VAULT_KEY_URL_PREVIOUS": func(e map[string]string) {
 			e["VAULT_KEY_URL_PREVIOUS"] = "base64key://" + base64.URLEncoding.EncodeToString(make([]byte, 32)) + ",base64key://"
 		},

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wabaplatform/waba/adapters/mailer"
 	"github.com/wabaplatform/waba/adapters/vault"
 )
 
@@ -44,6 +46,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	WebhookWorkers  int
 	TokenCacheTTL   time.Duration
+	// SMTPURL is where mail goes (smtp:// with STARTTLS, smtps:// with implicit TLS); empty
+	// when SMTP_URL is unset, and mail is then written to the log.
+	SMTPURL string
+	// MailFrom is MAIL_FROM, or no-reply@ the host of PUBLIC_URL (localhost without it).
+	MailFrom string
 }
 
 // WebhookURL is the Meta webhook endpoint as Meta reaches it (PUBLIC_URL + /webhooks/meta),
@@ -100,6 +107,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:    r.durationOr("SHUTDOWN_TIMEOUT", 30*time.Second),
 		WebhookWorkers:     r.intOr("WEBHOOK_WORKERS", 200, 1, 10000),
 		TokenCacheTTL:      r.durationOr("TOKEN_CACHE_TTL", 5*time.Minute),
+		SMTPURL:            r.or("SMTP_URL", ""),
+		MailFrom:           r.or("MAIL_FROM", ""),
 	}
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")
 	cfg.LogFormat = r.logFormat("LOG_FORMAT")
@@ -149,7 +158,27 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, &ConfigError{"VAULT_KEY_URL_PREVIOUS", err.Error()}
 		}
 	}
+	if cfg.SMTPURL != "" {
+		if err := mailer.CheckURL(cfg.SMTPURL); err != nil {
+			return Config{}, &ConfigError{"SMTP_URL", err.Error()}
+		}
+	}
+	if cfg.MailFrom == "" {
+		cfg.MailFrom = defaultMailFrom(cfg.PublicURL)
+	} else if _, err := mail.ParseAddress(cfg.MailFrom); err != nil {
+		return Config{}, &ConfigError{"MAIL_FROM", "must be an email address such as no-reply@example.com or WABA <no-reply@example.com>"}
+	}
 	return cfg, nil
+}
+
+// defaultMailFrom is no-reply@ the public host. An IP address is no mail domain (and an
+// IPv6 one no valid address), so it falls back to localhost, as does an unset PUBLIC_URL.
+func defaultMailFrom(publicURL string) string {
+	host := "localhost"
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+		host = u.Hostname()
+	}
+	return "no-reply@" + host
 }
 
 // LoadConfigFromEnv is LoadConfig over the process environment.

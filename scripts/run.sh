@@ -33,4 +33,6 @@ if [[ -z "${META_GRAPH_URL:-}" ]]; then
   export META_GRAPH_URL="http://$SANDBOX_ADDR"
   echo "meta sandbox on $META_GRAPH_URL, delivering webhooks to $SANDBOX_CALLBACK_URL (log: sandbox.log)" >&2
 fi
+# SMTP_URL is left unset, so the server uses its log mailer: invitation and password-reset
+# links appear in its log. Export SMTP_URL (and MAIL_FROM) to send real mail.
 bin/waba serve "$@"

@@ -27,7 +27,9 @@ var AccessModule = fx.Module("access",
 	fx.Provide(
 		fx.Annotate(casbinrbac.NewAuthorizer, fx.As(new(authz.Authorizer))),
 		fx.Annotate(newPasswordHasher, fx.As(new(identity.PasswordHasher))),
-		fx.Annotate(func(cfg Config, now domain.Clock) *credentials.JWT { return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL, now) },
+		fx.Annotate(func(cfg Config, now domain.Clock) *credentials.JWT {
+			return credentials.NewJWT(cfg.JWTSecret, cfg.AccessTokenTTL, now)
+		},
 			fx.As(new(identity.Tokens))),
 		newLimiterStore,
 		fx.Annotate(ratelimit.NewLoginThrottle, fx.As(new(identity.LoginThrottle))),
@@ -62,9 +64,9 @@ var IdentityModule = fx.Module("identity",
 		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle) (*identity.Service, error) {
 			return identity.NewService(repo, h, t, th, postgres.NewEventLog(pool))
 		},
-		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer, now domain.Clock) *workspaces.Service {
+		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx), Erasure: ins.Bind(tx)}
 			})
 			return workspaces.NewService(tx, repo, a, now)
 		},

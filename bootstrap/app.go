@@ -85,6 +85,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		EventsModule,
 		AdminModule,
 		MailModule,
+		ErasureModule,
 	}
 	// Force construction of the roots; their lifecycle hooks run in this order (River
 	// before HTTP, so HTTP stops first and in-flight requests finish before workers stop).

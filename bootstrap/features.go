@@ -63,9 +63,9 @@ var IdentityModule = fx.Module("identity",
 		func(pool *pgxpool.Pool) *postgres.AuditRepo { return postgres.NewAuditRepo(pool) },
 		func(pool *pgxpool.Pool) *postgres.ContactRepo { return postgres.NewContactRepo(pool) },
 		newIdentity,
-		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, a authz.Authorizer, now domain.Clock) *workspaces.Service {
+		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx), Erasure: ins.Bind(tx)}
 			})
 			return workspaces.NewService(tx, repo, a, now)
 		},

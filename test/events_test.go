@@ -40,7 +40,7 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	ts := int64(1768300000)
 	say := func(from, text string) { h.customer(t, from, "Kim", &ts)(text) }
 	var member user
-	var keyID, apiOptOut string
+	var keyID, apiOptOut, second string
 
 	// Each kind with every path that causes it, in an order where each path has what it needs.
 	paths := []struct {
@@ -67,7 +67,10 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			a.Must(t, 204, "POST", "/v1/auth/password-reset/confirm", "", map[string]string{"token": a.resetToken(t, u.Email), "new_password": "another fine secret"})
 			return ""
 		}}}},
-		{domain.EventWorkspaceCreated, []eventPath{{"API", func(t *testing.T) string { return a.createWorkspace(t, owner, "Second") }}}},
+		{domain.EventWorkspaceCreated, []eventPath{{"API", func(t *testing.T) string {
+			second = a.createWorkspace(t, owner, "Second")
+			return second
+		}}}},
 		{domain.EventWorkspaceUpdated, []eventPath{{"API", func(t *testing.T) string {
 			a.Must(t, 200, "PATCH", path(""), owner.Token, map[string]string{"name": "Renamed"})
 			return ws
@@ -89,6 +92,10 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 		{domain.EventAPIKeyRevoked, []eventPath{{"API", func(t *testing.T) string {
 			a.Must(t, 204, "DELETE", path("/api-keys/"+keyID), owner.Token, nil)
 			return ws
+		}}}},
+		{domain.EventWorkspaceDeleted, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 202, "DELETE", "/v1/workspaces/"+second, owner.Token, map[string]string{"confirm": "Second"})
+			return second
 		}}}},
 		{domain.EventNumberConnected, []eventPath{{"API and onboarding worker", func(t *testing.T) string { e.connect(t, ws, owner); return ws }}}},
 		{domain.EventNumberConnectFailed, []eventPath{{"API and onboarding worker", func(t *testing.T) string {

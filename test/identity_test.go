@@ -111,8 +111,11 @@ func matrix() map[string]routeCase {
 		return a.addMember(t, tm.WS, tm.Owner, "agent").ID
 	}
 	return map[string]routeCase{
-		"GET /v1/workspaces/:ws":         {all, 200, static("", nil)},
-		"PATCH /v1/workspaces/:ws":       {admins, 200, static("", map[string]any{"name": "Acme Ltd"})},
+		"GET /v1/workspaces/:ws":   {all, 200, static("", nil)},
+		"PATCH /v1/workspaces/:ws": {admins, 200, static("", map[string]any{"name": "Acme Ltd"})},
+		// A wrong name: the owner reaches the confirmation (422) and the workspace stays for
+		// the other rows; others stop at 403.
+		"DELETE /v1/workspaces/:ws":      {[]string{"owner"}, 422, static("", map[string]any{"confirm": "not the name"})},
 		"GET /v1/workspaces/:ws/members": {admins, 200, static("/members", nil)},
 		"POST /v1/workspaces/:ws/members": {admins, 201, func(t *testing.T, a *App, tm team, _ string) (string, any) {
 			return wsPath(tm, "/members"), map[string]string{"email": a.signup(t, "new").Email, "role": "agent"}

@@ -47,6 +47,7 @@ func (a *API) Register(e *echo.Echo) {
 	ws := func(method, path string, h echo.HandlerFunc) { a.WorkspaceRoute(e, method, path, h) }
 	ws(http.MethodGet, "", a.getWorkspace)
 	ws(http.MethodPatch, "", a.updateWorkspace)
+	ws(http.MethodDelete, "", a.deleteWorkspace)
 	ws(http.MethodGet, "/members", a.listMembers)
 	ws(http.MethodPost, "/members", a.addMember)
 	ws(http.MethodPatch, "/members/:user_id", a.changeMemberRole)

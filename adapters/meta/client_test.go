@@ -187,6 +187,23 @@ func TestSubscribeApp(t *testing.T) {
 	require.JSONEq(t, `{"override_callback_uri":"https://waba.example.com/webhooks/meta","verify_token":"vt-1"}`, string(got))
 }
 
+func TestUnsubscribeApp(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, jsonReply(`{"success":true}`))
+	require.NoError(t, b.client.UnsubscribeApp(context.Background(), testToken, "55"))
+	req := b.last(t)
+	require.Equal(t, http.MethodDelete, req.Method)
+	require.Equal(t, "/v25.0/55/subscribed_apps", req.Path)
+	require.Equal(t, "Bearer "+testToken, req.Header.Get("Authorization"))
+
+	gone := newBundle(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"message":"Unsupported delete request.","type":"GraphMethodException","code":100,"error_subcode":33}}`))
+	})
+	err := gone.client.UnsubscribeApp(context.Background(), testToken, "55")
+	require.Equal(t, meta.ClassFinal, meta.Classify(err), "a WABA that is gone: nothing to retry")
+}
+
 func TestRegisterPhoneNumber(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, jsonReply(`{"success":true}`))

@@ -122,6 +122,18 @@ func (c *Client) SubscribeApp(ctx context.Context, token, wabaID string) error {
 	return out.check(op)
 }
 
+// UnsubscribeApp removes our app from the WABA's webhook subscriptions
+// (DELETE /{waba-id}/subscribed_apps). Meta answers success when it was not subscribed.
+func (c *Client) UnsubscribeApp(ctx context.Context, token, wabaID string) error {
+	const op = "unsubscribe app"
+	var out successResponse
+	r := request{op: op, method: http.MethodDelete, url: c.endpoint(nil, wabaID, "subscribed_apps"), token: token}
+	if err := c.do(ctx, r, &out); err != nil {
+		return err
+	}
+	return out.check(op)
+}
+
 // RegisterPhoneNumber registers the number for Cloud API with its 6-digit two-step PIN
 // (POST /{phone-number-id}/register). The PIN is never part of an error string.
 func (c *Client) RegisterPhoneNumber(ctx context.Context, token, phoneNumberID, pin string) error {

@@ -7,8 +7,9 @@ import (
 	"github.com/wabaplatform/waba/domain"
 )
 
-// Graph adapts the client to the application's ports (onboarding.Graph, messaging.Graph):
-// domain types in and out, and every failure as a *domain.MetaError carrying its class.
+// Graph adapts the client to the application's ports (onboarding.Graph, messaging.Graph,
+// workspaces.Unsubscriber): domain types in and out, and every failure as a
+// *domain.MetaError carrying its class.
 type Graph struct{ c *Client }
 
 // NewGraph wraps c.
@@ -69,6 +70,11 @@ func (g *Graph) PhoneNumberIDs(ctx context.Context, token, wabaID string) ([]str
 // SubscribeApp implements onboarding.Graph.
 func (g *Graph) SubscribeApp(ctx context.Context, token, wabaID string) error {
 	return AsDomainError(g.c.SubscribeApp(ctx, token, wabaID))
+}
+
+// UnsubscribeApp implements workspaces.Unsubscriber.
+func (g *Graph) UnsubscribeApp(ctx context.Context, token, wabaID string) error {
+	return AsDomainError(g.c.UnsubscribeApp(ctx, token, wabaID))
 }
 
 // RegisterPhoneNumber implements onboarding.Graph.

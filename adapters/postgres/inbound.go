@@ -23,13 +23,14 @@ type InboundRepo struct{ q Querier }
 // NewInboundRepo returns the repository over q (a pool or a transaction).
 func NewInboundRepo(q Querier) *InboundRepo { return &InboundRepo{q: q} }
 
-// RouteByPhoneNumberID implements inbound.Directory.
+// RouteByPhoneNumberID implements inbound.Directory. A number of a deleted workspace is
+// routed nowhere: its webhooks are acknowledged and dropped until the erasure removes it.
 func (r *InboundRepo) RouteByPhoneNumberID(ctx context.Context, phoneNumberID string) (inbound.Route, bool, error) {
 	var rt inbound.Route
 	err := r.q.QueryRow(ctx, `
 		SELECT p.workspace_id, p.id, p.phone_number_id, p.waba_id, w.opt_out_keywords, w.opt_out_confirmation, w.opt_in_confirmation
 		FROM phone_numbers p JOIN workspaces w ON w.id = p.workspace_id
-		WHERE p.phone_number_id = $1`, phoneNumberID).Scan(&rt.WorkspaceID, &rt.ID, &rt.PhoneNumberID, &rt.WABAID,
+		WHERE p.phone_number_id = $1 AND w.deleted_at IS NULL`, phoneNumberID).Scan(&rt.WorkspaceID, &rt.ID, &rt.PhoneNumberID, &rt.WABAID,
 		&rt.Settings.OptOutKeywords, &rt.Settings.OptOutConfirmation, &rt.Settings.OptInConfirmation)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return rt, false, nil
@@ -37,10 +38,11 @@ func (r *InboundRepo) RouteByPhoneNumberID(ctx context.Context, phoneNumberID st
 	return rt, err == nil, err
 }
 
-// NumbersByWABA implements inbound.Directory.
+// NumbersByWABA implements inbound.Directory; numbers of deleted workspaces are left out.
 func (r *InboundRepo) NumbersByWABA(ctx context.Context, wabaID string) ([]inbound.NumberInfo, error) {
-	rows, err := r.q.Query(ctx, `SELECT workspace_id, id, phone_number_id, waba_id, display_phone_number
-		FROM phone_numbers WHERE waba_id = $1 ORDER BY created_at, id`, wabaID)
+	rows, err := r.q.Query(ctx, `SELECT p.workspace_id, p.id, p.phone_number_id, p.waba_id, p.display_phone_number
+		FROM phone_numbers p JOIN workspaces w ON w.id = p.workspace_id
+		WHERE p.waba_id = $1 AND w.deleted_at IS NULL ORDER BY p.created_at, p.id`, wabaID)
 	if err != nil {
 		return nil, err
 	}

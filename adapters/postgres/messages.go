@@ -119,7 +119,8 @@ func (r *MessageRepo) TemplateCategory(ctx context.Context, ws domain.ID, wabaID
 	return cat, err
 }
 
-// ToSend reads a message with its contact, number and template category in one query.
+// ToSend reads a message with its contact, number and template category in one query. A
+// message of a deleted workspace is not found, so its send is skipped, never made.
 func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.MessageToSend, error) {
 	var m messaging.MessageToSend
 	var status string
@@ -135,6 +136,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
 			t.category
 		FROM messages m
+		JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
 		LEFT JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
 		LEFT JOIN phone_numbers p ON p.workspace_id = m.workspace_id AND p.phone_number_id = m.phone_number_id
 		LEFT JOIN templates t ON m.type = 'template' AND t.workspace_id = m.workspace_id AND t.waba_id = p.waba_id

@@ -69,7 +69,7 @@ func (r *WorkspaceRepo) UserByID(ctx context.Context, id domain.ID) (domain.User
 func (r *WorkspaceRepo) Memberships(ctx context.Context, userID domain.ID) ([]domain.Membership, error) {
 	rows, err := r.q.Query(ctx, `
 		SELECT m.workspace_id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-		WHERE m.user_id = $1 ORDER BY m.created_at, m.workspace_id`, userID)
+		WHERE m.user_id = $1 AND w.deleted_at IS NULL ORDER BY m.created_at, m.workspace_id`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +108,16 @@ func (r *WorkspaceRepo) CreateWorkspace(ctx context.Context, w domain.Workspace)
 	return err
 }
 
-// Workspace reads one workspace.
+// Workspace reads one workspace; a deleted one is not found.
 func (r *WorkspaceRepo) Workspace(ctx context.Context, id domain.ID) (domain.Workspace, error) {
+	return r.workspace(ctx, id, "")
+}
+
+func (r *WorkspaceRepo) workspace(ctx context.Context, id domain.ID, lock string) (domain.Workspace, error) {
 	var w domain.Workspace
 	var plan string
-	err := r.q.QueryRow(ctx, `SELECT id, name, plan, created_at, updated_at FROM workspaces WHERE id = $1`, id).
+	err := r.q.QueryRow(ctx, `SELECT id, name, plan, created_at, updated_at FROM workspaces
+		WHERE id = $1 AND deleted_at IS NULL `+lock, id).
 		Scan(&w.ID, &w.Name, &plan, &w.CreatedAt, &w.UpdatedAt)
 	w.Plan = domain.Plan(plan)
 	return w, notFound(err, "workspace")

@@ -8,7 +8,7 @@ import (
 // policy mirrors the rows of adapters/casbinrbac/policy.csv these use cases ask about.
 var policy = authztest.Grants{
 	access.Owner: {
-		access.WorkspaceRead, access.WorkspaceUpdate, access.BillingManage,
+		access.WorkspaceRead, access.WorkspaceUpdate, access.WorkspaceDelete, access.BillingManage,
 		access.MembersRead, access.MembersInvite, access.MembersUpdate, access.MembersRemove,
 		access.APIKeysRead, access.APIKeysCreate, access.APIKeysRevoke,
 	},

@@ -33,12 +33,19 @@ type Store interface {
 	// below before (from the newest when before is the zero id).
 	APIKeys(ctx context.Context, workspaceID, before domain.ID, limit int) ([]domain.APIKey, error)
 	RevokeAPIKey(ctx context.Context, workspaceID, id domain.ID, at time.Time) error // KindNotFound when absent or revoked
+	// LockWorkspace reads the workspace and locks its row for the rest of the transaction;
+	// a deleted one is KindNotFound, as it is to Workspace.
+	LockWorkspace(ctx context.Context, id domain.ID) (domain.Workspace, error)
+	// MarkWorkspaceDeleted sets the workspace's deletion time and removes every credential
+	// into it (memberships, API keys, open invitations), so nothing reaches it from then on.
+	MarkWorkspaceDeleted(ctx context.Context, id domain.ID, at time.Time) error
 }
 
 // Repos is what a transaction offers these use cases.
 type Repos struct {
-	Store  Store
-	Events events.Log
+	Store   Store
+	Events  events.Log
+	Erasure ErasureJobs
 }
 
 // TxRunner runs fn in one transaction.

@@ -299,6 +299,33 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 	})
 
 	// A transaction keeps its work only when its function returns nil.
+	t.Run("MarkWorkspaceDeletedHidesItAndRemovesItsCredentials", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		w, other := workspace(t, sub.Store, "Acme"), workspace(t, sub.Store, "Globex")
+		u := user(t, sub, domain.NewID().String()+"@example.com")
+		for _, ws := range []domain.ID{w.ID, other.ID} {
+			require.NoError(t, sub.Store.AddMember(ctx, ws, u.ID, access.Owner, next()))
+			apiKey(t, sub.Store, ws, access.Manager)
+		}
+		got, err := sub.Store.LockWorkspace(ctx, w.ID)
+		require.NoError(t, err)
+		require.Equal(t, w, utcWorkspace(got))
+
+		require.NoError(t, sub.Store.MarkWorkspaceDeleted(ctx, w.ID, next()))
+		_, err = sub.Store.Workspace(ctx, w.ID)
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "a deleted workspace is not found: %v", err)
+		_, err = sub.Store.LockWorkspace(ctx, w.ID)
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "nor locked: %v", err)
+		require.Empty(t, memberIDs(t, sub.Store, w.ID, domain.NilID, 10), "its memberships are gone")
+		require.Empty(t, keyIDs(t, sub.Store, w.ID, domain.NilID, 10), "its API keys are gone")
+
+		_, err = sub.Store.Workspace(ctx, other.ID)
+		require.NoError(t, err, "another workspace stays")
+		require.Equal(t, []domain.ID{u.ID}, memberIDs(t, sub.Store, other.ID, domain.NilID, 10))
+		require.Len(t, keyIDs(t, sub.Store, other.ID, domain.NilID, 10), 1)
+	})
+
 	t.Run("ATransactionCommitsOrRollsBack", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)

@@ -30,6 +30,8 @@ type State struct {
 	Keys       map[domain.ID]domain.APIKey
 	Events     []domain.Occurrence
 	Audit      []domain.AuditEntry // what Events leave in the audit trail
+	Deleted    map[domain.ID]time.Time
+	Erasures   []domain.ID // erasure jobs queued, by workspace
 }
 
 func (s *State) clone() *State {
@@ -40,6 +42,8 @@ func (s *State) clone() *State {
 		Keys:       maps.Clone(s.Keys),
 		Events:     slices.Clone(s.Events),
 		Audit:      slices.Clone(s.Audit),
+		Deleted:    maps.Clone(s.Deleted),
+		Erasures:   slices.Clone(s.Erasures),
 	}
 }
 
@@ -63,6 +67,7 @@ func NewMemory() *Memory {
 		Users:      map[domain.ID]domain.User{},
 		Members:    map[MemberKey]domain.Member{},
 		Keys:       map[domain.ID]domain.APIKey{},
+		Deleted:    map[domain.ID]time.Time{},
 	}}
 }
 
@@ -71,7 +76,7 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r works
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx := &memoryStore{db: db, s: db.state.clone()}
-	if err := fn(ctx, workspaces.Repos{Store: tx, Events: tx}); err != nil {
+	if err := fn(ctx, workspaces.Repos{Store: tx, Events: tx, Erasure: tx}); err != nil {
 		return err
 	}
 	db.state = tx.s
@@ -165,7 +170,7 @@ func (t *memoryStore) CreateWorkspace(_ context.Context, w domain.Workspace) err
 func (t *memoryStore) Workspace(_ context.Context, id domain.ID) (w domain.Workspace, err error) {
 	err = t.with(func(s *State) error {
 		var ok bool
-		if w, ok = s.Workspaces[id]; !ok {
+		if w, ok = s.Workspaces[id]; !ok || !s.Deleted[id].IsZero() {
 			return domain.NotFound("workspace")
 		}
 		return nil

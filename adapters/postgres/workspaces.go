@@ -108,11 +108,12 @@ func (r *WorkspaceRepo) CreateWorkspace(ctx context.Context, w domain.Workspace)
 	return err
 }
 
-// Workspace reads one workspace.
+// Workspace reads one workspace that is not deleted (a deleted one is KindNotFound at
+// once, though its rows stay until they are erased).
 func (r *WorkspaceRepo) Workspace(ctx context.Context, id domain.ID) (domain.Workspace, error) {
 	var w domain.Workspace
 	var plan string
-	err := r.q.QueryRow(ctx, `SELECT id, name, plan, created_at, updated_at FROM workspaces WHERE id = $1`, id).
+	err := r.q.QueryRow(ctx, `SELECT id, name, plan, created_at, updated_at FROM workspaces WHERE id = $1 AND deleted_at IS NULL`, id).
 		Scan(&w.ID, &w.Name, &plan, &w.CreatedAt, &w.UpdatedAt)
 	w.Plan = domain.Plan(plan)
 	return w, notFound(err, "workspace")

@@ -217,21 +217,5 @@ func TestWorkspaceRepoContract(t *testing.T) {
 
 func TestWorkspaceRepoUsersContract(t *testing.T) {
 	t.Parallel()
-	identitytest.RunUsersContract(t, func(t *testing.T) identitytest.Subject {
-		ctx := context.Background()
-		wr := postgres.NewWorkspaceRepo(pgtest.NewPool(t))
-		return identitytest.Subject{
-			Users:     wr,
-			Workspace: func(t *testing.T, name string) domain.ID { return createWorkspace(t, wr, name).ID },
-			Member: func(t *testing.T, ws, userID domain.ID, role access.Role, at time.Time) {
-				require.NoError(t, wr.AddMember(ctx, ws, userID, role, at))
-			},
-			APIKey: func(t *testing.T, k domain.APIKey) {
-				require.NoError(t, wr.CreateAPIKey(ctx, k))
-				if k.RevokedAt != nil {
-					require.NoError(t, wr.RevokeAPIKey(ctx, k.WorkspaceID, k.ID, *k.RevokedAt))
-				}
-			},
-		}
-	})
+	identitytest.RunUsersContract(t, identitySubject)
 }

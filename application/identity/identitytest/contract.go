@@ -165,34 +165,6 @@ func RunUsersContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		}
 	})
 
-	t.Run("MemberRoleIsTheRoleInThatWorkspace", func(t *testing.T) {
-		t.Parallel()
-		sub := newSubject(t)
-		ann, bob := user(t, sub, "ann@example.com"), user(t, sub, "bob@example.com")
-		w1, w2, w3 := sub.Workspace(t, "One"), sub.Workspace(t, "Two"), sub.Workspace(t, "Three")
-		sub.Member(t, w1, ann.ID, access.Owner, next())
-		sub.Member(t, w2, ann.ID, access.Viewer, next())
-		sub.Member(t, w2, bob.ID, access.Agent, next())
-
-		for _, c := range []struct {
-			ws, user domain.ID
-			want     access.Role
-		}{{w1, ann.ID, access.Owner}, {w2, ann.ID, access.Viewer}, {w2, bob.ID, access.Agent}} {
-			role, err := sub.Users.MemberRole(ctx, c.ws, c.user)
-			require.NoError(t, err)
-			require.Equal(t, c.want, role)
-		}
-		for name, k := range map[string][2]domain.ID{
-			"a workspace the user is not in": {w1, bob.ID},
-			"a workspace nobody is in":       {w3, ann.ID},
-			"an unknown workspace":           {domain.NewID(), ann.ID},
-			"an unknown user":                {w1, domain.NewID()},
-		} {
-			_, err := sub.Users.MemberRole(ctx, k[0], k[1])
-			require.Equal(t, domain.KindNotFound, domain.KindOf(err), "%s: %v", name, err)
-		}
-	})
-
 	t.Run("WorkspaceFindsOnlyLiveWorkspaces", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)

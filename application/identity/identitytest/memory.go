@@ -205,19 +205,6 @@ func (db *Memory) Memberships(_ context.Context, userID domain.ID) ([]domain.Mem
 	return out, nil
 }
 
-func (db *Memory) MemberRole(_ context.Context, workspaceID, userID domain.ID) (access.Role, error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.failWith != nil {
-		return "", db.failWith
-	}
-	m, ok := db.members[memberKey{workspaceID, userID}]
-	if !ok {
-		return "", domain.NotFound("membership")
-	}
-	return m.role, nil
-}
-
 // ActiveAPIKey returns the key without its hash, as the Postgres adapter reads it.
 func (db *Memory) ActiveAPIKey(_ context.Context, hash []byte) (domain.APIKey, error) {
 	db.mu.Lock()

@@ -185,6 +185,12 @@ func RunSessionsContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		role, err := sub.Sessions.SessionRole(ctx, s.ID, ann, w)
 		require.NoError(t, err)
 		require.Equal(t, access.Manager, role)
+		bobs := session(t, sub, bob, exp)
+		for ws, want := range map[domain.ID]access.Role{w: access.Viewer, elsewhere: access.Owner} {
+			role, err := sub.Sessions.SessionRole(ctx, bobs.ID, bob, ws)
+			require.NoError(t, err)
+			require.Equal(t, want, role, "the role in that workspace")
+		}
 		for name, ws := range map[string]domain.ID{"not a member": elsewhere, "unknown workspace": domain.NewID()} {
 			_, err = sub.Sessions.SessionRole(ctx, s.ID, ann, ws)
 			require.Equal(t, domain.KindNotFound, domain.KindOf(err), "%s: %v", name, err)

@@ -72,9 +72,9 @@ func TestTxRunner(t *testing.T) {
 
 		_, err = b.repo.Workspace(ctx, w.ID)
 		require.NoError(t, err)
-		role, err := b.repo.MemberRole(ctx, w.ID, b.user.ID)
+		m, err := b.repo.Member(ctx, w.ID, b.user.ID)
 		require.NoError(t, err)
-		require.Equal(t, access.Owner, role)
+		require.Equal(t, access.Owner, m.Role)
 		list, err := postgres.NewAuditRepo(b.pool).List(ctx, w.ID, audit.Filter{}, 10)
 		require.NoError(t, err)
 		require.Len(t, list, 1)

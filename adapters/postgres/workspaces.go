@@ -82,13 +82,6 @@ func (r *WorkspaceRepo) Memberships(ctx context.Context, userID domain.ID) ([]do
 	})
 }
 
-// MemberRole is the user's role in the workspace.
-func (r *WorkspaceRepo) MemberRole(ctx context.Context, workspaceID, userID domain.ID) (access.Role, error) {
-	var role string
-	err := r.q.QueryRow(ctx, `SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID).Scan(&role)
-	return access.Role(role), notFound(err, "membership")
-}
-
 // ActiveAPIKey finds an unrevoked key by its hash.
 func (r *WorkspaceRepo) ActiveAPIKey(ctx context.Context, hash []byte) (domain.APIKey, error) {
 	var k domain.APIKey

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/identity"
+	"github.com/wabaplatform/waba/application/mail"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -37,32 +38,43 @@ func (h *fakeHasher) verifyCount() int {
 	return h.verifies
 }
 
-// fakeTokens issues "tok:<user id>" and verifies exactly that shape.
+// fakeTokens issues "tok:<user id>:<session id>" and verifies exactly that shape.
 type fakeTokens struct{}
 
 const tokenTTL = 15 * time.Minute
 
-func (fakeTokens) Issue(userID domain.ID) (string, time.Duration, error) {
-	return "tok:" + userID.String(), tokenTTL, nil
+func (fakeTokens) Issue(userID, sessionID domain.ID) (string, time.Duration, error) {
+	return accessToken(userID, sessionID), tokenTTL, nil
 }
 
-func (fakeTokens) Verify(token string) (domain.ID, error) {
-	s, ok := strings.CutPrefix(token, "tok:")
-	if !ok {
-		return domain.NilID, errors.New("bad token")
+func accessToken(userID, sessionID domain.ID) string {
+	return "tok:" + userID.String() + ":" + sessionID.String()
+}
+
+func (fakeTokens) Verify(token string) (domain.ID, domain.ID, error) {
+	rest, ok := strings.CutPrefix(token, "tok:")
+	u, sess, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 {
+		return domain.NilID, domain.NilID, errors.New("bad token")
 	}
-	return domain.ParseID(s)
+	userID, err := domain.ParseID(u)
+	if err != nil {
+		return domain.NilID, domain.NilID, err
+	}
+	sessionID, err := domain.ParseID(sess)
+	return userID, sessionID, err
 }
 
 // fakeThrottle blocks the keys in blocked and counts failures.
 type fakeThrottle struct {
+	now     func() time.Time // the service's clock
 	mu      sync.Mutex
 	blocked map[string]time.Duration
 	failed  map[string]int
 }
 
-func newFakeThrottle() *fakeThrottle {
-	return &fakeThrottle{blocked: map[string]time.Duration{}, failed: map[string]int{}}
+func newFakeThrottle(now func() time.Time) *fakeThrottle {
+	return &fakeThrottle{now: now, blocked: map[string]time.Duration{}, failed: map[string]int{}}
 }
 
 // Peek reports a blocked key (limit:key) as used up until its wait passes.
@@ -70,9 +82,9 @@ func (t *fakeThrottle) Peek(_ context.Context, l identity.LoginLimit, key string
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if d, ok := t.blocked[string(l)+":"+key]; ok {
-		return identity.Throttle{Limit: 10, Remaining: 0, Reset: time.Now().Add(d)}, nil
+		return identity.Throttle{Limit: 10, Remaining: 0, Reset: t.now().Add(d)}, nil
 	}
-	return identity.Throttle{Limit: 10, Remaining: 10 - t.failed[string(l)+":"+key], Reset: time.Now().Add(15 * time.Minute)}, nil
+	return identity.Throttle{Limit: 10, Remaining: 10 - t.failed[string(l)+":"+key], Reset: t.now().Add(15 * time.Minute)}, nil
 }
 
 func (t *fakeThrottle) Fail(_ context.Context, l identity.LoginLimit, key string) error {
@@ -115,4 +127,81 @@ func (a *fakeAudit) all() []domain.AuditEntry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]domain.AuditEntry(nil), a.entries...)
+}
+
+// memTx runs fn at once, one transaction at a time, over repos. The memory has no
+// rollback: the tests look at what committed use cases leave.
+type memTx struct {
+	mu    sync.Mutex
+	repos identity.Repos
+	runs  int
+}
+
+func (m *memTx) InTx(ctx context.Context, fn func(ctx context.Context, r identity.Repos) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs++
+	return fn(ctx, m.repos)
+}
+
+func (m *memTx) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runs
+}
+
+// fakeMail records the queued messages.
+type fakeMail struct {
+	mu   sync.Mutex
+	msgs []mail.Message
+}
+
+func (f *fakeMail) Enqueue(_ context.Context, m mail.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgs = append(f.msgs, m)
+	return nil
+}
+
+func (f *fakeMail) all() []mail.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]mail.Message(nil), f.msgs...)
+}
+
+// fakeJobs records the emails of the enqueued password reset jobs.
+type fakeJobs struct {
+	mu     sync.Mutex
+	emails []string
+}
+
+func (f *fakeJobs) EnqueuePasswordReset(_ context.Context, email string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.emails = append(f.emails, email)
+	return nil
+}
+
+func (f *fakeJobs) all() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.emails...)
+}
+
+// clock is a time the test moves.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

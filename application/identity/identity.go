@@ -25,8 +25,6 @@ type Users interface {
 	// Memberships lists the user's workspaces in the order the user joined them (ties by
 	// workspace id).
 	Memberships(ctx context.Context, userID domain.ID) ([]domain.Membership, error)
-	// MemberRole is the user's role in the workspace, KindNotFound when not a member.
-	MemberRole(ctx context.Context, workspaceID, userID domain.ID) (access.Role, error)
 	// Workspace finds a workspace that is not deleted; KindNotFound otherwise.
 	Workspace(ctx context.Context, id domain.ID) (domain.Workspace, error)
 	// SetPassword replaces the user's password hash; KindNotFound for an unknown user.

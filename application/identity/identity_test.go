@@ -17,19 +17,45 @@ import (
 
 type testBundle struct {
 	svc      *identity.Service
-	users    *identitytest.Memory
+	users    *identitytest.Memory // identity.Users and identity.Sessions
 	hasher   *fakeHasher
 	throttle *fakeThrottle
 	audit    *fakeAudit
+	tx       *memTx
+	mail     *fakeMail
+	jobs     *fakeJobs
+	clock    *clock
 }
+
+const baseURL = "https://console.example.com"
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{users: identitytest.NewMemory(), hasher: &fakeHasher{}, throttle: newFakeThrottle(), audit: &fakeAudit{}}
-	svc, err := identity.NewService(b.users, b.hasher, fakeTokens{}, b.throttle, b.audit)
+	b := &testBundle{users: identitytest.NewMemory(), hasher: &fakeHasher{}, audit: &fakeAudit{},
+		mail: &fakeMail{}, jobs: &fakeJobs{}, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}}
+	b.throttle = newFakeThrottle(b.clock.Now)
+	b.tx = &memTx{repos: identity.Repos{Users: b.users, Sessions: b.users, Events: b.audit, Mail: b.mail, Jobs: b.jobs}}
+	svc, err := identity.NewService(identity.Deps{Tx: b.tx, Users: b.users, Sessions: b.users, Hasher: b.hasher,
+		Tokens: fakeTokens{}, Throttle: b.throttle, Events: b.audit, BaseURL: baseURL, Now: b.clock.Now})
 	require.NoError(t, err)
 	b.svc = svc
 	return b
+}
+
+// login logs in and returns the tokens.
+func (b *testBundle) login(t *testing.T, email, password string) identity.LoginResult {
+	t.Helper()
+	res, err := b.svc.Login(context.Background(), email, password, domain.RequestMeta{IP: "198.51.100.9"})
+	require.NoError(t, err)
+	return res
+}
+
+// sessionOf is the session an access token names.
+func sessionOf(t *testing.T, accessToken string) domain.ID {
+	t.Helper()
+	_, sessionID, err := fakeTokens{}.Verify(accessToken)
+	require.NoError(t, err)
+	return sessionID
 }
 
 // signup creates a user through the use case.
@@ -158,7 +184,9 @@ func TestLogin(t *testing.T) {
 
 		res, err := b.svc.Login(ctx, "  DAVE@example.com", "0123456789", meta)
 		require.NoError(t, err)
-		require.Equal(t, "tok:"+u.ID.String(), res.AccessToken)
+		sessionID := sessionOf(t, res.AccessToken)
+		require.Equal(t, accessToken(u.ID, sessionID), res.AccessToken, "for the user and the session it started")
+		require.NoError(t, b.users.ActiveSession(ctx, sessionID, u.ID))
 		require.Equal(t, tokenTTL, res.ExpiresIn)
 		require.Empty(t, b.throttle.failures(), "a success counts no failure")
 		require.Empty(t, b.audit.all())
@@ -265,7 +293,7 @@ func TestAuthenticate(t *testing.T) {
 
 		p, err := b.svc.Authenticate(ctx, res.AccessToken)
 		require.NoError(t, err)
-		require.Equal(t, domain.Principal{Type: domain.ActorUser, ID: u.ID}, p)
+		require.Equal(t, domain.Principal{Type: domain.ActorUser, ID: u.ID, SessionID: sessionOf(t, res.AccessToken)}, p)
 	})
 
 	t.Run("APIKey", func(t *testing.T) {
@@ -284,15 +312,21 @@ func TestAuthenticate(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		_, revoked := b.addKey(b.workspace("Acme"), access.Owner, true)
-		gone := domain.NewID() // a valid token for a user that does not exist (deleted)
+		u := b.signup(t, "ida@example.com", "0123456789")
+		ownSession := sessionOf(t, b.login(t, "ida@example.com", "0123456789").AccessToken)
+		// A valid token for a user that does not exist (deleted, sessions and all).
+		gone := accessToken(domain.NewID(), domain.NewID())
 
 		for name, bearer := range map[string]string{
-			"Empty":         "",
-			"RevokedKey":    revoked,
-			"UnknownKey":    domain.APIKeyPrefix + "bm90LWEta2V5",
-			"BareKeyPrefix": domain.APIKeyPrefix,
-			"BadJWT":        "eyJhbGciOiJIUzI1NiJ9.e30.bad",
-			"TokenOfNobody": "tok:" + gone.String(),
+			"Empty":                   "",
+			"RevokedKey":              revoked,
+			"UnknownKey":              domain.APIKeyPrefix + "bm90LWEta2V5",
+			"BareKeyPrefix":           domain.APIKeyPrefix,
+			"BadJWT":                  "eyJhbGciOiJIUzI1NiJ9.e30.bad",
+			"TokenOfNobody":           gone,
+			"UnknownSession":          accessToken(u.ID, domain.NewID()),
+			"AnotherUsersSession":     accessToken(domain.NewID(), ownSession),
+			"NoSessionInTheOldFormat": "tok:" + u.ID.String(),
 		} {
 			_, err := b.svc.Authenticate(ctx, bearer)
 			require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "%s: got %v", name, err)
@@ -308,7 +342,7 @@ func TestAuthenticate(t *testing.T) {
 
 		_, err := b.svc.Authenticate(ctx, secret)
 		require.ErrorIs(t, err, boom, "an outage is not a 401")
-		_, err = b.svc.Authenticate(ctx, "tok:"+domain.NewID().String())
+		_, err = b.svc.Authenticate(ctx, accessToken(domain.NewID(), domain.NewID()))
 		require.ErrorIs(t, err, boom)
 	})
 }
@@ -324,22 +358,38 @@ func TestCallerFor(t *testing.T) {
 		u := b.signup(t, "kit@example.com", "0123456789")
 		ws := b.workspace("Acme")
 		b.users.AddMember(ws, u.ID, access.Agent, time.Now())
+		token := b.login(t, "kit@example.com", "0123456789").AccessToken
+		emailLookups := b.users.EmailLookups() // the login's
 
-		c, err := b.svc.CallerFor(ctx, "tok:"+u.ID.String(), ws, meta)
+		c, err := b.svc.CallerFor(ctx, token, ws, meta)
 		require.NoError(t, err)
 		require.Equal(t, domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: ws, Role: access.Agent, Meta: meta}, c)
 		require.Zero(t, b.users.IDLookups(), "the membership proves the user")
+		require.Equal(t, emailLookups, b.users.EmailLookups())
+		require.Equal(t, 1, b.users.Calls("SessionRole"), "the session and the membership in one read")
+		require.Zero(t, b.users.Calls("ActiveSession"), "and no separate session check")
+		require.Zero(t, b.users.Calls("Workspace"))
 	})
 
-	t.Run("NonMemberIsForbiddenDeletedUserUnauthenticated", func(t *testing.T) {
+	t.Run("NonMemberIsForbiddenOrNotFoundDeletedUserUnauthenticated", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		u := b.signup(t, "lou@example.com", "0123456789")
-		_, err := b.svc.CallerFor(ctx, "tok:"+u.ID.String(), domain.NewID(), meta)
-		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+		b.signup(t, "lou@example.com", "0123456789")
+		token := b.login(t, "lou@example.com", "0123456789").AccessToken
+		ws, deleted := b.workspace("Acme"), b.workspace("Gone")
+		b.users.DeleteWorkspace(deleted)
 
-		_, err = b.svc.CallerFor(ctx, "tok:"+domain.NewID().String(), domain.NewID(), meta)
+		_, err := b.svc.CallerFor(ctx, token, ws, meta)
+		require.True(t, domain.IsKind(err, domain.KindForbidden), "a workspace the user is not in: got %v", err)
+		for name, id := range map[string]domain.ID{"unknown": domain.NewID(), "deleted": deleted} {
+			_, err = b.svc.CallerFor(ctx, token, id, meta)
+			require.True(t, domain.IsKind(err, domain.KindNotFound), "%s workspace: got %v", name, err)
+		}
+
+		_, err = b.svc.CallerFor(ctx, accessToken(domain.NewID(), domain.NewID()), ws, meta)
 		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
+		_, err = b.svc.CallerFor(ctx, accessToken(domain.NewID(), domain.NewID()), domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "401 before 404: got %v", err)
 		_, err = b.svc.CallerFor(ctx, "eyJhbGciOiJIUzI1NiJ9.e30.bad", domain.NewID(), meta)
 		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
 	})
@@ -353,8 +403,10 @@ func TestCallerFor(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, domain.Caller{Type: domain.ActorAPIKey, ID: k.ID, WorkspaceID: ws, Role: access.Viewer, Meta: meta}, c)
 
-		_, err = b.svc.CallerFor(ctx, secret, domain.NewID(), meta)
+		_, err = b.svc.CallerFor(ctx, secret, b.workspace("Other"), meta)
 		require.True(t, domain.IsKind(err, domain.KindForbidden), "got %v", err)
+		_, err = b.svc.CallerFor(ctx, secret, domain.NewID(), meta)
+		require.True(t, domain.IsKind(err, domain.KindNotFound), "an unknown workspace: got %v", err)
 		_, revoked := b.addKey(ws, access.Owner, true)
 		_, err = b.svc.CallerFor(ctx, revoked, ws, meta)
 		require.True(t, domain.IsKind(err, domain.KindUnauthenticated), "got %v", err)
@@ -365,7 +417,7 @@ func TestCallerFor(t *testing.T) {
 		b := setup(t)
 		boom := errors.New("db down")
 		b.users.Fail(boom)
-		_, err := b.svc.CallerFor(ctx, "tok:"+domain.NewID().String(), domain.NewID(), meta)
+		_, err := b.svc.CallerFor(ctx, accessToken(domain.NewID(), domain.NewID()), domain.NewID(), meta)
 		require.ErrorIs(t, err, boom, "an outage is not a 401 or a 403")
 	})
 }

@@ -17,17 +17,23 @@ import (
 // around it: the port creates users only.
 type Subject struct {
 	Users identity.Users
+	// Sessions is the store's identity.Sessions, for RunSessionsContract.
+	Sessions identity.Sessions
 	// Workspace creates a workspace named name and returns its id.
 	Workspace func(t *testing.T, name string) domain.ID
 	// Member makes an existing user a member of ws, joined at at.
 	Member func(t *testing.T, ws, userID domain.ID, role access.Role, at time.Time)
 	// APIKey stores k, revoked when k.RevokedAt is set.
 	APIKey func(t *testing.T, k domain.APIKey)
+	// DeleteWorkspace marks a workspace deleted (its rows stay until they are erased).
+	DeleteWorkspace func(t *testing.T, id domain.ID)
+	// RevokedReason reads why a session was revoked ("" when it is not).
+	RevokedReason func(t *testing.T, sessionID domain.ID) string
 }
 
 // NewSubject returns the Memory store as a contract subject.
 func NewSubject(db *Memory) Subject {
-	return Subject{Users: db,
+	return Subject{Users: db, Sessions: db,
 		Workspace: func(_ *testing.T, name string) domain.ID {
 			id := domain.NewID()
 			db.AddWorkspace(id, name)
@@ -36,7 +42,12 @@ func NewSubject(db *Memory) Subject {
 		Member: func(_ *testing.T, ws, userID domain.ID, role access.Role, at time.Time) {
 			db.AddMember(ws, userID, role, at)
 		},
-		APIKey: func(_ *testing.T, k domain.APIKey) { db.AddAPIKey(k) },
+		APIKey:          func(_ *testing.T, k domain.APIKey) { db.AddAPIKey(k) },
+		DeleteWorkspace: func(_ *testing.T, id domain.ID) { db.DeleteWorkspace(id) },
+		RevokedReason: func(_ *testing.T, id domain.ID) string {
+			_, reason := db.SessionRevoked(id)
+			return reason
+		},
 	}
 }
 
@@ -154,32 +165,40 @@ func RunUsersContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		}
 	})
 
-	t.Run("MemberRoleIsTheRoleInThatWorkspace", func(t *testing.T) {
+	t.Run("WorkspaceFindsOnlyLiveWorkspaces", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		w, gone := sub.Workspace(t, "Acme"), sub.Workspace(t, "Gone")
+		got, err := sub.Users.Workspace(ctx, w)
+		require.NoError(t, err)
+		require.Equal(t, w, got.ID)
+		require.Equal(t, "Acme", got.Name)
+		_, err = sub.Users.Workspace(ctx, gone)
+		require.NoError(t, err, "before it is deleted")
+
+		sub.DeleteWorkspace(t, gone)
+		_, err = sub.Users.Workspace(ctx, gone)
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "a deleted workspace: %v", err)
+		_, err = sub.Users.Workspace(ctx, domain.NewID())
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "an unknown workspace: %v", err)
+		_, err = sub.Users.Workspace(ctx, w)
+		require.NoError(t, err, "the other is still there")
+	})
+
+	t.Run("SetPasswordReplacesOnlyThatUsersHash", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)
 		ann, bob := user(t, sub, "ann@example.com"), user(t, sub, "bob@example.com")
-		w1, w2, w3 := sub.Workspace(t, "One"), sub.Workspace(t, "Two"), sub.Workspace(t, "Three")
-		sub.Member(t, w1, ann.ID, access.Owner, next())
-		sub.Member(t, w2, ann.ID, access.Viewer, next())
-		sub.Member(t, w2, bob.ID, access.Agent, next())
+		require.NoError(t, sub.Users.SetPassword(ctx, ann.ID, "new hash"))
+		ann.PasswordHash = "new hash"
+		require.Equal(t, ann, byID(t, sub, ann.ID), "only the hash changes")
+		got, err := sub.Users.UserByEmail(ctx, ann.Email)
+		require.NoError(t, err)
+		require.Equal(t, "new hash", got.PasswordHash)
+		require.Equal(t, bob, byID(t, sub, bob.ID))
 
-		for _, c := range []struct {
-			ws, user domain.ID
-			want     access.Role
-		}{{w1, ann.ID, access.Owner}, {w2, ann.ID, access.Viewer}, {w2, bob.ID, access.Agent}} {
-			role, err := sub.Users.MemberRole(ctx, c.ws, c.user)
-			require.NoError(t, err)
-			require.Equal(t, c.want, role)
-		}
-		for name, k := range map[string][2]domain.ID{
-			"a workspace the user is not in": {w1, bob.ID},
-			"a workspace nobody is in":       {w3, ann.ID},
-			"an unknown workspace":           {domain.NewID(), ann.ID},
-			"an unknown user":                {w1, domain.NewID()},
-		} {
-			_, err := sub.Users.MemberRole(ctx, k[0], k[1])
-			require.Equal(t, domain.KindNotFound, domain.KindOf(err), "%s: %v", name, err)
-		}
+		err = sub.Users.SetPassword(ctx, domain.NewID(), "hash")
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "an unknown user: %v", err)
 	})
 
 	t.Run("ActiveAPIKeyByHashAndNotRevoked", func(t *testing.T) {

@@ -39,12 +39,31 @@ type Memory struct {
 	sessions map[domain.ID]*sessionState
 	refresh  map[string]domain.RefreshToken // by string(hash)
 	resets   map[string]domain.ResetToken   // by string(hash)
+	deleted  map[domain.ID]bool             // deleted workspaces
+	calls    map[string]int                 // session-side reads served, by method
 }
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
 	return &Memory{users: map[domain.ID]domain.User{}, workspaces: map[domain.ID]string{},
-		members: map[memberKey]membership{}, keys: map[string]domain.APIKey{}}
+		members: map[memberKey]membership{}, keys: map[string]domain.APIKey{}, deleted: map[domain.ID]bool{},
+		calls: map[string]int{}}
+}
+
+// DeleteWorkspace marks a seeded workspace deleted, as workspaces.deleted_at does: the
+// port no longer finds it.
+func (db *Memory) DeleteWorkspace(id domain.ID) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.deleted[id] = true
+}
+
+// Calls counts the calls of one method (ActiveSession, SessionRole, Workspace) served so
+// far, for tests of what a use case reads.
+func (db *Memory) Calls(method string) int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.calls[method]
 }
 
 // AddWorkspace creates a workspace named name.
@@ -184,19 +203,6 @@ func (db *Memory) Memberships(_ context.Context, userID domain.ID) ([]domain.Mem
 		out = append(out, j.m)
 	}
 	return out, nil
-}
-
-func (db *Memory) MemberRole(_ context.Context, workspaceID, userID domain.ID) (access.Role, error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.failWith != nil {
-		return "", db.failWith
-	}
-	m, ok := db.members[memberKey{workspaceID, userID}]
-	if !ok {
-		return "", domain.NotFound("membership")
-	}
-	return m.role, nil
 }
 
 // ActiveAPIKey returns the key without its hash, as the Postgres adapter reads it.

@@ -12,3 +12,10 @@ func TestMemoryContract(t *testing.T) {
 		return identitytest.NewSubject(identitytest.NewMemory())
 	})
 }
+
+func TestMemorySessionsContract(t *testing.T) {
+	t.Parallel()
+	identitytest.RunSessionsContract(t, func(*testing.T) identitytest.Subject {
+		return identitytest.NewSubject(identitytest.NewMemory())
+	})
+}

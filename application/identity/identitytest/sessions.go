@@ -22,15 +22,16 @@ func (db *Memory) init() {
 	}
 }
 
-// Workspace returns a seeded workspace (the memory has no deleted ones).
+// Workspace returns a seeded workspace that DeleteWorkspace has not deleted.
 func (db *Memory) Workspace(_ context.Context, id domain.ID) (domain.Workspace, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	db.calls["Workspace"]++
 	if db.failWith != nil {
 		return domain.Workspace{}, db.failWith
 	}
 	name, ok := db.workspaces[id]
-	if !ok {
+	if !ok || db.deleted[id] {
 		return domain.Workspace{}, domain.NotFound("workspace")
 	}
 	return domain.Workspace{ID: id, Name: name}, nil
@@ -137,6 +138,7 @@ func (db *Memory) ActiveSession(_ context.Context, sessionID, userID domain.ID) 
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.init()
+	db.calls["ActiveSession"]++
 	if db.failWith != nil {
 		return db.failWith
 	}
@@ -147,6 +149,7 @@ func (db *Memory) SessionRole(_ context.Context, sessionID, userID, workspaceID 
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.init()
+	db.calls["SessionRole"]++
 	if db.failWith != nil {
 		return "", db.failWith
 	}

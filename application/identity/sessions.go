@@ -74,8 +74,13 @@ func (s *Service) Refresh(ctx context.Context, token string, meta domain.Request
 }
 
 // Logout revokes the session of a refresh token: the token stops working and so do the
-// session's access tokens. It answers the same whatever the token, so it tells nothing.
+// session's access tokens. It answers the same whatever the token, so it tells nothing
+// (only a missing one is refused).
 func (s *Service) Logout(ctx context.Context, token string) error {
+	if token == "" {
+		return &domain.Error{Kind: domain.KindValidation, Message: "refresh_token is required",
+			Fields: []domain.FieldError{{Field: "refresh_token", Message: "is required"}}}
+	}
 	now := s.Now().UTC()
 	err := s.Tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		_, sess, err := r.Sessions.RefreshToken(ctx, domain.HashSecret(token))

@@ -63,11 +63,13 @@ var IdentityModule = fx.Module("identity",
 		func(pool *pgxpool.Pool) *postgres.AuditRepo { return postgres.NewAuditRepo(pool) },
 		func(pool *pgxpool.Pool) *postgres.ContactRepo { return postgres.NewContactRepo(pool) },
 		newIdentity,
-		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock) *workspaces.Service {
+		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock,
+			v *vault.Tokens, cfg Config) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
-				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx), Erasure: ins.Bind(tx)}
+				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx), Erasure: ins.Bind(tx),
+					Invitations: postgres.NewInvitationRepo(tx), Mail: riveradapter.NewMailOutbox(ins.Bind(tx), v)}
 			})
-			return workspaces.NewService(tx, repo, a, now)
+			return workspaces.NewService(tx, repo, a, now).WithInvitations(postgres.NewInvitationRepo(pool), cfg.ConsoleURL())
 		},
 		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {

@@ -41,6 +41,8 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	say := func(from, text string) { h.customer(t, from, "Kim", &ts)(text) }
 	var member user
 	var keyID, apiOptOut, second string
+	var invitee user
+	var invitationToken string
 
 	// Each kind with every path that causes it, in an order where each path has what it needs.
 	paths := []struct {
@@ -96,6 +98,27 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 		{domain.EventWorkspaceDeleted, []eventPath{{"API", func(t *testing.T) string {
 			a.Must(t, 202, "DELETE", "/v1/workspaces/"+second, owner.Token, map[string]string{"confirm": "Second"})
 			return second
+		}}}},
+		{domain.EventInvitationCreated, []eventPath{{"API", func(t *testing.T) string {
+			invitee = a.signup(t, "invitee")
+			invitationToken = a.Must(t, 201, "POST", path("/invitations"), owner.Token, map[string]string{"email": invitee.Email, "role": "agent"})["token"].(string)
+			return ws
+		}}}},
+		{domain.EventInvitationRevoked, []eventPath{
+			{"API", func(t *testing.T) string {
+				id := a.Must(t, 201, "POST", path("/invitations"), owner.Token, map[string]string{"email": "revoked@example.com", "role": "viewer"})["id"].(string)
+				a.Must(t, 204, "DELETE", path("/invitations/"+id), owner.Token, nil)
+				return ws
+			}},
+			{"API, replaced by a new invitation to the email", func(t *testing.T) string {
+				a.Must(t, 201, "POST", path("/invitations"), owner.Token, map[string]string{"email": "revoked@example.com", "role": "viewer"})
+				a.Must(t, 201, "POST", path("/invitations"), owner.Token, map[string]string{"email": "revoked@example.com", "role": "agent"})
+				return ws
+			}},
+		}},
+		{domain.EventInvitationAccepted, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "POST", "/v1/invitations/"+invitationToken+"/accept", invitee.Token, nil)
+			return ws
 		}}}},
 		{domain.EventNumberConnected, []eventPath{{"API and onboarding worker", func(t *testing.T) string { e.connect(t, ws, owner); return ws }}}},
 		{domain.EventNumberConnectFailed, []eventPath{{"API and onboarding worker", func(t *testing.T) string {

@@ -132,6 +132,15 @@ func matrix() map[string]routeCase {
 			k := a.Must(t, 201, "POST", wsPath(tm, "/api-keys"), tm.Owner.Token, map[string]string{"name": "tmp", "role": "viewer"})
 			return wsPath(tm, "/api-keys/"+k["id"].(string)), nil
 		}},
+		// A manager may invite to and revoke the agent role (only an owner the owner and manager roles).
+		"POST /v1/workspaces/:ws/invitations": {admins, 201, func(_ *testing.T, _ *App, tm team, _ string) (string, any) {
+			return wsPath(tm, "/invitations"), map[string]string{"email": fmt.Sprintf("invitee-%d@example.com", userSeq.Add(1)), "role": "agent"}
+		}},
+		"GET /v1/workspaces/:ws/invitations": {admins, 200, static("/invitations", nil)},
+		"DELETE /v1/workspaces/:ws/invitations/:id": {admins, 204, func(t *testing.T, a *App, tm team, _ string) (string, any) {
+			inv := a.Must(t, 201, "POST", wsPath(tm, "/invitations"), tm.Owner.Token, map[string]string{"email": fmt.Sprintf("invitee-%d@example.com", userSeq.Add(1)), "role": "agent"})
+			return wsPath(tm, "/invitations/"+inv["id"].(string)), nil
+		}},
 		"POST /v1/workspaces/:ws/contacts": {staff, 201, func(*testing.T, *App, team, string) (string, any) {
 			return "", map[string]any{"phone": nextPhone()}
 		}},
@@ -166,6 +175,7 @@ var nonWorkspaceRoutes = map[string]bool{
 	"POST /v1/auth/signup": true, "POST /v1/auth/login": true, "GET /v1/me": true, "POST /v1/workspaces": true,
 	"POST /v1/auth/refresh": true, "POST /v1/auth/logout": true, "PUT /v1/me/password": true,
 	"POST /v1/auth/password-reset": true, "POST /v1/auth/password-reset/confirm": true,
+	"POST /v1/invitations/:token/accept": true, // test/invitations_test.go
 }
 
 // Every registered route is tried with no token, a bad token, a member of another

@@ -55,6 +55,10 @@ func (a *API) Register(e *echo.Echo) {
 	ws(http.MethodPost, "/api-keys", a.createAPIKey)
 	ws(http.MethodGet, "/api-keys", a.listAPIKeys)
 	ws(http.MethodDelete, "/api-keys/:id", a.revokeAPIKey)
+	ws(http.MethodPost, "/invitations", a.invite)
+	ws(http.MethodGet, "/invitations", a.listInvitations)
+	ws(http.MethodDelete, "/invitations/:id", a.revokeInvitation)
+	e.POST("/v1/invitations/:token/accept", a.acceptInvitation, a.authenticate)
 
 	ws(http.MethodPost, "/contacts", a.createContact)
 	ws(http.MethodGet, "/contacts", a.listContacts)

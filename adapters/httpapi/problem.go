@@ -133,7 +133,7 @@ func problemHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		p := toProblem(err)
-		p.Instance = c.Request().URL.Path
+		p.Instance = loggedPath(c)
 		p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 		if p.Status >= 500 {
 			log.ErrorContext(c.Request().Context(), "request failed",

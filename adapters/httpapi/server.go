@@ -98,7 +98,8 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 }
 
 // requestLogger logs one line per request and records its latency. It logs the route and
-// path but never the query string or headers: those can carry tokens.
+// path but never the query string or headers: those can carry tokens, and neither can
+// the path where the route has a :token parameter (loggedPath).
 func requestLogger(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -121,7 +122,7 @@ func requestLogger(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 			log.LogAttrs(c.Request().Context(), level, "http request",
 				slog.String("method", c.Request().Method),
 				slog.String("route", route),
-				slog.String("path", c.Request().URL.Path),
+				slog.String("path", loggedPath(c)),
 				slog.Int("status", status),
 				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
@@ -130,6 +131,16 @@ func requestLogger(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// loggedPath is the request's path, or its route when the route has a :token parameter
+// (an invitation's token: a bearer secret), so that logs and problem documents never hold
+// the secret. The route, not the matched parameters: a 405 has the one but not the others.
+func loggedPath(c echo.Context) string {
+	if strings.Contains(c.Path(), "/:token") {
+		return c.Path()
+	}
+	return c.Request().URL.Path
 }
 
 func statusLabel(code int) string {

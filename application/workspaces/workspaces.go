@@ -8,6 +8,7 @@ import (
 
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/events"
+	"github.com/wabaplatform/waba/application/mail"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -43,9 +44,11 @@ type Store interface {
 
 // Repos is what a transaction offers these use cases.
 type Repos struct {
-	Store   Store
-	Events  events.Log
-	Erasure ErasureJobs
+	Store       Store
+	Events      events.Log
+	Erasure     ErasureJobs
+	Invitations Invitations
+	Mail        mail.Queue
 }
 
 // TxRunner runs fn in one transaction.
@@ -59,6 +62,9 @@ type Service struct {
 	store Store // outside transactions, for reads
 	authz authz.Authorizer
 	now   domain.Clock
+	// Set by WithInvitations.
+	invitations Invitations
+	linkBase    string
 }
 
 // NewService returns the workspace use cases.

@@ -19,15 +19,16 @@ import (
 // Subject is a workspaces store under the contract, with its transaction runner and what
 // the contract needs to set up around it.
 type Subject struct {
-	Tx    workspaces.TxRunner
-	Store workspaces.Store
+	Tx          workspaces.TxRunner
+	Store       workspaces.Store
+	Invitations workspaces.Invitations
 	// User signs up u (the Store has no port for it).
 	User func(t *testing.T, u domain.User)
 }
 
 // NewSubject returns the Memory store as a contract subject.
 func NewSubject(db *Memory) Subject {
-	return Subject{Tx: db, Store: db.Store(), User: func(_ *testing.T, u domain.User) { db.AddUser(u) }}
+	return Subject{Tx: db, Store: db.Store(), Invitations: db.Invitations(), User: func(_ *testing.T, u domain.User) { db.AddUser(u) }}
 }
 
 // RunStoreContract holds a workspaces.Store and its TxRunner to what the ports promise.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/events/eventstest"
+	"github.com/wabaplatform/waba/application/mail"
 	"github.com/wabaplatform/waba/application/workspaces"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
@@ -28,22 +29,27 @@ type State struct {
 	Users      map[domain.ID]domain.User
 	Members    map[MemberKey]domain.Member
 	Keys       map[domain.ID]domain.APIKey
-	Events     []domain.Occurrence
-	Audit      []domain.AuditEntry // what Events leave in the audit trail
-	Deleted    map[domain.ID]time.Time
-	Erasures   []domain.ID // erasure jobs queued, by workspace
+	// Invitations are kept by id, each with its token's hash.
+	Invitations map[domain.ID]StoredInvitation
+	Mail        []mail.Message // what the transactions enqueued
+	Events      []domain.Occurrence
+	Audit       []domain.AuditEntry // what Events leave in the audit trail
+	Deleted     map[domain.ID]time.Time
+	Erasures    []domain.ID // erasure jobs queued, by workspace
 }
 
 func (s *State) clone() *State {
 	return &State{
-		Workspaces: maps.Clone(s.Workspaces),
-		Users:      maps.Clone(s.Users),
-		Members:    maps.Clone(s.Members),
-		Keys:       maps.Clone(s.Keys),
-		Events:     slices.Clone(s.Events),
-		Audit:      slices.Clone(s.Audit),
-		Deleted:    maps.Clone(s.Deleted),
-		Erasures:   slices.Clone(s.Erasures),
+		Workspaces:  maps.Clone(s.Workspaces),
+		Users:       maps.Clone(s.Users),
+		Members:     maps.Clone(s.Members),
+		Keys:        maps.Clone(s.Keys),
+		Events:      slices.Clone(s.Events),
+		Audit:       slices.Clone(s.Audit),
+		Deleted:     maps.Clone(s.Deleted),
+		Erasures:    slices.Clone(s.Erasures),
+		Invitations: maps.Clone(s.Invitations),
+		Mail:        slices.Clone(s.Mail),
 	}
 }
 
@@ -63,11 +69,12 @@ type Memory struct {
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
 	return &Memory{state: &State{
-		Workspaces: map[domain.ID]domain.Workspace{},
-		Users:      map[domain.ID]domain.User{},
-		Members:    map[MemberKey]domain.Member{},
-		Keys:       map[domain.ID]domain.APIKey{},
-		Deleted:    map[domain.ID]time.Time{},
+		Workspaces:  map[domain.ID]domain.Workspace{},
+		Users:       map[domain.ID]domain.User{},
+		Members:     map[MemberKey]domain.Member{},
+		Keys:        map[domain.ID]domain.APIKey{},
+		Deleted:     map[domain.ID]time.Time{},
+		Invitations: map[domain.ID]StoredInvitation{},
 	}}
 }
 
@@ -76,7 +83,7 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r works
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx := &memoryStore{db: db, s: db.state.clone()}
-	if err := fn(ctx, workspaces.Repos{Store: tx, Events: tx, Erasure: tx}); err != nil {
+	if err := fn(ctx, workspaces.Repos{Store: tx, Events: tx, Erasure: tx, Invitations: tx, Mail: tx}); err != nil {
 		return err
 	}
 	db.state = tx.s
@@ -85,6 +92,9 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r works
 
 // Store is the store outside transactions.
 func (db *Memory) Store() workspaces.Store { return &memoryStore{db: db} }
+
+// Invitations is the invitations store outside transactions.
+func (db *Memory) Invitations() workspaces.Invitations { return &memoryStore{db: db} }
 
 // Snapshot returns a copy of the committed state.
 func (db *Memory) Snapshot() *State {

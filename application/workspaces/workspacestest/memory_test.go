@@ -12,3 +12,10 @@ func TestMemoryContract(t *testing.T) {
 		return workspacestest.NewSubject(workspacestest.NewMemory())
 	})
 }
+
+func TestMemoryInvitationsContract(t *testing.T) {
+	t.Parallel()
+	workspacestest.RunInvitationsContract(t, func(*testing.T) workspacestest.Subject {
+		return workspacestest.NewSubject(workspacestest.NewMemory())
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -70,6 +71,41 @@ func (w *world) stolenRefresh(ctx context.Context) *probe {
 		st := refresh(tok)
 		p.try(st == 401 || st == 400, fmt.Sprintf("%s -> %d", name, st))
 	}
+	return p
+}
+
+// invitationTokens tries to join B's workspace with B's invitation of someone else, with
+// altered and guessed tokens, and with other kinds of secrets.
+func (w *world) invitationTokens(ctx context.Context) *probe {
+	p := &probe{name: "invitations: another's invitation, guessed and altered tokens"}
+	accept := func(tok, bearer string) int {
+		r, err := w.c.Do(ctx, "POST", "/v1/invitations/"+url.PathEscape(tok)+"/accept", bearer, nil)
+		if err != nil {
+			return 0
+		}
+		return r.Status
+	}
+	st := accept(w.bInvitationToken, w.a.Token)
+	p.try(st == 403, fmt.Sprintf("B's invitation of carol, accepted by A -> %d", st))
+	key, err := w.c.Must(ctx, 201, "POST", "/v1/workspaces/"+w.wsA+"/api-keys", w.a.Token, map[string]string{"name": "probe", "role": "owner"})
+	if err == nil {
+		st = accept(w.bInvitationToken, key["key"].(string))
+		p.try(st == 403 || st == 401, fmt.Sprintf("B's invitation accepted with A's API key -> %d", st))
+	}
+	for name, tok := range map[string]string{
+		"B's token, last char changed": flipLast(w.bInvitationToken),
+		"B's token, upper-cased":       strings.ToUpper(w.bInvitationToken),
+		"B's token without prefix":     strings.TrimPrefix(w.bInvitationToken, "wiv_"),
+		"B's invitation id as a token": w.bInvitation,
+		"a refresh token":              w.a.Refresh,
+		"random wiv_ token":            randomToken("wiv_"),
+		"SQL":                          "wiv_' OR '1'='1",
+	} {
+		st := accept(tok, w.a.Token)
+		p.try(st == 404, fmt.Sprintf("%s -> %d", name, st))
+	}
+	n, err := w.db.Count(ctx, `SELECT count(*) FROM memberships WHERE workspace_id = $1 AND user_id = $2`, w.wsB, w.a.ID)
+	p.tryCount(err, n == 0, "A became a member of B's workspace")
 	return p
 }
 

@@ -96,6 +96,7 @@ type world struct {
 	wsA, wsB string
 	// B's resources, by the path parameter that names them.
 	bContact, bKey, bNumber, bMessage string
+	bInvitation, bInvitationToken     string // B's invitation of someone else
 	aKeyRevoked                       string
 	bContactName                      string
 	markers                           []string // strings only B's data contains
@@ -140,6 +141,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	add(w.oversized(ctx))
 	add(w.unchanged(ctx))
 	add(w.stolenRefresh(ctx))
+	add(w.invitationTokens(ctx))
 	add(w.resetGuessing(ctx))
 	timing, known, unknown := w.resetTiming(ctx, 40)
 	add(timing)
@@ -236,6 +238,11 @@ func setup(ctx context.Context, srv *harness.Server, db *harness.DB) (*world, er
 	if err := db.Pool.QueryRow(ctx, `SELECT id::text FROM messages WHERE workspace_id = $1 LIMIT 1`, w.wsB).Scan(&w.bMessage); err != nil {
 		return nil, fmt.Errorf("B's inbound message: %w", err)
 	}
+	if m, err = w.c.Must(ctx, 201, "POST", "/v1/workspaces/"+w.wsB+"/invitations", w.b.Token,
+		map[string]string{"email": fmt.Sprintf("carol-%d@example.com", stamp), "role": "manager"}); err != nil {
+		return nil, err
+	}
+	w.bInvitation, w.bInvitationToken = m["id"].(string), m["token"].(string)
 	w.markers = []string{w.wsB, w.bContact, w.bContactName, w.bKey, w.bNumber, w.bMessage, w.b.ID, w.b.Email, "bob-secret-tag", "Bob Secret Co"}
 	r, err := w.c.Do(ctx, "GET", "/v1/openapi.json", "", nil)
 	if err != nil {
@@ -471,6 +478,8 @@ func (w *world) idFor(path, param string) string {
 		return w.bNumber
 	case strings.Contains(path, "/messages/{"+param+"}"):
 		return w.bMessage
+	case strings.Contains(path, "/invitations/{"+param+"}"):
+		return w.bInvitation
 	default:
 		return w.bContact
 	}

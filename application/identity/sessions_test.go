@@ -232,7 +232,7 @@ func TestLogout(t *testing.T) {
 	_, reason = b.users.SessionRevoked(sessionOf(t, res.AccessToken))
 	require.Equal(t, "logout", reason)
 	require.NoError(t, b.svc.Logout(ctx, "wrt_unknown"), "an unknown token tells nothing")
-	require.NoError(t, b.svc.Logout(ctx, ""))
+	require.Equal(t, []string{"refresh_token"}, fieldNames(t, b.svc.Logout(ctx, "")), "only a missing token is refused")
 	require.Empty(t, b.audit.all(), "a spent token at logout is no reuse")
 }
 

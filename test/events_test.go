@@ -78,7 +78,15 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			return ws
 		}}}},
 		{domain.EventWorkspacePlanChanged, []eventPath{{"operator API", func(t *testing.T) string { a.setPlan(t, ws, "pro"); return ws }}}},
-		{domain.EventMemberAdded, []eventPath{{"API", func(t *testing.T) string { member = a.addMember(t, ws, owner, "agent"); return ws }}}},
+		{domain.EventMemberAdded, []eventPath{
+			{"API", func(t *testing.T) string { member = a.addMember(t, ws, owner, "agent"); return ws }},
+			{"API invitation accepted", func(t *testing.T) string {
+				joiner := a.signup(t, "joiner")
+				tok := a.Must(t, 201, "POST", path("/invitations"), owner.Token, map[string]string{"email": joiner.Email, "role": "viewer"})["token"].(string)
+				a.Must(t, 200, "POST", "/v1/invitations/"+tok+"/accept", joiner.Token, nil)
+				return ws
+			}},
+		}},
 		{domain.EventMemberRoleChanged, []eventPath{{"API", func(t *testing.T) string {
 			a.Must(t, 200, "PATCH", path("/members/"+member.ID), owner.Token, map[string]string{"role": "viewer"})
 			return ws

@@ -212,8 +212,11 @@ func (s *Service) Accept(ctx context.Context, p domain.Principal, token string, 
 		}
 		m = domain.Membership{WorkspaceID: w.ID, WorkspaceName: w.Name, Role: inv.Role}
 		invitee := domain.Caller{Type: domain.ActorUser, ID: p.ID, WorkspaceID: inv.WorkspaceID, Role: inv.Role, Meta: meta}
-		return repos.Events.Append(ctx, domain.Occurred(invitee, now, domain.InvitationAccepted{InvitationID: inv.ID,
-			UserID: p.ID, Email: inv.Email, Role: string(inv.Role)}))
+		// Both facts: the invitation was used, and the workspace has a new member (what
+		// anything counting members reads, however they joined).
+		return repos.Events.Append(ctx,
+			domain.Occurred(invitee, now, domain.InvitationAccepted{InvitationID: inv.ID, UserID: p.ID, Email: inv.Email, Role: string(inv.Role)}),
+			domain.Occurred(invitee, now, domain.MemberAdded{UserID: p.ID, Email: inv.Email, Role: string(inv.Role)}))
 	})
 	return m, err
 }

@@ -173,11 +173,15 @@ func TestAcceptInvitation(t *testing.T) {
 		require.Equal(t, b.outsider.ID, *s.AcceptedBy)
 
 		e := b.db.Snapshot().Audit
-		last := e[len(e)-1]
-		require.Equal(t, "invitation.accepted", last.Action)
-		require.Equal(t, b.ws, last.WorkspaceID)
-		require.Equal(t, b.outsider.ID.String(), last.ActorID, "the invitee accepted")
-		require.Equal(t, "198.51.100.7", last.IP)
+		accepted, added := e[len(e)-2], e[len(e)-1]
+		require.Equal(t, "invitation.accepted", accepted.Action)
+		require.Equal(t, "member.added", added.Action, "joining by invitation adds a member like any other")
+		require.Equal(t, map[string]any{"email": b.outsider.Email, "role": "manager"}, added.Details)
+		for _, a := range []domain.AuditEntry{accepted, added} {
+			require.Equal(t, b.ws, a.WorkspaceID)
+			require.Equal(t, b.outsider.ID.String(), a.ActorID, "the invitee accepted")
+			require.Equal(t, "198.51.100.7", a.IP)
+		}
 
 		_, err = b.svc.Accept(ctx, userPrincipal(b.outsider), inv.Token, meta)
 		requireKind(t, domain.KindNotFound, err) // single use

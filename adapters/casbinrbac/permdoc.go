@@ -18,10 +18,11 @@ func RenderMarkdown(a *Authorizer) string {
 	b.WriteString("# Permissions\n\n")
 	b.WriteString("Generated from `adapters/casbinrbac/policy.csv`; do not edit by hand. After changing the " +
 		"policy, regenerate with `go test ./adapters/casbinrbac -run TestPermissionsDocIsCurrent -update` " +
-		"(that test fails while this page is stale). A role applies within one workspace. Two rules " +
-		"live outside this table: only an owner may grant the owner or manager role (and nobody may " +
-		"create an API key with a role above their own), and an agent sees only the contacts " +
-		"assigned to them.\n\n")
+		"(that test fails while this page is stale). A role applies within one workspace. Three rules " +
+		"live outside this table: only an owner may grant the owner or manager role, by adding a " +
+		"member or by an invitation (and nobody may create an API key with a role above their own); " +
+		"an agent sees only the contacts assigned to them; and a workspace is deleted by a user, " +
+		"never by an API key, whatever its role.\n\n")
 
 	b.WriteString("| permission |")
 	for _, r := range roles {

@@ -390,27 +390,28 @@ func (e RefreshTokenReused) Subject() Subject {
 	return audited("user", e.UserID.String(), map[string]any{"session_id": e.SessionID.String()})
 }
 
-// PasswordChanged: a user changed their password; their other sessions were revoked.
-type PasswordChanged struct {
+// PasswordSet is what setting a password says: whose, and how many of their sessions
+// were revoked with it.
+type PasswordSet struct {
 	UserID          ID
 	SessionsRevoked int
 }
 
-func (PasswordChanged) Kind() EventKind { return EventPasswordChanged }
-func (e PasswordChanged) Subject() Subject {
-	return audited("user", e.UserID.String(), map[string]any{"sessions_revoked": e.SessionsRevoked})
+func (p PasswordSet) subject() Subject {
+	return audited("user", p.UserID.String(), map[string]any{"sessions_revoked": p.SessionsRevoked})
 }
+
+// PasswordChanged: a user changed their password; their other sessions were revoked.
+type PasswordChanged struct{ PasswordSet }
+
+func (PasswordChanged) Kind() EventKind    { return EventPasswordChanged }
+func (e PasswordChanged) Subject() Subject { return e.subject() }
 
 // PasswordReset: a password was set through a reset link; every session was revoked.
-type PasswordReset struct {
-	UserID          ID
-	SessionsRevoked int
-}
+type PasswordReset struct{ PasswordSet }
 
-func (PasswordReset) Kind() EventKind { return EventPasswordReset }
-func (e PasswordReset) Subject() Subject {
-	return audited("user", e.UserID.String(), map[string]any{"sessions_revoked": e.SessionsRevoked})
-}
+func (PasswordReset) Kind() EventKind    { return EventPasswordReset }
+func (e PasswordReset) Subject() Subject { return e.subject() }
 
 // InvitationCreated: someone was invited, by email, to join the workspace with a role.
 type InvitationCreated struct {

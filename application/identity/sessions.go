@@ -129,7 +129,9 @@ func (s *Service) ChangePassword(ctx context.Context, p domain.Principal, curren
 	now := s.Now().UTC()
 	return s.Tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		return applyPassword(ctx, r, u.ID, hash, p.SessionID, now, meta, revokedPasswordChange,
-			func(n int) domain.Event { return domain.PasswordChanged{UserID: u.ID, SessionsRevoked: n} })
+			func(n int) domain.Event {
+				return domain.PasswordChanged{PasswordSet: domain.PasswordSet{UserID: u.ID, SessionsRevoked: n}}
+			})
 	})
 }
 
@@ -228,7 +230,9 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 		}
 		valid = true
 		return applyPassword(ctx, r, rs.UserID, hash, domain.NilID, now, meta, revokedPasswordReset,
-			func(n int) domain.Event { return domain.PasswordReset{UserID: rs.UserID, SessionsRevoked: n} })
+			func(n int) domain.Event {
+				return domain.PasswordReset{PasswordSet: domain.PasswordSet{UserID: rs.UserID, SessionsRevoked: n}}
+			})
 	})
 	if err != nil && !domain.IsKind(err, domain.KindNotFound) {
 		return err

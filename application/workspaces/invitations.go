@@ -49,25 +49,15 @@ type CreatedInvitation struct {
 // conflict. An open invitation to the same email is superseded: revoked, so that only the
 // newest link works. The mail with the link commits with the invitation.
 func (s *Service) Invite(ctx context.Context, c domain.Caller, email, role string) (CreatedInvitation, error) {
-	if err := authz.Require(s.authz, c, access.MembersInvite); err != nil {
+	norm, r, err := s.checkGrant(c, email, role)
+	if err != nil {
 		return CreatedInvitation{}, err
-	}
-	var v domain.Validator
-	norm, ok := domain.NormalizeEmail(email)
-	v.Check(ok, "email", "must be a valid email address")
-	r, rerr := access.ParseRole(role)
-	v.Check(rerr == nil, "role", "must be owner, manager, agent or viewer")
-	if err := v.Err(); err != nil {
-		return CreatedInvitation{}, err
-	}
-	if grantNeedsOwner(r) && c.Role != access.Owner {
-		return CreatedInvitation{}, domain.Errorf(domain.KindForbidden, "only an owner grants the %s role", r)
 	}
 	token, hash := domain.NewSecret(domain.InvitationTokenPrefix)
 	now := s.now().UTC()
 	inv := domain.Invitation{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, Email: norm, Role: r, InvitedBy: c.ID,
 		CreatedAt: now, ExpiresAt: now.Add(domain.InvitationTTL)}
-	err := s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+	err = s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
 		if u, err := repos.Store.UserByEmail(ctx, norm); err == nil {
 			if _, err := repos.Store.Member(ctx, c.WorkspaceID, u.ID); err == nil {
 				return domain.Errorf(domain.KindConflict, "that user is already a member")

@@ -188,10 +188,12 @@ func (s *Service) Members(ctx context.Context, c domain.Caller, limit int, curso
 // grantNeedsOwner reports whether only an owner may hand out the role (API.md).
 func grantNeedsOwner(r access.Role) bool { return r == access.Owner || r == access.Manager }
 
-// AddMember adds a signed-up user by email.
-func (s *Service) AddMember(ctx context.Context, c domain.Caller, email, role string) (domain.Member, error) {
+// checkGrant applies the rules of making someone a member, by adding or inviting them:
+// the permission, a valid email and role, and only an owner grants owner or manager. It
+// returns the normalized email and the role.
+func (s *Service) checkGrant(c domain.Caller, email, role string) (string, access.Role, error) {
 	if err := authz.Require(s.authz, c, access.MembersInvite); err != nil {
-		return domain.Member{}, err
+		return "", "", err
 	}
 	var v domain.Validator
 	norm, ok := domain.NormalizeEmail(email)
@@ -199,13 +201,22 @@ func (s *Service) AddMember(ctx context.Context, c domain.Caller, email, role st
 	r, rerr := access.ParseRole(role)
 	v.Check(rerr == nil, "role", "must be owner, manager, agent or viewer")
 	if err := v.Err(); err != nil {
-		return domain.Member{}, err
+		return "", "", err
 	}
 	if grantNeedsOwner(r) && c.Role != access.Owner {
-		return domain.Member{}, domain.Errorf(domain.KindForbidden, "only an owner grants the %s role", r)
+		return "", "", domain.Errorf(domain.KindForbidden, "only an owner grants the %s role", r)
+	}
+	return norm, r, nil
+}
+
+// AddMember adds a signed-up user by email.
+func (s *Service) AddMember(ctx context.Context, c domain.Caller, email, role string) (domain.Member, error) {
+	norm, r, err := s.checkGrant(c, email, role)
+	if err != nil {
+		return domain.Member{}, err
 	}
 	var m domain.Member
-	err := s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
+	err = s.tx.InTx(ctx, func(ctx context.Context, repos Repos) error {
 		u, err := repos.Store.UserByEmail(ctx, norm)
 		if err != nil {
 			if domain.IsKind(err, domain.KindNotFound) {

@@ -37,6 +37,10 @@ const (
 	EventInvitationAccepted       EventKind = "invitation.accepted"
 	EventInvitationRevoked        EventKind = "invitation.revoked"
 	EventWorkspaceDeleted         EventKind = "workspace.deleted"
+	EventTemplateCreated          EventKind = "template.created"
+	EventTemplateDeleted          EventKind = "template.deleted"
+	EventTemplateStatusChanged    EventKind = "template.status_changed"
+	EventMessagingSettingsChanged EventKind = "workspace.messaging_settings_changed"
 )
 
 // EventKinds is every kind, in the order above.
@@ -49,6 +53,7 @@ var EventKinds = []EventKind{
 	EventNumberConnected, EventNumberConnectFailed, EventTokenKeyRotated, EventLoginFailed,
 	EventRefreshTokenReused, EventPasswordChanged, EventPasswordReset,
 	EventInvitationCreated, EventInvitationAccepted, EventInvitationRevoked, EventWorkspaceDeleted,
+	EventTemplateCreated, EventTemplateDeleted, EventTemplateStatusChanged, EventMessagingSettingsChanged,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -459,6 +464,63 @@ type WorkspaceDeleted struct {
 func (WorkspaceDeleted) Kind() EventKind { return EventWorkspaceDeleted }
 func (e WorkspaceDeleted) Subject() Subject {
 	return audited("workspace", e.WorkspaceID.String(), map[string]any{"name": e.Name})
+}
+
+// TemplateCreated: a template was submitted to Meta for review.
+type TemplateCreated struct {
+	TemplateID                               ID
+	WABAID, Name, Language, Category, Status string
+}
+
+func (TemplateCreated) Kind() EventKind { return EventTemplateCreated }
+func (e TemplateCreated) Subject() Subject {
+	return audited("template", e.TemplateID.String(), map[string]any{"waba_id": e.WABAID, "name": e.Name,
+		"language": e.Language, "category": e.Category, "status": e.Status})
+}
+
+// TemplateDeleted: a template was deleted (at Meta too).
+type TemplateDeleted struct {
+	TemplateID             ID
+	WABAID, Name, Language string
+}
+
+func (TemplateDeleted) Kind() EventKind { return EventTemplateDeleted }
+func (e TemplateDeleted) Subject() Subject {
+	return audited("template", e.TemplateID.String(), map[string]any{"waba_id": e.WABAID, "name": e.Name, "language": e.Language})
+}
+
+// TemplateStatusChanged: Meta reported a new status, quality rating or category of a
+// template (a webhook or a sync). Only the fields that changed are set.
+type TemplateStatusChanged struct {
+	TemplateID                ID
+	Name, Language            string
+	Status, Quality, Category *FromTo[string]
+	RejectedReason            string
+}
+
+func (TemplateStatusChanged) Kind() EventKind { return EventTemplateStatusChanged }
+func (e TemplateStatusChanged) Subject() Subject {
+	d := map[string]any{"name": e.Name, "language": e.Language}
+	for k, v := range map[string]*FromTo[string]{"status": e.Status, "quality_rating": e.Quality, "category": e.Category} {
+		if v != nil {
+			d[k] = v.details()
+		}
+	}
+	if e.RejectedReason != "" {
+		d["rejected_reason"] = e.RejectedReason
+	}
+	return audited("template", e.TemplateID.String(), d)
+}
+
+// MessagingSettingsChanged: a workspace's messaging settings (caps, keywords) changed.
+type MessagingSettingsChanged struct {
+	WorkspaceID ID
+	Fields      []string
+}
+
+func (MessagingSettingsChanged) Kind() EventKind { return EventMessagingSettingsChanged }
+func (e MessagingSettingsChanged) Subject() Subject {
+	return audited("workspace", e.WorkspaceID.String(), map[string]any{"fields": e.Fields})
 }
 
 func audited(resourceType, id string, details map[string]any) Subject {

@@ -183,7 +183,7 @@ func TestWebhookFixtures(t *testing.T) {
 		return h.a.Must(t, 200, "GET", h.path("/whatsapp/phone-numbers/"+h.number), h.owner.Token, nil)
 	}
 	template := func(name, lang string) (status, quality, category, reason, metaID string) {
-		require.NoError(t, h.a.Pool.QueryRow(ctx, `SELECT status, quality_score, category, reason, meta_template_id FROM templates
+		require.NoError(t, h.a.Pool.QueryRow(ctx, `SELECT status, quality_rating, category, rejected_reason, meta_template_id FROM templates
 			WHERE workspace_id = $1 AND waba_id = $2 AND name = $3 AND language = $4`, h.ws, fixtureWABA, name, lang).
 			Scan(&status, &quality, &category, &reason, &metaID))
 		return
@@ -264,16 +264,16 @@ func TestWebhookFixtures(t *testing.T) {
 			require.Equal(t, "1689556908129832", metaID)
 		},
 		"template_status_rejected.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'REJECTED' AND reason = 'INVALID_FORMAT'`))
+			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'REJECTED' AND rejected_reason = 'INVALID_FORMAT'`))
 		},
 		"template_status_paused.json": func(t *testing.T) {
 			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'PAUSED'`))
 		},
 		"template_status_pending_deletion.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'PENDING_DELETION' AND reason = ''`))
+			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'PENDING_DELETION' AND rejected_reason = ''`))
 		},
 		"template_quality_update.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE quality_score = 'YELLOW'`))
+			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE quality_rating = 'YELLOW'`))
 		},
 		"template_category_update.json": func(t *testing.T) {
 			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE category = 'MARKETING'`))

@@ -255,7 +255,7 @@ func TestInboundRepo(t *testing.T) {
 		require.NoError(t, b.repo.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: b.ws, WABAID: "1022", Name: "hello",
 			Language: "en_US", QualityScore: "YELLOW", At: t0}))
 		var status, category, quality, gotReason, metaID string
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT status, category, quality_score, reason, meta_template_id FROM templates
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT status, category, quality_rating, rejected_reason, meta_template_id FROM templates
 			WHERE waba_id = '1022' AND name = 'hello' AND language = 'en_US'`).Scan(&status, &category, &quality, &gotReason, &metaID))
 		require.Equal(t, []string{"APPROVED", "UTILITY", "YELLOW", "NONE", "1689556908129832"}, []string{status, category, quality, gotReason, metaID})
 
@@ -308,7 +308,7 @@ func TestInboundRepoContract(t *testing.T) {
 			Events: func(t *testing.T, ws domain.ID) []eventstest.Row { return eventRows(t, pool, ws) },
 			Template: func(t *testing.T, k inboundtest.TemplateKey) (inboundtest.Template, bool) {
 				var tpl inboundtest.Template
-				err := pool.QueryRow(ctx, `SELECT workspace_id, meta_template_id, category, status, quality_score, reason, updated_at
+				err := pool.QueryRow(ctx, `SELECT workspace_id, meta_template_id, category, status, quality_rating, rejected_reason, updated_at
 					FROM templates WHERE waba_id = $1 AND name = $2 AND language = $3`, k.WABAID, k.Name, k.Language).Scan(
 					&tpl.WorkspaceID, &tpl.MetaTemplateID, &tpl.Category, &tpl.Status, &tpl.QualityScore, &tpl.Reason, &tpl.UpdatedAt)
 				if errors.Is(err, pgx.ErrNoRows) {

@@ -30,6 +30,11 @@ const (
 	KindOutsideWindow       Kind = "outside_service_window"
 	KindNotConnected        Kind = "whatsapp_not_connected"
 	KindIdempotencyMismatch Kind = "idempotency_mismatch"
+	KindTemplateNotFound    Kind = "template_not_found"
+	KindTemplateNotApproved Kind = "template_not_approved"
+	// KindFrequencyCapped: a marketing template to a contact over the workspace's caps, or
+	// held after Meta's 131049; RetryAfter says when it would pass.
+	KindFrequencyCapped Kind = "frequency_capped"
 	// KindUnavailable: something the use case depends on (the rate limiter, Meta) is not
 	// answering; the caller may retry. The use cases report it, whatever drives them.
 	KindUnavailable Kind = "unavailable"

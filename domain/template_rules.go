@@ -7,23 +7,25 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of a message template that Meta refuses to pass. Sources: Meta's "Template
+// Limits of a message template that Meta refuses to pass. Confirmed on Meta's "Template
 // components" page (developers.facebook.com/documentation/business-messaging/whatsapp/
-// templates/components) and "Template fundamentals" (.../templates/overview); a limit only
-// third parties document says so where it is used.
+// templates/components): a text header is at most 60 characters with 1 parameter and needs
+// an example when it has one; media headers (IMAGE, VIDEO, GIF, DOCUMENT) need
+// example.header_handle. The others could not be read on Meta's own pages here and are the
+// values partners document consistently (360dialog, Bird, Gupshup, YCloud, AWS, Twilio):
+// each says so below.
 const (
-	templateNameMax       = 512  // Meta: name up to 512 characters
-	templateBodyMax       = 1024 // Meta: body text up to 1,024 characters
+	templateNameMax       = 512  // partners: name up to 512 characters (as the sandbox)
+	templateBodyMax       = 1024 // partners: body text up to 1,024 characters
 	templateHeaderTextMax = 60   // Meta: text header up to 60 characters, 1 parameter
-	templateFooterMax     = 60   // Meta: footer up to 60 characters
-	templateButtonsMax    = 10   // Meta: up to 10 buttons in all
-	templateButtonTextMax = 25   // Meta: button label up to 25 characters
-	templateURLButtonsMax = 2    // Meta: at most 2 URL buttons
-	templateURLMax        = 2000 // Meta: button URL up to 2,000 characters
-	templatePhoneMax      = 20   // Meta: phone number up to 20 characters
-	// templateCopyCodeMax: Meta's components page gives 15 characters for the example
-	// offer code of a COPY_CODE button.
-	templateCopyCodeMax = 15
+	templateFooterMax     = 60   // partners: footer up to 60 characters
+	templateButtonsMax    = 10   // partners: up to 10 buttons in all
+	templateURLButtonsMax = 2    // partners (Gupshup, Aliyun): at most 2 URL buttons
+	templatePhoneMax      = 20   // AWS (Meta library templates): phone number up to 20 characters
+	// Not confirmed anywhere we could read; the commonly documented values.
+	templateButtonTextMax = 25   // button label
+	templateURLMax        = 2000 // button URL
+	templateCopyCodeMax   = 15   // sample offer code of a COPY_CODE button
 	// templateCodeExpirationMax: an AUTHENTICATION footer's code_expiration_minutes is 1-90.
 	templateCodeExpirationMax = 90
 	// templateComponentsMax bounds the work on a hostile draft: a template has at most one
@@ -77,18 +79,13 @@ func ValidateTemplate(d TemplateDraft) error {
 	v.Check(validTemplateLanguage(d.Language), "language", "must be a locale code such as en, en_US or pt_BR")
 	category, ok := oneOf(d.Category, CategoryMarketing, CategoryUtility, CategoryAuthentication)
 	v.Check(ok, "category", "must be MARKETING, UTILITY or AUTHENTICATION")
-	named := false
-	switch f, ok := oneOf(d.ParameterFormat, "", ParametersPositional, ParametersNamed); {
-	case !ok:
-		v.Add("parameter_format", "must be positional or named")
-	case f == ParametersNamed:
-		named = true
-	}
+	format, formatOK := oneOf(d.ParameterFormat, "", ParametersPositional, ParametersNamed)
+	v.Check(formatOK, "parameter_format", "must be positional or named")
 	if len(d.Components) > templateComponentsMax {
 		v.Add("components", "must be at most one each of HEADER, BODY, FOOTER and BUTTONS")
 		return v.Err()
 	}
-	c := templateCheck{v: &v, named: named, auth: category == CategoryAuthentication}
+	c := templateCheck{v: &v, named: format == ParametersNamed, anyFormat: !formatOK, auth: category == CategoryAuthentication}
 	c.components(d.Components)
 	return v.Err()
 }
@@ -272,7 +269,10 @@ func normalizeLanguage(s string) string {
 type templateCheck struct {
 	v     *Validator
 	named bool // parameter_format named
-	auth  bool // category AUTHENTICATION
+	// anyFormat: parameter_format is itself refused, so each text is read in the format of
+	// its variables rather than reported again.
+	anyFormat bool
+	auth      bool // category AUTHENTICATION
 }
 
 func (c *templateCheck) components(comps []TemplateComponent) {
@@ -358,6 +358,9 @@ func (c *templateCheck) vars(field, s string) (vars []templateVar, n int, names 
 			names = append(names, v.name)
 		}
 	}
+	if c.anyFormat {
+		c.named = len(names) > 0
+	}
 	switch {
 	case nums > 0 && len(names) > 0:
 		c.v.Add(field, "must not mix positional {{1}} and named {{name}} variables")
@@ -427,7 +430,7 @@ func namedExamplesCover(examples []namedExample, names []string) bool {
 	}
 	for _, e := range examples {
 		done, known := want[e.ParamName]
-		if !known || done || e.Example == "" {
+		if !known || done || !validSamples(e.Example) {
 			return false
 		}
 		want[e.ParamName] = true
@@ -440,10 +443,17 @@ func namedExamplesCover(examples []namedExample, names []string) bool {
 	return true
 }
 
-func allNonEmpty(values []string) bool {
+// validSamples reports whether every sample value is non-empty, one line, and free of
+// control characters (partners report Meta refusing samples with line breaks).
+func validSamples(values ...string) bool {
 	for _, v := range values {
-		if v == "" {
+		if v == "" || !utf8.ValidString(v) {
 			return false
+		}
+		for _, r := range v {
+			if r < 0x20 || r == 0x7f {
+				return false
+			}
 		}
 	}
 	return true
@@ -468,7 +478,7 @@ func (c *templateCheck) header(p string, comp TemplateComponent) {
 			return
 		}
 		ex, ok := c.example(p+".example", comp.Example)
-		if ok && (len(ex.HeaderHandle) == 0 || !allNonEmpty(ex.HeaderHandle)) {
+		if ok && (len(ex.HeaderHandle) == 0 || !validSamples(ex.HeaderHandle...)) {
 			c.v.Add(p+".example", "needs header_handle: the handle of an uploaded sample "+strings.ToLower(format))
 		}
 		return
@@ -493,7 +503,7 @@ func (c *templateCheck) header(p string, comp TemplateComponent) {
 	case !ok:
 	case c.named && !namedExamplesCover(ex.HeaderTextNamed, names):
 		c.v.Add(p+".example", "needs header_text_named_params with a sample for {{"+names[0]+"}}")
-	case !c.named && (len(ex.HeaderText) != 1 || ex.HeaderText[0] == ""):
+	case !c.named && (len(ex.HeaderText) != 1 || !validSamples(ex.HeaderText[0])):
 		c.v.Add(p+".example", "needs header_text with one sample value")
 	}
 }
@@ -512,8 +522,10 @@ func (c *templateCheck) body(p string, comp TemplateComponent) {
 	if !ok || len(vars) == 0 {
 		return
 	}
-	// Meta refuses a body that starts or ends with a variable, and (as documented by
-	// Twilio for WhatsApp approval) two variables with nothing but spaces between them.
+	// WhatsApp refuses a body that starts or ends with a variable, or with two variables
+	// next to each other (documented by Twilio for WhatsApp approval; Meta's own wording
+	// could not be read here). Text after the last variable, even ".", is enough: Meta's
+	// own examples end "{{2}}.".
 	trimmed := strings.TrimSpace(comp.Text)
 	if strings.HasPrefix(trimmed, "{{") || strings.HasSuffix(trimmed, "}}") {
 		c.v.Add(p+".text", "must not start or end with a variable")
@@ -541,7 +553,7 @@ func bodyRowsFit(rows [][]string, n int) bool {
 		return false
 	}
 	for _, r := range rows {
-		if len(r) != n || !allNonEmpty(r) {
+		if len(r) != n || !validSamples(r...) {
 			return false
 		}
 	}
@@ -620,7 +632,7 @@ func (c *templateCheck) buttons(p string, comp TemplateComponent) {
 			codes++
 			var code string
 			ok := len(b.Example) > 0 && len(b.Example) <= TemplateExampleMaxBytes && json.Unmarshal(b.Example, &code) == nil
-			c.v.Check(ok && code != "" && utf8.RuneCountInString(code) <= templateCopyCodeMax,
+			c.v.Check(ok && validSamples(code) && utf8.RuneCountInString(code) <= templateCopyCodeMax,
 				bp+".example", "must be the sample code: a string of 1 to 15 characters")
 		case "OTP":
 			otp, ok := oneOf(b.OTPType, "COPY_CODE", "ONE_TAP", "ZERO_TAP")
@@ -672,7 +684,7 @@ func (c *templateCheck) urlButton(bp string, b TemplateButton) {
 	}
 	var ex []string
 	ok = len(b.Example) > 0 && len(b.Example) <= TemplateExampleMaxBytes && json.Unmarshal(b.Example, &ex) == nil
-	c.v.Check(ok && len(ex) == 1 && ex[0] != "", bp+".example", "needs one sample URL, such as [\"https://example.com/t/1234\"]")
+	c.v.Check(ok && len(ex) == 1 && validSamples(ex[0]), bp+".example", "needs one sample URL, such as [\"https://example.com/t/1234\"]")
 }
 
 func validButtonPhone(s string) bool {

@@ -60,7 +60,9 @@ const (
 //     is the same value), or named {{snake_case}} with parameter_format named; never both;
 //     none at the very start or end of the body, no two separated only by spaces; each
 //     text with variables has Meta's example (body_text, body_text_named_params,
-//     header_text, header_text_named_params).
+//     header_text, header_text_named_params), each sample non-empty and on one line. A URL
+//     button's url may end in {{1}} (whatever the parameter format) and then needs a
+//     one-URL example; a COPY_CODE button needs its sample code as example.
 //   - AUTHENTICATION: Meta writes the text, so BODY (optional) and FOOTER (optional) have
 //     none; no HEADER; one BUTTONS component with exactly one OTP button of otp_type
 //     COPY_CODE (ONE_TAP and ZERO_TAP need supported_apps, which a TemplateButton cannot

@@ -6,13 +6,14 @@ run:
 	scripts/run.sh
 
 # The whole test suite with the race detector, on a Postgres found or started the same way,
-# then a short run of each fuzz target of the parsers that face the internet. The budgets are
+# then a short run of each fuzz target of the parsers and validators that face the internet. The budgets are
 # execution counts, not durations: a -fuzztime duration races Go's fuzz coordinator at its
 # deadline and can fail with "context deadline exceeded" having found nothing.
 test:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go test -race -count=1 -timeout 15m ./...
 	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=60000x ./adapters/meta/webhook/
 	go test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=150000x ./adapters/meta/webhook/
+	go test -run='^$$' -fuzz='^FuzzValidateTemplate$$' -fuzztime=30000x ./domain/
 
 build:
 	go build -o bin/waba ./cmd/waba

@@ -162,9 +162,10 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	}
 	add(fives)
 	if cfg.FuzzExecs > 0 {
-		for _, target := range []string{"FuzzParse", "FuzzVerifySignature"} {
-			logf("fuzzing %s for %d executions", target, cfg.FuzzExecs)
-			add(fuzz(ctx, target, cfg.FuzzExecs))
+		for _, f := range [][2]string{{"adapters/meta/webhook", "FuzzParse"}, {"adapters/meta/webhook", "FuzzVerifySignature"},
+			{"domain", "FuzzValidateTemplate"}} {
+			logf("fuzzing %s for %d executions", f[1], cfg.FuzzExecs)
+			add(fuzz(ctx, f[0], f[1], cfg.FuzzExecs))
 		}
 	}
 	lastProbes = probes
@@ -770,8 +771,8 @@ func countServerErrors(s *harness.Server) (int, error) {
 
 var execsRE = regexp.MustCompile(`execs: (\d+)`)
 
-func fuzz(ctx context.Context, target string, execs int) *probe {
-	p := &probe{name: "fuzz adapters/meta/webhook " + target}
+func fuzz(ctx context.Context, pkg, target string, execs int) *probe {
+	p := &probe{name: "fuzz " + pkg + " " + target}
 	root, err := harness.ModuleRoot()
 	if err != nil {
 		p.try(false, err.Error())
@@ -779,7 +780,7 @@ func fuzz(ctx context.Context, target string, execs int) *probe {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+target+"$", "-fuzztime", strconv.Itoa(execs)+"x", "./adapters/meta/webhook/")
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+target+"$", "-fuzztime", strconv.Itoa(execs)+"x", "./"+pkg+"/")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	ran := "?"

@@ -81,6 +81,9 @@ func (s *Service) Create(ctx context.Context, c domain.Caller, in CreateInput) (
 	if err != nil {
 		return domain.Template{}, err
 	}
+	if draft.ParameterFormat == "" {
+		draft.ParameterFormat = domain.ParametersPositional
+	}
 	answer, err := s.d.Graph.CreateTemplate(ctx, token, wabaID, draft)
 	if err != nil {
 		return domain.Template{}, refusal("create the template", err)

@@ -88,7 +88,7 @@ func setup(t *testing.T) *testBundle {
 		Status: domain.NumberConnected, Token: domain.Sealed{Ciphertext: []byte("token")}})
 	b.cat = templates.NewCatalogue(db, c.now)
 	b.svc = templates.NewService(templates.Deps{Tx: db, Store: db, Numbers: db, Graph: b.graph, Vault: openVault{},
-		Authz: authztest.Grants{access.Owner: {access.TemplatesRead, access.TemplatesManage}, access.Agent: {access.TemplatesRead}},
+		Authz:     authztest.Grants{access.Owner: {access.TemplatesRead, access.TemplatesManage}, access.Agent: {access.TemplatesRead}},
 		Catalogue: b.cat, Clock: c.now})
 	return b
 }

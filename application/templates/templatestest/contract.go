@@ -38,7 +38,9 @@ func NewSubject(db *Memory) Subject {
 var seq atomic.Int64
 
 // Unique returns a fresh id-like string (WABAs are global: tests must not share them).
-func Unique(prefix string) string { return fmt.Sprintf("%s%d%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1)) }
+func Unique(prefix string) string {
+	return fmt.Sprintf("%s%d%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
+}
 
 // RunStoreContract holds a templates.Store and templates.Numbers to what the ports promise.
 func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
@@ -49,8 +51,8 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		return domain.Template{ID: domain.NewID(), WorkspaceID: ws, WABAID: waba, MetaTemplateID: Unique(""), Name: name,
 			Language: "en_US", Category: domain.CategoryUtility, Status: domain.TemplatePending,
 			ParameterFormat: domain.ParametersPositional,
-			Components: []domain.TemplateComponent{{Type: "BODY", Text: "Order {{1}} shipped", Example: json.RawMessage(`{"body_text":[["42"]]}`)}},
-			CreatedAt:  at, UpdatedAt: at, StatusAt: &at}
+			Components:      []domain.TemplateComponent{{Type: "BODY", Text: "Order {{1}} shipped", Example: json.RawMessage(`{"body_text":[["42"]]}`)}},
+			CreatedAt:       at, UpdatedAt: at, StatusAt: &at}
 	}
 	same := func(t *testing.T, want, got domain.Template) {
 		t.Helper()

@@ -92,7 +92,9 @@ func (s *Service) Create(ctx context.Context, c domain.Caller, in CreateInput) (
 	t := domain.Template{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, WABAID: wabaID, MetaTemplateID: answer.MetaTemplateID,
 		Name: draft.Name, Language: draft.Language, Category: orDefault(answer.Category, draft.Category),
 		Status: orDefault(answer.Status, domain.TemplatePending), ParameterFormat: draft.ParameterFormat,
-		Components: draft.Components, CreatedAt: now, UpdatedAt: now, StatusAt: &now, CategoryAt: &now}
+		Components: draft.Components, CreatedAt: now, UpdatedAt: now}
+	// No report time yet: Meta's answer has none, and the review's webhook, timed in whole
+	// seconds, may carry the very second of this answer.
 	err = s.d.Tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		if err := r.Templates.Insert(ctx, t); err != nil {
 			return err
@@ -350,14 +352,16 @@ func (s *Service) SyncWABA(ctx context.Context, ws domain.ID, wabaID string) err
 func (s *Service) syncOne(ctx context.Context, r Repos, ws domain.ID, wabaID string, readAt time.Time,
 	local map[[2]string]domain.Template, m domain.Template) error {
 	reason := m.RejectedReason
-	u := domain.TemplateReport{At: readAt, MetaTemplateID: m.MetaTemplateID, Status: m.Status, RejectedReason: &reason,
+	// Meta times its webhooks in whole seconds: a webhook of the second the list was read
+	// applies over it (the later report wins a tie).
+	u := domain.TemplateReport{At: readAt.Truncate(time.Second), MetaTemplateID: m.MetaTemplateID, Status: m.Status, RejectedReason: &reason,
 		Quality: m.QualityRating, Category: m.Category, ParameterFormat: m.ParameterFormat, Components: m.Components}
 	if u.Components == nil {
 		u.Components = []domain.TemplateComponent{}
 	}
 	t, ok := local[[2]string{m.Name, m.Language}]
 	if ok {
-		return s.apply(ctx, r, ws, t, u)
+		return s.apply(ctx, r, ws, t, u, readAt)
 	}
 	t = domain.Template{ID: domain.NewID(), WorkspaceID: ws, WABAID: wabaID, Name: m.Name, Language: m.Language,
 		ParameterFormat: domain.ParametersPositional, Components: []domain.TemplateComponent{}, CreatedAt: readAt, UpdatedAt: readAt}
@@ -372,8 +376,8 @@ func (s *Service) syncOne(ctx context.Context, r Repos, ws domain.ID, wabaID str
 		Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status}))
 }
 
-// apply writes a report to a stored template and records what changed.
-func (s *Service) apply(ctx context.Context, r Repos, ws domain.ID, t domain.Template, u domain.TemplateReport) error {
+// apply writes a report to a stored template and records what changed, as of at.
+func (s *Service) apply(ctx context.Context, r Repos, ws domain.ID, t domain.Template, u domain.TemplateReport, at time.Time) error {
 	next, ev := t.Apply(u)
 	if equalApplied(t, next) {
 		return nil
@@ -384,7 +388,7 @@ func (s *Service) apply(ctx context.Context, r Repos, ws domain.ID, t domain.Tem
 	if ev == nil {
 		return nil
 	}
-	return r.Events.Append(ctx, domain.Occurred(actorIn(ws), u.At, *ev))
+	return r.Events.Append(ctx, domain.Occurred(actorIn(ws), at, *ev))
 }
 
 // equalApplied reports whether Apply left everything stored as it was.
@@ -412,7 +416,7 @@ type Reports struct {
 // queued in the same transaction.
 func (p *Reports) Report(ctx context.Context, ws domain.ID, wabaID, name, language string, u domain.TemplateReport) error {
 	if u.At.IsZero() {
-		u.At = p.s.now()
+		u.At = p.s.now().UTC()
 	}
 	t, err := p.r.Templates.ByName(ctx, ws, wabaID, name, language, true)
 	if domain.IsKind(err, domain.KindNotFound) {
@@ -421,7 +425,7 @@ func (p *Reports) Report(ctx context.Context, ws domain.ID, wabaID, name, langua
 	if err != nil {
 		return err
 	}
-	return p.s.apply(ctx, p.r, ws, t, u)
+	return p.s.apply(ctx, p.r, ws, t, u, p.s.now().UTC())
 }
 
 func orDefault(s, def string) string {

@@ -82,6 +82,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		WhatsAppModule,
 		InboundModule,
 		MessagingModule,
+		TemplatesModule,
 		EventsModule,
 		AdminModule,
 		MailModule,

@@ -13,6 +13,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/application/templates"
 )
 
 // InboundModule provides the Meta webhook endpoint and the inbound processing.
@@ -22,13 +23,17 @@ var InboundModule = fx.Module("inbound",
 		func(reg *prometheus.Registry) *riveradapter.InboundMetrics {
 			return riveradapter.NewInboundMetrics(reg)
 		},
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics) *inbound.Service {
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics, tpl *templates.Service,
+			cat *templates.Catalogue) *inbound.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) inbound.Repos {
 				repo := postgres.NewInboundRepo(tx)
-				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo,
-					Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Events: postgres.NewEventLog(tx)}
+				jobs, events := ins.Bind(tx), postgres.NewEventLog(tx)
+				// Template events go to the templates capability, in this transaction.
+				reports := tpl.InTx(templates.Repos{Templates: postgres.NewTemplateRepo(tx), Events: events, Jobs: jobs})
+				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Templates: reports,
+					Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: events}
 			}).WithAsyncCommit() // the webhook job redoes its work idempotently if a crash loses it
-			return inbound.NewService(tx, m)
+			return inbound.NewService(tx, m).WithTemplateCache(cat)
 		},
 		fx.Annotate(func(cfg Config, g *riveradapter.Ingester, reg *prometheus.Registry) RouteRegistration {
 			return (&httpapi.Webhooks{AppSecret: []byte(cfg.MetaAppSecret), VerifyToken: cfg.MetaVerifyToken,

@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/bootstrap"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -43,6 +45,7 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	var keyID, apiOptOut, second string
 	var invitee user
 	var invitationToken string
+	var tplCreated string
 
 	// Each kind with every path that causes it, in an order where each path has what it needs.
 	paths := []struct {
@@ -191,6 +194,51 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			}},
 			{"send worker (Meta refuses the template)", func(t *testing.T) string {
 				e.send(t, owner.Token, map[string]any{"to": nextPhone(), "type": "template", "template": template("no_such_template")})
+				return ws
+			}},
+		}},
+		{domain.EventTemplateCreated, []eventPath{
+			{"API", func(t *testing.T) string {
+				tplCreated = a.Must(t, 201, "POST", path("/templates"), owner.Token, onWABA(templateBody("ev_created"), e.acct.WABAID))["id"].(string)
+				return ws
+			}},
+			{"sync (a template only Meta had)", func(t *testing.T) string {
+				_, err := e.sb.AddTemplate(e.acct.WABAID, sandbox.TemplateSpec{Name: "ev_from_meta", Language: "en_US", Category: "UTILITY"})
+				require.NoError(t, err)
+				a.Must(t, 202, "POST", path("/templates/sync"), owner.Token, nil)
+				return ws
+			}},
+		}},
+		{domain.EventTemplateStatusChanged, []eventPath{
+			{"webhook (Meta's review)", func(t *testing.T) string {
+				a.Must(t, 201, "POST", path("/templates"), owner.Token, onWABA(templateBody("ev_reviewed"), e.acct.WABAID))
+				return ws
+			}},
+			{"sync (a status Meta's webhook did not bring)", func(t *testing.T) string {
+				eventually(t, 20*time.Second, func() bool { return e.templateByName(t, "ev_from_meta") != nil }, "ev_from_meta synced")
+				_, err := a.Pool.Exec(ctx, `UPDATE templates SET status = 'PENDING', status_at = NULL WHERE workspace_id = $1 AND name = 'ev_from_meta'`, ws)
+				require.NoError(t, err)
+				a.Must(t, 202, "POST", path("/templates/sync"), owner.Token, nil)
+				return ws
+			}},
+		}},
+		{domain.EventTemplateDeleted, []eventPath{
+			{"API", func(t *testing.T) string {
+				a.Must(t, 204, "DELETE", path("/templates/"+tplCreated), owner.Token, nil)
+				return ws
+			}},
+			{"sync (gone at Meta)", func(t *testing.T) string {
+				eventually(t, 20*time.Second, func() bool {
+					tpl := e.templateByName(t, "ev_from_meta")
+					return tpl != nil && tpl["status"] == "APPROVED"
+				}, "ev_from_meta approved again")
+				req, err := http.NewRequest(http.MethodDelete, e.sbURL+"/v25.0/"+e.acct.WABAID+"/message_templates?name=ev_from_meta", nil)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", "Bearer "+e.acct.AccessToken)
+				res, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				res.Body.Close()
+				a.Must(t, 202, "POST", path("/templates/sync"), owner.Token, nil)
 				return ws
 			}},
 		}},

@@ -158,6 +158,11 @@ func matrix() map[string]routeCase {
 		// An unknown number id: allowed roles reach the lookup (404), others stop at 403.
 		"GET /v1/workspaces/:ws/whatsapp/phone-numbers/:id":       {readers, 404, static("/whatsapp/phone-numbers/"+unknownID, nil)},
 		"POST /v1/workspaces/:ws/whatsapp/phone-numbers/:id/sync": {admins, 404, static("/whatsapp/phone-numbers/"+unknownID+"/sync", nil)},
+		"GET /v1/workspaces/:ws/templates":                        {all, 200, static("/templates", nil)},
+		"POST /v1/workspaces/:ws/templates":                       {admins, 422, static("/templates", map[string]any{"name": "x"})},
+		"POST /v1/workspaces/:ws/templates/sync":                  {admins, 202, static("/templates/sync", nil)},
+		"GET /v1/workspaces/:ws/templates/:id":                    {all, 404, static("/templates/"+unknownID, nil)},
+		"DELETE /v1/workspaces/:ws/templates/:id":                 {admins, 404, static("/templates/"+unknownID, nil)},
 		// A send to a visible contact in a workspace without a number: allowed roles pass the
 		// permission and quota checks and stop at 409 whatsapp_not_connected, others at 403.
 		"POST /v1/workspaces/:ws/messages": {staff, 409, func(t *testing.T, a *App, tm team, role string) (string, any) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 )
 
@@ -112,4 +113,21 @@ func (c *Client) CreateTemplate(ctx context.Context, token, wabaID string, t Tem
 		return TemplateCreated{}, fmt.Errorf("meta: %s: %w: no template id", op, ErrUnexpectedResponse)
 	}
 	return out, nil
+}
+
+// DeleteTemplate deletes a template at Meta: DELETE /{waba-id}/message_templates?name=...,
+// with hsm_id (Meta's template id) to delete only that language's template; without it
+// every language of the name goes.
+func (c *Client) DeleteTemplate(ctx context.Context, token, wabaID, name, hsmID string) error {
+	const op = "delete template"
+	q := url.Values{"name": {name}}
+	if hsmID != "" {
+		q.Set("hsm_id", hsmID)
+	}
+	var out successResponse
+	r := request{op: op, method: http.MethodDelete, url: c.endpoint(q, wabaID, "message_templates"), token: token}
+	if err := c.do(ctx, r, &out); err != nil {
+		return err
+	}
+	return out.check(op)
 }

@@ -300,25 +300,6 @@ func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev d
 	return err
 }
 
-// UpsertTemplate implements inbound.AccountStore: non-empty fields win, empty ones keep
-// what is stored.
-func (r *InboundRepo) UpsertTemplate(ctx context.Context, t inbound.TemplateChange) error {
-	_, err := r.q.Exec(ctx, `
-		INSERT INTO templates (workspace_id, id, waba_id, meta_template_id, name, language, category, status,
-			quality_rating, rejected_reason, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10::text, ''), $11)
-		ON CONFLICT (waba_id, name, language) DO UPDATE SET
-			meta_template_id = CASE WHEN EXCLUDED.meta_template_id <> '' THEN EXCLUDED.meta_template_id ELSE templates.meta_template_id END,
-			category = CASE WHEN EXCLUDED.category <> '' THEN EXCLUDED.category ELSE templates.category END,
-			status = CASE WHEN EXCLUDED.status <> '' THEN EXCLUDED.status ELSE templates.status END,
-			quality_rating = CASE WHEN EXCLUDED.quality_rating <> '' THEN EXCLUDED.quality_rating ELSE templates.quality_rating END,
-			rejected_reason = CASE WHEN $10::text IS NOT NULL THEN $10::text ELSE templates.rejected_reason END,
-			updated_at = GREATEST(templates.updated_at, EXCLUDED.updated_at)`,
-		t.WorkspaceID, domain.NewID(), t.WABAID, t.MetaTemplateID, t.Name, t.Language, t.Category, t.Status,
-		t.QualityScore, t.Reason, t.At)
-	return err
-}
-
 // UpdateNumber implements inbound.AccountStore.
 func (r *InboundRepo) UpdateNumber(ctx context.Context, ws, id domain.ID, ch inbound.NumberChange) error {
 	_, err := r.q.Exec(ctx, `

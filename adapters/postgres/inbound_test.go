@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -245,20 +244,10 @@ func TestInboundRepo(t *testing.T) {
 		require.False(t, ok, "inbound messages are not status targets")
 	})
 
-	t.Run("TemplatesAndAccountEvents", func(t *testing.T) {
+	t.Run("AccountEvents", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		t0 := now()
-		reason := "NONE"
-		require.NoError(t, b.repo.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: b.ws, WABAID: "1022", Name: "hello",
-			Language: "en_US", MetaTemplateID: "1689556908129832", Category: "UTILITY", Status: "APPROVED", Reason: &reason, At: t0}))
-		require.NoError(t, b.repo.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: b.ws, WABAID: "1022", Name: "hello",
-			Language: "en_US", QualityScore: "YELLOW", At: t0}))
-		var status, category, quality, gotReason, metaID string
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT status, category, quality_rating, rejected_reason, meta_template_id FROM templates
-			WHERE waba_id = '1022' AND name = 'hello' AND language = 'en_US'`).Scan(&status, &category, &quality, &gotReason, &metaID))
-		require.Equal(t, []string{"APPROVED", "UTILITY", "YELLOW", "NONE", "1689556908129832"}, []string{status, category, quality, gotReason, metaID})
-
 		ev := inbound.AccountEvent{ID: inbound.EventID("x"), WorkspaceID: &b.ws, WABAID: "1022", Field: "account_update",
 			Event: "ACCOUNT_VIOLATION", Payload: json.RawMessage(`{"event":"ACCOUNT_VIOLATION"}`), At: t0}
 		require.NoError(t, b.repo.RecordAccountEvent(ctx, ev))
@@ -306,17 +295,6 @@ func TestInboundRepoContract(t *testing.T) {
 				require.NoError(t, postgres.NewContactRepo(pool).Delete(ctx, ws, id))
 			},
 			Events: func(t *testing.T, ws domain.ID) []eventstest.Row { return eventRows(t, pool, ws) },
-			Template: func(t *testing.T, k inboundtest.TemplateKey) (inboundtest.Template, bool) {
-				var tpl inboundtest.Template
-				err := pool.QueryRow(ctx, `SELECT workspace_id, meta_template_id, category, status, quality_rating, rejected_reason, updated_at
-					FROM templates WHERE waba_id = $1 AND name = $2 AND language = $3`, k.WABAID, k.Name, k.Language).Scan(
-					&tpl.WorkspaceID, &tpl.MetaTemplateID, &tpl.Category, &tpl.Status, &tpl.QualityScore, &tpl.Reason, &tpl.UpdatedAt)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return tpl, false
-				}
-				require.NoError(t, err)
-				return tpl, true
-			},
 			NumberState: func(t *testing.T, ws, id domain.ID) inbound.NumberChange {
 				p, err := postgres.NewPhoneNumberRepo(pool).Get(ctx, ws, id, false)
 				require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/application/events/eventstest"
-	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
@@ -83,8 +82,8 @@ func TestSendPortsContract(t *testing.T) {
 			},
 			Template: func(t *testing.T, ws domain.ID, wabaID, name, language, category string) {
 				t.Helper()
-				require.NoError(t, postgres.NewInboundRepo(pool).UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: ws,
-					WABAID: wabaID, Name: name, Language: language, Category: category, Status: "APPROVED", At: now()}))
+				require.NoError(t, postgres.NewTemplateRepo(pool).Insert(ctx, domain.Template{ID: domain.NewID(), WorkspaceID: ws,
+					WABAID: wabaID, Name: name, Language: language, Category: category, Status: "APPROVED", CreatedAt: now(), UpdatedAt: now()}))
 			},
 			Suppress: func(t *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time) {
 				t.Helper()

@@ -38,14 +38,22 @@ const (
 
 // Service is the inbound processing use case.
 type Service struct {
-	tx      TxRunner
-	metrics Metrics
-	now     func() time.Time
+	tx        TxRunner
+	metrics   Metrics
+	templates TemplateCache
+	now       func() time.Time
 }
 
 // NewService returns the inbound processing, counting into m.
 func NewService(tx TxRunner, m Metrics) *Service {
 	return &Service{tx: tx, metrics: m, now: time.Now}
+}
+
+// WithTemplateCache makes processing invalidate c for every WABA whose templates Meta
+// reported on, once the processing transaction committed.
+func (s *Service) WithTemplateCache(c TemplateCache) *Service {
+	s.templates = c
+	return s
 }
 
 // Process handles one webhook body. An error is transient: the whole body may be processed
@@ -126,6 +134,11 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 		return err
 	}
 	done.report(s.metrics) // only what committed is counted
+	if s.templates != nil {
+		for _, w := range done.templates {
+			s.templates.Invalidate(w.ws, w.waba)
+		}
+	}
 	return nil
 }
 
@@ -141,6 +154,12 @@ type run struct {
 	optedOut      int
 	optedIn       int
 	notifErrors   []int
+	templates     []wabaOf // WABAs whose templates were reported on
+}
+
+type wabaOf struct {
+	ws   domain.ID
+	waba string
 }
 
 func (p *run) report(m Metrics) {
@@ -404,7 +423,8 @@ func (p *run) preference(ctx context.Context, n Number, up *domain.PreferenceCha
 	return p.r.Events.Append(ctx, domain.Occurred(customerOf(contact), p.now, ev))
 }
 
-// template applies a template status, quality or category event to the templates table.
+// template hands a template status, quality or category event to the templates
+// capability; the event's time decides whether it is newer than what is known.
 func (p *run) template(ctx context.Context, ch *domain.Change) error {
 	nums, err := p.wabaNumbers(ctx, ch.WABAID)
 	if err != nil || len(nums) == 0 {
@@ -417,9 +437,13 @@ func (p *run) template(ctx context.Context, ch *domain.Change) error {
 	if v.Name == "" || v.Language == "" {
 		return nil // nothing to key it by
 	}
-	return p.r.Accounts.UpsertTemplate(ctx, TemplateChange{WorkspaceID: nums[0].WorkspaceID, WABAID: ch.WABAID,
-		At: p.timeOr(ch.At), Name: v.Name, Language: v.Language, MetaTemplateID: v.MetaTemplateID,
-		Status: v.Status, Category: v.Category, Reason: v.Reason, QualityScore: v.QualityScore})
+	ws := nums[0].WorkspaceID
+	w := wabaOf{ws, ch.WABAID}
+	if !slices.Contains(p.templates, w) {
+		p.templates = append(p.templates, w)
+	}
+	return p.r.Templates.Report(ctx, ws, ch.WABAID, v.Name, v.Language, domain.TemplateReport{At: p.timeOr(ch.At),
+		MetaTemplateID: v.MetaTemplateID, Status: v.Status, RejectedReason: v.Reason, Quality: v.QualityScore, Category: v.Category})
 }
 
 func (p *run) wabaNumbers(ctx context.Context, wabaID string) ([]NumberInfo, error) {

@@ -112,26 +112,21 @@ type MessageStore interface {
 	UpdateDelivery(ctx context.Context, m domain.Message, ev domain.Occurrence) error
 }
 
-// AccountStore applies account-level events: templates, numbers, the event log.
+// AccountStore applies account-level events: numbers, the event log.
 type AccountStore interface {
-	UpsertTemplate(ctx context.Context, t TemplateChange) error
 	UpdateNumber(ctx context.Context, workspaceID, numberID domain.ID, ch NumberChange) error
 	RecordAccountEvent(ctx context.Context, e AccountEvent) error
 }
 
-// TemplateChange sets the non-empty fields of the template (waba, name, language),
-// creating it in WorkspaceID when it is not known yet.
-type TemplateChange struct {
-	WorkspaceID    domain.ID
-	WABAID         string
-	Name           string
-	Language       string
-	MetaTemplateID string
-	Category       string
-	Status         string
-	Reason         *string // nil leaves it; a pointer to "" clears it
-	QualityScore   string
-	At             time.Time
+// Templates applies Meta's news about a template (status, quality, category) for the
+// capability that owns templates, in the processing transaction.
+type Templates interface {
+	Report(ctx context.Context, workspaceID domain.ID, wabaID, name, language string, u domain.TemplateReport) error
+}
+
+// TemplateCache is told, once processing committed, which WABAs' templates changed.
+type TemplateCache interface {
+	Invalidate(workspaceID domain.ID, wabaID string)
 }
 
 // NumberChange sets the non-empty fields of a number.
@@ -172,6 +167,7 @@ type Repos struct {
 	Contacts  ContactStore
 	Messages  MessageStore
 	Accounts  AccountStore
+	Templates Templates
 	Outbox    Outbox
 	Jobs      Jobs
 	Events    events.Log

@@ -1,6 +1,7 @@
 // Package onboarding connects a workspace's WhatsApp number: the token is sealed, the
 // number recorded as connecting, and jobs subscribe the app to the WABA, register the
 // number and sync its metadata, each retried, until it is connected or failed with a reason.
+// When a number becomes connected, a sync of its WABA's templates is queued with it.
 package onboarding
 
 import (
@@ -59,9 +60,11 @@ const (
 	StepSync      Step = "sync"      // sync metadata; a connecting number becomes connected
 )
 
-// Jobs enqueues onboarding steps in the current transaction.
+// Jobs enqueues onboarding steps, and the sync of a connected WABA's templates, in the
+// current transaction.
 type Jobs interface {
 	EnqueueStep(ctx context.Context, workspaceID, numberID domain.ID, step Step, actor domain.Caller) error
+	EnqueueTemplateSync(ctx context.Context, workspaceID domain.ID, wabaID string) error
 }
 
 // Repos is what a transaction offers these use cases.
@@ -351,6 +354,7 @@ func (s *Service) applySync(ctx context.Context, ws, id domain.ID, md domain.Pho
 		p.ThroughputLevel, p.NameStatus = md.ThroughputLevel, md.NameStatus
 		p.LastSyncedAt, p.UpdatedAt = &now, now
 		wasConnecting := p.Status == domain.NumberConnecting
+		wasConnected := p.Status == domain.NumberConnected
 		if wasConnecting && p.WebhookSubscribed && p.Registered {
 			p.Status, p.FailureReason = domain.NumberConnected, ""
 		}
@@ -359,6 +363,12 @@ func (s *Service) applySync(ctx context.Context, ws, id domain.ID, md domain.Pho
 		}
 		if err := r.Numbers.Update(ctx, p); err != nil {
 			return err
+		}
+		if !wasConnected && p.Status == domain.NumberConnected {
+			// A number (re)connected: its WABA's templates are read from Meta.
+			if err := r.Jobs.EnqueueTemplateSync(ctx, ws, p.WABAID); err != nil {
+				return err
+			}
 		}
 		if wasConnecting && p.Status == domain.NumberConnected {
 			return r.Events.Append(ctx, domain.Occurred(auditCaller(actor, ws), now, domain.WhatsAppConnected{NumberID: id,

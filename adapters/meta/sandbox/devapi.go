@@ -191,6 +191,10 @@ func (st *state) inboundMedia(p *phone, typ, defaultMIME string, content json.Ra
 // serveDev routes the developer API under /_sandbox/.
 func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string) {
 	route := r.Method + " " + strings.Join(segs, "/")
+	if len(segs) == 3 && segs[0] == "templates" && r.Method == http.MethodPost {
+		s.serveTemplateControl(w, r, segs[1], segs[2])
+		return
+	}
 	switch route {
 	case "POST accounts":
 		var opts AccountOptions
@@ -379,4 +383,36 @@ func devError(w http.ResponseWriter, err error) {
 
 func devErrorBody(msg string) map[string]any {
 	return map[string]any{"error": map[string]string{"message": msg, "type": "SandboxException"}}
+}
+
+// serveTemplateControl handles POST /_sandbox/templates/{id}/status {status, reason?},
+// .../quality {quality} and .../category {category}: the template changes and the matching
+// webhook is sent, as Meta would.
+func (s *Sandbox) serveTemplateControl(w http.ResponseWriter, r *http.Request, id, what string) {
+	var body struct {
+		Status   string `json:"status"`
+		Reason   string `json:"reason"`
+		Quality  string `json:"quality"`
+		Category string `json:"category"`
+	}
+	if !devDecode(w, r, &body) {
+		return
+	}
+	var err error
+	switch what {
+	case "status":
+		err = s.SetTemplateStatus(id, body.Status, body.Reason)
+	case "quality":
+		err = s.SetTemplateQuality(id, body.Quality)
+	case "category":
+		err = s.SetTemplateCategory(id, body.Category)
+	default:
+		writeJSON(w, http.StatusNotFound, devErrorBody("sandbox: no route "+r.Method+" "+r.URL.Path))
+		return
+	}
+	if err != nil {
+		devError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 }

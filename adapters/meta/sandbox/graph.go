@@ -619,7 +619,7 @@ func templateField(t *template) func(string) (any, bool) {
 		case "components":
 			return t.components, true
 		case "quality_score":
-			return object{{"score", "UNKNOWN"}, {"date", time.Now().Unix()}}, true
+			return object{{"score", orDefault(t.quality, "UNKNOWN")}, {"date", time.Now().Unix()}}, true
 		case "rejected_reason":
 			return orDefault(t.rejectedReason, "NONE"), true
 		case "sub_category", "previous_category", "correct_category", "cta_url_link_tracking_opted_out", "library_template_name", "message_send_ttl_seconds":

@@ -129,6 +129,7 @@ type template struct {
 	status          string
 	parameterFormat string
 	rejectedReason  string
+	quality         string // GREEN, YELLOW, RED; "" is UNKNOWN
 	components      json.RawMessage
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -447,44 +449,159 @@ func (s *Sandbox) buildStatus(wamid string, st statusStep, now time.Time) (strin
 // callback URL (overrides do not apply to template webhooks).
 func (s *Sandbox) reviewTemplate(templateID string) {
 	_, _, delay := s.settings()
+	s.templateWebhook(delay, templateID, "message_template_status_update", func(t *template) object {
+		if t.status != "PENDING" {
+			return nil
+		}
+		ev, reason := "APPROVED", "NONE"
+		if strings.HasPrefix(t.name, "reject_") {
+			ev, reason, t.rejectedReason = "REJECTED", "INVALID_FORMAT", "INVALID_FORMAT"
+		}
+		t.status = ev
+		return statusValue(t, reason)
+	})
+}
+
+func statusValue(t *template, reason string) object {
+	return object{
+		{"event", t.status},
+		{"message_template_id", templateNumID(t)},
+		{"message_template_name", t.name},
+		{"message_template_language", t.language},
+		{"reason", reason},
+		{"message_template_category", t.category},
+	}
+}
+
+func templateNumID(t *template) int64 {
+	id, _ := strconv.ParseInt(t.id, 10, 64)
+	return id
+}
+
+// templateWebhook sends a template webhook of field about the template to the app's
+// callback URL after delay. change runs when the webhook is built, with s.mu held: it
+// changes the template as Meta would and returns the webhook's value (nil: nothing to
+// send).
+func (s *Sandbox) templateWebhook(delay time.Duration, templateID, fieldName string, change func(t *template) object) {
 	s.disp.schedule(delay, &event{
-		kind: "template", field: "message_template_status_update",
+		kind: "template", field: fieldName,
 		build: func(now time.Time) (string, []byte, string) {
 			s.mu.Lock()
 			t := s.state.templates[templateID]
-			if t == nil || t.status != "PENDING" {
+			if t == nil {
 				s.mu.Unlock()
 				return "", nil, "dropped"
 			}
-			ev, reason := "APPROVED", "NONE"
-			if strings.HasPrefix(t.name, "reject_") {
-				ev, reason, t.rejectedReason = "REJECTED", "INVALID_FORMAT", "INVALID_FORMAT"
-			}
-			t.status = ev
-			snapshot := *t
-			w := s.state.wabas[t.wabaID]
+			value := change(t)
+			wabaID := t.wabaID
+			w := s.state.wabas[wabaID]
 			subscribed := w != nil && w.subscribed
 			s.mu.Unlock()
+			if value == nil {
+				return "", nil, "dropped"
+			}
 			if !subscribed {
 				return "", nil, "not_subscribed"
 			}
 			if s.callbackURL == "" {
 				return "", nil, "no_callback"
 			}
-			id, _ := strconv.ParseInt(snapshot.id, 10, 64)
-			value := object{
-				{"event", ev},
-				{"message_template_id", id},
-				{"message_template_name", snapshot.name},
-				{"message_template_language", snapshot.language},
-				{"reason", reason},
-				{"message_template_category", snapshot.category},
-			}
-			body, err := Marshal(envelope(snapshot.wabaID, "message_template_status_update", value, true, now))
+			body, err := Marshal(envelope(wabaID, fieldName, value, true, now))
 			if err != nil {
 				return "", nil, "dropped"
 			}
 			return s.callbackURL, body, ""
 		},
 	})
+}
+
+// Template statuses and quality scores SetTemplateStatus and SetTemplateQuality accept.
+var (
+	templateStatuses = []string{"APPROVED", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "FLAGGED", "PENDING_DELETION",
+		"DELETED", "ARCHIVED", "LIMIT_EXCEEDED", "LOCKED", "REINSTATED", "PENDING"}
+	templateQualities = []string{"GREEN", "YELLOW", "RED", "UNKNOWN"}
+)
+
+// SetTemplateStatus changes a template's status as Meta's review or quality system would
+// (a PAUSED template cannot be sent) and sends message_template_status_update with reason
+// ("NONE" when empty). REINSTATED is Meta's event for a template approved again.
+func (s *Sandbox) SetTemplateStatus(templateID, status, reason string) error {
+	status = strings.ToUpper(strings.TrimSpace(status))
+	if !slices.Contains(templateStatuses, status) {
+		return errors.New("sandbox: status must be one of " + strings.Join(templateStatuses, ", "))
+	}
+	if err := s.templateExists(templateID); err != nil {
+		return err
+	}
+	s.templateWebhook(0, templateID, "message_template_status_update", func(t *template) object {
+		t.status = status
+		if status == "REINSTATED" {
+			t.status = "APPROVED"
+		}
+		t.rejectedReason = ""
+		if status == "REJECTED" {
+			t.rejectedReason = orDefault(reason, "INVALID_FORMAT")
+		}
+		v := statusValue(t, orDefault(reason, "NONE"))
+		v[0] = field{"event", status}
+		return v
+	})
+	return nil
+}
+
+// SetTemplateQuality changes a template's quality score and sends
+// message_template_quality_update.
+func (s *Sandbox) SetTemplateQuality(templateID, quality string) error {
+	quality = strings.ToUpper(strings.TrimSpace(quality))
+	if !slices.Contains(templateQualities, quality) {
+		return errors.New("sandbox: quality must be one of " + strings.Join(templateQualities, ", "))
+	}
+	if err := s.templateExists(templateID); err != nil {
+		return err
+	}
+	s.templateWebhook(0, templateID, "message_template_quality_update", func(t *template) object {
+		previous := orDefault(t.quality, "UNKNOWN")
+		t.quality = quality
+		return object{
+			{"previous_quality_score", previous},
+			{"new_quality_score", quality},
+			{"message_template_id", templateNumID(t)},
+			{"message_template_name", t.name},
+			{"message_template_language", t.language},
+		}
+	})
+	return nil
+}
+
+// SetTemplateCategory re-categorises a template as Meta does and sends
+// template_category_update.
+func (s *Sandbox) SetTemplateCategory(templateID, category string) error {
+	category, ok := templateCategory(category)
+	if !ok {
+		return errors.New("sandbox: category must be MARKETING, UTILITY or AUTHENTICATION")
+	}
+	if err := s.templateExists(templateID); err != nil {
+		return err
+	}
+	s.templateWebhook(0, templateID, "template_category_update", func(t *template) object {
+		previous := t.category
+		t.category = category
+		return object{
+			{"message_template_id", templateNumID(t)},
+			{"message_template_name", t.name},
+			{"message_template_language", t.language},
+			{"previous_category", previous},
+			{"new_category", category},
+		}
+	})
+	return nil
+}
+
+func (s *Sandbox) templateExists(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state.templates[id] == nil {
+		return ErrNotFound
+	}
+	return nil
 }

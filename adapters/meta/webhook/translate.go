@@ -201,8 +201,12 @@ func (c *Change) template() *domain.TemplateUpdate {
 		if v.Reason != nil {
 			reason = *v.Reason
 		}
+		status := v.Event
+		if status == "REINSTATED" {
+			status = "APPROVED" // Meta's event for a paused or flagged template approved again
+		}
 		return &domain.TemplateUpdate{Name: v.Name, Language: v.Language, MetaTemplateID: v.TemplateID.String(),
-			Status: v.Event, Category: v.Category, Reason: &reason}
+			Status: status, Category: v.Category, Reason: &reason}
 	case c.TemplateQuality != nil:
 		v := c.TemplateQuality
 		return &domain.TemplateUpdate{Name: v.Name, Language: v.Language, MetaTemplateID: v.TemplateID.String(),

@@ -34,8 +34,6 @@ type Subject struct {
 	DeleteContact func(t *testing.T, ws, id domain.ID)
 	// Events is the event log of ws, oldest first.
 	Events func(t *testing.T, ws domain.ID) []eventstest.Row
-	// Template reads a template; ok is false when there is none.
-	Template func(t *testing.T, k TemplateKey) (tpl Template, ok bool)
 	// NumberState is what UpdateNumber may change of a number.
 	NumberState func(t *testing.T, ws, id domain.ID) inbound.NumberChange
 	// AccountEvents counts the account events kept with id.
@@ -70,7 +68,6 @@ func NewSubject(m *Memory) Subject {
 			}
 			return out
 		},
-		Template: func(_ *testing.T, k TemplateKey) (Template, bool) { tpl, ok := m.Templates[k]; return tpl, ok },
 		NumberState: func(_ *testing.T, _, id domain.ID) inbound.NumberChange {
 			return m.NumberStates[id]
 		},
@@ -405,32 +402,6 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.Equal(t, u.Error, got.Error)
 		require.JSONEq(t, string(u.Pricing), string(got.Pricing))
 		require.Equal(t, []eventstest.Row{eventstest.RowOf(ev)}, s.Events(t, ws))
-	})
-
-	t.Run("UpsertTemplateNonEmptyFieldsWin", func(t *testing.T) {
-		t.Parallel()
-		s := newSubject(t)
-		ws, other := s.Workspace(t), s.Workspace(t)
-		k := TemplateKey{WABAID: uniq("waba"), Name: "order_confirmation", Language: "en_US"}
-		_, ok := s.Template(t, k)
-		require.False(t, ok)
-		rejected := "INVALID_FORMAT"
-		require.NoError(t, s.Accounts.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: ws, WABAID: k.WABAID, Name: k.Name,
-			Language: k.Language, MetaTemplateID: "1689556908129832", Category: "UTILITY", Status: "REJECTED", Reason: &rejected, At: at}))
-		require.NoError(t, s.Accounts.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: other, WABAID: k.WABAID, Name: k.Name,
-			Language: k.Language, QualityScore: "GREEN", At: at.Add(time.Minute)}))
-		tpl, ok := s.Template(t, k)
-		require.True(t, ok)
-		require.Equal(t, Template{WorkspaceID: ws, MetaTemplateID: "1689556908129832", Category: "UTILITY", Status: "REJECTED",
-			QualityScore: "GREEN", Reason: rejected, UpdatedAt: tpl.UpdatedAt}, tpl, "empty fields and a nil reason keep what is stored")
-		require.True(t, at.Add(time.Minute).Equal(tpl.UpdatedAt))
-		cleared := ""
-		require.NoError(t, s.Accounts.UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: ws, WABAID: k.WABAID, Name: k.Name,
-			Language: k.Language, Status: "APPROVED", Reason: &cleared, At: at}))
-		tpl, _ = s.Template(t, k)
-		require.Equal(t, "APPROVED", tpl.Status)
-		require.Empty(t, tpl.Reason, "a pointer to \"\" clears the reason")
-		require.True(t, at.Add(time.Minute).Equal(tpl.UpdatedAt), "never back")
 	})
 
 	t.Run("UpdateNumberNonEmptyFieldsWin", func(t *testing.T) {

@@ -90,7 +90,7 @@ func NewMemory() *Memory {
 
 // Repos is every port over m, outside any transaction.
 func (m *Memory) Repos() inbound.Repos {
-	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Events: m, Outbox: m, Jobs: m}
+	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Templates: m, Events: m, Outbox: m, Jobs: m}
 }
 
 // InTx runs fn; the state it changed is restored when fn (or the commit, see FailNext) fails.
@@ -392,14 +392,20 @@ func (m *Memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev doma
 
 // AccountStore.
 
-// UpsertTemplate implements inbound.AccountStore: non-empty fields win; a template made
-// by an earlier change keeps its workspace.
-func (m *Memory) UpsertTemplate(_ context.Context, t inbound.TemplateChange) error {
-	k := TemplateKey{t.WABAID, t.Name, t.Language}
+// Report implements inbound.Templates, standing in for the templates capability: what
+// the report says wins field by field (empty fields keep what is known); a template first
+// reported keeps its workspace.
+func (m *Memory) Report(_ context.Context, ws domain.ID, wabaID, name, language string, u domain.TemplateReport) error {
+	k := TemplateKey{wabaID, name, language}
 	old, ok := m.Templates[k]
 	if !ok {
-		old = Template{WorkspaceID: t.WorkspaceID, UpdatedAt: t.At}
+		old = Template{WorkspaceID: ws, UpdatedAt: u.At}
 	}
+	t := struct {
+		MetaTemplateID, Category, Status, QualityScore string
+		Reason                                         *string
+		At                                             time.Time
+	}{u.MetaTemplateID, u.Category, u.Status, u.Quality, u.RejectedReason, u.At}
 	win := func(old *string, v string) {
 		if v != "" {
 			*old = v

@@ -142,6 +142,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	add(w.unchanged(ctx))
 	add(w.stolenRefresh(ctx))
 	add(w.invitationTokens(ctx))
+	add(w.hostileTemplates(ctx))
 	add(w.resetGuessing(ctx))
 	timing, known, unknown := w.resetTiming(ctx, 40)
 	add(timing)

@@ -13,7 +13,6 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
 	"github.com/wabaplatform/waba/application/events/eventstest"
-	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/messaging/messagingtest"
 	"github.com/wabaplatform/waba/domain"
@@ -67,9 +66,9 @@ func TestSendPortsContract(t *testing.T) {
 		return messagingtest.SendSubject{
 			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
-					Events: postgres.NewEventLog(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
+					Events: postgres.NewEventLog(tx), Idempotency: postgres.NewIdempotencyRepo(tx), Marketing: postgres.NewMessageRepo(tx)}
 			}),
-			Contacts: postgres.NewContactRepo(pool), Messages: postgres.NewMessageRepo(pool), Workspaces: wr,
+			Contacts: postgres.NewContactRepo(pool), Messages: postgres.NewMessageRepo(pool), Templates: postgres.NewMessageRepo(pool), Workspaces: wr,
 			Numbers: postgres.NewPhoneNumberRepo(pool), Keys: postgres.NewIdempotencyRepo(pool),
 			Workspace: func(t *testing.T, plan domain.Plan) domain.ID {
 				t.Helper()
@@ -81,10 +80,15 @@ func TestSendPortsContract(t *testing.T) {
 				t.Helper()
 				require.NoError(t, postgres.NewPhoneNumberRepo(pool).Create(ctx, n))
 			},
-			Template: func(t *testing.T, ws domain.ID, wabaID, name, language, category string) {
+			Template: func(t *testing.T, tm domain.Template) {
 				t.Helper()
-				require.NoError(t, postgres.NewInboundRepo(pool).UpsertTemplate(ctx, inbound.TemplateChange{WorkspaceID: ws,
-					WABAID: wabaID, Name: name, Language: language, Category: category, Status: "APPROVED", At: now()}))
+				comps, err := json.Marshal(tm.Components)
+				require.NoError(t, err)
+				_, err = pool.Exec(ctx, `INSERT INTO templates (workspace_id, id, waba_id, meta_template_id, name, language, category,
+					status, quality_rating, parameter_format, components, created_at, updated_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, tm.WorkspaceID, tm.ID, tm.WABAID, tm.MetaTemplateID,
+					tm.Name, tm.Language, tm.Category, tm.Status, tm.QualityRating, tm.ParameterFormat, comps, tm.CreatedAt, tm.UpdatedAt)
+				require.NoError(t, err)
 			},
 			Suppress: func(t *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time) {
 				t.Helper()
@@ -184,7 +188,7 @@ func TestMarkFailedMirrorsAdvance(t *testing.T) {
 			domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type})))
 		require.NoError(t, repo.MarkFailed(ctx, ws.ID, m.ID, domain.MessageError{Title: "x"}, now(),
 			domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID}, now(), domain.MessageStatusChanged{
-				MessageID: m.ID, ContactID: m.ContactID, Status: s.Advance(domain.StatusFailed), Previous: s})))
+				MessageID: m.ID, ContactID: m.ContactID, Status: s.Advance(domain.StatusFailed), Previous: s}), time.Time{}))
 		got, err := repo.Status(ctx, ws.ID, m.ID)
 		require.NoError(t, err)
 		require.Equal(t, s.Advance(domain.StatusFailed), got, "from %s", s)

@@ -81,6 +81,7 @@ func (e *msgEnv) connect(t *testing.T, ws string, owner user) sandbox.Account {
 	eventually(t, 20*time.Second, func() bool {
 		return e.a.Must(t, 200, "GET", "/v1/workspaces/"+ws+"/whatsapp/phone-numbers/"+id, owner.Token, nil)["status"] == "connected"
 	}, "number should connect")
+	seedTemplates(t, e.a, ws, acct.WABAID, e.sb)
 	return acct
 }
 

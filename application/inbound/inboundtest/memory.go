@@ -158,6 +158,9 @@ func (m *Memory) RouteByPhoneNumberID(_ context.Context, id string) (inbound.Rou
 			if s.OptOutKeywords == nil {
 				s.OptOutKeywords = []string{}
 			}
+			if s.OptInKeywords == nil {
+				s.OptInKeywords = []string{}
+			}
 			return inbound.Route{Number: n.Number, Settings: s}, true, nil
 		}
 	}

@@ -51,7 +51,7 @@ func NewSendSubject(db *Memory) SendSubject {
 			db.PutWorkspace(w)
 			return w.ID
 		},
-		Number: func(_ *testing.T, n domain.PhoneNumber) { db.PutNumber(n) },
+		Number:   func(_ *testing.T, n domain.PhoneNumber) { db.PutNumber(n) },
 		Template: func(_ *testing.T, tm domain.Template) { db.PutTemplate(tm) },
 		Suppress: func(_ *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time) {
 			db.contacts.Suppress(ws, address, s, at)

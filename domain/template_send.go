@@ -163,51 +163,23 @@ func expects(n int) string {
 	return "expects " + strconv.Itoa(n) + " parameters"
 }
 
-// templateVariables lists the placeholders of a component text: the distinct numbers of
-// {{1}}-style ones in order of first use, and the distinct names of {{order_id}}-style
-// ones (lower-case letters, digits and underscores, starting with a letter).
+// templateVariables reads a component text with TemplateVariables: the positional
+// parameters it takes (the largest number; ValidateTemplate makes them 1..n) and its
+// distinct names. A malformed text counts what was read before the fault.
 func templateVariables(text string) (positional []int, named []string) {
-	for {
-		i := strings.Index(text, "{{")
-		if i < 0 {
-			return positional, named
-		}
-		text = text[i+2:]
-		j := strings.Index(text, "}}")
-		if j < 0 {
-			return positional, named
-		}
-		v := strings.TrimSpace(text[:j])
-		if n, err := strconv.Atoi(v); err == nil && n > 0 && isDigits(v) {
-			if !slices.Contains(positional, n) {
-				positional = append(positional, n)
-			}
-		} else if isVariableName(v) && !slices.Contains(named, v) {
-			named = append(named, v)
-		}
-		text = text[j+2:]
-	}
-}
-
-func isDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
+	pos, nm, _ := TemplateVariables(text)
+	if n := slices.Max(append([]int{0}, pos...)); n > 0 {
+		positional = make([]int, n)
+		for i := range positional {
+			positional[i] = i + 1
 		}
 	}
-	return s != ""
-}
-
-func isVariableName(s string) bool {
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z':
-		case i > 0 && (r == '_' || (r >= '0' && r <= '9')):
-		default:
-			return false
+	for _, name := range nm {
+		if !slices.Contains(named, name) {
+			named = append(named, name)
 		}
 	}
-	return s != ""
+	return positional, named
 }
 
 // MarketingHistory is what the frequency caps weigh for one contact.

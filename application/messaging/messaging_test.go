@@ -395,6 +395,25 @@ func TestDeliver(t *testing.T) {
 		require.Equal(t, messaging.ResultFailed, out.Result)
 		require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}, stored(t, o, m).Error)
 	})
+	t.Run("MarketingLimitHoldsTheContact", func(t *testing.T) {
+		t.Parallel()
+		m, other := messagingtest.Queued(), messagingtest.Queued()
+		o := outboxOf(m)
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaFinal, Code: 131049, Title: "healthy ecosystem"}}
+		before := time.Now()
+		out, err := deliver(t, o, m, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		hold := o.Hold(m.WorkspaceID, m.ContactID)
+		require.WithinDuration(t, before.Add(domain.MarketingHold), hold, 5*time.Second, "24 hours from the failure")
+		require.True(t, o.Hold(other.WorkspaceID, other.ContactID).IsZero())
+		g.err = &domain.MetaError{Class: domain.MetaFinal, Code: 131026}
+		m2 := messagingtest.Queued()
+		o2 := outboxOf(m2)
+		_, err = deliver(t, o2, m2, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.True(t, o2.Hold(m2.WorkspaceID, m2.ContactID).IsZero(), "other failures hold nothing")
+	})
 	t.Run("AuthFlagsTheNumber", func(t *testing.T) {
 		t.Parallel()
 		m := messagingtest.Queued()

@@ -171,8 +171,8 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 	for i, ts := range targets {
 		rows, err := pool.Query(ctx, `
 			INSERT INTO contacts (workspace_id, id, phone, wa_id, created_at, updated_at)
-			SELECT $1, gen_random_uuid(), '+1416' || lpad($2::text, 3, '0') || lpad(g::text, 6, '0'),
-				'1416' || lpad($2::text, 3, '0') || lpad(g::text, 6, '0'), now(), now()
+			SELECT $1, gen_random_uuid(), '+1416' || lpad(($2::int)::text, 3, '0') || lpad(g::text, 6, '0'),
+				'1416' || lpad(($2::int)::text, 3, '0') || lpad(g::text, 6, '0'), now(), now()
 			FROM generate_series(1, $3) g RETURNING id::text`, ts[0].ws, 200+i, n/nws+1)
 		if err != nil {
 			return err

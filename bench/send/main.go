@@ -267,7 +267,12 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 
 	// Phase 3: the same API load with a MARKETING template to distinct contacts, so every
 	// send also takes the frequency caps' path (the contact's row lock and count), none
-	// capped; the workers send meanwhile, as in phase 1 without -burst.
+	// capped; the workers send meanwhile, or are paused again with -burst, as in phase 1.
+	if burst { // the same conditions as phase 1: workers paused
+		if err := rc.QueuePause(ctx, "outbound", nil); err != nil {
+			return err
+		}
+	}
 	plat, pfail, pElapsed := send("bench_promo", func(i int) target { return promoTargets[i%len(promoTargets)] })
 	paccepted := n - int(pfail)
 	slices.Sort(plat)

@@ -67,9 +67,11 @@ var IdentityModule = fx.Module("identity",
 			v *vault.Tokens, cfg Config) *workspaces.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
 				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx), Erasure: ins.Bind(tx),
-					Invitations: postgres.NewInvitationRepo(tx), Mail: riveradapter.NewMailOutbox(ins.Bind(tx), v)}
+					Invitations: postgres.NewInvitationRepo(tx), Mail: riveradapter.NewMailOutbox(ins.Bind(tx), v),
+					Settings: postgres.NewWorkspaceRepo(tx)}
 			})
-			return workspaces.NewService(tx, repo, a, now).WithInvitations(postgres.NewInvitationRepo(pool), cfg.ConsoleURL())
+			return workspaces.NewService(tx, repo, a, now).WithInvitations(postgres.NewInvitationRepo(pool), cfg.ConsoleURL()).
+				WithMessagingSettings(repo)
 		},
 		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {

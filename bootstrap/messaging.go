@@ -18,25 +18,29 @@ import (
 	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/templates"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // MessagingModule provides the send API, plan rate limits and the send worker.
 var MessagingModule = fx.Module("messaging",
 	fx.Provide(
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer) *messaging.Service {
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock) *messaging.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
-					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
+					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx),
+					Marketing: postgres.NewMessageRepo(tx)}
 			})
 			return messaging.NewService(messaging.Deps{
 				Tx: tx, Contacts: postgres.NewContactRepo(pool), Workspaces: postgres.NewWorkspaceRepo(pool),
 				Numbers: postgres.NewPhoneNumberRepo(pool), Messages: postgres.NewMessageRepo(pool),
-				Quota: ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(pool), Authz: a,
+				Templates: cat,
+				Quota:     ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(pool), Authz: a, Now: now,
 			})
 		},
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger) *messaging.Dispatcher {
+		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock) *messaging.Dispatcher {
 			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
-				log.With("component", "send"))
+				log.With("component", "send")).WithClock(now)
 		},
 		fx.Annotate(func(api *httpapi.API, svc *messaging.Service, reg *prometheus.Registry) RouteRegistration {
 			return httpapi.NewMessages(api, svc, reg).Register

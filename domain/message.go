@@ -124,9 +124,12 @@ type Message struct {
 	Content json.RawMessage
 	// Raw is an inbound message exactly as Meta sent it; stored, never read back by
 	// the message queries (empty there) and never shown through the API.
-	Raw         json.RawMessage
-	Status      MessageStatus
-	Purpose     MessagePurpose // outbound only; empty means PurposeConversation
+	Raw     json.RawMessage
+	Status  MessageStatus
+	Purpose MessagePurpose // outbound only; empty means PurposeConversation
+	// Category is an outbound template's category as the catalogue had it when queued
+	// (the frequency caps count MARKETING ones); empty otherwise.
+	Category    string
 	WAMID       string
 	Error       *MessageError
 	Pricing     json.RawMessage

@@ -80,6 +80,11 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			a.Must(t, 200, "PATCH", path(""), owner.Token, map[string]string{"name": "Renamed"})
 			return ws
 		}}}},
+		{domain.EventMessagingSettingsChanged, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", path("/settings/messaging"), owner.Token, map[string]any{"marketing_per_contact_per_day": 1,
+				"marketing_per_contact_per_week": 3, "opt_out_keywords": []string{"BASTA"}, "opt_in_keywords": []string{}})
+			return ws
+		}}}},
 		{domain.EventWorkspacePlanChanged, []eventPath{{"operator API", func(t *testing.T) string { a.setPlan(t, ws, "pro"); return ws }}}},
 		{domain.EventMemberAdded, []eventPath{
 			{"API", func(t *testing.T) string { member = a.addMember(t, ws, owner, "agent"); return ws }},

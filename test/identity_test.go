@@ -115,8 +115,11 @@ func matrix() map[string]routeCase {
 		"PATCH /v1/workspaces/:ws": {admins, 200, static("", map[string]any{"name": "Acme Ltd"})},
 		// A wrong name: the owner reaches the confirmation (422) and the workspace stays for
 		// the other rows; others stop at 403.
-		"DELETE /v1/workspaces/:ws":      {[]string{"owner"}, 422, static("", map[string]any{"confirm": "not the name"})},
-		"GET /v1/workspaces/:ws/members": {admins, 200, static("/members", nil)},
+		"DELETE /v1/workspaces/:ws":                 {[]string{"owner"}, 422, static("", map[string]any{"confirm": "not the name"})},
+		"GET /v1/workspaces/:ws/members":            {admins, 200, static("/members", nil)},
+		"GET /v1/workspaces/:ws/settings/messaging": {all, 200, static("/settings/messaging", nil)},
+		"PUT /v1/workspaces/:ws/settings/messaging": {admins, 200, static("/settings/messaging", map[string]any{
+			"marketing_per_contact_per_day": 2, "marketing_per_contact_per_week": 6, "opt_out_keywords": []string{}, "opt_in_keywords": []string{}})},
 		"POST /v1/workspaces/:ws/members": {admins, 201, func(t *testing.T, a *App, tm team, _ string) (string, any) {
 			return wsPath(tm, "/members"), map[string]string{"email": a.signup(t, "new").Email, "role": "agent"}
 		}},

@@ -81,6 +81,7 @@ func (e *msgEnv) connect(t *testing.T, ws string, owner user) sandbox.Account {
 	eventually(t, 20*time.Second, func() bool {
 		return e.a.Must(t, 200, "GET", "/v1/workspaces/"+ws+"/whatsapp/phone-numbers/"+id, owner.Token, nil)["status"] == "connected"
 	}, "number should connect")
+	seedTemplates(t, e.a, ws, acct.WABAID, e.sb)
 	return acct
 }
 
@@ -270,14 +271,10 @@ func TestSendRefusalsInOrder(t *testing.T) {
 	require.Equal(t, 403, res.Status)
 	require.Equal(t, "opted_out", res.Code(t))
 
-	// Marketing opt-out: refused for a template our catalogue knows is MARKETING.
-	_, err := sb.AddTemplate(e.acct.WABAID, sandbox.TemplateSpec{Name: "summer_sale", Language: "en_US", Category: "MARKETING"})
-	require.NoError(t, err)
-	_, err = a.Pool.Exec(context.Background(), `INSERT INTO templates (workspace_id, id, waba_id, name, language, category, status, updated_at)
-		VALUES ($1, $2, $3, 'summer_sale', 'en_US', 'MARKETING', 'APPROVED', now())`, tm.WS, domain.NewID(), e.acct.WABAID)
-	require.NoError(t, err)
+	// Marketing opt-out: refused for a template our catalogue knows is MARKETING (the
+	// harness's summer_sale).
 	mkt, _ := e.windowContact(t, "")
-	_, err = a.Pool.Exec(context.Background(), `UPDATE contacts SET marketing_opted_out = true WHERE id = $1`, mkt)
+	_, err := a.Pool.Exec(context.Background(), `UPDATE contacts SET marketing_opted_out = true WHERE id = $1`, mkt)
 	require.NoError(t, err)
 	res = e.send(t, tm.Owner.Token, map[string]any{"to": mkt, "type": "template", "template": template("summer_sale")})
 	require.Equal(t, "opted_out", res.Code(t), string(res.Body))

@@ -71,6 +71,7 @@ func connectNumber(t *testing.T, a *App, ws, phoneNumberID, wabaID, display stri
 		VALUES ($1, $2, $3, $4, $5, 'connected', true, true, '\x00', '\x00', '\x00', 'test', now(), now())`,
 		ws, id, phoneNumberID, wabaID, display)
 	require.NoError(t, err)
+	seedTemplates(t, a, ws, wabaID, nil)
 	return id.String()
 }
 

@@ -48,6 +48,8 @@ func (a *API) Register(e *echo.Echo) {
 	ws(http.MethodGet, "", a.getWorkspace)
 	ws(http.MethodPatch, "", a.updateWorkspace)
 	ws(http.MethodDelete, "", a.deleteWorkspace)
+	ws(http.MethodGet, "/settings/messaging", a.getMessagingSettings)
+	ws(http.MethodPut, "/settings/messaging", a.putMessagingSettings)
 	ws(http.MethodGet, "/members", a.listMembers)
 	ws(http.MethodPost, "/members", a.addMember)
 	ws(http.MethodPatch, "/members/:user_id", a.changeMemberRole)

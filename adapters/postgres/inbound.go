@@ -28,10 +28,10 @@ func NewInboundRepo(q Querier) *InboundRepo { return &InboundRepo{q: q} }
 func (r *InboundRepo) RouteByPhoneNumberID(ctx context.Context, phoneNumberID string) (inbound.Route, bool, error) {
 	var rt inbound.Route
 	err := r.q.QueryRow(ctx, `
-		SELECT p.workspace_id, p.id, p.phone_number_id, p.waba_id, w.opt_out_keywords, w.opt_out_confirmation, w.opt_in_confirmation
+		SELECT p.workspace_id, p.id, p.phone_number_id, p.waba_id, w.opt_out_keywords, w.opt_in_keywords, w.opt_out_confirmation, w.opt_in_confirmation
 		FROM phone_numbers p JOIN workspaces w ON w.id = p.workspace_id
 		WHERE p.phone_number_id = $1 AND w.deleted_at IS NULL`, phoneNumberID).Scan(&rt.WorkspaceID, &rt.ID, &rt.PhoneNumberID, &rt.WABAID,
-		&rt.Settings.OptOutKeywords, &rt.Settings.OptOutConfirmation, &rt.Settings.OptInConfirmation)
+		&rt.Settings.OptOutKeywords, &rt.Settings.OptInKeywords, &rt.Settings.OptOutConfirmation, &rt.Settings.OptInConfirmation)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return rt, false, nil
 	}
@@ -298,6 +298,11 @@ func (r *InboundRepo) UpdateDelivery(ctx context.Context, m domain.Message, ev d
 		append([]any{m.WorkspaceID, m.ID, string(m.Status), m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt,
 			code, title, detail, rawOrNil(m.Pricing)}, evArgs...)...)
 	return err
+}
+
+// HoldMarketing implements inbound.MessageStore.
+func (r *InboundRepo) HoldMarketing(ctx context.Context, ws, contactID domain.ID, until time.Time) error {
+	return holdMarketing(ctx, r.q, ws, contactID, until)
 }
 
 // UpdateNumber implements inbound.AccountStore.

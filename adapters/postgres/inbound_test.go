@@ -48,7 +48,7 @@ func TestInboundRepo(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, inbound.Route{Number: inbound.Number{WorkspaceID: b.ws, ID: id, PhoneNumberID: "1065", WABAID: "1022"},
-			Settings: inbound.Settings{OptOutKeywords: []string{}}}, rt)
+			Settings: inbound.Settings{OptOutKeywords: []string{}, OptInKeywords: []string{}}}, rt)
 		_, ok, err = b.repo.RouteByPhoneNumberID(ctx, "nope")
 		require.NoError(t, err)
 		require.False(t, ok)
@@ -70,7 +70,7 @@ func TestInboundRepo(t *testing.T) {
 		require.NoError(t, err)
 		rt, _, err = b.repo.RouteByPhoneNumberID(ctx, "1065")
 		require.NoError(t, err)
-		require.Equal(t, inbound.Settings{OptOutKeywords: []string{"BASTA"}, OptOutConfirmation: "bye"}, rt.Settings)
+		require.Equal(t, inbound.Settings{OptOutKeywords: []string{"BASTA"}, OptInKeywords: []string{}, OptOutConfirmation: "bye"}, rt.Settings)
 	})
 
 	t.Run("FindOrCreate", func(t *testing.T) {

@@ -47,10 +47,14 @@ func outboundInsert(m domain.Message) (string, []any) {
 	if len(content) == 0 {
 		content = json.RawMessage(`{}`)
 	}
+	var category *string
+	if m.Category != "" {
+		category = &m.Category
+	}
 	return `
-		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose)
-		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9)`,
-		[]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose)}
+		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose, category)
+		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10)`,
+		[]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose), category}
 }
 
 // messageColumns and scanMessage read a message of either direction.
@@ -108,15 +112,36 @@ func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before d
 	return pgx.CollectRows(rows, scanMessage)
 }
 
-// TemplateCategory reads a template's category from the catalogue ("" when unknown).
-func (r *MessageRepo) TemplateCategory(ctx context.Context, ws domain.ID, wabaID, name, language string) (string, error) {
-	var cat string
-	err := r.q.QueryRow(ctx, `SELECT category FROM templates WHERE workspace_id = $1 AND waba_id = $2 AND name = $3 AND language = $4`,
-		ws, wabaID, name, language).Scan(&cat)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
+// LockMarketing implements messaging.MarketingLedger: it locks the contact's row, then (in
+// the same round trip, after the lock is held, so it sees what the previous holder
+// committed) reads the contact's marketing templates queued after since that did not fail.
+// The read walks the contact's messages (messages_ws_contact_idx).
+func (r *MessageRepo) LockMarketing(ctx context.Context, ws, contactID domain.ID, since time.Time) (domain.MarketingHistory, domain.MessagingSettings, error) {
+	var h domain.MarketingHistory
+	var s domain.MessagingSettings
+	var hold *time.Time
+	b := &pgx.Batch{}
+	b.Queue(`
+		SELECT c.marketing_hold_until, w.marketing_per_contact_per_day, w.marketing_per_contact_per_week
+		FROM contacts c JOIN workspaces w ON w.id = c.workspace_id
+		WHERE c.workspace_id = $1 AND c.id = $2 FOR UPDATE OF c`, ws, contactID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&hold, &s.MarketingPerContactPerDay, &s.MarketingPerContactPerWeek)
+	})
+	b.Queue(`
+		SELECT created_at FROM messages
+		WHERE workspace_id = $1 AND contact_id = $2 AND direction = 'outbound' AND category = 'MARKETING'
+			AND status <> 'failed' AND created_at > $3`, ws, contactID, since).Query(func(rows pgx.Rows) error {
+		var err error
+		h.Sent, err = pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		return err
+	})
+	if err := r.q.SendBatch(ctx, b).Close(); err != nil {
+		return h, s, notFound(err, "contact")
 	}
-	return cat, err
+	if hold != nil {
+		h.HoldUntil = *hold
+	}
+	return h, s, nil
 }
 
 // ToSend reads a message with its contact, number and template category in one query. A
@@ -134,7 +159,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		SELECT m.workspace_id, m.id, m.contact_id, m.type, m.content, m.status, m.purpose, coalesce(m.wamid, ''), m.phone_number_id,
 			coalesce(c.wa_id, ''), coalesce(c.bsuid, ''), coalesce(c.opted_out, false), coalesce(c.marketing_opted_out, false),
 			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
-			t.category
+			coalesce(m.category, t.category)
 		FROM messages m
 		JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
 		LEFT JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
@@ -208,18 +233,35 @@ func (r *MessageRepo) ApplyReported(ctx context.Context, ws, id domain.ID, from 
 // MarkFailed records a failure unless the message already failed or was received: its
 // WHERE clause is domain.MessageStatus.Advance(StatusFailed) in SQL
 // (TestMarkFailedMirrorsAdvance checks they agree).
-func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence) error {
+func (r *MessageRepo) MarkFailed(ctx context.Context, ws, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence, holdUntil time.Time) error {
 	code, title, detail := errorColumns(&e)
 	return pgx.BeginFunc(ctx, r.q, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+		var contactID domain.ID
+		err := tx.QueryRow(ctx, `
 			UPDATE messages SET status = 'failed', failed_at = $3, error_code = $4, error_title = $5, error_detail = $6
-			WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('failed', 'received')`,
-			ws, id, at, code, title, detail)
-		if err != nil || tag.RowsAffected() == 0 {
+			WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('failed', 'received')
+			RETURNING contact_id`,
+			ws, id, at, code, title, detail).Scan(&contactID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
 			return err
+		}
+		if !holdUntil.IsZero() {
+			if err := holdMarketing(ctx, tx, ws, contactID, holdUntil); err != nil {
+				return err
+			}
 		}
 		return NewEventLog(tx).Append(ctx, ev)
 	})
+}
+
+// holdMarketing keeps a contact from marketing templates until until (a later hold stays).
+func holdMarketing(ctx context.Context, q Querier, ws, contactID domain.ID, until time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE contacts SET marketing_hold_until = greatest(marketing_hold_until, $3)
+		WHERE workspace_id = $1 AND id = $2`, ws, contactID, until)
+	return err
 }
 
 // errorColumns are e's error_code, error_title and error_detail: all NULL without an

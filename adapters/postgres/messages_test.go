@@ -15,6 +15,7 @@ import (
 	"github.com/wabaplatform/waba/application/events/eventstest"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/messaging/messagingtest"
+	"github.com/wabaplatform/waba/application/templates"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -66,9 +67,9 @@ func TestSendPortsContract(t *testing.T) {
 		return messagingtest.SendSubject{
 			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
-					Events: postgres.NewEventLog(tx), Idempotency: postgres.NewIdempotencyRepo(tx)}
+					Events: postgres.NewEventLog(tx), Idempotency: postgres.NewIdempotencyRepo(tx), Marketing: postgres.NewMessageRepo(tx)}
 			}),
-			Contacts: postgres.NewContactRepo(pool), Messages: postgres.NewMessageRepo(pool), Workspaces: wr,
+			Contacts: postgres.NewContactRepo(pool), Messages: postgres.NewMessageRepo(pool), Templates: templates.NewCatalogue(postgres.NewTemplateRepo(pool), time.Now), Workspaces: wr,
 			Numbers: postgres.NewPhoneNumberRepo(pool), Keys: postgres.NewIdempotencyRepo(pool),
 			Workspace: func(t *testing.T, plan domain.Plan) domain.ID {
 				t.Helper()
@@ -80,10 +81,10 @@ func TestSendPortsContract(t *testing.T) {
 				t.Helper()
 				require.NoError(t, postgres.NewPhoneNumberRepo(pool).Create(ctx, n))
 			},
-			Template: func(t *testing.T, ws domain.ID, wabaID, name, language, category string) {
+			Template: func(t *testing.T, tm domain.Template) {
 				t.Helper()
-				require.NoError(t, postgres.NewTemplateRepo(pool).Insert(ctx, domain.Template{ID: domain.NewID(), WorkspaceID: ws,
-					WABAID: wabaID, Name: name, Language: language, Category: category, Status: "APPROVED", CreatedAt: now(), UpdatedAt: now()}))
+				tm.Components = append([]domain.TemplateComponent{}, tm.Components...)
+				require.NoError(t, postgres.NewTemplateRepo(pool).Insert(ctx, tm))
 			},
 			Suppress: func(t *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time) {
 				t.Helper()
@@ -183,7 +184,7 @@ func TestMarkFailedMirrorsAdvance(t *testing.T) {
 			domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type})))
 		require.NoError(t, repo.MarkFailed(ctx, ws.ID, m.ID, domain.MessageError{Title: "x"}, now(),
 			domain.Occurred(domain.Caller{Type: domain.ActorSystem, WorkspaceID: ws.ID}, now(), domain.MessageStatusChanged{
-				MessageID: m.ID, ContactID: m.ContactID, Status: s.Advance(domain.StatusFailed), Previous: s})))
+				MessageID: m.ID, ContactID: m.ContactID, Status: s.Advance(domain.StatusFailed), Previous: s}), time.Time{}))
 		got, err := repo.Status(ctx, ws.ID, m.ID)
 		require.NoError(t, err)
 		require.Equal(t, s.Advance(domain.StatusFailed), got, "from %s", s)

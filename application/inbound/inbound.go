@@ -286,7 +286,7 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	st := rt.Settings
 	out := false
 	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)
-	switch optout.DecideMessage(m, st.OptOutKeywords) {
+	switch optout.DecideMessage(m, st.OptOutKeywords, st.OptInKeywords...) {
 	case optout.OptOut:
 		out, text = true, orDefault(st.OptOutConfirmation, DefaultOptOutConfirmation)
 	case optout.OptIn:
@@ -392,9 +392,20 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	before := m.Status
 	ApplyStatus(&m, next, at, s.Error, s.Pricing)
-	return p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(domain.SystemIn(ws), p.now, domain.MessageStatusChanged{MessageID: m.ID,
-		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before}))
+	if err := p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(domain.SystemIn(ws), p.now, domain.MessageStatusChanged{MessageID: m.ID,
+		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before})); err != nil {
+		return err
+	}
+	// Meta's per-user marketing limit (131049, reported in the failed status): no marketing
+	// template goes to the contact for the next 24 hours, counted from Meta's report.
+	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == MarketingLimitCode {
+		return p.r.Messages.HoldMarketing(ctx, ws, m.ContactID, at.Add(domain.MarketingHold))
+	}
+	return nil
 }
+
+// MarketingLimitCode is Meta's 131049 (the user's marketing limit).
+const MarketingLimitCode = 131049
 
 // ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
 // monotonically, the report's own timestamp is kept even when it arrives late, a failure

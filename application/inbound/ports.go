@@ -22,7 +22,9 @@ type Number struct {
 
 // Settings are a workspace's opt-out choices (empty confirmations take the defaults).
 type Settings struct {
+	// The workspace's keywords beside the defaults (domain/optout).
 	OptOutKeywords     []string
+	OptInKeywords      []string
 	OptOutConfirmation string
 	OptInConfirmation  string
 }
@@ -110,6 +112,9 @@ type MessageStore interface {
 	// UpdateDelivery writes the status, the timestamps, the error and the pricing of m and
 	// appends ev to the event log, in one round trip.
 	UpdateDelivery(ctx context.Context, m domain.Message, ev domain.Occurrence) error
+	// HoldMarketing keeps the contact from marketing templates until until (Meta's 131049;
+	// a later hold stays).
+	HoldMarketing(ctx context.Context, workspaceID, contactID domain.ID, until time.Time) error
 }
 
 // AccountStore applies account-level events: numbers, the event log.

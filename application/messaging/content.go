@@ -145,7 +145,39 @@ func languageCode(raw json.RawMessage) string {
 func templateOf(content json.RawMessage) templateRef {
 	var t templateContent
 	_ = json.Unmarshal(content, &t)
-	return templateRef{Name: t.Name, Language: languageCode(t.Language)}
+	return templateRef{Name: strings.TrimSpace(t.Name), Language: languageCode(t.Language)}
+}
+
+// sentComponents reads the components of a template send for domain.CheckTemplateSend;
+// ok is false when they are not an array of objects (validate reports that).
+func sentComponents(content json.RawMessage) (out []domain.SentComponent, ok bool) {
+	var t struct {
+		Components []struct {
+			Type       string          `json:"type"`
+			Index      json.RawMessage `json:"index"`
+			Parameters []struct {
+				ParameterName string `json:"parameter_name"`
+			} `json:"parameters"`
+		} `json:"components"`
+	}
+	if json.Unmarshal(content, &t) != nil {
+		return nil, false
+	}
+	for _, c := range t.Components {
+		sc := domain.SentComponent{Type: c.Type, Index: -1, ParameterNames: make([]string, len(c.Parameters))}
+		// Graph takes the index as a string ("0") or a number.
+		var idx json.Number
+		if json.Unmarshal(bytes.Trim(c.Index, `"`), &idx) == nil {
+			if n, err := idx.Int64(); err == nil && n >= 0 && n < 100 {
+				sc.Index = int(n)
+			}
+		}
+		for j, p := range c.Parameters {
+			sc.ParameterNames[j] = strings.TrimSpace(p.ParameterName)
+		}
+		out = append(out, sc)
+	}
+	return out, true
 }
 
 // mediaContent is the API's media object: by link or by uploaded media id.

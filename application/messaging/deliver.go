@@ -52,8 +52,9 @@ type Outbox interface {
 	// ApplyReported writes u when the status is still `from`.
 	ApplyReported(ctx context.Context, workspaceID, id domain.ID, from domain.MessageStatus, u DeliveryUpdate) error
 	// MarkFailed records Meta's reason unless the message already failed or was received,
-	// and then appends ev, in one transaction.
-	MarkFailed(ctx context.Context, workspaceID, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence) error
+	// and then appends ev and, when holdUntil is set, holds the message's contact from
+	// marketing templates until then (Meta's 131049), in one transaction.
+	MarkFailed(ctx context.Context, workspaceID, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence, holdUntil time.Time) error
 	// Status reads the current status.
 	Status(ctx context.Context, workspaceID, id domain.ID) (domain.MessageStatus, error)
 	// FlagReconnect marks a connected number needs_reconnect with a reason.
@@ -101,6 +102,10 @@ const (
 	HighThroughput    = 1000
 )
 
+// MarketingLimitCode is Meta's 131049: the user's marketing limit ("healthy ecosystem"); no
+// marketing template goes to them for domain.MarketingHold after it.
+const MarketingLimitCode = 131049
+
 // maxPairStrikes bounds the pair-limit waits (4^n s, capped at 15 min): past it the message fails.
 const maxPairStrikes = 8
 
@@ -135,6 +140,14 @@ type Dispatcher struct {
 // NewDispatcher returns the delivery use case.
 func NewDispatcher(o Outbox, g Graph, v Vault, p Pacer, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{outbox: o, graph: g, vault: v, pacer: p, log: log, now: time.Now}
+}
+
+// WithClock makes the dispatcher read now (the time of failures and holds).
+func (d *Dispatcher) WithClock(now domain.Clock) *Dispatcher {
+	if now != nil {
+		d.now = now
+	}
+	return d
 }
 
 // Throughput is a number's send limit: HIGH numbers have been upgraded to 1,000 a second.
@@ -291,7 +304,11 @@ func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.Message
 	now := d.now().UTC()
 	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
 		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
-	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, now, ev); err != nil {
+	var hold time.Time
+	if e.Code == MarketingLimitCode {
+		hold = now.Add(domain.MarketingHold)
+	}
+	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, now, ev, hold); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Result: ResultFailed, Code: e.Code, Reason: e.Title}, nil

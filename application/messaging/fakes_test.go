@@ -68,7 +68,7 @@ func newService(db *messagingtest.Memory, q *quota) *messaging.Service {
 // newServiceWith is newService reading contacts through cs.
 func newServiceWith(db *messagingtest.Memory, cs messaging.Contacts, q *quota) *messaging.Service {
 	return messaging.NewService(messaging.Deps{Tx: db, Contacts: cs, Workspaces: db, Numbers: db.Numbers(),
-		Messages: db, Quota: q, Idempotency: db, Authz: policy})
+		Messages: db, Templates: db, Quota: q, Idempotency: db, Authz: policy})
 }
 
 // fakeGraph, fakeVault and fakePacer back the Dispatcher (with messagingtest.Outbox).

@@ -37,6 +37,7 @@ type Service struct {
 	workspaces Workspaces
 	numbers    Numbers
 	messages   MessageStore
+	templates  Templates
 	quota      Quota
 	idem       IdempotencyKeys
 	authz      authz.Authorizer
@@ -50,15 +51,22 @@ type Deps struct {
 	Workspaces  Workspaces
 	Numbers     Numbers
 	Messages    MessageStore
+	Templates   Templates
 	Quota       Quota
 	Idempotency IdempotencyKeys
 	Authz       authz.Authorizer
+	// Now is the time the rules read (the service window, the frequency caps); nil is time.Now.
+	Now domain.Clock
 }
 
 // NewService returns the use cases.
 func NewService(d Deps) *Service {
-	return &Service{tx: d.Tx, contacts: d.Contacts, workspaces: d.Workspaces, numbers: d.Numbers,
-		messages: d.Messages, quota: d.Quota, idem: d.Idempotency, authz: d.Authz, now: time.Now}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{tx: d.Tx, contacts: d.Contacts, workspaces: d.Workspaces, numbers: d.Numbers, messages: d.Messages,
+		templates: d.Templates, quota: d.Quota, idem: d.Idempotency, authz: d.Authz, now: now}
 }
 
 // purgeBatch bounds each delete so the purge never holds long locks.
@@ -102,8 +110,11 @@ func QuotaKey(ws domain.ID) string { return "quota:messages:" + ws.String() }
 
 // Send queues one outbound message. Refusals, in API.md's order: 403 forbidden (and 404 for
 // a contact outside an agent's view), 429 rate_limited, 409 whatsapp_not_connected, 403
-// opted_out, 422 outside_service_window, 422 validation_failed. A request past the quota
-// check counts against the quota whatever its outcome; an idempotent replay does not.
+// opted_out, then for a template the catalogue's word (422 template_not_found,
+// template_not_approved, validation_failed for parameters that do not fit), 422
+// outside_service_window, 422 validation_failed, and last, for a MARKETING template, 429
+// frequency_capped (counted in the send's transaction). A request past the quota check
+// counts against the quota whatever its outcome; an idempotent replay does not.
 func (s *Service) Send(ctx context.Context, c domain.Caller, in SendInput) (SendResult, error) {
 	var res SendResult
 	if err := authz.Require(s.authz, c, access.MessagesSend); err != nil {
@@ -210,22 +221,42 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 			return err
 		}
 	}
-	marketing := false
-	if typ == TypeTemplate && optOut.MarketingOptedOut && !optOut.OptedOut {
-		// The category matters only to a marketing stop: read it only then.
-		if ref := templateOf(in.Content); ref.Name != "" {
-			cat, err := s.messages.TemplateCategory(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
-			if err != nil {
+	// A template send names a template of the number's WABA: the catalogue says whether it
+	// may go (its status and parameters) and its category (a marketing stop, the caps).
+	var tmpl *domain.Template
+	var tmplErr error
+	if typ == TypeTemplate {
+		if ref := templateOf(in.Content); ref.Name != "" && ref.Language != "" {
+			t, err := s.templates.Template(ctx, c.WorkspaceID, number.WABAID, ref.Name, ref.Language)
+			switch {
+			case err == nil:
+				tmpl = &t
+			case domain.IsKind(err, domain.KindNotFound):
+				tmplErr = domain.Errorf(domain.KindTemplateNotFound, "WABA %s has no template %q in %s", number.WABAID, ref.Name, ref.Language)
+			default:
 				return err
 			}
-			marketing = domain.IsMarketing(cat)
 		}
 	}
+	marketing := tmpl != nil && domain.IsMarketing(tmpl.Category)
 	switch optOut.Refuses(domain.PurposeConversation, marketing) {
 	case domain.RefusedOptedOut:
 		return domain.Errorf(domain.KindOptedOut, "the contact opted out of messages")
 	case domain.RefusedMarketingOptedOut:
 		return domain.Errorf(domain.KindOptedOut, "the contact stopped marketing messages")
+	}
+	if tmplErr != nil {
+		return tmplErr
+	}
+	if tmpl != nil {
+		if tmpl.Status != domain.TemplateApproved {
+			return domain.Errorf(domain.KindTemplateNotApproved, "template %q (%s) is %s, not APPROVED", tmpl.Name, tmpl.Language, tmpl.Status)
+		}
+		if sent, ok := sentComponents(in.Content); ok {
+			if fields := domain.CheckTemplateSend(*tmpl, sent); len(fields) > 0 {
+				return &domain.Error{Kind: domain.KindValidation, Message: "the parameters do not fit the template", Fields: fields}
+			}
+		}
 	}
 	if toErr == nil && typ != TypeTemplate && (tgt.contact == nil || !tgt.contact.InServiceWindow(now)) {
 		return domain.Errorf(domain.KindOutsideWindow,
@@ -239,6 +270,9 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 
 	m := domain.Message{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, PhoneNumberID: number.PhoneNumberID,
 		Direction: domain.Outbound, Type: typ, Content: content, Status: domain.StatusQueued, CreatedAt: now}
+	if tmpl != nil {
+		m.Category = tmpl.Category
+	}
 	var newContact *domain.Contact
 	if tgt.contact != nil {
 		m.ContactID = tgt.contact.ID
@@ -252,6 +286,16 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 	m.CreatedAt = m.CreatedAt.Truncate(time.Microsecond)
 
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		// The caps: only a marketing template to a contact with a history pays for the lock.
+		if marketing && tgt.contact != nil {
+			h, caps, err := r.Marketing.LockMarketing(ctx, c.WorkspaceID, tgt.contact.ID, now.Add(-7*24*time.Hour))
+			if err != nil {
+				return err
+			}
+			if err := domain.FrequencyCap(h, caps, now); err != nil {
+				return err
+			}
+		}
 		if key != "" {
 			snap, err := json.Marshal(m)
 			if err != nil {

@@ -49,7 +49,15 @@ func setup(t *testing.T) *testBundle {
 	cs.Put(b.closed)
 	b.number = domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: "1001", WABAID: "2001", Status: domain.NumberConnected}
 	db.PutNumber(b.number)
+	putTemplate(b, "hello_world", domain.CategoryUtility)
 	return b
+}
+
+// putTemplate puts an approved template without parameters on the number's WABA.
+func putTemplate(b *testBundle, name, category string) {
+	b.db.PutTemplate(domain.Template{ID: domain.NewID(), WorkspaceID: b.ws, WABAID: "2001", Name: name, Language: "en_US",
+		Category: category, Status: domain.TemplateApproved, ParameterFormat: domain.ParametersPositional,
+		Components: []domain.TemplateComponent{{Type: "BODY", Text: "Hello"}}})
 }
 
 func text(to, body string) messaging.SendInput {
@@ -204,14 +212,14 @@ func TestSendMarketingOptOut(t *testing.T) {
 	c := b.open
 	c.MarketingOptedOut = true
 	b.contacts.Put(c)
-	b.db.PutTemplate(b.ws, "2001", "summer_sale", "en_US", "MARKETING")
-	b.db.PutTemplate(b.ws, "2001", "receipt", "en_US", "UTILITY")
+	putTemplate(b, "summer_sale", "MARKETING")
+	putTemplate(b, "receipt", "UTILITY")
 	_, err := b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "summer_sale"))
 	require.Equal(t, domain.KindOptedOut, kind(err))
 	_, err = b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "receipt"))
 	require.NoError(t, err)
 	_, err = b.svc.Send(context.Background(), b.owner, tmpl(c.ID.String(), "unknown_to_us"))
-	require.NoError(t, err, "an uncatalogued template is left to the worker and Meta")
+	require.Equal(t, domain.KindTemplateNotFound, kind(err), "an uncatalogued template")
 	_, err = b.svc.Send(context.Background(), b.owner, text(c.ID.String(), "still fine"))
 	require.NoError(t, err)
 }
@@ -387,6 +395,25 @@ func TestDeliver(t *testing.T) {
 		require.Equal(t, messaging.ResultFailed, out.Result)
 		require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}, stored(t, o, m).Error)
 	})
+	t.Run("MarketingLimitHoldsTheContact", func(t *testing.T) {
+		t.Parallel()
+		m, other := messagingtest.Queued(), messagingtest.Queued()
+		o := outboxOf(m)
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaFinal, Code: 131049, Title: "healthy ecosystem"}}
+		before := time.Now()
+		out, err := deliver(t, o, m, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		hold := o.Hold(m.WorkspaceID, m.ContactID)
+		require.WithinDuration(t, before.Add(domain.MarketingHold), hold, 5*time.Second, "24 hours from the failure")
+		require.True(t, o.Hold(other.WorkspaceID, other.ContactID).IsZero())
+		g.err = &domain.MetaError{Class: domain.MetaFinal, Code: 131026}
+		m2 := messagingtest.Queued()
+		o2 := outboxOf(m2)
+		_, err = deliver(t, o2, m2, g, &fakePacer{}, false)
+		require.NoError(t, err)
+		require.True(t, o2.Hold(m2.WorkspaceID, m2.ContactID).IsZero(), "other failures hold nothing")
+	})
 	t.Run("AuthFlagsTheNumber", func(t *testing.T) {
 		t.Parallel()
 		m := messagingtest.Queued()
@@ -467,10 +494,10 @@ func TestSendToASuppressedNumber(t *testing.T) {
 	require.Equal(t, domain.KindOptedOut, kind(err))
 
 	b.contacts.Suppress(b.ws, "+14155550191", domain.Suppression{MarketingOptedOut: true}, time.Now())
-	b.db.PutTemplate(b.ws, "2001", "hello_world", "en_US", "MARKETING")
+	putTemplate(b, "hello_world", "MARKETING")
 	_, err = b.svc.Send(ctx, b.owner, tmpl("+14155550191", "hello_world"))
 	require.Equal(t, domain.KindOptedOut, kind(err), "a marketing template to a marketing stop")
-	b.db.PutTemplate(b.ws, "2001", "hello_world", "en_US", "UTILITY")
+	putTemplate(b, "hello_world", "UTILITY")
 	res, err := b.svc.Send(ctx, b.owner, tmpl("+14155550191", "hello_world"))
 	require.NoError(t, err, "a utility template goes")
 	c, ok := b.contacts.Contact(b.ws, res.Message.ContactID)

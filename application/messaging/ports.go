@@ -30,15 +30,19 @@ type Numbers interface {
 	List(ctx context.Context, workspaceID domain.ID) ([]domain.PhoneNumber, error)
 }
 
-// MessageStore reads messages and the template catalogue.
+// MessageStore reads messages.
 type MessageStore interface {
 	GetMessage(ctx context.Context, workspaceID, id domain.ID) (domain.Message, error)
 	// ListByContact returns up to limit messages of a contact, newest first, with ids below
 	// before (all when before is the zero id).
 	ListByContact(ctx context.Context, workspaceID, contactID, before domain.ID, limit int) ([]domain.Message, error)
-	// TemplateCategory is the category (MARKETING, UTILITY, AUTHENTICATION) of a template of
-	// the WABA, "" when the template is not in our catalogue.
-	TemplateCategory(ctx context.Context, workspaceID domain.ID, wabaID, name, language string) (string, error)
+}
+
+// Templates reads the template catalogue (what Meta last said of a WABA's templates).
+type Templates interface {
+	// Template is the template of that name and language on the WABA; KindNotFound when
+	// the catalogue has none.
+	Template(ctx context.Context, workspaceID domain.ID, wabaID, name, language string) (domain.Template, error)
 }
 
 // QuotaState is a rate-limit counter after one request was counted.
@@ -96,6 +100,15 @@ type MessageWriter interface {
 	Queue(ctx context.Context, m domain.Message, ev domain.Occurrence) error
 }
 
+// MarketingLedger reads, in the current transaction, what the frequency caps weigh.
+type MarketingLedger interface {
+	// LockMarketing locks the contact's row until the transaction ends (parallel marketing
+	// sends to one contact take turns here, so two cannot both take the last slot) and
+	// returns the contact's marketing templates queued after since that did not fail, its
+	// hold, and the workspace's caps (MessagingSettings without its keywords).
+	LockMarketing(ctx context.Context, workspaceID, contactID domain.ID, since time.Time) (domain.MarketingHistory, domain.MessagingSettings, error)
+}
+
 // Jobs enqueues the send job in the current transaction (the outbox). priority is River's
 // 1 (first) to 4 (last); see priority.
 type Jobs interface {
@@ -109,6 +122,7 @@ type Repos struct {
 	Events      events.Log
 	Jobs        Jobs
 	Idempotency IdempotencySaver
+	Marketing   MarketingLedger
 }
 
 // TxRunner runs fn in one transaction.

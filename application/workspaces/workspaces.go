@@ -49,6 +49,7 @@ type Repos struct {
 	Erasure     ErasureJobs
 	Invitations Invitations
 	Mail        mail.Queue
+	Settings    MessagingSettingsStore
 }
 
 // TxRunner runs fn in one transaction.
@@ -65,6 +66,8 @@ type Service struct {
 	// Set by WithInvitations.
 	invitations Invitations
 	linkBase    string
+	// Set by WithMessagingSettings.
+	settings MessagingSettingsStore
 }
 
 // NewService returns the workspace use cases.

@@ -560,6 +560,8 @@ func checkStored(ctx context.Context, db *harness.DB, acked []harness.Payload) (
 var (
 	apiLine  = regexp.MustCompile(`API:\s+(\d+) accepted, (\d+) refused in ([\d.]+)s = (\d+) msg/s accepted; latency p50 ([\d.]+)ms p90 ([\d.]+)ms p99 ([\d.]+)ms`)
 	sendLine = regexp.MustCompile(`Send:\s+(\d+) sent to the sandbox, first to last in ([\d.]+)s = (\d+) msg/s sent`)
+	// The same load through the template check and the frequency caps (bench/send phase 3).
+	promoLine = regexp.MustCompile(`Template\+cap path: (\d+) vs (\d+) msg/s accepted = ([\d.]+) of`)
 )
 
 // sendBench runs the existing send benchmark and reports its figures.
@@ -595,6 +597,11 @@ func sendBench(ctx context.Context, rep *harness.Report, base string, n int, lab
 		rep.Add("3 send", label+": sent/s to the sandbox", m[3]+"/s ("+m[1]+" in "+m[2]+"s)", ">= 1,000/s", harness.Verdict(sent >= 1000))
 	} else {
 		rep.Add("3 send", "sent", "could not parse the send line (see raw.send_output in the JSON)", "", "")
+	}
+	if m := promoLine.FindStringSubmatch(text); m != nil {
+		ratio, _ := strconv.ParseFloat(m[3], 64)
+		rep.Add("3 send", label+": MARKETING template (caps checked) accepted/s", m[1]+"/s vs "+m[2]+"/s utility = "+m[3],
+			">= 0.90 of the utility path", harness.Verdict(ratio >= 0.9))
 	}
 	return nil
 }

@@ -671,6 +671,17 @@ func newSender(ctx context.Context, apiURL string, sb *sandbox.Sandbox, plan str
 	if _, err := c.Connect(ctx, u, ws, acct.AccessToken, acct.WABAID, acct.PhoneNumberID); err != nil {
 		return nil, err
 	}
+	// Template sends are checked against the catalogue, which the connected number's
+	// template sync fills (hello_world is on every sandbox WABA).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r, err := c.Do(ctx, "GET", "/v1/workspaces/"+ws+"/templates?name=hello_world", u.Token, nil)
+		if err == nil && r.Status == 200 && len(r.JSON()["data"].([]any)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("hello_world was not synced: %d %v", r.Status, err)
+		}
+	}
 	s := &sender{c: c, u: u, ws: ws}
 	salt := time.Now().UnixNano() % 1000
 	for i := range contacts {

@@ -160,6 +160,30 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 			ts = append(ts, target{ws, ct["id"].(string)})
 		}
 		targets = append(targets, ts)
+		// The catalogue, as a sync writes it: every template send is checked against it.
+		if err := seedTemplates(ctx, pool, sb, ws, acct.WABAID); err != nil {
+			return err
+		}
+	}
+	// Contacts for the marketing phase: one per message, so each send pays the caps' lock
+	// and count without reaching a cap (inserted directly: the API phase is what is timed).
+	var promoTargets []target
+	for i, ts := range targets {
+		rows, err := pool.Query(ctx, `
+			INSERT INTO contacts (workspace_id, id, phone, wa_id, created_at, updated_at)
+			SELECT $1, gen_random_uuid(), '+1416' || lpad(($2::int)::text, 3, '0') || lpad(g::text, 6, '0'),
+				'1416' || lpad(($2::int)::text, 3, '0') || lpad(g::text, 6, '0'), now(), now()
+			FROM generate_series(1, $3) g RETURNING id::text`, ts[0].ws, 200+i, n/nws+1)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			promoTargets = append(promoTargets, target{ts[0].ws, id})
+		}
 	}
 
 	// Phase 1: the API, with the workers sending at the same time (or paused, in burst mode).
@@ -171,37 +195,42 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 		}
 	}
 	fmt.Printf("sending %d template messages from %d clients to %d workspaces (sandbox: no latency, numbers at 1,000 msg/s; %s)\n", n, conc, nws, mode)
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var failures atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
+	send := func(template string, pick func(i int) target) (lat []time.Duration, failures int64, elapsed time.Duration) {
+		lat = make([]time.Duration, n)
+		var next, failed atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					tg := pick(i)
+					t0 := time.Now()
+					_, err := c.do("POST", "/v1/workspaces/"+tg.ws+"/messages", tok, map[string]any{"to": tg.contact, "type": "template",
+						"template": map[string]any{"name": template, "language": map[string]string{"code": "en_US"}}}, 202)
+					lat[i] = time.Since(t0)
+					if err != nil {
+						failed.Add(1)
+					}
 				}
-				ts := targets[i%nws]
-				tg := ts[(i/nws)%len(ts)]
-				t0 := time.Now()
-				_, err := c.do("POST", "/v1/workspaces/"+tg.ws+"/messages", tok, map[string]any{"to": tg.contact, "type": "template",
-					"template": map[string]any{"name": "hello_world", "language": map[string]string{"code": "en_US"}}}, 202)
-				lat[i] = time.Since(t0)
-				if err != nil {
-					failures.Add(1)
-				}
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		return lat, failed.Load(), time.Since(start)
 	}
-	wg.Wait()
-	apiElapsed := time.Since(start)
+	start := time.Now()
+	lat, failures, apiElapsed := send("hello_world", func(i int) target {
+		ts := targets[i%nws]
+		return ts[(i/nws)%len(ts)]
+	})
 
 	// Phase 2: wait until every accepted message has its wamid.
-	accepted := n - int(failures.Load())
+	accepted := n - int(failures)
 	if burst {
 		if err := rc.QueueResume(ctx, "outbound", nil); err != nil {
 			return err
@@ -230,11 +259,28 @@ func run(n, conc, nws, contactsPer int, burst bool) error {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	fmt.Printf("API:  %d accepted, %d refused in %.2fs = %.0f msg/s accepted; latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms\n",
-		accepted, failures.Load(), apiElapsed.Seconds(), float64(accepted)/apiElapsed.Seconds(),
+		accepted, failures, apiElapsed.Seconds(), float64(accepted)/apiElapsed.Seconds(),
 		ms(pct(.50)), ms(pct(.90)), ms(pct(.99)), ms(lat[len(lat)-1]))
 	fmt.Printf("Send: %d sent to the sandbox, first to last in %.2fs = %.0f msg/s sent (%d already sent when the API phase ended; all done %.2fs after the first request)\n",
 		accepted, lastSent.Sub(firstSent).Seconds(), float64(accepted)/lastSent.Sub(firstSent).Seconds(), sentAtAPIEnd, last.Sub(start).Seconds())
 	fmt.Printf("Sandbox: %d messages accepted by the simulated Graph API\n", len(sb.Messages()))
+
+	// Phase 3: the same API load with a MARKETING template to distinct contacts, so every
+	// send also takes the frequency caps' path (the contact's row lock and count), none
+	// capped; the workers send meanwhile, or are paused again with -burst, as in phase 1.
+	if burst { // the same conditions as phase 1: workers paused
+		if err := rc.QueuePause(ctx, "outbound", nil); err != nil {
+			return err
+		}
+	}
+	plat, pfail, pElapsed := send("bench_promo", func(i int) target { return promoTargets[i%len(promoTargets)] })
+	paccepted := n - int(pfail)
+	slices.Sort(plat)
+	ppct := func(p float64) time.Duration { return plat[min(len(plat)-1, int(float64(len(plat))*p))] }
+	baseRate, mkt := float64(accepted)/apiElapsed.Seconds(), float64(paccepted)/pElapsed.Seconds()
+	fmt.Printf("API marketing: %d accepted, %d refused in %.2fs = %.0f msg/s accepted; latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms\n",
+		paccepted, pfail, pElapsed.Seconds(), mkt, ms(ppct(.50)), ms(ppct(.90)), ms(ppct(.99)), ms(plat[len(plat)-1]))
+	fmt.Printf("Template+cap path: %.0f vs %.0f msg/s accepted = %.2f of the utility template path\n", mkt, baseRate, mkt/baseRate)
 	return nil
 }
 
@@ -268,6 +314,22 @@ func (c *client) do(method, path, token string, body any, want int) (map[string]
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	return m, nil
+}
+
+// seedTemplates puts the templates the benchmark sends in the workspace's catalogue:
+// hello_world (UTILITY, every sandbox WABA has it) and bench_promo (MARKETING, added to the
+// sandbox WABA too).
+func seedTemplates(ctx context.Context, pool *pgxpool.Pool, sb *sandbox.Sandbox, ws, wabaID string) error {
+	if _, err := sb.AddTemplate(wabaID, sandbox.TemplateSpec{Name: "bench_promo", Language: "en_US", Category: "MARKETING",
+		Components: json.RawMessage(`[{"type":"BODY","text":"Sale"}]`)}); err != nil {
+		return err
+	}
+	_, err := pool.Exec(ctx, `
+		INSERT INTO templates (workspace_id, id, waba_id, name, language, category, status, components, updated_at)
+		VALUES ($1, gen_random_uuid(), $2, 'hello_world', 'en_US', 'UTILITY', 'APPROVED', '[{"type":"BODY","text":"Hello World"}]', now()),
+			($1, gen_random_uuid(), $2, 'bench_promo', 'en_US', 'MARKETING', 'APPROVED', '[{"type":"BODY","text":"Sale"}]', now())
+		ON CONFLICT (waba_id, name, language) DO NOTHING`, ws, wabaID)
+	return err
 }
 
 // scratchDatabase creates a fresh database on the server of base and returns its URL and

@@ -59,14 +59,15 @@ func DefaultOptInKeywords() []string { return append([]string(nil), defaultOptIn
 // upper-cased. Store per-workspace keywords normalized to show users what will match.
 func Normalize(text string) string { return strings.ToUpper(strings.TrimSpace(text)) }
 
-// Decide classifies one text. extraOptOut are the workspace's additional opt-out keywords,
-// matched like the defaults (blank extras never match). A text that is both an extra
+// Decide classifies one text. extraOptOut are the workspace's additional opt-out keywords
+// and extraOptIn its additional opt-in ones, matched like the defaults (blank extras never
+// match). A text that is both an extra
 // opt-out keyword and an opt-in keyword opts out: honouring a stop request is the one
 // mistake we cannot afford to make the other way.
 //
 // Decide(text) matches keyword k exactly when Normalize(text) == Normalize(k); it compares
 // rune by rune instead of building the upper-case copies, so it does not allocate.
-func Decide(text string, extraOptOut []string) Action {
+func Decide(text string, extraOptOut []string, extraOptIn ...string) Action {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return None
@@ -83,6 +84,11 @@ func Decide(text string, extraOptOut []string) Action {
 	}
 	for _, k := range defaultOptIn {
 		if sameUpper(text, k) {
+			return OptIn
+		}
+	}
+	for _, k := range extraOptIn {
+		if k = strings.TrimSpace(k); k != "" && sameUpper(text, k) {
 			return OptIn
 		}
 	}
@@ -108,13 +114,13 @@ func sameUpper(a, b string) bool {
 // keyword reply: a text's body, a quick reply's label and payload, an interactive reply's
 // title and id; media captions, reactions and the like have none): OptOut when any of them
 // opts out, else OptIn when any opts in, else None.
-func DecideMessage(m *domain.InboundMessage, extraOptOut []string) Action {
+func DecideMessage(m *domain.InboundMessage, extraOptOut []string, extraOptIn ...string) Action {
 	if m == nil {
 		return None
 	}
 	action := None
 	for _, text := range m.Replies {
-		switch Decide(text, extraOptOut) {
+		switch Decide(text, extraOptOut, extraOptIn...) {
 		case OptOut:
 			return OptOut
 		case OptIn:

@@ -232,6 +232,19 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 		}
 		s.MarkUndeliverable(body.WaID)
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	case "POST marketing-limit":
+		var body struct {
+			WaID string `json:"wa_id"`
+		}
+		if !devDecode(w, r, &body) {
+			return
+		}
+		if onlyDigits(body.WaID) == "" {
+			devError(w, errors.New("sandbox: wa_id is required"))
+			return
+		}
+		s.MarkMarketingLimited(body.WaID)
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 	case "POST throughput":
 		var body struct {
 			PhoneNumberID string `json:"phone_number_id"`

@@ -528,6 +528,7 @@ func (s *Sandbox) accept(phoneID string, req *sendRequest, raw []byte, acc accep
 	p := s.state.phones[phoneID]
 	inWindow := s.state.inWindow(phoneID, acc.waID, acc.userID, now)
 	undeliverable := acc.waID != "" && s.state.undeliverable[acc.waID]
+	marketingLimited := acc.waID != "" && acc.template != nil && acc.template.category == "MARKETING" && s.state.marketingLimited[acc.waID]
 	m := &Message{
 		ID: newWAMID(orDefault(acc.waID, acc.userID)), PhoneNumberID: phoneID, WABAID: p.wabaID,
 		To: acc.waID, UserID: acc.userID, Type: req.Type, BizOpaqueCallbackData: req.BizOpaque,
@@ -546,6 +547,12 @@ func (s *Sandbox) accept(phoneID string, req *sendRequest, raw []byte, acc accep
 		plan = []statusStep{{status: "failed", err: &webhookError{
 			Code: 131026, Title: "Message undeliverable", Message: "Message undeliverable",
 			ErrorData: errorDetails{Details: "Message Undeliverable."},
+		}}}
+	case marketingLimited:
+		plan = []statusStep{{status: "failed", err: &webhookError{
+			Code: 131049, Title: "This message was not delivered to maintain healthy ecosystem engagement.",
+			Message:   "This message was not delivered to maintain healthy ecosystem engagement.",
+			ErrorData: errorDetails{Details: "In order to maintain a healthy ecosystem engagement, the message failed to be delivered."},
 		}}}
 	case acc.template == nil && !inWindow:
 		plan = []statusStep{{status: "failed", err: &webhookError{

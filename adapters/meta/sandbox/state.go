@@ -39,13 +39,15 @@ type state struct {
 	windows       map[windowKey]time.Time
 	userWaID      map[string]string // BSUID -> wa_id, learned from inbound messages
 	undeliverable map[string]bool
-	inbound       map[string]string // inbound wamid -> phone_number_id (mark-read checks)
-	inboundOrder  ring[string]
-	messages      map[string]*Message
-	messageOrder  ring[*Message]
-	calls         ring[Call]
-	webhooks      ring[WebhookDelivery]
-	verified      map[string]bool // callback URLs that passed the GET handshake
+	// marketingLimited: marketing templates to these wa_ids fail with 131049.
+	marketingLimited map[string]bool
+	inbound          map[string]string // inbound wamid -> phone_number_id (mark-read checks)
+	inboundOrder     ring[string]
+	messages         map[string]*Message
+	messageOrder     ring[*Message]
+	calls            ring[Call]
+	webhooks         ring[WebhookDelivery]
+	verified         map[string]bool // callback URLs that passed the GET handshake
 }
 
 func newState() state {
@@ -59,14 +61,14 @@ func newState() state {
 		templates:     map[string]*template{},
 		windows:       map[windowKey]time.Time{},
 		userWaID:      map[string]string{},
-		undeliverable: map[string]bool{},
-		inbound:       map[string]string{},
-		inboundOrder:  newRing[string](maxInbound),
-		messages:      map[string]*Message{},
-		messageOrder:  newRing[*Message](maxMessages),
-		calls:         newRing[Call](maxCalls),
-		webhooks:      newRing[WebhookDelivery](maxWebhookLog),
-		verified:      map[string]bool{},
+		undeliverable: map[string]bool{}, marketingLimited: map[string]bool{},
+		inbound:      map[string]string{},
+		inboundOrder: newRing[string](maxInbound),
+		messages:     map[string]*Message{},
+		messageOrder: newRing[*Message](maxMessages),
+		calls:        newRing[Call](maxCalls),
+		webhooks:     newRing[WebhookDelivery](maxWebhookLog),
+		verified:     map[string]bool{},
 	}
 }
 
@@ -372,6 +374,14 @@ func (s *Sandbox) MarkUndeliverable(waID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state.undeliverable[onlyDigits(waID)] = true
+}
+
+// MarkMarketingLimited makes marketing templates to waID (digits, "+" optional) fail with
+// 131049 (the user's marketing limit), in the failed status webhook as Meta reports it.
+func (s *Sandbox) MarkMarketingLimited(waID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.marketingLimited[onlyDigits(waID)] = true
 }
 
 // SetThroughput changes a number's send limit (messages per second).

@@ -115,7 +115,7 @@ func RunContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		r, ok, err := s.Directory.RouteByPhoneNumberID(ctx, pid2)
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.Equal(t, inbound.Route{Number: n2.Number, Settings: inbound.Settings{OptOutKeywords: []string{}}}, r)
+		require.Equal(t, inbound.Route{Number: n2.Number, Settings: inbound.Settings{OptOutKeywords: []string{}, OptInKeywords: []string{}}}, r)
 		_, ok, err = s.Directory.RouteByPhoneNumberID(ctx, uniq("unknown"))
 		require.NoError(t, err)
 		require.False(t, ok)

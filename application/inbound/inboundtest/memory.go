@@ -70,11 +70,12 @@ type Memory struct {
 	Events        []domain.Occurrence
 	Jobs          []domain.ID
 	Audit         []domain.AuditEntry
-	FailNext      error    // returned by the next InTx after fn ran (a failed commit)
-	FailText      string   // ReceiveInbound of a message holding this text always fails (a body that cannot be processed)
-	Txs           int      // transactions run
-	Lookups       int      // RouteByPhoneNumberID calls
-	Locked        []string // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
+	FailNext      error                   // returned by the next InTx after fn ran (a failed commit)
+	FailText      string                  // ReceiveInbound of a message holding this text always fails (a body that cannot be processed)
+	Txs           int                     // transactions run
+	Lookups       int                     // RouteByPhoneNumberID calls
+	Locked        []string                // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
+	Holds         map[domain.ID]time.Time // contact -> what HoldMarketing set
 }
 
 // NewMemory returns an empty store.
@@ -156,6 +157,9 @@ func (m *Memory) RouteByPhoneNumberID(_ context.Context, id string) (inbound.Rou
 			s := m.Settings[n.WorkspaceID]
 			if s.OptOutKeywords == nil {
 				s.OptOutKeywords = []string{}
+			}
+			if s.OptInKeywords == nil {
+				s.OptInKeywords = []string{}
 			}
 			return inbound.Route{Number: n.Number, Settings: s}, true, nil
 		}
@@ -388,6 +392,17 @@ func (m *Memory) UpdateDelivery(ctx context.Context, msg domain.Message, ev doma
 		s.Error, s.Pricing = msg.Error, msg.Pricing
 	}
 	return m.Append(ctx, ev)
+}
+
+// HoldMarketing implements inbound.MessageStore: a later hold stays.
+func (m *Memory) HoldMarketing(_ context.Context, ws, contactID domain.ID, until time.Time) error {
+	if m.Holds == nil {
+		m.Holds = map[domain.ID]time.Time{}
+	}
+	if until.After(m.Holds[contactID]) {
+		m.Holds[contactID] = until
+	}
+	return nil
 }
 
 // AccountStore.

@@ -206,7 +206,7 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 			m := fx.Seed(t, from)
 			e := domain.MessageError{Code: 131026, Title: "Message undeliverable", Detail: "Message Undeliverable."}
 			ev := failed(m)
-			require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev))
+			require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, time.Time{}))
 			got := fx.Message(t, m.WorkspaceID, m.ID)
 			require.Equal(t, domain.StatusFailed, got.Status, "from %s", from)
 			require.Equal(t, &e, got.Error)
@@ -216,7 +216,7 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		// Without Meta's code.
 		m := fx.Seed(t, domain.StatusQueued)
 		e := domain.MessageError{Title: "Contact opted out", Detail: "not sent"}
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, failed(m)))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, failed(m), time.Time{}))
 		require.Equal(t, &e, fx.Message(t, m.WorkspaceID, m.ID).Error)
 	})
 
@@ -225,15 +225,15 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		o, fx := newOutbox(t)
 		m := fx.Seed(t, domain.StatusQueued)
 		first := domain.MessageError{Code: 131026, Title: "first", Detail: "first"}
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, first, at, failed(m)))
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, domain.MessageError{Code: 1, Title: "second"}, at.Add(time.Hour), failed(m)))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, first, at, failed(m), time.Time{}))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, m.ID, domain.MessageError{Code: 1, Title: "second"}, at.Add(time.Hour), failed(m), time.Time{}))
 		got := fx.Message(t, m.WorkspaceID, m.ID)
 		require.Equal(t, &first, got.Error, "the first reason stays")
 		requireTime(t, at, got.FailedAt)
 		require.Len(t, fx.Events(t, m.WorkspaceID), 1, "no second event")
 
 		in := fx.Seed(t, domain.StatusReceived)
-		require.NoError(t, o.MarkFailed(ctx, in.WorkspaceID, in.ID, first, at, failed(in)))
+		require.NoError(t, o.MarkFailed(ctx, in.WorkspaceID, in.ID, first, at, failed(in), time.Time{}))
 		require.Empty(t, fx.Events(t, in.WorkspaceID))
 		got = fx.Message(t, in.WorkspaceID, in.ID)
 		require.Equal(t, domain.StatusReceived, got.Status, "a received message never fails")
@@ -242,7 +242,7 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 
 		// Another workspace's id fails nothing.
 		other := fx.Seed(t, domain.StatusQueued)
-		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, other.ID, first, at, failed(other)))
+		require.NoError(t, o.MarkFailed(ctx, m.WorkspaceID, other.ID, first, at, failed(other), time.Time{}))
 		require.Equal(t, domain.StatusQueued, fx.Message(t, other.WorkspaceID, other.ID).Status)
 	})
 

@@ -53,7 +53,9 @@ type Memory struct {
 	state      *sendState
 	workspaces map[domain.ID]domain.Workspace
 	numbers    map[key]domain.PhoneNumber
-	templates  map[templateKey]string // category
+	templates  map[templateKey]domain.Template
+	caps       map[domain.ID]domain.MessagingSettings // by workspace; the defaults when absent
+	holds      map[key]time.Time                      // contact -> marketing hold
 }
 
 // NewMemory returns an empty database whose contacts are cs.
@@ -61,7 +63,8 @@ func NewMemory(cs *contactstest.Memory) *Memory {
 	return &Memory{contacts: cs,
 		state: &sendState{messages: map[key]domain.Message{}, jobs: map[domain.ID]int{},
 			idem: map[idemKey]messaging.IdempotencyRecord{}},
-		workspaces: map[domain.ID]domain.Workspace{}, numbers: map[key]domain.PhoneNumber{}, templates: map[templateKey]string{}}
+		workspaces: map[domain.ID]domain.Workspace{}, numbers: map[key]domain.PhoneNumber{}, templates: map[templateKey]domain.Template{},
+		caps: map[domain.ID]domain.MessagingSettings{}, holds: map[key]time.Time{}}
 }
 
 // InTx runs fn on a copy of the state (the contacts' too), committed when fn returns nil.
@@ -69,9 +72,9 @@ func NewMemory(cs *contactstest.Memory) *Memory {
 func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r messaging.Repos) error) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	tx := &memoryTx{s: db.state.clone()}
+	tx := &memoryTx{s: db.state.clone(), db: db}
 	err := db.contacts.InTx(ctx, func(ctx context.Context, cr contacts.Repos) error {
-		return fn(ctx, messaging.Repos{Contacts: cr.Contacts, Messages: tx, Events: tx, Jobs: tx, Idempotency: tx})
+		return fn(ctx, messaging.Repos{Contacts: cr.Contacts, Messages: tx, Events: tx, Jobs: tx, Idempotency: tx, Marketing: tx})
 	})
 	if err == nil {
 		db.state = tx.s
@@ -101,11 +104,25 @@ func (db *Memory) PutNumber(n domain.PhoneNumber) {
 	db.numbers[key{n.WorkspaceID, n.ID}] = n
 }
 
-// PutTemplate puts a template of a WABA of ws in the catalogue, with its category.
-func (db *Memory) PutTemplate(ws domain.ID, wabaID, name, language, category string) {
+// PutTemplate puts t in the catalogue (under its workspace, WABA, name and language).
+func (db *Memory) PutTemplate(t domain.Template) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.templates[templateKey{ws, wabaID, name, language}] = category
+	db.templates[templateKey{t.WorkspaceID, t.WABAID, t.Name, t.Language}] = t
+}
+
+// PutCaps sets the frequency caps of ws.
+func (db *Memory) PutCaps(ws domain.ID, perDay, perWeek int) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.caps[ws] = domain.MessagingSettings{MarketingPerContactPerDay: perDay, MarketingPerContactPerWeek: perWeek}
+}
+
+// PutHold sets a contact's marketing hold.
+func (db *Memory) PutHold(ws, contactID domain.ID, until time.Time) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.holds[key{ws, contactID}] = until
 }
 
 // PutIdempotency stores r as it is, bypassing every rule.
@@ -188,12 +205,15 @@ func (db *Memory) ListByContact(_ context.Context, ws, contactID, before domain.
 	return out[:min(limit, len(out))], nil
 }
 
-// TemplateCategory is the category of a template of ws's WABA, "" when it is not in the
-// catalogue.
-func (db *Memory) TemplateCategory(_ context.Context, ws domain.ID, wabaID, name, language string) (string, error) {
+// Template is a template of ws's WABA; KindNotFound when it is not in the catalogue.
+func (db *Memory) Template(_ context.Context, ws domain.ID, wabaID, name, language string) (domain.Template, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.templates[templateKey{ws, wabaID, name, language}], nil
+	t, ok := db.templates[templateKey{ws, wabaID, name, language}]
+	if !ok {
+		return t, domain.NotFound("template")
+	}
+	return t, nil
 }
 
 // Find returns the unexpired record for key.
@@ -249,7 +269,29 @@ func (l numberList) List(_ context.Context, ws domain.ID) ([]domain.PhoneNumber,
 
 // memoryTx is a transaction's side: it works on its copy of the state, which InTx holds
 // the lock for.
-type memoryTx struct{ s *sendState }
+type memoryTx struct {
+	s  *sendState
+	db *Memory // its mu is held by InTx
+}
+
+// LockMarketing returns the contact's marketing messages queued after since that did not
+// fail, its hold and its workspace's caps (transactions run one at a time: no lock needed).
+func (t *memoryTx) LockMarketing(_ context.Context, ws, contactID domain.ID, since time.Time) (domain.MarketingHistory, domain.MessagingSettings, error) {
+	var h domain.MarketingHistory
+	for k, m := range t.s.messages {
+		if k.ws == ws && m.ContactID == contactID && m.Direction == domain.Outbound && m.Category == domain.CategoryMarketing &&
+			m.Status != domain.StatusFailed && m.CreatedAt.After(since) {
+			h.Sent = append(h.Sent, m.CreatedAt)
+		}
+	}
+	h.HoldUntil = t.db.holds[key{ws, contactID}]
+	caps, ok := t.db.caps[ws]
+	if !ok {
+		caps = domain.MessagingSettings{MarketingPerContactPerDay: domain.DefaultMarketingPerDay,
+			MarketingPerContactPerWeek: domain.DefaultMarketingPerWeek}
+	}
+	return h, caps, nil
+}
 
 func (t *memoryTx) Append(_ context.Context, os ...domain.Occurrence) error {
 	t.s.events = append(t.s.events, os...)
@@ -268,7 +310,7 @@ func (t *memoryTx) Queue(_ context.Context, m domain.Message, ev domain.Occurren
 		content = []byte(`{}`)
 	}
 	t.s.messages[k] = domain.Message{ID: m.ID, WorkspaceID: m.WorkspaceID, ContactID: m.ContactID, PhoneNumberID: m.PhoneNumberID,
-		Direction: domain.Outbound, Type: m.Type, Content: content, Status: m.Status, CreatedAt: m.CreatedAt}
+		Direction: domain.Outbound, Type: m.Type, Content: content, Status: m.Status, CreatedAt: m.CreatedAt, Category: m.Category}
 	t.s.events = append(t.s.events, ev)
 	return nil
 }

@@ -31,6 +31,7 @@ type Outbox struct {
 	numbers  map[key]*domain.PhoneNumber
 	reported map[string][]messaging.ReportedStatus // by wamid
 	events   []domain.Occurrence
+	holds    map[key]time.Time // contact -> marketing hold
 }
 
 // NewOutbox returns an empty outbox.
@@ -150,8 +151,8 @@ func (o *Outbox) Events() []domain.Occurrence {
 }
 
 // MarkFailed records e unless the message already failed or was received, and then
-// appends ev.
-func (o *Outbox) MarkFailed(_ context.Context, ws, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence) error {
+// appends ev and keeps holdUntil as the contact's marketing hold (Holds).
+func (o *Outbox) MarkFailed(_ context.Context, ws, id domain.ID, e domain.MessageError, at time.Time, ev domain.Occurrence, holdUntil time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, ok := o.rows[key{ws, id}]
@@ -160,7 +161,20 @@ func (o *Outbox) MarkFailed(_ context.Context, ws, id domain.ID, e domain.Messag
 	}
 	r.m.Status, r.failed, r.err = domain.StatusFailed, &at, &e
 	o.events = append(o.events, ev)
+	if !holdUntil.IsZero() {
+		if o.holds == nil {
+			o.holds = map[key]time.Time{}
+		}
+		o.holds[key{ws, r.m.ContactID}] = holdUntil
+	}
 	return nil
+}
+
+// Hold is the marketing hold MarkFailed set on a contact (zero when none).
+func (o *Outbox) Hold(ws, contactID domain.ID) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.holds[key{ws, contactID}]
 }
 
 // Status reads a message's status; KindNotFound when it is gone.

@@ -24,6 +24,7 @@ type SendSubject struct {
 	Tx         messaging.TxRunner
 	Contacts   messaging.Contacts
 	Messages   messaging.MessageStore
+	Templates  messaging.Templates
 	Workspaces messaging.Workspaces
 	Numbers    messaging.Numbers
 	Keys       messaging.IdempotencyKeys
@@ -31,8 +32,8 @@ type SendSubject struct {
 	Workspace func(t *testing.T, plan domain.Plan) domain.ID
 	// Number stores n in its workspace, as connecting a number does.
 	Number func(t *testing.T, n domain.PhoneNumber)
-	// Template puts a template of a WABA of ws in the catalogue.
-	Template func(t *testing.T, ws domain.ID, wabaID, name, language, category string)
+	// Template puts tm in the catalogue, as a sync does.
+	Template func(t *testing.T, tm domain.Template)
 	// Suppress keeps s under address in ws's suppression list, as a deleted contact's
 	// opt-out by keyword at at (and Meta's marketing stop) leaves it.
 	Suppress func(t *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time)
@@ -44,16 +45,14 @@ type SendSubject struct {
 
 // NewSendSubject returns the Memory as a contract subject.
 func NewSendSubject(db *Memory) SendSubject {
-	return SendSubject{Tx: db, Contacts: db.Contacts(), Messages: db, Workspaces: db, Numbers: db.Numbers(), Keys: db,
+	return SendSubject{Tx: db, Contacts: db.Contacts(), Messages: db, Templates: db, Workspaces: db, Numbers: db.Numbers(), Keys: db,
 		Workspace: func(_ *testing.T, plan domain.Plan) domain.ID {
 			w := domain.Workspace{ID: domain.NewID(), Name: "Acme", Plan: plan}
 			db.PutWorkspace(w)
 			return w.ID
 		},
-		Number: func(_ *testing.T, n domain.PhoneNumber) { db.PutNumber(n) },
-		Template: func(_ *testing.T, ws domain.ID, wabaID, name, language, category string) {
-			db.PutTemplate(ws, wabaID, name, language, category)
-		},
+		Number:   func(_ *testing.T, n domain.PhoneNumber) { db.PutNumber(n) },
+		Template: func(_ *testing.T, tm domain.Template) { db.PutTemplate(tm) },
 		Suppress: func(_ *testing.T, ws domain.ID, address string, s domain.Suppression, at time.Time) {
 			db.contacts.Suppress(ws, address, s, at)
 		},
@@ -407,24 +406,47 @@ func RunSendContract(t *testing.T, newSubject func(t *testing.T) SendSubject) {
 		require.Empty(t, list(domain.NewID(), domain.NilID, 10), "a contact without messages")
 	})
 
-	t.Run("TemplateCategoryIsEmptyWhenUnknown", func(t *testing.T) {
+	t.Run("TemplateReadsTheCatalogue", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)
 		ws, other := sub.Workspace(t, domain.PlanFree), sub.Workspace(t, domain.PlanFree)
-		sub.Template(t, ws, "2001", "summer_sale", "en_US", "MARKETING")
-		sub.Template(t, ws, "2001", "receipt", "en_US", "UTILITY")
-		category := func(ws domain.ID, wabaID, name, language string) string {
-			t.Helper()
-			cat, err := sub.Messages.TemplateCategory(ctx, ws, wabaID, name, language)
-			require.NoError(t, err)
-			return cat
+		sale := domain.Template{ID: domain.NewID(), WorkspaceID: ws, WABAID: "2001", MetaTemplateID: "9001", Name: "summer_sale",
+			Language: "en_US", Category: "MARKETING", Status: "PAUSED", QualityRating: "RED", ParameterFormat: domain.ParametersNamed,
+			Components: []domain.TemplateComponent{{Type: "BODY", Text: "Hi {{first_name}}"},
+				{Type: "BUTTONS", Buttons: []domain.TemplateButton{{Type: "URL", Text: "Shop", URL: "https://x.test/{{1}}"}}}},
+			CreatedAt: at, UpdatedAt: at}
+		sub.Template(t, sale)
+		got, err := sub.Templates.Template(ctx, ws, "2001", "summer_sale", "en_US")
+		require.NoError(t, err)
+		require.Equal(t, sale.ID, got.ID)
+		require.Equal(t, []any{"MARKETING", "PAUSED", "RED", domain.ParametersNamed, sale.Components},
+			[]any{got.Category, got.Status, got.QualityRating, got.ParameterFormat, got.Components})
+		for _, k := range [][4]any{{ws, "2001", "summer_sale", "pt_BR"}, {ws, "2002", "summer_sale", "en_US"},
+			{other, "2001", "summer_sale", "en_US"}, {ws, "2001", "unknown", "en_US"}} {
+			_, err := sub.Templates.Template(ctx, k[0].(domain.ID), k[1].(string), k[2].(string), k[3].(string))
+			require.True(t, domain.IsKind(err, domain.KindNotFound), "%v: %v", k, err)
 		}
-		require.Equal(t, "MARKETING", category(ws, "2001", "summer_sale", "en_US"))
-		require.Equal(t, "UTILITY", category(ws, "2001", "receipt", "en_US"))
-		require.Empty(t, category(ws, "2001", "summer_sale", "pt_BR"), "another language")
-		require.Empty(t, category(ws, "2002", "summer_sale", "en_US"), "another WABA")
-		require.Empty(t, category(other, "2001", "summer_sale", "en_US"), "another workspace")
-		require.Empty(t, category(ws, "2001", "unknown", "en_US"), "a template not in the catalogue")
+	})
+
+	t.Run("LockMarketingCountsRecentMarketing", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws := sub.Workspace(t, domain.PlanFree)
+		c := create(t, sub, contact(ws, "+14155550301"))
+		for i, cat := range []string{"MARKETING", "MARKETING", "UTILITY", "MARKETING"} {
+			m := message(ws, c.ID)
+			m.Type, m.Category, m.CreatedAt = "template", cat, at.Add(time.Duration(i-2)*24*time.Hour)
+			queue(t, sub, m)
+		}
+		require.NoError(t, sub.Tx.InTx(ctx, func(ctx context.Context, r messaging.Repos) error {
+			h, caps, err := r.Marketing.LockMarketing(ctx, ws, c.ID, at.Add(-36*time.Hour))
+			require.NoError(t, err)
+			require.Len(t, h.Sent, 2, "the marketing ones after since: day -1 and day +1")
+			require.True(t, h.HoldUntil.IsZero())
+			require.Equal(t, domain.DefaultMarketingPerDay, caps.MarketingPerContactPerDay)
+			require.Equal(t, domain.DefaultMarketingPerWeek, caps.MarketingPerContactPerWeek)
+			return nil
+		}))
 	})
 
 	t.Run("WorkspaceReadsThePlan", func(t *testing.T) {

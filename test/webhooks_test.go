@@ -177,6 +177,18 @@ func TestWebhookFixtures(t *testing.T) {
 	t.Parallel()
 	h := startHooks(t)
 	ctx := context.Background()
+	// The templates the template fixtures speak of, as a sync would have stored them before
+	// Meta's news (a webhook about a template not known here asks for a sync instead).
+	// No report time yet, so the fixtures' January timestamps apply.
+	for _, tp := range [][4]string{
+		{"order_confirmation", "en_US", "1689556908129832", "UTILITY"}, {"promo_verano", "es_MX", "1689556908129833", "MARKETING"},
+		{"weekly_deals", "en_US", "1689556908129834", "MARKETING"}, {"old_welcome", "hi", "1689556908129835", "UTILITY"},
+	} {
+		_, err := h.a.Pool.Exec(ctx, `INSERT INTO templates (workspace_id, id, waba_id, meta_template_id, name, language, category,
+			status, quality_rating, components, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 'GREEN', '[]', now())`,
+			h.ws, domain.NewID(), fixtureWABA, tp[2], tp[0], tp[1], tp[3])
+		require.NoError(t, err)
+	}
 	sheena, jose, priya, jurgen := "+16505551234", "+5215512345678", "+919812345678", "+4915112345678"
 	ana := "BR.13491208655302741918"
 
@@ -261,23 +273,30 @@ func TestWebhookFixtures(t *testing.T) {
 			status, _, category, reason, metaID := template("order_confirmation", "en_US")
 			require.Equal(t, "APPROVED", status)
 			require.Equal(t, "UTILITY", category)
-			require.Equal(t, "NONE", reason)
+			require.Empty(t, reason, "Meta's NONE is no reason")
 			require.Equal(t, "1689556908129832", metaID)
 		},
 		"template_status_rejected.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'REJECTED' AND rejected_reason = 'INVALID_FORMAT'`))
+			status, _, _, reason, _ := template("promo_verano", "es_MX")
+			require.Equal(t, "REJECTED", status)
+			require.Equal(t, "INVALID_FORMAT", reason)
 		},
 		"template_status_paused.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'PAUSED'`))
+			status, _, _, _, _ := template("weekly_deals", "en_US")
+			require.Equal(t, "PAUSED", status)
 		},
 		"template_status_pending_deletion.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE status = 'PENDING_DELETION' AND rejected_reason = ''`))
+			status, _, _, reason, _ := template("old_welcome", "hi")
+			require.Equal(t, "PENDING_DELETION", status)
+			require.Empty(t, reason)
 		},
 		"template_quality_update.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE quality_rating = 'YELLOW'`))
+			_, quality, _, _, _ := template("weekly_deals", "en_US")
+			require.Equal(t, "YELLOW", quality)
 		},
 		"template_category_update.json": func(t *testing.T) {
-			require.Equal(t, 1, h.count(t, `SELECT count(*) FROM templates WHERE category = 'MARKETING'`))
+			_, _, category, _, _ := template("order_shipped", "en_US")
+			require.Equal(t, "MARKETING", category)
 		},
 		"business_capability_update.json": func(t *testing.T) {
 			require.Equal(t, "TIER_2K", number()["messaging_limit_tier"])

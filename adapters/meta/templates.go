@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/wabaplatform/waba/domain"
 )
 
 // Template is one message template of a WABA, as listed by GET /{waba-id}/message_templates.
@@ -53,29 +55,13 @@ func (q QualityScore) MarshalJSON() ([]byte, error) {
 	}{q.Score})
 }
 
-// TemplateComponent is a HEADER, BODY, FOOTER or BUTTONS component. Example keeps Meta's
-// example object as raw JSON (its shape depends on the component and parameter format).
-type TemplateComponent struct {
-	Type    string           `json:"type"`
-	Format  string           `json:"format,omitempty"` // header: TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION
-	Text    string           `json:"text,omitempty"`
-	Example json.RawMessage  `json:"example,omitempty"`
-	Buttons []TemplateButton `json:"buttons,omitempty"`
-	// Authentication templates.
-	AddSecurityRecommendation bool `json:"add_security_recommendation,omitempty"`
-	CodeExpirationMinutes     int  `json:"code_expiration_minutes,omitempty"`
-}
-
-// TemplateButton is a button of a BUTTONS component.
-type TemplateButton struct {
-	Type        string          `json:"type"` // QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, OTP, FLOW
-	Text        string          `json:"text,omitempty"`
-	URL         string          `json:"url,omitempty"`
-	PhoneNumber string          `json:"phone_number,omitempty"`
-	OTPType     string          `json:"otp_type,omitempty"`
-	FlowID      string          `json:"flow_id,omitempty"`
-	Example     json.RawMessage `json:"example,omitempty"`
-}
+// TemplateComponent and TemplateButton are the Graph API's template components. The
+// domain's types are that shape already (the API shows components as Graph does), so the
+// wire uses them as they are.
+type (
+	TemplateComponent = domain.TemplateComponent
+	TemplateButton    = domain.TemplateButton
+)
 
 // TemplateCreate is the body of POST /{waba-id}/message_templates.
 type TemplateCreate struct {

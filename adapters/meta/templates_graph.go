@@ -15,7 +15,7 @@ const subcodeTemplateNotFound = 2593002
 // CreateTemplate implements templates.Graph.
 func (g *Graph) CreateTemplate(ctx context.Context, token, wabaID string, d domain.TemplateDraft) (domain.Template, error) {
 	out, err := g.c.CreateTemplate(ctx, token, wabaID, TemplateCreate{Name: d.Name, Language: d.Language, Category: d.Category,
-		ParameterFormat: strings.ToUpper(d.ParameterFormat), Components: toMetaComponents(d.Components)})
+		ParameterFormat: strings.ToUpper(d.ParameterFormat), Components: d.Components})
 	if err != nil {
 		return domain.Template{}, templateError(err)
 	}
@@ -51,7 +51,7 @@ func (g *Graph) ListTemplates(ctx context.Context, token, wabaID string) ([]doma
 		}
 		out[i] = domain.Template{MetaTemplateID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category,
 			Status: t.Status, RejectedReason: reason, QualityRating: quality, ParameterFormat: format,
-			Components: toDomainComponents(t.Components)}
+			Components: t.Components}
 	}
 	return out, nil
 }
@@ -71,28 +71,4 @@ func templateError(err error) error {
 		}
 	}
 	return de
-}
-
-func toMetaComponents(cs []domain.TemplateComponent) []TemplateComponent {
-	out := make([]TemplateComponent, len(cs))
-	for i, c := range cs {
-		out[i] = TemplateComponent{Type: c.Type, Format: c.Format, Text: c.Text, Example: c.Example,
-			AddSecurityRecommendation: c.AddSecurityRecommendation, CodeExpirationMinutes: c.CodeExpirationMinutes}
-		for _, b := range c.Buttons {
-			out[i].Buttons = append(out[i].Buttons, TemplateButton(b))
-		}
-	}
-	return out
-}
-
-func toDomainComponents(cs []TemplateComponent) []domain.TemplateComponent {
-	out := make([]domain.TemplateComponent, len(cs))
-	for i, c := range cs {
-		out[i] = domain.TemplateComponent{Type: c.Type, Format: c.Format, Text: c.Text, Example: c.Example,
-			AddSecurityRecommendation: c.AddSecurityRecommendation, CodeExpirationMinutes: c.CodeExpirationMinutes}
-		for _, b := range c.Buttons {
-			out[i].Buttons = append(out[i].Buttons, domain.TemplateButton(b))
-		}
-	}
-	return out
 }

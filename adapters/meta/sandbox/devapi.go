@@ -219,7 +219,7 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"id": wamid})
-	case "POST undeliverable":
+	case "POST undeliverable", "POST marketing-limit":
 		var body struct {
 			WaID string `json:"wa_id"`
 		}
@@ -230,20 +230,11 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			devError(w, errors.New("sandbox: wa_id is required"))
 			return
 		}
-		s.MarkUndeliverable(body.WaID)
-		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
-	case "POST marketing-limit":
-		var body struct {
-			WaID string `json:"wa_id"`
+		if route == "POST undeliverable" {
+			s.MarkUndeliverable(body.WaID)
+		} else {
+			s.MarkMarketingLimited(body.WaID)
 		}
-		if !devDecode(w, r, &body) {
-			return
-		}
-		if onlyDigits(body.WaID) == "" {
-			devError(w, errors.New("sandbox: wa_id is required"))
-			return
-		}
-		s.MarkMarketingLimited(body.WaID)
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 	case "POST throughput":
 		var body struct {

@@ -5,6 +5,8 @@ ALTER TABLE workspaces
     DROP COLUMN marketing_per_contact_per_week,
     DROP COLUMN marketing_per_contact_per_day;
 DROP INDEX templates_ws_id_idx;
+DROP INDEX templates_ws_waba_name_language_key;
+CREATE UNIQUE INDEX templates_waba_name_language_key ON templates (waba_id, name, language);
 ALTER TABLE templates
     DROP COLUMN category_at,
     DROP COLUMN quality_at,

@@ -10,6 +10,10 @@ ALTER TABLE templates
     ADD COLUMN status_at timestamptz,
     ADD COLUMN quality_at timestamptz,
     ADD COLUMN category_at timestamptz;
+-- Template names are a workspace's own: two workspaces on one WABA each keep its templates
+-- (and one cannot learn the other's names from a conflict).
+DROP INDEX templates_waba_name_language_key;
+CREATE UNIQUE INDEX templates_ws_waba_name_language_key ON templates (workspace_id, waba_id, name, language);
 -- Lists walk a workspace's templates newest first.
 CREATE INDEX templates_ws_id_idx ON templates (workspace_id, id DESC);
 

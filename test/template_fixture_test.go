@@ -71,7 +71,7 @@ func seedTemplates(t testing.TB, a *App, ws, wabaID string, sb *sandbox.Sandbox)
 			INSERT INTO templates (workspace_id, id, waba_id, meta_template_id, name, language, category, status,
 				parameter_format, components, updated_at, status_at)
 			VALUES ($1, $2, $3, '', $4, 'en_US', $5, $6, $7, $8, now(), now())
-			ON CONFLICT (waba_id, name, language) DO NOTHING`,
+			ON CONFLICT (workspace_id, waba_id, name, language) DO NOTHING`,
 			ws, domain.NewID(), wabaID, f.name, f.category, status, format, []byte(f.components))
 		require.NoError(t, err)
 	}

@@ -128,7 +128,15 @@ func (e *Erasure) EraseRows(ctx context.Context, ws domain.ID) error {
 
 // DeleteWorkspace implements workspaces.ErasureStore: only a deleted workspace's row goes
 // (the foreign keys cascade to whatever was written since).
+//
+// The event log and the audit trail have no foreign key to the workspace: the same
+// statement sweeps what a request still in flight appended to them after EraseRows had
+// passed (a few rows at most), keeping the deletion's own record.
 func (e *Erasure) DeleteWorkspace(ctx context.Context, id domain.ID) error {
-	_, err := e.q.Exec(ctx, `DELETE FROM workspaces WHERE id = $1 AND deleted_at IS NOT NULL`, id)
+	_, err := e.q.Exec(ctx, `
+		WITH w AS (DELETE FROM workspaces WHERE id = $1 AND deleted_at IS NOT NULL RETURNING id),
+		     ev AS (DELETE FROM events WHERE workspace_id IN (SELECT id FROM w) AND kind <> 'workspace.deleted'),
+		     au AS (DELETE FROM audit_logs WHERE workspace_id IN (SELECT id FROM w) AND action <> 'workspace.deleted')
+		SELECT count(*) FROM w`, id)
 	return err
 }

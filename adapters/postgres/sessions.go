@@ -83,11 +83,14 @@ func (r *SessionRepo) ActiveSession(ctx context.Context, sessionID, userID domai
 
 // SessionRole checks the session and reads the membership in one statement: every
 // request with an access token pays one primary-key look-up more than a membership read.
+// A membership of a deleted workspace does not count (one written by a request that raced
+// the deletion would otherwise outlive it until the erasure).
 func (r *SessionRepo) SessionRole(ctx context.Context, sessionID, userID, workspaceID domain.ID) (access.Role, error) {
 	var role *string
 	err := r.q.QueryRow(ctx, `
 		SELECT m.role FROM sessions s
-		LEFT JOIN memberships m ON m.workspace_id = $3 AND m.user_id = s.user_id
+		LEFT JOIN (memberships m JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL)
+			ON m.workspace_id = $3 AND m.user_id = s.user_id
 		WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL`, sessionID, userID, workspaceID).Scan(&role)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

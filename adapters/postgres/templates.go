@@ -64,7 +64,8 @@ func componentsJSON(cs []domain.TemplateComponent) ([]byte, error) {
 	return sanitizeJSONB(b), err
 }
 
-// Insert implements templates.Store: a WABA's name and language taken is KindConflict.
+// Insert implements templates.Store: a name and language taken on that WABA in the
+// workspace is KindConflict.
 func (r *TemplateRepo) Insert(ctx context.Context, t domain.Template) error {
 	comps, err := componentsJSON(t.Components)
 	if err != nil {
@@ -74,7 +75,7 @@ func (r *TemplateRepo) Insert(ctx context.Context, t domain.Template) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		t.WorkspaceID, t.ID, t.WABAID, t.MetaTemplateID, t.Name, t.Language, t.Category, t.Status, t.RejectedReason,
 		t.QualityRating, orPositional(t.ParameterFormat), comps, t.CreatedAt, t.UpdatedAt, t.StatusAt, t.QualityAt, t.CategoryAt)
-	if uniqueViolation(err, "templates_waba_name_language_key") {
+	if uniqueViolation(err, "templates_ws_waba_name_language_key") {
 		return domain.Errorf(domain.KindConflict, "a template with that name and language exists on that WABA")
 	}
 	return err
@@ -173,10 +174,12 @@ func (r *TemplateRepo) WABAs(ctx context.Context, ws domain.ID) ([]string, error
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// AllWABAs implements templates.Numbers.
+// AllWABAs implements templates.Numbers: the WABAs of connected numbers of workspaces
+// that are not deleted.
 func (r *TemplateRepo) AllWABAs(ctx context.Context) ([]templates.WABA, error) {
-	rows, err := r.q.Query(ctx, `SELECT DISTINCT workspace_id, waba_id FROM phone_numbers WHERE status = 'connected'
-		ORDER BY workspace_id, waba_id`)
+	rows, err := r.q.Query(ctx, `SELECT DISTINCT p.workspace_id, p.waba_id FROM phone_numbers p
+		JOIN workspaces w ON w.id = p.workspace_id AND w.deleted_at IS NULL
+		WHERE p.status = 'connected' ORDER BY p.workspace_id, p.waba_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -186,10 +189,13 @@ func (r *TemplateRepo) AllWABAs(ctx context.Context) ([]templates.WABA, error) {
 	})
 }
 
-// ConnectedNumber implements templates.Numbers: the oldest connected number of the WABA.
+// ConnectedNumber implements templates.Numbers: the oldest connected number of the WABA
+// (none in a deleted workspace: its syncs stop at once).
 func (r *TemplateRepo) ConnectedNumber(ctx context.Context, ws domain.ID, wabaID string) (domain.PhoneNumber, error) {
 	p, err := NewPhoneNumberRepo(r.q).one(ctx, `SELECT `+phoneColumns+` FROM phone_numbers
-		WHERE workspace_id = $1 AND waba_id = $2 AND status = 'connected' ORDER BY id LIMIT 1`, ws, wabaID)
+		WHERE workspace_id = $1 AND waba_id = $2 AND status = 'connected'
+			AND NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.id = $1 AND w.deleted_at IS NOT NULL)
+		ORDER BY id LIMIT 1`, ws, wabaID)
 	if domain.IsKind(err, domain.KindNotFound) {
 		return p, domain.Errorf(domain.KindNotConnected, "no connected number of WABA %s in this workspace", wabaID)
 	}

@@ -82,13 +82,14 @@ func (r *WorkspaceRepo) Memberships(ctx context.Context, userID domain.ID) ([]do
 	})
 }
 
-// ActiveAPIKey finds an unrevoked key by its hash.
+// ActiveAPIKey finds an unrevoked key of a workspace that is not deleted by its hash.
 func (r *WorkspaceRepo) ActiveAPIKey(ctx context.Context, hash []byte) (domain.APIKey, error) {
 	var k domain.APIKey
 	var role string
 	err := r.q.QueryRow(ctx, `
-		SELECT workspace_id, id, name, role, created_by, created_at FROM api_keys
-		WHERE key_hash = $1 AND revoked_at IS NULL`, hash).
+		SELECT k.workspace_id, k.id, k.name, k.role, k.created_by, k.created_at FROM api_keys k
+		JOIN workspaces w ON w.id = k.workspace_id AND w.deleted_at IS NULL
+		WHERE k.key_hash = $1 AND k.revoked_at IS NULL`, hash).
 		Scan(&k.WorkspaceID, &k.ID, &k.Name, &role, &k.CreatedBy, &k.CreatedAt)
 	k.Role = access.Role(role)
 	return k, notFound(err, "api key")

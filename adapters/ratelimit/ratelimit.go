@@ -51,10 +51,11 @@ type LoginThrottle struct {
 func NewLoginThrottle(store limiter.Store) *LoginThrottle {
 	perEmail, perAddress := limiter.Rate{Period: 15 * time.Minute, Limit: 10}, limiter.Rate{Period: 15 * time.Minute, Limit: 100}
 	return &LoginThrottle{limiters: map[identity.LoginLimit]*limiter.Limiter{
-		identity.PerEmail:        limiter.New(store, perEmail),
-		identity.PerAddress:      limiter.New(store, perAddress),
-		identity.ResetPerEmail:   limiter.New(store, perEmail),
-		identity.ResetPerAddress: limiter.New(store, perAddress),
+		identity.PerEmail:               limiter.New(store, perEmail),
+		identity.PerAddress:             limiter.New(store, perAddress),
+		identity.ResetPerEmail:          limiter.New(store, perEmail),
+		identity.ResetPerAddress:        limiter.New(store, perAddress),
+		identity.ResetConfirmPerAddress: limiter.New(store, perAddress),
 	}}
 }
 

@@ -55,9 +55,11 @@ type LoginLimit string
 const (
 	PerEmail   LoginLimit = "email"
 	PerAddress LoginLimit = "address"
-	// The password reset's own counters, with the same limits, count every request.
-	ResetPerEmail   LoginLimit = "reset_email"
-	ResetPerAddress LoginLimit = "reset_address"
+	// The password reset's own counters, with the same limits: requests per email and per
+	// address, and invalid reset tokens per address.
+	ResetPerEmail          LoginLimit = "reset_email"
+	ResetPerAddress        LoginLimit = "reset_address"
+	ResetConfirmPerAddress LoginLimit = "reset_confirm_address"
 )
 
 // Throttle is the state of a counter, reported in the X-RateLimit-* headers.

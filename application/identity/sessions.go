@@ -212,7 +212,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 	if err := v.Err(); err != nil {
 		return err
 	}
-	counters := []counter{{ResetPerAddress, meta.IP}}
+	counters := []counter{{ResetConfirmPerAddress, meta.IP}}
 	if _, err := s.peekAll(ctx, "failed password resets", counters...); err != nil {
 		return err
 	}

@@ -465,7 +465,7 @@ func TestConfirmPasswordReset(t *testing.T) {
 
 		err = b.svc.ConfirmPasswordReset(ctx, token, "yet another password", meta)
 		require.Equal(t, []string{"token"}, fieldNames(t, err), "once only")
-		require.Equal(t, 1, b.throttle.failures()["reset_address:"+meta.IP], "counted against the address")
+		require.Equal(t, 1, b.throttle.failures()["reset_confirm_address:"+meta.IP], "counted against the address")
 		b.login(t, email, newPassword)
 	})
 
@@ -502,12 +502,13 @@ func TestConfirmPasswordReset(t *testing.T) {
 			err := b.svc.ConfirmPasswordReset(ctx, token, newPassword, meta)
 			require.Equal(t, []string{"token"}, fieldNames(t, err), token)
 		}
-		require.Equal(t, map[string]int{"reset_address:" + meta.IP: 3}, b.throttle.failures())
+		require.Equal(t, map[string]int{"reset_confirm_address:" + meta.IP: 3}, b.throttle.failures(),
+			"on their own counter: requests for links do not spend it")
 
 		err := b.svc.ConfirmPasswordReset(ctx, "wpr_unknown", "short", meta)
 		require.Equal(t, []string{"new_password"}, fieldNames(t, err), "the password is checked first")
 
-		b.throttle.block("reset_address:"+meta.IP, time.Minute)
+		b.throttle.block("reset_confirm_address:"+meta.IP, time.Minute)
 		err = b.svc.ConfirmPasswordReset(ctx, "wpr_unknown", newPassword, meta)
 		requireKind(t, domain.KindRateLimited, err)
 	})

@@ -102,6 +102,12 @@ func (s *Service) Create(ctx context.Context, c domain.Caller, in CreateInput) (
 		return r.Events.Append(ctx, domain.Occurred(c, now, domain.TemplateCreated{TemplateID: t.ID, WABAID: wabaID,
 			Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status}))
 	})
+	if domain.IsKind(err, domain.KindConflict) {
+		// Meta's review webhook may have queued a sync that stored this very template first.
+		if got, rerr := s.d.Store.ByName(ctx, c.WorkspaceID, wabaID, t.Name, t.Language, false); rerr == nil && got.MetaTemplateID == t.MetaTemplateID {
+			return got, nil
+		}
+	}
 	if err != nil {
 		return domain.Template{}, err
 	}
@@ -227,6 +233,11 @@ func (s *Service) Delete(ctx context.Context, c domain.Caller, id domain.ID) err
 	t, err := s.d.Store.Get(ctx, c.WorkspaceID, id, false)
 	if err != nil {
 		return err
+	}
+	if t.MetaTemplateID == "" {
+		// Meta deletes by name alone every language of the name: without Meta's id of this
+		// one, that is not what was asked.
+		return domain.Errorf(domain.KindConflict, "Meta's id of this template is not known yet; sync the templates, then delete it")
 	}
 	token, err := s.token(ctx, c.WorkspaceID, t.WABAID)
 	if err != nil {
@@ -366,10 +377,9 @@ func (s *Service) syncOne(ctx context.Context, r Repos, ws domain.ID, wabaID str
 	t = domain.Template{ID: domain.NewID(), WorkspaceID: ws, WABAID: wabaID, Name: m.Name, Language: m.Language,
 		ParameterFormat: domain.ParametersPositional, Components: []domain.TemplateComponent{}, CreatedAt: readAt, UpdatedAt: readAt}
 	t, _ = t.Apply(u)
+	// A template created through the API since the list was loaded makes this insert a
+	// conflict: the transaction fails and the job's retry finds it.
 	if err := r.Templates.Insert(ctx, t); err != nil {
-		if domain.IsKind(err, domain.KindConflict) {
-			return nil // the WABA's template belongs to another workspace
-		}
 		return err
 	}
 	return r.Events.Append(ctx, domain.Occurred(actorIn(ws), readAt, domain.TemplateCreated{TemplateID: t.ID, WABAID: wabaID,

@@ -328,7 +328,7 @@ func seedTemplates(ctx context.Context, pool *pgxpool.Pool, sb *sandbox.Sandbox,
 		INSERT INTO templates (workspace_id, id, waba_id, name, language, category, status, components, updated_at)
 		VALUES ($1, gen_random_uuid(), $2, 'hello_world', 'en_US', 'UTILITY', 'APPROVED', '[{"type":"BODY","text":"Hello World"}]', now()),
 			($1, gen_random_uuid(), $2, 'bench_promo', 'en_US', 'MARKETING', 'APPROVED', '[{"type":"BODY","text":"Sale"}]', now())
-		ON CONFLICT (waba_id, name, language) DO NOTHING`, ws, wabaID)
+		ON CONFLICT (workspace_id, waba_id, name, language) DO NOTHING`, ws, wabaID)
 	return err
 }
 

@@ -73,4 +73,6 @@ func (w *ReadReceiptWorker) NextRetry(job *river.Job[ReadReceiptArgs]) time.Time
 }
 
 // Timeout bounds one attempt (the Graph call has its own, shorter timeout).
-func (w *ReadReceiptWorker) Timeout(*river.Job[ReadReceiptArgs]) time.Duration { return 30 * time.Second }
+func (w *ReadReceiptWorker) Timeout(*river.Job[ReadReceiptArgs]) time.Duration {
+	return 30 * time.Second
+}

@@ -22,7 +22,8 @@ import (
 	"github.com/wabaplatform/waba/domain"
 )
 
-// MessagingModule provides the send API, plan rate limits and the send worker.
+// MessagingModule provides the send API, plan rate limits, the send worker and the
+// read-receipt worker.
 var MessagingModule = fx.Module("messaging",
 	fx.Provide(
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock) *messaging.Service {
@@ -42,13 +43,18 @@ var MessagingModule = fx.Module("messaging",
 			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
 				log.With("component", "send")).WithClock(now)
 		},
+		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *messaging.Receipts {
+			return messaging.NewReceipts(postgres.NewMessageRepo(pool), postgres.NewPhoneNumberRepo(pool), meta.NewGraph(c), v,
+				log.With("component", "read_receipt"))
+		},
 		fx.Annotate(func(api *httpapi.API, svc *messaging.Service, reg *prometheus.Registry) RouteRegistration {
 			return httpapi.NewMessages(api, svc, reg).Register
 		}, fx.ResultTags(`group:"routes"`)),
-		fx.Annotate(func(svc *messaging.Service, d *messaging.Dispatcher, reg *prometheus.Registry) WorkerRegistration {
+		fx.Annotate(func(svc *messaging.Service, d *messaging.Dispatcher, rr *messaging.Receipts, reg *prometheus.Registry) WorkerRegistration {
 			m := riveradapter.NewSendMetrics(reg)
 			return func(w *river.Workers) {
 				river.AddWorker(w, &riveradapter.SendWorker{Dispatcher: d, Metrics: m})
+				river.AddWorker(w, &riveradapter.ReadReceiptWorker{Receipts: rr})
 				river.AddWorker(w, &riveradapter.IdempotencyPurgeWorker{Messaging: svc})
 			}
 		}, fx.ResultTags(`group:"workers"`)),

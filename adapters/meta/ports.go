@@ -102,3 +102,9 @@ func (g *Graph) SendMessage(ctx context.Context, token, phoneNumberID string, m 
 	}
 	return res.WAMID, nil
 }
+
+// MarkRead implements messaging.ReceiptGraph: marks the inbound message wamid (and the ones
+// before it) read on phoneNumberID.
+func (g *Graph) MarkRead(ctx context.Context, token, phoneNumberID, wamid string) error {
+	return AsDomainError(g.c.MarkRead(ctx, token, phoneNumberID, wamid))
+}

@@ -301,6 +301,8 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	case "GET read-receipts":
+		writeJSON(w, http.StatusOK, map[string]any{"data": s.readReceiptLog(r.URL.Query().Get("phone_number_id"))})
 	case "GET webhooks":
 		writeJSON(w, http.StatusOK, map[string]any{"data": s.Webhooks()})
 	default:

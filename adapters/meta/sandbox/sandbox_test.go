@@ -19,6 +19,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/meta"
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
+	"github.com/wabaplatform/waba/domain"
 )
 
 const (
@@ -374,7 +375,7 @@ func TestFullFlow(t *testing.T) {
 	require.NoError(t, b.client.MarkRead(b.ctx, token, acct.PhoneNumberID, in.ID))
 	require.NoError(t, b.client.ShowTyping(b.ctx, token, acct.PhoneNumberID, in.ID))
 	err = b.client.MarkRead(b.ctx, token, acct.PhoneNumberID, "wamid.unknown")
-	require.Equal(t, 100, graphErr(t, err).Code)
+	require.Equal(t, 131009, graphErr(t, err).Code)
 
 	// Reply inside the window: accepted, then sent, delivered, read, each signed.
 	payload := text("+"+userWaID, "Yes, it ships today")
@@ -543,6 +544,55 @@ func TestUndeliverable(t *testing.T) {
 	require.Len(t, sts, 1)
 	require.Equal(t, "failed", sts[0].Status)
 	require.Equal(t, 131026, sts[0].Errors[0].Code)
+}
+
+// TestReadReceipts: a read receipt names an inbound message the number received; the
+// sandbox records it (ReadReceipts, GET /_sandbox/read-receipts) and refuses any other id
+// with Meta's 131009, which the client classifies as final.
+func TestReadReceipts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	acct := b.ready(t, sandbox.AccountOptions{})
+	other := b.ready(t, sandbox.AccountOptions{})
+	in, err := b.sb.InjectInbound(sandbox.Inbound{PhoneNumberID: acct.PhoneNumberID, From: userWaID, Text: "hi"})
+	require.NoError(t, err)
+	elsewhere, err := b.sb.InjectInbound(sandbox.Inbound{PhoneNumberID: other.PhoneNumberID, From: userWaID, Text: "hi"})
+	require.NoError(t, err)
+	require.Empty(t, b.sb.ReadReceipts(acct.PhoneNumberID))
+
+	require.NoError(t, b.client.MarkRead(b.ctx, acct.AccessToken, acct.PhoneNumberID, in))
+	require.Equal(t, []string{in}, b.sb.ReadReceipts(acct.PhoneNumberID))
+
+	for _, wamid := range []string{"wamid.unknown", elsewhere} {
+		err = b.client.MarkRead(b.ctx, acct.AccessToken, acct.PhoneNumberID, wamid)
+		ge := graphErr(t, err)
+		require.Equal(t, 131009, ge.Code)
+		require.Equal(t, http.StatusBadRequest, ge.HTTPStatus)
+		require.Contains(t, ge.Details, "message_id")
+		require.Equal(t, meta.ClassFinal, meta.Classify(err))
+	}
+	require.Equal(t, []string{in}, b.sb.ReadReceipts(acct.PhoneNumberID), "refused receipts are not recorded")
+	require.Empty(t, b.sb.ReadReceipts(other.PhoneNumberID))
+
+	// The Graph adapter reports the refusal as a final domain error.
+	g := meta.NewGraph(b.client)
+	require.NoError(t, g.MarkRead(b.ctx, other.AccessToken, other.PhoneNumberID, elsewhere))
+	err = g.MarkRead(b.ctx, other.AccessToken, other.PhoneNumberID, in)
+	var me *domain.MetaError
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, domain.MetaFinal, me.Class)
+	require.Equal(t, 131009, me.Code)
+
+	var got struct {
+		Data []sandbox.ReadReceipt `json:"data"`
+	}
+	require.Equal(t, http.StatusOK, b.dev(t, http.MethodGet, "/_sandbox/read-receipts?phone_number_id="+acct.PhoneNumberID, nil, &got))
+	require.Len(t, got.Data, 1)
+	require.Equal(t, in, got.Data[0].MessageID)
+	require.Equal(t, acct.PhoneNumberID, got.Data[0].PhoneNumberID)
+	require.False(t, got.Data[0].Time.IsZero())
+	require.Equal(t, http.StatusOK, b.dev(t, http.MethodGet, "/_sandbox/read-receipts", nil, &got))
+	require.Len(t, got.Data, 2, "every number's receipts without a filter")
 }
 
 func TestThroughputExceeded(t *testing.T) {

@@ -186,9 +186,16 @@ func (s *Sandbox) markRead(gr *graphRequest, phoneID string, req sendRequest) {
 	}
 	s.mu.Lock()
 	owner, ok := s.state.inbound[req.MessageID]
+	if ok && owner == phoneID {
+		s.state.readReceipts.push(ReadReceipt{Time: gr.at, PhoneNumberID: phoneID, MessageID: req.MessageID,
+			Typing: req.TypingIndicator != nil})
+	}
 	s.mu.Unlock()
 	if !ok || owner != phoneID {
-		gr.fail(http.StatusBadRequest, 100, 0, "OAuthException", "(#100) Invalid parameter", "Message ID not found for this phone number")
+		// Meta: "If you mark a message as read with an invalid message ID, the API returns
+		// error code 131009 (Parameter value is not valid)".
+		gr.fail(http.StatusBadRequest, 131009, 0, "OAuthException", "(#131009) Parameter value is not valid",
+			"Invalid message_id: no message with this id was received by this phone number")
 		return
 	}
 	gr.success()

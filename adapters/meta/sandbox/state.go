@@ -15,6 +15,7 @@ const (
 	maxCalls         = 10000
 	maxMessages      = 50000
 	maxInbound       = 100000
+	maxReadReceipts  = 10000
 	maxWebhookLog    = 10000
 	maxMediaObjects  = 2000
 	mediaURLLifetime = 5 * time.Minute
@@ -43,6 +44,7 @@ type state struct {
 	marketingLimited map[string]bool
 	inbound          map[string]string // inbound wamid -> phone_number_id (mark-read checks)
 	inboundOrder     ring[string]
+	readReceipts     ring[ReadReceipt]
 	messages         map[string]*Message
 	messageOrder     ring[*Message]
 	calls            ring[Call]
@@ -64,6 +66,7 @@ func newState() state {
 		undeliverable: map[string]bool{}, marketingLimited: map[string]bool{},
 		inbound:      map[string]string{},
 		inboundOrder: newRing[string](maxInbound),
+		readReceipts: newRing[ReadReceipt](maxReadReceipts),
 		messages:     map[string]*Message{},
 		messageOrder: newRing[*Message](maxMessages),
 		calls:        newRing[Call](maxCalls),
@@ -536,6 +539,38 @@ func (st *state) addInbound(wamid, phoneID string) {
 	if old, ok := st.inboundOrder.push(wamid); ok {
 		delete(st.inbound, old)
 	}
+}
+
+// ReadReceipt is a mark-as-read the sandbox accepted.
+type ReadReceipt struct {
+	Time          time.Time `json:"time"`
+	PhoneNumberID string    `json:"phone_number_id"`
+	MessageID     string    `json:"message_id"` // the inbound wamid marked read
+	Typing        bool      `json:"typing"`     // sent with a typing indicator
+}
+
+// ReadReceipts returns the wamids phoneNumberID marked read, oldest first (of the last
+// 10,000 receipts, every number included).
+func (s *Sandbox) ReadReceipts(phoneNumberID string) []string {
+	out := []string{}
+	for _, r := range s.readReceiptLog(phoneNumberID) {
+		out = append(out, r.MessageID)
+	}
+	return out
+}
+
+// readReceiptLog returns the receipts of phoneNumberID ("" for every number), oldest first.
+func (s *Sandbox) readReceiptLog(phoneNumberID string) []ReadReceipt {
+	s.mu.Lock()
+	all := s.state.readReceipts.items()
+	s.mu.Unlock()
+	out := []ReadReceipt{}
+	for _, r := range all {
+		if phoneNumberID == "" || r.PhoneNumberID == phoneNumberID {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // WebhookDelivery is the outcome of one webhook the sandbox sent (or could not send).

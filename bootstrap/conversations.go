@@ -1,0 +1,33 @@
+package bootstrap
+
+import (
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
+
+	"github.com/wabaplatform/waba/adapters/httpapi"
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/conversations"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// ConversationsModule provides the team inbox use cases and their routes. The inbound
+// processing hands its messages to conversations in its own transaction (InboundModule).
+var ConversationsModule = fx.Module("conversations",
+	fx.Provide(
+		func(pool *pgxpool.Pool, a authz.Authorizer, now domain.Clock) *conversations.Service {
+			repo := postgres.NewConversationRepo(pool)
+			return conversations.NewService(postgres.NewTxRunner(pool, conversationRepos), repo, repo, a, now)
+		},
+		fx.Annotate(func(api *httpapi.API, svc *conversations.Service) RouteRegistration {
+			return (&httpapi.Inbox{API: api, Inbox: svc}).Register
+		}, fx.ResultTags(`group:"routes"`)),
+	),
+)
+
+// conversationRepos binds the inbox's repositories to a transaction.
+func conversationRepos(tx pgx.Tx) conversations.Repos {
+	repo := postgres.NewConversationRepo(tx)
+	return conversations.Repos{Conversations: repo, Settings: repo, Assigner: repo, Events: postgres.NewEventLog(tx)}
+}

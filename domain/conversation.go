@@ -68,7 +68,9 @@ func (c Conversation) CanSendFreeform(now time.Time) bool {
 }
 
 // AssignedToUser reports whether the conversation is assigned to user.
-func (c Conversation) AssignedToUser(user ID) bool { return c.AssignedTo != nil && *c.AssignedTo == user }
+func (c Conversation) AssignedToUser(user ID) bool {
+	return c.AssignedTo != nil && *c.AssignedTo == user
+}
 
 // PreviewRunes is the length of a conversation's last-message preview.
 const PreviewRunes = 100

@@ -151,6 +151,18 @@ func (r *ConversationRepo) IsMember(ctx context.Context, ws, userID domain.ID) (
 	return ok, err
 }
 
+// LastInbound implements conversations.Store.
+func (r *ConversationRepo) LastInbound(ctx context.Context, c domain.Conversation) (domain.ID, bool, error) {
+	var id domain.ID
+	err := r.q.QueryRow(ctx, `SELECT id FROM messages
+		WHERE workspace_id = $1 AND contact_id = $2 AND phone_number_id = $3 AND direction = 'inbound'
+		ORDER BY id DESC LIMIT 1`, c.WorkspaceID, c.ContactID, c.PhoneNumberID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return id, false, nil
+	}
+	return id, err == nil, err
+}
+
 // AutoAssign implements conversations.Settings.
 func (r *ConversationRepo) AutoAssign(ctx context.Context, ws domain.ID) (domain.AutoAssign, error) {
 	var mode string

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -108,6 +109,20 @@ func TestConversationRepo(t *testing.T) {
 		require.True(t, o.Opened, "a resolved conversation is reopened")
 		require.Equal(t, domain.ConversationOpen, o.Conversation.Status)
 		require.Equal(t, c.ID, o.Conversation.ID)
+
+		// The read receipt's message: the newest inbound one, not our replies.
+		_, ok, err := b.repo.LastInbound(ctx, o.Conversation)
+		require.NoError(t, err)
+		require.False(t, ok, "no message stored")
+		in, out := idAt(now().Add(-time.Minute)), idAt(now())
+		_, err = b.pool.Exec(ctx, `INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, status, created_at)
+			VALUES ($1, $2, $4, '1065', 'inbound', 'text', 'received', now()), ($1, $3, $4, '1065', 'outbound', 'text', 'queued', now())`,
+			b.ws, in, out, ct)
+		require.NoError(t, err)
+		last, ok, err := b.repo.LastInbound(ctx, o.Conversation)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, in, last)
 
 		// Visibility: the agent sees theirs, another agent does not.
 		other := domain.NewID()

@@ -213,8 +213,8 @@ func (s *Service) SetStatus(ctx context.Context, c domain.Caller, id domain.ID, 
 	return s.item(out), err
 }
 
-// MarkRead sets the conversation's unread count to 0. The read receipt to Meta for its
-// last inbound message is not sent yet (a later change adds it).
+// MarkRead sets the conversation's unread count to 0 and, when the transaction offers
+// Receipts, queues Meta's read receipt for its last inbound message.
 func (s *Service) MarkRead(ctx context.Context, c domain.Caller, id domain.ID) (Item, error) {
 	if err := authz.Require(s.authz, c, access.ConversationsReply); err != nil {
 		return Item{}, err
@@ -231,7 +231,14 @@ func (s *Service) MarkRead(ctx context.Context, c domain.Caller, id domain.ID) (
 		}
 		cv.UnreadCount, cv.UpdatedAt = 0, s.now().UTC()
 		out = cv
-		return r.Conversations.Update(ctx, cv)
+		if err := r.Conversations.Update(ctx, cv); err != nil || r.Receipts == nil {
+			return err
+		}
+		last, ok, err := r.Conversations.LastInbound(ctx, cv)
+		if err != nil || !ok {
+			return err
+		}
+		return r.Receipts.EnqueueReadReceipt(ctx, cv.WorkspaceID, last)
 	})
 	return s.item(out), err
 }

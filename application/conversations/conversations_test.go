@@ -60,6 +60,17 @@ func (m *memory) AddNote(_ context.Context, n domain.Note) error {
 func (m *memory) IsMember(_ context.Context, _, u domain.ID) (bool, error) {
 	return m.members[u], nil
 }
+func (m *memory) LastInbound(_ context.Context, c domain.Conversation) (domain.ID, bool, error) {
+	return c.ID, true, nil // the fake's stand-in: any id will do
+}
+
+type receipts []domain.ID
+
+func (r *receipts) EnqueueReadReceipt(_ context.Context, _, id domain.ID) error {
+	*r = append(*r, id)
+	return nil
+}
+
 func (m *memory) AutoAssign(context.Context, domain.ID) (domain.AutoAssign, error) {
 	return m.mode, nil
 }
@@ -93,12 +104,17 @@ func (m *memory) PickAgent(context.Context, domain.ID, domain.AutoAssign) (domai
 }
 
 type tx struct {
-	m   *memory
-	log *eventstest.Memory
+	m        *memory
+	log      *eventstest.Memory
+	receipts *receipts
 }
 
 func (t tx) repos() conversations.Repos {
-	return conversations.Repos{Conversations: t.m, Settings: t.m, Assigner: t.m, Events: t.log}
+	r := conversations.Repos{Conversations: t.m, Settings: t.m, Assigner: t.m, Events: t.log}
+	if t.receipts != nil {
+		r.Receipts = t.receipts
+	}
+	return r
 }
 
 func (t tx) InTx(ctx context.Context, fn func(ctx context.Context, r conversations.Repos) error) error {
@@ -114,6 +130,7 @@ type testBundle struct {
 	viewer                        domain.Caller
 	now                           time.Time
 	unassigned, agents, agent2s   domain.ID
+	receipts                      *receipts
 }
 
 func setup(t *testing.T) *testBundle {
@@ -131,7 +148,8 @@ func setup(t *testing.T) *testBundle {
 	admin := append([]access.Permission{access.ConversationsAssign, access.InboxManage}, staff...)
 	grants := authztest.Grants{access.Owner: admin, access.Manager: admin, access.Agent: staff,
 		access.Viewer: {access.ConversationsRead, access.MessagesRead, access.WorkspaceRead}}
-	b.svc = conversations.NewService(tx{b.m, b.log}, b.m, b.m, grants, func() time.Time { return b.now })
+	b.receipts = &receipts{}
+	b.svc = conversations.NewService(tx{b.m, b.log, b.receipts}, b.m, b.m, grants, func() time.Time { return b.now })
 	window := b.now.Add(time.Hour)
 	conv := func(assignee *domain.ID) domain.ID {
 		c := domain.Conversation{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: domain.NewID(), Status: domain.ConversationOpen,
@@ -205,6 +223,10 @@ func TestStatusReadNotesAndWindow(t *testing.T) {
 	it, err = b.svc.MarkRead(ctx, b.agent, b.agents)
 	require.NoError(t, err)
 	require.Zero(t, it.UnreadCount)
+	require.Len(t, *b.receipts, 1, "a read receipt for the last inbound message")
+	_, err = b.svc.MarkRead(ctx, b.agent, b.agents)
+	require.NoError(t, err)
+	require.Len(t, *b.receipts, 1, "nothing unread, nothing to tell Meta")
 
 	_, err = b.svc.AddNote(ctx, b.agent, b.agents, "   ")
 	require.True(t, domain.IsKind(err, domain.KindValidation))
@@ -262,7 +284,7 @@ func TestReceiverAutoAssignsOnlyWhatAMessageOpened(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	b.m.avail[b.agent.ID] = true
-	r := conversations.InTx(tx{b.m, b.log}.repos())
+	r := conversations.InTx(tx{m: b.m, log: b.log}.repos())
 	msg := domain.Message{WorkspaceID: b.ws, Type: "text"}
 	base := b.m.convs[b.unassigned]
 

@@ -57,6 +57,15 @@ type Store interface {
 	Notes(ctx context.Context, workspaceID, conversationID, cursor domain.ID, n int) ([]domain.Note, error)
 	AddNote(ctx context.Context, n domain.Note) error
 	IsMember(ctx context.Context, workspaceID, userID domain.ID) (bool, error)
+	// LastInbound returns the id of the conversation's newest inbound message; ok is false
+	// when it has none.
+	LastInbound(ctx context.Context, c domain.Conversation) (id domain.ID, ok bool, err error)
+}
+
+// Receipts asks for Meta's read receipt of an inbound message, in the transaction that
+// marks its conversation read (a job, retried).
+type Receipts interface {
+	EnqueueReadReceipt(ctx context.Context, workspaceID, messageID domain.ID) error
 }
 
 // Settings keeps the inbox settings and the members' availability.
@@ -105,6 +114,9 @@ type Repos struct {
 	Settings      Settings
 	Assigner      Assigner
 	Events        events.Log
+	// Receipts is nil until the read receipt's worker exists: marking read then only
+	// zeroes the unread count.
+	Receipts Receipts
 }
 
 // TxRunner runs fn in one transaction.

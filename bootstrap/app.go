@@ -83,7 +83,6 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		InboundModule,
 		MessagingModule,
 		TemplatesModule,
-		ConversationsModule,
 		EventsModule,
 		AdminModule,
 		MailModule,

@@ -105,14 +105,7 @@ const (
 	ConversationsRead   Permission = "conversations.read"
 	ConversationsReply  Permission = "conversations.reply"
 	ConversationsAssign Permission = "conversations.assign"
-	ConversationsClose  Permission = "conversations.close" // change a conversation's status
-	// ConversationsTake lets an agent take an unassigned conversation for themselves;
-	// ConversationsAssign assigns anyone.
-	ConversationsTake Permission = "conversations.take"
-
-	NotesCreate Permission = "notes.create" // internal notes on a conversation
-
-	InboxManage Permission = "inbox.manage" // the inbox settings (auto-assignment)
+	ConversationsClose  Permission = "conversations.close"
 
 	MessagesRead Permission = "messages.read"
 	MessagesSend Permission = "messages.send"
@@ -144,8 +137,7 @@ var permissions = [...]Permission{
 	APIKeysRead, APIKeysCreate, APIKeysRevoke,
 	WhatsAppRead, WhatsAppConnect, WhatsAppSync,
 	ContactsRead, ContactsCreate, ContactsUpdate, ContactsDelete, ContactsOptOut, ContactsImport, ContactsAssign,
-	ConversationsRead, ConversationsReply, ConversationsAssign, ConversationsClose, ConversationsTake,
-	NotesCreate, InboxManage,
+	ConversationsRead, ConversationsReply, ConversationsAssign, ConversationsClose,
 	MessagesRead, MessagesSend,
 	TemplatesRead, TemplatesManage,
 	CampaignsRead, CampaignsManage, CampaignsLaunch,

@@ -47,7 +47,8 @@ type Memory struct {
 func NewMemory() *Memory {
 	return &Memory{users: map[domain.ID]domain.User{}, workspaces: map[domain.ID]string{},
 		members: map[memberKey]membership{}, keys: map[string]domain.APIKey{}, deleted: map[domain.ID]bool{},
-		calls: map[string]int{}}
+		calls: map[string]int{}, sessions: map[domain.ID]*sessionState{}, refresh: map[string]domain.RefreshToken{},
+		resets: map[string]domain.ResetToken{}}
 }
 
 // DeleteWorkspace marks a seeded workspace deleted, as workspaces.deleted_at does: the

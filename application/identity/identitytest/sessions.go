@@ -16,12 +16,6 @@ type sessionState struct {
 	reason string
 }
 
-func (db *Memory) init() {
-	if db.sessions == nil {
-		db.sessions, db.refresh, db.resets = map[domain.ID]*sessionState{}, map[string]domain.RefreshToken{}, map[string]domain.ResetToken{}
-	}
-}
-
 // Workspace returns a seeded workspace that DeleteWorkspace has not deleted.
 func (db *Memory) Workspace(_ context.Context, id domain.ID) (domain.Workspace, error) {
 	db.mu.Lock()
@@ -52,7 +46,6 @@ func (db *Memory) SetPassword(_ context.Context, userID domain.ID, hash string) 
 func (db *Memory) CreateSession(_ context.Context, s domain.Session) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	if db.failWith != nil {
 		return db.failWith
 	}
@@ -63,7 +56,6 @@ func (db *Memory) CreateSession(_ context.Context, s domain.Session) error {
 func (db *Memory) AddRefreshToken(_ context.Context, t domain.RefreshToken) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	t.Hash = bytes.Clone(t.Hash)
 	db.refresh[string(t.Hash)] = t
 	return nil
@@ -73,7 +65,6 @@ func (db *Memory) AddRefreshToken(_ context.Context, t domain.RefreshToken) erro
 func (db *Memory) RefreshToken(_ context.Context, hash []byte) (domain.RefreshToken, domain.Session, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	t, ok := db.refresh[string(hash)]
 	if !ok {
 		return domain.RefreshToken{}, domain.Session{}, domain.NotFound("refresh token")
@@ -84,7 +75,6 @@ func (db *Memory) RefreshToken(_ context.Context, hash []byte) (domain.RefreshTo
 func (db *Memory) SpendRefreshToken(_ context.Context, hash []byte, at time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	if t, ok := db.refresh[string(hash)]; ok && t.UsedAt == nil {
 		t.UsedAt = &at
 		db.refresh[string(hash)] = t
@@ -95,7 +85,6 @@ func (db *Memory) SpendRefreshToken(_ context.Context, hash []byte, at time.Time
 func (db *Memory) ExtendSession(_ context.Context, id domain.ID, expiresAt time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	if st, ok := db.sessions[id]; ok {
 		st.s.ExpiresAt = expiresAt
 	}
@@ -105,7 +94,6 @@ func (db *Memory) ExtendSession(_ context.Context, id domain.ID, expiresAt time.
 func (db *Memory) RevokeSession(_ context.Context, id domain.ID, at time.Time, reason string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	if st, ok := db.sessions[id]; ok && st.s.RevokedAt == nil {
 		st.s.RevokedAt, st.reason = &at, reason
 	}
@@ -115,7 +103,6 @@ func (db *Memory) RevokeSession(_ context.Context, id domain.ID, at time.Time, r
 func (db *Memory) RevokeUserSessions(_ context.Context, userID, except domain.ID, at time.Time, reason string) (int, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	n := 0
 	for id, st := range db.sessions {
 		if st.s.UserID == userID && id != except && st.s.RevokedAt == nil {
@@ -137,7 +124,6 @@ func (db *Memory) activeSession(sessionID, userID domain.ID) error {
 func (db *Memory) ActiveSession(_ context.Context, sessionID, userID domain.ID) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	db.calls["ActiveSession"]++
 	if db.failWith != nil {
 		return db.failWith
@@ -148,7 +134,6 @@ func (db *Memory) ActiveSession(_ context.Context, sessionID, userID domain.ID) 
 func (db *Memory) SessionRole(_ context.Context, sessionID, userID, workspaceID domain.ID) (access.Role, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	db.calls["SessionRole"]++
 	if db.failWith != nil {
 		return "", db.failWith
@@ -166,7 +151,6 @@ func (db *Memory) SessionRole(_ context.Context, sessionID, userID, workspaceID 
 func (db *Memory) CreateReset(_ context.Context, r domain.ResetToken) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	r.Hash = bytes.Clone(r.Hash)
 	db.resets[string(r.Hash)] = r
 	return nil
@@ -175,7 +159,6 @@ func (db *Memory) CreateReset(_ context.Context, r domain.ResetToken) error {
 func (db *Memory) SpendResets(_ context.Context, userID domain.ID, at time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	for k, r := range db.resets {
 		if r.UserID == userID && r.UsedAt == nil {
 			r.UsedAt = &at
@@ -188,7 +171,6 @@ func (db *Memory) SpendResets(_ context.Context, userID domain.ID, at time.Time)
 func (db *Memory) Reset(_ context.Context, hash []byte) (domain.ResetToken, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	r, ok := db.resets[string(hash)]
 	if !ok {
 		return domain.ResetToken{}, domain.NotFound("reset token")
@@ -199,7 +181,6 @@ func (db *Memory) Reset(_ context.Context, hash []byte) (domain.ResetToken, erro
 func (db *Memory) Purge(_ context.Context, before time.Time) (int, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	n := 0
 	for id, st := range db.sessions {
 		if st.s.ExpiresAt.Before(before) {
@@ -225,7 +206,6 @@ func (db *Memory) Purge(_ context.Context, before time.Time) (int, error) {
 func (db *Memory) SessionRevoked(id domain.ID) (revoked bool, reason string) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.init()
 	st, ok := db.sessions[id]
 	if !ok || st.s.RevokedAt == nil {
 		return false, ""

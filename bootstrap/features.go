@@ -70,8 +70,8 @@ var IdentityModule = fx.Module("identity",
 					Invitations: postgres.NewInvitationRepo(tx), Mail: riveradapter.NewMailOutbox(ins.Bind(tx), v),
 					Settings: postgres.NewWorkspaceRepo(tx)}
 			})
-			return workspaces.NewService(tx, repo, a, now).WithInvitations(postgres.NewInvitationRepo(pool), cfg.ConsoleURL()).
-				WithMessagingSettings(repo)
+			return workspaces.NewService(workspaces.Deps{Tx: tx, Store: repo, Invitations: postgres.NewInvitationRepo(pool),
+				Settings: repo, Authz: a, Now: now, LinkBase: cfg.ConsoleURL()})
 		},
 		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {

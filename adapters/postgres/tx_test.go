@@ -182,7 +182,7 @@ func TestLastOwnerUnderConcurrency(t *testing.T) {
 	tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
 		return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx)}
 	})
-	svc := workspaces.NewService(tx, repo, allowAll{}, time.Now)
+	svc := workspaces.NewService(workspaces.Deps{Tx: tx, Store: repo, Authz: allowAll{}, Now: time.Now})
 	a, b := createUser(t, repo, "a@example.com"), createUser(t, repo, "b@example.com")
 
 	for round := range 6 {

@@ -30,14 +30,6 @@ type Invitations interface {
 	AcceptInvitation(ctx context.Context, workspaceID, id, userID domain.ID, at time.Time) error
 }
 
-// WithInvitations turns on the invitation use cases: inv serves their reads outside
-// transactions, and the links in invitation mail start with linkBase (the web console:
-// PUBLIC_URL, or this machine's address in development).
-func (s *Service) WithInvitations(inv Invitations, linkBase string) *Service {
-	s.invitations, s.linkBase = inv, linkBase
-	return s
-}
-
 // CreatedInvitation is a new invitation with its token, shown once.
 type CreatedInvitation struct {
 	domain.Invitation

@@ -30,7 +30,8 @@ type inviteBundle struct {
 func setupInvitations(t *testing.T) *inviteBundle {
 	t.Helper()
 	b := &inviteBundle{testBundle: setup(t), clock: &movableClock{}}
-	b.svc = workspaces.NewService(b.db, b.db.Store(), policy, b.clock.Now).WithInvitations(b.db.Invitations(), "https://app.example.com")
+	b.svc = workspaces.NewService(workspaces.Deps{Tx: b.db, Store: b.db.Store(), Invitations: b.db.Invitations(), Authz: policy,
+		Now: b.clock.Now, LinkBase: "https://app.example.com"})
 	return b
 }
 

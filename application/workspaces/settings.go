@@ -18,13 +18,6 @@ type MessagingSettingsStore interface {
 	SetMessagingSettings(ctx context.Context, workspaceID domain.ID, s domain.MessagingSettings) error
 }
 
-// WithMessagingSettings gives the service its settings reader (outside transactions); in
-// a transaction Repos.Settings is used.
-func (s *Service) WithMessagingSettings(read MessagingSettingsStore) *Service {
-	s.settings = read
-	return s
-}
-
 // MessagingSettings returns the workspace's caps and keywords (its own keywords: the
 // defaults of domain/optout apply besides them).
 func (s *Service) MessagingSettings(ctx context.Context, c domain.Caller) (domain.MessagingSettings, error) {

@@ -57,22 +57,35 @@ type TxRunner interface {
 	InTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
 }
 
+// Deps is what the workspace use cases are built from. The stores serve reads outside
+// transactions; in a transaction Repos has their counterparts.
+type Deps struct {
+	Tx          TxRunner
+	Store       Store
+	Invitations Invitations
+	Settings    MessagingSettingsStore
+	Authz       authz.Authorizer
+	Now         domain.Clock
+	// LinkBase starts the links in invitation mail: the web console (PUBLIC_URL, or this
+	// machine's address in development).
+	LinkBase string
+}
+
 // Service is the workspace use cases.
 type Service struct {
-	tx    TxRunner
-	store Store // outside transactions, for reads
-	authz authz.Authorizer
-	now   domain.Clock
-	// Set by WithInvitations.
+	tx          TxRunner
+	store       Store
 	invitations Invitations
+	settings    MessagingSettingsStore
+	authz       authz.Authorizer
+	now         domain.Clock
 	linkBase    string
-	// Set by WithMessagingSettings.
-	settings MessagingSettingsStore
 }
 
 // NewService returns the workspace use cases.
-func NewService(tx TxRunner, store Store, a authz.Authorizer, now domain.Clock) *Service {
-	return &Service{tx: tx, store: store, authz: a, now: now}
+func NewService(d Deps) *Service {
+	return &Service{tx: d.Tx, store: d.Store, invitations: d.Invitations, settings: d.Settings, authz: d.Authz, now: d.Now,
+		linkBase: d.LinkBase}
 }
 
 // Create makes a workspace on the free plan with the creating user as its owner.

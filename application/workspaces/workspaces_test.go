@@ -33,7 +33,7 @@ func setup(t *testing.T) *testBundle {
 func setupWith(t *testing.T, a authz.Authorizer) *testBundle {
 	t.Helper()
 	db := workspacestest.NewMemory()
-	b := &testBundle{svc: workspaces.NewService(db, db.Store(), a, time.Now), db: db, ws: domain.NewID()}
+	b := &testBundle{svc: workspaces.NewService(workspaces.Deps{Tx: db, Store: db.Store(), Authz: a, Now: time.Now}), db: db, ws: domain.NewID()}
 	mk := func(email string) domain.User {
 		return domain.User{ID: domain.NewID(), Email: email, Name: email, CreatedAt: time.Now().UTC()}
 	}

@@ -83,6 +83,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		InboundModule,
 		MessagingModule,
 		TemplatesModule,
+		ConversationsModule,
 		EventsModule,
 		AdminModule,
 		MailModule,

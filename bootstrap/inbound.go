@@ -12,6 +12,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
+	"github.com/wabaplatform/waba/application/conversations"
 	"github.com/wabaplatform/waba/application/inbound"
 	"github.com/wabaplatform/waba/application/templates"
 )
@@ -30,8 +31,10 @@ var InboundModule = fx.Module("inbound",
 				jobs, events := ins.Bind(tx), postgres.NewEventLog(tx)
 				// Template events go to the templates capability, in this transaction.
 				reports := tpl.InTx(templates.Repos{Templates: postgres.NewTemplateRepo(tx), Events: events, Jobs: jobs})
+				// Inbound messages open and count their conversations, in this transaction.
+				convs := conversations.InTx(conversationRepos(tx, jobs))
 				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Templates: reports,
-					Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: events}
+					Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: events, Conversations: convs}
 			}).WithAsyncCommit() // the webhook job redoes its work idempotently if a crash loses it
 			return inbound.NewService(tx, m).WithTemplateCache(cat)
 		},

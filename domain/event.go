@@ -41,6 +41,10 @@ const (
 	EventTemplateDeleted          EventKind = "template.deleted"
 	EventTemplateStatusChanged    EventKind = "template.status_changed"
 	EventMessagingSettingsChanged EventKind = "workspace.messaging_settings_changed"
+	EventConversationAssigned     EventKind = "conversation.assigned"
+	EventConversationStatus       EventKind = "conversation.status_changed"
+	EventNoteCreated              EventKind = "note.created"
+	EventInboxSettingsChanged     EventKind = "workspace.inbox_settings_changed"
 )
 
 // EventKinds is every kind, in the order above.
@@ -54,6 +58,7 @@ var EventKinds = []EventKind{
 	EventRefreshTokenReused, EventPasswordChanged, EventPasswordReset,
 	EventInvitationCreated, EventInvitationAccepted, EventInvitationRevoked, EventWorkspaceDeleted,
 	EventTemplateCreated, EventTemplateDeleted, EventTemplateStatusChanged, EventMessagingSettingsChanged,
+	EventConversationAssigned, EventConversationStatus, EventNoteCreated, EventInboxSettingsChanged,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events

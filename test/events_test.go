@@ -46,6 +46,10 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	var invitee user
 	var invitationToken string
 	var tplCreated string
+	var inboxAgent user
+	conversation := func(t *testing.T) string { // the fixtures' workspace's most recent conversation
+		return a.Must(t, 200, "GET", h.path("/conversations?limit=1"), h.owner.Token, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
+	}
 
 	// Each kind with every path that causes it, in an order where each path has what it needs.
 	paths := []struct {
@@ -247,6 +251,26 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 				return ws
 			}},
 		}},
+		{domain.EventInboxSettingsChanged, []eventPath{{"API", func(t *testing.T) string {
+			inboxAgent = a.addMember(t, h.ws, h.owner, "agent")
+			a.Must(t, 200, "PUT", h.path("/settings/inbox"), h.owner.Token, map[string]string{"auto_assign": "round_robin"})
+			return h.ws
+		}}}},
+		{domain.EventConversationAssigned, []eventPath{
+			{"API", func(t *testing.T) string {
+				a.Must(t, 200, "POST", h.path("/conversations/"+conversation(t)+"/assign"), h.owner.Token, map[string]string{"user_id": inboxAgent.ID})
+				return h.ws
+			}},
+			{"auto-assignment of a new customer's conversation (webhook)", func(t *testing.T) string { say("14155550305", "Hola"); return h.ws }},
+		}},
+		{domain.EventConversationStatus, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "POST", h.path("/conversations/"+conversation(t)+"/status"), h.owner.Token, map[string]string{"status": "pending"})
+			return h.ws
+		}}}},
+		{domain.EventNoteCreated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 201, "POST", h.path("/conversations/"+conversation(t)+"/notes"), h.owner.Token, map[string]string{"body": "called back"})
+			return h.ws
+		}}}},
 		{domain.EventTokenKeyRotated, []eventPath{{"command line (waba keys rotate)", func(t *testing.T) string {
 			// The fixtures' number has no real sealed token to rotate (connectNumber).
 			_, err := a.Pool.Exec(ctx, `DELETE FROM phone_numbers WHERE workspace_id = $1`, h.ws)
@@ -307,7 +331,8 @@ func requireRecorded(t *testing.T, a *App, kind domain.EventKind, p eventPath) {
 		since, string(kind), wsID)
 	require.Equal(t, audited, audits > 0, "%s by %s: audit entries %d", kind, p.name, audits)
 
-	feed := strings.HasPrefix(string(kind), "message.") || strings.HasPrefix(string(kind), "contact.") && kind != domain.EventContactDeleted
+	feed := strings.HasPrefix(string(kind), "message.") || strings.HasPrefix(string(kind), "contact.") && kind != domain.EventContactDeleted ||
+		strings.HasPrefix(string(kind), "conversation.") || kind == domain.EventNoteCreated
 	feedRows := count(`SELECT count(*) FROM inbox_events WHERE id > $1 AND kind = $2 AND workspace_id = $3::uuid`, before, string(kind), wsID)
 	require.Equal(t, feed, feedRows > 0, "%s by %s: feed entries %d", kind, p.name, feedRows)
 }

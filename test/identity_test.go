@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/domain"
 )
 
 var userSeq atomic.Int64
@@ -107,6 +110,22 @@ func matrix() map[string]routeCase {
 			return wsPath(tm, "/contacts/"+a.contact(t, tm, tm.WS, tm.Owner, assignee)+suffix), body
 		}
 	}
+	// a conversation the caller can see: an agent's own, or an unassigned one (mine false).
+	conversation := func(suffix string, mine bool, body any) func(*testing.T, *App, team, string) (string, any) {
+		return func(t *testing.T, a *App, tm team, role string) (string, any) {
+			assignee := ""
+			if role == "agent" && mine {
+				assignee = tm.Agent.ID
+			}
+			ct := a.contact(t, tm, tm.WS, tm.Owner, assignee)
+			id := domain.NewID().String()
+			_, err := a.Pool.Exec(context.Background(), `INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id,
+				assigned_to, last_message_at, created_at, updated_at) VALUES ($1, $2, $3, '1065', nullif($4, '')::uuid, now(), now(), now())`,
+				tm.WS, id, ct, assignee)
+			require.NoError(t, err)
+			return wsPath(tm, "/conversations/"+id+suffix), body
+		}
+	}
 	freshAgent := func(t *testing.T, a *App, tm team, _ string) string {
 		return a.addMember(t, tm.WS, tm.Owner, "agent").ID
 	}
@@ -174,6 +193,23 @@ func matrix() map[string]routeCase {
 		}},
 		"GET /v1/workspaces/:ws/messages/:id":          {all, 404, static("/messages/"+unknownID, nil)},
 		"GET /v1/workspaces/:ws/contacts/:id/messages": {all, 200, visible("/messages", nil)},
+
+		"GET /v1/workspaces/:ws/conversations":              {all, 200, static("/conversations?view=unassigned&status=open&q=cust", nil)},
+		"GET /v1/workspaces/:ws/conversations/:id":          {all, 200, conversation("", true, nil)},
+		"GET /v1/workspaces/:ws/conversations/:id/messages": {all, 200, conversation("/messages", true, nil)},
+		// An unassigned conversation given to the agent: owners and managers assign anyone,
+		// the agent takes it for themselves.
+		"POST /v1/workspaces/:ws/conversations/:id/assign": {staff, 200, func(t *testing.T, a *App, tm team, role string) (string, any) {
+			p, _ := conversation("/assign", false, nil)(t, a, tm, role)
+			return p, map[string]any{"user_id": tm.Agent.ID}
+		}},
+		"POST /v1/workspaces/:ws/conversations/:id/status": {staff, 200, conversation("/status", true, map[string]string{"status": "resolved"})},
+		"POST /v1/workspaces/:ws/conversations/:id/read":   {staff, 200, conversation("/read", true, nil)},
+		"GET /v1/workspaces/:ws/conversations/:id/notes":   {all, 200, conversation("/notes", true, nil)},
+		"POST /v1/workspaces/:ws/conversations/:id/notes":  {staff, 201, conversation("/notes", true, map[string]string{"body": "note"})},
+		"GET /v1/workspaces/:ws/settings/inbox":            {all, 200, static("/settings/inbox", nil)},
+		"PUT /v1/workspaces/:ws/settings/inbox":            {admins, 200, static("/settings/inbox", map[string]string{"auto_assign": "off"})},
+		"PATCH /v1/workspaces/:ws/members/me":              {staff, 200, static("/members/me", map[string]bool{"available": true})},
 	}
 }
 

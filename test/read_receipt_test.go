@@ -91,3 +91,28 @@ func TestReadReceiptJob(t *testing.T) {
 	}, "a receipt for a message that is gone should complete")
 	require.Equal(t, 1, attempt)
 }
+
+// Marking a conversation read through the inbox API sends Meta the read receipt of its
+// last inbound message.
+func TestMarkingAConversationReadSendsTheReceipt(t *testing.T) {
+	t.Parallel()
+	e := newMsgEnv(t)
+	phone := nextPhone()
+	first, err := e.sb.InjectInbound(sandbox.Inbound{PhoneNumberID: e.acct.PhoneNumberID, From: phone, Text: "Hello"})
+	require.NoError(t, err)
+	e.inboundID(t, first)
+	last, err := e.sb.InjectInbound(sandbox.Inbound{PhoneNumberID: e.acct.PhoneNumberID, From: phone, Text: "Anyone there?"})
+	require.NoError(t, err)
+	e.inboundID(t, last)
+
+	list := e.a.Must(t, 200, "GET", wsPath(e.tm, "/conversations?view=all"), e.tm.Owner.Token, nil)["data"].([]any)
+	require.Len(t, list, 1)
+	conv := list[0].(map[string]any)
+	require.EqualValues(t, 2, conv["unread_count"])
+	read := e.a.Must(t, 200, "POST", wsPath(e.tm, "/conversations/"+conv["id"].(string)+"/read"), e.tm.Owner.Token, nil)
+	require.EqualValues(t, 0, read["unread_count"])
+	eventually(t, 20*time.Second, func() bool {
+		got := e.sb.ReadReceipts(e.acct.PhoneNumberID)
+		return len(got) == 1 && got[0] == last
+	}, "Meta should get the read receipt of the last inbound message")
+}

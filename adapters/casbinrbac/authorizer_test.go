@@ -76,7 +76,7 @@ func TestMatrix(t *testing.T) {
 		check(t, access.Agent, []access.Permission{
 			access.WorkspaceRead,
 			access.ContactsRead, access.ContactsCreate, access.ContactsUpdate, access.ContactsDelete, access.ContactsOptOut,
-			access.ConversationsRead, access.ConversationsReply,
+			access.ConversationsRead, access.ConversationsReply, access.ConversationsClose, access.ConversationsTake, access.NotesCreate,
 			access.MessagesRead, access.MessagesSend,
 			access.TemplatesRead,
 		})

@@ -94,6 +94,8 @@ var erasedTables = []erasedTable{
 	{name: "message_statuses", rows: `SELECT s.ctid FROM messages m JOIN message_statuses s ON s.wamid = m.wamid
 		WHERE m.workspace_id = $1 AND m.wamid IS NOT NULL LIMIT $2`},
 	byWorkspace("messages", ""),
+	byWorkspace("notes", ""),
+	byWorkspace("conversations", ""),
 	byWorkspace("contacts", ""),
 	byWorkspace("suppressions", ""),
 	byWorkspace("templates", ""),

@@ -61,6 +61,10 @@ var seeds = map[string]string{
 	"message_statuses": `INSERT INTO message_statuses (wamid, status, workspace_id, occurred_at)
 		SELECT 'wamid.' || $1::text || '.' || i, s, CASE WHEN s = 'sent' THEN NULL ELSE $1::uuid END, now()
 		FROM generate_series(1, 3) i, unnest(ARRAY['sent', 'delivered']) s`,
+	"conversations": `INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, last_message_at, created_at, updated_at)
+		SELECT $1::uuid, gen_random_uuid(), id, '1065', now(), now(), now() FROM contacts WHERE workspace_id = $1`,
+	"notes": `INSERT INTO notes (workspace_id, id, conversation_id, body, created_at)
+		SELECT $1::uuid, gen_random_uuid(), id, 'note', now() FROM conversations WHERE workspace_id = $1`,
 	"templates": `INSERT INTO templates (workspace_id, id, waba_id, name, language, updated_at)
 		SELECT $1::uuid, gen_random_uuid(), 'waba-' || $1::text, 't' || i, 'en', now() FROM generate_series(1, 3) i`,
 	"account_events": `INSERT INTO account_events (id, workspace_id, waba_id, field, payload, created_at)

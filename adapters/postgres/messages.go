@@ -26,12 +26,24 @@ func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) erro
 	return err
 }
 
-// Queue inserts a queued outbound message and appends the event of its queueing, in one
-// round trip.
+// Queue inserts a queued outbound message, moves its conversation's last message (opening
+// a conversation, assigned like the contact, when the contact has none on the number) and
+// appends the event of its queueing, in one round trip.
 func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, ev domain.Occurrence) error {
 	msql, margs := outboundInsert(m)
 	b := &pgx.Batch{}
 	b.Queue(msql, margs...)
+	b.Queue(`
+		INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, status, assigned_to, unread_count,
+			last_message_at, last_message_preview, created_at, updated_at)
+		SELECT $1, $2, $3, $4, 'open', ct.assigned_to, 0, $5, $6, $5, $5
+		FROM contacts ct WHERE ct.workspace_id = $1 AND ct.id = $3
+		ON CONFLICT (workspace_id, contact_id, phone_number_id) DO UPDATE SET
+			last_message_preview = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at
+				THEN EXCLUDED.last_message_preview ELSE conversations.last_message_preview END,
+			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
+			updated_at = EXCLUDED.updated_at`,
+		m.WorkspaceID, domain.NewID(), m.ContactID, m.PhoneNumberID, m.CreatedAt, cleanText(domain.MessagePreview(m.Type, m.Content)))
 	if err := queueEvent(b, ev); err != nil {
 		return err
 	}

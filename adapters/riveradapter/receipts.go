@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/wabaplatform/waba/application/conversations"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -18,6 +19,8 @@ type ReadReceiptArgs struct {
 	WorkspaceID domain.ID `json:"workspace_id"`
 	MessageID   domain.ID `json:"message_id"` // our id of the inbound message
 }
+
+var _ conversations.Receipts = (*TxJobs)(nil)
 
 // Kind is stored in job rows: never change it.
 func (ReadReceiptArgs) Kind() string { return "message.read_receipt" }

@@ -283,6 +283,11 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	if err != nil || !inserted {
 		return err
 	}
+	if p.r.Conversations != nil {
+		if err := p.r.Conversations.Received(ctx, msg, touch, p.now); err != nil {
+			return err
+		}
+	}
 	st := rt.Settings
 	out := false
 	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)

@@ -166,6 +166,12 @@ type Jobs interface {
 	EnqueueSend(ctx context.Context, workspaceID, messageID domain.ID) error
 }
 
+// Conversations is told of every inbound message stored, for the capability that owns
+// conversations (it opens, counts and auto-assigns them), in the processing transaction.
+type Conversations interface {
+	Received(ctx context.Context, m domain.Message, touch bool, now time.Time) error
+}
+
 // Repos is what one processing transaction offers.
 type Repos struct {
 	Directory Directory
@@ -176,6 +182,8 @@ type Repos struct {
 	Outbox    Outbox
 	Jobs      Jobs
 	Events    events.Log
+	// Conversations may be nil (a test without an inbox).
+	Conversations Conversations
 }
 
 // TxRunner runs fn in one transaction.

@@ -105,7 +105,14 @@ const (
 	ConversationsRead   Permission = "conversations.read"
 	ConversationsReply  Permission = "conversations.reply"
 	ConversationsAssign Permission = "conversations.assign"
-	ConversationsClose  Permission = "conversations.close"
+	ConversationsClose  Permission = "conversations.close" // change a conversation's status
+	// ConversationsTake lets an agent take an unassigned conversation for themselves;
+	// ConversationsAssign assigns anyone.
+	ConversationsTake Permission = "conversations.take"
+
+	NotesCreate Permission = "notes.create" // internal notes on a conversation
+
+	InboxManage Permission = "inbox.manage" // the inbox settings (auto-assignment)
 
 	MessagesRead Permission = "messages.read"
 	MessagesSend Permission = "messages.send"
@@ -137,7 +144,8 @@ var permissions = [...]Permission{
 	APIKeysRead, APIKeysCreate, APIKeysRevoke,
 	WhatsAppRead, WhatsAppConnect, WhatsAppSync,
 	ContactsRead, ContactsCreate, ContactsUpdate, ContactsDelete, ContactsOptOut, ContactsImport, ContactsAssign,
-	ConversationsRead, ConversationsReply, ConversationsAssign, ConversationsClose,
+	ConversationsRead, ConversationsReply, ConversationsAssign, ConversationsClose, ConversationsTake,
+	NotesCreate, InboxManage,
 	MessagesRead, MessagesSend,
 	TemplatesRead, TemplatesManage,
 	CampaignsRead, CampaignsManage, CampaignsLaunch,

@@ -61,6 +61,14 @@ type Conversation struct {
 	UpdatedAt              time.Time
 }
 
+// Arrival is an inbound message stored, as its conversation counts it.
+type Arrival struct {
+	Message Message
+	// Touch: the customer wrote it (not a system notice), so it moves last_inbound_at and
+	// the service window.
+	Touch bool
+}
+
 // CanSendFreeform reports whether a message other than a template may be sent at now:
 // inside the 24-hour window the customer's last message opened.
 func (c Conversation) CanSendFreeform(now time.Time) bool {

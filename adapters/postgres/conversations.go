@@ -194,33 +194,43 @@ func (r *ConversationRepo) SetAvailable(ctx context.Context, ws, userID domain.I
 	return err
 }
 
-// Receive implements conversations.Assigner: one statement. The contact is locked by the
-// inbound processing, so the conversation of (contact, number) is not raced; prev reads
-// the row as it was before the upsert (a statement's CTEs share its snapshot) to tell a
-// conversation this message opened (new, or reopening a resolved one). A new conversation
-// starts with the contact's assignee.
-func (r *ConversationRepo) Receive(ctx context.Context, in conversations.Inbound) (conversations.Opened, error) {
-	m := in.Message
-	var inbound, window *time.Time
-	if in.Touch {
-		at, until := m.CreatedAt, m.CreatedAt.Add(domain.ServiceWindow)
-		inbound, window = &at, &until
+// Receive implements conversations.Assigner: one statement for the whole batch. The
+// contacts are locked by the inbound processing, so their conversations are not raced;
+// prev reads the rows as they were before the upsert (a statement's CTEs share its
+// snapshot) to tell a conversation the messages opened (new, or reopening a resolved
+// one). A new conversation starts with the contact's assignee.
+func (r *ConversationRepo) Receive(ctx context.Context, ins []conversations.Inbound, now time.Time) ([]conversations.Opened, error) {
+	if len(ins) == 0 {
+		return nil, nil
 	}
-	var o conversations.Opened
-	var mode string
-	var c domain.Conversation
-	var status string
-	err := r.q.QueryRow(ctx, `
-		WITH prev AS (
-			SELECT status FROM conversations WHERE workspace_id = $1 AND contact_id = $2 AND phone_number_id = $3),
+	n := len(ins)
+	ws, contacts, ids := make([]domain.ID, n), make([]domain.ID, n), make([]domain.ID, n)
+	numbers, previews := make([]string, n), make([]string, n)
+	counts := make([]int32, n)
+	lastAt := make([]time.Time, n)
+	inboundAt, windows := make([]*time.Time, n), make([]*time.Time, n)
+	for i, in := range ins {
+		ws[i], contacts[i], ids[i], numbers[i] = in.WorkspaceID, in.ContactID, domain.NewID(), in.PhoneNumberID
+		counts[i], lastAt[i], previews[i] = int32(in.Count), in.LastAt, cleanText(in.Preview)
+		inboundAt[i], windows[i] = in.InboundAt, in.WindowExpiresAt
+	}
+	rows, err := r.q.Query(ctx, `
+		WITH i AS (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::timestamptz[], $7::text[],
+				$8::timestamptz[], $9::timestamptz[])
+				AS i (workspace_id, contact_id, phone_number_id, id, n, last_at, preview, inbound_at, window_until)),
+		prev AS (
+			SELECT c.workspace_id, c.contact_id, c.phone_number_id, c.status
+			FROM conversations c JOIN i USING (workspace_id, contact_id, phone_number_id)),
 		c AS (
 			INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, status, assigned_to, unread_count,
 				last_message_at, last_message_preview, last_inbound_at, service_window_expires_at, created_at, updated_at)
-			SELECT $1, $4, $2, $3, 'open', ct.assigned_to, 1, $5, $6, $7, $8, $9, $9
-			FROM contacts ct WHERE ct.workspace_id = $1 AND ct.id = $2
+			SELECT i.workspace_id, i.id, i.contact_id, i.phone_number_id, 'open', ct.assigned_to, i.n, i.last_at, i.preview,
+				i.inbound_at, i.window_until, $10, $10
+			FROM i JOIN contacts ct ON ct.workspace_id = i.workspace_id AND ct.id = i.contact_id
 			ON CONFLICT (workspace_id, contact_id, phone_number_id) DO UPDATE SET
 				status = 'open',
-				unread_count = conversations.unread_count + 1,
+				unread_count = conversations.unread_count + EXCLUDED.unread_count,
 				last_message_preview = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at
 					THEN EXCLUDED.last_message_preview ELSE conversations.last_message_preview END,
 				last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
@@ -230,15 +240,24 @@ func (r *ConversationRepo) Receive(ctx context.Context, in conversations.Inbound
 			RETURNING `+conversationColumns+`)
 		SELECT c.workspace_id, c.id, c.contact_id, c.phone_number_id, c.status, c.assigned_to, c.unread_count,
 			c.last_message_at, c.last_message_preview, c.last_inbound_at, c.service_window_expires_at, c.created_at, c.updated_at,
-			coalesce((SELECT status FROM prev), 'resolved') = 'resolved', w.auto_assign
-		FROM c JOIN workspaces w ON w.id = c.workspace_id`,
-		m.WorkspaceID, m.ContactID, m.PhoneNumberID, domain.NewID(), m.CreatedAt, cleanText(in.Preview), inbound, window,
-		in.Now).Scan(&c.WorkspaceID, &c.ID, &c.ContactID, &c.PhoneNumberID, &status, &c.AssignedTo, &c.UnreadCount,
-		&c.LastMessageAt, &c.LastMessagePreview, &c.LastInboundAt, &c.ServiceWindowExpiresAt, &c.CreatedAt, &c.UpdatedAt,
-		&o.Opened, &mode)
-	c.Status = domain.ConversationStatus(status)
-	o.Conversation, o.AutoAssign = c, domain.AutoAssign(mode)
-	return o, err
+			coalesce(prev.status, 'resolved') = 'resolved', w.auto_assign
+		FROM c JOIN workspaces w ON w.id = c.workspace_id
+			LEFT JOIN prev USING (workspace_id, contact_id, phone_number_id)`,
+		ws, contacts, numbers, ids, counts, lastAt, previews, inboundAt, windows, now)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (conversations.Opened, error) {
+		var o conversations.Opened
+		var c domain.Conversation
+		var status, mode string
+		err := row.Scan(&c.WorkspaceID, &c.ID, &c.ContactID, &c.PhoneNumberID, &status, &c.AssignedTo, &c.UnreadCount,
+			&c.LastMessageAt, &c.LastMessagePreview, &c.LastInboundAt, &c.ServiceWindowExpiresAt, &c.CreatedAt, &c.UpdatedAt,
+			&o.Opened, &mode)
+		c.Status = domain.ConversationStatus(status)
+		o.Conversation, o.AutoAssign = c, domain.AutoAssign(mode)
+		return o, err
+	})
 }
 
 // LockAutoAssign implements conversations.Assigner: the workspace's row, FOR NO KEY

@@ -65,6 +65,20 @@ func inboundTo(ws, contact domain.ID, text string) domain.Message {
 		Type: "text", Content: body, Status: domain.StatusReceived, CreatedAt: now()}
 }
 
+// receive counts n messages of ct (the newest previewing text) in one Receive.
+func (b convBundle) receive(t *testing.T, ct domain.ID, text string, n int, touch bool) conversations.Opened {
+	t.Helper()
+	in := conversations.Inbound{WorkspaceID: b.ws, ContactID: ct, PhoneNumberID: "1065", Count: n, LastAt: now(), Preview: text}
+	if touch {
+		at, until := now(), now().Add(domain.ServiceWindow)
+		in.InboundAt, in.WindowExpiresAt = &at, &until
+	}
+	got, err := b.repo.Receive(context.Background(), []conversations.Inbound{in}, now())
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	return got[0]
+}
+
 func (b convBundle) runner() *postgres.TxRunner[conversations.Repos] {
 	return postgres.NewTxRunner(b.pool, func(tx pgx.Tx) conversations.Repos {
 		r := postgres.NewConversationRepo(tx)
@@ -80,8 +94,7 @@ func TestConversationRepo(t *testing.T) {
 		t.Parallel()
 		b := setupConversations(t, 1)
 		ct := b.contact(t)
-		o, err := b.repo.Receive(ctx, conversations.Inbound{Message: inboundTo(b.ws, ct, "hi"), Preview: "hi", Touch: true, Now: now()})
-		require.NoError(t, err)
+		o := b.receive(t, ct, "hi", 1, true)
 		require.True(t, o.Opened)
 		require.Equal(t, domain.AutoAssignOff, o.AutoAssign)
 		c := o.Conversation
@@ -89,11 +102,10 @@ func TestConversationRepo(t *testing.T) {
 		require.Equal(t, 1, c.UnreadCount)
 		require.NotNil(t, c.ServiceWindowExpiresAt)
 
-		o, err = b.repo.Receive(ctx, conversations.Inbound{Message: inboundTo(b.ws, ct, "again"), Preview: "again", Now: now()})
-		require.NoError(t, err)
+		o = b.receive(t, ct, "again", 2, false)
 		require.False(t, o.Opened)
 		require.Equal(t, c.ID, o.Conversation.ID)
-		require.Equal(t, 2, o.Conversation.UnreadCount)
+		require.Equal(t, 3, o.Conversation.UnreadCount)
 		require.Equal(t, "again", o.Conversation.LastMessagePreview)
 		require.Equal(t, c.ServiceWindowExpiresAt, o.Conversation.ServiceWindowExpiresAt, "a system notice does not move the window")
 
@@ -104,8 +116,7 @@ func TestConversationRepo(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT assigned_to FROM contacts WHERE id = $1`, ct).Scan(&contactAssignee))
 		require.Equal(t, &b.agents[0], contactAssignee, "the contact follows the conversation's assignee")
 
-		o, err = b.repo.Receive(ctx, conversations.Inbound{Message: inboundTo(b.ws, ct, "back"), Preview: "back", Touch: true, Now: now()})
-		require.NoError(t, err)
+		o = b.receive(t, ct, "back", 1, true)
 		require.True(t, o.Opened, "a resolved conversation is reopened")
 		require.Equal(t, domain.ConversationOpen, o.Conversation.Status)
 		require.Equal(t, c.ID, o.Conversation.ID)
@@ -135,6 +146,40 @@ func TestConversationRepo(t *testing.T) {
 		require.Empty(t, got)
 	})
 
+	t.Run("ReceiveTakesABatchInOneStatement", func(t *testing.T) {
+		t.Parallel()
+		b := setupConversations(t, 1)
+		open, resolved, fresh := b.contact(t), b.contact(t), b.contact(t)
+		first := b.receive(t, open, "earlier", 1, true)
+		gone := b.receive(t, resolved, "earlier", 1, true).Conversation
+		gone.Status = domain.ConversationResolved
+		require.NoError(t, b.repo.Update(ctx, gone))
+
+		later := now().Add(time.Minute)
+		in := func(ct domain.ID, n int) conversations.Inbound {
+			return conversations.Inbound{WorkspaceID: b.ws, ContactID: ct, PhoneNumberID: "1065", Count: n, LastAt: later, Preview: "batch"}
+		}
+		got, err := b.repo.Receive(ctx, []conversations.Inbound{in(open, 2), in(resolved, 1), in(fresh, 3)}, later)
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		by := map[domain.ID]conversations.Opened{}
+		for _, o := range got {
+			require.Equal(t, "batch", o.Conversation.LastMessagePreview)
+			require.Equal(t, domain.ConversationOpen, o.Conversation.Status)
+			by[o.Conversation.ContactID] = o
+		}
+		require.False(t, by[open].Opened)
+		require.Equal(t, first.Conversation.ID, by[open].Conversation.ID)
+		require.Equal(t, 3, by[open].Conversation.UnreadCount)
+		require.Equal(t, first.Conversation.ServiceWindowExpiresAt, by[open].Conversation.ServiceWindowExpiresAt,
+			"notices alone do not move the window")
+		require.True(t, by[resolved].Opened, "reopened")
+		require.Equal(t, 2, by[resolved].Conversation.UnreadCount)
+		require.True(t, by[fresh].Opened, "created")
+		require.Equal(t, 3, by[fresh].Conversation.UnreadCount)
+		require.Nil(t, by[fresh].Conversation.ServiceWindowExpiresAt)
+	})
+
 	// Concurrent inbound messages from new customers, each in its own transaction: every
 	// conversation gets exactly one agent, and the choices are exactly balanced.
 	for _, mode := range []domain.AutoAssign{domain.AutoAssignRoundRobin, domain.AutoAssignLeastBusy} {
@@ -156,7 +201,7 @@ func TestConversationRepo(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					errs <- tx.InTx(ctx, func(ctx context.Context, r conversations.Repos) error {
-						return conversations.InTx(r).Received(ctx, inboundTo(b.ws, ct, "hello"), true, now())
+						return conversations.InTx(r).Received(ctx, []domain.Arrival{{Message: inboundTo(b.ws, ct, "hello"), Touch: true}}, now())
 					})
 				}()
 			}

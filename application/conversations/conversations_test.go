@@ -22,8 +22,9 @@ type memory struct {
 	members map[domain.ID]bool
 	mode    domain.AutoAssign
 	avail   map[domain.ID]bool
-	opened  conversations.Opened
-	picks   int
+	opened   conversations.Opened
+	received []conversations.Inbound // by the last Receive
+	picks    int
 	locks   int
 }
 
@@ -86,8 +87,9 @@ func (m *memory) SetAvailable(_ context.Context, _, u domain.ID, a bool) error {
 	m.avail[u] = a
 	return nil
 }
-func (m *memory) Receive(context.Context, conversations.Inbound) (conversations.Opened, error) {
-	return m.opened, nil
+func (m *memory) Receive(_ context.Context, ins []conversations.Inbound, _ time.Time) ([]conversations.Opened, error) {
+	m.received = ins
+	return []conversations.Opened{m.opened}, nil
 }
 func (m *memory) LockAutoAssign(context.Context, domain.ID) (domain.AutoAssign, error) {
 	m.locks++
@@ -300,7 +302,7 @@ func TestReceiverAutoAssignsOnlyWhatAMessageOpened(t *testing.T) {
 	}
 	for _, c := range cases {
 		b.m.mode, b.m.opened, b.m.picks = c.opened.AutoAssign, c.opened, 0
-		require.NoError(t, r.Received(ctx, msg, true, b.now), c.name)
+		require.NoError(t, r.Received(ctx, []domain.Arrival{{Message: msg, Touch: true}}, b.now), c.name)
 		require.Equal(t, c.picks, b.m.picks, c.name)
 	}
 	require.Equal(t, &b.agent.ID, b.m.convs[b.unassigned].AssignedTo)
@@ -311,6 +313,41 @@ func TestReceiverAutoAssignsOnlyWhatAMessageOpened(t *testing.T) {
 	// Switched off between the message and the lock: nothing is picked.
 	b.m.convs[b.unassigned] = base
 	b.m.opened, b.m.mode, b.m.picks = conversations.Opened{Conversation: base, Opened: true, AutoAssign: domain.AutoAssignRoundRobin}, domain.AutoAssignOff, 0
-	require.NoError(t, r.Received(ctx, msg, true, b.now))
+	require.NoError(t, r.Received(ctx, []domain.Arrival{{Message: msg, Touch: true}}, b.now))
 	require.Zero(t, b.m.picks)
+}
+
+// A batch's messages reach the store summed per conversation: one row per contact and
+// number, every message counted, the newest one previewed, and only what the customer
+// wrote moving the window.
+func TestReceiverSumsABatchPerConversation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := conversations.InTx(tx{m: b.m, log: b.log}.repos())
+	b.m.opened = conversations.Opened{Conversation: b.m.convs[b.unassigned]}
+	alice, bob := domain.NewID(), domain.NewID()
+	at := func(min int) time.Time { return b.now.Add(time.Duration(min) * time.Minute) }
+	text := func(contact domain.ID, number, body string, when time.Time) domain.Message {
+		return domain.Message{WorkspaceID: b.ws, ContactID: contact, PhoneNumberID: number, Type: "text",
+			Content: []byte(`{"body":"` + body + `"}`), CreatedAt: when}
+	}
+	notice := text(alice, "1", "", at(9))
+	notice.Type = "system"
+	require.NoError(t, r.Received(context.Background(), []domain.Arrival{
+		{Message: text(alice, "1", "second", at(2)), Touch: true},
+		{Message: text(bob, "1", "hello", at(1)), Touch: true},
+		{Message: text(alice, "1", "first", at(1)), Touch: true}, // late: not the preview
+		{Message: text(alice, "2", "other number", at(3)), Touch: true},
+		{Message: notice}, // newest, but not the customer writing
+	}, b.now))
+	window := func(t time.Time) *time.Time { w := t.Add(domain.ServiceWindow); return &w }
+	ptr := func(t time.Time) *time.Time { return &t }
+	require.Equal(t, []conversations.Inbound{
+		{WorkspaceID: b.ws, ContactID: alice, PhoneNumberID: "1", Count: 3, LastAt: at(9), Preview: "[system]",
+			InboundAt: ptr(at(2)), WindowExpiresAt: window(at(2))},
+		{WorkspaceID: b.ws, ContactID: bob, PhoneNumberID: "1", Count: 1, LastAt: at(1), Preview: "hello",
+			InboundAt: ptr(at(1)), WindowExpiresAt: window(at(1))},
+		{WorkspaceID: b.ws, ContactID: alice, PhoneNumberID: "2", Count: 1, LastAt: at(3), Preview: "other number",
+			InboundAt: ptr(at(3)), WindowExpiresAt: window(at(3))},
+	}, b.m.received)
 }

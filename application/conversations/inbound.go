@@ -14,18 +14,59 @@ type Receiver struct{ r Repos }
 // InTx returns the receiver bound to a transaction's repositories.
 func InTx(r Repos) *Receiver { return &Receiver{r: r} }
 
-// Received opens or reopens the conversation of m, counts m as unread, moves its last
-// message and (touch) its window; a conversation it opened without an assignee is
-// auto-assigned when the workspace asks for it.
-func (p *Receiver) Received(ctx context.Context, m domain.Message, touch bool, now time.Time) error {
-	o, err := p.r.Assigner.Receive(ctx, Inbound{Message: m, Preview: domain.MessagePreview(m.Type, m.Content), Touch: touch, Now: now})
+// Received opens or reopens the conversations of arrivals, counts them as unread, moves
+// their last message and (when the customer wrote) their window, in one call to the store;
+// a conversation they opened without an assignee is auto-assigned when the workspace asks
+// for it.
+func (p *Receiver) Received(ctx context.Context, arrivals []domain.Arrival, now time.Time) error {
+	if len(arrivals) == 0 {
+		return nil
+	}
+	got, err := p.r.Assigner.Receive(ctx, tally(arrivals), now)
 	if err != nil {
 		return err
 	}
-	if !o.Opened || o.Conversation.AssignedTo != nil || o.AutoAssign == domain.AutoAssignOff || o.AutoAssign == "" {
-		return nil
+	for _, o := range got {
+		if !o.Opened || o.Conversation.AssignedTo != nil || o.AutoAssign == domain.AutoAssignOff || o.AutoAssign == "" {
+			continue
+		}
+		if err := p.autoAssign(ctx, o.Conversation, now); err != nil {
+			return err
+		}
 	}
-	return p.autoAssign(ctx, o.Conversation, now)
+	return nil
+}
+
+// tally sums arrivals per conversation (contact and number), in the order they came. No
+// other transaction waits for these conversations while holding one of them: the caller
+// holds their contacts' locks, and a request locks one conversation at a time.
+func tally(arrivals []domain.Arrival) []Inbound {
+	type key struct {
+		ws, contact domain.ID
+		number      string
+	}
+	at := map[key]int{}
+	var out []Inbound
+	for _, a := range arrivals {
+		m := a.Message
+		k := key{m.WorkspaceID, m.ContactID, m.PhoneNumberID}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, Inbound{WorkspaceID: m.WorkspaceID, ContactID: m.ContactID, PhoneNumberID: m.PhoneNumberID})
+		}
+		in := &out[i]
+		in.Count++
+		if in.Count == 1 || !m.CreatedAt.Before(in.LastAt) {
+			in.LastAt, in.Preview = m.CreatedAt, domain.MessagePreview(m.Type, m.Content)
+		}
+		if a.Touch && (in.InboundAt == nil || m.CreatedAt.After(*in.InboundAt)) {
+			t, until := m.CreatedAt, m.CreatedAt.Add(domain.ServiceWindow)
+			in.InboundAt, in.WindowExpiresAt = &t, &until
+		}
+	}
+	return out
 }
 
 // autoAssign picks an agent under the workspace's lock, so two conversations opened at

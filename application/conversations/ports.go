@@ -77,18 +77,23 @@ type Settings interface {
 	SetAvailable(ctx context.Context, workspaceID, userID domain.ID, available bool) error
 }
 
-// Inbound is what an inbound message does to its conversation.
+// Inbound is what a batch's inbound messages do to one conversation (a contact on a
+// number).
 type Inbound struct {
-	Message domain.Message
-	Preview string
-	// Touch: the message is the customer writing (not a system notice), so it moves
-	// last_inbound_at and the service window.
-	Touch bool
-	Now   time.Time
+	WorkspaceID   domain.ID
+	ContactID     domain.ID
+	PhoneNumberID string
+	Count         int       // messages, each unread
+	LastAt        time.Time // the newest message's time ...
+	Preview       string    // ... and its preview
+	// InboundAt is the newest message the customer wrote (nil when all were system
+	// notices), which opens the service window until WindowExpiresAt.
+	InboundAt       *time.Time
+	WindowExpiresAt *time.Time
 }
 
-// Opened is a conversation after an inbound message, and whether the message opened it
-// (created or reopened a resolved one), with the workspace's auto-assignment mode.
+// Opened is a conversation after inbound messages, and whether they opened it (created
+// it, or reopened a resolved one), with the workspace's auto-assignment mode.
 type Opened struct {
 	Conversation domain.Conversation
 	Opened       bool
@@ -97,9 +102,9 @@ type Opened struct {
 
 // Assigner records inbound messages on their conversations and picks agents.
 type Assigner interface {
-	// Receive opens (or reopens) the conversation of the message's contact and number and
-	// counts the message on it, in one statement.
-	Receive(ctx context.Context, in Inbound) (Opened, error)
+	// Receive opens (or reopens) each conversation of ins (one per contact and number) and
+	// counts its messages, in one statement, and returns them in any order.
+	Receive(ctx context.Context, ins []Inbound, now time.Time) ([]Opened, error)
 	// LockAutoAssign serializes auto-assignment in the workspace until the transaction
 	// ends and returns the mode as it is now.
 	LockAutoAssign(ctx context.Context, workspaceID domain.ID) (domain.AutoAssign, error)

@@ -128,7 +128,7 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 				}
 			}
 		}
-		return nil
+		return done.flushArrivals(ctx)
 	})
 	if err != nil {
 		return err
@@ -148,6 +148,8 @@ type run struct {
 	r      Repos
 	now    time.Time
 	routes map[string]routed // by phone_number_id: a batch's bodies share their lookups
+
+	arrivals []domain.Arrival // inbound messages stored, for their conversations
 
 	unrouted      []string
 	unknownStatus int
@@ -283,11 +285,7 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	if err != nil || !inserted {
 		return err
 	}
-	if p.r.Conversations != nil {
-		if err := p.r.Conversations.Received(ctx, msg, touch, p.now); err != nil {
-			return err
-		}
-	}
+	p.arrivals = append(p.arrivals, domain.Arrival{Message: msg, Touch: touch})
 	st := rt.Settings
 	out := false
 	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)
@@ -298,7 +296,21 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	default:
 		return nil
 	}
+	// The confirmation moves the conversation after the keyword did.
+	if err := p.flushArrivals(ctx); err != nil {
+		return err
+	}
 	return p.keywordChange(ctx, n, contact, msg, at, out, text)
+}
+
+// flushArrivals hands the messages stored so far to their conversations.
+func (p *run) flushArrivals(ctx context.Context) error {
+	if len(p.arrivals) == 0 || p.r.Conversations == nil {
+		return nil
+	}
+	err := p.r.Conversations.Received(ctx, p.arrivals, p.now)
+	p.arrivals = p.arrivals[:0]
+	return err
 }
 
 // keywordChange opts the contact out (or back in) as the contact's own action, and queues

@@ -245,6 +245,35 @@ func TestProcessAll(t *testing.T) {
 		require.Equal(t, 1, b.metrics.unknown)
 	})
 
+	t.Run("ConversationsAreToldOncePerBatch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		bodies := func(calls [][]domain.Arrival) [][]string {
+			var out [][]string
+			for _, call := range calls {
+				var bs []string
+				for _, a := range call {
+					var c struct{ Body string }
+					require.NoError(t, json.Unmarshal(a.Message.Content, &c))
+					require.True(t, a.Touch)
+					bs = append(bs, c.Body)
+				}
+				out = append(out, bs)
+			}
+			return out
+		}
+		require.Equal(t, make([]error, 3), b.svc.ProcessAll(ctx, notifications(text("14155550111", "hi"), sent("wamid.X"),
+			text("14155550112", "hello"))))
+		require.Equal(t, [][]string{{"hi", "hello"}}, bodies(b.mem.Arrivals), "one call for the batch's messages")
+
+		// A keyword's confirmation is queued after the messages before it reached their
+		// conversations, so the confirmation is the newest message of its conversation.
+		b.mem.Arrivals = nil
+		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, notifications(text("14155550113", "STOP"),
+			text("14155550114", "later"))))
+		require.Equal(t, [][]string{{"STOP"}, {"later"}}, bodies(b.mem.Arrivals))
+	})
+
 	t.Run("InOrderWithinTheBatch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

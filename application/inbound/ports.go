@@ -166,10 +166,12 @@ type Jobs interface {
 	EnqueueSend(ctx context.Context, workspaceID, messageID domain.ID) error
 }
 
-// Conversations is told of every inbound message stored, for the capability that owns
-// conversations (it opens, counts and auto-assigns them), in the processing transaction.
+// Conversations is told of the inbound messages stored, for the capability that owns
+// conversations (it opens, counts and auto-assigns them), in the processing transaction:
+// once for all of a batch's messages, so a batch costs one statement there, not one per
+// message.
 type Conversations interface {
-	Received(ctx context.Context, m domain.Message, touch bool, now time.Time) error
+	Received(ctx context.Context, arrivals []domain.Arrival, now time.Time) error
 }
 
 // Repos is what one processing transaction offers.

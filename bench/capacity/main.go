@@ -173,7 +173,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	}
 	rep.Note("ingest runs 1 and 5 post to `waba serve --role=api` processes (no workers in them), run 6 to one `--role=all` process that works the jobs too (DB_MAX_CONNS 25, WEBHOOK_WORKERS 200); the load generator is this process, on the same %s CPUs", rep.Host["cpus"])
 	rep.Note("payloads: 1 message (text, image, location, interactive, ad referral) or, every 4th, 1 status of a seeded outbound message (sent/delivered/read: it is locked, advanced and announced), %d numbers in %d workspaces, ~%d bytes", cfg.Tenants, (cfg.Tenants+1)/2, len(sample.Body))
-	rep.Note("the database holds %d earlier messages of %d contacts, analyzed, before the runs", historySize, historySize/10)
+	rep.Note("the database holds %d earlier messages of %d contacts and their conversations, analyzed, before the runs", historySize, historySize/10)
 	rep.Note("latency is measured by the client from request start to response end; the paced run issues requests on schedule with up to 256 in flight, after an unmeasured second at its rate")
 	return rep, nil
 }
@@ -441,7 +441,7 @@ func setupTenants(ctx context.Context, apiURL string, db *harness.DB, n int) ([]
 // historySize is how many earlier messages the bench database holds before the runs.
 const historySize = 50_000
 
-// seedHistory gives the workspaces earlier contacts and messages and analyzes them, as a
+// seedHistory gives the workspaces earlier contacts, messages and conversations and analyzes them, as a
 // database in service has. On empty tables that were never analyzed, the planner
 // thinks every table empty, and the plans it caches in the first second (a status lookup
 // by wamid through the workspace's index instead of the wamid's, say) stay until
@@ -470,6 +470,15 @@ func seedHistory(ctx context.Context, db *harness.DB, n int) (outboundPerWorkspa
 		FROM m`, n)
 	if err != nil {
 		return 0, fmt.Errorf("seed history: %w", err)
+	}
+	// Their threads, resolved, as the inbox left them.
+	if _, err = db.Pool.Exec(ctx, `
+		INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, status, unread_count, last_message_at,
+			last_message_preview, last_inbound_at, service_window_expires_at, created_at, updated_at)
+		SELECT workspace_id, gen_random_uuid(), id, 'history', 'resolved', 0, last_inbound_at, 'earlier',
+			last_inbound_at, last_inbound_at + interval '24 hours', created_at, updated_at
+		FROM contacts`); err != nil {
+		return 0, fmt.Errorf("seed conversations: %w", err)
 	}
 	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM messages
 		WHERE direction = 'outbound' GROUP BY workspace_id) w`).Scan(&outboundPerWorkspace); err != nil {

@@ -6,6 +6,7 @@ package inboundtest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,7 @@ type Memory struct {
 	Lookups       int                     // RouteByPhoneNumberID calls
 	Locked        []string                // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
 	Holds         map[domain.ID]time.Time // contact -> what HoldMarketing set
+	Arrivals      [][]domain.Arrival      // what each call of Conversations.Received was told
 }
 
 // NewMemory returns an empty store.
@@ -91,7 +93,8 @@ func NewMemory() *Memory {
 
 // Repos is every port over m, outside any transaction.
 func (m *Memory) Repos() inbound.Repos {
-	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Templates: m, Events: m, Outbox: m, Jobs: m}
+	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Templates: m, Events: m, Outbox: m, Jobs: m,
+		Conversations: m}
 }
 
 // InTx runs fn; the state it changed is restored when fn (or the commit, see FailNext) fails.
@@ -108,6 +111,7 @@ func (m *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r inboun
 		m.Numbers, m.Settings, m.Contacts, m.Messages, m.Statuses = snap.Numbers, snap.Settings, snap.Contacts, snap.Messages, snap.Statuses
 		m.Templates, m.NumberStates, m.NumberChanges, m.Accounts = snap.Templates, snap.NumberStates, snap.NumberChanges, snap.Accounts
 		m.Suppressed, m.Events, m.Jobs, m.Audit = snap.Suppressed, snap.Events, snap.Jobs, snap.Audit
+		m.Arrivals = snap.Arrivals
 	}
 	return err
 }
@@ -118,6 +122,7 @@ func (m *Memory) clone() *Memory {
 	c.Events = append([]domain.Occurrence(nil), m.Events...)
 	c.Jobs = append([]domain.ID(nil), m.Jobs...)
 	c.Audit = append([]domain.AuditEntry(nil), m.Audit...)
+	c.Arrivals = append([][]domain.Arrival(nil), m.Arrivals...)
 	for k, v := range m.Contacts {
 		cp := *v
 		c.Contacts[k] = &cp
@@ -494,5 +499,12 @@ func (m *Memory) CreateOutbound(_ context.Context, msg domain.Message) error {
 // EnqueueSend implements inbound.Jobs.
 func (m *Memory) EnqueueSend(_ context.Context, _, id domain.ID) error {
 	m.Jobs = append(m.Jobs, id)
+	return nil
+}
+
+// Received implements inbound.Conversations: it records the call (the slice is the
+// caller's, reused after the call: it is copied).
+func (m *Memory) Received(_ context.Context, arrivals []domain.Arrival, _ time.Time) error {
+	m.Arrivals = append(m.Arrivals, slices.Clone(arrivals))
 	return nil
 }

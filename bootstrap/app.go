@@ -61,6 +61,9 @@ type Settings struct {
 	Version string
 	// Clock is the time the rules read; nil is time.Now. Tests pass one they move.
 	Clock domain.Clock
+	// Heartbeat is how often an idle event stream gets a comment line; 0 is API.md's 15
+	// seconds. Tests shorten it to see one.
+	Heartbeat time.Duration
 }
 
 // Options returns the whole graph for cfg. Tests append fx.Populate, fx.Replace, etc.
@@ -84,6 +87,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		MessagingModule,
 		TemplatesModule,
 		ConversationsModule,
+		LiveModule,
 		EventsModule,
 		AdminModule,
 		MailModule,

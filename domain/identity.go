@@ -120,6 +120,7 @@ const (
 	RefreshTokenPrefix    = "wrt_"
 	ResetTokenPrefix      = "wpr_"
 	InvitationTokenPrefix = "wiv_"
+	StreamTicketPrefix    = "wet_"
 )
 
 // NewSecret returns a fresh secret (32 random bytes behind prefix) and its hash: the form
@@ -165,6 +166,20 @@ type ResetToken struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 }
+
+// StreamTicket lets a browser open its workspace's event stream once (EventSource cannot
+// send an Authorization header): single use, StreamTicketTTL, stored as its hash, bound to
+// the session that asked for it.
+type StreamTicket struct {
+	Hash        []byte
+	WorkspaceID ID
+	UserID      ID
+	SessionID   ID
+	ExpiresAt   time.Time
+}
+
+// StreamTicketTTL is how long a stream ticket stays valid (API.md, Team inbox).
+const StreamTicketTTL = 60 * time.Second
 
 // Token lifetimes (API.md, Identity).
 const (

@@ -59,7 +59,10 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 			ExposeHeaders: []string{"X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"},
 		}))
 	}
-	e.Use(middleware.ContextTimeout(requestTimeout))
+	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+		Timeout: requestTimeout,
+		Skipper: func(c echo.Context) bool { return c.Path() == EventsPath }, // a stream lasts
+	}))
 	e.Use(cleanQuery)
 
 	e.GET("/healthz", func(c echo.Context) error {

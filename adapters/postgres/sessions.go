@@ -125,13 +125,31 @@ func (r *SessionRepo) Reset(ctx context.Context, hash []byte) (domain.ResetToken
 	return t, notFound(err, "reset token")
 }
 
-// Purge deletes sessions (their refresh tokens cascade) and reset tokens expired before
-// before.
+// CreateTicket implements identity.Sessions.
+func (r *SessionRepo) CreateTicket(ctx context.Context, t domain.StreamTicket) error {
+	_, err := r.q.Exec(ctx, `INSERT INTO stream_tickets (token_hash, workspace_id, user_id, session_id, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, t.Hash, t.WorkspaceID, t.UserID, t.SessionID, t.ExpiresAt)
+	return err
+}
+
+// SpendTicket implements identity.Sessions: the delete decides, so of two spends racing
+// one finds the ticket.
+func (r *SessionRepo) SpendTicket(ctx context.Context, hash []byte, now time.Time) (domain.StreamTicket, error) {
+	var t domain.StreamTicket
+	err := r.q.QueryRow(ctx, `DELETE FROM stream_tickets WHERE token_hash = $1 AND expires_at > $2
+		RETURNING token_hash, workspace_id, user_id, session_id, expires_at`, hash, now).
+		Scan(&t.Hash, &t.WorkspaceID, &t.UserID, &t.SessionID, &t.ExpiresAt)
+	return t, notFound(err, "ticket")
+}
+
+// Purge deletes sessions (their refresh tokens and tickets cascade), reset tokens and
+// tickets expired before before.
 func (r *SessionRepo) Purge(ctx context.Context, before time.Time) (int, error) {
 	var n int
 	err := r.q.QueryRow(ctx, `
 		WITH s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1),
-		     p AS (DELETE FROM password_resets WHERE expires_at < $1 RETURNING 1)
-		SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM p)`, before).Scan(&n)
+		     p AS (DELETE FROM password_resets WHERE expires_at < $1 RETURNING 1),
+		     t AS (DELETE FROM stream_tickets WHERE expires_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM p) + (SELECT count(*) FROM t)`, before).Scan(&n)
 	return n, err
 }

@@ -17,15 +17,15 @@ import (
 
 // memory is an in-memory store, settings and assigner, enough for the use cases' rules.
 type memory struct {
-	convs   map[domain.ID]domain.Conversation
-	notes   []domain.Note
-	members map[domain.ID]bool
-	mode    domain.AutoAssign
-	avail   map[domain.ID]bool
+	convs    map[domain.ID]domain.Conversation
+	notes    []domain.Note
+	members  map[domain.ID]bool
+	mode     domain.AutoAssign
+	avail    map[domain.ID]bool
 	opened   conversations.Opened
 	received []conversations.Inbound // by the last Receive
 	picks    int
-	locks   int
+	locks    int
 }
 
 func (m *memory) Get(_ context.Context, ws, id domain.ID, v conversations.View, _ bool) (domain.Conversation, error) {

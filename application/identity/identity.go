@@ -105,8 +105,13 @@ type Sessions interface {
 	SpendResets(ctx context.Context, userID domain.ID, at time.Time) error
 	// Reset finds a reset token by hash, locked; KindNotFound when there is none.
 	Reset(ctx context.Context, hash []byte) (domain.ResetToken, error)
-	// Purge deletes sessions (with their tokens) and reset tokens that expired before
-	// before, and returns how many rows it deleted.
+	// CreateTicket stores a stream ticket; SpendTicket deletes the one with this hash and
+	// returns it, KindNotFound when there is none or it expired at now (single use: two
+	// spends of one ticket find it once).
+	CreateTicket(ctx context.Context, t domain.StreamTicket) error
+	SpendTicket(ctx context.Context, hash []byte, now time.Time) (domain.StreamTicket, error)
+	// Purge deletes sessions (with their tokens and tickets), reset tokens and tickets that
+	// expired before before, and returns how many rows it deleted.
 	Purge(ctx context.Context, before time.Time) (int, error)
 }
 
@@ -361,14 +366,7 @@ func (s *Service) CallerFor(ctx context.Context, bearer string, workspaceID doma
 		if err != nil {
 			return domain.Caller{}, unauthenticated()
 		}
-		role, err := s.Sessions.SessionRole(ctx, sessionID, userID, workspaceID)
-		if err == nil {
-			return domain.Caller{Type: domain.ActorUser, ID: userID, WorkspaceID: workspaceID, Role: role, Meta: meta}, nil
-		}
-		if !domain.IsKind(err, domain.KindNotFound) {
-			return domain.Caller{}, err
-		}
-		return domain.Caller{}, s.notMember(ctx, workspaceID)
+		return s.SessionCaller(ctx, userID, sessionID, workspaceID, meta)
 	}
 	p, err := s.Authenticate(ctx, bearer)
 	if err != nil {
@@ -378,6 +376,19 @@ func (s *Service) CallerFor(ctx context.Context, bearer string, workspaceID doma
 		return domain.Caller{}, s.notMember(ctx, workspaceID)
 	}
 	return domain.Caller{Type: p.Type, ID: p.ID, WorkspaceID: workspaceID, Role: p.Role, Meta: meta}, nil
+}
+
+// SessionCaller is the user of an active session acting in workspaceID: KindUnauthenticated
+// when the session is revoked or expired, and as CallerFor when the user is not a member.
+func (s *Service) SessionCaller(ctx context.Context, userID, sessionID, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, error) {
+	role, err := s.Sessions.SessionRole(ctx, sessionID, userID, workspaceID)
+	if err == nil {
+		return domain.Caller{Type: domain.ActorUser, ID: userID, WorkspaceID: workspaceID, Role: role, Meta: meta}, nil
+	}
+	if !domain.IsKind(err, domain.KindNotFound) {
+		return domain.Caller{}, err
+	}
+	return domain.Caller{}, s.notMember(ctx, workspaceID)
 }
 
 // notMember is the answer to a caller outside the workspace: 404 if there is no such

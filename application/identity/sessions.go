@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/wabaplatform/waba/application/mail"
@@ -250,4 +251,45 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 // Purge deletes sessions and reset tokens expired for a day; it returns how many.
 func (s *Service) Purge(ctx context.Context) (int, error) {
 	return s.Sessions.Purge(ctx, s.Now().Add(-24*time.Hour))
+}
+
+// IssueTicket gives the user of bearer (an access token; an API key can send its header)
+// a single-use ticket to open workspaceID's event stream within domain.StreamTicketTTL.
+// The caller is already known to be a member (the route checks it).
+func (s *Service) IssueTicket(ctx context.Context, bearer string, workspaceID domain.ID) (string, time.Time, error) {
+	if strings.HasPrefix(bearer, domain.APIKeyPrefix) {
+		return "", time.Time{}, domain.Errorf(domain.KindForbidden,
+			"tickets are for browsers; send the API key in the Authorization header of the stream request")
+	}
+	userID, sessionID, err := s.Tokens.Verify(bearer)
+	if err != nil {
+		return "", time.Time{}, unauthenticated()
+	}
+	secret, hash := domain.NewSecret(domain.StreamTicketPrefix)
+	expires := s.Now().Add(domain.StreamTicketTTL)
+	err = s.Sessions.CreateTicket(ctx, domain.StreamTicket{Hash: hash, WorkspaceID: workspaceID, UserID: userID,
+		SessionID: sessionID, ExpiresAt: expires})
+	return secret, expires, err
+}
+
+// CallerForTicket spends a stream ticket and resolves its user in workspaceID as
+// SessionCaller does, returning the ticket's session too (to check again while the stream
+// lasts). An unknown, spent or expired ticket is KindUnauthenticated; a ticket of another
+// workspace is KindForbidden.
+func (s *Service) CallerForTicket(ctx context.Context, ticket string, workspaceID domain.ID, meta domain.RequestMeta) (domain.Caller, domain.ID, error) {
+	if !strings.HasPrefix(ticket, domain.StreamTicketPrefix) {
+		return domain.Caller{}, domain.NilID, unauthenticated()
+	}
+	t, err := s.Sessions.SpendTicket(ctx, domain.HashSecret(ticket), s.Now())
+	if domain.IsKind(err, domain.KindNotFound) {
+		return domain.Caller{}, domain.NilID, unauthenticated()
+	}
+	if err != nil {
+		return domain.Caller{}, domain.NilID, err
+	}
+	if t.WorkspaceID != workspaceID {
+		return domain.Caller{}, domain.NilID, domain.Errorf(domain.KindForbidden, "the ticket is for another workspace")
+	}
+	c, err := s.SessionCaller(ctx, t.UserID, t.SessionID, workspaceID, meta)
+	return c, t.SessionID, err
 }

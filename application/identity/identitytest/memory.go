@@ -39,6 +39,7 @@ type Memory struct {
 	sessions map[domain.ID]*sessionState
 	refresh  map[string]domain.RefreshToken // by string(hash)
 	resets   map[string]domain.ResetToken   // by string(hash)
+	tickets  map[string]domain.StreamTicket // by string(hash)
 	deleted  map[domain.ID]bool             // deleted workspaces
 	calls    map[string]int                 // session-side reads served, by method
 }
@@ -48,7 +49,7 @@ func NewMemory() *Memory {
 	return &Memory{users: map[domain.ID]domain.User{}, workspaces: map[domain.ID]string{},
 		members: map[memberKey]membership{}, keys: map[string]domain.APIKey{}, deleted: map[domain.ID]bool{},
 		calls: map[string]int{}, sessions: map[domain.ID]*sessionState{}, refresh: map[string]domain.RefreshToken{},
-		resets: map[string]domain.ResetToken{}}
+		resets: map[string]domain.ResetToken{}, tickets: map[string]domain.StreamTicket{}}
 }
 
 // DeleteWorkspace marks a seeded workspace deleted, as workspaces.deleted_at does: the

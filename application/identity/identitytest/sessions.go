@@ -178,10 +178,35 @@ func (db *Memory) Reset(_ context.Context, hash []byte) (domain.ResetToken, erro
 	return r, nil
 }
 
+func (db *Memory) CreateTicket(_ context.Context, t domain.StreamTicket) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	t.Hash = bytes.Clone(t.Hash)
+	db.tickets[string(t.Hash)] = t
+	return nil
+}
+
+func (db *Memory) SpendTicket(_ context.Context, hash []byte, now time.Time) (domain.StreamTicket, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	t, ok := db.tickets[string(hash)]
+	if !ok || !now.Before(t.ExpiresAt) {
+		return domain.StreamTicket{}, domain.NotFound("ticket")
+	}
+	delete(db.tickets, string(hash))
+	return t, nil
+}
+
 func (db *Memory) Purge(_ context.Context, before time.Time) (int, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	n := 0
+	for k, t := range db.tickets {
+		if t.ExpiresAt.Before(before) { // a purged session's tickets expired long before it
+			delete(db.tickets, k)
+			n++
+		}
+	}
 	for id, st := range db.sessions {
 		if st.s.ExpiresAt.Before(before) {
 			delete(db.sessions, id)

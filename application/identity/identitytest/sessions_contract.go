@@ -294,6 +294,40 @@ func RunSessionsContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing left to purge")
 	})
+
+	t.Run("TicketsAreSpentOnceBeforeTheyExpire", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ann := user(t, sub, "ann@example.com")
+		s := session(t, sub, ann, at.Add(time.Hour))
+		w := sub.Workspace(t, "Acme")
+		ticket := func(expires time.Time) domain.StreamTicket {
+			_, hash := domain.NewSecret(domain.StreamTicketPrefix)
+			tk := domain.StreamTicket{Hash: hash, WorkspaceID: w, UserID: ann, SessionID: s.ID, ExpiresAt: expires}
+			require.NoError(t, sub.Sessions.CreateTicket(ctx, tk))
+			return tk
+		}
+		valid, expired, stale := ticket(at.Add(time.Minute)), ticket(at), ticket(at.Add(-time.Hour))
+
+		got, err := sub.Sessions.SpendTicket(ctx, valid.Hash, at)
+		require.NoError(t, err)
+		got.ExpiresAt = got.ExpiresAt.UTC()
+		require.Equal(t, valid, got)
+		_, err = sub.Sessions.SpendTicket(ctx, valid.Hash, at)
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "spent: %v", err)
+		_, err = sub.Sessions.SpendTicket(ctx, expired.Hash, at)
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "expiring at now is expired: %v", err)
+		_, err = sub.Sessions.SpendTicket(ctx, []byte("unknown"), at)
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "%v", err)
+
+		n, err := sub.Sessions.Purge(ctx, at.Add(-time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "the stale ticket")
+		_, err = sub.Sessions.SpendTicket(ctx, stale.Hash, at.Add(-2*time.Hour))
+		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "purged: %v", err)
+		_, err = sub.Sessions.SpendTicket(ctx, expired.Hash, at.Add(-time.Second))
+		require.NoError(t, err, "an unexpired ticket is kept by the purge")
+	})
 }
 
 // utcSession, utcRefresh and utcReset put times in UTC, so values read back from any store

@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wabaplatform/waba/application/events"
+	"github.com/wabaplatform/waba/application/live"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// LiveFeed reads the event log for live streams (live.Feed).
+type LiveFeed struct{ q Querier }
+
+// NewLiveFeed returns the feed over q.
+func NewLiveFeed(q Querier) *LiveFeed { return &LiveFeed{q: q} }
+
+// Tail implements live.Feed: the newest event below the snapshot's xmin, through the
+// primary key backwards.
+func (f *LiveFeed) Tail(ctx context.Context) (events.Position, error) {
+	var tx string
+	var p events.Position
+	err := f.q.QueryRow(ctx, `SELECT tx::text, id FROM events WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY tx DESC, id DESC LIMIT 1`).Scan(&tx, &p.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return events.Position{}, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	p.Tx, err = strconv.ParseUint(tx, 10, 64)
+	return p, err
+}
+
+// liveColumns reads an entry: the event, its conversation (a message's by its contact
+// and number, a conversation event's own, a note's) and who that conversation and the
+// event's contact are assigned to now. Each look-up is one primary or unique key probe.
+const liveColumns = `
+	SELECT e.id, e.tx::text, e.workspace_id, e.kind, e.actor_type, e.actor_id, e.resource_type, e.resource_id,
+		e.contact_id, e.message_id, e.payload, e.created_at, cv.id, cv.assigned_to, ct.assigned_to
+	FROM events e
+	LEFT JOIN messages m ON m.workspace_id = e.workspace_id AND m.id = e.message_id
+	LEFT JOIN LATERAL (
+		SELECT c.id, c.assigned_to FROM conversations c
+		WHERE c.workspace_id = e.workspace_id AND c.id = (CASE e.resource_type
+			WHEN 'conversation' THEN e.resource_id WHEN 'note' THEN e.payload->>'conversation_id' END)::uuid
+		UNION ALL
+		SELECT c.id, c.assigned_to FROM conversations c
+		WHERE c.workspace_id = m.workspace_id AND c.contact_id = m.contact_id AND c.phone_number_id = m.phone_number_id
+		LIMIT 1) cv ON true
+	LEFT JOIN contacts ct ON ct.workspace_id = e.workspace_id AND ct.id = e.contact_id`
+
+// After implements live.Feed, with the rule of EventPositions.After.
+func (f *LiveFeed) After(ctx context.Context, p events.Position, ws domain.ID, kinds []domain.EventKind, limit int) ([]live.Entry, error) {
+	ks := make([]string, len(kinds))
+	for i, k := range kinds {
+		ks[i] = string(k)
+	}
+	var rows pgx.Rows
+	var err error
+	if ws.IsZero() {
+		rows, err = f.q.Query(ctx, liveColumns+`
+			WHERE (e.tx, e.id) > ($1::text::xid8, $2) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+				AND e.kind = ANY($3) AND e.workspace_id IS NOT NULL
+			ORDER BY e.tx, e.id LIMIT $4`, strconv.FormatUint(p.Tx, 10), p.ID, ks, limit)
+	} else {
+		rows, err = f.q.Query(ctx, liveColumns+`
+			WHERE e.workspace_id = $5 AND (e.tx, e.id) > ($1::text::xid8, $2)
+				AND e.tx < pg_snapshot_xmin(pg_current_snapshot()) AND e.kind = ANY($3)
+			ORDER BY e.tx, e.id LIMIT $4`, strconv.FormatUint(p.Tx, 10), p.ID, ks, limit, ws)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (live.Entry, error) {
+		var e live.Entry
+		var tx, kind, actor string
+		err := row.Scan(&e.ID, &tx, &e.WorkspaceID, &kind, &actor, &e.ActorID, &e.ResourceType, &e.ResourceID,
+			&e.ContactID, &e.MessageID, &e.Payload, &e.At, &e.ConversationID, &e.ConversationAssignee, &e.ContactAssignee)
+		if err != nil {
+			return e, err
+		}
+		e.Kind, e.ActorType = domain.EventKind(kind), domain.ActorType(actor)
+		e.Tx, err = strconv.ParseUint(tx, 10, 64)
+		return e, err
+	})
+}
+
+// At implements live.Feed.
+func (f *LiveFeed) At(ctx context.Context, ws domain.ID, p events.Position) (time.Time, bool, error) {
+	var at time.Time
+	err := f.q.QueryRow(ctx, `SELECT created_at FROM events WHERE tx = $1::text::xid8 AND id = $2 AND workspace_id = $3`,
+		strconv.FormatUint(p.Tx, 10), p.ID, ws).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return at, false, nil
+	}
+	return at, err == nil, err
+}
+
+// EventsChannel is the channel every append to the event log notifies (migration 0014).
+const EventsChannel = "waba_events"
+
+// Listen holds one connection of pool listening on EventsChannel and calls wake for every
+// notification, and once after each (re)connection (what was missed while away), until
+// ctx ends. A lost connection is retried with a growing pause.
+func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, wake func()) {
+	pause := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := listenOnce(ctx, pool, wake, func() { pause = 100 * time.Millisecond })
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("live events: listening connection lost", "err", err, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, wake, connected func()) error {
+	// Its own connection, outside the pool: it stays in LISTEN mode.
+	c, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = c.Close(closeCtx)
+	}()
+	if _, err := c.Exec(ctx, `LISTEN `+EventsChannel); err != nil {
+		return err
+	}
+	connected()
+	wake()
+	for {
+		if _, err := c.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
+}

@@ -1,0 +1,166 @@
+// Package live is the inbox's live events: every instance reads the event log as it grows
+// (woken by Postgres NOTIFY, one listening connection per instance) and hands each
+// workspace's events to the streams open on it, each filtered by what its caller may see.
+// A stream that resumes reads what it missed from the log itself.
+package live
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wabaplatform/waba/application/events"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// Names maps the log's kinds that streams carry to the event names clients receive
+// (API.md "Team inbox").
+var Names = map[domain.EventKind]string{
+	domain.EventMessageReceived:          "message.created",
+	domain.EventMessageQueued:            "message.created",
+	domain.EventMessageStatusChanged:     "message.status_updated",
+	domain.EventConversationStatus:       "conversation.updated",
+	domain.EventConversationAssigned:     "conversation.assigned",
+	domain.EventNoteCreated:              "note.created",
+	domain.EventContactUpdated:           "contact.updated",
+	domain.EventContactOptedOut:          "contact.updated",
+	domain.EventContactOptedIn:           "contact.updated",
+	domain.EventContactMarketingOptedOut: "contact.updated",
+	domain.EventContactMarketingOptedIn:  "contact.updated",
+}
+
+// Kinds lists the log's kinds that streams carry, sorted.
+func Kinds() []domain.EventKind {
+	ks := make([]domain.EventKind, 0, len(Names))
+	for k := range Names {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// Entry is an event of the log with what decides who may see it, as they are now.
+type Entry struct {
+	events.Logged
+	// ConversationID is the conversation the event concerns (a message's, a note's, the
+	// conversation's own), nil when none.
+	ConversationID *domain.ID
+	// ConversationAssignee and ContactAssignee are who that conversation and the event's
+	// contact are assigned to (nil: nobody, or no such row).
+	ConversationAssignee *domain.ID
+	ContactAssignee      *domain.ID
+}
+
+// Event is what a stream sends: its id, name and JSON data, with its workspace and who
+// may see it. Events are shared by every stream: never modified once built.
+type Event struct {
+	Pos  events.Position
+	Name string
+	Data []byte
+	At   time.Time
+
+	workspace domain.ID
+	// An agent sees the event when it is assigned to them (assignee), or when it is about a
+	// conversation nobody is assigned to (unassignedVisible: the queue agents take from),
+	// or when they are a party to it (an assignment from or to them).
+	assignee          *domain.ID
+	unassignedVisible bool
+	parties           []domain.ID
+}
+
+// ID is the event's id on the wire (SSE `id:`), which Last-Event-ID gives back.
+func (e *Event) ID() string { return FormatID(e.Pos) }
+
+// FormatID writes a position as an event id: "<transaction>-<id>".
+func FormatID(p events.Position) string {
+	return strconv.FormatUint(p.Tx, 10) + "-" + strconv.FormatInt(p.ID, 10)
+}
+
+// ParseID reads an event id; ok is false for anything FormatID did not write.
+func ParseID(s string) (events.Position, bool) {
+	tx, id, found := strings.Cut(s, "-")
+	if !found || len(s) > 41 {
+		return events.Position{}, false
+	}
+	t, err1 := strconv.ParseUint(tx, 10, 64)
+	i, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || i <= 0 || t == 0 {
+		return events.Position{}, false
+	}
+	return events.Position{Tx: t, ID: i}, true
+}
+
+// data is an event's JSON on the wire.
+type data struct {
+	Kind           domain.EventKind `json:"kind"`
+	At             time.Time        `json:"at"`
+	ConversationID *domain.ID       `json:"conversation_id"`
+	ContactID      *domain.ID       `json:"contact_id"`
+	MessageID      *domain.ID       `json:"message_id"`
+	Details        json.RawMessage  `json:"details"`
+}
+
+// build makes the event a stream sends of e; ok is false for a kind streams do not carry.
+func build(e Entry) (*Event, bool, error) {
+	name, ok := Names[e.Kind]
+	if !ok || e.WorkspaceID.IsZero() {
+		return nil, false, nil
+	}
+	details := e.Payload
+	if len(details) == 0 {
+		details = json.RawMessage(`{}`)
+	}
+	b, err := json.Marshal(data{Kind: e.Kind, At: e.At.UTC(), ConversationID: e.ConversationID, ContactID: e.ContactID,
+		MessageID: e.MessageID, Details: details})
+	if err != nil {
+		return nil, false, fmt.Errorf("event %s: %w", FormatID(e.Position()), err)
+	}
+	ev := &Event{Pos: e.Position(), Name: name, Data: b, At: e.At, workspace: e.WorkspaceID}
+	if e.ConversationID != nil {
+		// About a conversation: the conversations' rule (its agent, or any agent while
+		// nobody has it).
+		ev.assignee, ev.unassignedVisible = e.ConversationAssignee, true
+	} else {
+		// About a contact alone: the contacts' rule (only its agent).
+		ev.assignee = e.ContactAssignee
+	}
+	if e.Kind == domain.EventConversationAssigned {
+		var p struct{ From, To *domain.ID }
+		if json.Unmarshal(e.Payload, &p) == nil {
+			for _, id := range []*domain.ID{p.From, p.To} {
+				if id != nil {
+					ev.parties = append(ev.parties, *id)
+				}
+			}
+		}
+	}
+	return ev, true, nil
+}
+
+// Viewer is who a stream is for: a workspace, and for an agent, the agent.
+type Viewer struct {
+	Workspace domain.ID
+	Agent     *domain.ID
+}
+
+// Sees reports whether the viewer may receive e.
+func (v Viewer) Sees(e *Event) bool {
+	if e.workspace != v.Workspace {
+		return false
+	}
+	if v.Agent == nil {
+		return true
+	}
+	switch {
+	case e.assignee != nil:
+		if *e.assignee == *v.Agent {
+			return true
+		}
+	case e.unassignedVisible:
+		return true
+	}
+	return slices.Contains(e.parties, *v.Agent)
+}

@@ -102,6 +102,7 @@ var erasedTables = []erasedTable{
 	byWorkspace("idempotency_keys", ""),
 	byWorkspace("phone_numbers", ""), // emptied number by number before, after their unsubscribe
 	byWorkspace("invitations", ""),
+	byWorkspace("stream_tickets", ""), // a minute's worth at most: read through its primary key
 	byWorkspace("api_keys", ""),
 	byWorkspace("memberships", ""),
 	// The record of the deletion stays, for the audit trail's 90 days (the normal purges).

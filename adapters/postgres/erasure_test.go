@@ -75,6 +75,11 @@ var seeds = map[string]string{
 		SELECT $1::uuid, 'k' || i, '\x00', 202, '{}', now(), now() + interval '1 day' FROM generate_series(1, 3) i`,
 	"suppressions": `INSERT INTO suppressions (workspace_id, address, scope, source, created_at)
 		SELECT $1::uuid, '+1415555000' || i, 'all', 'api', now() FROM generate_series(1, 3) i`,
+	"stream_tickets": `WITH s AS (INSERT INTO sessions (id, user_id, created_at, expires_at)
+			VALUES (gen_random_uuid(), $2, now(), now() + interval '1 day') RETURNING id)
+		INSERT INTO stream_tickets (token_hash, workspace_id, user_id, session_id, expires_at)
+		SELECT decode(md5(random()::text || i), 'hex'), $1::uuid, $2, s.id, now() + interval '1 minute'
+		FROM s, generate_series(1, 3) i`,
 	"invitations": `INSERT INTO invitations (workspace_id, id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at)
 		SELECT $1::uuid, gen_random_uuid(), 'x' || i || '@example.com', 'agent', decode(md5(random()::text), 'hex'), $2, now(),
 			now() + interval '7 days', CASE WHEN i = 1 THEN now() END

@@ -111,8 +111,25 @@ func fxLogger(log *slog.Logger) fxevent.Logger {
 
 // PostgresModule provides the pool.
 var PostgresModule = fx.Module("postgres",
-	fx.Provide(newPool),
+	fx.Provide(newPool, newAnnouncer),
 )
+
+// newAnnouncer runs the notifications that wake every instance's live streams after a
+// transaction that appended events commits (in every role: workers process inbound
+// messages too).
+func newAnnouncer(lc fx.Lifecycle, pool *pgxpool.Pool, log *slog.Logger) *postgres.Announcer {
+	a := postgres.NewAnnouncer(pool, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); a.Run(ctx) }()
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+	return a
+}
 
 // newPool opens the pool and, when the process migrates at start, registers the migration
 // right after it: everything that uses the database is constructed from the pool, so its

@@ -17,11 +17,11 @@ import (
 // processing hands its messages to conversations in its own transaction (InboundModule).
 var ConversationsModule = fx.Module("conversations",
 	fx.Provide(
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock) *conversations.Service {
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock, an *postgres.Announcer) *conversations.Service {
 			repo := postgres.NewConversationRepo(pool)
 			return conversations.NewService(postgres.NewTxRunner(pool, func(tx pgx.Tx) conversations.Repos {
 				return conversationRepos(tx, ins.Bind(tx))
-			}), repo, repo, a, now)
+			}).Announcing(an), repo, repo, a, now)
 		},
 		fx.Annotate(func(api *httpapi.API, svc *conversations.Service) RouteRegistration {
 			return (&httpapi.Inbox{API: api, Inbox: svc}).Register

@@ -73,10 +73,10 @@ var IdentityModule = fx.Module("identity",
 			return workspaces.NewService(workspaces.Deps{Tx: tx, Store: repo, Invitations: postgres.NewInvitationRepo(pool),
 				Settings: repo, Authz: a, Now: now, LinkBase: cfg.ConsoleURL()})
 		},
-		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer) *contacts.Service {
+		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer, an *postgres.Announcer) *contacts.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
 				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Events: postgres.NewEventLog(tx)}
-			})
+			}).Announcing(an)
 			return contacts.NewService(tx, repo, a)
 		},
 		func(repo *postgres.AuditRepo, a authz.Authorizer) *audit.Service { return audit.NewService(repo, a) },

@@ -25,7 +25,7 @@ var InboundModule = fx.Module("inbound",
 			return riveradapter.NewInboundMetrics(reg)
 		},
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics, tpl *templates.Service,
-			cat *templates.Catalogue) *inbound.Service {
+			cat *templates.Catalogue, an *postgres.Announcer) *inbound.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) inbound.Repos {
 				repo := postgres.NewInboundRepo(tx)
 				jobs, events := ins.Bind(tx), postgres.NewEventLog(tx)
@@ -35,7 +35,7 @@ var InboundModule = fx.Module("inbound",
 				convs := conversations.InTx(conversationRepos(tx, jobs))
 				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Templates: reports,
 					Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: events, Conversations: convs}
-			}).WithAsyncCommit() // the webhook job redoes its work idempotently if a crash loses it
+			}).WithAsyncCommit().Announcing(an) // the webhook job redoes its work idempotently if a crash loses it
 			return inbound.NewService(tx, m).WithTemplateCache(cat)
 		},
 		fx.Annotate(func(cfg Config, g *riveradapter.Ingester, reg *prometheus.Registry) RouteRegistration {

@@ -26,12 +26,13 @@ import (
 // read-receipt worker.
 var MessagingModule = fx.Module("messaging",
 	fx.Provide(
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock) *messaging.Service {
+		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock,
+			an *postgres.Announcer) *messaging.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
 					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx),
 					Marketing: postgres.NewMessageRepo(tx)}
-			})
+			}).Announcing(an)
 			return messaging.NewService(messaging.Deps{
 				Tx: tx, Contacts: postgres.NewContactRepo(pool), Workspaces: postgres.NewWorkspaceRepo(pool),
 				Numbers: postgres.NewPhoneNumberRepo(pool), Messages: postgres.NewMessageRepo(pool),

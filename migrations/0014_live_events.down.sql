@@ -1,5 +1,3 @@
 DROP TABLE stream_tickets;
 CREATE INDEX events_ws_idx ON events (workspace_id, id);
 DROP INDEX events_ws_pos_idx;
-DROP TRIGGER events_notify ON events;
-DROP FUNCTION notify_events();

@@ -1,16 +1,7 @@
--- Live events (the team inbox's Server-Sent Events).
+-- Live events (the team inbox's Server-Sent Events). Instances are told the log grew by a
+-- NOTIFY sent after the commit (adapters/postgres.Announcer), not by a trigger: a NOTIFY
+-- inside each appending transaction would serialize their commits.
 --
--- Every instance listens on the channel waba_events and reads the log when woken. One
--- notification per appending transaction: a statement-level trigger, and Postgres folds a
--- transaction's identical notifications into one.
-CREATE FUNCTION notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('waba_events', '');
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION notify_events();
-
 -- A resuming stream reads its workspace's events after a position (tx, id): the
 -- workspace's index takes the log's order. It replaces (workspace_id, id), which nothing
 -- read in that order, so an append still pays for three indexes.

@@ -182,6 +182,9 @@ func (a *App) Send(method, path, token string, body any, headers ...string) (Res
 		return Response{}, err
 	}
 	defer res.Body.Close()
+	if res.Header.Get("Content-Type") == "text/event-stream" {
+		return Response{Status: res.StatusCode, Header: res.Header}, nil // a stream never ends: its status is the answer
+	}
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		return Response{}, err

@@ -208,6 +208,8 @@ func matrix() map[string]routeCase {
 		"GET /v1/workspaces/:ws/conversations/:id/notes":   {all, 200, conversation("/notes", true, nil)},
 		"POST /v1/workspaces/:ws/conversations/:id/notes":  {staff, 201, conversation("/notes", true, map[string]string{"body": "note"})},
 		"GET /v1/workspaces/:ws/settings/inbox":            {all, 200, static("/settings/inbox", nil)},
+		"GET /v1/workspaces/:ws/events":                    {all, 200, static("/events", nil)},
+		"POST /v1/workspaces/:ws/events/tickets":           {all, 201, static("/events/tickets", nil)},
 		"PUT /v1/workspaces/:ws/settings/inbox":            {admins, 200, static("/settings/inbox", map[string]string{"auto_assign": "off"})},
 		"PATCH /v1/workspaces/:ws/members/me":              {staff, 200, static("/members/me", map[string]bool{"available": true})},
 	}

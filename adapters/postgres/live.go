@@ -103,10 +103,49 @@ func (f *LiveFeed) At(ctx context.Context, ws domain.ID, p events.Position) (tim
 	return at, err == nil, err
 }
 
-// EventsChannel is the channel every append to the event log notifies (migration 0014).
+// EventsChannel is the channel that tells the instances' live hubs the log grew.
 const EventsChannel = "waba_events"
 
-// Listen holds one connection of pool listening on EventsChannel and calls wake for every
+// Announcer sends the NOTIFY on EventsChannel after transactions that appended events
+// commit, outside them: Postgres serializes the commits of every transaction that
+// notifies (a lock held through the commit's WAL flush), so a NOTIFY inside each sending or
+// receiving transaction would queue them behind one another. Announcements coalesce: while
+// one NOTIFY is on its way, any number of commits make one more.
+type Announcer struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	pending chan struct{}
+}
+
+// NewAnnouncer returns an announcer over pool; Run sends its notifications.
+func NewAnnouncer(pool *pgxpool.Pool, log *slog.Logger) *Announcer {
+	return &Announcer{pool: pool, log: log, pending: make(chan struct{}, 1)}
+}
+
+// Announce asks for a notification; it never blocks.
+func (a *Announcer) Announce() {
+	select {
+	case a.pending <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends the notifications asked for until ctx ends.
+func (a *Announcer) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.pending:
+			if _, err := a.pool.Exec(ctx, `SELECT pg_notify($1, '')`, EventsChannel); err != nil && ctx.Err() == nil {
+				// The hubs read the log every live.Poll anyway.
+				a.log.Warn("live events: notify", "err", err)
+			}
+		}
+	}
+}
+
+// Listen holds one connection listening on EventsChannel and calls wake for every
 // notification, and once after each (re)connection (what was missed while away), until
 // ctx ends. A lost connection is retried with a growing pause.
 func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, wake func()) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stretchr/testify/require"
 
@@ -89,30 +92,41 @@ func TestLiveFeed(t *testing.T) {
 	require.False(t, ok, "another workspace's event")
 }
 
-// Every append to the log wakes a listener: one notification per transaction.
-func TestListenWakesOnAppend(t *testing.T) {
+// An announcement wakes every listener: one NOTIFY, sent outside the transactions that
+// asked for it.
+func TestAnnouncementsWakeListeners(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b := setupConversations(t, 0)
-	wake := make(chan struct{}, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		postgres.Listen(ctx, b.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), func() { wake <- struct{}{} })
-	}()
-	select {
-	case <-wake: // once on connecting
-	case <-time.After(10 * time.Second):
-		t.Fatal("never connected")
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	wakes := [2]chan struct{}{make(chan struct{}, 100), make(chan struct{}, 100)}
+	var running sync.WaitGroup
+	for _, w := range wakes {
+		running.Add(1)
+		go func() { defer running.Done(); postgres.Listen(ctx, b.pool, discard, func() { w <- struct{}{} }) }()
 	}
-	ct := b.contact(t)
-	require.NoError(t, postgres.NewEventLog(b.pool).Append(ctx, domain.Occurred(domain.SystemIn(b.ws), now(), domain.ContactUpdated{ContactID: ct})))
-	select {
-	case <-wake:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notification after an append")
+	an := postgres.NewAnnouncer(b.pool, discard)
+	running.Add(1)
+	go func() { defer running.Done(); an.Run(ctx) }()
+	for _, w := range wakes {
+		select {
+		case <-w: // once on connecting
+		case <-time.After(10 * time.Second):
+			t.Fatal("never connected")
+		}
+	}
+	runner := postgres.NewTxRunner(b.pool, func(tx pgx.Tx) pgx.Tx { return tx }).Announcing(an)
+	require.NoError(t, runner.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		return postgres.NewEventLog(tx).Append(ctx, domain.Occurred(domain.SystemIn(b.ws), now(), domain.ContactUpdated{ContactID: b.contact(t)}))
+	}))
+	for _, w := range wakes {
+		select {
+		case <-w:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification after the commit")
+		}
 	}
 	cancel()
-	<-done
+	running.Wait()
 }

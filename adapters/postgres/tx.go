@@ -29,6 +29,7 @@ type TxRunner[R any] struct {
 	pool        *pgxpool.Pool
 	build       func(pgx.Tx) R
 	asyncCommit bool
+	announcer   *Announcer
 }
 
 // NewTxRunner returns a runner that hands fn the bundle build makes for each transaction.
@@ -46,6 +47,13 @@ func (r *TxRunner[R]) WithAsyncCommit() *TxRunner[R] {
 	return r
 }
 
+// Announcing makes the runner tell a (every instance's live streams) after each commit
+// that the event log may have grown.
+func (r *TxRunner[R]) Announcing(a *Announcer) *TxRunner[R] {
+	r.announcer = a
+	return r
+}
+
 // InTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise.
 // A serialization failure or deadlock is retried a few times.
 func (r *TxRunner[R]) InTx(ctx context.Context, fn func(ctx context.Context, repos R) error) error {
@@ -56,6 +64,9 @@ func (r *TxRunner[R]) InTx(ctx context.Context, fn func(ctx context.Context, rep
 			opts.BeginQuery = `BEGIN; SET LOCAL synchronous_commit = off` // one round trip
 		}
 		err = pgx.BeginTxFunc(ctx, r.pool, opts, func(tx pgx.Tx) error { return fn(ctx, r.build(tx)) })
+		if err == nil && r.announcer != nil {
+			r.announcer.Announce()
+		}
 		if !isRetryable(err) {
 			return err
 		}

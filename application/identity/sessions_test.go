@@ -532,3 +532,52 @@ func TestPurge(t *testing.T) {
 	requireKind(t, domain.KindNotFound, err)
 	b.refreshed(t, recent.RefreshToken)
 }
+
+func TestStreamTickets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	u := b.signup(t, email, password)
+	ws := b.member(t, u.ID)
+	other := b.member(t, u.ID)
+	res := b.login(t, email, password)
+
+	ticket, expires, err := b.svc.IssueTicket(ctx, res.AccessToken, ws)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(ticket, domain.StreamTicketPrefix), ticket)
+	require.Equal(t, b.clock.Now().Add(domain.StreamTicketTTL), expires)
+	c, session, err := b.svc.CallerForTicket(ctx, ticket, ws, domain.RequestMeta{})
+	require.NoError(t, err)
+	require.Equal(t, domain.Caller{Type: domain.ActorUser, ID: u.ID, WorkspaceID: ws, Role: access.Agent}, c)
+	require.Equal(t, sessionOf(t, res.AccessToken), session)
+	_, _, err = b.svc.CallerForTicket(ctx, ticket, ws, domain.RequestMeta{})
+	requireKind(t, domain.KindUnauthenticated, err, "single use")
+
+	for _, bad := range []string{"", "wet_unknown", res.RefreshToken, res.AccessToken} {
+		_, _, err = b.svc.CallerForTicket(ctx, bad, ws, domain.RequestMeta{})
+		requireKind(t, domain.KindUnauthenticated, err, bad)
+	}
+
+	late, _, err := b.svc.IssueTicket(ctx, res.AccessToken, ws)
+	require.NoError(t, err)
+	b.clock.Add(domain.StreamTicketTTL)
+	_, _, err = b.svc.CallerForTicket(ctx, late, ws, domain.RequestMeta{})
+	requireKind(t, domain.KindUnauthenticated, err, "expired")
+
+	res = b.login(t, email, password)
+	elsewhere, _, err := b.svc.IssueTicket(ctx, res.AccessToken, other)
+	require.NoError(t, err)
+	_, _, err = b.svc.CallerForTicket(ctx, elsewhere, ws, domain.RequestMeta{})
+	requireKind(t, domain.KindForbidden, err, "another workspace's ticket")
+
+	revoked, _, err := b.svc.IssueTicket(ctx, res.AccessToken, ws)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.Logout(ctx, res.RefreshToken))
+	_, _, err = b.svc.CallerForTicket(ctx, revoked, ws, domain.RequestMeta{})
+	requireKind(t, domain.KindUnauthenticated, err, "the session was revoked")
+
+	_, _, err = b.svc.IssueTicket(ctx, "wsk_an-api-key", ws)
+	requireKind(t, domain.KindForbidden, err, "API keys send their header")
+	_, _, err = b.svc.IssueTicket(ctx, "not-a-token", ws)
+	requireKind(t, domain.KindUnauthenticated, err)
+}

@@ -97,6 +97,12 @@ func startApp(t testing.TB, tweak ...func(*bootstrap.Config)) *App {
 
 func startAppOn(t testing.TB, databaseURL string, tweak ...func(*bootstrap.Config)) *App {
 	t.Helper()
+	return startAppWith(t, databaseURL, func(*bootstrap.Settings) {}, tweak...)
+}
+
+// startAppWith is startAppOn with the settings tests may change (a shorter heartbeat).
+func startAppWith(t testing.TB, databaseURL string, settings func(*bootstrap.Settings), tweak ...func(*bootstrap.Config)) *App {
+	t.Helper()
 	cfg := testConfig(t, databaseURL)
 	for _, f := range tweak {
 		f(&cfg)
@@ -104,7 +110,9 @@ func startAppOn(t testing.TB, databaseURL string, tweak ...func(*bootstrap.Confi
 	logs := &syncBuffer{}
 	log := bootstrap.NewLogger(logs, cfg.LogLevel, cfg.LogFormat)
 	a := &App{Cfg: cfg, Logs: logs, Clock: &testClock{}}
-	opts := append(bootstrap.Options(cfg, bootstrap.Settings{Role: bootstrap.RoleAll, Migrate: true, PasswordHashing: "fast", Clock: a.Clock.Now}, log),
+	set := bootstrap.Settings{Role: bootstrap.RoleAll, Migrate: true, PasswordHashing: "fast", Clock: a.Clock.Now}
+	settings(&set)
+	opts := append(bootstrap.Options(cfg, set, log),
 		fx.Populate(&a.Echo, &a.Pool, &a.River))
 	a.app = fx.New(opts...)
 	require.NoError(t, a.app.Err())

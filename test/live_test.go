@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/bootstrap"
 )
 
 // sseEvent is one event of a stream.
@@ -246,4 +247,20 @@ func TestLiveStreamsEndOnShutdown(t *testing.T) {
 	e.a.Stop(t)
 	require.True(t, s.ended(t))
 	require.Less(t, time.Since(start), 5*time.Second, "the stop did not wait for the stream")
+}
+
+// An idle stream gets a comment line every heartbeat (15 s by default; shortened here).
+func TestLiveStreamHeartbeat(t *testing.T) {
+	t.Parallel()
+	a := startAppWith(t, pgtest.NewURL(t), func(s *bootstrap.Settings) { s.Heartbeat = 50 * time.Millisecond })
+	e := &inboxEnv{hookEnv: newHookEnv(t, a)}
+	s, _ := openStream(t, a.URL, e.path("/events"), e.owner.Token)
+	for _, want := range []string{"connected", "ping", "ping"} {
+		select {
+		case c := <-s.comments:
+			require.Equal(t, want, c)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %q comment", want)
+		}
+	}
 }

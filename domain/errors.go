@@ -35,6 +35,14 @@ const (
 	// KindFrequencyCapped: a marketing template to a contact over the workspace's caps, or
 	// held after Meta's 131049; RetryAfter says when it would pass.
 	KindFrequencyCapped Kind = "frequency_capped"
+	// KindInvalidState: the action does not apply to the resource as it stands (a running
+	// campaign cannot be edited).
+	KindInvalidState Kind = "invalid_state"
+	// KindCapacityExceeded: a campaign's recipients would pass the number's messaging
+	// limit for the rolling 24 hours.
+	KindCapacityExceeded Kind = "capacity_exceeded"
+	// KindInsufficientBalance: a prepaid wallet cannot cover the send.
+	KindInsufficientBalance Kind = "insufficient_balance"
 	// KindUnavailable: something the use case depends on (the rate limiter, Meta) is not
 	// answering; the caller may retry. The use cases report it, whatever drives them.
 	KindUnavailable Kind = "unavailable"

@@ -1,0 +1,257 @@
+package domain
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// CampaignStatus is where a broadcast campaign stands.
+type CampaignStatus string
+
+// The campaign statuses (API.md, Campaigns).
+const (
+	CampaignDraft     CampaignStatus = "draft"
+	CampaignScheduled CampaignStatus = "scheduled"
+	CampaignRunning   CampaignStatus = "running"
+	CampaignPaused    CampaignStatus = "paused"
+	CampaignCompleted CampaignStatus = "completed"
+	CampaignCancelled CampaignStatus = "cancelled"
+)
+
+// PauseReason says why a campaign is paused.
+type PauseReason string
+
+// The pause reasons: by hand, or one of the stop rules.
+const (
+	PauseManual                PauseReason = "manual"
+	PauseTemplatePaused        PauseReason = "template_paused"        // Meta paused or disabled the template
+	PauseTemplateRecategorized PauseReason = "template_recategorized" // e.g. UTILITY to MARKETING: a cost surprise
+	PauseQualityLow            PauseReason = "quality_low"            // the number's quality is RED
+	PauseOptOutSpike           PauseReason = "opt_out_spike"          // OptOutSpike
+	PauseInsufficientBalance   PauseReason = "insufficient_balance"
+	PauseCapacity              PauseReason = "capacity" // the number's 24-hour messaging limit is reached
+)
+
+// CampaignAction is something done to a campaign's status.
+type CampaignAction string
+
+// The actions on a campaign.
+const (
+	CampaignEdit     CampaignAction = "edit"
+	CampaignLaunch   CampaignAction = "launch"
+	CampaignPause    CampaignAction = "pause"
+	CampaignResume   CampaignAction = "resume"
+	CampaignCancel   CampaignAction = "cancel"
+	CampaignComplete CampaignAction = "complete"
+)
+
+// campaignMoves lists, per action, the statuses it applies to.
+var campaignMoves = map[CampaignAction][]CampaignStatus{
+	CampaignEdit:     {CampaignDraft, CampaignScheduled},
+	CampaignLaunch:   {CampaignDraft, CampaignScheduled},
+	CampaignPause:    {CampaignScheduled, CampaignRunning},
+	CampaignResume:   {CampaignPaused},
+	CampaignCancel:   {CampaignDraft, CampaignScheduled, CampaignRunning, CampaignPaused},
+	CampaignComplete: {CampaignRunning},
+}
+
+// CheckCampaignMove is nil when action applies to a campaign in status s, and a
+// KindInvalidState error otherwise.
+func CheckCampaignMove(s CampaignStatus, action CampaignAction) error {
+	for _, from := range campaignMoves[action] {
+		if from == s {
+			return nil
+		}
+	}
+	return Errorf(KindInvalidState, "a %s campaign cannot %s", s, action)
+}
+
+// LaunchStatus is what a launched campaign becomes: scheduled until scheduledAt when it
+// is later than now, running otherwise.
+func LaunchStatus(scheduledAt *time.Time, now time.Time) CampaignStatus {
+	if scheduledAt != nil && scheduledAt.After(now) {
+		return CampaignScheduled
+	}
+	return CampaignRunning
+}
+
+// RecipientStatus is where one recipient of a campaign stands.
+type RecipientStatus string
+
+// The recipient statuses.
+const (
+	RecipientPending        RecipientStatus = "pending"
+	RecipientSent           RecipientStatus = "sent"
+	RecipientDelivered      RecipientStatus = "delivered"
+	RecipientRead           RecipientStatus = "read"
+	RecipientReplied        RecipientStatus = "replied"
+	RecipientFailed         RecipientStatus = "failed"
+	RecipientSkipped        RecipientStatus = "skipped"
+	RecipientRetryScheduled RecipientStatus = "retry_scheduled"
+)
+
+// recipientRank orders the delivery progress: a report never moves a recipient back.
+var recipientRank = map[RecipientStatus]int{
+	RecipientPending: 0, RecipientRetryScheduled: 0, RecipientSent: 1, RecipientDelivered: 2, RecipientRead: 3,
+	RecipientReplied: 4,
+}
+
+// AdvanceRecipient is the recipient's status after a report of to: monotonic along
+// sent, delivered, read, replied (a late "sent" after "read" changes nothing); failed
+// ends a recipient not yet delivered; skipped and failed are final. ok is false when the
+// status does not change.
+func AdvanceRecipient(from, to RecipientStatus) (RecipientStatus, bool) {
+	if from == RecipientFailed || from == RecipientSkipped || from == to {
+		return from, false
+	}
+	switch to {
+	case RecipientFailed:
+		if recipientRank[from] >= recipientRank[RecipientDelivered] {
+			return from, false
+		}
+		return to, true
+	case RecipientSkipped, RecipientRetryScheduled:
+		if recipientRank[from] > 0 {
+			return from, false
+		}
+		return to, true
+	case RecipientPending:
+		if from != RecipientRetryScheduled {
+			return from, false
+		}
+		return to, true
+	}
+	if recipientRank[to] > recipientRank[from] {
+		return to, true
+	}
+	return from, false
+}
+
+// ReplyWindow is how long after its delivery an inbound message counts as a reply.
+const ReplyWindow = 72 * time.Hour
+
+// The opt-out stop rule: a campaign pauses when its recipients' opt-outs pass 2% of
+// its delivered messages, once there are at least MinOptOutsForSpike of them.
+const (
+	MinOptOutsForSpike = 20
+	OptOutSpikePercent = 2
+)
+
+// OptOutSpike reports whether optOuts among delivered recipients trip the stop rule.
+func OptOutSpike(optOuts, delivered int) bool {
+	return optOuts >= MinOptOutsForSpike && optOuts*100 > delivered*OptOutSpikePercent
+}
+
+// Retries of a campaign send (API.md, Campaigns).
+const (
+	// ErrPerUserMarketingCap is Meta's 131049: the user got enough marketing messages;
+	// retried a day later.
+	ErrPerUserMarketingCap = 131049
+	// DefaultCampaignRetryDays bounds the 131049 retries unless the workspace says
+	// otherwise; MaxCampaignRetryDays is the most it may say.
+	DefaultCampaignRetryDays = 3
+	MaxCampaignRetryDays     = 3
+	// CampaignBackoffAttempts bounds the short retries of throttling errors.
+	CampaignBackoffAttempts = 5
+)
+
+// CampaignRetry decides what a send error does to a recipient: retry at next, or give
+// up. 131049 retries 24 hours later while that is within retryDays of the first attempt;
+// 130429 (throughput), 131056 (pair rate) and 131057 (account in maintenance) back off
+// (1, 2, 4, 8, 16 minutes) for up to CampaignBackoffAttempts attempts; anything else is
+// final.
+func CampaignRetry(code, attempts int, firstAttempt, now time.Time, retryDays int) (next time.Time, retry bool) {
+	switch code {
+	case ErrPerUserMarketingCap:
+		next = now.Add(24 * time.Hour)
+		return next, !next.After(firstAttempt.Add(time.Duration(retryDays) * 24 * time.Hour))
+	case 130429, 131056, 131057:
+		if attempts >= CampaignBackoffAttempts {
+			return time.Time{}, false
+		}
+		return now.Add(time.Minute << max(attempts-1, 0)), true
+	}
+	return time.Time{}, false
+}
+
+// placeholder is a campaign template parameter that names a contact field:
+// {{contact.name}}, {{contact.phone}} or {{contact.attributes.KEY}}, with an optional
+// |default.
+var placeholder = regexp.MustCompile(`\{\{\s*contact\.(name|phone|attributes\.[A-Za-z0-9_\-]{1,64})\s*(?:\|([^{}]*))?\}\}`)
+
+// CheckPlaceholders returns a reason for the first malformed contact placeholder in
+// text ("" when every one is well formed): a "{{contact." that is not one of the fields.
+func CheckPlaceholders(text string) string {
+	rest := placeholder.ReplaceAllString(text, "")
+	if i := strings.Index(rest, "{{contact."); i >= 0 {
+		end := min(len(rest), i+40)
+		return "names an unknown contact field near " + rest[i:end] +
+			" (use contact.name, contact.phone or contact.attributes.KEY)"
+	}
+	return ""
+}
+
+// BindContact fills the contact placeholders of the text parameters in components (the
+// Graph API's template components) with c's fields; a field c lacks takes the default,
+// and without one the binding fails: missing names the field (Meta refuses an empty
+// parameter, so such a recipient is skipped).
+func BindContact(components json.RawMessage, c Contact) (bound json.RawMessage, missing string, err error) {
+	if len(components) == 0 || !strings.Contains(string(components), "{{") {
+		return components, "", nil
+	}
+	var comps []map[string]any
+	if err := json.Unmarshal(components, &comps); err != nil {
+		return nil, "", err
+	}
+	for _, comp := range comps {
+		params, _ := comp["parameters"].([]any)
+		for _, p := range params {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				continue
+			}
+			text, ok := pm["text"].(string)
+			if !ok {
+				continue
+			}
+			pm["text"] = placeholder.ReplaceAllStringFunc(text, func(m string) string {
+				sub := placeholder.FindStringSubmatch(m)
+				v := contactField(c, sub[1])
+				if v == "" {
+					v = strings.TrimSpace(sub[2])
+				}
+				if v == "" && missing == "" {
+					missing = "contact." + sub[1]
+				}
+				return v
+			})
+		}
+	}
+	if missing != "" {
+		return nil, missing, nil
+	}
+	bound, err = json.Marshal(comps)
+	return bound, "", err
+}
+
+// contactField reads one placeholder field of c.
+func contactField(c Contact, field string) string {
+	switch field {
+	case "name":
+		return strings.TrimSpace(c.Name)
+	case "phone":
+		return c.Phone
+	}
+	key := strings.TrimPrefix(field, "attributes.")
+	switch v := c.Attributes[key].(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}

@@ -1,0 +1,142 @@
+package domain_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/domain"
+)
+
+func TestCampaignMoves(t *testing.T) {
+	t.Parallel()
+	all := []domain.CampaignStatus{domain.CampaignDraft, domain.CampaignScheduled, domain.CampaignRunning,
+		domain.CampaignPaused, domain.CampaignCompleted, domain.CampaignCancelled}
+	allowed := map[domain.CampaignAction][]domain.CampaignStatus{
+		domain.CampaignEdit:     {domain.CampaignDraft, domain.CampaignScheduled},
+		domain.CampaignLaunch:   {domain.CampaignDraft, domain.CampaignScheduled},
+		domain.CampaignPause:    {domain.CampaignScheduled, domain.CampaignRunning},
+		domain.CampaignResume:   {domain.CampaignPaused},
+		domain.CampaignCancel:   {domain.CampaignDraft, domain.CampaignScheduled, domain.CampaignRunning, domain.CampaignPaused},
+		domain.CampaignComplete: {domain.CampaignRunning},
+	}
+	for action, ok := range allowed {
+		for _, s := range all {
+			err := domain.CheckCampaignMove(s, action)
+			want := false
+			for _, o := range ok {
+				want = want || o == s
+			}
+			if want {
+				require.NoError(t, err, "%s a %s campaign", action, s)
+			} else {
+				require.True(t, domain.IsKind(err, domain.KindInvalidState), "%s a %s campaign: %v", action, s, err)
+			}
+		}
+	}
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	later, earlier := now.Add(time.Hour), now.Add(-time.Hour)
+	require.Equal(t, domain.CampaignRunning, domain.LaunchStatus(nil, now))
+	require.Equal(t, domain.CampaignRunning, domain.LaunchStatus(&earlier, now))
+	require.Equal(t, domain.CampaignRunning, domain.LaunchStatus(&now, now))
+	require.Equal(t, domain.CampaignScheduled, domain.LaunchStatus(&later, now))
+}
+
+func TestAdvanceRecipient(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		from, to, want domain.RecipientStatus
+		moved          bool
+	}{
+		{domain.RecipientPending, domain.RecipientSent, domain.RecipientSent, true},
+		{domain.RecipientPending, domain.RecipientRead, domain.RecipientRead, true}, // a read can arrive first
+		{domain.RecipientRead, domain.RecipientSent, domain.RecipientRead, false},   // a late sent
+		{domain.RecipientRead, domain.RecipientDelivered, domain.RecipientRead, false},
+		{domain.RecipientDelivered, domain.RecipientReplied, domain.RecipientReplied, true},
+		{domain.RecipientReplied, domain.RecipientRead, domain.RecipientReplied, false},
+		{domain.RecipientSent, domain.RecipientFailed, domain.RecipientFailed, true},
+		{domain.RecipientDelivered, domain.RecipientFailed, domain.RecipientDelivered, false},
+		{domain.RecipientFailed, domain.RecipientDelivered, domain.RecipientFailed, false},
+		{domain.RecipientSkipped, domain.RecipientSent, domain.RecipientSkipped, false},
+		{domain.RecipientPending, domain.RecipientSkipped, domain.RecipientSkipped, true},
+		{domain.RecipientSent, domain.RecipientSkipped, domain.RecipientSent, false},
+		{domain.RecipientPending, domain.RecipientRetryScheduled, domain.RecipientRetryScheduled, true},
+		{domain.RecipientRetryScheduled, domain.RecipientPending, domain.RecipientPending, true},
+		{domain.RecipientSent, domain.RecipientPending, domain.RecipientSent, false},
+		{domain.RecipientSent, domain.RecipientSent, domain.RecipientSent, false},
+	}
+	for _, c := range cases {
+		got, moved := domain.AdvanceRecipient(c.from, c.to)
+		require.Equal(t, c.want, got, "%s + %s", c.from, c.to)
+		require.Equal(t, c.moved, moved, "%s + %s", c.from, c.to)
+	}
+}
+
+func TestOptOutSpike(t *testing.T) {
+	t.Parallel()
+	require.False(t, domain.OptOutSpike(19, 100), "fewer than 20 opt-outs never trip it")
+	require.True(t, domain.OptOutSpike(20, 999), "20 of 999 is over 2%")
+	require.False(t, domain.OptOutSpike(20, 1000), "exactly 2% does not pass it")
+	require.True(t, domain.OptOutSpike(21, 1000))
+}
+
+func TestCampaignRetry(t *testing.T) {
+	t.Parallel()
+	first := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	next, ok := domain.CampaignRetry(domain.ErrPerUserMarketingCap, 1, first, first, 3)
+	require.True(t, ok)
+	require.Equal(t, first.Add(24*time.Hour), next)
+	_, ok = domain.CampaignRetry(domain.ErrPerUserMarketingCap, 3, first, first.Add(48*time.Hour), 3)
+	require.True(t, ok, "the third day's retry is within three days")
+	_, ok = domain.CampaignRetry(domain.ErrPerUserMarketingCap, 4, first, first.Add(72*time.Hour), 3)
+	require.False(t, ok, "past the retry days")
+	_, ok = domain.CampaignRetry(domain.ErrPerUserMarketingCap, 2, first, first.Add(24*time.Hour), 1)
+	require.False(t, ok, "one retry day")
+
+	for _, code := range []int{130429, 131056, 131057} {
+		next, ok := domain.CampaignRetry(code, 1, first, first, 3)
+		require.True(t, ok)
+		require.Equal(t, first.Add(time.Minute), next)
+		next, _ = domain.CampaignRetry(code, 3, first, first, 3)
+		require.Equal(t, first.Add(4*time.Minute), next)
+		_, ok = domain.CampaignRetry(code, domain.CampaignBackoffAttempts, first, first, 3)
+		require.False(t, ok)
+	}
+	_, ok = domain.CampaignRetry(131026, 1, first, first, 3)
+	require.False(t, ok, "other errors are final")
+}
+
+func TestBindContact(t *testing.T) {
+	t.Parallel()
+	c := domain.Contact{Name: " Ana ", Phone: "+5215512345678", Attributes: map[string]any{"city": "CDMX", "orders": 3.0}}
+	comps := json.RawMessage(`[{"type":"body","parameters":[
+		{"type":"text","text":"{{contact.name}}"},
+		{"type":"text","text":"Hola {{ contact.name | amigo }}, from {{contact.attributes.city}} ({{contact.attributes.orders}})"},
+		{"type":"text","text":"{{contact.attributes.tier|regular}}"},
+		{"type":"text","text":"{{contact.phone}}"},
+		{"type":"currency","currency":{"code":"MXN","amount_1000":1000}}]}]`)
+	got, missing, err := domain.BindContact(comps, c)
+	require.NoError(t, err)
+	require.Empty(t, missing)
+	require.JSONEq(t, `[{"type":"body","parameters":[
+		{"type":"text","text":"Ana"},
+		{"type":"text","text":"Hola Ana, from CDMX (3)"},
+		{"type":"text","text":"regular"},
+		{"type":"text","text":"+5215512345678"},
+		{"type":"currency","currency":{"code":"MXN","amount_1000":1000}}]}]`, string(got))
+
+	_, missing, err = domain.BindContact(json.RawMessage(`[{"type":"body","parameters":[{"type":"text","text":"{{contact.attributes.tier}}"}]}]`), c)
+	require.NoError(t, err)
+	require.Equal(t, "contact.attributes.tier", missing, "no value and no default")
+
+	plain := json.RawMessage(`[{"type":"body","parameters":[{"type":"text","text":"fixed"}]}]`)
+	got, _, err = domain.BindContact(plain, c)
+	require.NoError(t, err)
+	require.Equal(t, string(plain), string(got), "nothing to bind: unchanged")
+
+	require.Empty(t, domain.CheckPlaceholders("Hi {{contact.name|there}} {{contact.attributes.a_b-c}}"))
+	require.Contains(t, domain.CheckPlaceholders("Hi {{contact.email}}"), "unknown contact field")
+	require.Contains(t, domain.CheckPlaceholders("Hi {{contact.attributes.}}"), "unknown contact field")
+}

@@ -126,10 +126,10 @@ func (h *Live) stream(c echo.Context) error {
 	}
 	for {
 		page, err := st.Backlog(ctx)
-		if err != nil || len(page) == 0 {
-			if err != nil && ctx.Err() == nil {
-				c.Logger().Warn("live events: backlog: ", err)
-			}
+		if err != nil {
+			return nil // the client resumes from what it got: nothing is skipped
+		}
+		if len(page) == 0 {
 			break
 		}
 		for _, ev := range page {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -246,4 +247,33 @@ func TestLiveStreamsEndOnShutdown(t *testing.T) {
 	e.a.Stop(t)
 	require.True(t, s.ended(t))
 	require.Less(t, time.Since(start), 5*time.Second, "the stop did not wait for the stream")
+}
+
+// A stream quiet for longer than its write timeout (10 s) and shorter than its heartbeat
+// (15 s) takes a burst larger than its buffers: the write deadline is set before the
+// burst is written, not only before the flush that ends it (the burst's first bytes reach
+// the connection before the flush, and a deadline left by the previous flush has passed).
+func TestLiveStreamBurstAfterQuiet(t *testing.T) {
+	t.Parallel()
+	h := startHooks(t)
+	s, _ := openStream(t, h.a.URL, h.path("/events"), h.owner.Token)
+	time.Sleep(11 * time.Second)
+	const n = 100 // ~45 KiB of events, one transaction: one read of the log, one turn of the stream
+	msgs := make([]map[string]any, n)
+	ts := time.Now().Unix() - 60
+	for i := range msgs {
+		msgs[i] = map[string]any{"from": "5215512345678", "id": newWAMID(), "timestamp": fmt.Sprint(ts + int64(i)), "type": "text",
+			"text": map[string]string{"body": fmt.Sprintf("mensaje %d de una ráfaga", i)}}
+	}
+	h.deliver(t, envelopeOf("5215512345678", "Ana", msgs...))
+	for i := range n {
+		select {
+		case ev := <-s.events:
+			require.Equal(t, "message.created", ev.Name, "event %d", i)
+		case <-s.done:
+			t.Fatalf("the stream ended after %d of %d events", i, n)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d events within 10s", i, n)
+		}
+	}
 }

@@ -105,10 +105,17 @@ func (h *Live) stream(c echo.Context) error {
 	res.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(res.Writer)
 	w := bufio.NewWriterSize(res, 2048)
-	flush := func() error {
+	// arm sets the write deadline; every turn that writes arms first. A turn's writes reach
+	// the connection before its flush once they exceed the buffers (a burst of events), so
+	// a deadline armed only at the flush would be the previous turn's, passed on a stream
+	// quiet for longer than writeTimeout: the burst's first write would fail and end it.
+	arm := func() error {
 		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+		return nil
+	}
+	flush := func() error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
@@ -120,6 +127,9 @@ func (h *Live) stream(c echo.Context) error {
 		_, _ = w.WriteString("\n\n")
 	}
 	// The opening comment commits the headers at once, so the client knows it is connected.
+	if arm() != nil {
+		return nil
+	}
 	_, _ = w.WriteString(": connected\n\n")
 	if err := flush(); err != nil {
 		return nil
@@ -131,6 +141,9 @@ func (h *Live) stream(c echo.Context) error {
 				c.Logger().Warn("live events: backlog: ", err)
 			}
 			break
+		}
+		if arm() != nil {
+			return nil
 		}
 		for _, ev := range page {
 			send(ev)
@@ -149,6 +162,9 @@ func (h *Live) stream(c echo.Context) error {
 			if !ok {
 				// Dropped as slow, or the instance is stopping: the stream ends and the
 				// client resumes with Last-Event-ID.
+				return nil
+			}
+			if arm() != nil {
 				return nil
 			}
 			if st.Fresh(ev) {
@@ -170,6 +186,9 @@ func (h *Live) stream(c echo.Context) error {
 				}
 			}
 		case <-heartbeat.C:
+			if arm() != nil {
+				return nil
+			}
 			_, _ = w.WriteString(": ping\n\n")
 		case <-recheck.C:
 			now, err := again(ctx)

@@ -23,8 +23,11 @@ vet:
 
 # Capacity figures (ingest vs a plain-INSERT baseline, inbound processing, send, Go
 # benchmarks, scaling): waba serve processes on loopback, a scratch database; a few minutes.
+# Then the live events (bench/live, under a minute): 1,000 Server-Sent Events streams on one
+# role-all process while it takes 500 inbound messages/s; delivery latency, deliveries
+# missing, RSS per idle stream. Each prints its own table.
 bench:
-	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/capacity
+	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/capacity && DATABASE_URL="$$url" go run ./bench/live
 
 # Crash and outage checks: kill -9 during ingest, Postgres cut off through a proxy, a worker
 # killed during sends, three instances with Redis (database 11, flushed). Exits non-zero on

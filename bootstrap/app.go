@@ -61,9 +61,10 @@ type Settings struct {
 	Version string
 	// Clock is the time the rules read; nil is time.Now. Tests pass one they move.
 	Clock domain.Clock
-	// Heartbeat is how often an idle event stream gets a comment line; 0 is API.md's 15
-	// seconds. Tests shorten it to see one.
-	Heartbeat time.Duration
+	// Heartbeat is how often an idle event stream gets a comment line (0: API.md's 15
+	// seconds); StreamWriteTimeout how long one turn of a stream's writes may block (0: 10
+	// seconds). Tests shorten them.
+	Heartbeat, StreamWriteTimeout time.Duration
 }
 
 // Options returns the whole graph for cfg. Tests append fx.Populate, fx.Replace, etc.

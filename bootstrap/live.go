@@ -30,11 +30,14 @@ var LiveModule = fx.Module("live",
 			return live.NewService(hub, postgres.NewLiveFeed(pool), a, now)
 		},
 		fx.Annotate(func(api *httpapi.API, svc *live.Service, s Settings) RouteRegistration {
-			heartbeat := s.Heartbeat
+			heartbeat, write := s.Heartbeat, s.StreamWriteTimeout
 			if heartbeat <= 0 {
 				heartbeat = 15 * time.Second
 			}
-			return (&httpapi.Live{API: api, Streams: svc, Heartbeat: heartbeat, Recheck: time.Minute}).Register
+			if write <= 0 {
+				write = 10 * time.Second
+			}
+			return (&httpapi.Live{API: api, Streams: svc, Heartbeat: heartbeat, Recheck: time.Minute, WriteTimeout: write}).Register
 		}, fx.ResultTags(`group:"routes"`)),
 	),
 	fx.Invoke(func(lc fx.Lifecycle, s Settings, pool *pgxpool.Pool, hub *live.Hub, log *slog.Logger, reg *prometheus.Registry,

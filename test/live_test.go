@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -261,6 +262,37 @@ func TestLiveStreamHeartbeat(t *testing.T) {
 			require.Equal(t, want, c)
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no %q comment", want)
+		}
+	}
+}
+
+// A stream quiet for longer than its write timeout (10 s; 200 ms here) and shorter than
+// its heartbeat (15 s) takes a burst larger than its buffers: the write deadline is set
+// before the burst is written, not only before the flush that ends it (the burst's first
+// bytes reach the connection before the flush, and a deadline left by the previous flush
+// has passed). The wait is the socket's deadline, which no test clock moves.
+func TestLiveStreamBurstAfterQuiet(t *testing.T) {
+	t.Parallel()
+	a := startAppWith(t, pgtest.NewURL(t), func(s *bootstrap.Settings) { s.StreamWriteTimeout = 200 * time.Millisecond })
+	h := newHookEnv(t, a)
+	s, _ := openStream(t, h.a.URL, h.path("/events"), h.owner.Token)
+	time.Sleep(500 * time.Millisecond)
+	const n = 100 // ~45 KiB of events, one transaction: one read of the log, one turn of the stream
+	msgs := make([]map[string]any, n)
+	ts := time.Now().Unix() - 60
+	for i := range msgs {
+		msgs[i] = map[string]any{"from": "5215512345678", "id": newWAMID(), "timestamp": fmt.Sprint(ts + int64(i)), "type": "text",
+			"text": map[string]string{"body": fmt.Sprintf("mensaje %d de una ráfaga", i)}}
+	}
+	h.deliver(t, envelopeOf("5215512345678", "Ana", msgs...))
+	for i := range n {
+		select {
+		case ev := <-s.events:
+			require.Equal(t, "message.created", ev.Name, "event %d", i)
+		case <-s.done:
+			t.Fatalf("the stream ended after %d of %d events", i, n)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d events within 10s", i, n)
 		}
 	}
 }

@@ -23,13 +23,11 @@ type Live struct {
 	Streams *live.Service
 	// Heartbeat is how often a comment line keeps an idle stream open through proxies
 	// (API.md: 15 seconds); Recheck how often a stream checks its caller still may read
-	// (a revoked session, a removed member or a changed role ends it).
-	Heartbeat, Recheck time.Duration
+	// (a revoked session, a removed member or a changed role ends it); WriteTimeout bounds
+	// one turn of writes: a client that stops reading is dropped, its goroutine and
+	// buffers freed.
+	Heartbeat, Recheck, WriteTimeout time.Duration
 }
-
-// writeTimeout bounds one write to a stream: a client that stops reading is dropped, its
-// goroutine and buffers freed.
-const writeTimeout = 10 * time.Second
 
 // Register adds the routes to e.
 func (h *Live) Register(e *echo.Echo) {
@@ -105,10 +103,17 @@ func (h *Live) stream(c echo.Context) error {
 	res.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(res.Writer)
 	w := bufio.NewWriterSize(res, 2048)
-	flush := func() error {
-		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	// arm sets the write deadline; every turn that writes arms first. A turn's writes reach
+	// the connection before its flush once they exceed the buffers (a burst of events), so
+	// a deadline armed only at the flush would be the previous turn's, passed on a stream
+	// quiet for longer than WriteTimeout: the burst's first write would fail and end it.
+	arm := func() error {
+		if err := rc.SetWriteDeadline(time.Now().Add(h.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+		return nil
+	}
+	flush := func() error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
@@ -120,6 +125,9 @@ func (h *Live) stream(c echo.Context) error {
 		_, _ = w.WriteString("\n\n")
 	}
 	// The opening comment commits the headers at once, so the client knows it is connected.
+	if arm() != nil {
+		return nil
+	}
 	_, _ = w.WriteString(": connected\n\n")
 	if err := flush(); err != nil {
 		return nil
@@ -131,6 +139,9 @@ func (h *Live) stream(c echo.Context) error {
 		}
 		if len(page) == 0 {
 			break
+		}
+		if arm() != nil {
+			return nil
 		}
 		for _, ev := range page {
 			send(ev)
@@ -149,6 +160,9 @@ func (h *Live) stream(c echo.Context) error {
 			if !ok {
 				// Dropped as slow, or the instance is stopping: the stream ends and the
 				// client resumes with Last-Event-ID.
+				return nil
+			}
+			if arm() != nil {
 				return nil
 			}
 			if st.Fresh(ev) {
@@ -170,6 +184,9 @@ func (h *Live) stream(c echo.Context) error {
 				}
 			}
 		case <-heartbeat.C:
+			if arm() != nil {
+				return nil
+			}
 			_, _ = w.WriteString(": ping\n\n")
 		case <-recheck.C:
 			now, err := again(ctx)

@@ -296,3 +296,21 @@ func TestLiveStreamBurstAfterQuiet(t *testing.T) {
 		}
 	}
 }
+
+// Removing a member, or changing their role, ends their open streams at once: what they
+// may see changed.
+func TestLiveStreamsEndWhenTheMembershipChanges(t *testing.T) {
+	t.Parallel()
+	e := newInboxEnv(t)
+	agent, _ := openStream(t, e.a.URL, e.path("/events"), e.agent.Token)
+	viewer, _ := openStream(t, e.a.URL, e.path("/events"), e.viewer.Token)
+	owner, _ := openStream(t, e.a.URL, e.path("/events"), e.owner.Token)
+	require.Equal(t, 204, e.a.Do(t, "DELETE", e.path("/members/"+e.agent.ID), e.owner.Token, nil).Status)
+	e.a.Must(t, 200, "PATCH", e.path("/members/"+e.viewer.ID), e.owner.Token, map[string]string{"role": "agent"})
+	require.True(t, agent.ended(t), "the removed agent's stream ends")
+	require.True(t, viewer.ended(t), "the former viewer's stream ends")
+	e.write(t, "5215512345678", "Ana", "Hola")
+	require.Equal(t, "message.created", owner.next(t).Name, "the owner's stream goes on")
+	_, status := openStream(t, e.a.URL, e.path("/events"), e.agent.Token)
+	require.Equal(t, 403, status)
+}

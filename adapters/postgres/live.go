@@ -21,13 +21,36 @@ type LiveFeed struct{ q Querier }
 // NewLiveFeed returns the feed over q.
 func NewLiveFeed(q Querier) *LiveFeed { return &LiveFeed{q: q} }
 
-// Tail implements live.Feed: the newest event below the snapshot's xmin, through the
-// primary key backwards.
+// horizon is the transaction id the feed reads below: the oldest transaction of this
+// database still running (or, with none, the next to complete). Every transaction below it
+// has ended before the horizon's statement did, so a read that starts after it sees all
+// of their events, and a later read never finds one behind a position already passed.
+// Unlike the snapshot's xmin (the subscribers' rule), a long transaction in another
+// database of the server does not hold the live streams back: events are appended only
+// by this database's transactions. It must be a statement of its own, run before the read.
+func (f *LiveFeed) horizon(ctx context.Context) (string, error) {
+	var h string
+	err := f.q.QueryRow(ctx, `
+		WITH s AS (SELECT pg_current_snapshot() AS s)
+		SELECT coalesce(
+			(SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.s) x
+				WHERE x::text::bigint % 4294967296 IN (SELECT backend_xid::text::bigint FROM pg_stat_activity
+					WHERE datname = current_database() AND backend_xid IS NOT NULL)),
+			(SELECT pg_snapshot_xmax(s.s)::text::bigint FROM s))::text`).Scan(&h)
+	return h, err
+}
+
+// Tail implements live.Feed: the newest event below the horizon, through the primary key
+// backwards.
 func (f *LiveFeed) Tail(ctx context.Context) (events.Position, error) {
+	h, err := f.horizon(ctx)
+	if err != nil {
+		return events.Position{}, err
+	}
 	var tx string
 	var p events.Position
-	err := f.q.QueryRow(ctx, `SELECT tx::text, id FROM events WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY tx DESC, id DESC LIMIT 1`).Scan(&tx, &p.ID)
+	err = f.q.QueryRow(ctx, `SELECT tx::text, id FROM events WHERE tx < $1::text::xid8
+		ORDER BY tx DESC, id DESC LIMIT 1`, h).Scan(&tx, &p.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return events.Position{}, nil
 	}
@@ -56,24 +79,27 @@ const liveColumns = `
 		LIMIT 1) cv ON true
 	LEFT JOIN contacts ct ON ct.workspace_id = e.workspace_id AND ct.id = e.contact_id`
 
-// After implements live.Feed, with the rule of EventPositions.After.
+// After implements live.Feed: the events below the horizon.
 func (f *LiveFeed) After(ctx context.Context, p events.Position, ws domain.ID, kinds []domain.EventKind, limit int) ([]live.Entry, error) {
+	h, err := f.horizon(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ks := make([]string, len(kinds))
 	for i, k := range kinds {
 		ks[i] = string(k)
 	}
 	var rows pgx.Rows
-	var err error
 	if ws.IsZero() {
 		rows, err = f.q.Query(ctx, liveColumns+`
-			WHERE (e.tx, e.id) > ($1::text::xid8, $2) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+			WHERE (e.tx, e.id) > ($1::text::xid8, $2) AND e.tx < $5::text::xid8
 				AND e.kind = ANY($3) AND e.workspace_id IS NOT NULL
-			ORDER BY e.tx, e.id LIMIT $4`, strconv.FormatUint(p.Tx, 10), p.ID, ks, limit)
+			ORDER BY e.tx, e.id LIMIT $4`, strconv.FormatUint(p.Tx, 10), p.ID, ks, limit, h)
 	} else {
 		rows, err = f.q.Query(ctx, liveColumns+`
 			WHERE e.workspace_id = $5 AND (e.tx, e.id) > ($1::text::xid8, $2)
-				AND e.tx < pg_snapshot_xmin(pg_current_snapshot()) AND e.kind = ANY($3)
-			ORDER BY e.tx, e.id LIMIT $4`, strconv.FormatUint(p.Tx, 10), p.ID, ks, limit, ws)
+				AND e.tx < $6::text::xid8 AND e.kind = ANY($3)
+			ORDER BY e.tx, e.id LIMIT $4`, strconv.FormatUint(p.Tx, 10), p.ID, ks, limit, ws, h)
 	}
 	if err != nil {
 		return nil, err

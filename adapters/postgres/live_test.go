@@ -130,3 +130,43 @@ func TestAnnouncementsWakeListeners(t *testing.T) {
 	cancel()
 	running.Wait()
 }
+
+// The feed reads below the oldest transaction of its own database still running: one open
+// here holds back what committed after it began, until it ends; one open in another
+// database of the server holds back nothing.
+func TestLiveFeedHorizonIsTheDatabases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupConversations(t, 0)
+	feed := postgres.NewLiveFeed(b.pool)
+	start, err := feed.Tail(ctx)
+	require.NoError(t, err)
+	appendOne := func() {
+		t.Helper()
+		require.NoError(t, postgres.NewEventLog(b.pool).Append(ctx,
+			domain.Occurred(domain.SystemIn(b.ws), now(), domain.ContactUpdated{ContactID: b.contact(t)})))
+	}
+	read := func() int {
+		t.Helper()
+		got, err := feed.After(ctx, start, b.ws, live.Kinds(), 10)
+		require.NoError(t, err)
+		return len(got)
+	}
+
+	elsewhere, err := setupConversations(t, 0).pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = elsewhere.Rollback(ctx) }()
+	_, err = elsewhere.Exec(ctx, `CREATE TABLE held (id int)`) // takes a transaction id
+	require.NoError(t, err)
+	appendOne()
+	require.Equal(t, 1, read(), "another database's open transaction holds nothing back")
+
+	here, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = here.Exec(ctx, `CREATE TABLE held (id int)`)
+	require.NoError(t, err)
+	appendOne()
+	require.Equal(t, 1, read(), "held back behind this database's open transaction")
+	require.NoError(t, here.Commit(ctx))
+	require.Equal(t, 2, read())
+}

@@ -32,9 +32,13 @@ var Names = map[domain.EventKind]string{
 	domain.EventContactMarketingOptedIn:  "contact.updated",
 }
 
-// Kinds lists the log's kinds that streams carry, sorted.
+// revoking are the kinds that end a member's streams at once: what the member may see
+// changed (a new role, or none). They are read, not sent.
+var revoking = []domain.EventKind{domain.EventMemberRemoved, domain.EventMemberRoleChanged}
+
+// Kinds lists the log's kinds streams read, sorted: those they carry and the revoking ones.
 func Kinds() []domain.EventKind {
-	ks := make([]domain.EventKind, 0, len(Names))
+	ks := slices.Clone(revoking)
 	for k := range Names {
 		ks = append(ks, k)
 	}
@@ -63,6 +67,8 @@ type Event struct {
 	At   time.Time
 
 	workspace domain.ID
+	// revokes, on a membership change (never sent), is the member whose streams end.
+	revokes *domain.ID
 	// An agent sees the event when it is assigned to them (assignee), or when it is about a
 	// conversation nobody is assigned to (unassignedVisible: the queue agents take from),
 	// or when they are a party to it (an assignment from or to them).
@@ -103,10 +109,21 @@ type data struct {
 	Details        json.RawMessage  `json:"details"`
 }
 
-// build makes the event a stream sends of e; ok is false for a kind streams do not carry.
+// build makes the event a stream sends of e (or, for a membership change, the one that
+// ends the member's streams); ok is false for a kind streams neither carry nor heed.
 func build(e Entry) (*Event, bool, error) {
+	if e.WorkspaceID.IsZero() {
+		return nil, false, nil
+	}
+	if slices.Contains(revoking, e.Kind) {
+		user, err := domain.ParseID(e.ResourceID)
+		if err != nil {
+			return nil, false, nil
+		}
+		return &Event{Pos: e.Position(), workspace: e.WorkspaceID, revokes: &user}, true, nil
+	}
 	name, ok := Names[e.Kind]
-	if !ok || e.WorkspaceID.IsZero() {
+	if !ok {
 		return nil, false, nil
 	}
 	details := e.Payload
@@ -140,15 +157,16 @@ func build(e Entry) (*Event, bool, error) {
 	return ev, true, nil
 }
 
-// Viewer is who a stream is for: a workspace, and for an agent, the agent.
+// Viewer is who a stream is for: a workspace, the caller, and for an agent, the agent.
 type Viewer struct {
 	Workspace domain.ID
+	User      domain.ID // the user or API key
 	Agent     *domain.ID
 }
 
 // Sees reports whether the viewer may receive e.
 func (v Viewer) Sees(e *Event) bool {
-	if e.workspace != v.Workspace {
+	if e.workspace != v.Workspace || e.revokes != nil {
 		return false
 	}
 	if v.Agent == nil {

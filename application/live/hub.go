@@ -31,6 +31,10 @@ var ErrClosed = errors.New("live: shutting down")
 // ErrSlow ends a stream that did not keep up: its buffer filled. It can resume.
 var ErrSlow = errors.New("live: subscriber too slow")
 
+// ErrRevoked ends the streams of a member whose role changed or who was removed: what
+// they may see changed, so they open a new stream (or are refused one).
+var ErrRevoked = errors.New("live: membership changed")
+
 const (
 	// pageSize is how many entries one read of the log takes.
 	pageSize = 500
@@ -137,6 +141,10 @@ func (h *Hub) publish(evs []*Event, to events.Position) {
 	}
 	for _, ev := range evs {
 		for s := range h.subs[ev.workspace] {
+			if ev.revokes != nil && s.viewer.User == *ev.revokes {
+				h.drop(s, ErrRevoked)
+				continue
+			}
 			if !s.viewer.Sees(ev) {
 				continue
 			}
@@ -221,7 +229,8 @@ type Subscription struct {
 // C delivers the events; it is closed when the hub drops the subscription (Err says why).
 func (s *Subscription) C() <-chan *Event { return s.c }
 
-// Err is why C was closed: ErrSlow or ErrClosed (nil while it is open or after Close).
+// Err is why C was closed: ErrSlow, ErrRevoked or ErrClosed (nil while it is open or
+// after Close).
 func (s *Subscription) Err() error {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()

@@ -283,3 +283,21 @@ func TestEventIDs(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, p, got)
 }
+
+func TestAMembershipChangeEndsTheMembersStreams(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ann, err := b.svc.Open(ctx, b.ann, "")
+	require.NoError(t, err)
+	bob, err := b.svc.Open(ctx, b.bob, "")
+	require.NoError(t, err)
+	b.feed.add(live.Entry{Logged: events.Logged{WorkspaceID: b.ws, Kind: domain.EventMemberRoleChanged, ResourceType: "member",
+		ResourceID: b.ann.ID.String(), At: b.now}})
+	after := b.message(b.ws, domain.NewID(), nil)
+	b.hub.Wake()
+	require.Equal(t, after, next(t, bob).Pos, "another member's stream goes on, and the change is not sent")
+	_, ok := <-ann.Live()
+	require.False(t, ok)
+	require.ErrorIs(t, ann.Err(), live.ErrRevoked)
+}

@@ -34,7 +34,7 @@ func NewService(hub *Hub, feed Feed, a authz.Authorizer, now domain.Clock) *Serv
 // ViewerOf is what the caller's stream may carry: the workspace's events, and for an agent
 // only theirs and the unassigned conversations' (the conversations' and contacts' rules).
 func ViewerOf(c domain.Caller) Viewer {
-	return Viewer{Workspace: c.WorkspaceID, Agent: conversations.ViewOf(c).Agent}
+	return Viewer{Workspace: c.WorkspaceID, User: c.ID, Agent: conversations.ViewOf(c).Agent}
 }
 
 // Allowed is nil when the caller may open a stream.

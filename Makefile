@@ -36,6 +36,7 @@ chaos:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/chaos
 
 # Security probes (signatures, replays, JWTs, cross-tenant ids, hostile parameters and
-# bodies) and bounded fuzzing; exits non-zero if any probe was accepted.
+# bodies, live event streams and their tickets) and bounded fuzzing; exits non-zero if any
+# probe was accepted.
 security:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/security

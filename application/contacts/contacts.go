@@ -1,12 +1,13 @@
-// Package contacts holds the contact use cases: create, list, read, change, delete, and
-// manual opt-out / opt-in. An agent sees only the contacts assigned to them; the store
-// enforces that in SQL through View.
+// Package contacts holds the contact use cases: create, list, read, change, delete,
+// manual opt-out / opt-in, and the reading of contact lists in CSV (CSVReader). An agent
+// sees only the contacts assigned to them; the store enforces that in SQL through View.
 package contacts
 
 import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/events"
@@ -99,22 +100,42 @@ type Input struct {
 	AssignedTo *domain.ID
 }
 
+// checkPhone normalizes a contact's phone to E.164; a non-empty reason says why it is
+// refused. The API and imports share it, as they share checkName and domain's tag and
+// attribute rules.
+func checkPhone(raw string) (e164, reason string) {
+	if strings.TrimSpace(raw) == "" {
+		return "", "is required"
+	}
+	p, err := phone.Normalize(raw)
+	if err != nil {
+		return "", "must be a valid phone number with its country code"
+	}
+	return p, ""
+}
+
+func checkName(name string) string {
+	if utf8.RuneCountInString(name) > domain.MaxContactNameRunes {
+		return "must be at most 200 characters"
+	}
+	return ""
+}
+
 func (s *Service) validate(ctx context.Context, c domain.Caller, in Input, creating bool) (phoneE164 string, tags []string, err error) {
 	var v domain.Validator
 	if creating {
-		switch {
-		case in.Phone == nil || strings.TrimSpace(*in.Phone) == "":
-			v.Add("phone", "is required")
-		default:
-			p, perr := phone.Normalize(*in.Phone)
-			v.Check(perr == nil, "phone", "must be a valid phone number with its country code")
-			phoneE164 = p
+		var raw, reason string
+		if in.Phone != nil {
+			raw = *in.Phone
 		}
+		phoneE164, reason = checkPhone(raw)
+		v.Check(reason == "", "phone", reason)
 	} else if in.Phone != nil {
 		v.Add("phone", "cannot be changed; create a new contact")
 	}
 	if in.Name != nil {
-		v.Check(len([]rune(*in.Name)) <= domain.MaxContactNameRunes, "name", "must be at most 200 characters")
+		reason := checkName(*in.Name)
+		v.Check(reason == "", "name", reason)
 	}
 	if in.Tags != nil {
 		var reason string

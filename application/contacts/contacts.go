@@ -1,6 +1,7 @@
 // Package contacts holds the contact use cases: create, list, read, change, delete,
-// manual opt-out / opt-in, and the reading of contact lists in CSV (CSVReader). An agent
-// sees only the contacts assigned to them; the store enforces that in SQL through View.
+// manual opt-out / opt-in, and the import of contact lists in CSV (CSVReader, which
+// campaign audiences read too). An agent sees only the contacts assigned to them; the store
+// enforces that in SQL through View.
 package contacts
 
 import (
@@ -55,6 +56,10 @@ type Store interface {
 	// list too, and returns it.
 	SetOptOut(ctx context.Context, workspaceID, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (domain.Contact, error)
 	IsMember(ctx context.Context, workspaceID, userID domain.ID) (bool, error)
+	// Import writes an imported list's rows in one pass over them, as Service.Import
+	// describes (a phone's last row wins; empty fields leave values; opt-outs untouched),
+	// and counts what became of them. It returns rows.Err() when that stopped the rows.
+	Import(ctx context.Context, workspaceID domain.ID, rows ImportRows, now time.Time) (ImportCounts, error)
 }
 
 // Repos is what a transaction offers these use cases.
@@ -70,15 +75,16 @@ type TxRunner interface {
 
 // Service is the contact use cases.
 type Service struct {
-	tx    TxRunner
-	store Store
-	authz authz.Authorizer
-	now   func() time.Time
+	tx      TxRunner
+	store   Store
+	authz   authz.Authorizer
+	now     func() time.Time
+	imports chan struct{} // a slot per import running (maxConcurrentImports)
 }
 
 // NewService returns the contact use cases.
 func NewService(tx TxRunner, store Store, a authz.Authorizer) *Service {
-	return &Service{tx: tx, store: store, authz: a, now: time.Now}
+	return &Service{tx: tx, store: store, authz: a, now: time.Now, imports: make(chan struct{}, maxConcurrentImports)}
 }
 
 // ViewOf is what the caller may see: agents only their assigned contacts.

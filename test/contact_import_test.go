@@ -1,7 +1,10 @@
 package test
 
 import (
+	"bufio"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -105,6 +108,19 @@ func TestContactImport(t *testing.T) {
 	require.Len(t, a.Must(t, 200, "GET", path("/audit-logs?action=contact.imported"), tm.Owner.Token, nil)["data"], 2,
 		"a refused file leaves no entry")
 	require.Empty(t, a.Must(t, 200, "GET", path("/contacts?phone=14155550199"), tm.Owner.Token, nil)["data"], "nor any contact")
+
+	// A body that breaks off (here, a malformed chunk) is the client's error, not ours.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.URL, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: waba\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\n"+
+		"Transfer-Encoding: chunked\r\n\r\n13\r\nphone\n+14155550198\n\r\nzz\r\n", path("/contacts/import"), tm.Owner.Token)
+	require.NoError(t, err)
+	broken, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	broken.Body.Close()
+	require.Equal(t, 400, broken.StatusCode)
+	require.Empty(t, a.Must(t, 200, "GET", path("/contacts?phone=14155550198"), tm.Owner.Token, nil)["data"])
 
 	// Past the cap: declared, or found while reading a chunked body.
 	over := int64(httpapi.MaxImportBytes + 1)

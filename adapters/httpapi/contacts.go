@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -239,7 +240,7 @@ func (a *API) importContacts(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(req.Context(), importTimeout)
 	defer cancel()
 	// The server's own writer: MaxBytesReader tells it to close the connection once over.
-	body := http.MaxBytesReader(c.Response().Writer, req.Body, MaxImportBytes)
+	body := &bodyReader{r: http.MaxBytesReader(c.Response().Writer, req.Body, MaxImportBytes)}
 	res, err := a.Contacts.Import(ctx, cl, body)
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -247,6 +248,11 @@ func (a *API) importContacts(c echo.Context) error {
 		return domain.Errorf(kindPayloadTooLarge, "the body exceeds 128 MiB")
 	case errors.Is(err, contacts.ErrTooManyRows):
 		return domain.Errorf(kindPayloadTooLarge, "the CSV has more than %d rows", contacts.MaxImportRows)
+	case body.err != nil && errors.Is(err, body.err):
+		// The client broke off the upload: not a server error.
+		return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read").SetInternal(err)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return domain.Errorf(domain.KindUnavailable, "the import did not finish within 10 minutes; nothing was imported")
 	case err != nil:
 		return err
 	}
@@ -256,6 +262,21 @@ func (a *API) importContacts(c echo.Context) error {
 		out.Rejected[i] = importRejectDTO{Line: r.Line, Reason: r.Reason}
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// bodyReader keeps the error that broke off reading a request body, to tell it from the
+// errors of what reads it.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // csvMediaType accepts the types clients give a CSV file: text/csv, application/csv,

@@ -14,6 +14,7 @@ test:
 	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=60000x ./adapters/meta/webhook/
 	go test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=150000x ./adapters/meta/webhook/
 	go test -run='^$$' -fuzz='^FuzzValidateTemplate$$' -fuzztime=30000x ./domain/
+	go test -run='^$$' -fuzz='^FuzzCSVReader$$' -fuzztime=30000x ./application/contacts/
 
 build:
 	go build -o bin/waba ./cmd/waba

@@ -14,6 +14,7 @@ const (
 	EventContactCreated           EventKind = "contact.created"
 	EventContactUpdated           EventKind = "contact.updated"
 	EventContactDeleted           EventKind = "contact.deleted"
+	EventContactImported          EventKind = "contact.imported"
 	EventContactOptedOut          EventKind = "contact.opted_out"
 	EventContactOptedIn           EventKind = "contact.opted_in"
 	EventContactMarketingOptedOut EventKind = "contact.marketing_opted_out"
@@ -50,7 +51,7 @@ const (
 // EventKinds is every kind, in the order above.
 var EventKinds = []EventKind{
 	EventMessageReceived, EventMessageQueued, EventMessageStatusChanged,
-	EventContactCreated, EventContactUpdated, EventContactDeleted, EventContactOptedOut, EventContactOptedIn,
+	EventContactCreated, EventContactUpdated, EventContactDeleted, EventContactImported, EventContactOptedOut, EventContactOptedIn,
 	EventContactMarketingOptedOut, EventContactMarketingOptedIn,
 	EventWorkspaceCreated, EventWorkspaceUpdated, EventWorkspacePlanChanged,
 	EventMemberAdded, EventMemberRoleChanged, EventMemberRemoved, EventAPIKeyCreated, EventAPIKeyRevoked,
@@ -190,6 +191,23 @@ func (ContactDeleted) Kind() EventKind { return EventContactDeleted }
 // at it.
 func (e ContactDeleted) Subject() Subject {
 	return audited("contact", e.ContactID.String(), map[string]any{"phone": e.Phone})
+}
+
+// ContactImported: a contact list (CSV) was imported, with what became of its lines. One
+// event for the whole list: its contacts get no contact.created or contact.updated each.
+type ContactImported struct {
+	// Accepted lines were imported: Created + Updated + Unchanged + Duplicates.
+	Accepted, Created, Updated, Unchanged, Duplicates int
+	// Rejected lines were refused (invalid, or attributes over the limit once merged).
+	Rejected int
+}
+
+func (ContactImported) Kind() EventKind { return EventContactImported }
+
+// Subject names no contact: the import concerns many, so it has no inbox feed entry.
+func (e ContactImported) Subject() Subject {
+	return audited("contact", "", map[string]any{"accepted": e.Accepted, "created": e.Created, "updated": e.Updated,
+		"unchanged": e.Unchanged, "duplicates": e.Duplicates, "rejected": e.Rejected})
 }
 
 // OptChange is what opting a contact out or back in says: by what means, and for a

@@ -162,6 +162,10 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			a.Must(t, 204, "DELETE", path("/contacts/"+newContact(t)), owner.Token, nil)
 			return ws
 		}}}},
+		{domain.EventContactImported, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "POST", path("/contacts/import"), owner.Token, CSV("phone,name\n"+nextPhone()+",Imported\n"))
+			return ws
+		}}}},
 		{domain.EventContactOptedOut, []eventPath{
 			{"API", func(t *testing.T) string {
 				apiOptOut = newContact(t)
@@ -304,7 +308,7 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 
 // requireRecorded runs p and requires its kind's record: the event row, the audit entry
 // (not for a message received or a status applied) and the feed entry (for what concerns
-// a contact or a message).
+// a contact or a message; not an import, which concerns many).
 func requireRecorded(t *testing.T, a *App, kind domain.EventKind, p eventPath) {
 	t.Helper()
 	ctx := context.Background()
@@ -331,7 +335,8 @@ func requireRecorded(t *testing.T, a *App, kind domain.EventKind, p eventPath) {
 		since, string(kind), wsID)
 	require.Equal(t, audited, audits > 0, "%s by %s: audit entries %d", kind, p.name, audits)
 
-	feed := strings.HasPrefix(string(kind), "message.") || strings.HasPrefix(string(kind), "contact.") && kind != domain.EventContactDeleted ||
+	feed := strings.HasPrefix(string(kind), "message.") ||
+		strings.HasPrefix(string(kind), "contact.") && kind != domain.EventContactDeleted && kind != domain.EventContactImported ||
 		strings.HasPrefix(string(kind), "conversation.") || kind == domain.EventNoteCreated
 	feedRows := count(`SELECT count(*) FROM inbox_events WHERE id > $1 AND kind = $2 AND workspace_id = $3::uuid`, before, string(kind), wsID)
 	require.Equal(t, feed, feedRows > 0, "%s by %s: feed entries %d", kind, p.name, feedRows)

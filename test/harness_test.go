@@ -146,7 +146,11 @@ func (r Response) Code(t testing.TB) string {
 	return s
 }
 
-// Do sends a request with an optional bearer token and JSON body.
+// CSV is a request body sent as it is, as text/csv.
+type CSV string
+
+// Do sends a request with an optional bearer token and body: JSON, or a string or bytes
+// sent as they are (as JSON too, unless the string is a CSV).
 func (a *App) Do(t testing.TB, method, path, token string, body any, headers ...string) Response {
 	t.Helper()
 	r, err := a.Send(method, path, token, body, headers...)
@@ -159,8 +163,11 @@ func (a *App) Do(t testing.TB, method, path, token string, body any, headers ...
 // the checks to the test once they are done.
 func (a *App) Send(method, path, token string, body any, headers ...string) (Response, error) {
 	var rd io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
+	case CSV:
+		rd, contentType = strings.NewReader(string(b)), "text/csv"
 	case string:
 		rd = strings.NewReader(b)
 	case []byte:
@@ -177,7 +184,7 @@ func (a *App) Send(method, path, token string, body any, headers ...string) (Res
 		return Response{}, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

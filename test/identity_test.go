@@ -172,6 +172,7 @@ func matrix() map[string]routeCase {
 		"DELETE /v1/workspaces/:ws/contacts/:id":        {staff, 204, visible("", nil)},
 		"POST /v1/workspaces/:ws/contacts/:id/opt-out":  {staff, 200, visible("/opt-out", nil)},
 		"POST /v1/workspaces/:ws/contacts/:id/opt-in":   {staff, 200, visible("/opt-in", nil)},
+		"POST /v1/workspaces/:ws/contacts/import":       {admins, 200, static("/contacts/import", CSV("phone,name\n+14155550199,Imported\n"))},
 		"GET /v1/workspaces/:ws/audit-logs":             {admins, 200, static("/audit-logs", nil)},
 		"GET /v1/workspaces/:ws/audit-logs/export":      {admins, 200, static("/audit-logs/export", nil)},
 		"GET /v1/workspaces/:ws/whatsapp/phone-numbers": {readers, 200, static("/whatsapp/phone-numbers", nil)},

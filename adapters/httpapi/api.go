@@ -69,6 +69,7 @@ func (a *API) Register(e *echo.Echo) {
 	ws(http.MethodDelete, "/contacts/:id", a.deleteContact)
 	ws(http.MethodPost, "/contacts/:id/opt-out", a.optOutContact)
 	ws(http.MethodPost, "/contacts/:id/opt-in", a.optInContact)
+	e.POST(ContactImportPath, a.importContacts, a.member)
 
 	ws(http.MethodGet, "/audit-logs", a.listAuditLogs)
 	ws(http.MethodGet, "/audit-logs/export", a.exportAuditLogs)

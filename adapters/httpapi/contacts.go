@@ -2,9 +2,15 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -189,4 +195,105 @@ func (a *API) setOptOut(c echo.Context, out bool) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toContact(ct))
+}
+
+const (
+	// MaxImportBytes caps a contact import's body, enforced while it is read (the global
+	// body limit skips the route): a million rows with a name, tags and a few attributes fit.
+	MaxImportBytes = 128 << 20
+	// ContactImportPath is the route of contact imports, which skips the global body limit
+	// and request timeout for its own.
+	ContactImportPath = "/v1/workspaces/:ws/contacts/import"
+	// importTimeout replaces requestTimeout for an import: a million rows take longer.
+	importTimeout = 10 * time.Minute
+)
+
+type importRejectDTO struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+type importResultDTO struct {
+	Accepted      int               `json:"accepted"`
+	Created       int               `json:"created"`
+	Updated       int               `json:"updated"`
+	Unchanged     int               `json:"unchanged"`
+	Duplicates    int               `json:"duplicates"`
+	Rejected      []importRejectDTO `json:"rejected"`
+	RejectedCount int               `json:"rejected_count"`
+}
+
+// importContacts streams a CSV body into the import use case: 403 before anything about
+// the body is looked at, 413 past MaxImportBytes (declared or read) or MaxImportRows.
+func (a *API) importContacts(c echo.Context) error {
+	cl := caller(c)
+	if err := a.Contacts.ImportAllowed(cl); err != nil {
+		return err
+	}
+	req := c.Request()
+	if req.ContentLength > MaxImportBytes {
+		return domain.Errorf(kindPayloadTooLarge, "the body exceeds 128 MiB")
+	}
+	if err := csvMediaType(req.Header.Get(echo.HeaderContentType)); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), importTimeout)
+	defer cancel()
+	// The server's own writer: MaxBytesReader tells it to close the connection once over.
+	body := &bodyReader{r: http.MaxBytesReader(c.Response().Writer, req.Body, MaxImportBytes)}
+	res, err := a.Contacts.Import(ctx, cl, body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return domain.Errorf(kindPayloadTooLarge, "the body exceeds 128 MiB")
+	case errors.Is(err, contacts.ErrTooManyRows):
+		return domain.Errorf(kindPayloadTooLarge, "the CSV has more than %d rows", contacts.MaxImportRows)
+	case body.err != nil && errors.Is(err, body.err):
+		// The client broke off the upload: not a server error.
+		return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read").SetInternal(err)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return domain.Errorf(domain.KindUnavailable, "the import did not finish within 10 minutes; nothing was imported")
+	case err != nil:
+		return err
+	}
+	out := importResultDTO{Accepted: res.Accepted, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged,
+		Duplicates: res.Duplicates, Rejected: make([]importRejectDTO, len(res.Rejected)), RejectedCount: res.RejectedCount}
+	for i, r := range res.Rejected {
+		out.Rejected[i] = importRejectDTO{Line: r.Line, Reason: r.Reason}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// bodyReader keeps the error that broke off reading a request body, to tell it from the
+// errors of what reads it.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// csvMediaType accepts the types clients give a CSV file: text/csv, application/csv,
+// text/plain, application/vnd.ms-excel (browsers on Windows), or none; in UTF-8 (or
+// ASCII) when a charset is named. Anything else (JSON, a form) is a 422.
+func csvMediaType(header string) error {
+	if header == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(header)
+	ok := err == nil && slices.Contains([]string{"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}, mt)
+	if cs := params["charset"]; cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		ok = false
+	}
+	if !ok {
+		return &domain.Error{Kind: domain.KindValidation, Message: "the body must be CSV text in UTF-8",
+			Fields: []domain.FieldError{{Field: "Content-Type", Message: "must be text/csv"}}}
+	}
+	return nil
 }

@@ -21,7 +21,8 @@ type ServerConfig struct {
 }
 
 const (
-	// bodyLimit caps request bodies on every route but the webhook, which has its own cap.
+	// bodyLimit caps request bodies on every route but the webhook and contact imports,
+	// which have their own caps.
 	bodyLimit = "1M"
 	// requestTimeout bounds a request's context.
 	requestTimeout = 30 * time.Second
@@ -49,8 +50,11 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	e.Use(requestLogger(log, metrics))
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-		Limit:   bodyLimit,
-		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") },
+		Limit: bodyLimit,
+		Skipper: func(c echo.Context) bool {
+			// The webhook and contact imports read their bodies under caps of their own.
+			return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || c.Path() == ContactImportPath
+		},
 	}))
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -61,7 +65,8 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	}
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 		Timeout: requestTimeout,
-		Skipper: func(c echo.Context) bool { return c.Path() == EventsPath }, // a stream lasts
+		// A stream lasts; an import has a longer timeout of its own.
+		Skipper: func(c echo.Context) bool { return c.Path() == EventsPath || c.Path() == ContactImportPath },
 	}))
 	e.Use(cleanQuery)
 

@@ -58,12 +58,15 @@ func nullIfEmpty(s string) *string {
 // suppressionOf, the first CTE of a contact insert, reads what the workspace's suppression
 // list ($1 workspace, $3 phone, $5 BSUID) holds for the new contact's addresses: a new
 // contact starts with the opt-outs its number or BSUID made before (as a deleted contact).
-// Of two opt-outs the customer's own source wins, since only they may lift it.
 const suppressionOf = `s AS (
-	SELECT min(created_at) FILTER (WHERE scope = 'all') AS opted_out_at,
+	SELECT ` + suppressionState + ` FROM suppressions WHERE workspace_id = $1 AND address IN ($3, $5))`
+
+// suppressionState combines rows of the suppression list into a new contact's opt-outs:
+// opted out since the earliest opt-out, by the customer's own source when any row has one
+// (only they may lift it), marketing stopped when any row says so.
+const suppressionState = `min(created_at) FILTER (WHERE scope = 'all') AS opted_out_at,
 		coalesce(max(source) FILTER (WHERE scope = 'all' AND source <> 'api'), max(source) FILTER (WHERE scope = 'all')) AS source,
-		coalesce(bool_or(scope = 'marketing'), false) AS marketing
-	FROM suppressions WHERE workspace_id = $1 AND address IN ($3, $5))`
+		coalesce(bool_or(scope = 'marketing'), false) AS marketing`
 
 // Create inserts a contact and returns it as stored: its opt-out state comes from the
 // suppression list, not from c. A phone or BSUID already in the workspace is

@@ -20,6 +20,7 @@ type Querier interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	// Begin starts a transaction (a savepoint inside one), for pgx.BeginFunc.
 	Begin(ctx context.Context) (pgx.Tx, error)
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }
 
 // TxRunner runs a function in one transaction with repositories bound to it. R is the

@@ -1,5 +1,6 @@
-// Package contacts holds the contact use cases: create, list, read, change, delete, and
-// manual opt-out / opt-in. An agent sees only the contacts assigned to them; the store
+// Package contacts holds the contact use cases: create, list, read, change, delete,
+// manual opt-out / opt-in, and the import of contact lists in CSV (CSVReader, which
+// campaign audiences read too). An agent sees only the contacts assigned to them; the store
 // enforces that in SQL through View.
 package contacts
 
@@ -7,6 +8,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/events"
@@ -54,6 +56,10 @@ type Store interface {
 	// list too, and returns it.
 	SetOptOut(ctx context.Context, workspaceID, id domain.ID, out bool, source domain.OptOutSource, at time.Time) (domain.Contact, error)
 	IsMember(ctx context.Context, workspaceID, userID domain.ID) (bool, error)
+	// Import writes an imported list's rows in one pass over them, as Service.Import
+	// describes (a phone's last row wins; empty fields leave values; opt-outs untouched),
+	// and counts what became of them. It returns rows.Err() when that stopped the rows.
+	Import(ctx context.Context, workspaceID domain.ID, rows ImportRows, now time.Time) (ImportCounts, error)
 }
 
 // Repos is what a transaction offers these use cases.
@@ -69,15 +75,16 @@ type TxRunner interface {
 
 // Service is the contact use cases.
 type Service struct {
-	tx    TxRunner
-	store Store
-	authz authz.Authorizer
-	now   func() time.Time
+	tx      TxRunner
+	store   Store
+	authz   authz.Authorizer
+	now     func() time.Time
+	imports chan struct{} // a slot per import running (maxConcurrentImports)
 }
 
 // NewService returns the contact use cases.
 func NewService(tx TxRunner, store Store, a authz.Authorizer) *Service {
-	return &Service{tx: tx, store: store, authz: a, now: time.Now}
+	return &Service{tx: tx, store: store, authz: a, now: time.Now, imports: make(chan struct{}, maxConcurrentImports)}
 }
 
 // ViewOf is what the caller may see: agents only their assigned contacts.
@@ -99,22 +106,42 @@ type Input struct {
 	AssignedTo *domain.ID
 }
 
+// checkPhone normalizes a contact's phone to E.164; a non-empty reason says why it is
+// refused. The API and imports share it, as they share checkName and domain's tag and
+// attribute rules.
+func checkPhone(raw string) (e164, reason string) {
+	if strings.TrimSpace(raw) == "" {
+		return "", "is required"
+	}
+	p, err := phone.Normalize(raw)
+	if err != nil {
+		return "", "must be a valid phone number with its country code"
+	}
+	return p, ""
+}
+
+func checkName(name string) string {
+	if utf8.RuneCountInString(name) > domain.MaxContactNameRunes {
+		return "must be at most 200 characters"
+	}
+	return ""
+}
+
 func (s *Service) validate(ctx context.Context, c domain.Caller, in Input, creating bool) (phoneE164 string, tags []string, err error) {
 	var v domain.Validator
 	if creating {
-		switch {
-		case in.Phone == nil || strings.TrimSpace(*in.Phone) == "":
-			v.Add("phone", "is required")
-		default:
-			p, perr := phone.Normalize(*in.Phone)
-			v.Check(perr == nil, "phone", "must be a valid phone number with its country code")
-			phoneE164 = p
+		var raw, reason string
+		if in.Phone != nil {
+			raw = *in.Phone
 		}
+		phoneE164, reason = checkPhone(raw)
+		v.Check(reason == "", "phone", reason)
 	} else if in.Phone != nil {
 		v.Add("phone", "cannot be changed; create a new contact")
 	}
 	if in.Name != nil {
-		v.Check(len([]rune(*in.Name)) <= domain.MaxContactNameRunes, "name", "must be at most 200 characters")
+		reason := checkName(*in.Name)
+		v.Check(reason == "", "name", reason)
 	}
 	if in.Tags != nil {
 		var reason string

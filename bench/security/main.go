@@ -29,6 +29,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/bench/internal/harness"
 )
@@ -175,7 +176,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	add(fives)
 	if cfg.FuzzExecs > 0 {
 		for _, f := range [][2]string{{"adapters/meta/webhook", "FuzzParse"}, {"adapters/meta/webhook", "FuzzVerifySignature"},
-			{"domain", "FuzzValidateTemplate"}} {
+			{"domain", "FuzzValidateTemplate"}, {"application/contacts", "FuzzCSVReader"}} {
 			logf("fuzzing %s for %d executions", f[1], cfg.FuzzExecs)
 			add(fuzz(ctx, f[0], f[1], cfg.FuzzExecs))
 		}
@@ -527,7 +528,10 @@ func (w *world) bodyFor(method, path string) any {
 	return nil
 }
 
-type route struct{ method, path string }
+type route struct {
+	method, path string
+	csv          bool // the body is text/csv (a contact import), not JSON
+}
 
 func (w *world) tenantRoutes() []route {
 	var rs []route
@@ -538,7 +542,7 @@ func (w *world) tenantRoutes() []route {
 		for m := range ops {
 			switch m := strings.ToUpper(m); m {
 			case "GET", "POST", "PUT", "PATCH", "DELETE":
-				rs = append(rs, route{m, path})
+				rs = append(rs, route{method: m, path: path})
 			}
 		}
 	}
@@ -669,9 +673,12 @@ func (w *world) bodyRoutes(ctx context.Context) []route {
 			continue
 		}
 		for m, op := range ops {
-			if o, ok := op.(map[string]any); !ok || o["requestBody"] == nil {
+			o, ok := op.(map[string]any)
+			if !ok || o["requestBody"] == nil {
 				continue // a route without a body ignores one
 			}
+			content, _ := o["requestBody"].(map[string]any)["content"].(map[string]any)
+			_, csv := content["text/csv"]
 			switch m := strings.ToUpper(m); m {
 			case "POST", "PUT", "PATCH":
 				concrete := pathParam.ReplaceAllStringFunc(path, func(s string) string {
@@ -683,7 +690,7 @@ func (w *world) bodyRoutes(ctx context.Context) []route {
 					}
 					return w.aContact(ctx)
 				})
-				rs = append(rs, route{m, concrete})
+				rs = append(rs, route{m, concrete, csv})
 			}
 		}
 	}
@@ -726,6 +733,10 @@ func (w *world) oversized(ctx context.Context) *probe {
 	p := &probe{name: "bodies: oversized -> 413"}
 	big := []byte(`{"name":"` + strings.Repeat("a", 3<<19) + `"}`) // 1.5 MiB: over the API's 1 MiB cap
 	for _, rt := range w.bodyRoutes(ctx) {
+		if rt.csv {
+			w.oversizedCSV(ctx, p, rt)
+			continue
+		}
 		r, err := w.c.Raw(ctx, rt.method, rt.path, big, "Content-Type", "application/json", "Authorization", w.bearer(rt.path))
 		p.try(err == nil && r.Status == http.StatusRequestEntityTooLarge, fmt.Sprintf("%s %s -> %d", rt.method, rt.path, r.Status))
 		// Without a Content-Length (chunked): the cap must hold while reading.
@@ -742,6 +753,50 @@ func (w *world) oversized(ctx context.Context) *probe {
 	st2, _ := w.chunked(ctx, "POST", "/webhooks/meta", huge, "X-Hub-Signature-256", sig)
 	p.try(st2 == http.StatusRequestEntityTooLarge, fmt.Sprintf("chunked signed 4 MiB+ webhook -> %d", st2))
 	return p
+}
+
+// oversizedCSV tries a CSV upload's own cap (httpapi.MaxImportBytes, far above the API's
+// 1 MiB): declared, and found while reading a chunked body (of lines refused at once).
+func (w *world) oversizedCSV(ctx context.Context, p *probe, rt route) {
+	const header = "phone\n"
+	for _, length := range []int64{httpapi.MaxImportBytes + 1, -1} {
+		body := io.MultiReader(strings.NewReader(header), &junkLines{left: httpapi.MaxImportBytes + 1 - int64(len(header))})
+		req, err := http.NewRequestWithContext(ctx, rt.method, w.c.Base+rt.path, body)
+		if err != nil {
+			p.try(false, err.Error())
+			continue
+		}
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Authorization", w.bearer(rt.path))
+		st := 0
+		res, err := w.c.HC.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			st = res.StatusCode
+		}
+		p.try(err == nil && st == http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("%s %s, %d bytes of CSV (Content-Length %d) -> %d %v", rt.method, rt.path, httpapi.MaxImportBytes+1, length, st, err))
+	}
+}
+
+// junkLines reads as left bytes of 32 KiB lines of x.
+type junkLines struct{ left int64 }
+
+func (j *junkLines) Read(b []byte) (int, error) {
+	if j.left <= 0 {
+		return 0, io.EOF
+	}
+	n := min(int64(len(b)), j.left)
+	for i := range b[:n] {
+		b[i] = 'x'
+		if (j.left-int64(i))%(32<<10) == 0 {
+			b[i] = '\n'
+		}
+	}
+	j.left -= n
+	return int(n), nil
 }
 
 // chunked sends body without a Content-Length.

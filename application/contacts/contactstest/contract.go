@@ -3,6 +3,7 @@ package contactstest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -301,6 +302,133 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.False(t, ok)
 	})
 
+	importRows := func(t *testing.T, s contacts.Store, ws domain.ID, now time.Time, rows ...contacts.ImportRow) contacts.ImportCounts {
+		t.Helper()
+		n, err := s.Import(ctx, ws, RowsOf(rows...), now)
+		require.NoError(t, err)
+		return n
+	}
+	byPhone := func(t *testing.T, s contacts.Store, ws domain.ID, phone string) domain.Contact {
+		t.Helper()
+		got, err := s.List(ctx, ws, contacts.Filter{Phone: phone}, contacts.View{}, 2)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "contacts with %s", phone)
+		return UTC(got[0])
+	}
+
+	t.Run("ImportCreatesUpdatesAndCounts", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws, other := sub.Workspace(t), sub.Workspace(t)
+		agent := sub.Member(t, ws)
+		known := contact(ws, "+14155550100")
+		known.Name, known.Tags, known.Attributes, known.AssignedTo = "Old", []string{"x"}, map[string]any{"k": "v", "n": 1.0}, &agent
+		create(t, sub.Store, known)
+		_, err := sub.Store.SetOptOut(ctx, ws, known.ID, true, domain.OptOutKeyword, at)
+		require.NoError(t, err)
+		same := contact(ws, "+14155550103")
+		same.Name, same.Attributes = "Same", map[string]any{"city": "Pune"}
+		create(t, sub.Store, same)
+		elsewhere := contact(other, "+14155550101")
+		elsewhere.Name = "Other workspace"
+		create(t, sub.Store, elsewhere)
+
+		now := at.Add(time.Hour)
+		n := importRows(t, sub.Store, ws, now,
+			contacts.ImportRow{Line: 2, Phone: known.Phone, Name: "New", Attributes: map[string]any{"city": "Pune", "k": "w"}},
+			contacts.ImportRow{Line: 3, Phone: "+14155550101", Name: "Bea", Tags: []string{"vip", "lead"}, Attributes: map[string]any{"city": "Goa"}},
+			contacts.ImportRow{Line: 4, Phone: "+14155550102", Name: "First", Tags: []string{"a"}},
+			contacts.ImportRow{Line: 6, Phone: "+14155550102", Tags: []string{"b"}},
+			contacts.ImportRow{Line: 7, Phone: same.Phone, Name: "Same", Attributes: map[string]any{"city": "Pune"}},
+		)
+		require.Equal(t, contacts.ImportCounts{Created: 2, Updated: 1, Unchanged: 1, Duplicates: 1}, n)
+
+		// A known contact gets what its row gives; its tags, opt-out and assignee stay.
+		got := byPhone(t, sub.Store, ws, known.Phone)
+		want := UTC(get(t, sub.Store, ws, known.ID))
+		require.Equal(t, "New", got.Name)
+		require.Equal(t, []string{"x"}, got.Tags)
+		require.Equal(t, map[string]any{"k": "w", "n": 1.0, "city": "Pune"}, got.Attributes, "merged key by key")
+		require.True(t, got.OptedOut && got.OptOutSource == domain.OptOutKeyword, "an import changes no opt-out")
+		require.Equal(t, &agent, got.AssignedTo)
+		require.True(t, now.Equal(got.UpdatedAt))
+		require.Equal(t, want.CreatedAt, got.CreatedAt)
+
+		bea := byPhone(t, sub.Store, ws, "+14155550101")
+		require.Equal(t, domain.Contact{ID: bea.ID, WorkspaceID: ws, Phone: "+14155550101", WaID: "14155550101", Name: "Bea",
+			Tags: []string{"vip", "lead"}, Attributes: map[string]any{"city": "Goa"}, CreatedAt: now, UpdatedAt: now}, bea)
+		require.Equal(t, UTC(bea), UTC(get(t, sub.Store, ws, bea.ID)))
+		last := byPhone(t, sub.Store, ws, "+14155550102")
+		require.Equal(t, "", last.Name, "a phone's last row wins, whole")
+		require.Equal(t, []string{"b"}, last.Tags)
+		require.True(t, same.UpdatedAt.Equal(byPhone(t, sub.Store, ws, same.Phone).UpdatedAt), "an unchanged contact is not written")
+		require.Equal(t, "Other workspace", byPhone(t, sub.Store, other, "+14155550101").Name, "another workspace is untouched")
+
+		// The same list again changes nothing.
+		n = importRows(t, sub.Store, ws, now.Add(time.Hour),
+			contacts.ImportRow{Line: 2, Phone: "+14155550101", Name: "Bea", Tags: []string{"vip", "lead"}, Attributes: map[string]any{"city": "Goa"}},
+			contacts.ImportRow{Line: 3, Phone: "+14155550102", Tags: []string{"b"}},
+		)
+		require.Equal(t, contacts.ImportCounts{Unchanged: 2}, n)
+		require.Equal(t, contacts.ImportCounts{}, importRows(t, sub.Store, ws, now), "an empty list")
+	})
+
+	t.Run("ImportStartsNewContactsWithTheSuppressionList", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws, other := sub.Workspace(t), sub.Workspace(t)
+		gone := create(t, sub.Store, contact(ws, "+14155550100"))
+		_, err := sub.Store.SetOptOut(ctx, ws, gone.ID, true, domain.OptOutKeyword, at)
+		require.NoError(t, err)
+		require.NoError(t, sub.Store.Delete(ctx, ws, gone.ID))
+
+		row := contacts.ImportRow{Line: 2, Phone: gone.Phone, Name: "Back"}
+		require.Equal(t, contacts.ImportCounts{Created: 1}, importRows(t, sub.Store, ws, at.Add(time.Hour), row))
+		got := byPhone(t, sub.Store, ws, gone.Phone)
+		require.True(t, got.OptedOut, "the phone's opt-out is kept")
+		require.Equal(t, domain.OptOutKeyword, got.OptOutSource)
+		require.True(t, at.Equal(*got.OptedOutAt))
+		importRows(t, sub.Store, other, at, row)
+		require.False(t, byPhone(t, sub.Store, other, gone.Phone).OptedOut, "in its workspace only")
+	})
+
+	t.Run("ImportRefusesAttributesOverTheLimitOnceMerged", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws := sub.Workspace(t)
+		half := strings.Repeat("x", domain.MaxAttributesBytes/2+100)
+		full := contact(ws, "+14155550100")
+		full.Attributes = map[string]any{"a": half}
+		create(t, sub.Store, full)
+		n := importRows(t, sub.Store, ws, at.Add(time.Hour),
+			contacts.ImportRow{Line: 2, Phone: full.Phone, Name: "Refused", Attributes: map[string]any{"b": half}},
+			contacts.ImportRow{Line: 3, Phone: full.Phone, Name: "Refused", Attributes: map[string]any{"c": half}},
+			contacts.ImportRow{Line: 4, Phone: "+14155550101", Attributes: map[string]any{"b": half}},
+			contacts.ImportRow{Line: 5, Phone: "+14155550102", Attributes: map[string]any{"b": half}},
+		)
+		require.Equal(t, contacts.ImportCounts{Created: 2, Duplicates: 1, Refused: []int{3}, RefusedCount: 1}, n)
+		require.Equal(t, UTC(full), byPhone(t, sub.Store, ws, full.Phone), "nothing of a refused row is written")
+		n = importRows(t, sub.Store, ws, at, contacts.ImportRow{Line: 9, Phone: full.Phone, Attributes: map[string]any{"a": "short"}})
+		require.Equal(t, contacts.ImportCounts{Updated: 1}, n, "a key replaced is measured as replaced")
+	})
+
+	t.Run("ImportFailsWithItsRows", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws := sub.Workspace(t)
+		broken := errors.New("the body broke off")
+		rows := RowsOf(contacts.ImportRow{Line: 2, Phone: "+14155550100"})
+		rows.Fail = broken
+		err := sub.Tx.InTx(ctx, func(ctx context.Context, r contacts.Repos) error {
+			_, err := r.Contacts.Import(ctx, ws, rows, at)
+			return err
+		})
+		require.ErrorIs(t, err, broken)
+		got, err := sub.Store.List(ctx, ws, contacts.Filter{}, contacts.View{}, 10)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+
 	// A transaction keeps its work only when its function returns nil. (The in-memory
 	// runner cannot roll back what it wrote, so it works on a copy of its state and keeps
 	// the copy only then.)
@@ -348,4 +476,32 @@ func utcPtr(p *time.Time) *time.Time {
 	}
 	u := p.UTC()
 	return &u
+}
+
+// Rows is a list of import rows as contacts.ImportRows; Fail, when set, is the error the
+// rows end with (after every row).
+type Rows struct {
+	rows []contacts.ImportRow
+	next int
+	Fail error
+}
+
+// RowsOf returns rows as contacts.ImportRows.
+func RowsOf(rows ...contacts.ImportRow) *Rows { return &Rows{rows: rows} }
+
+func (r *Rows) Next() bool {
+	if r.next == len(r.rows) {
+		return false
+	}
+	r.next++
+	return true
+}
+
+func (r *Rows) Row() contacts.ImportRow { return r.rows[r.next-1] }
+
+func (r *Rows) Err() error {
+	if r.next == len(r.rows) {
+		return r.Fail
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -311,4 +312,78 @@ func (f *memoryStore) IsMember(_ context.Context, ws, userID domain.ID) (bool, e
 		defer f.db.mu.Unlock()
 	}
 	return f.db.members[contactKey{ws, userID}], nil
+}
+
+// Import implements contacts.Store as the Postgres adapter does, with a map of the rows by
+// phone (the adapter keeps them in the database, not in memory). Attributes are measured
+// as Go encodes them, where Postgres measures its own text form: tests stay clear of the
+// limit's edge.
+func (f *memoryStore) Import(_ context.Context, ws domain.ID, rows contacts.ImportRows, now time.Time) (n contacts.ImportCounts, err error) {
+	last := map[string]contacts.ImportRow{}
+	total := 0
+	for rows.Next() {
+		r := rows.Row()
+		last[r.Phone] = r
+		total++
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	n.Duplicates = total - len(last)
+	err = f.with(func(s *state) error {
+		for _, phone := range slices.Sorted(maps.Keys(last)) {
+			r := last[phone]
+			var found *domain.Contact
+			for _, c := range s.contacts {
+				if c.WorkspaceID == ws && c.Phone == phone {
+					found = &c
+					break
+				}
+			}
+			if found == nil {
+				c := domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: phone, WaID: phone[1:], Name: r.Name,
+					Tags: r.Tags, Attributes: maps.Clone(r.Attributes), CreatedAt: now, UpdatedAt: now}
+				if c.Tags == nil {
+					c.Tags = []string{}
+				}
+				if c.Attributes == nil {
+					c.Attributes = map[string]any{}
+				}
+				sup := suppressionOf(s, ws, phone)
+				c.OptedOut, c.OptedOutAt, c.OptOutSource, c.MarketingOptedOut = sup.OptedOut, sup.OptedOutAt, sup.OptOutSource, sup.MarketingOptedOut
+				s.contacts[contactKey{ws, c.ID}] = c
+				n.Created++
+				continue
+			}
+			c := *found
+			attrs := maps.Clone(c.Attributes)
+			if attrs == nil {
+				attrs = map[string]any{}
+			}
+			maps.Copy(attrs, r.Attributes)
+			if len(c.Attributes) > 0 && domain.CheckAttributes(attrs) != "" {
+				n.RefusedCount++
+				n.Refused = append(n.Refused, r.Line)
+				continue
+			}
+			name, tags := c.Name, c.Tags
+			if r.Name != "" {
+				name = r.Name
+			}
+			if len(r.Tags) > 0 {
+				tags = r.Tags
+			}
+			if name == c.Name && slices.Equal(tags, c.Tags) && maps.EqualFunc(attrs, c.Attributes, func(a, b any) bool { return reflect.DeepEqual(a, b) }) {
+				n.Unchanged++
+				continue
+			}
+			c.Name, c.Tags, c.Attributes, c.UpdatedAt = name, tags, attrs, now
+			s.contacts[contactKey{ws, c.ID}] = c
+			n.Updated++
+		}
+		return nil
+	})
+	slices.Sort(n.Refused)
+	n.Refused = n.Refused[:min(len(n.Refused), contacts.MaxImportReasons)]
+	return n, err
 }

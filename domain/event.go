@@ -66,6 +66,8 @@ var EventKinds = []EventKind{
 	EventInvitationCreated, EventInvitationAccepted, EventInvitationRevoked, EventWorkspaceDeleted,
 	EventTemplateCreated, EventTemplateDeleted, EventTemplateStatusChanged, EventMessagingSettingsChanged,
 	EventConversationAssigned, EventConversationStatus, EventNoteCreated, EventInboxSettingsChanged,
+	EventCampaignCreated, EventCampaignUpdated, EventCampaignLaunched, EventCampaignPaused, EventCampaignResumed,
+	EventCampaignCancelled, EventCampaignCompleted,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events

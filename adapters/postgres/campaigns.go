@@ -27,11 +27,11 @@ import (
 // recipients. Each statement adds to one shard chosen at random, so the status webhooks
 // of one campaign, processed concurrently, seldom wait for each other on a counter row.
 //
-// Deadlocks: a transaction moves counters in one statement per workspace group at most
-// (a batch, a cancel, the results of a webhook batch or of a send), after every other lock
-// it takes, and the statement upserts its rows sorted by (workspace, campaign, status).
-// Two transactions therefore take counter rows in one order and never wait for each other
-// in a circle.
+// Deadlocks: a transaction moves counters in one statement at most (a launch's snapshot, a
+// batch's skips, a cancel, the results of a webhook batch or of a send), after the other
+// row locks it needs, and the statement upserts its rows sorted by (workspace, campaign,
+// status). Two transactions therefore take counter rows in one order and never wait for
+// each other in a circle.
 type CampaignRepo struct{ q Querier }
 
 // NewCampaignRepo returns the repository over q (a pool or a transaction).

@@ -88,6 +88,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		MessagingModule,
 		TemplatesModule,
 		ConversationsModule,
+		CampaignsModule,
 		LiveModule,
 		EventsModule,
 		AdminModule,

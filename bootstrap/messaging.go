@@ -41,8 +41,12 @@ var MessagingModule = fx.Module("messaging",
 			})
 		},
 		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock) *messaging.Dispatcher {
+			// A campaign message's outcome moves its recipient in the transaction that records it.
+			results := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.ResultRepos {
+				return messaging.ResultRepos{Outbox: postgres.NewMessageRepo(tx), Campaigns: campaignResults(tx, now)}
+			})
 			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
-				log.With("component", "send")).WithClock(now)
+				log.With("component", "send")).WithClock(now).WithCampaigns(results)
 		},
 		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *messaging.Receipts {
 			return messaging.NewReceipts(postgres.NewMessageRepo(pool), postgres.NewPhoneNumberRepo(pool), meta.NewGraph(c), v,

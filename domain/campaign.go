@@ -255,3 +255,151 @@ func contactField(c Contact, field string) string {
 		return string(b)
 	}
 }
+
+// Limits on a campaign.
+const (
+	MaxCampaignNameRunes = 200
+	// MaxAudienceContactIDs bounds the explicit ids of an audience (larger lists are
+	// uploaded, not sent in the body).
+	MaxAudienceContactIDs = 10000
+)
+
+// Audience is who a campaign goes to: every contact, or the contacts with any of Tags
+// and the contacts ContactIDs names (both when both are given). A contact is a recipient
+// once however many ways it is named.
+type Audience struct {
+	All        bool
+	Tags       []string
+	ContactIDs []ID
+}
+
+// Empty reports whether the audience names nobody.
+func (a Audience) Empty() bool { return !a.All && len(a.Tags) == 0 && len(a.ContactIDs) == 0 }
+
+// Check returns the reason a is malformed ("" when it is well formed): All excludes the
+// others, tags follow the contacts' rules, ids are bounded and distinct.
+func (a Audience) Check() (field, reason string) {
+	if a.All && (len(a.Tags) > 0 || len(a.ContactIDs) > 0) {
+		return "audience.all", "excludes tags and contact_ids"
+	}
+	if _, why := NormalizeTags(a.Tags); why != "" {
+		return "audience.tags", why
+	}
+	if len(a.ContactIDs) > MaxAudienceContactIDs {
+		return "audience.contact_ids", "at most 10000 ids (upload a list for more)"
+	}
+	seen := make(map[ID]bool, len(a.ContactIDs))
+	for _, id := range a.ContactIDs {
+		if id.IsZero() {
+			return "audience.contact_ids", "must be contact ids"
+		}
+		if seen[id] {
+			return "audience.contact_ids", "must not repeat an id"
+		}
+		seen[id] = true
+	}
+	return "", ""
+}
+
+// CampaignTemplate is the template a campaign sends: its name and language on the
+// number's WABA, and Graph's components whose text parameters may name contact fields
+// ({{contact.name|there}}), bound per recipient (BindContact).
+type CampaignTemplate struct {
+	Name       string
+	Language   string
+	Components json.RawMessage // a JSON array; empty for a template without parameters
+}
+
+// Campaign is a broadcast of one template to an audience from one business number.
+type Campaign struct {
+	ID            ID
+	WorkspaceID   ID
+	Name          string
+	PhoneNumberID string // Meta's id of the business number
+	Template      CampaignTemplate
+	Audience      Audience
+	Status        CampaignStatus
+	PauseReason   PauseReason // "" unless paused
+	ScheduledAt   *time.Time
+	StartedAt     *time.Time
+	CompletedAt   *time.Time // when it completed or was cancelled
+	// SnapshotAt is when the audience was taken into recipients: once, when the campaign
+	// first runs. Until then (a draft, a scheduled campaign) the audience may change.
+	SnapshotAt *time.Time
+	CreatedBy  *ID // the user who created it; nil for an API key
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Stats      CampaignStats
+}
+
+// CampaignStats are a campaign's recipients by where they stand. Sent, Delivered and
+// Read are a funnel: a read recipient counts as sent and delivered too (and a replied one
+// as all three), so each says how many got at least that far. Pending (not yet sent,
+// queued ones included), Failed, Skipped and RetryScheduled are exclusive, and with Sent
+// they add up to Recipients.
+type CampaignStats struct {
+	Recipients, Pending, Sent, Delivered, Read, Replied, Failed, Skipped, RetryScheduled int
+}
+
+// StatsOf builds the stats from the number of recipients in each status.
+func StatsOf(by map[RecipientStatus]int) CampaignStats {
+	s := CampaignStats{
+		Pending: by[RecipientPending], Replied: by[RecipientReplied], Failed: by[RecipientFailed],
+		Skipped: by[RecipientSkipped], RetryScheduled: by[RecipientRetryScheduled],
+	}
+	s.Read = by[RecipientRead] + s.Replied
+	s.Delivered = by[RecipientDelivered] + s.Read
+	s.Sent = by[RecipientSent] + s.Delivered
+	s.Recipients = s.Pending + s.Sent + s.Failed + s.Skipped + s.RetryScheduled
+	return s
+}
+
+// Done reports whether nothing is left to send or to hear back about before the campaign
+// completes: no recipient is pending (waiting for its batch, or queued and not yet
+// accepted by Meta) or waiting for a retry. A sent recipient is done: its delivery and
+// read reports keep coming after the campaign completed.
+func (s CampaignStats) Done() bool { return s.Pending == 0 && s.RetryScheduled == 0 }
+
+// Why a recipient was skipped (Recipient.Reason).
+const (
+	SkipOptedOut          = "opted_out"
+	SkipMarketingOptedOut = "marketing_opted_out"
+	SkipFrequencyCapped   = "frequency_capped"
+	SkipCancelled         = "cancelled"
+	SkipContactDeleted    = "contact_deleted"
+	SkipNoAddress         = "no_address"
+	// SkipMissingField prefixes the placeholder a contact has no value for:
+	// "missing_field:contact.name".
+	SkipMissingField = "missing_field:"
+)
+
+// Recipient is one contact of a campaign's audience and what became of its message.
+type Recipient struct {
+	WorkspaceID   ID
+	CampaignID    ID
+	ContactID     ID
+	Phone         string // the contact's phone now ("" when deleted or known only by BSUID)
+	Status        RecipientStatus
+	Reason        string // why it was skipped
+	MessageID     *ID
+	Error         *MessageError // Meta's reason for a failure (code and title)
+	Attempts      int
+	NextAttemptAt *time.Time
+	UpdatedAt     time.Time
+}
+
+// RecipientStatusOf is the recipient status a message status stands for; ok is false for
+// queued (still pending) and received (not a send).
+func RecipientStatusOf(s MessageStatus) (RecipientStatus, bool) {
+	switch s {
+	case StatusSent:
+		return RecipientSent, true
+	case StatusDelivered:
+		return RecipientDelivered, true
+	case StatusRead:
+		return RecipientRead, true
+	case StatusFailed:
+		return RecipientFailed, true
+	}
+	return "", false
+}

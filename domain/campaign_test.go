@@ -140,3 +140,74 @@ func TestBindContact(t *testing.T) {
 	require.Contains(t, domain.CheckPlaceholders("Hi {{contact.email}}"), "unknown contact field")
 	require.Contains(t, domain.CheckPlaceholders("Hi {{contact.attributes.}}"), "unknown contact field")
 }
+
+func TestCampaignStats(t *testing.T) {
+	t.Parallel()
+	s := domain.StatsOf(map[domain.RecipientStatus]int{domain.RecipientPending: 5, domain.RecipientSent: 4,
+		domain.RecipientDelivered: 3, domain.RecipientRead: 2, domain.RecipientReplied: 1, domain.RecipientFailed: 6,
+		domain.RecipientSkipped: 7, domain.RecipientRetryScheduled: 8})
+	require.Equal(t, domain.CampaignStats{Recipients: 36, Pending: 5, Sent: 10, Delivered: 6, Read: 3, Replied: 1, Failed: 6,
+		Skipped: 7, RetryScheduled: 8}, s, "sent, delivered and read are a funnel; the rest add up")
+	require.False(t, s.Done())
+	require.True(t, domain.StatsOf(map[domain.RecipientStatus]int{domain.RecipientSent: 1, domain.RecipientSkipped: 1}).Done())
+	require.False(t, domain.StatsOf(map[domain.RecipientStatus]int{domain.RecipientRetryScheduled: 1}).Done(), "a retry is still to come")
+	require.True(t, domain.StatsOf(nil).Done())
+}
+
+func TestAudienceCheck(t *testing.T) {
+	t.Parallel()
+	id := domain.NewID()
+	for _, tt := range []struct {
+		a     domain.Audience
+		field string
+	}{
+		{domain.Audience{All: true}, ""},
+		{domain.Audience{Tags: []string{"vip"}, ContactIDs: []domain.ID{id}}, ""},
+		{domain.Audience{All: true, Tags: []string{"vip"}}, "audience.all"},
+		{domain.Audience{All: true, ContactIDs: []domain.ID{id}}, "audience.all"},
+		{domain.Audience{Tags: []string{" "}}, "audience.tags"},
+		{domain.Audience{ContactIDs: []domain.ID{id, id}}, "audience.contact_ids"},
+		{domain.Audience{ContactIDs: []domain.ID{domain.NilID}}, "audience.contact_ids"},
+		{domain.Audience{ContactIDs: make([]domain.ID, domain.MaxAudienceContactIDs+1)}, "audience.contact_ids"},
+	} {
+		field, why := tt.a.Check()
+		require.Equal(t, tt.field, field, "%+v", tt.a)
+		require.Equal(t, tt.field == "", why == "")
+	}
+	require.True(t, domain.Audience{}.Empty())
+	require.False(t, domain.Audience{Tags: []string{"x"}}.Empty())
+}
+
+func TestRecipientStatusOf(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[domain.MessageStatus]domain.RecipientStatus{domain.StatusSent: domain.RecipientSent,
+		domain.StatusDelivered: domain.RecipientDelivered, domain.StatusRead: domain.RecipientRead, domain.StatusFailed: domain.RecipientFailed} {
+		got, ok := domain.RecipientStatusOf(s)
+		require.True(t, ok)
+		require.Equal(t, want, got)
+	}
+	for _, s := range []domain.MessageStatus{domain.StatusQueued, domain.StatusReceived} {
+		_, ok := domain.RecipientStatusOf(s)
+		require.False(t, ok, s)
+	}
+}
+
+func TestCampaignMovedKinds(t *testing.T) {
+	t.Parallel()
+	id := domain.NewID()
+	for action, kind := range map[domain.CampaignAction]domain.EventKind{domain.CampaignLaunch: domain.EventCampaignLaunched,
+		domain.CampaignPause: domain.EventCampaignPaused, domain.CampaignResume: domain.EventCampaignResumed,
+		domain.CampaignCancel: domain.EventCampaignCancelled, domain.CampaignComplete: domain.EventCampaignCompleted} {
+		e := domain.CampaignMoved{CampaignID: id, Action: action, Status: domain.CampaignRunning}
+		require.Equal(t, kind, e.Kind())
+		s := e.Subject()
+		require.True(t, s.Audited)
+		require.Equal(t, "campaign", s.ResourceType)
+		require.Equal(t, id.String(), s.ResourceID)
+	}
+	at := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+	s := domain.CampaignMoved{Action: domain.CampaignLaunch, Status: domain.CampaignScheduled, ScheduledAt: &at}.Subject()
+	require.Equal(t, map[string]any{"status": "scheduled", "scheduled_at": "2026-01-10T09:00:00Z"}, s.Details)
+	s = domain.CampaignMoved{Action: domain.CampaignPause, Status: domain.CampaignPaused, Reason: domain.PauseManual}.Subject()
+	require.Equal(t, "manual", s.Details["reason"])
+}

@@ -46,6 +46,13 @@ const (
 	EventConversationStatus       EventKind = "conversation.status_changed"
 	EventNoteCreated              EventKind = "note.created"
 	EventInboxSettingsChanged     EventKind = "workspace.inbox_settings_changed"
+	EventCampaignCreated          EventKind = "campaign.created"
+	EventCampaignUpdated          EventKind = "campaign.updated"
+	EventCampaignLaunched         EventKind = "campaign.launched"
+	EventCampaignPaused           EventKind = "campaign.paused"
+	EventCampaignResumed          EventKind = "campaign.resumed"
+	EventCampaignCancelled        EventKind = "campaign.cancelled"
+	EventCampaignCompleted        EventKind = "campaign.completed"
 )
 
 // EventKinds is every kind, in the order above.
@@ -60,6 +67,8 @@ var EventKinds = []EventKind{
 	EventInvitationCreated, EventInvitationAccepted, EventInvitationRevoked, EventWorkspaceDeleted,
 	EventTemplateCreated, EventTemplateDeleted, EventTemplateStatusChanged, EventMessagingSettingsChanged,
 	EventConversationAssigned, EventConversationStatus, EventNoteCreated, EventInboxSettingsChanged,
+	EventCampaignCreated, EventCampaignUpdated, EventCampaignLaunched, EventCampaignPaused, EventCampaignResumed,
+	EventCampaignCancelled, EventCampaignCompleted,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -548,4 +557,72 @@ func (e MessagingSettingsChanged) Subject() Subject {
 
 func audited(resourceType, id string, details map[string]any) Subject {
 	return Subject{ResourceType: resourceType, ResourceID: id, Details: details, Audited: true}
+}
+
+// CampaignCreated: a campaign was created, as a draft or scheduled.
+type CampaignCreated struct {
+	CampaignID                            ID
+	Name, PhoneNumberID, Template, Status string
+}
+
+func (CampaignCreated) Kind() EventKind { return EventCampaignCreated }
+func (e CampaignCreated) Subject() Subject {
+	return audited("campaign", e.CampaignID.String(), map[string]any{"name": e.Name, "phone_number_id": e.PhoneNumberID,
+		"template": e.Template, "status": e.Status})
+}
+
+// CampaignUpdated: a draft or scheduled campaign was edited (Fields are the API's names
+// of what changed); Status is what it is after the edit.
+type CampaignUpdated struct {
+	CampaignID ID
+	Fields     []string
+	Status     CampaignStatus
+}
+
+func (CampaignUpdated) Kind() EventKind { return EventCampaignUpdated }
+func (e CampaignUpdated) Subject() Subject {
+	return audited("campaign", e.CampaignID.String(), map[string]any{"fields": e.Fields, "status": string(e.Status)})
+}
+
+// campaignMoveKinds are the event kinds of the status moves.
+var campaignMoveKinds = map[CampaignAction]EventKind{
+	CampaignLaunch: EventCampaignLaunched, CampaignPause: EventCampaignPaused, CampaignResume: EventCampaignResumed,
+	CampaignCancel: EventCampaignCancelled, CampaignComplete: EventCampaignCompleted,
+}
+
+// CampaignMoved: a campaign's status moved by Action, each action its own kind:
+// launched (running, with the Recipients of the audience taken then; or scheduled until
+// ScheduledAt, and then launched again by the system when it starts), paused (Reason:
+// by hand or a stop rule), resumed (running, or scheduled when its time has not come),
+// cancelled (Skipped recipients were never sent to) and completed (with its Stats).
+type CampaignMoved struct {
+	CampaignID  ID
+	Action      CampaignAction
+	Status      CampaignStatus // after the move
+	Reason      PauseReason
+	Recipients  int
+	ScheduledAt *time.Time
+	Skipped     int
+	Stats       CampaignStats
+}
+
+func (e CampaignMoved) Kind() EventKind { return campaignMoveKinds[e.Action] }
+func (e CampaignMoved) Subject() Subject {
+	d := map[string]any{"status": string(e.Status)}
+	switch e.Action {
+	case CampaignLaunch:
+		if e.Status == CampaignRunning {
+			d["recipients"] = e.Recipients
+		}
+		if e.ScheduledAt != nil {
+			d["scheduled_at"] = e.ScheduledAt.UTC().Format(time.RFC3339)
+		}
+	case CampaignPause:
+		d["reason"] = string(e.Reason)
+	case CampaignCancel:
+		d["skipped"] = e.Skipped
+	case CampaignComplete:
+		d["recipients"], d["sent"], d["failed"], d["skipped"] = e.Stats.Recipients, e.Stats.Sent, e.Stats.Failed, e.Stats.Skipped
+	}
+	return audited("campaign", e.CampaignID.String(), d)
 }

@@ -129,7 +129,9 @@ type Message struct {
 	Purpose MessagePurpose // outbound only; empty means PurposeConversation
 	// Category is an outbound template's category as the catalogue had it when queued
 	// (the frequency caps count MARKETING ones); empty otherwise.
-	Category    string
+	Category string
+	// CampaignID is the campaign that queued an outbound message (nil for any other).
+	CampaignID  *ID
 	WAMID       string
 	Error       *MessageError
 	Pricing     json.RawMessage

@@ -47,6 +47,8 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	var invitationToken string
 	var tplCreated string
 	var inboxAgent user
+	var campaign string
+	campaignPath := func(suffix string) string { return path("/campaigns/" + campaign + suffix) }
 	conversation := func(t *testing.T) string { // the fixtures' workspace's most recent conversation
 		return a.Must(t, 200, "GET", h.path("/conversations?limit=1"), h.owner.Token, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 	}
@@ -274,6 +276,36 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 		{domain.EventNoteCreated, []eventPath{{"API", func(t *testing.T) string {
 			a.Must(t, 201, "POST", h.path("/conversations/"+conversation(t)+"/notes"), h.owner.Token, map[string]string{"body": "called back"})
 			return h.ws
+		}}}},
+		{domain.EventCampaignCreated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 201, "POST", path("/contacts"), owner.Token, map[string]any{"phone": nextPhone(), "tags": []string{"ev_campaign"}})
+			campaign = a.Must(t, 201, "POST", path("/campaigns"), owner.Token, map[string]any{"name": "Events",
+				"phone_number_id": e.acct.PhoneNumberID, "template": map[string]any{"name": "order_update", "language": "en_US"},
+				"audience": map[string]any{"tags": []string{"ev_campaign"}}})["id"].(string)
+			return ws
+		}}}},
+		{domain.EventCampaignUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PATCH", campaignPath(""), owner.Token, map[string]any{"name": "Events, renamed"})
+			return ws
+		}}}},
+		{domain.EventCampaignLaunched, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 202, "POST", campaignPath("/launch"), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventCampaignPaused, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "POST", campaignPath("/pause"), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventCampaignResumed, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "POST", campaignPath("/resume"), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventCampaignCompleted, []eventPath{{"send job (every recipient sent)", func(t *testing.T) string { return ws }}}},
+		{domain.EventCampaignCancelled, []eventPath{{"API", func(t *testing.T) string {
+			draft := a.Must(t, 201, "POST", path("/campaigns"), owner.Token, map[string]any{"name": "Never",
+				"phone_number_id": e.acct.PhoneNumberID, "template": map[string]any{"name": "order_update", "language": "en_US"}})
+			a.Must(t, 200, "POST", path("/campaigns/"+draft["id"].(string)+"/cancel"), owner.Token, nil)
+			return ws
 		}}}},
 		{domain.EventTokenKeyRotated, []eventPath{{"command line (waba keys rotate)", func(t *testing.T) string {
 			// The fixtures' number has no real sealed token to rotate (connectNumber).

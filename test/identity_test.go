@@ -186,6 +186,16 @@ func matrix() map[string]routeCase {
 		"POST /v1/workspaces/:ws/templates/sync":                  {admins, 202, static("/templates/sync", nil)},
 		"GET /v1/workspaces/:ws/templates/:id":                    {all, 404, static("/templates/"+unknownID, nil)},
 		"DELETE /v1/workspaces/:ws/templates/:id":                 {admins, 404, static("/templates/"+unknownID, nil)},
+		// Campaigns: viewers read; agents have no campaign permission at all.
+		"GET /v1/workspaces/:ws/campaigns":                {readers, 200, static("/campaigns", nil)},
+		"POST /v1/workspaces/:ws/campaigns":               {admins, 422, static("/campaigns", map[string]any{"name": ""})},
+		"GET /v1/workspaces/:ws/campaigns/:id":            {readers, 404, static("/campaigns/"+unknownID, nil)},
+		"PATCH /v1/workspaces/:ws/campaigns/:id":          {admins, 404, static("/campaigns/"+unknownID, map[string]any{"name": "x"})},
+		"POST /v1/workspaces/:ws/campaigns/:id/launch":    {admins, 404, static("/campaigns/"+unknownID+"/launch", nil)},
+		"POST /v1/workspaces/:ws/campaigns/:id/pause":     {admins, 404, static("/campaigns/"+unknownID+"/pause", nil)},
+		"POST /v1/workspaces/:ws/campaigns/:id/resume":    {admins, 404, static("/campaigns/"+unknownID+"/resume", nil)},
+		"POST /v1/workspaces/:ws/campaigns/:id/cancel":    {admins, 404, static("/campaigns/"+unknownID+"/cancel", nil)},
+		"GET /v1/workspaces/:ws/campaigns/:id/recipients": {readers, 404, static("/campaigns/"+unknownID+"/recipients", nil)},
 		// A send to a visible contact in a workspace without a number: allowed roles pass the
 		// permission and quota checks and stop at 409 whatsapp_not_connected, others at 403.
 		"POST /v1/workspaces/:ws/messages": {staff, 409, func(t *testing.T, a *App, tm team, role string) (string, any) {

@@ -94,6 +94,10 @@ var erasedTables = []erasedTable{
 	{name: "message_statuses", rows: `SELECT s.ctid FROM messages m JOIN message_statuses s ON s.wamid = m.wamid
 		WHERE m.workspace_id = $1 AND m.wamid IS NOT NULL LIMIT $2`},
 	byWorkspace("messages", ""),
+	// A campaign's recipients and counters before it (their foreign key).
+	byWorkspace("campaign_recipients", ""),
+	byWorkspace("campaign_counts", ""),
+	byWorkspace("campaigns", ""),
 	byWorkspace("notes", ""),
 	byWorkspace("conversations", ""),
 	byWorkspace("contacts", ""),

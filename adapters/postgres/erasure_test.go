@@ -80,6 +80,19 @@ var seeds = map[string]string{
 		INSERT INTO stream_tickets (token_hash, workspace_id, user_id, session_id, expires_at)
 		SELECT decode(md5(random()::text || i), 'hex'), $1::uuid, $2, s.id, now() + interval '1 minute'
 		FROM s, generate_series(1, 3) i`,
+	// The recipients and counters come before their campaigns alphabetically: each seeds
+	// its own campaign.
+	"campaigns": `INSERT INTO campaigns (workspace_id, id, name, phone_number_id, template_name, template_language, status,
+			created_at, updated_at)
+		SELECT $1::uuid, gen_random_uuid(), 'c' || i, 'pn', 't', 'en', 'draft', now(), now() FROM generate_series(1, 3) i`,
+	"campaign_recipients": `WITH c AS (INSERT INTO campaigns (workspace_id, id, name, phone_number_id, template_name, template_language,
+			status, created_at, updated_at) VALUES ($1::uuid, gen_random_uuid(), 'r', 'pn', 't', 'en', 'running', now(), now()) RETURNING id)
+		INSERT INTO campaign_recipients (workspace_id, campaign_id, contact_id, updated_at)
+		SELECT $1::uuid, c.id, gen_random_uuid(), now() FROM c, generate_series(1, 3)`,
+	"campaign_counts": `WITH c AS (INSERT INTO campaigns (workspace_id, id, name, phone_number_id, template_name, template_language,
+			status, created_at, updated_at) VALUES ($1::uuid, gen_random_uuid(), 'k', 'pn', 't', 'en', 'running', now(), now()) RETURNING id)
+		INSERT INTO campaign_counts (workspace_id, campaign_id, status, shard, n)
+		SELECT $1::uuid, c.id, 'pending', i, 1 FROM c, generate_series(1, 3) i`,
 	"invitations": `INSERT INTO invitations (workspace_id, id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at)
 		SELECT $1::uuid, gen_random_uuid(), 'x' || i || '@example.com', 'agent', decode(md5(random()::text), 'hex'), $2, now(),
 			now() + interval '7 days', CASE WHEN i = 1 THEN now() END

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,8 +31,27 @@ func (r *MessageRepo) CreateOutbound(ctx context.Context, m domain.Message) erro
 // a conversation, assigned like the contact, when the contact has none on the number) and
 // appends the event of its queueing, in one round trip.
 func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, ev domain.Occurrence) error {
-	msql, margs := outboundInsert(m)
+	return r.QueueAll(ctx, []domain.Message{m}, []domain.Occurrence{ev})
+}
+
+// QueueAll is Queue for a campaign's batch (ms[i] with its event evs[i]): every statement
+// in one round trip.
+func (r *MessageRepo) QueueAll(ctx context.Context, ms []domain.Message, evs []domain.Occurrence) error {
+	if len(ms) != len(evs) {
+		return fmt.Errorf("queue: %d messages, %d events", len(ms), len(evs))
+	}
 	b := &pgx.Batch{}
+	for i, m := range ms {
+		if err := queueOutbound(b, m, evs[i]); err != nil {
+			return err
+		}
+	}
+	return r.q.SendBatch(ctx, b).Close()
+}
+
+// queueOutbound queues on b the statements of Queue.
+func queueOutbound(b *pgx.Batch, m domain.Message, ev domain.Occurrence) error {
+	msql, margs := outboundInsert(m)
 	b.Queue(msql, margs...)
 	b.Queue(`
 		INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, status, assigned_to, unread_count,
@@ -44,10 +64,7 @@ func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, ev domain.Occ
 			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
 			updated_at = EXCLUDED.updated_at`,
 		m.WorkspaceID, domain.NewID(), m.ContactID, m.PhoneNumberID, m.CreatedAt, cleanText(domain.MessagePreview(m.Type, m.Content)))
-	if err := queueEvent(b, ev); err != nil {
-		return err
-	}
-	return r.q.SendBatch(ctx, b).Close()
+	return queueEvent(b, ev)
 }
 
 func outboundInsert(m domain.Message) (string, []any) {
@@ -64,15 +81,17 @@ func outboundInsert(m domain.Message) (string, []any) {
 		category = &m.Category
 	}
 	return `
-		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose, category)
-		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10)`,
-		[]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose), category}
+		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose, category,
+			campaign_id)
+		VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, $11)`,
+		[]any{m.WorkspaceID, m.ID, m.ContactID, m.PhoneNumberID, m.Type, []byte(content), string(m.Status), m.CreatedAt, string(purpose), category,
+			m.CampaignID}
 }
 
 // messageColumns and scanMessage read a message of either direction.
 const messageColumns = `workspace_id, id, contact_id, phone_number_id, direction, type, content, status,
 	coalesce(wamid, ''), error_code, coalesce(error_title, ''), coalesce(error_detail, ''), pricing,
-	created_at, sent_at, delivered_at, read_at, failed_at`
+	created_at, sent_at, delivered_at, read_at, failed_at, campaign_id`
 
 func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
 	var m domain.Message
@@ -81,7 +100,7 @@ func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
 	var code *int32
 	var title, detail string
 	err := row.Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.PhoneNumberID, &dir, &m.Type, &content, &status,
-		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt)
+		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.CampaignID)
 	if err != nil {
 		return m, err
 	}
@@ -171,7 +190,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		SELECT m.workspace_id, m.id, m.contact_id, m.type, m.content, m.status, m.purpose, coalesce(m.wamid, ''), m.phone_number_id,
 			coalesce(c.wa_id, ''), coalesce(c.bsuid, ''), coalesce(c.opted_out, false), coalesce(c.marketing_opted_out, false),
 			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
-			coalesce(m.category, t.category)
+			coalesce(m.category, t.category), m.campaign_id
 		FROM messages m
 		JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
 		LEFT JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
@@ -181,7 +200,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		WHERE m.workspace_id = $1 AND m.id = $2`, ws, id).
 		Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.Type, &content, &status, &purpose, &m.WAMID, &m.Number.PhoneNumberID,
 			&m.To, &m.BSUID, &m.OptedOut, &m.MarketingOptedOut,
-			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat)
+			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat, &m.CampaignID)
 	if err != nil {
 		return m, notFound(err, "message")
 	}

@@ -128,7 +128,10 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 				}
 			}
 		}
-		return done.flushArrivals(ctx)
+		if err := done.flushArrivals(ctx); err != nil {
+			return err
+		}
+		return done.flushAdvanced(ctx)
 	})
 	if err != nil {
 		return err
@@ -150,6 +153,7 @@ type run struct {
 	routes map[string]routed // by phone_number_id: a batch's bodies share their lookups
 
 	arrivals []domain.Arrival // inbound messages stored, for their conversations
+	advanced []domain.Message // campaign messages whose status moved, for their recipients
 
 	unrouted      []string
 	unknownStatus int
@@ -313,6 +317,16 @@ func (p *run) flushArrivals(ctx context.Context) error {
 	return err
 }
 
+// flushAdvanced hands the campaign messages whose status moved to campaigns, once per
+// transaction and last in it (campaigns moves its counters after every other lock the
+// transaction takes).
+func (p *run) flushAdvanced(ctx context.Context) error {
+	if len(p.advanced) == 0 || p.r.Campaigns == nil {
+		return nil
+	}
+	return p.r.Campaigns.Advanced(ctx, p.advanced)
+}
+
 // keywordChange opts the contact out (or back in) as the contact's own action, and queues
 // exactly one confirmation on the number the keyword came in on; a second STOP sends
 // nothing.
@@ -412,6 +426,9 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	if err := p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(domain.SystemIn(ws), p.now, domain.MessageStatusChanged{MessageID: m.ID,
 		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before})); err != nil {
 		return err
+	}
+	if m.CampaignID != nil && m.Status != before {
+		p.advanced = append(p.advanced, m)
 	}
 	// Meta's per-user marketing limit (131049, reported in the failed status): no marketing
 	// template goes to the contact for the next 24 hours, counted from Meta's report.

@@ -436,6 +436,44 @@ func TestStatuses(t *testing.T) {
 	require.Len(t, b.mem.Statuses, 2)
 }
 
+// A campaign's messages whose status moved go to campaigns, as they now are, in one call
+// at the end of the transaction; other messages and reports that move nothing do not.
+func TestCampaignMessagesAreToldOncePerTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	campaign := domain.NewID()
+	outbound := func(wamid string, c *domain.ID) domain.ID {
+		m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: domain.NewID(), Direction: domain.Outbound,
+			Status: domain.StatusQueued, WAMID: wamid, CampaignID: c}
+		b.mem.Messages[m.ID] = &m
+		return m.ID
+	}
+	a, bb := outbound("wamid.CA", &campaign), outbound("wamid.CB", &campaign)
+	outbound("wamid.plain", nil)
+	report := func(wamid, status string, ts int64) domain.Notification {
+		return reported(domain.StatusReport{WAMID: wamid, Status: status, At: unix(ts)})
+	}
+	require.Equal(t, make([]error, 5), b.svc.ProcessAll(ctx, []domain.Notification{
+		report("wamid.CA", "sent", 1768003000), report("wamid.CB", "delivered", 1768003001), report("wamid.plain", "sent", 1768003002),
+		report("wamid.CA", "read", 1768003003), report("wamid.CB", "sent", 1768003004), // late: moves nothing
+	}))
+	require.Len(t, b.mem.CampaignCalls, 1, "one call per transaction")
+	var got []string
+	for _, m := range b.mem.CampaignCalls[0] {
+		require.Equal(t, campaign, *m.CampaignID)
+		name := map[domain.ID]string{a: "a", bb: "b"}[m.ID]
+		got = append(got, name+":"+string(m.Status))
+	}
+	// The batch is processed sorted by wamid (LocksInOneOrder).
+	require.Equal(t, []string{"a:sent", "a:read", "b:delivered"}, got)
+
+	// A transaction that fails tells nothing.
+	b.mem.FailNext = errors.New("commit failed")
+	require.Error(t, b.svc.Process(ctx, report("wamid.CB", "read", 1768003005)))
+	require.Len(t, b.mem.CampaignCalls, 1)
+}
+
 func TestApplyStatus(t *testing.T) {
 	t.Parallel()
 	at := func(s int64) time.Time { return time.Unix(1768000000+s, 0).UTC() }

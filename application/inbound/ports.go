@@ -174,6 +174,13 @@ type Conversations interface {
 	Received(ctx context.Context, arrivals []domain.Arrival, now time.Time) error
 }
 
+// Campaigns is told of the outbound messages whose status moved, each as it now is, for
+// the capability that owns campaigns (a campaign's recipient follows its message), in the
+// processing transaction: once for all of a batch's messages.
+type Campaigns interface {
+	Advanced(ctx context.Context, ms []domain.Message) error
+}
+
 // Repos is what one processing transaction offers.
 type Repos struct {
 	Directory Directory
@@ -186,6 +193,8 @@ type Repos struct {
 	Events    events.Log
 	// Conversations may be nil (a test without an inbox).
 	Conversations Conversations
+	// Campaigns may be nil (a test without campaigns).
+	Campaigns Campaigns
 }
 
 // TxRunner runs fn in one transaction.

@@ -148,9 +148,10 @@ func templateOf(content json.RawMessage) templateRef {
 	return templateRef{Name: strings.TrimSpace(t.Name), Language: languageCode(t.Language)}
 }
 
-// sentComponents reads the components of a template send for domain.CheckTemplateSend;
-// ok is false when they are not an array of objects (validate reports that).
-func sentComponents(content json.RawMessage) (out []domain.SentComponent, ok bool) {
+// SentComponents reads the components of a template send (Graph's template object) for
+// domain.CheckTemplateSend; ok is false when they are not an array of objects (validate
+// reports that).
+func SentComponents(content json.RawMessage) (out []domain.SentComponent, ok bool) {
 	var t struct {
 		Components []struct {
 			Type       string          `json:"type"`

@@ -33,6 +33,8 @@ type MessageToSend struct {
 	TemplateCategory string
 	// Number is the business number named by the message (zero ID when it is gone).
 	Number domain.PhoneNumber
+	// CampaignID is the campaign that queued the message (nil for any other).
+	CampaignID *domain.ID
 }
 
 // Outbound is the message as it goes to Meta.
@@ -127,14 +129,33 @@ type Outcome struct {
 	Reason string
 }
 
+// CampaignResults is told what became of a campaign's message, for the capability that
+// owns campaigns (the message's recipient follows it), in the transaction that records it.
+type CampaignResults interface {
+	// Advanced takes messages as they now are: their status and, when failed, the error.
+	Advanced(ctx context.Context, ms []domain.Message) error
+}
+
+// ResultRepos is what a transaction that records a campaign message's outcome offers.
+type ResultRepos struct {
+	Outbox    Outbox
+	Campaigns CampaignResults
+}
+
+// ResultsTx runs fn in one transaction.
+type ResultsTx interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, r ResultRepos) error) error
+}
+
 // Dispatcher delivers queued messages to Meta (the send worker's use case).
 type Dispatcher struct {
-	outbox Outbox
-	graph  Graph
-	vault  Vault
-	pacer  Pacer
-	log    *slog.Logger
-	now    func() time.Time
+	outbox    Outbox
+	graph     Graph
+	vault     Vault
+	pacer     Pacer
+	log       *slog.Logger
+	now       func() time.Time
+	campaigns ResultsTx
 }
 
 // NewDispatcher returns the delivery use case.
@@ -147,6 +168,14 @@ func (d *Dispatcher) WithClock(now domain.Clock) *Dispatcher {
 	if now != nil {
 		d.now = now
 	}
+	return d
+}
+
+// WithCampaigns makes the dispatcher record what becomes of a campaign's message (sent,
+// failed) in one transaction with its recipient (through tx). Other messages are recorded
+// as before, without a transaction of their own.
+func (d *Dispatcher) WithCampaigns(tx ResultsTx) *Dispatcher {
+	d.campaigns = tx
 	return d
 }
 
@@ -279,15 +308,9 @@ func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid stri
 	var err error
 	for i := 0; i < 5; i++ {
 		var ok bool
-		var early []ReportedStatus
 		to := from.Advance(domain.StatusSent)
-		if ok, early, err = d.outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to); err == nil {
+		if ok, err = d.markSent(ctx, m, wamid, at, from, to); err == nil {
 			if ok {
-				if len(early) > 0 {
-					if err := d.outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, Fold(to, early)); err != nil {
-						d.log.WarnContext(ctx, "fold early statuses", "message_id", m.ID.String(), "err", err)
-					}
-				}
 				return Outcome{Result: ResultSent}, nil
 			}
 			if from, err = d.outbox.Status(ctx, m.WorkspaceID, m.ID); err == nil {
@@ -300,6 +323,59 @@ func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid stri
 	return Outcome{Result: ResultSkipped, Reason: "wamid not stored"}, nil
 }
 
+// markSent stores the wamid and folds in the statuses Meta reported before it (ok is false
+// when the status is no longer from). A campaign message does it in one transaction with
+// its recipient; for another, a failure to fold is only logged: the wamid is stored, and
+// later webhooks bring the rest.
+func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string, at time.Time, from, to domain.MessageStatus) (bool, error) {
+	if m.CampaignID == nil || d.campaigns == nil {
+		ok, early, err := d.outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to)
+		if ok && len(early) > 0 {
+			if err := d.outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, Fold(to, early)); err != nil {
+				d.log.WarnContext(ctx, "fold early statuses", "message_id", m.ID.String(), "err", err)
+			}
+		}
+		return ok, err
+	}
+	var ok bool
+	err := d.campaigns.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
+		var early []ReportedStatus
+		var err error
+		if ok, early, err = r.Outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to); err != nil || !ok {
+			return err
+		}
+		now := m.asMessage(to, nil)
+		if len(early) > 0 {
+			u := Fold(to, early)
+			if err := r.Outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, u); err != nil {
+				return err
+			}
+			now.Status, now.Error = u.Status, u.Error
+		}
+		return r.Campaigns.Advanced(ctx, []domain.Message{now})
+	})
+	return ok, err
+}
+
+// markFailed records a failure, with a campaign message's recipient in one transaction.
+func (d *Dispatcher) markFailed(ctx context.Context, m MessageToSend, e domain.MessageError, at time.Time, ev domain.Occurrence, hold time.Time) error {
+	if m.CampaignID == nil || d.campaigns == nil {
+		return d.outbox.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, hold)
+	}
+	return d.campaigns.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
+		if err := r.Outbox.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, hold); err != nil {
+			return err
+		}
+		return r.Campaigns.Advanced(ctx, []domain.Message{m.asMessage(domain.StatusFailed, &e)})
+	})
+}
+
+// asMessage is what the campaign results need of m at status s.
+func (m MessageToSend) asMessage(s domain.MessageStatus, e *domain.MessageError) domain.Message {
+	return domain.Message{ID: m.ID, WorkspaceID: m.WorkspaceID, ContactID: m.ContactID, CampaignID: m.CampaignID,
+		Direction: domain.Outbound, Status: s, Error: e}
+}
+
 func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.MessageError) (Outcome, error) {
 	now := d.now().UTC()
 	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
@@ -308,7 +384,7 @@ func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.Message
 	if e.Code == MarketingLimitCode {
 		hold = now.Add(domain.MarketingHold)
 	}
-	if err := d.outbox.MarkFailed(context.WithoutCancel(ctx), m.WorkspaceID, m.ID, e, now, ev, hold); err != nil {
+	if err := d.markFailed(context.WithoutCancel(ctx), m, e, now, ev, hold); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Result: ResultFailed, Code: e.Code, Reason: e.Title}, nil

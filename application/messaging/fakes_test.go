@@ -103,3 +103,21 @@ func (p *fakePacer) Strike(context.Context, string) (int, error) {
 	p.strikes++
 	return p.strikes, nil
 }
+
+// campaignResults runs the results' transactions over an outbox and records what the
+// campaigns were told in each.
+type campaignResults struct {
+	o     messaging.Outbox
+	txs   int
+	calls [][]domain.Message
+}
+
+func (c *campaignResults) InTx(ctx context.Context, fn func(ctx context.Context, r messaging.ResultRepos) error) error {
+	c.txs++
+	return fn(ctx, messaging.ResultRepos{Outbox: c.o, Campaigns: c})
+}
+
+func (c *campaignResults) Advanced(_ context.Context, ms []domain.Message) error {
+	c.calls = append(c.calls, ms)
+	return nil
+}

@@ -252,7 +252,7 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 		if tmpl.Status != domain.TemplateApproved {
 			return domain.Errorf(domain.KindTemplateNotApproved, "template %q (%s) is %s, not APPROVED", tmpl.Name, tmpl.Language, tmpl.Status)
 		}
-		if sent, ok := sentComponents(in.Content); ok {
+		if sent, ok := SentComponents(in.Content); ok {
 			if fields := domain.CheckTemplateSend(*tmpl, sent); len(fields) > 0 {
 				return &domain.Error{Kind: domain.KindValidation, Message: "the parameters do not fit the template", Fields: fields}
 			}

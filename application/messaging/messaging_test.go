@@ -451,6 +451,65 @@ func TestDeliver(t *testing.T) {
 	})
 }
 
+// What becomes of a campaign's message is told to campaigns in the transaction that
+// records it: sent (with what Meta reported before the wamid was stored), or failed with
+// Meta's error. Other messages take no transaction of their own.
+func TestDeliverTellsCampaigns(t *testing.T) {
+	t.Parallel()
+	run := func(m messaging.MessageToSend, g *fakeGraph, reports ...string) (*campaignResults, *messagingtest.Outbox) {
+		o := outboxOf(m)
+		for _, r := range reports {
+			o.Report("wamid.TEST", messaging.ReportedStatus{Status: r, At: time.Now()})
+		}
+		res := &campaignResults{o: o}
+		d := messaging.NewDispatcher(o, g, fakeVault{}, &fakePacer{}, slog.New(slog.DiscardHandler)).WithCampaigns(res)
+		_, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		return res, o
+	}
+	campaign := domain.NewID()
+	told := func(res *campaignResults) []string {
+		var out []string
+		for _, call := range res.calls {
+			for _, m := range call {
+				require.Equal(t, campaign, *m.CampaignID)
+				s := string(m.Status)
+				if m.Error != nil {
+					s += fmt.Sprintf(" %d", m.Error.Code)
+				}
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	m := messagingtest.Queued()
+	m.CampaignID = &campaign
+	res, _ := run(m, &fakeGraph{})
+	require.Equal(t, []string{"sent"}, told(res))
+
+	m = messagingtest.Queued()
+	m.CampaignID = &campaign
+	res, o := run(m, &fakeGraph{}, "delivered", "read")
+	require.Equal(t, []string{"read"}, told(res), "what Meta reported first is folded in")
+	require.Equal(t, domain.StatusRead, stored(t, o, m).Status)
+
+	m = messagingtest.Queued()
+	m.CampaignID = &campaign
+	res, _ = run(m, &fakeGraph{err: &domain.MetaError{Class: domain.MetaFinal, Code: 131026, Title: "Message undeliverable"}})
+	require.Equal(t, []string{"failed 131026"}, told(res))
+
+	m = messagingtest.Queued()
+	m.CampaignID = &campaign
+	m.OptedOut = true
+	res, _ = run(m, &fakeGraph{})
+	require.Equal(t, []string{"failed 0"}, told(res), "refused before Meta: failed too")
+
+	res, _ = run(messagingtest.Queued(), &fakeGraph{})
+	require.Zero(t, res.txs, "a message of no campaign")
+	res, _ = run(messagingtest.Queued(), &fakeGraph{err: &domain.MetaError{Class: domain.MetaFinal, Code: 131026}})
+	require.Zero(t, res.txs)
+}
+
 func TestPurgeIdempotencyKeysInBatches(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -78,6 +78,7 @@ type Memory struct {
 	Locked        []string                // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
 	Holds         map[domain.ID]time.Time // contact -> what HoldMarketing set
 	Arrivals      [][]domain.Arrival      // what each call of Conversations.Received was told
+	CampaignCalls [][]domain.Message      // what each call of Campaigns.Advanced was told
 }
 
 // NewMemory returns an empty store.
@@ -94,7 +95,7 @@ func NewMemory() *Memory {
 // Repos is every port over m, outside any transaction.
 func (m *Memory) Repos() inbound.Repos {
 	return inbound.Repos{Directory: m, Contacts: m, Messages: m, Accounts: m, Templates: m, Events: m, Outbox: m, Jobs: m,
-		Conversations: m}
+		Conversations: m, Campaigns: m}
 }
 
 // InTx runs fn; the state it changed is restored when fn (or the commit, see FailNext) fails.
@@ -111,7 +112,7 @@ func (m *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r inboun
 		m.Numbers, m.Settings, m.Contacts, m.Messages, m.Statuses = snap.Numbers, snap.Settings, snap.Contacts, snap.Messages, snap.Statuses
 		m.Templates, m.NumberStates, m.NumberChanges, m.Accounts = snap.Templates, snap.NumberStates, snap.NumberChanges, snap.Accounts
 		m.Suppressed, m.Events, m.Jobs, m.Audit = snap.Suppressed, snap.Events, snap.Jobs, snap.Audit
-		m.Arrivals = snap.Arrivals
+		m.Arrivals, m.CampaignCalls = snap.Arrivals, snap.CampaignCalls
 	}
 	return err
 }
@@ -123,6 +124,7 @@ func (m *Memory) clone() *Memory {
 	c.Jobs = append([]domain.ID(nil), m.Jobs...)
 	c.Audit = append([]domain.AuditEntry(nil), m.Audit...)
 	c.Arrivals = append([][]domain.Arrival(nil), m.Arrivals...)
+	c.CampaignCalls = append([][]domain.Message(nil), m.CampaignCalls...)
 	for k, v := range m.Contacts {
 		cp := *v
 		c.Contacts[k] = &cp
@@ -506,5 +508,11 @@ func (m *Memory) EnqueueSend(_ context.Context, _, id domain.ID) error {
 // caller's, reused after the call: it is copied).
 func (m *Memory) Received(_ context.Context, arrivals []domain.Arrival, _ time.Time) error {
 	m.Arrivals = append(m.Arrivals, slices.Clone(arrivals))
+	return nil
+}
+
+// Advanced implements inbound.Campaigns: it records the call.
+func (m *Memory) Advanced(_ context.Context, ms []domain.Message) error {
+	m.CampaignCalls = append(m.CampaignCalls, slices.Clone(ms))
 	return nil
 }

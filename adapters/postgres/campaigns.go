@@ -1,0 +1,505 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wabaplatform/waba/application/campaigns"
+	"github.com/wabaplatform/waba/domain"
+)
+
+// CampaignRepo stores campaigns, their recipients and the counters their stats are read
+// from.
+//
+// The counters (campaign_counts) hold, per campaign and recipient status, countShards
+// shards of a count. Every statement that moves recipients moves the counters in the
+// same statement (a data-modifying CTE), by the number of rows it actually changed, so
+// the counters equal a count(*) over the recipients at every commit, under any
+// concurrency; a read sums at most countShards rows per status instead of counting the
+// recipients. Each statement adds to one shard chosen at random, so the status webhooks
+// of one campaign, processed concurrently, seldom wait for each other on a counter row.
+//
+// Deadlocks: a transaction moves counters in one statement at most (a launch's snapshot, a
+// batch's skips, a cancel, the results of a webhook batch or of a send), after the other
+// row locks it needs, and the statement upserts its rows sorted by (workspace, campaign,
+// status). Two transactions therefore take counter rows in one order and never wait for
+// each other in a circle.
+type CampaignRepo struct{ q Querier }
+
+// NewCampaignRepo returns the repository over q (a pool or a transaction).
+func NewCampaignRepo(q Querier) *CampaignRepo { return &CampaignRepo{q: q} }
+
+// countShards is how many rows a count of one status of one campaign is spread over.
+const countShards = 8
+
+// addCounts is the statement tail that adds the deltas of the CTE d (workspace_id,
+// campaign_id, status, n) to shard $shard of the counters, sorted (see CampaignRepo).
+func addCounts(shard string) string {
+	return `INSERT INTO campaign_counts (workspace_id, campaign_id, status, shard, n)
+		SELECT d.workspace_id, d.campaign_id, d.status, ` + shard + `::smallint, sum(d.n) FROM d
+		GROUP BY d.workspace_id, d.campaign_id, d.status HAVING sum(d.n) <> 0
+		ORDER BY d.workspace_id, d.campaign_id, d.status
+		ON CONFLICT (workspace_id, campaign_id, status, shard) DO UPDATE SET n = campaign_counts.n + EXCLUDED.n`
+}
+
+func randomShard() int { return rand.IntN(countShards) }
+
+// campaignColumns read a campaign with its counts (a JSON object of status: sum).
+const campaignColumns = `c.workspace_id, c.id, c.name, c.phone_number_id, c.template_name, c.template_language,
+	c.template_components, c.audience, c.status, coalesce(c.pause_reason, ''), c.scheduled_at, c.started_at,
+	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at,
+	(SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
+		SELECT status, sum(n) AS n FROM campaign_counts k WHERE k.workspace_id = c.workspace_id AND k.campaign_id = c.id
+		GROUP BY status) k)`
+
+// campaignsLive are the campaigns of workspaces that are not deleted.
+const campaignsLive = `campaigns c JOIN workspaces w ON w.id = c.workspace_id AND w.deleted_at IS NULL`
+
+// audienceDoc is how an audience is stored (jsonb).
+type audienceDoc struct {
+	All        bool        `json:"all,omitempty"`
+	Tags       []string    `json:"tags,omitempty"`
+	ContactIDs []domain.ID `json:"contact_ids,omitempty"`
+}
+
+func scanCampaign(row pgx.CollectableRow) (domain.Campaign, error) {
+	var c domain.Campaign
+	var comps, aud, counts []byte
+	var status, reason string
+	err := row.Scan(&c.WorkspaceID, &c.ID, &c.Name, &c.PhoneNumberID, &c.Template.Name, &c.Template.Language, &comps, &aud,
+		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &counts)
+	if err != nil {
+		return c, err
+	}
+	c.Status, c.PauseReason = domain.CampaignStatus(status), domain.PauseReason(reason)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	for _, t := range []**time.Time{&c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+	if s := strings.TrimSpace(string(comps)); s != "" && s != "[]" && s != "null" {
+		c.Template.Components = json.RawMessage(comps)
+	}
+	var a audienceDoc
+	if err := json.Unmarshal(aud, &a); err != nil {
+		return c, fmt.Errorf("campaign %s audience: %w", c.ID, err)
+	}
+	c.Audience = domain.Audience{All: a.All, Tags: a.Tags, ContactIDs: a.ContactIDs}
+	var by map[domain.RecipientStatus]int
+	if err := json.Unmarshal(counts, &by); err != nil {
+		return c, fmt.Errorf("campaign %s counts: %w", c.ID, err)
+	}
+	c.Stats = domain.StatsOf(by)
+	return c, nil
+}
+
+// Get implements campaigns.Store.
+func (r *CampaignRepo) Get(ctx context.Context, ws, id domain.ID) (domain.Campaign, error) {
+	return r.get(ctx, ws, id, "")
+}
+
+// Lock implements campaigns.Writer.
+func (r *CampaignRepo) Lock(ctx context.Context, ws, id domain.ID) (domain.Campaign, error) {
+	return r.get(ctx, ws, id, " FOR UPDATE OF c")
+}
+
+func (r *CampaignRepo) get(ctx context.Context, ws, id domain.ID, lock string) (domain.Campaign, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+campaignColumns+` FROM `+campaignsLive+` WHERE c.workspace_id = $1 AND c.id = $2`+lock, ws, id)
+	if err != nil {
+		return domain.Campaign{}, err
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, scanCampaign)
+	return c, notFound(err, "campaign")
+}
+
+// List implements campaigns.Store.
+func (r *CampaignRepo) List(ctx context.Context, ws domain.ID, f campaigns.Filter, n int) ([]domain.Campaign, error) {
+	w := &where{}
+	w.add("c.workspace_id = $?", ws)
+	if f.Status != "" {
+		w.add("c.status = $?", string(f.Status))
+	}
+	w.cursor("c.id < $?", f.Cursor)
+	rows, err := r.q.Query(ctx, `SELECT `+campaignColumns+` FROM `+campaignsLive+` WHERE `+w.sql()+` ORDER BY c.id DESC LIMIT `+w.next(),
+		append(w.args, n)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanCampaign)
+}
+
+// Insert implements campaigns.Writer.
+func (r *CampaignRepo) Insert(ctx context.Context, c domain.Campaign) error {
+	args, err := campaignArgs(c)
+	if err != nil {
+		return err
+	}
+	_, err = r.q.Exec(ctx, `
+		INSERT INTO campaigns (workspace_id, id, name, phone_number_id, template_name, template_language, template_components,
+			audience, status, pause_reason, scheduled_at, started_at, completed_at, snapshot_at, created_by, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, args...)
+	return err
+}
+
+// Update implements campaigns.Writer.
+func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
+	args, err := campaignArgs(c)
+	if err != nil {
+		return err
+	}
+	// Every argument but created_by and created_at, which never change.
+	tag, err := r.q.Exec(ctx, `
+		UPDATE campaigns SET name = $3, phone_number_id = $4, template_name = $5, template_language = $6,
+			template_components = $7, audience = $8, status = $9, pause_reason = $10, scheduled_at = $11, started_at = $12,
+			completed_at = $13, snapshot_at = $14, updated_at = $15
+		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt)...)
+	if err == nil && tag.RowsAffected() == 0 {
+		return domain.NotFound("campaign")
+	}
+	return err
+}
+
+func campaignArgs(c domain.Campaign) ([]any, error) {
+	comps := c.Template.Components
+	if len(comps) == 0 {
+		comps = json.RawMessage(`[]`)
+	}
+	aud, err := json.Marshal(audienceDoc{All: c.Audience.All, Tags: c.Audience.Tags, ContactIDs: c.Audience.ContactIDs})
+	if err != nil {
+		return nil, err
+	}
+	var reason *string
+	if c.PauseReason != "" {
+		s := string(c.PauseReason)
+		reason = &s
+	}
+	return []any{c.WorkspaceID, c.ID, cleanText(c.Name), c.PhoneNumberID, cleanText(c.Template.Name), c.Template.Language,
+		sanitizeJSONB(comps), aud, string(c.Status), reason, c.ScheduledAt, c.StartedAt, c.CompletedAt, c.SnapshotAt,
+		c.CreatedBy, c.CreatedAt, c.UpdatedAt}, nil
+}
+
+// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
+// audience names (the UNION of its parts, each served by its index: the tags' GIN index,
+// the primary key for ids), with the pending counter in the same statement. A contact
+// already a recipient is kept once.
+func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
+	args := []any{c.WorkspaceID, c.ID, at}
+	var parts []string
+	a := c.Audience
+	if a.All {
+		parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1`)
+	} else {
+		if len(a.Tags) > 0 {
+			args = append(args, a.Tags)
+			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
+		}
+		if len(a.ContactIDs) > 0 {
+			args = append(args, a.ContactIDs)
+			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
+		}
+	}
+	if len(parts) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := r.q.QueryRow(ctx, `
+		WITH a AS (`+strings.Join(parts, ` UNION `)+`),
+		ins AS (
+			INSERT INTO campaign_recipients (workspace_id, campaign_id, contact_id, status, updated_at)
+			SELECT $1, $2, a.id, 'pending', $3 FROM a
+			ON CONFLICT DO NOTHING
+			RETURNING 1),
+		d AS (SELECT $1::uuid AS workspace_id, $2::uuid AS campaign_id, 'pending' AS status, count(*) AS n FROM ins),
+		k AS (`+addCounts("0")+`)
+		SELECT n FROM d`, args...).Scan(&n)
+	return n, err
+}
+
+// Next implements campaigns.Batches in two round trips: the recipients, then their
+// contacts (locked, for a marketing batch, before what the caps weigh is read).
+func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int, marketingSince *time.Time) (campaigns.Batch, error) {
+	var out campaigns.Batch
+	rows, err := r.q.Query(ctx, `
+		SELECT contact_id FROM campaign_recipients
+		WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'pending' AND message_id IS NULL
+		ORDER BY contact_id LIMIT $3`, ws, campaignID, n)
+	if err != nil {
+		return out, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[domain.ID])
+	if err != nil || len(ids) == 0 {
+		return out, err
+	}
+	lock := ""
+	if marketingSince != nil {
+		lock = " FOR UPDATE" // as LockMarketing: parallel marketing sends to a contact take turns
+	}
+	contacts := map[domain.ID]*domain.Contact{}
+	holds := map[domain.ID]time.Time{}
+	sent := map[domain.ID][]time.Time{}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+contactColumns+` FROM contacts WHERE workspace_id = $1 AND id = ANY ($2) ORDER BY id`+lock, ws, ids).
+		Query(func(rows pgx.Rows) error {
+			list, err := pgx.CollectRows(rows, scanContact)
+			for i := range list {
+				contacts[list[i].ID] = &list[i]
+			}
+			return err
+		})
+	if marketingSince != nil {
+		b.Queue(`SELECT id, marketing_hold_until FROM contacts
+			WHERE workspace_id = $1 AND id = ANY ($2) AND marketing_hold_until IS NOT NULL`, ws, ids).Query(func(rows pgx.Rows) error {
+			var id domain.ID
+			var until time.Time
+			_, err := pgx.ForEachRow(rows, []any{&id, &until}, func() error { holds[id] = until; return nil })
+			return err
+		})
+		b.Queue(`SELECT contact_id, created_at FROM messages
+			WHERE workspace_id = $1 AND contact_id = ANY ($2) AND direction = 'outbound' AND category = 'MARKETING'
+				AND status <> 'failed' AND created_at > $3`, ws, ids, *marketingSince).Query(func(rows pgx.Rows) error {
+			var id domain.ID
+			var at time.Time
+			_, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error { sent[id] = append(sent[id], at); return nil })
+			return err
+		})
+		b.Queue(`SELECT marketing_per_contact_per_day, marketing_per_contact_per_week FROM workspaces WHERE id = $1`, ws).
+			QueryRow(func(row pgx.Row) error {
+				return row.Scan(&out.Caps.MarketingPerContactPerDay, &out.Caps.MarketingPerContactPerWeek)
+			})
+	}
+	if err := r.q.SendBatch(ctx, b).Close(); err != nil {
+		return out, err
+	}
+	out.Candidates = make([]campaigns.Candidate, len(ids))
+	for i, id := range ids {
+		out.Candidates[i] = campaigns.Candidate{ContactID: id, Contact: contacts[id],
+			Marketing: domain.MarketingHistory{Sent: sent[id], HoldUntil: holds[id]}}
+	}
+	return out, nil
+}
+
+// Record implements campaigns.Batches: the queued recipients get their messages, the
+// skipped ones their reasons (and the counters move), in one round trip.
+func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, queued []campaigns.Queued, skipped []campaigns.Skipped, at time.Time) error {
+	b := &pgx.Batch{}
+	if len(queued) > 0 {
+		contacts, messages := make([]domain.ID, len(queued)), make([]domain.ID, len(queued))
+		for i, q := range queued {
+			contacts[i], messages[i] = q.ContactID, q.MessageID
+		}
+		b.Queue(`
+			UPDATE campaign_recipients r SET message_id = q.message_id, attempts = r.attempts + 1, updated_at = $3
+			FROM unnest($4::uuid[], $5::uuid[]) AS q (contact_id, message_id)
+			WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
+				AND r.status = 'pending' AND r.message_id IS NULL`, ws, campaignID, at, contacts, messages).
+			Exec(func(tag pgconn.CommandTag) error { return exactly(tag.RowsAffected(), len(queued), "queued") })
+	}
+	if len(skipped) > 0 {
+		contacts, reasons := make([]domain.ID, len(skipped)), make([]string, len(skipped))
+		for i, s := range skipped {
+			contacts[i], reasons[i] = s.ContactID, s.Reason
+		}
+		b.Queue(`
+			WITH s AS (
+				UPDATE campaign_recipients r SET status = 'skipped', reason = q.reason, updated_at = $3
+				FROM unnest($4::uuid[], $5::text[]) AS q (contact_id, reason)
+				WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
+					AND r.status = 'pending' AND r.message_id IS NULL
+				RETURNING 1),
+			d AS (
+				SELECT $1::uuid AS workspace_id, $2::uuid AS campaign_id, 'pending' AS status, -count(*) AS n FROM s
+				UNION ALL SELECT $1, $2, 'skipped', count(*) FROM s),
+			k AS (`+addCounts("$6")+`)
+			SELECT count(*) FROM s`, ws, campaignID, at, contacts, reasons, randomShard()).
+			QueryRow(func(row pgx.Row) error {
+				var n int64
+				if err := row.Scan(&n); err != nil {
+					return err
+				}
+				return exactly(n, len(skipped), "skipped")
+			})
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return r.q.SendBatch(ctx, b).Close()
+}
+
+// exactly fails when a batch's write did not change every recipient it names: under the
+// campaign's lock nothing else moves pending recipients, so it would be a bug, and the
+// transaction must not commit half of it.
+func exactly(got int64, want int, what string) error {
+	if got != int64(want) {
+		return fmt.Errorf("campaign batch: %d of %d %s recipients were pending without a message", got, want, what)
+	}
+	return nil
+}
+
+// SkipPending implements campaigns.Batches.
+func (r *CampaignRepo) SkipPending(ctx context.Context, ws, campaignID domain.ID, reason string, at time.Time) (int, error) {
+	var n int
+	err := r.q.QueryRow(ctx, `
+		WITH s AS (
+			UPDATE campaign_recipients SET status = 'skipped', reason = $3, updated_at = $4
+			WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'pending' AND message_id IS NULL
+			RETURNING 1),
+		d AS (
+			SELECT $1::uuid AS workspace_id, $2::uuid AS campaign_id, 'pending' AS status, -count(*) AS n FROM s
+			UNION ALL SELECT $1, $2, 'skipped', count(*) FROM s),
+		k AS (`+addCounts("$5")+`)
+		SELECT count(*) FROM s`, ws, campaignID, reason, at, randomShard()).Scan(&n)
+	return n, err
+}
+
+// Counts implements campaigns.Batches.
+func (r *CampaignRepo) Counts(ctx context.Context, ws, campaignID domain.ID) (map[domain.RecipientStatus]int, error) {
+	rows, err := r.q.Query(ctx, `SELECT status, sum(n) FROM campaign_counts WHERE workspace_id = $1 AND campaign_id = $2 GROUP BY status`,
+		ws, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[domain.RecipientStatus]int{}
+	var status string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error { out[domain.RecipientStatus(status)] = n; return nil })
+	return out, err
+}
+
+// Track implements campaigns.Progress: the recipients are locked in key order.
+func (r *CampaignRepo) Track(ctx context.Context, ms []domain.Message) ([]campaigns.Tracked, error) {
+	var wss, cids, contacts, ids []domain.ID
+	for _, m := range ms {
+		if m.CampaignID == nil {
+			continue
+		}
+		wss, cids, contacts, ids = append(wss, m.WorkspaceID), append(cids, *m.CampaignID), append(contacts, m.ContactID), append(ids, m.ID)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := r.q.Query(ctx, `
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, r.message_id, r.status
+		FROM campaign_recipients r
+		JOIN unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS m (workspace_id, campaign_id, contact_id, id)
+			ON r.workspace_id = m.workspace_id AND r.campaign_id = m.campaign_id AND r.contact_id = m.contact_id AND r.message_id = m.id
+		ORDER BY r.workspace_id, r.campaign_id, r.contact_id
+		FOR UPDATE OF r`, wss, cids, contacts, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaigns.Tracked, error) {
+		var t campaigns.Tracked
+		var status string
+		err := row.Scan(&t.WorkspaceID, &t.CampaignID, &t.ContactID, &t.MessageID, &status)
+		t.Status = domain.RecipientStatus(status)
+		return t, err
+	})
+}
+
+// Advance implements campaigns.Progress: one statement moves the recipients still at
+// their From and the counters by what it moved.
+func (r *CampaignRepo) Advance(ctx context.Context, changes []campaigns.Change, at time.Time) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	n := len(changes)
+	wss, cids, contacts := make([]domain.ID, n), make([]domain.ID, n), make([]domain.ID, n)
+	froms, tos := make([]string, n), make([]string, n)
+	codes, titles := make([]*int, n), make([]*string, n)
+	for i, ch := range changes {
+		wss[i], cids[i], contacts[i], froms[i], tos[i] = ch.WorkspaceID, ch.CampaignID, ch.ContactID, string(ch.From), string(ch.To)
+		if ch.Error != nil {
+			codes[i], titles[i] = errorColumnsCode(ch.Error), &ch.Error.Title
+		}
+	}
+	_, err := r.q.Exec(ctx, `
+		WITH ch AS (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::text[])
+				AS ch (workspace_id, campaign_id, contact_id, from_status, to_status, code, title)),
+		up AS (
+			UPDATE campaign_recipients r SET status = ch.to_status,
+				error_code = CASE WHEN ch.to_status = 'failed' THEN ch.code ELSE r.error_code END,
+				error_title = CASE WHEN ch.to_status = 'failed' THEN ch.title ELSE r.error_title END,
+				updated_at = $8
+			FROM ch
+			WHERE r.workspace_id = ch.workspace_id AND r.campaign_id = ch.campaign_id AND r.contact_id = ch.contact_id
+				AND r.status = ch.from_status
+			RETURNING r.workspace_id, r.campaign_id, ch.from_status, ch.to_status),
+		d AS (
+			SELECT workspace_id, campaign_id, from_status AS status, -1 AS n FROM up
+			UNION ALL SELECT workspace_id, campaign_id, to_status, 1 FROM up)
+		`+addCounts("$9"), wss, cids, contacts, froms, tos, codes, titles, at, randomShard())
+	return err
+}
+
+// errorColumnsCode is e's code, NULL when Meta gave none.
+func errorColumnsCode(e *domain.MessageError) *int {
+	code, _, _ := errorColumns(e)
+	return code
+}
+
+// Recipients implements campaigns.Store: with the contact's phone as it is now.
+func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID, f campaigns.RecipientFilter, n int) ([]domain.Recipient, error) {
+	w := &where{}
+	w.add("r.workspace_id = $?", ws)
+	w.add("r.campaign_id = $?", campaignID)
+	if f.Status != "" {
+		w.add("r.status = $?", string(f.Status))
+	}
+	w.cursor("r.contact_id < $?", f.Cursor)
+	rows, err := r.q.Query(ctx, `
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), r.status, coalesce(r.reason, ''), r.message_id,
+			r.error_code, coalesce(r.error_title, ''), r.attempts, r.next_attempt_at, r.updated_at
+		FROM campaign_recipients r LEFT JOIN contacts c ON c.workspace_id = r.workspace_id AND c.id = r.contact_id
+		WHERE `+w.sql()+` ORDER BY r.contact_id DESC LIMIT `+w.next(), append(w.args, n)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Recipient, error) {
+		var rc domain.Recipient
+		var status, title string
+		var code *int
+		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &status, &rc.Reason, &rc.MessageID,
+			&code, &title, &rc.Attempts, &rc.NextAttemptAt, &rc.UpdatedAt)
+		rc.Status = domain.RecipientStatus(status)
+		if code != nil || title != "" {
+			rc.Error = &domain.MessageError{Title: title}
+			if code != nil {
+				rc.Error.Code = *code
+			}
+		}
+		return rc, err
+	})
+}
+
+// Due implements campaigns.Store.
+func (r *CampaignRepo) Due(ctx context.Context, now time.Time, n int) ([]campaigns.Ref, error) {
+	return r.refs(ctx, `c.status = 'scheduled' AND c.scheduled_at <= $1 ORDER BY c.scheduled_at LIMIT $2`, now, n)
+}
+
+// Running implements campaigns.Store.
+func (r *CampaignRepo) Running(ctx context.Context, n int) ([]campaigns.Ref, error) {
+	return r.refs(ctx, `c.status = 'running' LIMIT $1`, n)
+}
+
+func (r *CampaignRepo) refs(ctx context.Context, cond string, args ...any) ([]campaigns.Ref, error) {
+	rows, err := r.q.Query(ctx, `SELECT c.workspace_id, c.id FROM `+campaignsLive+` WHERE `+cond, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaigns.Ref, error) {
+		var ref campaigns.Ref
+		err := row.Scan(&ref.WorkspaceID, &ref.ID)
+		return ref, err
+	})
+}

@@ -461,7 +461,7 @@ const maxComponentsBytes = 64 << 10
 // are an array of objects whose contact placeholders are well formed and stand in text
 // parameters only (the only place they are bound).
 func checkTemplate(in TemplateInput, v *domain.Validator) domain.CampaignTemplate {
-	t := domain.CampaignTemplate{Name: strings.TrimSpace(in.Name), Language: languageCode(in.Language)}
+	t := domain.CampaignTemplate{Name: strings.TrimSpace(in.Name), Language: messaging.LanguageCode(in.Language)}
 	v.Check(t.Name != "" && len(t.Name) <= 512, "template.name", "is required (at most 512 characters)")
 	v.Check(t.Language != "" && len(t.Language) <= 16, "template.language", `is required: a code such as "en_US"`)
 	raw := json.RawMessage(strings.TrimSpace(string(in.Components)))
@@ -496,21 +496,6 @@ func checkTemplate(in TemplateInput, v *domain.Validator) domain.CampaignTemplat
 	}
 	t.Components = raw
 	return t
-}
-
-// languageCode accepts "en_US" and Graph's {"code": "en_US"}.
-func languageCode(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s)
-	}
-	var o struct {
-		Code string `json:"code"`
-	}
-	if json.Unmarshal(raw, &o) == nil {
-		return strings.TrimSpace(o.Code)
-	}
-	return ""
 }
 
 func checkAudience(in AudienceInput, v *domain.Validator) domain.Audience {

@@ -109,7 +109,7 @@ func normalizeTemplate(raw json.RawMessage, v *domain.Validator) json.RawMessage
 	case len(name) > 512:
 		v.Add("template.name", "must be at most 512 characters")
 	}
-	code := languageCode(t.Language)
+	code := LanguageCode(t.Language)
 	switch {
 	case code == "":
 		v.Add("template.language", `is required, as {"code": "en_US"}`)
@@ -127,8 +127,9 @@ func normalizeTemplate(raw json.RawMessage, v *domain.Validator) json.RawMessage
 	return mustJSON(out)
 }
 
-// languageCode accepts Graph's {"code": "en_US"} and the shorthand "en_US".
-func languageCode(raw json.RawMessage) string {
+// LanguageCode reads a template's language: Graph's {"code": "en_US"} or the shorthand
+// "en_US".
+func LanguageCode(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return strings.TrimSpace(s)
@@ -145,7 +146,7 @@ func languageCode(raw json.RawMessage) string {
 func templateOf(content json.RawMessage) templateRef {
 	var t templateContent
 	_ = json.Unmarshal(content, &t)
-	return templateRef{Name: strings.TrimSpace(t.Name), Language: languageCode(t.Language)}
+	return templateRef{Name: strings.TrimSpace(t.Name), Language: LanguageCode(t.Language)}
 }
 
 // SentComponents reads the components of a template send (Graph's template object) for

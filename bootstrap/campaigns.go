@@ -15,6 +15,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/campaigns"
+	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/application/templates"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -48,6 +49,8 @@ var CampaignsModule = fx.Module("campaigns",
 			}
 		}, fx.ResultTags(`group:"workers"`)),
 		fx.Annotate(riveradapter.CampaignTickPeriodic, fx.ResultTags(`group:"periodic"`)),
+		// The stop rules read template changes from the event log.
+		fx.Annotate(func(svc *campaigns.Service) events.Subscriber { return svc.StopRules() }, fx.ResultTags(`group:"subscribers"`)),
 	),
 )
 

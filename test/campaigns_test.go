@@ -391,3 +391,32 @@ func TestCampaignSharesTheQuotaAndCancels(t *testing.T) {
 	}
 	require.Equal(t, "cancelled", e.get(t, id)["status"], "a cancelled campaign stays cancelled")
 }
+
+// Meta pausing the template pauses the campaigns that send it (the stop rule reads the
+// template's change from the event log), with the reason, the audit entry and the event.
+func TestCampaignPausedWhenMetaPausesItsTemplate(t *testing.T) {
+	t.Parallel()
+	e := newCampaignEnv(t)
+	a, tm := e.a, e.tm
+	e.contact(t, "Ana", "spring")
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	c := a.Must(t, 201, "POST", e.path(""), tm.Owner.Token, map[string]any{"name": "Later", "phone_number_id": e.acct.PhoneNumberID,
+		"template": welcome(), "audience": map[string]any{"tags": []string{"spring"}}, "scheduled_at": later})
+	id := c["id"].(string)
+	require.Equal(t, "scheduled", c["status"])
+
+	body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"time":%d,"changes":[{"value":{
+		"event":"PAUSED","message_template_id":987654321,"message_template_name":"welcome_named","message_template_language":"en_US",
+		"reason":"LOW_QUALITY","message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`,
+		e.acct.WABAID, time.Now().Add(2*time.Second).Unix())) // after the fixture's status time, which is now
+	res := a.Do(t, "POST", "/webhooks/meta", "", body, "X-Hub-Signature-256", sign(body))
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+	paused := e.waitStatus(t, id, "paused")
+	require.Equal(t, "template_paused", paused["pause_reason"])
+	var actor string
+	require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT actor_type FROM audit_logs
+		WHERE action = 'campaign.paused' AND resource_id = $1`, id).Scan(&actor))
+	require.Equal(t, "system", actor)
+	// A person cannot resume it while the template cannot be sent.
+	require.Equal(t, 422, a.Do(t, "POST", e.path("/"+id+"/resume"), tm.Owner.Token, nil).Status)
+}

@@ -492,6 +492,13 @@ func (r *CampaignRepo) Running(ctx context.Context, n int) ([]campaigns.Ref, err
 	return r.refs(ctx, `c.status = 'running' LIMIT $1`, n)
 }
 
+// Sending implements campaigns.Store (through the workspace's status index; a workspace
+// has few campaigns scheduled or running).
+func (r *CampaignRepo) Sending(ctx context.Context, ws domain.ID, name, language string) ([]campaigns.Ref, error) {
+	return r.refs(ctx, `c.workspace_id = $1 AND c.status IN ('scheduled', 'running')
+		AND c.template_name = $2 AND c.template_language = $3`, ws, name, language)
+}
+
 func (r *CampaignRepo) refs(ctx context.Context, cond string, args ...any) ([]campaigns.Ref, error) {
 	rows, err := r.q.Query(ctx, `SELECT c.workspace_id, c.id FROM `+campaignsLive+` WHERE `+cond, args...)
 	if err != nil {

@@ -151,6 +151,18 @@ func (m *memory) Running(_ context.Context, n int) ([]campaigns.Ref, error) {
 	return out[:min(n, len(out))], nil
 }
 
+func (m *memory) Sending(_ context.Context, ws domain.ID, name, language string) ([]campaigns.Ref, error) {
+	defer m.reading()()
+	var out []campaigns.Ref
+	for _, c := range m.campaigns {
+		if c.WorkspaceID == ws && (c.Status == domain.CampaignScheduled || c.Status == domain.CampaignRunning) &&
+			c.Template.Name == name && c.Template.Language == language {
+			out = append(out, campaigns.Ref{WorkspaceID: c.WorkspaceID, ID: c.ID})
+		}
+	}
+	return out, nil
+}
+
 // Writer (inside InTx: the lock is held).
 
 func (m *memory) Insert(_ context.Context, c domain.Campaign) error {

@@ -38,6 +38,9 @@ type Store interface {
 	// and Running up to n running ones: what the leader's periodic job looks after.
 	Due(ctx context.Context, now time.Time, n int) ([]Ref, error)
 	Running(ctx context.Context, n int) ([]Ref, error)
+	// Sending lists the workspace's scheduled and running campaigns of a template (its
+	// name and language): those a stop rule on the template pauses.
+	Sending(ctx context.Context, workspaceID domain.ID, name, language string) ([]Ref, error)
 }
 
 // Writer writes campaigns in the current transaction.

@@ -499,6 +499,30 @@ func (r *CampaignRepo) Sending(ctx context.Context, ws domain.ID, name, language
 		AND c.template_name = $2 AND c.template_language = $3`, ws, name, language)
 }
 
+// OptedOut implements campaigns.Store: one statement; a recipient already marked is not
+// counted again (a contact is a campaign's recipient once).
+func (r *CampaignRepo) OptedOut(ctx context.Context, ws, contactID domain.ID, at time.Time) ([]campaigns.OptOuts, error) {
+	rows, err := r.q.Query(ctx, `
+		WITH marked AS (
+			UPDATE campaign_recipients r SET opted_out_at = $3
+			FROM campaigns c
+			WHERE r.workspace_id = $1 AND r.contact_id = $2 AND r.opted_out_at IS NULL
+				AND r.status IN ('sent', 'delivered', 'read', 'replied')
+				AND c.workspace_id = r.workspace_id AND c.id = r.campaign_id AND c.status = 'running'
+			RETURNING r.workspace_id, r.campaign_id)
+		UPDATE campaigns c SET opt_outs = c.opt_outs + 1 FROM marked m
+		WHERE c.workspace_id = m.workspace_id AND c.id = m.campaign_id
+		RETURNING c.workspace_id, c.id, c.opt_outs`, ws, contactID, at)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaigns.OptOuts, error) {
+		var o campaigns.OptOuts
+		err := row.Scan(&o.WorkspaceID, &o.ID, &o.OptOuts)
+		return o, err
+	})
+}
+
 func (r *CampaignRepo) refs(ctx context.Context, cond string, args ...any) ([]campaigns.Ref, error) {
 	rows, err := r.q.Query(ctx, `SELECT c.workspace_id, c.id FROM `+campaignsLive+` WHERE `+cond, args...)
 	if err != nil {

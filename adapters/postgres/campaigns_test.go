@@ -487,3 +487,30 @@ func TestCampaignCountersStayExactUnderConcurrentStatuses(t *testing.T) {
 		require.Equal(t, &domain.MessageError{Code: 131026, Title: "Message undeliverable"}, failed[0].Error)
 	}
 }
+
+// A contact opting out counts once against each running campaign that reached it, and not
+// against a campaign that did not reach it yet, nor one no longer running.
+func TestCampaignOptOutsCountOncePerRecipient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupCampaigns(t)
+	ana, bo := b.contact(t, b.ws, "Ana"), b.contact(t, b.ws, "Bo")
+	running := b.campaign(t, domain.CampaignRunning, domain.Audience{All: true})
+	paused := b.campaign(t, domain.CampaignPaused, domain.Audience{All: true})
+	for _, c := range []domain.Campaign{running, paused} {
+		_, err := b.repo.Snapshot(ctx, c, now())
+		require.NoError(t, err)
+	}
+	_, err := b.pool.Exec(ctx, `UPDATE campaign_recipients SET status = 'delivered' WHERE contact_id = $1`, ana)
+	require.NoError(t, err)
+
+	got, err := b.repo.OptedOut(ctx, b.ws, ana, now())
+	require.NoError(t, err)
+	require.Equal(t, []campaigns.OptOuts{{Ref: campaigns.Ref{WorkspaceID: b.ws, ID: running.ID}, OptOuts: 1}}, got)
+	got, err = b.repo.OptedOut(ctx, b.ws, ana, now())
+	require.NoError(t, err)
+	require.Empty(t, got, "counted once")
+	got, err = b.repo.OptedOut(ctx, b.ws, bo, now())
+	require.NoError(t, err)
+	require.Empty(t, got, "not reached yet: pending")
+}

@@ -29,6 +29,8 @@ type memory struct {
 	locked     []domain.ID       // contacts Next locked (marketing batches)
 	// failQueue, when set, fails QueueAll (a crash in the middle of a batch).
 	failQueue error
+	optedOut  map[[2]domain.ID]bool // campaign, contact: marked by OptedOut
+	optOuts   map[domain.ID]int     // campaign -> opt-outs counted
 	txs       int
 }
 
@@ -37,6 +39,7 @@ type campaignJob struct{ ws, id domain.ID }
 func newMemory() *memory {
 	return &memory{campaigns: map[domain.ID]domain.Campaign{}, recipients: map[domain.ID]map[domain.ID]domain.Recipient{},
 		contacts: map[domain.ID]domain.Contact{}, history: map[domain.ID][]time.Time{}, msgJobs: map[domain.ID]int{},
+		optedOut: map[[2]domain.ID]bool{}, optOuts: map[domain.ID]int{},
 		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}}
 }
 
@@ -159,6 +162,23 @@ func (m *memory) Sending(_ context.Context, ws domain.ID, name, language string)
 			c.Template.Name == name && c.Template.Language == language {
 			out = append(out, campaigns.Ref{WorkspaceID: c.WorkspaceID, ID: c.ID})
 		}
+	}
+	return out, nil
+}
+
+func (m *memory) OptedOut(_ context.Context, ws, contact domain.ID, _ time.Time) ([]campaigns.OptOuts, error) {
+	defer m.reading()()
+	var out []campaigns.OptOuts
+	for id, c := range m.campaigns {
+		r, ok := m.recipients[id][contact]
+		reached := r.Status == domain.RecipientSent || r.Status == domain.RecipientDelivered || r.Status == domain.RecipientRead ||
+			r.Status == domain.RecipientReplied
+		if c.WorkspaceID != ws || c.Status != domain.CampaignRunning || !ok || !reached || m.optedOut[[2]domain.ID{id, contact}] {
+			continue
+		}
+		m.optedOut[[2]domain.ID{id, contact}] = true
+		m.optOuts[id]++
+		out = append(out, campaigns.OptOuts{Ref: campaigns.Ref{WorkspaceID: ws, ID: id}, OptOuts: m.optOuts[id]})
 	}
 	return out, nil
 }

@@ -41,6 +41,15 @@ type Store interface {
 	// Sending lists the workspace's scheduled and running campaigns of a template (its
 	// name and language): those a stop rule on the template pauses.
 	Sending(ctx context.Context, workspaceID domain.ID, name, language string) ([]Ref, error)
+	// OptedOut marks, once, the contact's recipients of running campaigns that it was sent
+	// to, and returns each such campaign with its opt-outs counted so far.
+	OptedOut(ctx context.Context, workspaceID, contactID domain.ID, at time.Time) ([]OptOuts, error)
+}
+
+// OptOuts is a running campaign's count of recipients who opted out after it reached them.
+type OptOuts struct {
+	Ref
+	OptOuts int
 }
 
 // Writer writes campaigns in the current transaction.

@@ -10,12 +10,12 @@ import (
 	"github.com/wabaplatform/waba/domain"
 )
 
-// StopRules pauses the campaigns a template change makes unsafe to go on with: the
-// template paused or disabled by Meta (template_paused), or moved to MARKETING from
-// another category (template_recategorized: every message would cost more than the
-// business planned). It reads the event log (templates never call campaigns), so it
-// acts within the dispatcher's delay (a second) of the change; messages already queued
-// still go out.
+// StopRules pauses the campaigns it is unsafe to go on with: their template paused or
+// disabled by Meta (template_paused), or moved to MARKETING from another category
+// (template_recategorized: every message would cost more than the business planned), or
+// their recipients opting out past domain.OptOutSpike (opt_out_spike). It reads the event
+// log (neither templates nor inbound call campaigns), so it acts within the dispatcher's
+// delay (a second); messages already queued still go out.
 type StopRules struct{ s *Service }
 
 // StopRules returns the subscriber of the service's stop rules.
@@ -52,7 +52,16 @@ func StopReason(status, categoryFrom, categoryTo string) domain.PauseReason {
 // campaign already paused is left alone).
 func (r *StopRules) Handle(ctx context.Context, batch []events.Logged) error {
 	for _, e := range batch {
-		if e.Kind != domain.EventTemplateStatusChanged || e.WorkspaceID.IsZero() {
+		if e.WorkspaceID.IsZero() {
+			continue
+		}
+		if e.Kind == domain.EventContactOptedOut {
+			if err := r.optedOut(ctx, e); err != nil {
+				return err
+			}
+			continue
+		}
+		if e.Kind != domain.EventTemplateStatusChanged {
 			continue
 		}
 		var ch templateChange
@@ -76,6 +85,36 @@ func (r *StopRules) Handle(ctx context.Context, batch []events.Logged) error {
 		}
 		for _, ref := range refs {
 			if err := r.s.stop(ctx, ref, reason, e.At); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// optedOut counts a customer's own opt-out (not one the business made through the API)
+// against the running campaigns that reached them, and pauses those past the rule.
+func (r *StopRules) optedOut(ctx context.Context, e events.Logged) error {
+	var d struct {
+		Source string `json:"source"`
+	}
+	if json.Unmarshal(e.Payload, &d) != nil || d.Source == string(domain.OptOutAPI) || e.ContactID == nil {
+		return nil
+	}
+	counts, err := r.s.d.Store.OptedOut(ctx, e.WorkspaceID, *e.ContactID, e.At)
+	if err != nil {
+		return err
+	}
+	for _, c := range counts {
+		if c.OptOuts < domain.MinOptOutsForSpike {
+			continue // most opt-outs stop here, without reading the stats
+		}
+		cp, err := r.s.d.Store.Get(ctx, c.WorkspaceID, c.ID)
+		if err != nil {
+			return err
+		}
+		if domain.OptOutSpike(c.OptOuts, cp.Stats.Delivered) {
+			if err := r.s.stop(ctx, c.Ref, domain.PauseOptOutSpike, e.At); err != nil {
 				return err
 			}
 		}

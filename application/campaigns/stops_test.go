@@ -3,6 +3,7 @@ package campaigns_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -91,4 +92,47 @@ func TestTemplateChangesPauseCampaigns(t *testing.T) {
 	c, err = b.svc.Get(ctx, b.viewer, running.ID)
 	require.NoError(t, err)
 	require.Equal(t, domain.PauseTemplateRecategorized, c.PauseReason)
+}
+
+// Customers opting out after a running campaign reached them pause it once they pass 2% of
+// its delivered messages (at least 20): each counted once, the business's own opt-outs
+// (the API) not at all.
+func TestOptOutSpikePausesTheCampaign(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	var contacts []domain.ID
+	for i := range 30 {
+		contacts = append(contacts, b.contact(fmt.Sprintf("C%d", i)))
+	}
+	c := b.create(t, "hello", &campaigns.AudienceInput{All: true})
+	_, err := b.svc.Launch(ctx, b.owner, c.ID)
+	require.NoError(t, err)
+	for _, ct := range contacts {
+		r := b.mem.recipients[c.ID][ct]
+		r.Status = domain.RecipientDelivered
+		b.mem.recipients[c.ID][ct] = r
+	}
+	optOut := func(contact domain.ID, source domain.OptOutSource) events.Logged {
+		return events.Logged{WorkspaceID: b.ws, Kind: domain.EventContactOptedOut, ContactID: &contact, At: b.clock.now(),
+			Payload: json.RawMessage(`{"source":"` + string(source) + `"}`)}
+	}
+	status := func() domain.Campaign {
+		got, err := b.svc.Get(ctx, b.viewer, c.ID)
+		require.NoError(t, err)
+		return got
+	}
+	rules := b.svc.StopRules()
+	b.clock.advance(time.Minute)
+	var batch []events.Logged
+	for _, ct := range contacts[:19] {
+		batch = append(batch, optOut(ct, domain.OptOutKeyword))
+	}
+	batch = append(batch, optOut(contacts[0], domain.OptOutKeyword), optOut(contacts[25], domain.OptOutAPI))
+	require.NoError(t, rules.Handle(ctx, batch))
+	require.Equal(t, domain.CampaignRunning, status().Status, "19 customers' opt-outs (one twice) and the business's own")
+	require.NoError(t, rules.Handle(ctx, []events.Logged{optOut(contacts[19], domain.OptOutKeyword)}))
+	got := status()
+	require.Equal(t, domain.CampaignPaused, got.Status, "20 of 30 delivered")
+	require.Equal(t, domain.PauseOptOutSpike, got.PauseReason)
 }

@@ -404,6 +404,7 @@ func TestCampaignPausedWhenMetaPausesItsTemplate(t *testing.T) {
 		"template": welcome(), "audience": map[string]any{"tags": []string{"spring"}}, "scheduled_at": later})
 	id := c["id"].(string)
 	require.Equal(t, "scheduled", c["status"])
+	stream, _ := openStream(t, a.URL, wsPath(tm, "/events"), tm.Owner.Token)
 
 	body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"time":%d,"changes":[{"value":{
 		"event":"PAUSED","message_template_id":987654321,"message_template_name":"welcome_named","message_template_language":"en_US",
@@ -413,6 +414,11 @@ func TestCampaignPausedWhenMetaPausesItsTemplate(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
 	paused := e.waitStatus(t, id, "paused")
 	require.Equal(t, "template_paused", paused["pause_reason"])
+	ev := stream.nextNamed(t, "campaign.updated")
+	for ev.Data["kind"] != "campaign.paused" { // its creation can come first: the stream opened as it was made
+		ev = stream.nextNamed(t, "campaign.updated")
+	}
+	require.Equal(t, id, ev.Data["campaign_id"])
 	var actor string
 	require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT actor_type FROM audit_logs
 		WHERE action = 'campaign.paused' AND resource_id = $1`, id).Scan(&actor))

@@ -30,6 +30,13 @@ var Names = map[domain.EventKind]string{
 	domain.EventContactOptedIn:           "contact.updated",
 	domain.EventContactMarketingOptedOut: "contact.updated",
 	domain.EventContactMarketingOptedIn:  "contact.updated",
+	domain.EventCampaignCreated:          "campaign.updated",
+	domain.EventCampaignUpdated:          "campaign.updated",
+	domain.EventCampaignLaunched:         "campaign.updated",
+	domain.EventCampaignPaused:           "campaign.updated",
+	domain.EventCampaignResumed:          "campaign.updated",
+	domain.EventCampaignCancelled:        "campaign.updated",
+	domain.EventCampaignCompleted:        "campaign.updated",
 }
 
 // revoking are the kinds that end a member's streams at once: what the member may see
@@ -106,6 +113,7 @@ type data struct {
 	ConversationID *domain.ID       `json:"conversation_id"`
 	ContactID      *domain.ID       `json:"contact_id"`
 	MessageID      *domain.ID       `json:"message_id"`
+	CampaignID     *domain.ID       `json:"campaign_id,omitempty"` // campaign events
 	Details        json.RawMessage  `json:"details"`
 }
 
@@ -130,8 +138,12 @@ func build(e Entry) (*Event, bool, error) {
 	if len(details) == 0 {
 		details = json.RawMessage(`{}`)
 	}
-	b, err := json.Marshal(data{Kind: e.Kind, At: e.At.UTC(), ConversationID: e.ConversationID, ContactID: e.ContactID,
-		MessageID: e.MessageID, Details: details})
+	d := data{Kind: e.Kind, At: e.At.UTC(), ConversationID: e.ConversationID, ContactID: e.ContactID, MessageID: e.MessageID,
+		Details: details}
+	if id, err := domain.ParseID(e.ResourceID); err == nil && e.ResourceType == "campaign" {
+		d.CampaignID = &id
+	}
+	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, false, fmt.Errorf("event %s: %w", FormatID(e.Position()), err)
 	}
@@ -141,7 +153,8 @@ func build(e Entry) (*Event, bool, error) {
 		// nobody has it).
 		ev.assignee, ev.unassignedVisible = e.ConversationAssignee, true
 	} else {
-		// About a contact alone: the contacts' rule (only its agent).
+		// About a contact alone: the contacts' rule (only its agent). A campaign event has
+		// neither: no agent sees it (agents do not read campaigns).
 		ev.assignee = e.ContactAssignee
 	}
 	if e.Kind == domain.EventConversationAssigned {

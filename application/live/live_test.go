@@ -301,3 +301,30 @@ func TestAMembershipChangeEndsTheMembersStreams(t *testing.T) {
 	require.False(t, ok)
 	require.ErrorIs(t, ann.Err(), live.ErrRevoked)
 }
+
+// A campaign's events reach the workspace's streams as campaign.updated with the campaign's
+// id, except agents' (agents do not read campaigns).
+func TestCampaignEventsAreNotAgents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ann, err := b.svc.Open(ctx, b.ann, "")
+	require.NoError(t, err)
+	owner, err := b.svc.Open(ctx, b.owner, "")
+	require.NoError(t, err)
+	campaign := domain.NewID()
+	b.feed.add(live.Entry{Logged: events.Logged{WorkspaceID: b.ws, Kind: domain.EventCampaignPaused, ResourceType: "campaign",
+		ResourceID: campaign.String(), Payload: json.RawMessage(`{"status":"paused"}`), At: b.now}})
+	sentinel := b.message(b.ws, domain.NewID(), nil)
+	b.hub.Wake()
+	ev := next(t, owner)
+	require.Equal(t, "campaign.updated", ev.Name)
+	var d struct {
+		Kind       string    `json:"kind"`
+		CampaignID domain.ID `json:"campaign_id"`
+	}
+	require.NoError(t, json.Unmarshal(ev.Data, &d))
+	require.Equal(t, "campaign.paused", d.Kind)
+	require.Equal(t, campaign, d.CampaignID)
+	require.Equal(t, sentinel, next(t, ann).Pos, "the agent's next event is the sentinel")
+}

@@ -154,8 +154,11 @@ func TestLiveEvents(t *testing.T) {
 	mine := agent.nextNamed(t, "message.created")
 	require.Equal(t, conv, mine.Data["conversation_id"])
 	require.Equal(t, mine.ID, owner.nextNamed(t, "message.created").ID)
-	note := e.a.Must(t, 201, "POST", e.path("/conversations/"+conv+"/notes"), e.agent.Token, map[string]any{"body": "vip"})
-	require.Equal(t, "note.created", agent.next(t).Name)
+	e.a.Must(t, 201, "POST", e.path("/conversations/"+conv+"/notes"), e.agent.Token, map[string]any{"body": "vip"})
+	noted := agent.next(t)
+	require.Equal(t, "note.created", noted.Name)
+	require.Equal(t, conv, noted.Data["conversation_id"])
+	require.NotContains(t, string(mustJSON(noted.Data)), "vip", "a note's body is never on the stream")
 	require.Equal(t, 404, e.a.Do(t, "GET", e.path("/conversations/"+conv), e.agent2.Token, nil).Status)
 
 	// Another customer writes: it is the next thing agent2 receives, so nothing of the
@@ -165,7 +168,6 @@ func TestLiveEvents(t *testing.T) {
 	require.Equal(t, "message.created", other.Name)
 	require.NotEqual(t, conv, other.Data["conversation_id"])
 	require.Equal(t, other.ID, agent.nextNamed(t, "message.created").ID, "the unassigned queue is every agent's")
-	_ = note
 
 	// Resume: the owner's stream goes away, two messages arrive, and the stream opened
 	// with Last-Event-ID starts with exactly them.

@@ -132,9 +132,8 @@ func (p *EventPositions) Claim(ctx context.Context, name string) (events.Positio
 // position already passed.
 func (p *EventPositions) After(ctx context.Context, pos events.Position, limit int) ([]events.Logged, error) {
 	rows, err := p.q.Query(ctx, `
-		SELECT id, tx::text, coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'), kind, actor_type, actor_id,
-			resource_type, resource_id, contact_id, message_id, payload, created_at
-		FROM events
+		SELECT `+loggedColumns+`
+		FROM events e
 		WHERE (tx, id) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY tx, id LIMIT $3`, strconv.FormatUint(pos.Tx, 10), pos.ID, limit)
 	if err != nil {
@@ -142,16 +141,26 @@ func (p *EventPositions) After(ctx context.Context, pos events.Position, limit i
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (events.Logged, error) {
 		var e events.Logged
-		var tx, kind, actor string
-		err := row.Scan(&e.ID, &tx, &e.WorkspaceID, &kind, &actor, &e.ActorID, &e.ResourceType, &e.ResourceID,
-			&e.ContactID, &e.MessageID, &e.Payload, &e.At)
-		if err != nil {
-			return e, err
-		}
-		e.Kind, e.ActorType = domain.EventKind(kind), domain.ActorType(actor)
-		e.Tx, err = strconv.ParseUint(tx, 10, 64)
+		err := scanLogged(row, &e)
 		return e, err
 	})
+}
+
+// loggedColumns and scanLogged read an event of the log (aliased e) as subscribers get it;
+// scanLogged reads extra columns selected after them into extra.
+const loggedColumns = `e.id, e.tx::text, coalesce(e.workspace_id, '00000000-0000-0000-0000-000000000000'), e.kind,
+	e.actor_type, e.actor_id, e.resource_type, e.resource_id, e.contact_id, e.message_id, e.payload, e.created_at`
+
+func scanLogged(row pgx.Row, e *events.Logged, extra ...any) error {
+	var tx, kind, actor string
+	err := row.Scan(append([]any{&e.ID, &tx, &e.WorkspaceID, &kind, &actor, &e.ActorID, &e.ResourceType, &e.ResourceID,
+		&e.ContactID, &e.MessageID, &e.Payload, &e.At}, extra...)...)
+	if err != nil {
+		return err
+	}
+	e.Kind, e.ActorType = domain.EventKind(kind), domain.ActorType(actor)
+	e.Tx, err = strconv.ParseUint(tx, 10, 64)
+	return err
 }
 
 // Move implements events.Positions.

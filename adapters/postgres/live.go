@@ -65,8 +65,7 @@ func (f *LiveFeed) Tail(ctx context.Context) (events.Position, error) {
 // and number, a conversation event's own, a note's) and who that conversation and the
 // event's contact are assigned to now. Each look-up is one primary or unique key probe.
 const liveColumns = `
-	SELECT e.id, e.tx::text, e.workspace_id, e.kind, e.actor_type, e.actor_id, e.resource_type, e.resource_id,
-		e.contact_id, e.message_id, e.payload, e.created_at, cv.id, cv.assigned_to, ct.assigned_to
+	SELECT ` + loggedColumns + `, cv.id, cv.assigned_to, ct.assigned_to
 	FROM events e
 	LEFT JOIN messages m ON m.workspace_id = e.workspace_id AND m.id = e.message_id
 	LEFT JOIN LATERAL (
@@ -106,14 +105,7 @@ func (f *LiveFeed) After(ctx context.Context, p events.Position, ws domain.ID, k
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (live.Entry, error) {
 		var e live.Entry
-		var tx, kind, actor string
-		err := row.Scan(&e.ID, &tx, &e.WorkspaceID, &kind, &actor, &e.ActorID, &e.ResourceType, &e.ResourceID,
-			&e.ContactID, &e.MessageID, &e.Payload, &e.At, &e.ConversationID, &e.ConversationAssignee, &e.ContactAssignee)
-		if err != nil {
-			return e, err
-		}
-		e.Kind, e.ActorType = domain.EventKind(kind), domain.ActorType(actor)
-		e.Tx, err = strconv.ParseUint(tx, 10, 64)
+		err := scanLogged(row, &e.Logged, &e.ConversationID, &e.ConversationAssignee, &e.ContactAssignee)
 		return e, err
 	})
 }

@@ -108,6 +108,26 @@ func (b *bundle) message(ws domain.ID, conv domain.ID, agent *domain.ID) events.
 		Payload: json.RawMessage(`{"type":"text"}`), At: b.now}, ConversationID: &conv, ConversationAssignee: agent})
 }
 
+// backlog opens an owner's stream resuming after id and reads its whole backlog.
+func (b *bundle) backlog(t *testing.T, id string) []events.Position {
+	t.Helper()
+	ctx := context.Background()
+	st, err := b.svc.Open(ctx, b.owner, id)
+	require.NoError(t, err)
+	defer st.Close()
+	var out []events.Position
+	for {
+		page, err := st.Backlog(ctx)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			return out
+		}
+		for _, ev := range page {
+			out = append(out, ev.Pos)
+		}
+	}
+}
+
 func next(t *testing.T, st *live.Stream) *live.Event {
 	t.Helper()
 	select {
@@ -204,19 +224,7 @@ func TestASlowStreamIsDroppedAndOthersGoOn(t *testing.T) {
 	require.Equal(t, 1, b.hub.Subscribers())
 
 	// It resumes after the last event it got and catches up from the log.
-	resumed, err := b.svc.Open(ctx, b.owner, live.FormatID(events.Position{Tx: 1, ID: 1}))
-	require.NoError(t, err)
-	var got []events.Position
-	for {
-		page, err := resumed.Backlog(ctx)
-		require.NoError(t, err)
-		if len(page) == 0 {
-			break
-		}
-		for _, ev := range page {
-			got = append(got, ev.Pos)
-		}
-	}
+	got := b.backlog(t, live.FormatID(events.Position{Tx: 1, ID: 1}))
 	require.Len(t, got, live.Buffer+9)
 	require.Equal(t, last, got[len(got)-1])
 }
@@ -235,22 +243,7 @@ func TestResumeOnlyWithinTheWindowAndTheWorkspace(t *testing.T) {
 	require.NoError(t, err)
 	st.Close()
 
-	backlog := func(id string) []events.Position {
-		st, err := b.svc.Open(ctx, b.owner, id)
-		require.NoError(t, err)
-		defer st.Close()
-		var out []events.Position
-		for {
-			page, err := st.Backlog(ctx)
-			require.NoError(t, err)
-			if len(page) == 0 {
-				return out
-			}
-			for _, ev := range page {
-				out = append(out, ev.Pos)
-			}
-		}
-	}
+	backlog := func(id string) []events.Position { return b.backlog(t, id) }
 	require.Equal(t, []events.Position{second, third}, backlog(live.FormatID(first)))
 	require.Empty(t, backlog(live.FormatID(elsewhere)), "another workspace's event resumes nothing")
 	for _, bad := range []string{"", "garbage", "1-", "-1", "0-1", "1-0", "18446744073709551616-1", "1-2-3"} {

@@ -13,9 +13,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/httpapi"
 	"github.com/wabaplatform/waba/adapters/postgres"
-	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/live"
-	"github.com/wabaplatform/waba/domain"
 )
 
 // LiveModule provides the live event streams of the team inbox. In a process that serves
@@ -23,12 +21,9 @@ import (
 // when woken; the streams end before the HTTP server waits for its requests to finish.
 var LiveModule = fx.Module("live",
 	fx.Provide(
-		func(pool *pgxpool.Pool, log *slog.Logger) *live.Hub {
-			return live.NewHub(postgres.NewLiveFeed(pool), log)
-		},
-		func(pool *pgxpool.Pool, hub *live.Hub, a authz.Authorizer, now domain.Clock) *live.Service {
-			return live.NewService(hub, postgres.NewLiveFeed(pool), a, now)
-		},
+		func(pool *pgxpool.Pool) live.Feed { return postgres.NewLiveFeed(pool) },
+		live.NewHub,
+		live.NewService,
 		fx.Annotate(func(api *httpapi.API, svc *live.Service, s Settings) RouteRegistration {
 			heartbeat, write := s.Heartbeat, s.StreamWriteTimeout
 			if heartbeat <= 0 {

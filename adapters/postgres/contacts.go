@@ -245,7 +245,12 @@ func (r *ContactRepo) Delete(ctx context.Context, ws, id domain.ID) error {
 
 // IsMember reports whether the user belongs to the workspace (assignees must).
 func (r *ContactRepo) IsMember(ctx context.Context, ws, userID domain.ID) (bool, error) {
+	return isMember(ctx, r.q, ws, userID)
+}
+
+// isMember reports whether the user belongs to the workspace.
+func isMember(ctx context.Context, q Querier, ws, userID domain.ID) (bool, error) {
 	var ok bool
-	err := r.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2)`, ws, userID).Scan(&ok)
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2)`, ws, userID).Scan(&ok)
 	return ok, err
 }

@@ -146,9 +146,7 @@ func (r *ConversationRepo) AddNote(ctx context.Context, n domain.Note) error {
 
 // IsMember implements conversations.Store.
 func (r *ConversationRepo) IsMember(ctx context.Context, ws, userID domain.ID) (bool, error) {
-	var ok bool
-	err := r.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2)`, ws, userID).Scan(&ok)
-	return ok, err
+	return isMember(ctx, r.q, ws, userID)
 }
 
 // LastInbound implements conversations.Store.
@@ -212,7 +210,10 @@ func (r *ConversationRepo) Receive(ctx context.Context, ins []conversations.Inbo
 	for i, in := range ins {
 		ws[i], contacts[i], ids[i], numbers[i] = in.WorkspaceID, in.ContactID, domain.NewID(), in.PhoneNumberID
 		counts[i], lastAt[i], previews[i] = int32(in.Count), in.LastAt, cleanText(in.Preview)
-		inboundAt[i], windows[i] = in.InboundAt, in.WindowExpiresAt
+		if in.InboundAt != nil {
+			until := in.InboundAt.Add(domain.ServiceWindow)
+			inboundAt[i], windows[i] = in.InboundAt, &until
+		}
 	}
 	rows, err := r.q.Query(ctx, `
 		WITH i AS (

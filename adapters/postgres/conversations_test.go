@@ -70,8 +70,8 @@ func (b convBundle) receive(t *testing.T, ct domain.ID, text string, n int, touc
 	t.Helper()
 	in := conversations.Inbound{WorkspaceID: b.ws, ContactID: ct, PhoneNumberID: "1065", Count: n, LastAt: now(), Preview: text}
 	if touch {
-		at, until := now(), now().Add(domain.ServiceWindow)
-		in.InboundAt, in.WindowExpiresAt = &at, &until
+		at := now()
+		in.InboundAt = &at
 	}
 	got, err := b.repo.Receive(context.Background(), []conversations.Inbound{in}, now())
 	require.NoError(t, err)

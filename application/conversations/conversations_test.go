@@ -340,14 +340,13 @@ func TestReceiverSumsABatchPerConversation(t *testing.T) {
 		{Message: text(alice, "2", "other number", at(3)), Touch: true},
 		{Message: notice}, // newest, but not the customer writing
 	}, b.now))
-	window := func(t time.Time) *time.Time { w := t.Add(domain.ServiceWindow); return &w }
 	ptr := func(t time.Time) *time.Time { return &t }
 	require.Equal(t, []conversations.Inbound{
 		{WorkspaceID: b.ws, ContactID: alice, PhoneNumberID: "1", Count: 3, LastAt: at(9), Preview: "[system]",
-			InboundAt: ptr(at(2)), WindowExpiresAt: window(at(2))},
+			InboundAt: ptr(at(2))},
 		{WorkspaceID: b.ws, ContactID: bob, PhoneNumberID: "1", Count: 1, LastAt: at(1), Preview: "hello",
-			InboundAt: ptr(at(1)), WindowExpiresAt: window(at(1))},
+			InboundAt: ptr(at(1))},
 		{WorkspaceID: b.ws, ContactID: alice, PhoneNumberID: "2", Count: 1, LastAt: at(3), Preview: "other number",
-			InboundAt: ptr(at(3)), WindowExpiresAt: window(at(3))},
+			InboundAt: ptr(at(3))},
 	}, b.m.received)
 }

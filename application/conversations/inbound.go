@@ -62,8 +62,8 @@ func tally(arrivals []domain.Arrival) []Inbound {
 			in.LastAt, in.Preview = m.CreatedAt, domain.MessagePreview(m.Type, m.Content)
 		}
 		if a.Touch && (in.InboundAt == nil || m.CreatedAt.After(*in.InboundAt)) {
-			t, until := m.CreatedAt, m.CreatedAt.Add(domain.ServiceWindow)
-			in.InboundAt, in.WindowExpiresAt = &t, &until
+			t := m.CreatedAt
+			in.InboundAt = &t
 		}
 	}
 	return out

@@ -87,9 +87,8 @@ type Inbound struct {
 	LastAt        time.Time // the newest message's time ...
 	Preview       string    // ... and its preview
 	// InboundAt is the newest message the customer wrote (nil when all were system
-	// notices), which opens the service window until WindowExpiresAt.
-	InboundAt       *time.Time
-	WindowExpiresAt *time.Time
+	// notices): the service window runs domain.ServiceWindow from it.
+	InboundAt *time.Time
 }
 
 // Opened is a conversation after inbound messages, and whether they opened it (created

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/conversations"
 	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -76,12 +78,12 @@ type Event struct {
 	workspace domain.ID
 	// revokes, on a membership change (never sent), is the member whose streams end.
 	revokes *domain.ID
-	// An agent sees the event when it is assigned to them (assignee), or when it is about a
-	// conversation nobody is assigned to (unassignedVisible: the queue agents take from),
-	// or when they are a party to it (an assignment from or to them).
-	assignee          *domain.ID
-	unassignedVisible bool
-	parties           []domain.ID
+	// What an agent may see of it: the conversation's assignee under the conversations'
+	// rule when it is about one (conversation), else the contact's under the contacts'
+	// rule; and an assignment from or to them (parties).
+	assignee     *domain.ID
+	conversation bool
+	parties      []domain.ID
 }
 
 // ID is the event's id on the wire (SSE `id:`), which Last-Event-ID gives back.
@@ -148,13 +150,11 @@ func build(e Entry) (*Event, bool, error) {
 		return nil, false, fmt.Errorf("event %s: %w", FormatID(e.Position()), err)
 	}
 	ev := &Event{Pos: e.Position(), Name: name, Data: b, At: e.At, workspace: e.WorkspaceID}
-	if e.ConversationID != nil {
-		// About a conversation: the conversations' rule (its agent, or any agent while
-		// nobody has it).
-		ev.assignee, ev.unassignedVisible = e.ConversationAssignee, true
+	if ev.conversation = e.ConversationID != nil; ev.conversation {
+		ev.assignee = e.ConversationAssignee
 	} else {
-		// About a contact alone: the contacts' rule (only its agent). A campaign event has
-		// neither: no agent sees it (agents do not read campaigns).
+		// A contact's (a campaign event has no contact: no agent sees it, as agents do not
+		// read campaigns).
 		ev.assignee = e.ContactAssignee
 	}
 	if e.Kind == domain.EventConversationAssigned {
@@ -182,16 +182,11 @@ func (v Viewer) Sees(e *Event) bool {
 	if e.workspace != v.Workspace || e.revokes != nil {
 		return false
 	}
-	if v.Agent == nil {
+	if v.Agent == nil || slices.Contains(e.parties, *v.Agent) {
 		return true
 	}
-	switch {
-	case e.assignee != nil:
-		if *e.assignee == *v.Agent {
-			return true
-		}
-	case e.unassignedVisible:
-		return true
+	if e.conversation {
+		return conversations.View{Agent: v.Agent}.Allows(domain.Conversation{AssignedTo: e.assignee})
 	}
-	return slices.Contains(e.parties, *v.Agent)
+	return contacts.View{AssignedTo: v.Agent}.Allows(domain.Contact{AssignedTo: e.assignee})
 }

@@ -129,9 +129,6 @@ func AdvanceRecipient(from, to RecipientStatus) (RecipientStatus, bool) {
 	return from, false
 }
 
-// ReplyWindow is how long after its delivery an inbound message counts as a reply.
-const ReplyWindow = 72 * time.Hour
-
 // The opt-out stop rule: a campaign pauses when its recipients' opt-outs pass 2% of
 // its delivered messages, once there are at least MinOptOutsForSpike of them.
 const (
@@ -142,38 +139,6 @@ const (
 // OptOutSpike reports whether optOuts among delivered recipients trip the stop rule.
 func OptOutSpike(optOuts, delivered int) bool {
 	return optOuts >= MinOptOutsForSpike && optOuts*100 > delivered*OptOutSpikePercent
-}
-
-// Retries of a campaign send (API.md, Campaigns).
-const (
-	// ErrPerUserMarketingCap is Meta's 131049: the user got enough marketing messages;
-	// retried a day later.
-	ErrPerUserMarketingCap = 131049
-	// DefaultCampaignRetryDays bounds the 131049 retries unless the workspace says
-	// otherwise; MaxCampaignRetryDays is the most it may say.
-	DefaultCampaignRetryDays = 3
-	MaxCampaignRetryDays     = 3
-	// CampaignBackoffAttempts bounds the short retries of throttling errors.
-	CampaignBackoffAttempts = 5
-)
-
-// CampaignRetry decides what a send error does to a recipient: retry at next, or give
-// up. 131049 retries 24 hours later while that is within retryDays of the first attempt;
-// 130429 (throughput), 131056 (pair rate) and 131057 (account in maintenance) back off
-// (1, 2, 4, 8, 16 minutes) for up to CampaignBackoffAttempts attempts; anything else is
-// final.
-func CampaignRetry(code, attempts int, firstAttempt, now time.Time, retryDays int) (next time.Time, retry bool) {
-	switch code {
-	case ErrPerUserMarketingCap:
-		next = now.Add(24 * time.Hour)
-		return next, !next.After(firstAttempt.Add(time.Duration(retryDays) * 24 * time.Hour))
-	case 130429, 131056, 131057:
-		if attempts >= CampaignBackoffAttempts {
-			return time.Time{}, false
-		}
-		return now.Add(time.Minute << max(attempts-1, 0)), true
-	}
-	return time.Time{}, false
 }
 
 // placeholder is a campaign template parameter that names a contact field:

@@ -82,32 +82,6 @@ func TestOptOutSpike(t *testing.T) {
 	require.True(t, domain.OptOutSpike(21, 1000))
 }
 
-func TestCampaignRetry(t *testing.T) {
-	t.Parallel()
-	first := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	next, ok := domain.CampaignRetry(domain.ErrPerUserMarketingCap, 1, first, first, 3)
-	require.True(t, ok)
-	require.Equal(t, first.Add(24*time.Hour), next)
-	_, ok = domain.CampaignRetry(domain.ErrPerUserMarketingCap, 3, first, first.Add(48*time.Hour), 3)
-	require.True(t, ok, "the third day's retry is within three days")
-	_, ok = domain.CampaignRetry(domain.ErrPerUserMarketingCap, 4, first, first.Add(72*time.Hour), 3)
-	require.False(t, ok, "past the retry days")
-	_, ok = domain.CampaignRetry(domain.ErrPerUserMarketingCap, 2, first, first.Add(24*time.Hour), 1)
-	require.False(t, ok, "one retry day")
-
-	for _, code := range []int{130429, 131056, 131057} {
-		next, ok := domain.CampaignRetry(code, 1, first, first, 3)
-		require.True(t, ok)
-		require.Equal(t, first.Add(time.Minute), next)
-		next, _ = domain.CampaignRetry(code, 3, first, first, 3)
-		require.Equal(t, first.Add(4*time.Minute), next)
-		_, ok = domain.CampaignRetry(code, domain.CampaignBackoffAttempts, first, first, 3)
-		require.False(t, ok)
-	}
-	_, ok = domain.CampaignRetry(131026, 1, first, first, 3)
-	require.False(t, ok, "other errors are final")
-}
-
 func TestBindContact(t *testing.T) {
 	t.Parallel()
 	c := domain.Contact{Name: " Ana ", Phone: "+5215512345678", Attributes: map[string]any{"city": "CDMX", "orders": 3.0}}

@@ -39,6 +39,7 @@ const (
 	TemplatePending  = "PENDING"
 	TemplateRejected = "REJECTED"
 	TemplatePaused   = "PAUSED"
+	TemplateDisabled = "DISABLED"
 
 	ParametersPositional = "positional"
 	ParametersNamed      = "named"

@@ -407,20 +407,12 @@ func (s *Service) sendable(ctx context.Context, cp domain.Campaign) (domain.Phon
 	}
 	t, err := s.d.Templates.Template(ctx, cp.WorkspaceID, n.WABAID, cp.Template.Name, cp.Template.Language)
 	if domain.IsKind(err, domain.KindNotFound) {
-		return n, t, domain.Errorf(domain.KindTemplateNotFound, "WABA %s has no template %q in %s", n.WABAID, cp.Template.Name, cp.Template.Language)
+		return n, t, messaging.TemplateNotFound(n.WABAID, cp.Template.Name, cp.Template.Language)
 	}
 	if err != nil {
 		return n, t, err
 	}
-	if t.Status != domain.TemplateApproved {
-		return n, t, domain.Errorf(domain.KindTemplateNotApproved, "template %q (%s) is %s, not APPROVED", t.Name, t.Language, t.Status)
-	}
-	if sent, ok := messaging.SentComponents(content(cp.Template, cp.Template.Components)); ok {
-		if fields := domain.CheckTemplateSend(t, sent); len(fields) > 0 {
-			return n, t, &domain.Error{Kind: domain.KindValidation, Message: "the parameters do not fit the template", Fields: fields}
-		}
-	}
-	return n, t, nil
+	return n, t, messaging.CheckTemplate(t, content(cp.Template, cp.Template.Components))
 }
 
 // connectedNumber is the campaign's number, which must be the workspace's and connected.
@@ -429,12 +421,7 @@ func (s *Service) connectedNumber(ctx context.Context, cp domain.Campaign) (doma
 	if err != nil {
 		return domain.PhoneNumber{}, err
 	}
-	for _, n := range nums {
-		if n.PhoneNumberID == cp.PhoneNumberID && n.Status == domain.NumberConnected {
-			return n, nil
-		}
-	}
-	return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "phone number %s is not a connected number of this workspace", cp.PhoneNumberID)
+	return messaging.ConnectedNumber(nums, cp.PhoneNumberID)
 }
 
 // content is the message content of a campaign's template with components: Graph's

@@ -39,10 +39,10 @@ type templateChange struct {
 // StopReason is the pause a template change calls for ("" for none).
 func StopReason(status, categoryFrom, categoryTo string) domain.PauseReason {
 	switch strings.ToUpper(status) {
-	case "PAUSED", "DISABLED":
+	case domain.TemplatePaused, domain.TemplateDisabled:
 		return domain.PauseTemplatePaused
 	}
-	if strings.EqualFold(categoryTo, "MARKETING") && categoryFrom != "" && !strings.EqualFold(categoryFrom, "MARKETING") {
+	if domain.IsMarketing(categoryTo) && categoryFrom != "" && !domain.IsMarketing(categoryFrom) {
 		return domain.PauseTemplateRecategorized
 	}
 	return ""

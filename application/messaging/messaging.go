@@ -232,7 +232,7 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 			case err == nil:
 				tmpl = &t
 			case domain.IsKind(err, domain.KindNotFound):
-				tmplErr = domain.Errorf(domain.KindTemplateNotFound, "WABA %s has no template %q in %s", number.WABAID, ref.Name, ref.Language)
+				tmplErr = TemplateNotFound(number.WABAID, ref.Name, ref.Language)
 			default:
 				return err
 			}
@@ -249,13 +249,8 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 		return tmplErr
 	}
 	if tmpl != nil {
-		if tmpl.Status != domain.TemplateApproved {
-			return domain.Errorf(domain.KindTemplateNotApproved, "template %q (%s) is %s, not APPROVED", tmpl.Name, tmpl.Language, tmpl.Status)
-		}
-		if sent, ok := SentComponents(in.Content); ok {
-			if fields := domain.CheckTemplateSend(*tmpl, sent); len(fields) > 0 {
-				return &domain.Error{Kind: domain.KindValidation, Message: "the parameters do not fit the template", Fields: fields}
-			}
+		if err := CheckTemplate(*tmpl, in.Content); err != nil {
+			return err
 		}
 	}
 	if toErr == nil && typ != TypeTemplate && (tgt.contact == nil || !tgt.contact.InServiceWindow(now)) {
@@ -383,6 +378,25 @@ func (s *Service) resolve(ctx context.Context, c domain.Caller, to string) (targ
 	return target{contact: &ct}, nil
 }
 
+// TemplateNotFound is the refusal of a send naming a template the WABA does not have.
+func TemplateNotFound(wabaID, name, language string) error {
+	return domain.Errorf(domain.KindTemplateNotFound, "WABA %s has no template %q in %s", wabaID, name, language)
+}
+
+// CheckTemplate refuses what Meta would of a send of t with content (Graph's template
+// object): t not APPROVED, or the parameters not fitting it.
+func CheckTemplate(t domain.Template, content json.RawMessage) error {
+	if t.Status != domain.TemplateApproved {
+		return domain.Errorf(domain.KindTemplateNotApproved, "template %q (%s) is %s, not APPROVED", t.Name, t.Language, t.Status)
+	}
+	if sent, ok := SentComponents(content); ok {
+		if fields := domain.CheckTemplateSend(t, sent); len(fields) > 0 {
+			return &domain.Error{Kind: domain.KindValidation, Message: "the parameters do not fit the template", Fields: fields}
+		}
+	}
+	return nil
+}
+
 // connectedNumber is the number to send from: the given one, which must be the workspace's
 // and connected, or the workspace's first connected number.
 func (s *Service) connectedNumber(ctx context.Context, ws domain.ID, phoneNumberID string) (domain.PhoneNumber, error) {
@@ -390,6 +404,12 @@ func (s *Service) connectedNumber(ctx context.Context, ws domain.ID, phoneNumber
 	if err != nil {
 		return domain.PhoneNumber{}, err
 	}
+	return ConnectedNumber(nums, phoneNumberID)
+}
+
+// ConnectedNumber picks the number to send from among a workspace's: the given one, which
+// must be connected, or (phoneNumberID empty) the first connected one.
+func ConnectedNumber(nums []domain.PhoneNumber, phoneNumberID string) (domain.PhoneNumber, error) {
 	want := strings.TrimSpace(phoneNumberID)
 	for _, n := range nums {
 		if n.Status == domain.NumberConnected && (want == "" || n.PhoneNumberID == want) {

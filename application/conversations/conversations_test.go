@@ -23,6 +23,7 @@ type memory struct {
 	mode     domain.AutoAssign
 	avail    map[domain.ID]bool
 	opened   conversations.Opened
+	batch    []conversations.Opened // when set, what Receive answers instead of opened
 	received []conversations.Inbound // by the last Receive
 	picks    int
 	locks    int
@@ -89,6 +90,9 @@ func (m *memory) SetAvailable(_ context.Context, _, u domain.ID, a bool) error {
 }
 func (m *memory) Receive(_ context.Context, ins []conversations.Inbound, _ time.Time) ([]conversations.Opened, error) {
 	m.received = ins
+	if m.batch != nil {
+		return m.batch, nil
+	}
 	return []conversations.Opened{m.opened}, nil
 }
 func (m *memory) LockAutoAssign(context.Context, domain.ID) (domain.AutoAssign, error) {
@@ -349,4 +353,27 @@ func TestReceiverSumsABatchPerConversation(t *testing.T) {
 		{WorkspaceID: b.ws, ContactID: alice, PhoneNumberID: "2", Count: 1, LastAt: at(3), Preview: "other number",
 			InboundAt: ptr(at(3))},
 	}, b.m.received)
+}
+
+// Two conversations of a workspace opened in one batch: the workspace is locked once, an
+// agent picked for each, and their assignments appended together.
+func TestReceiverLocksTheWorkspaceOncePerBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.m.avail[b.agent.ID] = true
+	b.m.mode = domain.AutoAssignRoundRobin
+	r := conversations.InTx(tx{m: b.m, log: b.log}.repos())
+	one := b.m.convs[b.unassigned]
+	two := one
+	two.ID = domain.NewID()
+	b.m.convs[two.ID] = two
+	b.m.batch = []conversations.Opened{
+		{Conversation: one, Opened: true, AutoAssign: domain.AutoAssignRoundRobin},
+		{Conversation: two, Opened: true, AutoAssign: domain.AutoAssignRoundRobin},
+	}
+	require.NoError(t, r.Received(context.Background(), []domain.Arrival{{Message: domain.Message{WorkspaceID: b.ws, Type: "text"}, Touch: true}}, b.now))
+	require.Equal(t, 1, b.m.locks)
+	require.Equal(t, 2, b.m.picks)
+	require.Len(t, b.log.Rows(b.ws), 2)
+	require.Equal(t, &b.agent.ID, b.m.convs[two.ID].AssignedTo)
 }

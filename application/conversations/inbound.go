@@ -26,15 +26,44 @@ func (p *Receiver) Received(ctx context.Context, arrivals []domain.Arrival, now 
 	if err != nil {
 		return err
 	}
+	// Auto-assignment picks under the workspace's lock, taken once per workspace (held to
+	// the end of the transaction), so two conversations opened at once never see the same
+	// cursor or the same counts; the mode is read again under it.
+	modes := map[domain.ID]domain.AutoAssign{}
+	var assigned []domain.Occurrence
 	for _, o := range got {
-		if !o.Opened || o.Conversation.AssignedTo != nil || o.AutoAssign == domain.AutoAssignOff || o.AutoAssign == "" {
+		cv := o.Conversation
+		if !o.Opened || cv.AssignedTo != nil || o.AutoAssign == domain.AutoAssignOff || o.AutoAssign == "" {
 			continue
 		}
-		if err := p.autoAssign(ctx, o.Conversation, now); err != nil {
+		mode, locked := modes[cv.WorkspaceID]
+		if !locked {
+			if mode, err = p.r.Assigner.LockAutoAssign(ctx, cv.WorkspaceID); err != nil {
+				return err
+			}
+			modes[cv.WorkspaceID] = mode
+		}
+		if mode == domain.AutoAssignOff {
+			continue
+		}
+		agent, ok, err := p.r.Assigner.PickAgent(ctx, cv.WorkspaceID, mode)
+		if err != nil {
 			return err
 		}
+		if !ok {
+			continue
+		}
+		cv.AssignedTo, cv.UpdatedAt = &agent, now
+		if err := p.r.Conversations.Update(ctx, cv); err != nil {
+			return err
+		}
+		assigned = append(assigned, domain.Occurred(domain.SystemIn(cv.WorkspaceID), now, domain.ConversationAssigned{
+			ConversationID: cv.ID, ContactID: cv.ContactID, To: &agent, Auto: true}))
 	}
-	return nil
+	if len(assigned) == 0 {
+		return nil
+	}
+	return p.r.Events.Append(ctx, assigned...)
 }
 
 // tally sums arrivals per conversation (contact and number), in the order they came. No
@@ -67,23 +96,4 @@ func tally(arrivals []domain.Arrival) []Inbound {
 		}
 	}
 	return out
-}
-
-// autoAssign picks an agent under the workspace's lock, so two conversations opened at
-// once never see the same cursor or the same counts.
-func (p *Receiver) autoAssign(ctx context.Context, cv domain.Conversation, now time.Time) error {
-	mode, err := p.r.Assigner.LockAutoAssign(ctx, cv.WorkspaceID)
-	if err != nil || mode == domain.AutoAssignOff {
-		return err
-	}
-	agent, ok, err := p.r.Assigner.PickAgent(ctx, cv.WorkspaceID, mode)
-	if err != nil || !ok {
-		return err
-	}
-	cv.AssignedTo, cv.UpdatedAt = &agent, now
-	if err := p.r.Conversations.Update(ctx, cv); err != nil {
-		return err
-	}
-	return p.r.Events.Append(ctx, domain.Occurred(domain.SystemIn(cv.WorkspaceID), now, domain.ConversationAssigned{
-		ConversationID: cv.ID, ContactID: cv.ContactID, To: &agent, Auto: true}))
 }

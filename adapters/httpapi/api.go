@@ -142,6 +142,27 @@ func principal(c echo.Context) domain.Principal {
 }
 func caller(c echo.Context) domain.Caller { v, _ := c.Get(ctxCaller).(domain.Caller); return v }
 
+// nullableID reads a body member that is a user id or null: present is false when the
+// member is absent, and id is nil for null.
+func nullableID(raw json.RawMessage, field string) (present bool, id *domain.ID, err error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0:
+		return false, nil, nil
+	case string(raw) == "null":
+		return true, nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if uid, err := domain.ParseID(s); err == nil {
+			return true, &uid, nil
+		}
+	}
+	var v domain.Validator
+	v.Add(field, "must be a user id or null")
+	return true, nil, v.Err()
+}
+
 // pathID parses an id path parameter; a malformed id cannot exist, so it is 404.
 func pathID(c echo.Context, name, what string) (domain.ID, error) {
 	id, err := domain.ParseID(c.Param(name))

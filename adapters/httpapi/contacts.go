@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,23 +74,15 @@ type contactBody struct {
 
 func (b contactBody) input() (contacts.Input, error) {
 	in := contacts.Input{Phone: b.Phone, Name: b.Name, Tags: b.Tags, Attributes: b.Attributes}
-	switch raw := bytes.TrimSpace(b.AssignedTo); {
-	case len(raw) == 0:
-	case string(raw) == "null":
-		in.AssignedTo = &domain.NilID
+	present, id, err := nullableID(b.AssignedTo, "assigned_to")
+	switch {
+	case err != nil || !present:
+	case id == nil:
+		in.AssignedTo = &domain.NilID // unassign
 	default:
-		var s string
-		id, err := domain.NilID, json.Unmarshal(raw, &s)
-		if err == nil {
-			id, err = domain.ParseID(s)
-		}
-		if err != nil {
-			return in, &domain.Error{Kind: domain.KindValidation, Message: "invalid assignee",
-				Fields: []domain.FieldError{{Field: "assigned_to", Message: "must be a user id or null"}}}
-		}
-		in.AssignedTo = &id
+		in.AssignedTo = id
 	}
-	return in, nil
+	return in, err
 }
 
 func (a *API) createContact(c echo.Context) error {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -124,24 +123,14 @@ func (h *Inbox) assign(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	var v domain.Validator
-	var user *domain.ID
-	switch raw := bytes.TrimSpace(req.UserID); {
-	case len(raw) == 0:
-		v.Add("user_id", "is required (null unassigns)")
-	case string(raw) == "null":
-	default:
-		var s string
-		var uid domain.ID
-		perr := json.Unmarshal(raw, &s)
-		if perr == nil {
-			uid, perr = domain.ParseID(s)
-		}
-		v.Check(perr == nil, "user_id", "must be a user id or null")
-		user = &uid
-	}
-	if err := v.Err(); err != nil {
+	present, user, err := nullableID(req.UserID, "user_id")
+	if err != nil {
 		return err
+	}
+	if !present {
+		var v domain.Validator
+		v.Add("user_id", "is required (null unassigns)")
+		return v.Err()
 	}
 	it, err := h.Inbox.Assign(c.Request().Context(), caller(c), id, user)
 	if err != nil {

@@ -111,12 +111,9 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *API) member(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		ws, err := domain.ParseID(c.Param("ws"))
+		ws, err := a.workspaceParam(c)
 		if err != nil {
-			if _, err := a.Identity.Authenticate(ctx, bearer(c)); err != nil {
-				return err
-			}
-			return domain.NotFound("workspace")
+			return err
 		}
 		caller, err := a.Identity.CallerFor(ctx, bearer(c), ws, requestMeta(c))
 		if err != nil {
@@ -125,6 +122,19 @@ func (a *API) member(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxCaller, caller)
 		return next(c)
 	}
+}
+
+// workspaceParam parses the :ws path parameter. A malformed id is no workspace: 404, but
+// 401 first for bad credentials, so the answer does not depend on the id's form.
+func (a *API) workspaceParam(c echo.Context) (domain.ID, error) {
+	ws, err := domain.ParseID(c.Param("ws"))
+	if err == nil {
+		return ws, nil
+	}
+	if _, err := a.Identity.Authenticate(c.Request().Context(), bearer(c)); err != nil {
+		return ws, err
+	}
+	return ws, domain.NotFound("workspace")
 }
 
 // bearer is the credential of the Authorization header ("" without one).

@@ -56,12 +56,12 @@ func (h *Live) ticket(c echo.Context) error {
 // the member middleware does, and returns how to resolve it again later.
 func (h *Live) streamCaller(c echo.Context) (domain.Caller, func(context.Context) (domain.Caller, error), error) {
 	ctx, meta := c.Request().Context(), requestMeta(c)
-	ws, err := domain.ParseID(c.Param("ws"))
+	ws, err := h.API.workspaceParam(c)
+	if err != nil && c.QueryParam("ticket") != "" {
+		err = domain.NotFound("workspace") // a ticket, not a bearer, is the credential here
+	}
 	if err != nil {
-		if _, err := h.API.Identity.Authenticate(ctx, bearer(c)); err != nil && c.QueryParam("ticket") == "" {
-			return domain.Caller{}, nil, err
-		}
-		return domain.Caller{}, nil, domain.NotFound("workspace")
+		return domain.Caller{}, nil, err
 	}
 	if ticket := c.QueryParam("ticket"); ticket != "" {
 		cl, session, err := h.API.Identity.CallerForTicket(ctx, ticket, ws, meta)

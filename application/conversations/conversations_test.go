@@ -23,7 +23,7 @@ type memory struct {
 	mode     domain.AutoAssign
 	avail    map[domain.ID]bool
 	opened   conversations.Opened
-	batch    []conversations.Opened // when set, what Receive answers instead of opened
+	batch    []conversations.Opened  // when set, what Receive answers instead of opened
 	received []conversations.Inbound // by the last Receive
 	picks    int
 	locks    int

@@ -69,7 +69,7 @@ func TestCampaignRecipientsUpload(t *testing.T) {
 
 	res = upload(tm.Manager.Token, list, "User-Agent", agent)
 	require.Equal(t, 200, res.Status, "%s", res.Body)
-	require.Equal(t, map[string]any{"accepted": 4.0, "added": 3.0, "created": 2.0, "updated": 0.0,
+	require.Equal(t, map[string]any{"accepted": 4.0, "added": 3.0, "created": 2.0, "updated": 0.0, "unchanged": 1.0, "duplicates": 1.0,
 		"rejected":       []any{map[string]any{"line": 3.0, "reason": "phone: must be a valid phone number with its country code"}},
 		"rejected_count": 1.0}, res.JSON(t))
 	require.Equal(t, map[string]int{"recipients": 3, "pending": 3}, stats(e.get(t, id)))

@@ -306,13 +306,10 @@ func (h *Campaigns) recipients(c echo.Context) error {
 	return c.JSON(http.StatusOK, listOf(page, toRecipient))
 }
 
+// uploadResultDTO is a contact import's result and the recipients the campaign gained.
 type uploadResultDTO struct {
-	Accepted      int               `json:"accepted"`
-	Added         int               `json:"added"`
-	Created       int               `json:"created"`
-	Updated       int               `json:"updated"`
-	Rejected      []importRejectDTO `json:"rejected"`
-	RejectedCount int               `json:"rejected_count"`
+	importResultDTO
+	Added int `json:"added"`
 }
 
 // uploadRecipients streams a CSV body into the upload use case (csvUpload).
@@ -330,8 +327,7 @@ func (h *Campaigns) uploadRecipients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, uploadResultDTO{Accepted: res.Accepted, Added: res.Added, Created: res.Created,
-		Updated: res.Updated, Rejected: rejectsOf(res.Rejected), RejectedCount: res.RejectedCount})
+	return c.JSON(http.StatusOK, uploadResultDTO{importResultDTO: toImportResult(res.ImportResult), Added: res.Added})
 }
 
 const (

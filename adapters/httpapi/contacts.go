@@ -226,15 +226,14 @@ func (a *API) importContacts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := importResultDTO{Accepted: res.Accepted, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged,
-		Duplicates: res.Duplicates, Rejected: rejectsOf(res.Rejected), RejectedCount: res.RejectedCount}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, toImportResult(res))
 }
 
-func rejectsOf(rs []contacts.Reject) []importRejectDTO {
-	out := make([]importRejectDTO, len(rs))
-	for i, r := range rs {
-		out[i] = importRejectDTO{Line: r.Line, Reason: r.Reason}
+func toImportResult(res contacts.ImportResult) importResultDTO {
+	out := importResultDTO{Accepted: res.Accepted, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged,
+		Duplicates: res.Duplicates, Rejected: make([]importRejectDTO, len(res.Rejected)), RejectedCount: res.RejectedCount}
+	for i, r := range res.Rejected {
+		out.Rejected[i] = importRejectDTO{Line: r.Line, Reason: r.Reason}
 	}
 	return out
 }

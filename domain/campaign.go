@@ -344,6 +344,7 @@ type Recipient struct {
 	CampaignID    ID
 	ContactID     ID
 	Phone         string // the contact's phone now ("" when deleted or known only by BSUID)
+	Name          string // the contact's name now
 	Status        RecipientStatus
 	Reason        string // why it was skipped
 	MessageID     *ID

@@ -448,7 +448,7 @@ func errorColumnsCode(e *domain.MessageError) *int {
 	return code
 }
 
-// Recipients implements campaigns.Store: with the contact's phone as it is now.
+// Recipients implements campaigns.Store: with the contact's phone and name as they are now.
 func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID, f campaigns.RecipientFilter, n int) ([]domain.Recipient, error) {
 	w := &where{}
 	w.add("r.workspace_id = $?", ws)
@@ -458,7 +458,7 @@ func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID,
 	}
 	w.cursor("r.contact_id < $?", f.Cursor)
 	rows, err := r.q.Query(ctx, `
-		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), r.status, coalesce(r.reason, ''), r.message_id,
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), coalesce(c.name, ''), r.status, coalesce(r.reason, ''), r.message_id,
 			r.error_code, coalesce(r.error_title, ''), r.attempts, r.next_attempt_at, r.updated_at
 		FROM campaign_recipients r LEFT JOIN contacts c ON c.workspace_id = r.workspace_id AND c.id = r.contact_id
 		WHERE `+w.sql()+` ORDER BY r.contact_id DESC LIMIT `+w.next(), append(w.args, n)...)
@@ -469,7 +469,7 @@ func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID,
 		var rc domain.Recipient
 		var status, title string
 		var code *int
-		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &status, &rc.Reason, &rc.MessageID,
+		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &rc.Name, &status, &rc.Reason, &rc.MessageID,
 			&code, &title, &rc.Attempts, &rc.NextAttemptAt, &rc.UpdatedAt)
 		rc.Status = domain.RecipientStatus(status)
 		if code != nil || title != "" {

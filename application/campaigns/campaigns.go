@@ -38,6 +38,7 @@ type Deps struct {
 	Templates  Templates
 	Workspaces Workspaces
 	Quota      Quota
+	Imports    ImportSlots
 	Authz      authz.Authorizer
 	Clock      domain.Clock // nil: time.Now
 }
@@ -270,9 +271,9 @@ func (s *Service) schedulable(ctx context.Context, cp domain.Campaign) error {
 	if cp.Status != domain.CampaignScheduled {
 		return nil
 	}
-	if cp.Audience.Empty() {
+	if cp.Audience.Empty() && cp.Stats.Recipients == 0 {
 		var v domain.Validator
-		v.Add("audience", "is required to schedule a campaign: all, tags or contact_ids")
+		v.Add("audience", "is required to schedule a campaign: all, tags or contact_ids, or uploaded recipients")
 		return v.Err()
 	}
 	_, _, err := s.sendable(ctx, cp)
@@ -321,9 +322,9 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 	}
 	starts := action == domain.CampaignLaunch || action == domain.CampaignResume
 	if starts {
-		if cur.Audience.Empty() && cur.SnapshotAt == nil {
+		if cur.Audience.Empty() && cur.SnapshotAt == nil && cur.Stats.Recipients == 0 {
 			var v domain.Validator
-			v.Add("audience", "is required to launch: all, tags or contact_ids")
+			v.Add("audience", "is required to launch: all, tags or contact_ids, or uploaded recipients")
 			return domain.Campaign{}, v.Err()
 		}
 		if _, _, err := s.sendable(ctx, cur); err != nil {
@@ -379,15 +380,16 @@ func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain
 		if cp.StartedAt == nil {
 			cp.StartedAt = &now
 		}
+		n := 0
 		if cp.SnapshotAt == nil {
-			n, err := r.Campaigns.Snapshot(ctx, cp, now)
+			var err error
+			n, err = r.Campaigns.Snapshot(ctx, cp, now)
 			if err != nil {
 				return cp, err
 			}
-			cp.SnapshotAt, ev.Recipients = &now, n
-		} else {
-			ev.Recipients = cp.Stats.Recipients
+			cp.SnapshotAt = &now
 		}
+		ev.Recipients = cp.Stats.Recipients + n // uploaded ones included
 		if err := r.Jobs.EnqueueCampaignSend(ctx, cp.WorkspaceID, cp.ID); err != nil {
 			return cp, err
 		}

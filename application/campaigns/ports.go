@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -157,9 +158,28 @@ type Jobs interface {
 	EnqueueSends(ctx context.Context, workspaceID domain.ID, messageIDs []domain.ID, priority int) error
 }
 
+// Importer writes an uploaded recipient list in the current transaction: its rows into
+// the workspace's contacts as contacts.Store.Import does, and each accepted row's contact
+// into the campaign's pending recipients, once, with the pending counter. It reads every
+// row first, then calls lock (which locks the campaign and checks it may still gain
+// recipients) and writes only if lock returns nil: a slow upload never holds the
+// campaign's lock. added counts the recipients the campaign gained. It returns rows.Err()
+// when that stopped the rows.
+type Importer interface {
+	ImportRecipients(ctx context.Context, workspaceID, campaignID domain.ID, rows contacts.ImportRows, now time.Time,
+		lock func(context.Context) error) (n contacts.ImportCounts, added int, err error)
+}
+
+// ImportSlots bounds the CSV uploads the process writes at once (contacts.Service): a
+// recipient upload takes one of the contact imports' slots.
+type ImportSlots interface {
+	ReserveImport() (release func(), err error)
+}
+
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Campaigns Writer
+	Contacts  Importer
 	Batches   Batches
 	Progress  Progress
 	Outbox    Outbox

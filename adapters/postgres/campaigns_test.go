@@ -58,7 +58,7 @@ func (b *campaignBundle) tx() *postgres.TxRunner[campaigns.Repos] {
 			jobs = b.jobs(tx)
 		}
 		return campaigns.Repos{Campaigns: repo, Batches: repo, Progress: repo, Outbox: postgres.NewMessageRepo(tx),
-			Jobs: jobs, Events: postgres.NewEventLog(tx)}
+			Jobs: jobs, Events: postgres.NewEventLog(tx), Reach: repo}
 	})
 }
 

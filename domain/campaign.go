@@ -295,6 +295,11 @@ type Campaign struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Stats      CampaignStats
+
+	// Split (launch's split:true) sends what fits in the number's messaging limit and the
+	// rest as the limit frees; without it a launch that does not fit is refused, and a run
+	// that meets the limit pauses (PauseCapacity).
+	Split bool
 }
 
 // CampaignStats are a campaign's recipients by where they stand. Sent, Delivered and

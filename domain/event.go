@@ -618,6 +618,7 @@ type CampaignMoved struct {
 	ScheduledAt *time.Time
 	Skipped     int
 	Stats       CampaignStats
+	Split       bool // a launch with split
 }
 
 func (e CampaignMoved) Kind() EventKind { return campaignMoveKinds[e.Action] }
@@ -630,6 +631,9 @@ func (e CampaignMoved) Subject() Subject {
 		}
 		if e.ScheduledAt != nil {
 			d["scheduled_at"] = e.ScheduledAt.UTC().Format(time.RFC3339)
+		}
+		if e.Split {
+			d["split"] = true
 		}
 	case CampaignPause:
 		d["reason"] = string(e.Reason)

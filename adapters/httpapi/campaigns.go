@@ -84,6 +84,7 @@ type campaignDTO struct {
 	CreatedBy     *domain.ID          `json:"created_by"`
 	CreatedAt     time.Time           `json:"created_at"`
 	UpdatedAt     time.Time           `json:"updated_at"`
+	Split         bool                `json:"split"` // launched with split:true
 }
 
 func toCampaign(c domain.Campaign) campaignDTO {
@@ -105,7 +106,7 @@ func toCampaign(c domain.Campaign) campaignDTO {
 		ScheduledAt: utcOrNil(c.ScheduledAt), StartedAt: utcOrNil(c.StartedAt), CompletedAt: utcOrNil(c.CompletedAt),
 		Stats: campaignStatsDTO{Recipients: s.Recipients, Pending: s.Pending, Sent: s.Sent, Delivered: s.Delivered, Read: s.Read,
 			Replied: s.Replied, Failed: s.Failed, Skipped: s.Skipped, RetryScheduled: s.RetryScheduled},
-		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Split: c.Split}
 }
 
 type recipientErrorDTO struct {
@@ -254,8 +255,8 @@ func (h *Campaigns) update(c echo.Context) error {
 }
 
 // launch answers 202: the campaign runs (its messages are queued by its job) or waits for
-// its time. The body's split belongs to the capacity check, which is not built yet: it is
-// read and ignored.
+// its time. split:true sends what fits in the number's messaging limit and the rest as it
+// frees, instead of 409 capacity_exceeded.
 func (h *Campaigns) launch(c echo.Context) error {
 	id, err := pathID(c, "id", "campaign")
 	if err != nil {
@@ -267,7 +268,7 @@ func (h *Campaigns) launch(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	cp, err := h.Campaigns.Launch(c.Request().Context(), caller(c), id)
+	cp, err := h.Campaigns.LaunchWith(c.Request().Context(), caller(c), id, campaigns.LaunchOptions{Split: req.Split != nil && *req.Split})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func (b *campaignBundle) tx() *postgres.TxRunner[campaigns.Repos] {
 			jobs = b.jobs(tx)
 		}
 		return campaigns.Repos{Campaigns: repo, Contacts: postgres.NewContactRepo(tx), Batches: repo, Progress: repo,
-			Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: postgres.NewEventLog(tx)}
+			Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: postgres.NewEventLog(tx), Reach: repo}
 	})
 }
 

@@ -32,6 +32,7 @@ type memory struct {
 	failQueue error
 	optedOut  map[[2]domain.ID]bool // campaign, contact: marked by OptedOut
 	optOuts   map[domain.ID]int     // campaign -> opt-outs counted
+	reached   int                   // Reached calls
 	txs       int
 	slots     int // ReserveImport's free slots (taken ones are given back)
 }
@@ -64,7 +65,7 @@ func (m *memory) InTx(ctx context.Context, fn func(ctx context.Context, r campai
 	defer m.mu.Unlock()
 	m.txs++
 	snap := m.clone()
-	err := fn(ctx, campaigns.Repos{Campaigns: m, Contacts: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m})
+	err := fn(ctx, campaigns.Repos{Campaigns: m, Contacts: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m, Reach: m})
 	if err != nil {
 		m.campaigns, m.contacts, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
 			snap.campaigns, snap.contacts, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs

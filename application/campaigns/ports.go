@@ -176,6 +176,18 @@ type ImportSlots interface {
 	ReserveImport() (release func(), err error)
 }
 
+// Reach reads, in the current transaction, what a number's campaigns share: its
+// throughput between the running ones, its messaging limit with every template send.
+type Reach interface {
+	// RunningOn counts the workspace's running campaigns that send from the number.
+	RunningOn(ctx context.Context, workspaceID domain.ID, phoneNumberID string) (int, error)
+	// Reached counts the distinct contacts the number sent a template to (not failed) since
+	// then: the business-initiated unique contacts Meta's messaging limit counts. It locks
+	// the number's count until the transaction ends, so concurrent batches of its campaigns
+	// take from what is left in turn.
+	Reached(ctx context.Context, workspaceID domain.ID, phoneNumberID string, since time.Time) (int, error)
+}
+
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Campaigns Writer
@@ -185,6 +197,7 @@ type Repos struct {
 	Outbox    Outbox
 	Jobs      Jobs
 	Events    events.Log
+	Reach     Reach
 }
 
 // TxRunner runs fn in one transaction.

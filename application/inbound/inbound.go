@@ -432,14 +432,11 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	// Meta's per-user marketing limit (131049, reported in the failed status): no marketing
 	// template goes to the contact for the next 24 hours, counted from Meta's report.
-	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == MarketingLimitCode {
+	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == domain.MarketingLimitCode {
 		return p.r.Messages.HoldMarketing(ctx, ws, m.ContactID, at.Add(domain.MarketingHold))
 	}
 	return nil
 }
-
-// MarketingLimitCode is Meta's 131049 (the user's marketing limit).
-const MarketingLimitCode = 131049
 
 // ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
 // monotonically, the report's own timestamp is kept even when it arrives late, a failure

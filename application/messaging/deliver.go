@@ -104,10 +104,6 @@ const (
 	HighThroughput    = 1000
 )
 
-// MarketingLimitCode is Meta's 131049: the user's marketing limit ("healthy ecosystem"); no
-// marketing template goes to them for domain.MarketingHold after it.
-const MarketingLimitCode = 131049
-
 // maxPairStrikes bounds the pair-limit waits (4^n s, capped at 15 min): past it the message fails.
 const maxPairStrikes = 8
 
@@ -381,7 +377,7 @@ func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.Message
 	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
 		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
 	var hold time.Time
-	if e.Code == MarketingLimitCode {
+	if e.Code == domain.MarketingLimitCode {
 		hold = now.Add(domain.MarketingHold)
 	}
 	if err := d.markFailed(context.WithoutCancel(ctx), m, e, now, ev, hold); err != nil {

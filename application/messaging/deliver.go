@@ -341,12 +341,13 @@ func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string
 			return err
 		}
 		now := m.asMessage(to, nil)
+		now.WAMID = wamid // Meta took it: a failure reported since is not the send's answer
 		if len(early) > 0 {
 			u := Fold(to, early)
 			if err := r.Outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, u); err != nil {
 				return err
 			}
-			now.Status, now.Error = u.Status, u.Error
+			now.Status, now.Error, now.DeliveredAt, now.ReadAt = u.Status, u.Error, u.DeliveredAt, u.ReadAt
 		}
 		return r.Campaigns.Advanced(ctx, []domain.Message{now})
 	})

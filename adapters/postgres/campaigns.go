@@ -188,32 +188,37 @@ func campaignArgs(c domain.Campaign) ([]any, error) {
 		c.CreatedBy, c.CreatedAt, c.UpdatedAt}, nil
 }
 
-// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
-// audience names (the UNION of its parts, each served by its index: the tags' GIN index,
-// the primary key for ids), with the pending counter in the same statement. A contact
-// already a recipient is kept once.
-func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
-	args := []any{c.WorkspaceID, c.ID, at}
+// audienceContacts is the query of the columns cols of the workspace's ($1) contacts an
+// audience names: the UNION of its parts, each served by its index (the tags' GIN index,
+// the primary key for ids), with its arguments appended to args; "" when it names nobody.
+func audienceContacts(a domain.Audience, cols string, args []any) (string, []any) {
 	var parts []string
-	a := c.Audience
 	if a.All {
-		parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1`)
+		parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1`)
 	} else {
 		if len(a.Tags) > 0 {
 			args = append(args, a.Tags)
-			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
+			parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
 		}
 		if len(a.ContactIDs) > 0 {
 			args = append(args, a.ContactIDs)
-			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
+			parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
 		}
 	}
-	if len(parts) == 0 {
+	return strings.Join(parts, ` UNION `), args
+}
+
+// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
+// audience names (audienceContacts), with the pending counter in the same statement. A contact
+// already a recipient is kept once.
+func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
+	named, args := audienceContacts(c.Audience, "id", []any{c.WorkspaceID, c.ID, at})
+	if named == "" {
 		return 0, nil
 	}
 	var n int
 	err := r.q.QueryRow(ctx, `
-		WITH a AS (`+strings.Join(parts, ` UNION `)+`),
+		WITH a AS (`+named+`),
 		ins AS (
 			INSERT INTO campaign_recipients (workspace_id, campaign_id, contact_id, status, updated_at)
 			SELECT $1, $2, a.id, 'pending', $3 FROM a

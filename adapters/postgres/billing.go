@@ -178,8 +178,8 @@ func (r *BillingRepo) AudiencePhones(ctx context.Context, ws domain.ID, a domain
 
 // Charge implements billing.Ledger in one round trip: the wallets are created when
 // missing and locked (in workspace order) when a charge may cost something; then one
-// statement prices the messages not charged yet with the card in force when Meta reported
-// each, appends them with the balance after each, settles every priced message's
+// statement prices the messages not charged yet (a charge key once, however often the batch
+// names it) with the card in force when Meta reported each, appends them with the balance after each, settles every priced message's
 // reservation and moves the wallets. Under the wallets' locks the "not charged yet" check
 // sees every committed charge; the unique charge key catches the rest (free ones are not
 // locked for).
@@ -206,7 +206,7 @@ func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Ti
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO billing_accounts (workspace_id, mode, currency, updated_at)
-		SELECT DISTINCT ws, 'postpaid', $2, $3 FROM unnest($1::uuid[]) AS ws ON CONFLICT DO NOTHING`, wss, r.currency, at)
+		SELECT DISTINCT ws, 'postpaid', $2::text, $3::timestamptz FROM unnest($1::uuid[]) AS ws ON CONFLICT DO NOTHING`, wss, r.currency, at)
 	if len(locked) > 0 {
 		b.Queue(`SELECT 1 FROM billing_accounts WHERE workspace_id = ANY ($1::uuid[]) ORDER BY workspace_id FOR UPDATE`, locked)
 	}
@@ -218,10 +218,11 @@ func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Ti
 				AS c (workspace_id, id, charge_key, message_id, phone_number_id, campaign_id, market, category, pricing_model,
 					pricing_type, billable, reported_at)),
 		fresh AS (
-			SELECT c.*, a.currency, a.balance_micros, billing_card(c.reported_at) AS card_id,
+			SELECT DISTINCT ON (c.workspace_id, c.charge_key) c.*, a.currency, a.balance_micros, billing_card(c.reported_at) AS card_id,
 				CASE WHEN c.billable THEN coalesce(billing_rate(c.reported_at, c.market, c.category, a.currency), 0) ELSE 0 END AS amount
 			FROM c JOIN billing_accounts a ON a.workspace_id = c.workspace_id
-			WHERE NOT EXISTS (SELECT 1 FROM billing_ledger l WHERE l.workspace_id = c.workspace_id AND l.charge_key = c.charge_key)),
+			WHERE NOT EXISTS (SELECT 1 FROM billing_ledger l WHERE l.workspace_id = c.workspace_id AND l.charge_key = c.charge_key)
+			ORDER BY c.workspace_id, c.charge_key, c.id),
 		ins AS (
 			INSERT INTO billing_ledger (workspace_id, id, kind, amount_micros, balance_after_micros, currency, created_at, charge_key,
 				message_id, phone_number_id, campaign_id, market, category, pricing_model, pricing_type, billable, rate_card_id)

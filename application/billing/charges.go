@@ -20,24 +20,15 @@ func ChargesInTx(l Ledger, now domain.Clock) *Charges {
 	return &Charges{l: l, now: now}
 }
 
-// Priced records each message's charge once (a message reported twice in the batch
-// counts once; the ledger ignores one charged before) and returns what each recorded
-// charge costs.
+// Priced records each message's charge once (the ledger ignores a charge key it has, or
+// that the batch repeats) and returns what each recorded charge costs.
 func (c *Charges) Priced(ctx context.Context, ps []domain.Priced) ([]domain.Spend, error) {
-	seen := make(map[string]bool, len(ps))
-	batch := make([]domain.Priced, 0, len(ps))
-	for _, p := range ps {
-		k := p.WorkspaceID.String() + "/" + p.Pricing.ChargeKey(p.MessageID)
-		if seen[k] {
-			continue
+	for i := range ps {
+		if ps[i].Market == "" && ps[i].Recipient != "" {
+			ps[i].Market = phone.Market(ps[i].Recipient)
 		}
-		seen[k] = true
-		if p.Market == "" && p.Recipient != "" {
-			p.Market = phone.Market(p.Recipient)
-		}
-		batch = append(batch, p)
 	}
-	charged, err := c.l.Charge(ctx, batch, c.now().UTC())
+	charged, err := c.l.Charge(ctx, ps, c.now().UTC())
 	if err != nil {
 		return nil, err
 	}

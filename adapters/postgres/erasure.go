@@ -106,7 +106,7 @@ var erasedTables = []erasedTable{
 	byWorkspace("idempotency_keys", ""),
 	byWorkspace("billing_reservations", ""),
 	byWorkspace("billing_accounts", ""), // one row
-	byWorkspace("phone_numbers", ""), // emptied number by number before, after their unsubscribe
+	byWorkspace("phone_numbers", ""),    // emptied number by number before, after their unsubscribe
 	byWorkspace("invitations", ""),
 	byWorkspace("stream_tickets", ""), // a minute's worth at most: read through its primary key
 	byWorkspace("api_keys", ""),

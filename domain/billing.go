@@ -99,6 +99,14 @@ type Priced struct {
 	At            time.Time // when Meta reported it: the rate card in force then prices it
 }
 
+// Hold is the reservation a queued template send asks of a prepaid wallet: its estimated
+// price, one message of Category (a pricing category) to Market.
+type Hold struct {
+	MessageID ID
+	Market    string
+	Category  string
+}
+
 // Spend is what one recorded charge costs, for the metrics.
 type Spend struct {
 	Category string

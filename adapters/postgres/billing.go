@@ -264,7 +264,7 @@ func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Ti
 // Reserve implements billing.Ledger in one statement: under the wallet's lock, the holds
 // are priced and taken together when the wallet is prepaid and its available balance
 // covers them.
-func (r *BillingRepo) Reserve(ctx context.Context, ws domain.ID, holds []billing.Hold, at time.Time) error {
+func (r *BillingRepo) Reserve(ctx context.Context, ws domain.ID, holds []domain.Hold, at time.Time) error {
 	if len(holds) == 0 {
 		return nil
 	}

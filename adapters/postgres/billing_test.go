@@ -186,7 +186,7 @@ func TestBillingReservationsNeverOverdrawUnderConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			errs[i] = b.inTx(t, func(l *postgres.BillingRepo) error {
-				return l.Reserve(ctx, b.ws, []billing.Hold{{MessageID: ids[i], Market: "US", Category: "marketing"}}, b.at)
+				return l.Reserve(ctx, b.ws, []domain.Hold{{MessageID: ids[i], Market: "US", Category: "marketing"}}, b.at)
 			})
 		}()
 	}
@@ -219,7 +219,7 @@ func TestBillingReservationsNeverOverdrawUnderConcurrency(t *testing.T) {
 	// A batch the balance cannot cover is refused whole; postpaid holds nothing.
 	accepted2 = []domain.ID{domain.NewID(), domain.NewID()}
 	err := b.inTx(t, func(l *postgres.BillingRepo) error {
-		return l.Reserve(ctx, b.ws, []billing.Hold{{MessageID: accepted2[0], Market: "US", Category: "marketing"},
+		return l.Reserve(ctx, b.ws, []domain.Hold{{MessageID: accepted2[0], Market: "US", Category: "marketing"},
 			{MessageID: accepted2[1], Market: "US", Category: "marketing"}}, b.at)
 	})
 	require.True(t, domain.IsKind(err, domain.KindInsufficientBalance), "got %v", err)

@@ -106,13 +106,6 @@ type Ref struct {
 	WorkspaceID, MessageID domain.ID
 }
 
-// Hold is a reservation of a queued template send's estimated price.
-type Hold struct {
-	MessageID domain.ID
-	Market    string
-	Category  string
-}
-
 // Ledger writes the wallet and the ledger in the current transaction. Every write that
 // changes a wallet locks its row first, so the balance and the reservations move in one
 // order whatever runs at once.
@@ -132,7 +125,7 @@ type Ledger interface {
 	// Reserve holds the estimated price of each send in a prepaid wallet, all or none:
 	// KindInsufficientBalance when the available balance cannot cover them. Postpaid
 	// wallets hold nothing.
-	Reserve(ctx context.Context, ws domain.ID, holds []Hold, at time.Time) error
+	Reserve(ctx context.Context, ws domain.ID, holds []domain.Hold, at time.Time) error
 	// Release gives back the reservations of messages that will not be charged.
 	Release(ctx context.Context, ms []Ref) error
 }

@@ -157,6 +157,14 @@ type Jobs interface {
 	EnqueueSends(ctx context.Context, workspaceID domain.ID, messageIDs []domain.ID, priority int) error
 }
 
+// Wallet holds the estimated price of a batch's messages in a prepaid workspace (billing's
+// ledger), in the batch's transaction.
+type Wallet interface {
+	// Reserve holds the prices of holds, all or none: KindInsufficientBalance when the
+	// available balance cannot cover them. A postpaid workspace holds nothing.
+	Reserve(ctx context.Context, ws domain.ID, holds []domain.Hold, at time.Time) error
+}
+
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Campaigns Writer
@@ -165,6 +173,8 @@ type Repos struct {
 	Outbox    Outbox
 	Jobs      Jobs
 	Events    events.Log
+	// Wallet may be nil (a test without billing).
+	Wallet Wallet
 }
 
 // TxRunner runs fn in one transaction.

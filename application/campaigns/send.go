@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/phone"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -108,7 +109,7 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 				skipped = append(skipped, Skipped{ContactID: cand.ContactID, Reason: reason})
 				continue
 			}
-			sends = append(sends, send{contactID: cand.ContactID, content: content(cp.Template, bound)})
+			sends = append(sends, send{contactID: cand.ContactID, content: content(cp.Template, bound), market: phone.Market(cand.Contact.Phone)})
 		}
 		if len(sends) > 0 {
 			granted, reset, err := s.d.Quota.TakeUpTo(ctx, messaging.QuotaKey(ws), perMinute, perMinute*QuotaLeftToAPI/100, len(sends))
@@ -137,6 +138,11 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 		}
 		return nil
 	})
+	if domain.IsKind(err, domain.KindInsufficientBalance) {
+		// The batch was rolled back whole; the campaign waits, paused, for credit.
+		err = s.stop(ctx, Ref{WorkspaceID: ws, ID: id}, domain.PauseInsufficientBalance, s.now().UTC())
+		return Step{Done: true, Reason: "insufficient balance"}, err
+	}
 	return step, err
 }
 
@@ -144,6 +150,7 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 type send struct {
 	contactID domain.ID
 	content   []byte
+	market    string // the contact's market, which its held price is estimated for
 }
 
 // decide is a candidate's fate: a skip reason, or the template's components bound to its
@@ -199,7 +206,19 @@ func queue(ctx context.Context, r Repos, cp domain.Campaign, number domain.Phone
 	if err := r.Outbox.QueueAll(ctx, ms, evs); err != nil {
 		return nil, err
 	}
-	return queued, r.Jobs.EnqueueSends(ctx, cp.WorkspaceID, ids, SendPriority)
+	if err := r.Jobs.EnqueueSends(ctx, cp.WorkspaceID, ids, SendPriority); err != nil {
+		return nil, err
+	}
+	if r.Wallet == nil {
+		return queued, nil
+	}
+	// A prepaid wallet holds the batch's price, all or none (last: its lock is held to the
+	// commit); when it cannot, nothing of the batch is queued and the campaign pauses.
+	holds := make([]domain.Hold, len(sends))
+	for i, sd := range sends {
+		holds[i] = domain.Hold{MessageID: ids[i], Market: sd.market, Category: domain.PricingCategory(tmpl.Category)}
+	}
+	return queued, r.Wallet.Reserve(ctx, cp.WorkspaceID, holds, now)
 }
 
 // complete ends a running campaign none of whose recipients is left to take, once none is

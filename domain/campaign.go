@@ -295,6 +295,11 @@ type Campaign struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Stats      CampaignStats
+
+	// Split (launch's split:true) sends what fits in the number's messaging limit and the
+	// rest as the limit frees; without it a launch that does not fit is refused, and a run
+	// that meets the limit pauses (PauseCapacity).
+	Split bool
 }
 
 // CampaignStats are a campaign's recipients by where they stand. Sent, Delivered and
@@ -344,6 +349,7 @@ type Recipient struct {
 	CampaignID    ID
 	ContactID     ID
 	Phone         string // the contact's phone now ("" when deleted or known only by BSUID)
+	Name          string // the contact's name now
 	Status        RecipientStatus
 	Reason        string // why it was skipped
 	MessageID     *ID

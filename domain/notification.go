@@ -138,6 +138,7 @@ type NumberUpdate struct {
 	MessagingLimitTier string
 	NameStatus         string
 	VerifiedName       string
+	QualityRating      string
 }
 
 // OutboundMessage is a message on its way to WhatsApp.

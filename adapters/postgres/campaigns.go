@@ -55,7 +55,7 @@ func randomShard() int { return rand.IntN(countShards) }
 // campaignColumns read a campaign with its counts (a JSON object of status: sum).
 const campaignColumns = `c.workspace_id, c.id, c.name, c.phone_number_id, c.template_name, c.template_language,
 	c.template_components, c.audience, c.status, coalesce(c.pause_reason, ''), c.scheduled_at, c.started_at,
-	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at,
+	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at, c.split,
 	(SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
 		SELECT status, sum(n) AS n FROM campaign_counts k WHERE k.workspace_id = c.workspace_id AND k.campaign_id = c.id
 		GROUP BY status) k)`
@@ -75,7 +75,7 @@ func scanCampaign(row pgx.CollectableRow) (domain.Campaign, error) {
 	var comps, aud, counts []byte
 	var status, reason string
 	err := row.Scan(&c.WorkspaceID, &c.ID, &c.Name, &c.PhoneNumberID, &c.Template.Name, &c.Template.Language, &comps, &aud,
-		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &counts)
+		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.Split, &counts)
 	if err != nil {
 		return c, err
 	}
@@ -146,8 +146,8 @@ func (r *CampaignRepo) Insert(ctx context.Context, c domain.Campaign) error {
 	}
 	_, err = r.q.Exec(ctx, `
 		INSERT INTO campaigns (workspace_id, id, name, phone_number_id, template_name, template_language, template_components,
-			audience, status, pause_reason, scheduled_at, started_at, completed_at, snapshot_at, created_by, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, args...)
+			audience, status, pause_reason, scheduled_at, started_at, completed_at, snapshot_at, created_by, created_at, updated_at, split)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, append(args, c.Split)...)
 	return err
 }
 
@@ -161,8 +161,8 @@ func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
 	tag, err := r.q.Exec(ctx, `
 		UPDATE campaigns SET name = $3, phone_number_id = $4, template_name = $5, template_language = $6,
 			template_components = $7, audience = $8, status = $9, pause_reason = $10, scheduled_at = $11, started_at = $12,
-			completed_at = $13, snapshot_at = $14, updated_at = $15
-		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt)...)
+			completed_at = $13, snapshot_at = $14, updated_at = $15, split = $16
+		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt, c.Split)...)
 	if err == nil && tag.RowsAffected() == 0 {
 		return domain.NotFound("campaign")
 	}
@@ -453,7 +453,7 @@ func errorColumnsCode(e *domain.MessageError) *int {
 	return code
 }
 
-// Recipients implements campaigns.Store: with the contact's phone as it is now.
+// Recipients implements campaigns.Store: with the contact's phone and name as they are now.
 func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID, f campaigns.RecipientFilter, n int) ([]domain.Recipient, error) {
 	w := &where{}
 	w.add("r.workspace_id = $?", ws)
@@ -463,7 +463,7 @@ func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID,
 	}
 	w.cursor("r.contact_id < $?", f.Cursor)
 	rows, err := r.q.Query(ctx, `
-		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), r.status, coalesce(r.reason, ''), r.message_id,
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), coalesce(c.name, ''), r.status, coalesce(r.reason, ''), r.message_id,
 			r.error_code, coalesce(r.error_title, ''), r.attempts, r.next_attempt_at, r.updated_at
 		FROM campaign_recipients r LEFT JOIN contacts c ON c.workspace_id = r.workspace_id AND c.id = r.contact_id
 		WHERE `+w.sql()+` ORDER BY r.contact_id DESC LIMIT `+w.next(), append(w.args, n)...)
@@ -474,7 +474,7 @@ func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID,
 		var rc domain.Recipient
 		var status, title string
 		var code *int
-		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &status, &rc.Reason, &rc.MessageID,
+		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &rc.Name, &status, &rc.Reason, &rc.MessageID,
 			&code, &title, &rc.Attempts, &rc.NextAttemptAt, &rc.UpdatedAt)
 		rc.Status = domain.RecipientStatus(status)
 		if code != nil || title != "" {

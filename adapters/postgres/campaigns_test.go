@@ -28,6 +28,7 @@ var (
 	_ campaigns.Batches  = (*postgres.CampaignRepo)(nil)
 	_ campaigns.Progress = (*postgres.CampaignRepo)(nil)
 	_ campaigns.Outbox   = (*postgres.MessageRepo)(nil)
+	_ campaigns.Importer = (*postgres.ContactRepo)(nil)
 	_ campaigns.TxRunner = (*postgres.TxRunner[campaigns.Repos])(nil)
 )
 
@@ -57,8 +58,8 @@ func (b *campaignBundle) tx() *postgres.TxRunner[campaigns.Repos] {
 		if b.jobs != nil {
 			jobs = b.jobs(tx)
 		}
-		return campaigns.Repos{Campaigns: repo, Batches: repo, Progress: repo, Outbox: postgres.NewMessageRepo(tx),
-			Jobs: jobs, Events: postgres.NewEventLog(tx)}
+		return campaigns.Repos{Campaigns: repo, Contacts: postgres.NewContactRepo(tx), Batches: repo, Progress: repo,
+			Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: postgres.NewEventLog(tx), Reach: repo}
 	})
 }
 

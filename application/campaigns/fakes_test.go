@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/campaigns"
+	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -31,7 +32,9 @@ type memory struct {
 	failQueue error
 	optedOut  map[[2]domain.ID]bool // campaign, contact: marked by OptedOut
 	optOuts   map[domain.ID]int     // campaign -> opt-outs counted
+	reached   int                   // Reached calls
 	txs       int
+	slots     int // ReserveImport's free slots (taken ones are given back)
 }
 
 type campaignJob struct{ ws, id domain.ID }
@@ -40,13 +43,13 @@ func newMemory() *memory {
 	return &memory{campaigns: map[domain.ID]domain.Campaign{}, recipients: map[domain.ID]map[domain.ID]domain.Recipient{},
 		contacts: map[domain.ID]domain.Contact{}, history: map[domain.ID][]time.Time{}, msgJobs: map[domain.ID]int{},
 		optedOut: map[[2]domain.ID]bool{}, optOuts: map[domain.ID]int{},
-		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}}
+		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}, slots: 2}
 }
 
 // clone copies what a transaction may change.
 func (m *memory) clone() *memory {
 	c := &memory{}
-	c.campaigns = maps.Clone(m.campaigns)
+	c.campaigns, c.contacts = maps.Clone(m.campaigns), maps.Clone(m.contacts)
 	c.recipients = map[domain.ID]map[domain.ID]domain.Recipient{}
 	for k, v := range m.recipients {
 		c.recipients[k] = maps.Clone(v)
@@ -62,10 +65,10 @@ func (m *memory) InTx(ctx context.Context, fn func(ctx context.Context, r campai
 	defer m.mu.Unlock()
 	m.txs++
 	snap := m.clone()
-	err := fn(ctx, campaigns.Repos{Campaigns: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m})
+	err := fn(ctx, campaigns.Repos{Campaigns: m, Contacts: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m, Reach: m})
 	if err != nil {
-		m.campaigns, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
-			snap.campaigns, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs
+		m.campaigns, m.contacts, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
+			snap.campaigns, snap.contacts, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs
 	}
 	return err
 }
@@ -234,6 +237,72 @@ func names(a domain.Audience, ct domain.Contact) bool {
 		}
 	}
 	return false
+}
+
+// Importer and ImportSlots.
+
+// ImportRecipients reads every row, then locks, then writes: a phone's last row wins, a
+// new phone creates a contact, a known one gets the row's name and attributes.
+func (m *memory) ImportRecipients(ctx context.Context, ws, id domain.ID, rows contacts.ImportRows, now time.Time,
+	lock func(context.Context) error) (n contacts.ImportCounts, added int, err error) {
+	last := map[string]contacts.ImportRow{}
+	var phones []string
+	copied := 0
+	for rows.Next() {
+		r := rows.Row()
+		if _, ok := last[r.Phone]; !ok {
+			phones = append(phones, r.Phone)
+		}
+		last[r.Phone] = r
+		copied++
+	}
+	if err := rows.Err(); err != nil {
+		return n, 0, err
+	}
+	if err := lock(ctx); err != nil {
+		return n, 0, err
+	}
+	n.Duplicates = copied - len(phones)
+	if m.recipients[id] == nil {
+		m.recipients[id] = map[domain.ID]domain.Recipient{}
+	}
+	for _, phone := range phones {
+		r := last[phone]
+		ct, found := domain.Contact{}, false
+		for _, c := range m.contacts {
+			if c.WorkspaceID == ws && c.Phone == phone {
+				ct, found = c, true
+			}
+		}
+		switch {
+		case !found:
+			ct = domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: phone, WaID: phone[1:], Name: r.Name,
+				Attributes: r.Attributes, CreatedAt: now, UpdatedAt: now}
+			n.Created++
+		case r.Name != "" && r.Name != ct.Name:
+			ct.Name, ct.UpdatedAt = r.Name, now
+			n.Updated++
+		default:
+			n.Unchanged++
+		}
+		m.contacts[ct.ID] = ct
+		if _, ok := m.recipients[id][ct.ID]; !ok {
+			m.recipients[id][ct.ID] = domain.Recipient{WorkspaceID: ws, CampaignID: id, ContactID: ct.ID,
+				Status: domain.RecipientPending, UpdatedAt: now}
+			added++
+		}
+	}
+	return n, added, nil
+}
+
+func (m *memory) ReserveImport() (func(), error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.slots == 0 {
+		return nil, domain.Errorf(domain.KindRateLimited, "other imports are running")
+	}
+	m.slots--
+	return func() { m.mu.Lock(); m.slots++; m.mu.Unlock() }, nil
 }
 
 // Batches.

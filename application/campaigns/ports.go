@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -165,14 +166,46 @@ type Wallet interface {
 	Reserve(ctx context.Context, ws domain.ID, holds []domain.Hold, at time.Time) error
 }
 
+// Importer writes an uploaded recipient list in the current transaction: its rows into
+// the workspace's contacts as contacts.Store.Import does, and each accepted row's contact
+// into the campaign's pending recipients, once, with the pending counter. It reads every
+// row first, then calls lock (which locks the campaign and checks it may still gain
+// recipients) and writes only if lock returns nil: a slow upload never holds the
+// campaign's lock. added counts the recipients the campaign gained. It returns rows.Err()
+// when that stopped the rows.
+type Importer interface {
+	ImportRecipients(ctx context.Context, workspaceID, campaignID domain.ID, rows contacts.ImportRows, now time.Time,
+		lock func(context.Context) error) (n contacts.ImportCounts, added int, err error)
+}
+
+// ImportSlots bounds the CSV uploads the process writes at once (contacts.Service): a
+// recipient upload takes one of the contact imports' slots.
+type ImportSlots interface {
+	ReserveImport() (release func(), err error)
+}
+
+// Reach reads, in the current transaction, what a number's campaigns share: its
+// throughput between the running ones, its messaging limit with every template send.
+type Reach interface {
+	// RunningOn counts the workspace's running campaigns that send from the number.
+	RunningOn(ctx context.Context, workspaceID domain.ID, phoneNumberID string) (int, error)
+	// Reached counts the distinct contacts the number sent a template to (not failed) since
+	// then: the business-initiated unique contacts Meta's messaging limit counts. It locks
+	// the number's count until the transaction ends, so concurrent batches of its campaigns
+	// take from what is left in turn.
+	Reached(ctx context.Context, workspaceID domain.ID, phoneNumberID string, since time.Time) (int, error)
+}
+
 // Repos is what a transaction offers these use cases.
 type Repos struct {
 	Campaigns Writer
+	Contacts  Importer
 	Batches   Batches
 	Progress  Progress
 	Outbox    Outbox
 	Jobs      Jobs
 	Events    events.Log
+	Reach     Reach
 	// Wallet may be nil (a test without billing).
 	Wallet Wallet
 }

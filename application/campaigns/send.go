@@ -43,11 +43,14 @@ type Step struct {
 }
 
 // SendBatch queues the next batch of a running campaign (the send job's use case). In one
-// transaction, under the campaign's lock, it takes up to one second's worth of pending
-// recipients without a message, decides for each (skipped with a reason, or a message with
-// the contact's parameters bound), takes the messages from the plan's quota, queues them
-// (rows, events and send jobs) and gives each recipient its message. When no recipient is
-// left to take and none is in flight, the campaign completes.
+// transaction, under the campaign's lock, it takes up to its share of one second of the
+// number's throughput (shared by the number's running campaigns) of pending recipients
+// without a message, within what is left of the number's messaging limit, decides for each
+// (skipped with a reason, or a message with the contact's parameters bound), takes the
+// messages from the plan's quota, queues them (rows, events and send jobs) and gives each
+// recipient its message. When no recipient is left to take and none is in flight, the
+// campaign completes. A number rated RED pauses the campaign (quality_low); a reached
+// limit pauses it (capacity), or makes a split campaign wait.
 func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error) {
 	cur, err := s.d.Store.Get(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {
@@ -86,17 +89,29 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 			return nil
 		}
 		now := s.now().UTC()
+		if domain.QualityLow(number.QualityRating) {
+			step.Done, step.Reason = true, "paused: the number's quality is RED"
+			return pause(ctx, r, cp, domain.PauseQualityLow, now)
+		}
+		size, err := batchSize(ctx, r, cp, number, now)
+		if err != nil {
+			return err
+		}
 		var since *time.Time
 		if marketing {
 			t := now.Add(-7 * 24 * time.Hour) // the longest cap's window
 			since = &t
 		}
-		batch, err := r.Batches.Next(ctx, ws, id, messaging.Throughput(number), since)
+		// With the limit reached, one candidate tells a campaign that waits from one that is done.
+		batch, err := r.Batches.Next(ctx, ws, id, max(size, 1), since)
 		if err != nil {
 			return err
 		}
 		if len(batch.Candidates) == 0 {
 			return s.complete(ctx, r, cp, now, &step)
+		}
+		if size == 0 {
+			return s.limitReached(ctx, r, cp, now, &step)
 		}
 		var sends []send
 		var skipped []Skipped
@@ -285,14 +300,16 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 }
 
 // startDue starts a scheduled campaign whose time has come. One whose template can no
-// longer be sent pauses (template_paused); one whose number is not connected stays
-// scheduled and is tried again at the next tick.
+// longer be sent pauses (template_paused), and so does one without split whose audience
+// does not fit in the number's messaging limit (capacity); one whose number is not
+// connected stays scheduled and is tried again at the next tick.
 func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 	cur, err := s.d.Store.Get(ctx, ref.WorkspaceID, ref.ID)
 	if err != nil {
 		return false, err
 	}
-	_, _, unsendable := s.sendable(ctx, cur)
+	checked := s.now().UTC()
+	number, _, unsendable := s.sendable(ctx, cur)
 	if domain.IsKind(unsendable, domain.KindNotConnected) {
 		return false, nil
 	}
@@ -312,16 +329,16 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 			return nil // moved, or rescheduled, since it was found
 		}
 		if unsendable != nil {
-			cp.Status, cp.PauseReason, cp.UpdatedAt = domain.CampaignPaused, domain.PauseTemplatePaused, now
-			if err := r.Campaigns.Update(ctx, cp); err != nil {
-				return err
-			}
-			return r.Events.Append(ctx, domain.Occurred(system, now, domain.CampaignMoved{CampaignID: cp.ID,
-				Action: domain.CampaignPause, Status: cp.Status, Reason: cp.PauseReason}))
+			return pause(ctx, r, cp, domain.PauseTemplatePaused, now)
 		}
-		_, err = s.start(ctx, r, system, cp, domain.CampaignLaunch, now)
+		_, err = s.start(ctx, r, system, cp, number, domain.CampaignLaunch, now)
 		started = err == nil
 		return err
 	})
+	if domain.IsKind(err, domain.KindCapacityExceeded) {
+		// Launched without split, its audience does not fit in the number's messaging limit:
+		// it waits for a person (its audience is taken when it is resumed).
+		return false, s.stop(ctx, ref, domain.PauseCapacity, checked)
+	}
 	return started, err
 }

@@ -548,7 +548,8 @@ func (p *run) account(ctx context.Context, ch *domain.Change) error {
 		a = &domain.AccountUpdate{}
 	}
 	if u := a.Number; u != nil {
-		nc := NumberChange{MessagingLimitTier: u.MessagingLimitTier, NameStatus: u.NameStatus, VerifiedName: u.VerifiedName}
+		nc := NumberChange{MessagingLimitTier: u.MessagingLimitTier, NameStatus: u.NameStatus, VerifiedName: u.VerifiedName,
+			QualityRating: u.QualityRating}
 		if err := p.numberByDisplay(ctx, nums, u.DisplayPhoneNumber, nc); err != nil {
 			return err
 		}

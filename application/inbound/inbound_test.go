@@ -568,6 +568,18 @@ func TestAccountEvents(t *testing.T) {
 	require.Equal(t, 1, b.metrics.unrouted["number"])
 }
 
+// An older FLAGGED quality event stores the number's quality as RED, where campaigns read
+// it.
+func TestFlaggedNumberIsRed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	flagged := accountNews(1768006500, domain.AccountUpdate{Field: "phone_number_quality_update", Event: "FLAGGED",
+		Payload: json.RawMessage(`{"display_phone_number":"15550783881","event":"FLAGGED"}`),
+		Number:  &domain.NumberUpdate{DisplayPhoneNumber: "15550783881", QualityRating: "RED"}})
+	require.NoError(t, b.svc.Process(context.Background(), flagged))
+	require.Contains(t, b.mem.NumberChanges[b.number], inbound.NumberChange{QualityRating: "RED"})
+}
+
 func TestUserPreferences(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -249,6 +249,19 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	case "POST quality":
+		var body struct {
+			PhoneNumberID string `json:"phone_number_id"`
+			NumberQuality
+		}
+		if !devDecode(w, r, &body) {
+			return
+		}
+		if err := s.SetNumberQuality(body.PhoneNumberID, body.NumberQuality); err != nil {
+			devError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 	case "POST templates":
 		var body struct {
 			WABAID string `json:"waba_id"`

@@ -348,6 +348,19 @@ func TestFullFlow(t *testing.T) {
 	require.Equal(t, "TIER_250", info.MessagingLimitTier())
 	require.Equal(t, "LIVE", info.AccountMode)
 
+	// Meta's quality system lowers the rating and raises the tier (developer endpoint).
+	require.Equal(t, http.StatusOK, b.dev(t, http.MethodPost, "/_sandbox/quality",
+		map[string]string{"phone_number_id": acct.PhoneNumberID, "quality_rating": "red", "messaging_limit_tier": "TIER_2K"}, nil))
+	require.Equal(t, http.StatusBadRequest, b.dev(t, http.MethodPost, "/_sandbox/quality",
+		map[string]string{"phone_number_id": acct.PhoneNumberID, "quality_rating": "PURPLE"}, nil))
+	require.Equal(t, http.StatusNotFound, b.dev(t, http.MethodPost, "/_sandbox/quality",
+		map[string]string{"phone_number_id": "404", "quality_rating": "RED"}, nil))
+	info, err = b.client.GetPhoneNumber(b.ctx, token, acct.PhoneNumberID)
+	require.NoError(t, err)
+	require.Equal(t, "RED", info.QualityRating)
+	require.Equal(t, "TIER_2K", info.MessagingLimitTier())
+	require.NoError(t, b.sb.SetNumberQuality(acct.PhoneNumberID, sandbox.NumberQuality{QualityRating: "GREEN"}))
+
 	// The customer writes first (developer endpoint), which opens the 24 h window.
 	var in struct {
 		ID string `json:"id"`

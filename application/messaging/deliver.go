@@ -158,13 +158,13 @@ type ResultsTx interface {
 
 // Dispatcher delivers queued messages to Meta (the send worker's use case).
 type Dispatcher struct {
-	outbox    Outbox
-	graph     Graph
-	vault     Vault
-	pacer     Pacer
-	log       *slog.Logger
-	now       func() time.Time
-	results   ResultsTx
+	outbox  Outbox
+	graph   Graph
+	vault   Vault
+	pacer   Pacer
+	log     *slog.Logger
+	now     func() time.Time
+	results ResultsTx
 }
 
 // NewDispatcher returns the delivery use case.

@@ -405,7 +405,9 @@ func TestCampaignPausedWhenMetaPausesItsTemplate(t *testing.T) {
 	body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"time":%d,"changes":[{"value":{
 		"event":"PAUSED","message_template_id":987654321,"message_template_name":"welcome_named","message_template_language":"en_US",
 		"reason":"LOW_QUALITY","message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`,
-		e.acct.WABAID, time.Now().Add(2*time.Second).Unix())) // after the fixture's status time, which is now
+		// Well after the fixture's status time (now), and after any template sync a loaded
+		// machine runs late: an older report would be ignored as stale.
+		e.acct.WABAID, time.Now().Add(10*time.Minute).Unix()))
 	res := a.Do(t, "POST", "/webhooks/meta", "", body, "X-Hub-Signature-256", sign(body))
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
 	paused := e.waitStatus(t, id, "paused")

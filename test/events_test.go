@@ -362,9 +362,13 @@ func requireRecorded(t *testing.T, a *App, kind domain.EventKind, p eventPath) {
 			before, string(kind), wsID) > 0
 	}, string(kind)+" by "+p.name+" should be in the event log")
 
+	// The audit entries of the new events: an entry is stamped with its event's time, which
+	// for a template sync is when it read Meta's list, possibly a little before since.
 	audited := kind != domain.EventMessageReceived && kind != domain.EventMessageStatusChanged
-	audits := count(`SELECT count(*) FROM audit_logs WHERE created_at >= $1 AND action = $2 AND workspace_id IS NOT DISTINCT FROM $3::uuid`,
-		since, string(kind), wsID)
+	audits := count(`SELECT count(*) FROM audit_logs a WHERE a.created_at >= $1::timestamptz - interval '1 minute' AND a.action = $2
+			AND a.workspace_id IS NOT DISTINCT FROM $3::uuid
+			AND a.resource_id IN (SELECT e.resource_id FROM events e WHERE e.id > $4 AND e.kind = $2)`,
+		since, string(kind), wsID, before)
 	require.Equal(t, audited, audits > 0, "%s by %s: audit entries %d", kind, p.name, audits)
 
 	feed := strings.HasPrefix(string(kind), "message.") ||

@@ -35,6 +35,11 @@ type memory struct {
 	reached   int                   // Reached calls
 	txs       int
 	slots     int // ReserveImport's free slots (taken ones are given back)
+	// What recipients keep besides domain.Recipient, by campaign and contact: when their
+	// first message was queued, and when Meta delivered one.
+	firstAttempt map[[2]domain.ID]time.Time
+	deliveredAt  map[[2]domain.ID]time.Time
+	retryDays    int // every workspace's campaign_retry_days
 }
 
 type campaignJob struct{ ws, id domain.ID }
@@ -43,7 +48,9 @@ func newMemory() *memory {
 	return &memory{campaigns: map[domain.ID]domain.Campaign{}, recipients: map[domain.ID]map[domain.ID]domain.Recipient{},
 		contacts: map[domain.ID]domain.Contact{}, history: map[domain.ID][]time.Time{}, msgJobs: map[domain.ID]int{},
 		optedOut: map[[2]domain.ID]bool{}, optOuts: map[domain.ID]int{},
-		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}, slots: 2}
+		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}, slots: 2,
+		firstAttempt: map[[2]domain.ID]time.Time{}, deliveredAt: map[[2]domain.ID]time.Time{},
+		retryDays: domain.DefaultCampaignRetryDays}
 }
 
 // clone copies what a transaction may change.
@@ -56,6 +63,7 @@ func (m *memory) clone() *memory {
 	}
 	c.messages, c.events, c.sendJobs = slices.Clone(m.messages), slices.Clone(m.events), slices.Clone(m.sendJobs)
 	c.msgJobs = maps.Clone(m.msgJobs)
+	c.firstAttempt, c.deliveredAt = maps.Clone(m.firstAttempt), maps.Clone(m.deliveredAt)
 	return c
 }
 
@@ -69,6 +77,7 @@ func (m *memory) InTx(ctx context.Context, fn func(ctx context.Context, r campai
 	if err != nil {
 		m.campaigns, m.contacts, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
 			snap.campaigns, snap.contacts, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs
+		m.firstAttempt, m.deliveredAt = snap.firstAttempt, snap.deliveredAt
 	}
 	return err
 }
@@ -307,14 +316,21 @@ func (m *memory) ReserveImport() (func(), error) {
 
 // Batches.
 
-func (m *memory) Next(_ context.Context, ws, id domain.ID, n int, since *time.Time) (campaigns.Batch, error) {
-	var ids []domain.ID
+func (m *memory) Next(_ context.Context, ws, id domain.ID, n int, now time.Time, since *time.Time) (campaigns.Batch, error) {
+	var due, pending []domain.ID
 	for cid, r := range m.recipients[id] {
-		if r.Status == domain.RecipientPending && r.MessageID == nil {
-			ids = append(ids, cid)
+		switch {
+		case r.Status == domain.RecipientRetryScheduled && !r.NextAttemptAt.After(now):
+			due = append(due, cid)
+		case r.Status == domain.RecipientPending && r.MessageID == nil:
+			pending = append(pending, cid)
 		}
 	}
-	slices.SortFunc(ids, compareIDs)
+	slices.SortFunc(due, func(a, b domain.ID) int {
+		return m.recipients[id][a].NextAttemptAt.Compare(*m.recipients[id][b].NextAttemptAt)
+	})
+	slices.SortFunc(pending, compareIDs)
+	ids := append(due, pending...)
 	ids = ids[:min(n, len(ids))]
 	var b campaigns.Batch
 	for _, cid := range ids {
@@ -338,23 +354,31 @@ func (m *memory) Next(_ context.Context, ws, id domain.ID, n int, since *time.Ti
 	return b, nil
 }
 
+// batchable: a batch may take a recipient pending without a message or waiting for a retry.
+func batchable(r domain.Recipient) bool {
+	return r.Status == domain.RecipientPending && r.MessageID == nil || r.Status == domain.RecipientRetryScheduled
+}
+
 func (m *memory) Record(_ context.Context, ws, id domain.ID, queued []campaigns.Queued, skipped []campaigns.Skipped, at time.Time) error {
 	rs := m.recipients[id]
 	for _, q := range queued {
 		r := rs[q.ContactID]
-		if r.Status != domain.RecipientPending || r.MessageID != nil {
+		if !batchable(r) {
 			return errors.New("queued a recipient that was not pending without a message")
 		}
 		mid := q.MessageID
-		r.MessageID, r.Attempts, r.UpdatedAt = &mid, r.Attempts+1, at
+		r.Status, r.MessageID, r.Attempts, r.NextAttemptAt, r.UpdatedAt = domain.RecipientPending, &mid, r.Attempts+1, nil, at
 		rs[q.ContactID] = r
+		if _, ok := m.firstAttempt[[2]domain.ID{id, q.ContactID}]; !ok {
+			m.firstAttempt[[2]domain.ID{id, q.ContactID}] = at
+		}
 	}
 	for _, s := range skipped {
 		r := rs[s.ContactID]
-		if r.Status != domain.RecipientPending || r.MessageID != nil {
+		if !batchable(r) {
 			return errors.New("skipped a recipient that was not pending without a message")
 		}
-		r.Status, r.Reason, r.UpdatedAt = domain.RecipientSkipped, s.Reason, at
+		r.Status, r.Reason, r.NextAttemptAt, r.UpdatedAt = domain.RecipientSkipped, s.Reason, nil, at
 		rs[s.ContactID] = r
 	}
 	return nil
@@ -363,8 +387,8 @@ func (m *memory) Record(_ context.Context, ws, id domain.ID, queued []campaigns.
 func (m *memory) SkipPending(_ context.Context, ws, id domain.ID, reason string, at time.Time) (int, error) {
 	n := 0
 	for cid, r := range m.recipients[id] {
-		if r.Status == domain.RecipientPending && r.MessageID == nil {
-			r.Status, r.Reason, r.UpdatedAt = domain.RecipientSkipped, reason, at
+		if batchable(r) {
+			r.Status, r.Reason, r.NextAttemptAt, r.UpdatedAt = domain.RecipientSkipped, reason, nil, at
 			m.recipients[id][cid] = r
 			n++
 		}
@@ -393,7 +417,26 @@ func (m *memory) Track(_ context.Context, ms []domain.Message) ([]campaigns.Trac
 			continue
 		}
 		out = append(out, campaigns.Tracked{WorkspaceID: r.WorkspaceID, CampaignID: r.CampaignID, ContactID: r.ContactID,
-			MessageID: msg.ID, Status: r.Status})
+			MessageID: msg.ID, Status: r.Status, Attempts: r.Attempts, FirstAttemptAt: m.firstAttempt[[2]domain.ID{r.CampaignID, r.ContactID}],
+			RetryDays: m.retryDays})
+	}
+	return out, nil
+}
+
+func (m *memory) Replied(_ context.Context, replies []campaigns.Reply, window time.Duration) ([]campaigns.Tracked, error) {
+	var out []campaigns.Tracked
+	for cid, rs := range m.recipients {
+		for _, r := range rs {
+			if r.Status != domain.RecipientDelivered && r.Status != domain.RecipientRead {
+				continue
+			}
+			at := m.deliveredAt[[2]domain.ID{cid, r.ContactID}]
+			if slices.ContainsFunc(replies, func(rp campaigns.Reply) bool {
+				return rp.WorkspaceID == r.WorkspaceID && rp.ContactID == r.ContactID && !rp.At.Before(at) && !rp.At.After(at.Add(window))
+			}) {
+				out = append(out, campaigns.Tracked{WorkspaceID: r.WorkspaceID, CampaignID: cid, ContactID: r.ContactID, Status: r.Status})
+			}
+		}
 	}
 	return out, nil
 }
@@ -404,9 +447,19 @@ func (m *memory) Advance(_ context.Context, changes []campaigns.Change, at time.
 		if r.Status != ch.From {
 			continue
 		}
-		r.Status, r.UpdatedAt = ch.To, at
-		if ch.To == domain.RecipientFailed {
+		r.Status, r.NextAttemptAt, r.UpdatedAt = ch.To, ch.NextAttemptAt, at
+		switch {
+		case ch.To == domain.RecipientFailed || ch.To == domain.RecipientRetryScheduled:
 			r.Error = ch.Error
+		case ch.From == domain.RecipientPending:
+			r.Error = nil
+		}
+		if ch.To == domain.RecipientRetryScheduled {
+			r.MessageID = nil
+		}
+		k := [2]domain.ID{ch.CampaignID, ch.ContactID}
+		if _, ok := m.deliveredAt[k]; !ok && ch.DeliveredAt != nil {
+			m.deliveredAt[k] = *ch.DeliveredAt
 		}
 		m.recipients[ch.CampaignID][ch.ContactID] = r
 	}

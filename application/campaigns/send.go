@@ -19,7 +19,7 @@ const (
 	// between batches instead of holding it.
 	BatchInterval = time.Second
 	// InFlightWait is how long the job waits, once every recipient has a message, for the
-	// last ones to be sent before it looks again.
+	// last ones to be sent, or for the retries to come due, before it looks again.
 	InFlightWait = 2 * time.Second
 	// BlockedWait is how long the job waits when the campaign cannot send for a reason
 	// that is not its own (the number disconnected, the template no longer approved);
@@ -44,13 +44,14 @@ type Step struct {
 
 // SendBatch queues the next batch of a running campaign (the send job's use case). In one
 // transaction, under the campaign's lock, it takes up to its share of one second of the
-// number's throughput (shared by the number's running campaigns) of pending recipients
-// without a message, within what is left of the number's messaging limit, decides for each
-// (skipped with a reason, or a message with the contact's parameters bound), takes the
-// messages from the plan's quota, queues them (rows, events and send jobs) and gives each
-// recipient its message. When no recipient is left to take and none is in flight, the
-// campaign completes. A number rated RED pauses the campaign (quality_low); a reached
-// limit pauses it (capacity), or makes a split campaign wait.
+// number's throughput (shared by the number's running campaigns) of recipients whose retry
+// is due or pending without a message, within what is left of the number's messaging
+// limit, decides for each (skipped with a reason, or a message with the contact's
+// parameters bound), takes the messages from the plan's quota, queues them (rows, events
+// and send jobs) and gives each recipient its message. When no recipient is left to take
+// and none is in flight or waiting for a retry, the campaign completes. A number rated RED
+// pauses the campaign (quality_low); a reached limit pauses it (capacity), or makes a
+// split campaign wait.
 func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error) {
 	cur, err := s.d.Store.Get(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {
@@ -103,7 +104,7 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 			since = &t
 		}
 		// With the limit reached, one candidate tells a campaign that waits from one that is done.
-		batch, err := r.Batches.Next(ctx, ws, id, max(size, 1), since)
+		batch, err := r.Batches.Next(ctx, ws, id, max(size, 1), now, since)
 		if err != nil {
 			return err
 		}
@@ -237,7 +238,9 @@ func queue(ctx context.Context, r Repos, cp domain.Campaign, number domain.Phone
 }
 
 // complete ends a running campaign none of whose recipients is left to take, once none is
-// in flight either (domain.CampaignStats.Done); until then the job looks again shortly.
+// in flight or waiting for a retry either (domain.CampaignStats.Done); until then the job
+// looks again shortly, also while a retry is a day away: the clock may move (a test's), and
+// a short look is cheap.
 func (s *Service) complete(ctx context.Context, r Repos, cp domain.Campaign, now time.Time, step *Step) error {
 	counts, err := r.Batches.Counts(ctx, cp.WorkspaceID, cp.ID)
 	if err != nil {
@@ -245,7 +248,7 @@ func (s *Service) complete(ctx context.Context, r Repos, cp domain.Campaign, now
 	}
 	stats := domain.StatsOf(counts)
 	if !stats.Done() {
-		step.Wait, step.Reason = InFlightWait, "messages in flight"
+		step.Wait, step.Reason = InFlightWait, "messages in flight or retries waiting"
 		return nil
 	}
 	cp.Status, cp.CompletedAt, cp.UpdatedAt = domain.CampaignCompleted, &now, now

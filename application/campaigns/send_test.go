@@ -200,7 +200,7 @@ func TestSendBatchCompletes(t *testing.T) {
 	require.NoError(t, err)
 	step, err := b.svc.SendBatch(ctx, b.ws, c.ID)
 	require.NoError(t, err)
-	require.Equal(t, campaigns.Step{Wait: campaigns.InFlightWait, Reason: "messages in flight"}, step)
+	require.Equal(t, campaigns.Step{Wait: campaigns.InFlightWait, Reason: "messages in flight or retries waiting"}, step)
 
 	m, _ := b.messageTo(c, ana)
 	m.Status = domain.StatusSent

@@ -131,7 +131,7 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 		if err := done.flushArrivals(ctx); err != nil {
 			return err
 		}
-		if err := done.flushAdvanced(ctx); err != nil {
+		if err := done.flushCampaigns(ctx); err != nil {
 			return err
 		}
 		return done.flushBilling(ctx)
@@ -157,6 +157,7 @@ type run struct {
 
 	arrivals []domain.Arrival // inbound messages stored, for their conversations
 	advanced []domain.Message // campaign messages whose status moved, for their recipients
+	replies  []domain.Arrival // every inbound message stored, for the campaigns it may answer
 	priced   []domain.Priced  // messages Meta priced, for the usage ledger
 	failed   []domain.Message // messages that failed, whose reservations are released
 	spent    []domain.Spend   // what the ledger charged, counted once committed
@@ -299,6 +300,7 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 		return err
 	}
 	p.arrivals = append(p.arrivals, domain.Arrival{Message: msg, Touch: touch})
+	p.replies = append(p.replies, domain.Arrival{Message: msg, Touch: touch})
 	st := rt.Settings
 	out := false
 	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)
@@ -345,14 +347,14 @@ func (p *run) flushBilling(ctx context.Context) error {
 	return err
 }
 
-// flushAdvanced hands the campaign messages whose status moved to campaigns, once per
-// transaction and last in it (campaigns moves its counters after every other lock the
-// transaction takes).
-func (p *run) flushAdvanced(ctx context.Context) error {
-	if len(p.advanced) == 0 || p.r.Campaigns == nil {
+// flushCampaigns hands the campaign messages whose status moved, and the inbound messages
+// stored, to campaigns, once per transaction and after every other lock the transaction
+// takes but the wallets' (campaigns moves its counters then).
+func (p *run) flushCampaigns(ctx context.Context) error {
+	if (len(p.advanced) == 0 && len(p.replies) == 0) || p.r.Campaigns == nil {
 		return nil
 	}
-	return p.r.Campaigns.Advanced(ctx, p.advanced)
+	return p.r.Campaigns.Progressed(ctx, p.advanced, p.replies)
 }
 
 // keywordChange opts the contact out (or back in) as the contact's own action, and queues
@@ -467,14 +469,11 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	// Meta's per-user marketing limit (131049, reported in the failed status): no marketing
 	// template goes to the contact for the next 24 hours, counted from Meta's report.
-	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == MarketingLimitCode {
+	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == domain.MarketingLimitCode {
 		return p.r.Messages.HoldMarketing(ctx, ws, m.ContactID, at.Add(domain.MarketingHold))
 	}
 	return nil
 }
-
-// MarketingLimitCode is Meta's 131049 (the user's marketing limit).
-const MarketingLimitCode = 131049
 
 // ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
 // monotonically, the report's own timestamp is kept even when it arrives late, a failure

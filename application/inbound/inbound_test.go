@@ -272,6 +272,8 @@ func TestProcessAll(t *testing.T) {
 		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, notifications(text("14155550113", "STOP"),
 			text("14155550114", "later"))))
 		require.Equal(t, [][]string{{"STOP"}, {"later"}}, bodies(b.mem.Arrivals))
+		// Campaigns hear of every message of a batch in one call, at its end (replies).
+		require.Equal(t, [][]string{{"hi", "hello"}, {"STOP", "later"}}, bodies(b.mem.ReplyCalls))
 	})
 
 	t.Run("InOrderWithinTheBatch", func(t *testing.T) {

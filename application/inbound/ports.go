@@ -174,11 +174,12 @@ type Conversations interface {
 	Received(ctx context.Context, arrivals []domain.Arrival, now time.Time) error
 }
 
-// Campaigns is told of the outbound messages whose status moved, each as it now is, for
-// the capability that owns campaigns (a campaign's recipient follows its message), in the
+// Campaigns is told of the outbound messages whose status moved, each as it now is, and
+// of the inbound messages stored, for the capability that owns campaigns (a campaign's
+// recipient follows its message, and a contact's message may be a reply to it), in the
 // processing transaction: once for all of a batch's messages.
 type Campaigns interface {
-	Advanced(ctx context.Context, ms []domain.Message) error
+	Progressed(ctx context.Context, advanced []domain.Message, arrivals []domain.Arrival) error
 }
 
 // Billing is told of the messages Meta priced (reported delivered or read with a

@@ -104,10 +104,6 @@ const (
 	HighThroughput    = 1000
 )
 
-// MarketingLimitCode is Meta's 131049: the user's marketing limit ("healthy ecosystem"); no
-// marketing template goes to them for domain.MarketingHold after it.
-const MarketingLimitCode = 131049
-
 // maxPairStrikes bounds the pair-limit waits (4^n s, capped at 15 min): past it the message fails.
 const maxPairStrikes = 8
 
@@ -355,12 +351,13 @@ func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string
 			return err
 		}
 		now := m.asMessage(to, nil)
+		now.WAMID = wamid // Meta took it: a failure reported since is not the send's answer
 		if len(early) > 0 {
 			u := Fold(to, early)
 			if err := r.Outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, u); err != nil {
 				return err
 			}
-			now.Status, now.Error = u.Status, u.Error
+			now.Status, now.Error, now.DeliveredAt, now.ReadAt = u.Status, u.Error, u.DeliveredAt, u.ReadAt
 		}
 		return r.Campaigns.Advanced(ctx, []domain.Message{now})
 	})
@@ -401,7 +398,7 @@ func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.Message
 	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
 		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
 	var hold time.Time
-	if e.Code == MarketingLimitCode {
+	if e.Code == domain.MarketingLimitCode {
 		hold = now.Add(domain.MarketingHold)
 	}
 	if err := d.markFailed(context.WithoutCancel(ctx), m, e, now, ev, hold); err != nil {

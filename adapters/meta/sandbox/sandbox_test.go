@@ -485,21 +485,38 @@ func TestWindowAndTemplates(t *testing.T) {
 		require.Equal(t, 131047, sts[0].Errors[0].Code)
 	})
 
-	t.Run("MarketingTemplateOutsideWindow", func(t *testing.T) {
-		t.Parallel()
+	// springSale sends spring_sale (MARKETING) to the user.
+	springSale := func(t *testing.T, to string) meta.SendResult {
+		t.Helper()
 		res, err := b.client.SendMessage(b.ctx, acct.AccessToken, acct.PhoneNumberID, map[string]any{
-			"messaging_product": "whatsapp", "to": "14155550103", "type": "template",
+			"messaging_product": "whatsapp", "to": to, "type": "template",
 			"template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"},
 				"components": []any{map[string]any{"type": "body", "parameters": []any{
 					map[string]string{"type": "text", "text": "Asha"}, map[string]string{"type": "text", "text": "20%"}}}}},
 		})
 		require.NoError(t, err)
+		return res
+	}
+
+	t.Run("MarketingTemplateOutsideWindow", func(t *testing.T) {
+		t.Parallel()
+		res := springSale(t, "14155550103")
 		require.Equal(t, "accepted", res.MessageStatus)
 		sts := b.rc.waitStatuses(t, res.WAMID, 3)
 		require.Equal(t, "sent", sts[0].Status)
 		require.True(t, sts[0].Pricing.Billable)
 		require.Equal(t, "marketing", sts[0].Pricing.Category)
 		require.Equal(t, "regular", sts[0].Pricing.Type)
+	})
+
+	t.Run("MarketingLimitUntilLifted", func(t *testing.T) {
+		t.Parallel()
+		require.Equal(t, http.StatusOK, b.dev(t, http.MethodPost, "/_sandbox/marketing-limit", map[string]string{"wa_id": "+14155550105"}, nil))
+		sts := b.rc.waitStatuses(t, springSale(t, "14155550105").WAMID, 1)
+		require.Equal(t, "failed", sts[0].Status, "accepted, then failed")
+		require.Equal(t, 131049, sts[0].Errors[0].Code)
+		require.Equal(t, http.StatusOK, b.dev(t, http.MethodDelete, "/_sandbox/marketing-limit", map[string]string{"wa_id": "14155550105"}, nil))
+		require.Equal(t, "sent", b.rc.waitStatuses(t, springSale(t, "14155550105").WAMID, 1)[0].Status)
 	})
 
 	t.Run("UtilityTemplateInsideWindowIsFree", func(t *testing.T) {

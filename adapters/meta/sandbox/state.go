@@ -388,6 +388,14 @@ func (s *Sandbox) MarkMarketingLimited(waID string) {
 	s.state.marketingLimited[onlyDigits(waID)] = true
 }
 
+// LiftMarketingLimit ends MarkMarketingLimited for waID: its marketing templates are
+// delivered again.
+func (s *Sandbox) LiftMarketingLimit(waID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.state.marketingLimited, onlyDigits(waID))
+}
+
 // SetThroughput changes a number's send limit (messages per second).
 func (s *Sandbox) SetThroughput(phoneNumberID string, mps int) error {
 	if mps <= 0 {

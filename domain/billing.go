@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,13 @@ func (p Pricing) ChargeKey(messageID ID) string {
 	}
 	return messageID.String()
 }
+
+// pricingCategories are the categories Meta prices by (its pricing object's category).
+var pricingCategories = []string{"marketing", "utility", "authentication", "authentication_international", "service",
+	"marketing_lite", "referral_conversion", "group_marketing", "group_utility", "group_service"}
+
+// KnownPricingCategory reports whether c (normalized) is one of Meta's pricing categories.
+func KnownPricingCategory(c string) bool { return slices.Contains(pricingCategories, c) }
 
 // PricingCategory normalizes a category as the rate card keys it: Meta writes
 // "authentication-international" and "authentication_international", templates say
@@ -166,7 +174,13 @@ func ParseRateCard(r io.Reader) ([]Rate, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
+		var line int
+		var perr *csv.ParseError
+		if errors.As(err, &perr) {
+			line = perr.StartLine // FieldPos panics for a record that failed before its first field
+		} else if err == nil {
+			line, _ = cr.FieldPos(0)
+		}
 		field := "line " + strconv.Itoa(line)
 		if err != nil {
 			v.Add(field, "is not a CSV record of 4 fields")
@@ -180,7 +194,7 @@ func ParseRateCard(r io.Reader) ([]Rate, error) {
 		}
 		rt := Rate{Market: strings.ToUpper(strings.TrimSpace(rec[0])), Category: PricingCategory(rec[1]),
 			Currency: strings.ToUpper(strings.TrimSpace(rec[2]))}
-		micros, perr := strconv.ParseInt(strings.TrimSpace(rec[3]), 10, 64)
+		micros, nerr := strconv.ParseInt(strings.TrimSpace(rec[3]), 10, 64)
 		switch {
 		case rt.Market != RestOfWorld && !marketCode.MatchString(rt.Market):
 			v.Add(field, "market must be an ISO 3166 alpha-2 code or *")
@@ -188,7 +202,7 @@ func ParseRateCard(r io.Reader) ([]Rate, error) {
 			v.Add(field, "category must be a pricing category such as marketing, utility or authentication")
 		case !currencyCode.MatchString(rt.Currency):
 			v.Add(field, "currency must be an ISO 4217 code such as USD")
-		case perr != nil || micros < 0 || micros > maxRateMicros:
+		case nerr != nil || micros < 0 || micros > maxRateMicros:
 			v.Add(field, "rate_micros must be a whole number of micros, 0 or more")
 		default:
 			k := [3]string{rt.Market, rt.Category, rt.Currency}

@@ -149,7 +149,7 @@ type EstimateInput struct {
 
 // MarketEstimate is an estimate's part for one market.
 type MarketEstimate struct {
-	Market   string // "*" for recipients whose market the card does not price on its own
+	Market   string // the recipients' region; "*" for phones whose region is unknown
 	Messages int64
 	Amount   int64
 }
@@ -183,7 +183,8 @@ func (s *Service) Estimate(ctx context.Context, c domain.Caller, in EstimateInpu
 			}
 		}
 	default:
-		v.Check(in.Category != "", "category", "is required without a template: marketing, utility, authentication, ...")
+		v.Check(domain.KnownPricingCategory(domain.PricingCategory(in.Category)), "category",
+			"is required without a template: marketing, utility, authentication, authentication_international, service, ...")
 		v.Check(len(in.Recipients) > 0 && len(in.Recipients) <= MaxEstimateRecipients, "recipients", "must list 1 to 10000 phones")
 	}
 	if err := v.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wabaplatform/waba/domain"
 )
@@ -40,7 +41,7 @@ func (s *Service) Credit(ctx context.Context, ws domain.ID, in CreditInput, meta
 		v.Add("kind", "must be credit, refund or adjustment")
 	}
 	in.Reference = strings.TrimSpace(in.Reference)
-	v.Check(len(in.Reference) <= 200, "reference", "must be at most 200 characters")
+	v.Check(utf8.RuneCountInString(in.Reference) <= 200, "reference", "must be at most 200 characters")
 	if err := v.Err(); err != nil {
 		return Transaction{}, err
 	}

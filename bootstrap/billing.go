@@ -35,3 +35,8 @@ var BillingModule = fx.Module("billing",
 func billingCharges(tx pgx.Tx, cfg Config, now domain.Clock) *billing.Charges {
 	return billing.ChargesInTx(postgres.NewBillingRepo(tx, cfg.BillingCurrency), now)
 }
+
+// billingCosts prices campaigns in tx, for the transactions that start them.
+func billingCosts(tx pgx.Tx, cfg Config) *billing.Costs {
+	return billing.CostsInTx(postgres.NewBillingRepo(tx, cfg.BillingCurrency))
+}

@@ -34,7 +34,7 @@ var CampaignsModule = fx.Module("campaigns",
 					repo := postgres.NewCampaignRepo(tx)
 					return campaigns.Repos{Campaigns: repo, Contacts: postgres.NewContactRepo(tx), Batches: repo, Progress: repo,
 						Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Events: postgres.NewEventLog(tx), Reach: repo,
-						Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency)}
+						Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency), Costs: billingCosts(tx, cfg)}
 				}).Announcing(an), // a batch's messages are the inbox's live events
 				Store: postgres.NewCampaignRepo(pool), Numbers: postgres.NewPhoneNumberRepo(pool), Templates: cat,
 				// The quota counter the send API takes from (the same store and key).

@@ -22,6 +22,12 @@ const (
 	BillingPostpaid BillingMode = "postpaid"
 )
 
+// Money is an amount of micros of a currency.
+type Money struct {
+	Currency string
+	Micros   int64
+}
+
 // Wallet is a workspace's balance. Money is integer micros of Currency.
 type Wallet struct {
 	Mode     BillingMode

@@ -1,3 +1,4 @@
+ALTER TABLE campaigns DROP COLUMN estimated_cost_micros, DROP COLUMN estimated_cost_currency;
 DROP TABLE billing_ledger;
 DROP TABLE billing_reservations;
 DROP TABLE billing_accounts;

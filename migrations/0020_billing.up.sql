@@ -100,3 +100,6 @@ CREATE TABLE billing_ledger (
 CREATE UNIQUE INDEX billing_ledger_charge_key_idx ON billing_ledger (workspace_id, charge_key) WHERE charge_key IS NOT NULL;
 -- Usage reports and their export read a workspace's charges by time.
 CREATE INDEX billing_ledger_usage_idx ON billing_ledger (workspace_id, created_at, id) WHERE kind = 'charge';
+
+-- A campaign's estimated price, taken each time it starts (launch, resume).
+ALTER TABLE campaigns ADD COLUMN estimated_cost_micros bigint, ADD COLUMN estimated_cost_currency text;

@@ -165,3 +165,30 @@ func TestRateCardIsVersioned(t *testing.T) {
 	require.Contains(t, string(a.Do(t, "GET", "/admin/rate-card", operatorToken, nil).Body), "US,marketing,USD,30000\n")
 	require.Equal(t, 401, a.Do(t, "GET", "/admin/rate-card", "", nil).Status)
 }
+
+func TestPrepaidCampaignIsPricedBeforeItStarts(t *testing.T) {
+	t.Parallel()
+	e := newCampaignEnv(t, withOperator)
+	for range 5 {
+		e.contact(t, "Kim", "vip") // US numbers: 5 marketing messages, 125,000 micros
+	}
+	e.a.Must(t, 200, "PUT", "/admin/workspaces/"+e.tm.WS+"/billing", operatorToken, map[string]string{"mode": "prepaid"})
+	e.a.Must(t, 201, "POST", "/admin/workspaces/"+e.tm.WS+"/credits", operatorToken, map[string]any{"amount_micros": 4 * usMarketing})
+	c := e.a.Must(t, 201, "POST", e.path(""), e.tm.Owner.Token, map[string]any{"name": "VIP", "phone_number_id": e.acct.PhoneNumberID,
+		"template": welcome(), "audience": map[string]any{"tags": []string{"vip"}}})
+	id := c["id"].(string)
+	require.Nil(t, c["estimated_cost"], "not priced before it starts")
+
+	r := e.a.Do(t, "POST", e.path("/"+id+"/launch"), e.tm.Owner.Token, nil)
+	require.Equal(t, 402, r.Status, "%s", r.Body)
+	require.Equal(t, "insufficient_balance", r.JSON(t)["code"])
+	require.Equal(t, "draft", e.get(t, id)["status"], "nothing started")
+
+	e.a.Must(t, 201, "POST", "/admin/workspaces/"+e.tm.WS+"/credits", operatorToken, map[string]any{"amount_micros": usMarketing})
+	launched := e.a.Must(t, 202, "POST", e.path("/"+id+"/launch"), e.tm.Owner.Token, nil)
+	require.Equal(t, map[string]any{"currency": "USD", "amount_micros": float64(5 * usMarketing)}, launched["estimated_cost"])
+	e.waitStatus(t, id, "completed")
+	// Every batch held its price; this sandbox sends no delivery reports, so nothing is
+	// charged yet and all of it stays held (the first test shows reports settling holds).
+	e.waitWallet(t, 5*usMarketing, 5*usMarketing)
+}

@@ -157,15 +157,28 @@ func (r *BillingRepo) Prices(ctx context.Context, at time.Time, category, curren
 	return out, err
 }
 
-// AudiencePhones implements billing.Store: the phones grouped by their first digits (the
-// country calling code and, for shared codes such as +1 and +44, enough of the number to
-// tell its region), one query however large the audience.
+// AudiencePhones implements billing.Store.
 func (r *BillingRepo) AudiencePhones(ctx context.Context, ws domain.ID, a domain.Audience) ([]billing.PhoneGroup, error) {
 	named, args := audienceContacts(a, "id, phone", []any{ws})
 	if named == "" {
 		return nil, nil
 	}
-	rows, err := r.q.Query(ctx, `SELECT min(phone), count(*) FROM (`+named+`) a WHERE phone IS NOT NULL GROUP BY left(phone, 7)`, args...)
+	return r.phoneGroups(ctx, named, args)
+}
+
+// RecipientPhones implements billing.Store.
+func (r *BillingRepo) RecipientPhones(ctx context.Context, ws, campaignID domain.ID) ([]billing.PhoneGroup, error) {
+	return r.phoneGroups(ctx, `SELECT c.id, c.phone FROM campaign_recipients x
+		JOIN contacts c ON c.workspace_id = x.workspace_id AND c.id = x.contact_id
+		WHERE x.workspace_id = $1 AND x.campaign_id = $2
+			AND ((x.status = 'pending' AND x.message_id IS NULL) OR x.status = 'retry_scheduled')`, []any{ws, campaignID})
+}
+
+// phoneGroups groups the phones (column phone) of the contacts query by their first digits
+// (the country calling code and, for shared codes such as +1 and +44, enough of the number
+// to tell its region): one query however many contacts.
+func (r *BillingRepo) phoneGroups(ctx context.Context, contacts string, args []any) ([]billing.PhoneGroup, error) {
+	rows, err := r.q.Query(ctx, `SELECT min(phone), count(*) FROM (`+contacts+`) a WHERE phone IS NOT NULL GROUP BY left(phone, 7)`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,8 @@ func randomShard() int { return rand.IntN(countShards) }
 // campaignColumns read a campaign with its counts (a JSON object of status: sum).
 const campaignColumns = `c.workspace_id, c.id, c.name, c.phone_number_id, c.template_name, c.template_language,
 	c.template_components, c.audience, c.status, coalesce(c.pause_reason, ''), c.scheduled_at, c.started_at,
-	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at, c.split,
-	(SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
+	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at, c.split, c.estimated_cost_currency,
+	c.estimated_cost_micros, (SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
 		SELECT status, sum(n) AS n FROM campaign_counts k WHERE k.workspace_id = c.workspace_id AND k.campaign_id = c.id
 		GROUP BY status) k)`
 
@@ -73,12 +73,18 @@ func scanCampaign(row pgx.CollectableRow) (domain.Campaign, error) {
 	var c domain.Campaign
 	var comps, aud, counts []byte
 	var status, reason string
+	var costCurrency *string
+	var costMicros *int64
 	err := row.Scan(&c.WorkspaceID, &c.ID, &c.Name, &c.PhoneNumberID, &c.Template.Name, &c.Template.Language, &comps, &aud,
-		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.Split, &counts)
+		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.Split, &costCurrency,
+		&costMicros, &counts)
 	if err != nil {
 		return c, err
 	}
 	c.Status, c.PauseReason = domain.CampaignStatus(status), domain.PauseReason(reason)
+	if costCurrency != nil && costMicros != nil {
+		c.EstimatedCost = &domain.Money{Currency: *costCurrency, Micros: *costMicros}
+	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	for _, t := range []**time.Time{&c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt} {
 		if *t != nil {
@@ -150,6 +156,20 @@ func (r *CampaignRepo) Insert(ctx context.Context, c domain.Campaign) error {
 	return err
 }
 
+func costCurrency(c domain.Campaign) *string {
+	if c.EstimatedCost == nil {
+		return nil
+	}
+	return &c.EstimatedCost.Currency
+}
+
+func costMicros(c domain.Campaign) *int64 {
+	if c.EstimatedCost == nil {
+		return nil
+	}
+	return &c.EstimatedCost.Micros
+}
+
 // Update implements campaigns.Writer.
 func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
 	args, err := campaignArgs(c)
@@ -160,8 +180,9 @@ func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
 	tag, err := r.q.Exec(ctx, `
 		UPDATE campaigns SET name = $3, phone_number_id = $4, template_name = $5, template_language = $6,
 			template_components = $7, audience = $8, status = $9, pause_reason = $10, scheduled_at = $11, started_at = $12,
-			completed_at = $13, snapshot_at = $14, updated_at = $15, split = $16
-		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt, c.Split)...)
+			completed_at = $13, snapshot_at = $14, updated_at = $15, split = $16, estimated_cost_currency = $17,
+			estimated_cost_micros = $18
+		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt, c.Split, costCurrency(c), costMicros(c))...)
 	if err == nil && tag.RowsAffected() == 0 {
 		return domain.NotFound("campaign")
 	}

@@ -207,9 +207,7 @@ func (s *Service) Estimate(ctx context.Context, c domain.Caller, in EstimateInpu
 		if err != nil {
 			return Estimate{}, err
 		}
-		for _, g := range groups {
-			counts[phone.Market(g.Sample)] += g.Count
-		}
+		addGroups(counts, groups)
 	} else {
 		for i, p := range in.Recipients {
 			e164, err := phone.Normalize(p)
@@ -227,16 +225,23 @@ func (s *Service) Estimate(ctx context.Context, c domain.Caller, in EstimateInpu
 	if err != nil {
 		return Estimate{}, err
 	}
-	return s.price(ctx, w.Currency, category, counts)
+	return price(ctx, s.d.Store, s.now().UTC(), w.Currency, category, counts)
 }
 
-// price sums counts (recipients by market, "" for unknown) at the card in force now.
-func (s *Service) price(ctx context.Context, currency, category string, counts map[string]int64) (Estimate, error) {
+// addGroups counts grouped phones by their market.
+func addGroups(counts map[string]int64, groups []PhoneGroup) {
+	for _, g := range groups {
+		counts[phone.Market(g.Sample)] += g.Count
+	}
+}
+
+// price sums counts (recipients by market, "" for unknown) at the card in force at at.
+func price(ctx context.Context, store Store, at time.Time, currency, category string, counts map[string]int64) (Estimate, error) {
 	markets := make([]string, 0, len(counts))
 	for m := range counts {
 		markets = append(markets, m)
 	}
-	rates, err := s.d.Store.Prices(ctx, s.now().UTC(), category, currency, markets)
+	rates, err := store.Prices(ctx, at, category, currency, markets)
 	if err != nil {
 		return Estimate{}, err
 	}
@@ -254,4 +259,31 @@ func (s *Service) price(ctx context.Context, currency, category string, counts m
 		return cmp.Or(cmp.Compare(b.Amount, a.Amount), cmp.Compare(a.Market, b.Market))
 	})
 	return out, nil
+}
+
+// Costs prices a campaign's recipients still to send against the wallet, inside the
+// transaction that starts the campaign (campaigns declares the port), so it sees the
+// audience that transaction took.
+type Costs struct {
+	store Store
+}
+
+// CostsInTx returns the costs bound to a transaction's Store.
+func CostsInTx(store Store) *Costs { return &Costs{store: store} }
+
+// CampaignCost is the price of one message of the template category to each recipient of
+// the campaign still to send, at at, in the wallet's currency, and the wallet.
+func (c *Costs) CampaignCost(ctx context.Context, ws, campaignID domain.ID, templateCategory string, at time.Time) (domain.Money, domain.Wallet, error) {
+	w, err := c.store.Wallet(ctx, ws)
+	if err != nil {
+		return domain.Money{}, w, err
+	}
+	groups, err := c.store.RecipientPhones(ctx, ws, campaignID)
+	if err != nil {
+		return domain.Money{}, w, err
+	}
+	counts := map[string]int64{}
+	addGroups(counts, groups)
+	est, err := price(ctx, c.store, at, w.Currency, domain.PricingCategory(templateCategory), counts)
+	return domain.Money{Currency: est.Currency, Micros: est.Amount}, w, err
 }

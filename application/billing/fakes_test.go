@@ -414,3 +414,8 @@ func (m *memory) List(_ context.Context, ws domain.ID, f templates.Filter, limit
 func (m *memory) ledgerTx(fn func(l billing.Ledger) error) error {
 	return m.InTx(context.Background(), func(_ context.Context, r billing.Repos) error { return fn(r.Ledger) })
 }
+
+// RecipientPhones implements billing.Store: campaigns are not this package's; none here.
+func (m *memory) RecipientPhones(context.Context, domain.ID, domain.ID) ([]billing.PhoneGroup, error) {
+	return nil, nil
+}

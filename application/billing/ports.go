@@ -99,6 +99,9 @@ type Store interface {
 	Prices(ctx context.Context, at time.Time, category, currency string, markets []string) (map[string]int64, error)
 	// AudiencePhones groups the phones of the workspace's contacts an audience names.
 	AudiencePhones(ctx context.Context, ws domain.ID, a domain.Audience) ([]PhoneGroup, error)
+	// RecipientPhones groups the phones of a campaign's recipients still to send (pending
+	// without a message, or waiting for a retry).
+	RecipientPhones(ctx context.Context, ws, campaignID domain.ID) ([]PhoneGroup, error)
 }
 
 // Ref names one message.

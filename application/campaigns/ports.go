@@ -227,8 +227,17 @@ type Repos struct {
 	Jobs      Jobs
 	Events    events.Log
 	Reach     Reach
-	// Wallet may be nil (a test without billing).
+	// Wallet and Costs may be nil (a test without billing).
 	Wallet Wallet
+	Costs  Costs
+}
+
+// Costs prices a campaign in the transaction that starts it (billing), so the audience it
+// just took is counted.
+type Costs interface {
+	// CampaignCost is the price of one message of the template category to each recipient
+	// still to send, in the wallet's currency, and the wallet.
+	CampaignCost(ctx context.Context, ws, campaignID domain.ID, templateCategory string, at time.Time) (domain.Money, domain.Wallet, error)
 }
 
 // TxRunner runs fn in one transaction.

@@ -312,7 +312,7 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 		return false, err
 	}
 	checked := s.now().UTC()
-	number, _, unsendable := s.sendable(ctx, cur)
+	number, tmpl, unsendable := s.sendable(ctx, cur)
 	if domain.IsKind(unsendable, domain.KindNotConnected) {
 		return false, nil
 	}
@@ -334,7 +334,7 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 		if unsendable != nil {
 			return pause(ctx, r, cp, domain.PauseTemplatePaused, now)
 		}
-		_, err = s.start(ctx, r, system, cp, number, domain.CampaignLaunch, now)
+		_, err = s.start(ctx, r, system, cp, number, tmpl, domain.CampaignLaunch, now)
 		started = err == nil
 		return err
 	})
@@ -342,6 +342,10 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 		// Launched without split, its audience does not fit in the number's messaging limit:
 		// it waits for a person (its audience is taken when it is resumed).
 		return false, s.stop(ctx, ref, domain.PauseCapacity, checked)
+	}
+	if domain.IsKind(err, domain.KindInsufficientBalance) {
+		// A prepaid wallet cannot cover it: it waits, paused, for credit.
+		return false, s.stop(ctx, ref, domain.PauseInsufficientBalance, checked)
 	}
 	return started, err
 }

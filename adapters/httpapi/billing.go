@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/csv"
 	"io"
 	"net/http"
@@ -26,7 +27,7 @@ func (h *Billing) Register(e *echo.Echo) {
 	ws := func(method, path string, fn echo.HandlerFunc) { h.API.WorkspaceRoute(e, method, "/billing"+path, fn) }
 	ws(http.MethodGet, "", h.wallet)
 	ws(http.MethodGet, "/usage", h.usage)
-	ws(http.MethodGet, "/usage/export", h.export)
+	ws(http.MethodGet, "/usage/export", h.export) // UsageExportPath
 	ws(http.MethodGet, "/transactions", h.transactions)
 	ws(http.MethodPost, "/estimate", h.estimate)
 	if h.AdminToken == "" {
@@ -106,54 +107,34 @@ func (h *Billing) usage(c echo.Context) error {
 var usageCSVHeader = []string{"created_at", "transaction_id", "message_id", "phone_number_id", "campaign_id", "market",
 	"category", "pricing_model", "pricing_type", "billable", "currency", "amount_micros"}
 
-// export streams one CSV row per charged message, a page at a time; the response starts
-// with the first page, so a refusal is still a problem document.
+// UsageExportPath is the route of the usage CSV, which skips the request timeout for
+// exportTimeout (a month of a busy workspace is millions of rows).
+const UsageExportPath = "/v1/workspaces/:ws/billing/usage/export"
+
+// export streams one CSV row per charged message, a page at a time (streamCSV).
 func (h *Billing) export(c echo.Context) error {
 	q, err := usageQuery(c)
 	if err != nil {
 		return err
 	}
-	res := c.Response()
-	w := csv.NewWriter(res)
-	started := false
-	begin := func() error {
-		started = true
-		res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-		res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="usage.csv"`)
-		res.WriteHeader(http.StatusOK)
-		return w.Write(usageCSVHeader)
-	}
-	err = h.Billing.ExportUsage(c.Request().Context(), caller(c), q, func(page []billing.Charge) error {
-		if !started {
-			if err := begin(); err != nil {
-				return err
+	ctx, cancel := context.WithTimeout(c.Request().Context(), exportTimeout)
+	defer cancel()
+	return streamCSV(c, "usage.csv", usageCSVHeader, func(write func([]string) error) error {
+		return h.Billing.ExportUsage(ctx, caller(c), q, func(page []billing.Charge) error {
+			for _, ch := range page {
+				campaign := ""
+				if ch.CampaignID != nil {
+					campaign = ch.CampaignID.String()
+				}
+				if err := write([]string{ch.CreatedAt.UTC().Format(time.RFC3339Nano), ch.TransactionID.String(), ch.MessageID.String(),
+					ch.PhoneNumberID, campaign, ch.Market, ch.Category, ch.PricingModel, ch.PricingType, strconv.FormatBool(ch.Billable),
+					ch.Currency, strconv.FormatInt(ch.Amount, 10)}); err != nil {
+					return err
+				}
 			}
-		}
-		for _, ch := range page {
-			campaign := ""
-			if ch.CampaignID != nil {
-				campaign = ch.CampaignID.String()
-			}
-			if err := w.Write([]string{ch.CreatedAt.UTC().Format(time.RFC3339Nano), ch.TransactionID.String(), ch.MessageID.String(),
-				ch.PhoneNumberID, campaign, ch.Market, ch.Category, ch.PricingModel, ch.PricingType, strconv.FormatBool(ch.Billable),
-				ch.Currency, strconv.FormatInt(ch.Amount, 10)}); err != nil {
-				return err
-			}
-		}
-		w.Flush()
-		res.Flush()
-		return w.Error()
+			return nil
+		})
 	})
-	if err != nil {
-		return err // after the first page the error handler only logs it: the CSV is truncated
-	}
-	if !started {
-		if err := begin(); err != nil {
-			return err
-		}
-	}
-	w.Flush()
-	return w.Error()
 }
 
 type transactionDTO struct {

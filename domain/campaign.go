@@ -339,6 +339,9 @@ type Campaign struct {
 	// rest as the limit frees; without it a launch that does not fit is refused, and a run
 	// that meets the limit pauses (PauseCapacity).
 	Split bool
+	// EstimatedCost is the price of the recipients still to send when it last started (nil
+	// before): one message each at the rate card of then, in the wallet's currency.
+	EstimatedCost *Money
 }
 
 // CampaignStats are a campaign's recipients by where they stand. Sent, Delivered and

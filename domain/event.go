@@ -53,6 +53,9 @@ const (
 	EventCampaignResumed          EventKind = "campaign.resumed"
 	EventCampaignCancelled        EventKind = "campaign.cancelled"
 	EventCampaignCompleted        EventKind = "campaign.completed"
+	EventBillingCredited          EventKind = "billing.credited"
+	EventBillingModeChanged       EventKind = "billing.mode_changed"
+	EventRateCardUpdated          EventKind = "rate_card.updated"
 )
 
 // EventKinds is every kind, in the order above.
@@ -69,6 +72,7 @@ var EventKinds = []EventKind{
 	EventConversationAssigned, EventConversationStatus, EventNoteCreated, EventInboxSettingsChanged,
 	EventCampaignCreated, EventCampaignUpdated, EventCampaignLaunched, EventCampaignPaused, EventCampaignResumed,
 	EventCampaignCancelled, EventCampaignCompleted,
+	EventBillingCredited, EventBillingModeChanged, EventRateCardUpdated,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/bootstrap"
+
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
 )
@@ -20,10 +22,10 @@ type campaignEnv struct {
 	*msgEnv
 }
 
-func newCampaignEnv(t *testing.T) campaignEnv {
+func newCampaignEnv(t *testing.T, tweak ...func(*bootstrap.Config)) campaignEnv {
 	t.Helper()
 	sb, point := withSandbox(t)
-	a := startApp(t, point)
+	a := startApp(t, append([]func(*bootstrap.Config){point}, tweak...)...)
 	e := &msgEnv{a: a, sb: sb, tm: newTeam(t, a)}
 	e.acct = e.connect(t, e.tm.WS, e.tm.Owner)
 	return campaignEnv{e}

@@ -92,6 +92,19 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			return ws
 		}}}},
 		{domain.EventWorkspacePlanChanged, []eventPath{{"operator API", func(t *testing.T) string { a.setPlan(t, ws, "pro"); return ws }}}},
+		{domain.EventBillingModeChanged, []eventPath{{"operator API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", "/admin/workspaces/"+ws+"/billing", operatorToken, map[string]string{"mode": "prepaid"})
+			return ws
+		}}}},
+		{domain.EventBillingCredited, []eventPath{{"operator API", func(t *testing.T) string {
+			a.Must(t, 201, "POST", "/admin/workspaces/"+ws+"/credits", operatorToken, map[string]any{"amount_micros": 5000000})
+			return ws
+		}}}},
+		{domain.EventRateCardUpdated, []eventPath{{"operator API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", "/admin/rate-card?effective_at="+time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339), operatorToken,
+				CSV("market,category,currency,rate_micros\n*,marketing,USD,1\n"))
+			return ""
+		}}}},
 		{domain.EventMemberAdded, []eventPath{
 			{"API", func(t *testing.T) string { member = a.addMember(t, ws, owner, "agent"); return ws }},
 			{"API invitation accepted", func(t *testing.T) string {

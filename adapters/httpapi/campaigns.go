@@ -66,8 +66,8 @@ type moneyDTO struct {
 	AmountMicros int64  `json:"amount_micros"`
 }
 
-// campaignDTO is a campaign as API.md shows it. estimated_cost is null until billing
-// prices campaigns.
+// campaignDTO is a campaign as API.md shows it. estimated_cost is null until it first
+// starts.
 type campaignDTO struct {
 	ID            domain.ID           `json:"id"`
 	Name          string              `json:"name"`
@@ -85,6 +85,13 @@ type campaignDTO struct {
 	CreatedAt     time.Time           `json:"created_at"`
 	UpdatedAt     time.Time           `json:"updated_at"`
 	Split         bool                `json:"split"` // launched with split:true
+}
+
+func moneyOf(m *domain.Money) *moneyDTO {
+	if m == nil {
+		return nil
+	}
+	return &moneyDTO{Currency: m.Currency, AmountMicros: m.Micros}
 }
 
 func toCampaign(c domain.Campaign) campaignDTO {
@@ -106,7 +113,8 @@ func toCampaign(c domain.Campaign) campaignDTO {
 		ScheduledAt: utcOrNil(c.ScheduledAt), StartedAt: utcOrNil(c.StartedAt), CompletedAt: utcOrNil(c.CompletedAt),
 		Stats: campaignStatsDTO{Recipients: s.Recipients, Pending: s.Pending, Sent: s.Sent, Delivered: s.Delivered, Read: s.Read,
 			Replied: s.Replied, Failed: s.Failed, Skipped: s.Skipped, RetryScheduled: s.RetryScheduled},
-		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Split: c.Split}
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Split: c.Split,
+		EstimatedCost: moneyOf(c.EstimatedCost)}
 }
 
 type recipientErrorDTO struct {

@@ -65,9 +65,9 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	}
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 		Timeout: requestTimeout,
-		// A stream lasts; an upload and a recipients export have longer timeouts of their own.
+		// A stream lasts; an upload and the long exports have longer timeouts of their own.
 		Skipper: func(c echo.Context) bool {
-			return c.Path() == EventsPath || uploadRoute(c) || c.Path() == RecipientsExportPath
+			return c.Path() == EventsPath || uploadRoute(c) || c.Path() == RecipientsExportPath || c.Path() == UsageExportPath
 		},
 	}))
 	e.Use(cleanQuery)

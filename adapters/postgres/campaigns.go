@@ -54,8 +54,8 @@ func randomShard() int { return rand.IntN(countShards) }
 // campaignColumns read a campaign with its counts (a JSON object of status: sum).
 const campaignColumns = `c.workspace_id, c.id, c.name, c.phone_number_id, c.template_name, c.template_language,
 	c.template_components, c.audience, c.status, coalesce(c.pause_reason, ''), c.scheduled_at, c.started_at,
-	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at, c.split,
-	(SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
+	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at, c.split, c.estimated_cost_currency,
+	c.estimated_cost_micros, (SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
 		SELECT status, sum(n) AS n FROM campaign_counts k WHERE k.workspace_id = c.workspace_id AND k.campaign_id = c.id
 		GROUP BY status) k)`
 
@@ -73,12 +73,18 @@ func scanCampaign(row pgx.CollectableRow) (domain.Campaign, error) {
 	var c domain.Campaign
 	var comps, aud, counts []byte
 	var status, reason string
+	var costCurrency *string
+	var costMicros *int64
 	err := row.Scan(&c.WorkspaceID, &c.ID, &c.Name, &c.PhoneNumberID, &c.Template.Name, &c.Template.Language, &comps, &aud,
-		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.Split, &counts)
+		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.Split, &costCurrency,
+		&costMicros, &counts)
 	if err != nil {
 		return c, err
 	}
 	c.Status, c.PauseReason = domain.CampaignStatus(status), domain.PauseReason(reason)
+	if costCurrency != nil && costMicros != nil {
+		c.EstimatedCost = &domain.Money{Currency: *costCurrency, Micros: *costMicros}
+	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	for _, t := range []**time.Time{&c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt} {
 		if *t != nil {
@@ -150,6 +156,20 @@ func (r *CampaignRepo) Insert(ctx context.Context, c domain.Campaign) error {
 	return err
 }
 
+func costCurrency(c domain.Campaign) *string {
+	if c.EstimatedCost == nil {
+		return nil
+	}
+	return &c.EstimatedCost.Currency
+}
+
+func costMicros(c domain.Campaign) *int64 {
+	if c.EstimatedCost == nil {
+		return nil
+	}
+	return &c.EstimatedCost.Micros
+}
+
 // Update implements campaigns.Writer.
 func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
 	args, err := campaignArgs(c)
@@ -160,8 +180,9 @@ func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
 	tag, err := r.q.Exec(ctx, `
 		UPDATE campaigns SET name = $3, phone_number_id = $4, template_name = $5, template_language = $6,
 			template_components = $7, audience = $8, status = $9, pause_reason = $10, scheduled_at = $11, started_at = $12,
-			completed_at = $13, snapshot_at = $14, updated_at = $15, split = $16
-		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt, c.Split)...)
+			completed_at = $13, snapshot_at = $14, updated_at = $15, split = $16, estimated_cost_currency = $17,
+			estimated_cost_micros = $18
+		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt, c.Split, costCurrency(c), costMicros(c))...)
 	if err == nil && tag.RowsAffected() == 0 {
 		return domain.NotFound("campaign")
 	}
@@ -187,32 +208,37 @@ func campaignArgs(c domain.Campaign) ([]any, error) {
 		c.CreatedBy, c.CreatedAt, c.UpdatedAt}, nil
 }
 
-// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
-// audience names (the UNION of its parts, each served by its index: the tags' GIN index,
-// the primary key for ids), with the pending counter in the same statement. A contact
-// already a recipient is kept once.
-func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
-	args := []any{c.WorkspaceID, c.ID, at}
+// audienceContacts is the query of the columns cols of the workspace's ($1) contacts an
+// audience names: the UNION of its parts, each served by its index (the tags' GIN index,
+// the primary key for ids), with its arguments appended to args; "" when it names nobody.
+func audienceContacts(a domain.Audience, cols string, args []any) (string, []any) {
 	var parts []string
-	a := c.Audience
 	if a.All {
-		parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1`)
+		parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1`)
 	} else {
 		if len(a.Tags) > 0 {
 			args = append(args, a.Tags)
-			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
+			parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
 		}
 		if len(a.ContactIDs) > 0 {
 			args = append(args, a.ContactIDs)
-			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
+			parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
 		}
 	}
-	if len(parts) == 0 {
+	return strings.Join(parts, ` UNION `), args
+}
+
+// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
+// audience names (audienceContacts), with the pending counter in the same statement. A contact
+// already a recipient is kept once.
+func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
+	named, args := audienceContacts(c.Audience, "id", []any{c.WorkspaceID, c.ID, at})
+	if named == "" {
 		return 0, nil
 	}
 	var n int
 	err := r.q.QueryRow(ctx, `
-		WITH a AS (`+strings.Join(parts, ` UNION `)+`),
+		WITH a AS (`+named+`),
 		ins AS (
 			INSERT INTO campaign_recipients (workspace_id, campaign_id, contact_id, status, updated_at)
 			SELECT $1, $2, a.id, 'pending', $3 FROM a

@@ -337,13 +337,14 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 	}
 	starts := action == domain.CampaignLaunch || action == domain.CampaignResume
 	var number domain.PhoneNumber
+	var tmpl domain.Template
 	if starts {
 		if cur.Audience.Empty() && cur.SnapshotAt == nil && cur.Stats.Recipients == 0 {
 			var v domain.Validator
 			v.Add("audience", "is required to launch: all, tags or contact_ids, or uploaded recipients")
 			return domain.Campaign{}, v.Err()
 		}
-		if number, _, err = s.sendable(ctx, cur); err != nil {
+		if number, tmpl, err = s.sendable(ctx, cur); err != nil {
 			return domain.Campaign{}, err
 		}
 		if domain.QualityLow(number.QualityRating) && domain.LaunchStatus(cur.ScheduledAt, s.now()) == domain.CampaignRunning {
@@ -365,7 +366,7 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 			if action == domain.CampaignLaunch {
 				cp.Split = split
 			}
-			out, err = s.start(ctx, r, c, cp, number, action, now)
+			out, err = s.start(ctx, r, c, cp, number, tmpl, action, now)
 			return err
 		}
 		ev := domain.CampaignMoved{CampaignID: id, Action: action}
@@ -398,7 +399,8 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 // while its time has not come. Running for the first time takes its audience. Without
 // split, the recipients still to send must fit in what is left of the number's messaging
 // limit (KindCapacityExceeded: the caller's transaction rolls back the audience taken).
-func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain.Campaign, number domain.PhoneNumber, action domain.CampaignAction, now time.Time) (domain.Campaign, error) {
+func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain.Campaign, number domain.PhoneNumber, tmpl domain.Template,
+	action domain.CampaignAction, now time.Time) (domain.Campaign, error) {
 	cp.Status, cp.PauseReason, cp.UpdatedAt = domain.LaunchStatus(cp.ScheduledAt, now), "", now
 	ev := domain.CampaignMoved{CampaignID: cp.ID, Action: action, Status: cp.Status, ScheduledAt: cp.ScheduledAt,
 		Split: cp.Split && action == domain.CampaignLaunch}
@@ -419,6 +421,9 @@ func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain
 		if err := fits(ctx, r, cp, number, action, cp.Stats.Pending+cp.Stats.RetryScheduled+n, now); err != nil {
 			return cp, err
 		}
+		if err := s.affordable(ctx, r, &cp, tmpl, now); err != nil {
+			return cp, err
+		}
 		if err := r.Jobs.EnqueueCampaignSend(ctx, cp.WorkspaceID, cp.ID); err != nil {
 			return cp, err
 		}
@@ -427,6 +432,25 @@ func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain
 		return cp, err
 	}
 	return cp, r.Events.Append(ctx, domain.Occurred(c, now, ev))
+}
+
+// affordable prices the recipients still to send (the campaign's estimated_cost) and, for a
+// prepaid wallet, refuses a start the available balance cannot cover: 402
+// insufficient_balance. Each batch then holds its own price (queue).
+func (s *Service) affordable(ctx context.Context, r Repos, cp *domain.Campaign, tmpl domain.Template, now time.Time) error {
+	if r.Costs == nil {
+		return nil
+	}
+	cost, w, err := r.Costs.CampaignCost(ctx, cp.WorkspaceID, cp.ID, tmpl.Category, now)
+	if err != nil {
+		return err
+	}
+	cp.EstimatedCost = &cost
+	if w.Mode == domain.BillingPrepaid && cost.Micros > w.Available() {
+		return domain.Errorf(domain.KindInsufficientBalance, "the campaign's estimated cost (%d micros of %s) is more than the wallet's available balance (%d)",
+			cost.Micros, cost.Currency, w.Available())
+	}
+	return nil
 }
 
 // sendable checks what a campaign needs to send, as Meta would: its number connected, its

@@ -18,6 +18,7 @@ import (
 // recipients (the Postgres adapter keeps counters; its tests compare them to a count).
 type memory struct {
 	mu         sync.Mutex
+	wallet     *prepaid // nil: no billing
 	campaigns  map[domain.ID]domain.Campaign
 	recipients map[domain.ID]map[domain.ID]domain.Recipient // campaign -> contact -> recipient
 	contacts   map[domain.ID]domain.Contact
@@ -73,7 +74,11 @@ func (m *memory) InTx(ctx context.Context, fn func(ctx context.Context, r campai
 	defer m.mu.Unlock()
 	m.txs++
 	snap := m.clone()
-	err := fn(ctx, campaigns.Repos{Campaigns: m, Contacts: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m, Reach: m})
+	r := campaigns.Repos{Campaigns: m, Contacts: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m, Reach: m}
+	if m.wallet != nil {
+		r.Wallet, r.Costs = m.wallet, m.wallet
+	}
+	err := fn(ctx, r)
 	if err != nil {
 		m.campaigns, m.contacts, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
 			snap.campaigns, snap.contacts, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs
@@ -543,4 +548,32 @@ func (w *world) TakeUpTo(_ context.Context, key string, perMinute, keep, n int) 
 		return n, w.reset, nil
 	}
 	return min(n, w.grant), w.reset, nil
+}
+
+// prepaid is a prepaid wallet in which every message costs price: campaigns.Wallet and
+// campaigns.Costs (called inside memory's transactions, under its lock).
+type prepaid struct {
+	m         *memory
+	available int64
+	price     int64
+}
+
+func (w *prepaid) Reserve(_ context.Context, _ domain.ID, holds []domain.Hold, _ time.Time) error {
+	total := int64(len(holds)) * w.price
+	if total > w.available {
+		return domain.Errorf(domain.KindInsufficientBalance, "cannot cover %d", total)
+	}
+	w.available -= total
+	return nil
+}
+
+func (w *prepaid) CampaignCost(_ context.Context, _, campaignID domain.ID, _ string, _ time.Time) (domain.Money, domain.Wallet, error) {
+	n := int64(0)
+	for _, r := range w.m.recipients[campaignID] {
+		if (r.Status == domain.RecipientPending && r.MessageID == nil) || r.Status == domain.RecipientRetryScheduled {
+			n++
+		}
+	}
+	return domain.Money{Currency: "USD", Micros: n * w.price},
+		domain.Wallet{Mode: domain.BillingPrepaid, Currency: "USD", Balance: w.available}, nil
 }

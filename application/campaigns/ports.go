@@ -179,6 +179,14 @@ type Jobs interface {
 	EnqueueSends(ctx context.Context, workspaceID domain.ID, messageIDs []domain.ID, priority int) error
 }
 
+// Wallet holds the estimated price of a batch's messages in a prepaid workspace (billing's
+// ledger), in the batch's transaction.
+type Wallet interface {
+	// Reserve holds the prices of holds, all or none: KindInsufficientBalance when the
+	// available balance cannot cover them. A postpaid workspace holds nothing.
+	Reserve(ctx context.Context, ws domain.ID, holds []domain.Hold, at time.Time) error
+}
+
 // Importer writes an uploaded recipient list in the current transaction: its rows into
 // the workspace's contacts as contacts.Store.Import does, and each accepted row's contact
 // into the campaign's pending recipients, once, with the pending counter. It reads every
@@ -219,6 +227,17 @@ type Repos struct {
 	Jobs      Jobs
 	Events    events.Log
 	Reach     Reach
+	// Wallet and Costs may be nil (a test without billing).
+	Wallet Wallet
+	Costs  Costs
+}
+
+// Costs prices a campaign in the transaction that starts it (billing), so the audience it
+// just took is counted.
+type Costs interface {
+	// CampaignCost is the price of one message of the template category to each recipient
+	// still to send, in the wallet's currency, and the wallet.
+	CampaignCost(ctx context.Context, ws, campaignID domain.ID, templateCategory string, at time.Time) (domain.Money, domain.Wallet, error)
 }
 
 // TxRunner runs fn in one transaction.

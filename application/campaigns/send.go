@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/phone"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -124,7 +125,7 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 				skipped = append(skipped, Skipped{ContactID: cand.ContactID, Reason: reason})
 				continue
 			}
-			sends = append(sends, send{contactID: cand.ContactID, content: content(cp.Template, bound)})
+			sends = append(sends, send{contactID: cand.ContactID, content: content(cp.Template, bound), market: phone.Market(cand.Contact.Phone)})
 		}
 		if len(sends) > 0 {
 			granted, reset, err := s.d.Quota.TakeUpTo(ctx, messaging.QuotaKey(ws), perMinute, perMinute*QuotaLeftToAPI/100, len(sends))
@@ -153,6 +154,11 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 		}
 		return nil
 	})
+	if domain.IsKind(err, domain.KindInsufficientBalance) {
+		// The batch was rolled back whole; the campaign waits, paused, for credit.
+		err = s.stop(ctx, Ref{WorkspaceID: ws, ID: id}, domain.PauseInsufficientBalance, s.now().UTC())
+		return Step{Done: true, Reason: "insufficient balance"}, err
+	}
 	return step, err
 }
 
@@ -160,6 +166,7 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 type send struct {
 	contactID domain.ID
 	content   []byte
+	market    string // the contact's market, which its held price is estimated for
 }
 
 // decide is a candidate's fate: a skip reason, or the template's components bound to its
@@ -215,7 +222,19 @@ func queue(ctx context.Context, r Repos, cp domain.Campaign, number domain.Phone
 	if err := r.Outbox.QueueAll(ctx, ms, evs); err != nil {
 		return nil, err
 	}
-	return queued, r.Jobs.EnqueueSends(ctx, cp.WorkspaceID, ids, SendPriority)
+	if err := r.Jobs.EnqueueSends(ctx, cp.WorkspaceID, ids, SendPriority); err != nil {
+		return nil, err
+	}
+	if r.Wallet == nil {
+		return queued, nil
+	}
+	// A prepaid wallet holds the batch's price, all or none (last: its lock is held to the
+	// commit); when it cannot, nothing of the batch is queued and the campaign pauses.
+	holds := make([]domain.Hold, len(sends))
+	for i, sd := range sends {
+		holds[i] = domain.Hold{MessageID: ids[i], Market: sd.market, Category: domain.PricingCategory(tmpl.Category)}
+	}
+	return queued, r.Wallet.Reserve(ctx, cp.WorkspaceID, holds, now)
 }
 
 // complete ends a running campaign none of whose recipients is left to take, once none is
@@ -293,7 +312,7 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 		return false, err
 	}
 	checked := s.now().UTC()
-	number, _, unsendable := s.sendable(ctx, cur)
+	number, tmpl, unsendable := s.sendable(ctx, cur)
 	if domain.IsKind(unsendable, domain.KindNotConnected) {
 		return false, nil
 	}
@@ -315,7 +334,7 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 		if unsendable != nil {
 			return pause(ctx, r, cp, domain.PauseTemplatePaused, now)
 		}
-		_, err = s.start(ctx, r, system, cp, number, domain.CampaignLaunch, now)
+		_, err = s.start(ctx, r, system, cp, number, tmpl, domain.CampaignLaunch, now)
 		started = err == nil
 		return err
 	})
@@ -323,6 +342,10 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 		// Launched without split, its audience does not fit in the number's messaging limit:
 		// it waits for a person (its audience is taken when it is resumed).
 		return false, s.stop(ctx, ref, domain.PauseCapacity, checked)
+	}
+	if domain.IsKind(err, domain.KindInsufficientBalance) {
+		// A prepaid wallet cannot cover it: it waits, paused, for credit.
+		return false, s.stop(ctx, ref, domain.PauseInsufficientBalance, checked)
 	}
 	return started, err
 }

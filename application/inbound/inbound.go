@@ -131,7 +131,10 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 		if err := done.flushArrivals(ctx); err != nil {
 			return err
 		}
-		return done.flushCampaigns(ctx)
+		if err := done.flushCampaigns(ctx); err != nil {
+			return err
+		}
+		return done.flushBilling(ctx)
 	})
 	if err != nil {
 		return err
@@ -155,6 +158,9 @@ type run struct {
 	arrivals []domain.Arrival // inbound messages stored, for their conversations
 	advanced []domain.Message // campaign messages whose status moved, for their recipients
 	replies  []domain.Arrival // every inbound message stored, for the campaigns it may answer
+	priced   []domain.Priced  // messages Meta priced, for the usage ledger
+	failed   []domain.Message // messages that failed, whose reservations are released
+	spent    []domain.Spend   // what the ledger charged, counted once committed
 
 	unrouted      []string
 	unknownStatus int
@@ -184,6 +190,9 @@ func (p *run) report(m Metrics) {
 	}
 	for _, c := range p.notifErrors {
 		m.NotificationError(c)
+	}
+	for _, sp := range p.spent {
+		m.Charged(sp)
 	}
 }
 
@@ -319,9 +328,28 @@ func (p *run) flushArrivals(ctx context.Context) error {
 	return err
 }
 
+// flushBilling hands the batch's priced and failed messages to billing, last in the
+// transaction: the ledger locks wallets, which is best held for the shortest time.
+func (p *run) flushBilling(ctx context.Context) error {
+	if p.r.Billing == nil || (len(p.priced) == 0 && len(p.failed) == 0) {
+		return nil
+	}
+	if len(p.failed) > 0 {
+		if err := p.r.Billing.Failed(ctx, p.failed); err != nil {
+			return err
+		}
+	}
+	if len(p.priced) == 0 {
+		return nil
+	}
+	spent, err := p.r.Billing.Priced(ctx, p.priced)
+	p.spent = spent
+	return err
+}
+
 // flushCampaigns hands the campaign messages whose status moved, and the inbound messages
-// stored, to campaigns, once per transaction and last in it (campaigns moves its counters
-// after every other lock the transaction takes).
+// stored, to campaigns, once per transaction and after every other lock the transaction
+// takes but the wallets' (campaigns moves its counters then).
 func (p *run) flushCampaigns(ctx context.Context) error {
 	if (len(p.advanced) == 0 && len(p.replies) == 0) || p.r.Campaigns == nil {
 		return nil
@@ -431,6 +459,13 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	}
 	if m.CampaignID != nil && m.Status != before {
 		p.advanced = append(p.advanced, m)
+	}
+	switch {
+	case (next == domain.StatusDelivered || next == domain.StatusRead) && s.Billing != nil:
+		p.priced = append(p.priced, domain.Priced{WorkspaceID: ws, MessageID: m.ID, PhoneNumberID: n.PhoneNumberID,
+			CampaignID: m.CampaignID, Recipient: s.RecipientWaID, Pricing: *s.Billing, At: at})
+	case next == domain.StatusFailed && m.Status == domain.StatusFailed && before != domain.StatusFailed:
+		p.failed = append(p.failed, m)
 	}
 	// Meta's per-user marketing limit (131049, reported in the failed status): no marketing
 	// template goes to the contact for the next 24 hours, counted from Meta's report.

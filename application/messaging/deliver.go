@@ -132,10 +132,19 @@ type CampaignResults interface {
 	Advanced(ctx context.Context, ms []domain.Message) error
 }
 
-// ResultRepos is what a transaction that records a campaign message's outcome offers.
+// ResultRepos is what a transaction that records a campaign message's outcome, or a
+// template's failure, offers.
 type ResultRepos struct {
 	Outbox    Outbox
 	Campaigns CampaignResults
+	// Billing may be nil (a test without billing).
+	Billing Reservations
+}
+
+// Reservations are told of template messages that failed, for the capability that holds
+// their price (billing): Meta charges nothing for them, so the hold is released.
+type Reservations interface {
+	Failed(ctx context.Context, ms []domain.Message) error
 }
 
 // ResultsTx runs fn in one transaction.
@@ -145,13 +154,13 @@ type ResultsTx interface {
 
 // Dispatcher delivers queued messages to Meta (the send worker's use case).
 type Dispatcher struct {
-	outbox    Outbox
-	graph     Graph
-	vault     Vault
-	pacer     Pacer
-	log       *slog.Logger
-	now       func() time.Time
-	campaigns ResultsTx
+	outbox  Outbox
+	graph   Graph
+	vault   Vault
+	pacer   Pacer
+	log     *slog.Logger
+	now     func() time.Time
+	results ResultsTx
 }
 
 // NewDispatcher returns the delivery use case.
@@ -167,11 +176,12 @@ func (d *Dispatcher) WithClock(now domain.Clock) *Dispatcher {
 	return d
 }
 
-// WithCampaigns makes the dispatcher record what becomes of a campaign's message (sent,
-// failed) in one transaction with its recipient (through tx). Other messages are recorded
-// as before, without a transaction of their own.
-func (d *Dispatcher) WithCampaigns(tx ResultsTx) *Dispatcher {
-	d.campaigns = tx
+// WithResults makes the dispatcher record what becomes of a campaign's message (sent,
+// failed) in one transaction with its recipient, and a template's failure with the release
+// of its held price (through tx). Other outcomes are recorded without a transaction of
+// their own.
+func (d *Dispatcher) WithResults(tx ResultsTx) *Dispatcher {
+	d.results = tx
 	return d
 }
 
@@ -324,7 +334,7 @@ func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid stri
 // its recipient; for another, a failure to fold is only logged: the wamid is stored, and
 // later webhooks bring the rest.
 func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string, at time.Time, from, to domain.MessageStatus) (bool, error) {
-	if m.CampaignID == nil || d.campaigns == nil {
+	if m.CampaignID == nil || d.results == nil {
 		ok, early, err := d.outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to)
 		if ok && len(early) > 0 {
 			if err := d.outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, Fold(to, early)); err != nil {
@@ -334,7 +344,7 @@ func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string
 		return ok, err
 	}
 	var ok bool
-	err := d.campaigns.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
+	err := d.results.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
 		var early []ReportedStatus
 		var err error
 		if ok, early, err = r.Outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to); err != nil || !ok {
@@ -354,16 +364,26 @@ func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string
 	return ok, err
 }
 
-// markFailed records a failure, with a campaign message's recipient in one transaction.
+// markFailed records a failure, in one transaction with a campaign message's recipient and
+// a template's held price.
 func (d *Dispatcher) markFailed(ctx context.Context, m MessageToSend, e domain.MessageError, at time.Time, ev domain.Occurrence, hold time.Time) error {
-	if m.CampaignID == nil || d.campaigns == nil {
+	if (m.CampaignID == nil && m.Type != TypeTemplate) || d.results == nil {
 		return d.outbox.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, hold)
 	}
-	return d.campaigns.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
+	return d.results.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
 		if err := r.Outbox.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, hold); err != nil {
 			return err
 		}
-		return r.Campaigns.Advanced(ctx, []domain.Message{m.asMessage(domain.StatusFailed, &e)})
+		failed := []domain.Message{m.asMessage(domain.StatusFailed, &e)}
+		if m.CampaignID != nil && r.Campaigns != nil {
+			if err := r.Campaigns.Advanced(ctx, failed); err != nil {
+				return err
+			}
+		}
+		if m.Type != TypeTemplate || r.Billing == nil {
+			return nil
+		}
+		return r.Billing.Failed(ctx, failed) // the wallet's lock last, as everywhere
 	})
 }
 

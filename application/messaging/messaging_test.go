@@ -462,7 +462,7 @@ func TestDeliverTellsCampaigns(t *testing.T) {
 			o.Report("wamid.TEST", messaging.ReportedStatus{Status: r, At: time.Now()})
 		}
 		res := &campaignResults{o: o}
-		d := messaging.NewDispatcher(o, g, fakeVault{}, &fakePacer{}, slog.New(slog.DiscardHandler)).WithCampaigns(res)
+		d := messaging.NewDispatcher(o, g, fakeVault{}, &fakePacer{}, slog.New(slog.DiscardHandler)).WithResults(res)
 		_, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
 		require.NoError(t, err)
 		return res, o

@@ -143,6 +143,13 @@ func (s *Status) translate() domain.StatusReport {
 		r.Error = &e
 	}
 	r.Pricing, r.Errors = s.extras()
+	if p := s.Pricing; p != nil {
+		r.Billing = &domain.Pricing{Model: p.PricingModel, Type: p.Type, Category: domain.PricingCategory(p.Category), Billable: p.Billable}
+		if s.Conversation != nil {
+			r.Billing.ConversationID = s.Conversation.ID
+		}
+	}
+	r.RecipientWaID, _ = s.Recipient()
 	return r
 }
 

@@ -20,12 +20,17 @@ CREATE TABLE rate_card_rates (
     PRIMARY KEY (card_id, currency, category, market)
 );
 
--- billing_rate is the one pricing rule: the price of one message of category to market in
--- currency under the card in force at time at (the market's own rate, else the card's '*'
--- rate); NULL when the card has neither. Charges, reservations and estimates all use it.
+-- The pricing rule: a message of category to market in currency, reported at time at, is
+-- priced by the card in force at at (rate_card_periods: the latest effective_at not after
+-- at, the latest stored of equal ones) at the market's own rate, else the card's '*' rate;
+-- NULL when the card has neither. billing_rate is it for one message (reservations,
+-- estimates); the ledger's charge statement joins the same periods and rates for a whole
+-- batch at once (adapters/postgres/billing.go), as a per-row function call costs too much there.
+CREATE VIEW rate_card_periods AS
+    SELECT id, effective_at, lead(effective_at) OVER (ORDER BY effective_at, created_at) AS until FROM rate_cards;
 CREATE FUNCTION billing_card(at timestamptz) RETURNS uuid
 LANGUAGE sql STABLE AS $$
-    SELECT id FROM rate_cards WHERE effective_at <= at ORDER BY effective_at DESC, created_at DESC LIMIT 1
+    SELECT id FROM rate_card_periods WHERE effective_at <= at AND (until IS NULL OR at < until)
 $$;
 CREATE FUNCTION billing_rate(at timestamptz, market text, category text, currency text) RETURNS bigint
 LANGUAGE sql STABLE AS $$

@@ -190,12 +190,16 @@ func (r *BillingRepo) phoneGroups(ctx context.Context, contacts string, args []a
 }
 
 // Charge implements billing.Ledger in one round trip: the wallets are created when
-// missing and locked (in workspace order) when a charge may cost something; then one
-// statement prices the messages not charged yet (a charge key once, however often the batch
-// names it) with the card in force when Meta reported each, appends them with the balance after each, settles every priced message's
-// reservation and moves the wallets. Under the wallets' locks the "not charged yet" check
-// sees every committed charge; the unique charge key catches the rest (free ones are not
-// locked for).
+// missing, and prepaid ones locked (in workspace order) when a charge may cost something;
+// then one statement prices the messages not charged yet (a charge key once, however often
+// the batch names it) with the card in force when Meta reported each, appends them with the
+// balance after each, settles every priced message's reservation and moves the wallets by
+// what it appended. The unique charge key makes a message charged once whatever runs at
+// once, and the wallets move by the charges actually appended, so balances are exact.
+// balance_after_micros is exact under a prepaid wallet's lock; a postpaid wallet is not
+// locked (status processing of one workspace would queue on it), so two of its batches
+// charging at the same instant may each compute theirs from the balance before the other.
+
 func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Time) ([]billing.Charge, error) {
 	if len(ps) == 0 {
 		return nil, nil
@@ -221,7 +225,8 @@ func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Ti
 	b.Queue(`INSERT INTO billing_accounts (workspace_id, mode, currency, updated_at)
 		SELECT DISTINCT ws, 'postpaid', $2::text, $3::timestamptz FROM unnest($1::uuid[]) AS ws ON CONFLICT DO NOTHING`, wss, r.currency, at)
 	if len(locked) > 0 {
-		b.Queue(`SELECT 1 FROM billing_accounts WHERE workspace_id = ANY ($1::uuid[]) ORDER BY workspace_id FOR UPDATE`, locked)
+		b.Queue(`SELECT 1 FROM billing_accounts WHERE workspace_id = ANY ($1::uuid[]) AND mode = 'prepaid'
+			ORDER BY workspace_id FOR UPDATE`, locked)
 	}
 	var out []billing.Charge
 	b.Queue(`
@@ -231,9 +236,14 @@ func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Ti
 				AS c (workspace_id, id, charge_key, message_id, phone_number_id, campaign_id, market, category, pricing_model,
 					pricing_type, billable, reported_at)),
 		fresh AS (
-			SELECT DISTINCT ON (c.workspace_id, c.charge_key) c.*, a.currency, a.balance_micros, billing_card(c.reported_at) AS card_id,
-				CASE WHEN c.billable THEN coalesce(billing_rate(c.reported_at, c.market, c.category, a.currency), 0) ELSE 0 END AS amount
+			SELECT DISTINCT ON (c.workspace_id, c.charge_key) c.*, a.currency, a.balance_micros, p.id AS card_id,
+				CASE WHEN c.billable THEN coalesce(own.rate_micros, rest.rate_micros, 0) ELSE 0 END AS amount
 			FROM c JOIN billing_accounts a ON a.workspace_id = c.workspace_id
+			LEFT JOIN rate_card_periods p ON p.effective_at <= c.reported_at AND (p.until IS NULL OR c.reported_at < p.until)
+			LEFT JOIN rate_card_rates own ON own.card_id = p.id AND own.currency = a.currency AND own.category = c.category
+				AND own.market = c.market
+			LEFT JOIN rate_card_rates rest ON rest.card_id = p.id AND rest.currency = a.currency AND rest.category = c.category
+				AND rest.market = '*'
 			WHERE NOT EXISTS (SELECT 1 FROM billing_ledger l WHERE l.workspace_id = c.workspace_id AND l.charge_key = c.charge_key)
 			ORDER BY c.workspace_id, c.charge_key, c.id),
 		ins AS (

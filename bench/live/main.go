@@ -648,7 +648,7 @@ type snapshot struct {
 }
 
 func sample(ctx context.Context, srv *harness.Server) (snapshot, error) {
-	rss, err := vmRSS(srv.Pid())
+	rss, err := harness.ProcStatus(srv.Pid(), "VmRSS")
 	if err != nil {
 		return snapshot{}, err
 	}
@@ -658,21 +658,6 @@ func sample(ctx context.Context, srv *harness.Server) (snapshot, error) {
 	}
 	return snapshot{rss: rss, heapInuse: int64(m["go_memstats_heap_inuse_bytes"]), stackInuse: int64(m["go_memstats_stack_inuse_bytes"]),
 		goroutines: int64(m["go_goroutines"])}, nil
-}
-
-// vmRSS reads VmRSS of /proc/<pid>/status, in bytes.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/<pid>/status")
 }
 
 // cpuTime is the user+system CPU time of a process (/proc/<pid>/stat, clock ticks of 1/100 s).

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -192,6 +193,22 @@ func (s *Server) wait(timeout time.Duration) <-chan error {
 // Restart starts the same process again on the same address.
 func (s *Server) Restart(ctx context.Context) (*Server, error) {
 	return StartServerOn(ctx, s.Opts, s.Addr)
+}
+
+// ProcStatus reads a size field of /proc/<pid>/status (VmRSS, VmHWM: the peak RSS), in
+// bytes.
+func ProcStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // LogContains counts the lines of the log that contain sub.

@@ -17,6 +17,11 @@ const (
 	// send worker sends them (it paces each number too), and the job gives its worker back
 	// between batches instead of holding it.
 	BatchInterval = time.Second
+	// MaxBatchSpan bounds how much time one batch makes up for (SendBatchAfter): a batch
+	// takes the throughput of the time since the batch before, which is the pause plus the
+	// batch's own time and the queue's pick-up (about two seconds for one), and never more
+	// than this, after a long wait.
+	MaxBatchSpan = 3 * time.Second
 	// InFlightWait is how long the job waits, once every recipient has a message, for the
 	// last ones to be sent before it looks again.
 	InFlightWait = 2 * time.Second
@@ -48,6 +53,14 @@ type Step struct {
 // (rows, events and send jobs) and gives each recipient its message. When no recipient is
 // left to take and none is in flight, the campaign completes.
 func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error) {
+	return s.SendBatchAfter(ctx, ws, id, 0)
+}
+
+// SendBatchAfter is SendBatch for a job whose previous batch was taken sinceLast ago (0:
+// none known): this batch takes the throughput of that time, between BatchInterval's and
+// MaxBatchSpan's. One second's worth after each one-second pause would fall behind the
+// number's pace by the batch's own time and the job's pick-up.
+func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLast time.Duration) (Step, error) {
 	cur, err := s.d.Store.Get(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {
 		return Step{Done: true, Reason: "campaign gone"}, nil
@@ -90,7 +103,8 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 			t := now.Add(-7 * 24 * time.Hour) // the longest cap's window
 			since = &t
 		}
-		batch, err := r.Batches.Next(ctx, ws, id, messaging.Throughput(number), since)
+		span := min(max(sinceLast, BatchInterval), MaxBatchSpan)
+		batch, err := r.Batches.Next(ctx, ws, id, int(float64(messaging.Throughput(number))*span.Seconds()), since)
 		if err != nil {
 			return err
 		}

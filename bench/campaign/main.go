@@ -32,8 +32,10 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -141,7 +143,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	// a backend's counts when it is next idle, a second apart at most).
 	var before map[string]int64
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		if before, err = tableWrites(ctx, db); err != nil {
+		if before, err = tableRows(ctx, db, writesSQL); err != nil {
 			return nil, err
 		}
 		if before["contacts"] >= int64(cfg.N) || time.Now().After(deadline) {
@@ -150,6 +152,22 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			return nil, err
 		}
+	}
+	reads0, err := tableRows(ctx, db, readsSQL)
+	if err != nil {
+		return nil, err
+	}
+	commits0, err := db.Count(ctx, commitsSQL)
+	if err != nil {
+		return nil, err
+	}
+	pool0, err := srv.Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cpu0, err := readCPU(ctx, srv, db)
+	if err != nil {
+		return nil, err
 	}
 	api := startAPIClient(ctx, w, cfg.APIRate)
 	logf("launching a campaign to %d contacts (number %s: %d msg/s; plan %s: %d a minute, %.0f/s for campaigns)",
@@ -160,6 +178,11 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		return nil, err
 	}
 	launchLatency := time.Since(launchedAt)
+	// The recipients exist now: their table's plans are made again from its statistics.
+	if _, err := db.Pool.Exec(ctx, `ANALYZE campaign_recipients, campaign_counts`); err != nil {
+		api.stop()
+		return nil, err
+	}
 
 	// Until it completes, or the cap: then it is cancelled (the queued messages still go).
 	var c map[string]any
@@ -186,6 +209,10 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		}
 	}
 	calls := api.stop()
+	pool1, err := srv.Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rss, _ := harness.ProcStatus(srv.Pid(), "VmRSS")
 	hwm, err := harness.ProcStatus(srv.Pid(), "VmHWM")
 	if err != nil {
@@ -210,12 +237,25 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpu1, err := readCPU(ctx, srv, db)
+	if err != nil {
+		return nil, err
+	}
+	cpu := cpu1.since(cpu0)
 	// Postgres publishes a busy backend's counts at most a second late, an idle one's within
 	// ten seconds.
 	if err := sleep(ctx, 11*time.Second); err != nil {
 		return nil, err
 	}
-	after, err := tableWrites(ctx, db)
+	after, err := tableRows(ctx, db, writesSQL)
+	if err != nil {
+		return nil, err
+	}
+	reads1, err := tableRows(ctx, db, readsSQL)
+	if err != nil {
+		return nil, err
+	}
+	commits1, err := db.Count(ctx, commitsSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -236,11 +276,24 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 			twice++
 		}
 	}
-	var lastQueued time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(created_at), now()) FROM messages WHERE campaign_id = $1`, w.campaign).
-		Scan(&lastQueued); err != nil {
+	// A batch's messages share its time: the batches, and the gaps between them.
+	rows, err := db.Pool.Query(ctx, `SELECT created_at FROM messages WHERE campaign_id = $1 GROUP BY created_at ORDER BY 1`, w.campaign)
+	if err != nil {
 		return nil, err
 	}
+	batches, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return nil, err
+	}
+	lastQueued := launchedAt
+	var gaps []time.Duration
+	for i, at := range batches {
+		if i > 0 {
+			gaps = append(gaps, at.Sub(batches[i-1]))
+		}
+		lastQueued = at
+	}
+	slices.Sort(gaps)
 	rate, peak := 0.0, 0.0
 	if len(sends) > 0 {
 		rate = float64(len(sends)) / sends[len(sends)-1].Sub(launchedAt).Seconds()
@@ -263,6 +316,8 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep.Add("recipients (contacts seeded, then the launch took them)", fmt.Sprintf("%d", recipients), fmt.Sprint(cfg.N), harness.Check(recipients == cfg.N))
 	rep.Add("launch request (the audience's snapshot)", fmt.Sprintf("%.0f ms", harness.MS(launchLatency)), "", "")
 	rep.Add("launch to the last recipient queued", queuedIn, "", "")
+	rep.Add("batches; the time between two, p50 / max", fmt.Sprintf("%d; %s / %s", len(batches),
+		harness.Percentile(gaps, .5).Round(10*time.Millisecond), harness.Percentile(gaps, 1).Round(10*time.Millisecond)), "", "")
 	rep.Add("pace: the number / the plan's campaign share / the lower", fmt.Sprintf("%d (%s) / %.0f (%s: %d a minute less %d%%) / %.0f msg/s",
 		numberPace, w.level, planPace, cfg.Plan, perMinute, campaigns.QuotaLeftToAPI, pace), "", "")
 	rep.Add("sent over the run (launch to the last send, sandbox records)", fmt.Sprintf("%d in %s: %.0f msg/s", len(sends), sendSpan(sends, launchedAt), rate), "", "")
@@ -272,14 +327,30 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep.Add(fmt.Sprintf("API sends meanwhile (%.0f/s): accepted / refused", cfg.APIRate), fmt.Sprintf("%d / %d %v", calls.accepted(), len(calls.all)-calls.accepted(), calls.refusals()), "", "")
 	rep.Add("API latency p50 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f ms", harness.MS(harness.Percentile(lat, .5)), harness.MS(apiP99), harness.MS(harness.Percentile(lat, 1))),
 		"p99 <= 50 ms", harness.Verdict(len(lat) > 0 && apiP99 <= 50*time.Millisecond))
+	acquires := pool1["pgxpool_acquire_total"] - pool0["pgxpool_acquire_total"]
+	waited := pool1["pgxpool_empty_acquire_total"] - pool0["pgxpool_empty_acquire_total"]
+	waitedFor := pool1["pgxpool_acquire_wait_seconds_total"] - pool0["pgxpool_acquire_wait_seconds_total"]
+	rep.Add(fmt.Sprintf("server's connections (%d): acquires, waited for one, mean wait of those", cfg.MaxConns),
+		fmt.Sprintf("%.0f, %.0f%%, %.1f ms", acquires, 100*waited/max(acquires, 1), 1000*waitedFor/max(waited, 1)), "", "")
 	rep.Add("server RSS peak (VmHWM) / at the end", fmt.Sprintf("%s / %s", mib(hwm), mib(rss)), "<= 300 MB", harness.Verdict(hwm <= 300e6))
 	if hwmReset != nil {
 		rep.Note("the peak RSS includes the set-up's (its reset failed: %v)", hwmReset)
 	}
+	perK := func(d time.Duration) float64 {
+		return d.Seconds() * 1000 / float64(max(len(sends)+calls.accepted(), 1))
+	}
+	rep.Add("CPU seconds per 1,000 messages sent: server / Postgres backends / sandbox and API client (this process)",
+		fmt.Sprintf("%.2f / %.2f / %.2f", perK(cpu.server), perK(cpu.postgres), perK(cpu.self)), "", "")
+	rep.Add("host CPU from the launch to the last status: ours / other processes / idle (2 CPUs = 200%)",
+		fmt.Sprintf("%.0f%% / %.0f%% / %.0f%% over %s", 100*cpu.ours().Seconds()/cpu.wall.Seconds(),
+			100*(cpu.busy-cpu.ours()).Seconds()/cpu.wall.Seconds(), 100*cpu.idle.Seconds()/cpu.wall.Seconds(), cpu.wall.Round(time.Second)), "", "")
 	rep.Add("Postgres rows written per "+per+" (insert+update+delete)", fmt.Sprintf("%.1f (%d rows)", perRecipient, writes), "", "")
+	rep.Add("Postgres transactions committed per message sent", fmt.Sprintf("%.1f", float64(commits1-commits0)/float64(max(len(sends)+calls.accepted(), 1))), "", "")
 	rep.Add("recipients sent more than once (sandbox)", fmt.Sprint(twice), "0", harness.Check(twice == 0))
 	rep.Add("status webhooks processed (delivered / read of sent; jobs open)", fmt.Sprintf("%d / %d of %d; %d", stats["delivered"], stats["read"], stats["sent"], open), "", "")
-	rep.Note("rows by table: %s", byTable)
+	rep.Note("rows written by table: %s", byTable)
+	_, readByTable := diff(reads0, reads1)
+	rep.Note("rows read by table (sequential scans and index fetches): %s", readByTable)
 	rep.Note("the rows include the API's %d sends (each a message, its conversation, event, audit entry, job and statuses)", calls.accepted())
 	rep.Note("the server ran %s for %s; the sandbox and the API client run in this process, on the same CPUs", "--role=all", ranFor.Round(time.Second))
 	if pace < float64(numberPace) {
@@ -323,6 +394,22 @@ func setup(ctx context.Context, url string, db *harness.DB, sb *sandbox.Sandbox,
 	var err error
 	if w.u, err = w.c.SignupLogin(ctx, fmt.Sprintf("campaign-%d@example.com", time.Now().UnixNano())); err != nil {
 		return nil, err
+	}
+	// A database in service: another tenant's contacts, messages, conversations and statuses
+	// (cfg.N messages), analyzed. On tables analyzed empty the planner scans them whole, and
+	// its cached plans would keep doing so for the whole run.
+	if _, err := w.c.CreateWorkspace(ctx, w.u, "Earlier tenant", ""); err != nil {
+		return nil, err
+	}
+	logf("seeding a history of %d messages", cfg.N)
+	if _, err := db.SeedHistory(ctx, cfg.N); err != nil {
+		return nil, err
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		INSERT INTO message_statuses (wamid, status, workspace_id, occurred_at)
+		SELECT m.wamid, s, m.workspace_id, m.created_at FROM messages m, unnest('{sent,delivered}'::text[]) s
+		WHERE m.direction = 'outbound'`); err != nil {
+		return nil, fmt.Errorf("seed statuses: %w", err)
 	}
 	if w.ws, err = w.c.CreateWorkspace(ctx, w.u, "Campaign bench", cfg.Plan); err != nil {
 		return nil, err
@@ -479,9 +566,82 @@ func startAPIClient(ctx context.Context, w *workspace, rate float64) apiClient {
 	}}
 }
 
-// tableWrites reads the rows inserted, updated and deleted so far, by table.
-func tableWrites(ctx context.Context, db *harness.DB) (map[string]int64, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables`)
+// cpuUse is the CPU time spent so far by the server, the Postgres backends of the scratch
+// database (by pid: a backend that ended is not counted), this process (the sandbox and
+// the API client), and the whole host, busy and idle.
+type cpuUse struct {
+	server, self, busy, idle, wall time.Duration
+	postgres                       time.Duration
+	backends                       map[int]time.Duration
+	at                             time.Time
+}
+
+func (c cpuUse) ours() time.Duration { return c.server + c.postgres + c.self }
+
+// since is the CPU time spent between two readings.
+func (c cpuUse) since(before cpuUse) cpuUse {
+	d := cpuUse{server: c.server - before.server, self: c.self - before.self, busy: c.busy - before.busy,
+		idle: c.idle - before.idle, wall: c.at.Sub(before.at)}
+	for pid, t := range c.backends {
+		d.postgres += t - before.backends[pid]
+	}
+	return d
+}
+
+func readCPU(ctx context.Context, srv *harness.Server, db *harness.DB) (cpuUse, error) {
+	c := cpuUse{backends: map[int]time.Duration{}, at: time.Now()}
+	var err error
+	if c.server, err = harness.CPUTime(srv.Pid()); err != nil {
+		return c, err
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return c, err
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return c, err
+	}
+	for _, pid := range pids {
+		if t, err := harness.CPUTime(int(pid)); err == nil { // it may have ended meanwhile
+			c.backends[int(pid)] = t
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return c, err
+	}
+	c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	// The host: the first line of /proc/stat, in ticks of 1/100 s (user nice system idle
+	// iowait irq softirq steal ...).
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return c, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		switch i {
+		case 3, 4: // idle, iowait
+			c.idle += time.Duration(v) * 10 * time.Millisecond
+		case 8, 9: // guest time is counted in user already
+		default:
+			c.busy += time.Duration(v) * 10 * time.Millisecond
+		}
+	}
+	return c, nil
+}
+
+// Counts of pg_stat_user_tables, and the database's commits.
+const (
+	writesSQL  = `n_tup_ins + n_tup_upd + n_tup_del`
+	readsSQL   = `coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)`
+	commitsSQL = `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`
+)
+
+// tableRows reads a count of pg_stat_user_tables (writesSQL, readsSQL) by table.
+func tableRows(ctx context.Context, db *harness.DB, count string) (map[string]int64, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT relname, `+count+` FROM pg_stat_user_tables`)
 	if err != nil {
 		return nil, err
 	}

@@ -21,11 +21,7 @@ func TestCampaignPausedByAnOptOutSpike(t *testing.T) {
 	// The free plan's minute lets the campaign queue 90 (its 100 less the API's 10); the
 	// other recipients wait for the next minutes, so it is still running throughout.
 	const n, firstMinute = 300, 90
-	_, err := a.Pool.Exec(ctx, `INSERT INTO contacts (workspace_id, id, phone, wa_id, name, tags, created_at, updated_at)
-		SELECT $1, gen_random_uuid(), '+1650777' || lpad(i::text, 4, '0'), '1650777' || lpad(i::text, 4, '0'), 'Lee ' || i,
-			'{spike}', now(), now()
-		FROM generate_series(1, $2) i`, tm.WS, n)
-	require.NoError(t, err)
+	e.bulkContacts(t, n, "777", "spike")
 	id := a.Must(t, 201, "POST", e.path(""), tm.Owner.Token, map[string]any{"name": "Spike",
 		"phone_number_id": e.acct.PhoneNumberID, "template": map[string]any{"name": "order_update", "language": "en_US"},
 		"audience": map[string]any{"tags": []string{"spike"}}})["id"].(string)
@@ -78,6 +74,16 @@ func TestCampaignPausedByAnOptOutSpike(t *testing.T) {
 	entry := audit[0].(map[string]any)
 	require.Equal(t, id, entry["resource_id"])
 	require.Equal(t, "system", entry["actor_type"], "%v", entry)
+}
+
+// bulkContacts inserts n contacts tagged tag, their phones +1650, exchange, then 0001 to n.
+func (e campaignEnv) bulkContacts(t *testing.T, n int, exchange, tag string) {
+	t.Helper()
+	_, err := e.a.Pool.Exec(context.Background(), `INSERT INTO contacts (workspace_id, id, phone, wa_id, name, tags, created_at, updated_at)
+		SELECT $1, gen_random_uuid(), '+1650' || $3 || lpad(i::text, 4, '0'), '1650' || $3 || lpad(i::text, 4, '0'), 'Kim ' || i,
+			ARRAY[$4::text], now(), now()
+		FROM generate_series(1, $2) i`, e.tm.WS, n, exchange, tag)
+	require.NoError(t, err)
 }
 
 // statuses posts one webhook reporting status for every wamid, as Meta batches them.

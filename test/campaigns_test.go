@@ -342,11 +342,7 @@ func TestCampaignSharesTheQuotaAndCancels(t *testing.T) {
 	a, tm := e.a, e.tm
 	ctx := context.Background()
 	const n = 120 // the free plan's 100 a minute, less the API's 10: 90 go this minute
-	_, err := a.Pool.Exec(ctx, `INSERT INTO contacts (workspace_id, id, phone, wa_id, name, tags, created_at, updated_at)
-		SELECT $1, gen_random_uuid(), '+1650555' || lpad(i::text, 4, '0'), '1650555' || lpad(i::text, 4, '0'), 'Kim ' || i,
-			'{bulk}', now(), now()
-		FROM generate_series(1, $2) i`, tm.WS, n)
-	require.NoError(t, err)
+	e.bulkContacts(t, n, "555", "bulk")
 	id := a.Must(t, 201, "POST", e.path(""), tm.Owner.Token, map[string]any{"name": "Bulk",
 		"phone_number_id": e.acct.PhoneNumberID, "template": map[string]any{"name": "order_update", "language": "en_US"},
 		"audience": map[string]any{"tags": []string{"bulk"}}})["id"].(string)

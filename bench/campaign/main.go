@@ -55,6 +55,7 @@ type config struct {
 	MaxRun     time.Duration // longest wait from the launch to the campaign's completion (then it is cancelled)
 	Settle     time.Duration // longest wait for the status webhooks after the last send
 	MaxConns   int           // DB_MAX_CONNS of the server
+	Analyze    time.Duration // how often the busy tables are analyzed during the run (0: never)
 	ServerEnv  string        // more KEY=VALUE,... for the server
 	ResultsDir string        // "" = bench/results
 	Out        io.Writer
@@ -69,6 +70,7 @@ func main() {
 	flag.DurationVar(&cfg.MaxRun, "max", 5*time.Minute, "longest wait from the launch to the campaign's completion; then it is cancelled")
 	flag.DurationVar(&cfg.Settle, "settle", 2*time.Minute, "longest wait for the status webhooks after the last send")
 	flag.IntVar(&cfg.MaxConns, "conns", 25, "DB_MAX_CONNS of the server (25 is the product's default)")
+	flag.DurationVar(&cfg.Analyze, "analyze", 20*time.Second, "how often the busy tables are analyzed during the run, as autovacuum would (0: never)")
 	flag.StringVar(&cfg.ServerEnv, "server-env", "", "more environment for the server, KEY=VALUE,...")
 	flag.Parse()
 	cfg.Out = os.Stdout
@@ -107,27 +109,25 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		return nil, err
 	}
 	defer db.Drop()
-	port, err := harness.FreePort()
+	meta, err := harness.StartMeta()
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	sb, sbURL, closeSB := harness.StartSandbox("http://" + addr + "/webhooks/meta")
-	defer closeSB()
+	defer meta.Close()
 	env := map[string]string{}
 	for _, kv := range strings.Split(cfg.ServerEnv, ",") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
-	srv, err := harness.StartServerOn(ctx, harness.ServerOptions{Bin: prep.Bin, DatabaseURL: db.URL, GraphURL: sbURL,
-		MaxConns: cfg.MaxConns, LogDir: prep.Tmp, Name: "campaign-server", Env: env}, addr)
+	srv, err := harness.StartServerOn(ctx, harness.ServerOptions{Bin: prep.Bin, DatabaseURL: db.URL, GraphURL: meta.URL,
+		MaxConns: cfg.MaxConns, LogDir: prep.Tmp, Name: "campaign-server", Env: env}, meta.ServerAddr)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Kill()
 
-	w, err := setup(ctx, srv.URL, db, sb, cfg, logf)
+	w, err := setup(ctx, srv.URL, db, meta.Sandbox, cfg, logf)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +170,8 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		return nil, err
 	}
 	api := startAPIClient(ctx, w, cfg.APIRate)
+	stopAnalyze := analyzeEvery(ctx, db, cfg.Analyze)
+	defer stopAnalyze()
 	logf("launching a campaign to %d contacts (number %s: %d msg/s; plan %s: %d a minute, %.0f/s for campaigns)",
 		cfg.N, w.level, numberPace, cfg.Plan, perMinute, planPace)
 	launchedAt := time.Now()
@@ -263,7 +265,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	// What the sandbox got: the campaign's messages by recipient, per second.
 	var sends []time.Time
 	perTo := map[string]int{}
-	for _, m := range sb.Messages() {
+	for _, m := range meta.Messages() {
 		if m.TemplateName == templateName {
 			sends = append(sends, m.AcceptedAt)
 			perTo[m.To]++
@@ -630,6 +632,26 @@ func readCPU(ctx context.Context, srv *harness.Server, db *harness.DB) (cpuUse, 
 		}
 	}
 	return c, nil
+}
+
+// analyzeEvery analyzes the tables a campaign grows every d until stopped. Autovacuum
+// would, a minute after they grew by a tenth; but the shared cluster's three autovacuum
+// workers serve every scratch database of the other suites too, and plans made while
+// river_job and events were small scan them whole (hundreds of millions of rows read over
+// a run without this).
+func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop func()) {
+	if d <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for sleep(ctx, d) == nil {
+			_, _ = db.Pool.Exec(ctx, `ANALYZE river_job, events, messages, message_statuses, conversations, campaign_recipients, campaign_counts`)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // Counts of pg_stat_user_tables, and the database's commits.

@@ -16,7 +16,7 @@ import (
 // accepted), never its timing, memory or rate targets.
 func TestSmoke(t *testing.T) {
 	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
-		return run(ctx, config{N: 300, Pace: 1000, Plan: "enterprise", APIRate: 10, MaxRun: time.Minute,
+		return run(ctx, config{N: 300, Pace: 1000, Plan: "enterprise", APIRate: 10, MaxRun: time.Minute, Analyze: 20 * time.Second,
 			Settle: 30 * time.Second, MaxConns: 10, ResultsDir: t.TempDir(), Out: io.Discard})
 	})
 	o := lastOutcome

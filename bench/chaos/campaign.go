@@ -27,16 +27,15 @@ func (e *env) killCampaign(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer db.Drop()
-	port, err := harness.FreePort()
+	meta, err := harness.StartMeta()
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	sb, sbURL, closeSB := harness.StartSandbox("http://" + addr + "/webhooks/meta")
-	defer closeSB()
+	defer meta.Close()
+	sb := meta.Sandbox
 	sb.SetLatency(20 * time.Millisecond) // sends are in flight when the process dies
-	srv, err := harness.StartServerOn(ctx, harness.ServerOptions{Bin: e.bin, DatabaseURL: db.URL, GraphURL: sbURL,
-		LogDir: e.tmp, Name: "chaos5-server"}, addr)
+	srv, err := harness.StartServerOn(ctx, harness.ServerOptions{Bin: e.bin, DatabaseURL: db.URL, GraphURL: meta.URL,
+		LogDir: e.tmp, Name: "chaos5-server"}, meta.ServerAddr)
 	if err != nil {
 		return nil, err
 	}

@@ -361,13 +361,12 @@ func (e *env) killWorker(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer db.Drop()
-	port, err := harness.FreePort()
+	meta, err := harness.StartMeta()
 	if err != nil {
 		return nil, err
 	}
-	apiAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	sb, sbURL, closeSB := harness.StartSandbox("http://" + apiAddr + "/webhooks/meta")
-	defer closeSB()
+	defer meta.Close()
+	sb, sbURL, apiAddr := meta.Sandbox, meta.URL, meta.ServerAddr
 	sb.SetLatency(20 * time.Millisecond) // sends are in flight when the worker dies
 	opts := harness.ServerOptions{Bin: e.bin, DatabaseURL: db.URL, Role: "api", GraphURL: sbURL, LogDir: e.tmp, Name: "chaos3-api"}
 	api, err := harness.StartServerOn(ctx, opts, apiAddr)
@@ -533,13 +532,12 @@ func (e *env) threeInstances(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer db.Drop()
-	port, err := harness.FreePort()
+	meta, err := harness.StartMeta()
 	if err != nil {
 		return nil, err
 	}
-	addr1 := fmt.Sprintf("127.0.0.1:%d", port)
-	sb, sbURL, closeSB := harness.StartSandbox("http://" + addr1 + "/webhooks/meta")
-	defer closeSB()
+	defer meta.Close()
+	sb, sbURL, addr1 := meta.Sandbox, meta.URL, meta.ServerAddr
 	var servers []*harness.Server
 	defer func() {
 		for _, s := range servers {

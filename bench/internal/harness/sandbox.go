@@ -9,15 +9,32 @@ import (
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 )
 
-// StartSandbox runs the Meta sandbox in this process (so it survives every kill of a
-// server) on a loopback port, its webhooks signed with AppSecret and posted to callback.
-// New numbers send 1,000 messages a second. It returns the sandbox, its URL (a server's
-// GraphURL) and the function that stops it.
-func StartSandbox(callback string) (*sandbox.Sandbox, string, func()) {
-	sb := sandbox.New(sandbox.Config{AppID: AppID, AppSecret: AppSecret, CallbackURL: callback, DefaultThroughput: 1000})
-	srv := httptest.NewServer(sb.Handler())
-	return sb, srv.URL, func() { srv.Close(); sb.Close() }
+// Meta is the Meta sandbox running in this process (so it survives every kill of a
+// server), its webhooks signed with AppSecret and posted to the server the caller starts on
+// ServerAddr, a free loopback address. New numbers send 1,000 messages a second.
+type Meta struct {
+	*sandbox.Sandbox
+	URL        string // a server's GraphURL
+	ServerAddr string
+	srv        *httptest.Server
 }
+
+// StartMeta starts the sandbox on a loopback port; Close stops it.
+func StartMeta() (*Meta, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	m := &Meta{ServerAddr: fmt.Sprintf("127.0.0.1:%d", port)}
+	m.Sandbox = sandbox.New(sandbox.Config{AppID: AppID, AppSecret: AppSecret, CallbackURL: "http://" + m.ServerAddr + "/webhooks/meta",
+		DefaultThroughput: 1000})
+	m.srv = httptest.NewServer(m.Handler())
+	m.URL = m.srv.URL
+	return m, nil
+}
+
+// Close stops the sandbox.
+func (m *Meta) Close() { m.srv.Close(); m.Sandbox.Close() }
 
 // WaitTemplate waits until the workspace's catalogue has the template name: template sends
 // and campaigns are checked against it, and a connected number's template sync fills it.

@@ -11,16 +11,6 @@ import (
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 )
 
-// bulkContacts inserts n contacts of the env's workspace tagged tag, in one statement.
-func (e campaignEnv) bulkContacts(t *testing.T, n int, tag string) {
-	t.Helper()
-	_, err := e.a.Pool.Exec(context.Background(), `INSERT INTO contacts (workspace_id, id, phone, wa_id, name, tags, created_at, updated_at)
-		SELECT $1, gen_random_uuid(), '+1650555' || lpad(i::text, 4, '0'), '1650555' || lpad(i::text, 4, '0'), 'Kim ' || i,
-			ARRAY[$3], now(), now()
-		FROM generate_series(1, $2) i`, e.tm.WS, n, tag)
-	require.NoError(t, err)
-}
-
 // A number synced at TIER_250 (the sandbox's new numbers): a campaign of 300 recipients is
 // refused (409 capacity_exceeded, saying how many fit); launched with split it sends 250
 // and keeps the rest waiting, running. Meta then rates the number RED and a sync reads it:
@@ -38,7 +28,7 @@ func TestCampaignMessagingLimitAndQuality(t *testing.T) {
 	_, err := a.Pool.Exec(ctx, `UPDATE workspaces SET plan = 'pro' WHERE id = $1`, tm.WS)
 	require.NoError(t, err)
 	const n = 300
-	e.bulkContacts(t, n, "many")
+	e.bulkContacts(t, n, "555", "many")
 	id := a.Must(t, 201, "POST", e.path(""), tm.Owner.Token, map[string]any{"name": "Many",
 		"phone_number_id": e.acct.PhoneNumberID, "template": map[string]any{"name": "order_update", "language": "en_US"},
 		"audience": map[string]any{"tags": []string{"many"}}})["id"].(string)

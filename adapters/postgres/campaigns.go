@@ -273,7 +273,11 @@ func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int
 	}
 	lock := ""
 	if marketingSince != nil {
-		lock = " FOR UPDATE" // as LockMarketing: parallel marketing sends to a contact take turns
+		// Against LockMarketing's FOR UPDATE, parallel marketing sends to a contact take
+		// turns. NO KEY: a send that is not marketing only checks the contact as its message's
+		// and conversation's foreign key (FOR KEY SHARE), which FOR UPDATE would block; then
+		// it and this batch, each about to insert the other's conversation, deadlock.
+		lock = " FOR NO KEY UPDATE"
 	}
 	contacts := map[domain.ID]*domain.Contact{}
 	holds := map[domain.ID]time.Time{}

@@ -526,3 +526,50 @@ func TestCampaignOptOutsCountOncePerRecipient(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got, "not reached yet: pending")
 }
+
+// A MARKETING batch locks its contacts so that marketing sends to them take turns, but not
+// against the foreign keys that reference them: another send to one of them (its message
+// and conversation rows name the contact) goes on while the batch holds the lock. With a
+// lock that blocked those keys' checks, such a send and the batch, each about to insert the
+// same conversation, waited for each other until Postgres broke the deadlock.
+func TestCampaignMarketingBatchLocksLeaveOtherSendsGoing(t *testing.T) {
+	t.Parallel()
+	b := setupCampaigns(t)
+	ctx := context.Background()
+	who := b.contact(t, b.ws, "Kim", "spring")
+	c := b.campaign(t, domain.CampaignRunning, domain.Audience{Tags: []string{"spring"}})
+	_, err := b.repo.Snapshot(ctx, c, now())
+	require.NoError(t, err)
+
+	batch, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = batch.Rollback(ctx) }()
+	since := now().Add(-7 * 24 * time.Hour)
+	got, err := postgres.NewCampaignRepo(batch).Next(ctx, b.ws, c.ID, 10, &since)
+	require.NoError(t, err)
+	require.Len(t, got.Candidates, 1)
+
+	// inTx runs fn in a transaction that gives up on a lock after a second.
+	inTx := func(fn func(tx pgx.Tx) error) error {
+		return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+	}
+	at := now()
+	m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: who, PhoneNumberID: "1065", Direction: domain.Outbound,
+		Type: "template", Content: json.RawMessage(`{"name":"hello","language":{"code":"en_US"}}`), Status: domain.StatusQueued,
+		CreatedAt: at}
+	require.NoError(t, inTx(func(tx pgx.Tx) error {
+		return postgres.NewMessageRepo(tx).Queue(ctx, m, domain.Occurred(domain.SystemIn(b.ws), at,
+			domain.MessageQueued{MessageID: m.ID, ContactID: who, Type: m.Type, PhoneNumberID: m.PhoneNumberID}))
+	}), "a send to the contact goes on while the batch holds it")
+
+	err = inTx(func(tx pgx.Tx) error {
+		_, _, err := postgres.NewMessageRepo(tx).LockMarketing(ctx, b.ws, who, since)
+		return err
+	})
+	require.ErrorContains(t, err, "lock timeout", "a marketing send to the contact waits for the batch")
+}

@@ -55,6 +55,57 @@ func queueEvent(b *pgx.Batch, o domain.Occurrence) error {
 	return nil
 }
 
+// queueEvents queues on b one statement that stores every occurrence of os, in order: their
+// rows in the log and the audit entries of the kinds the trail keeps (a batch of queued
+// messages pays one statement, not one per message).
+func queueEvents(b *pgx.Batch, os []domain.Occurrence) error {
+	if len(os) == 0 {
+		return nil
+	}
+	cols := make([][]any, 10) // eventColumns, as arrays
+	audit := make([][]any, 13)
+	for _, o := range os {
+		args, audited, err := eventArgs(o)
+		if err != nil {
+			return err
+		}
+		args[8] = string(args[8].([]byte)) // the payload, as text for the jsonb cast
+		for i, a := range args {
+			cols[i] = append(cols[i], a)
+		}
+		if !audited {
+			continue
+		}
+		entry, _ := o.AuditEntry()
+		_, aargs, err := auditInsert(entry, 1)
+		if err != nil {
+			return err
+		}
+		aargs[7] = string(aargs[7].([]byte)) // details
+		for i, a := range aargs {
+			audit[i] = append(audit[i], a)
+		}
+	}
+	args := make([]any, 0, len(cols)+len(audit))
+	for _, c := range append(cols, audit...) {
+		args = append(args, c)
+	}
+	b.Queue(`
+		WITH e AS (
+			INSERT INTO events (`+eventColumns+`)
+			SELECT ws, kind, actor_type, actor_id, resource_type, resource_id, contact_id, message_id, payload::jsonb, at
+			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[],
+				$10::timestamptz[]) AS e (ws, kind, actor_type, actor_id, resource_type, resource_id, contact_id, message_id, payload, at))
+		INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, resource_type, resource_id, details, ip, user_agent,
+			request_id, created_at, expires_at)
+		SELECT id, ws, actor_type, actor_id, action, resource_type, resource_id, details::jsonb, ip, user_agent, request_id, at, expires_at
+		FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+			$20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[])
+			AS a (id, ws, actor_type, actor_id, action, resource_type, resource_id, details, ip, user_agent, request_id, at, expires_at)`,
+		args...)
+	return nil
+}
+
 // eventColumns are the columns eventArgs gives values for, in order.
 const eventColumns = `workspace_id, kind, actor_type, actor_id, resource_type, resource_id, contact_id, message_id, payload, created_at`
 

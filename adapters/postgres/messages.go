@@ -34,40 +34,63 @@ func (r *MessageRepo) Queue(ctx context.Context, m domain.Message, ev domain.Occ
 	return r.QueueAll(ctx, []domain.Message{m}, []domain.Occurrence{ev})
 }
 
-// QueueAll is Queue for a campaign's batch (ms[i] with its event evs[i]): every statement
-// in one round trip.
+// QueueAll is Queue for a campaign's batch (ms[i] with its event evs[i]): three set-based
+// statements in one round trip whatever the batch's size (the messages, their
+// conversations, their events), not three per message.
 func (r *MessageRepo) QueueAll(ctx context.Context, ms []domain.Message, evs []domain.Occurrence) error {
 	if len(ms) != len(evs) {
 		return fmt.Errorf("queue: %d messages, %d events", len(ms), len(evs))
 	}
-	b := &pgx.Batch{}
-	for i, m := range ms {
-		if err := queueOutbound(b, m, evs[i]); err != nil {
-			return err
-		}
+	if len(ms) == 0 {
+		return nil
 	}
-	return r.q.SendBatch(ctx, b).Close()
-}
-
-// queueOutbound queues on b the statements of Queue.
-func queueOutbound(b *pgx.Batch, m domain.Message, ev domain.Occurrence) error {
-	msql, margs := outboundInsert(m)
-	b.Queue(msql, margs...)
+	n := len(ms)
+	ws, ids, contacts, convIDs := make([]domain.ID, n), make([]domain.ID, n), make([]domain.ID, n), make([]domain.ID, n)
+	numbers, types, contents, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	purposes, previews := make([]string, n), make([]string, n)
+	categories, campaigns := make([]*string, n), make([]*domain.ID, n)
+	at := make([]time.Time, n)
+	for i, m := range ms {
+		purpose, content, category := outboundValues(m)
+		ws[i], ids[i], contacts[i], convIDs[i] = m.WorkspaceID, m.ID, m.ContactID, domain.NewID()
+		numbers[i], types[i], contents[i], statuses[i] = m.PhoneNumberID, m.Type, string(content), string(m.Status)
+		purposes[i], categories[i], campaigns[i], at[i] = string(purpose), category, m.CampaignID, m.CreatedAt
+		previews[i] = cleanText(domain.MessagePreview(m.Type, m.Content))
+	}
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose, category,
+			campaign_id)
+		SELECT m.ws, m.id, m.contact_id, m.number, 'outbound', m.type, m.content::jsonb, m.status, m.at, m.purpose, m.category, m.campaign_id
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[],
+			$10::text[], $11::uuid[]) AS m (ws, id, contact_id, number, type, content, status, at, purpose, category, campaign_id)`,
+		ws, ids, contacts, numbers, types, contents, statuses, at, purposes, categories, campaigns)
+	// Each conversation once (its latest message), in key order: two batches lock the rows
+	// they share in the same order.
 	b.Queue(`
 		INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, status, assigned_to, unread_count,
 			last_message_at, last_message_preview, created_at, updated_at)
-		SELECT $1, $2, $3, $4, 'open', ct.assigned_to, 0, $5, $6, $5, $5
-		FROM contacts ct WHERE ct.workspace_id = $1 AND ct.id = $3
+		SELECT DISTINCT ON (m.ws, m.contact_id, m.number) m.ws, m.conv_id, m.contact_id, m.number, 'open', ct.assigned_to, 0,
+			m.at, m.preview, m.at, m.at
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[])
+			AS m (ws, conv_id, contact_id, number, at, preview)
+		JOIN contacts ct ON ct.workspace_id = m.ws AND ct.id = m.contact_id
+		ORDER BY m.ws, m.contact_id, m.number, m.at DESC
 		ON CONFLICT (workspace_id, contact_id, phone_number_id) DO UPDATE SET
 			last_message_preview = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at
 				THEN EXCLUDED.last_message_preview ELSE conversations.last_message_preview END,
 			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
 			updated_at = EXCLUDED.updated_at`,
-		m.WorkspaceID, domain.NewID(), m.ContactID, m.PhoneNumberID, m.CreatedAt, cleanText(domain.MessagePreview(m.Type, m.Content)))
-	return queueEvent(b, ev)
+		ws, convIDs, contacts, numbers, at, previews)
+	if err := queueEvents(b, evs); err != nil {
+		return err
+	}
+	return r.q.SendBatch(ctx, b).Close()
 }
 
-func outboundInsert(m domain.Message) (string, []any) {
+// outboundValues are what a queued message stores for its defaults: the purpose
+// (conversation), the content ({}) and the category (NULL when none).
+func outboundValues(m domain.Message) (domain.MessagePurpose, json.RawMessage, *string) {
 	purpose := m.Purpose
 	if purpose == "" {
 		purpose = domain.PurposeConversation
@@ -80,6 +103,11 @@ func outboundInsert(m domain.Message) (string, []any) {
 	if m.Category != "" {
 		category = &m.Category
 	}
+	return purpose, content, category
+}
+
+func outboundInsert(m domain.Message) (string, []any) {
+	purpose, content, category := outboundValues(m)
 	return `
 		INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, content, status, created_at, purpose, category,
 			campaign_id)

@@ -2,6 +2,7 @@ package riveradapter
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -64,11 +65,29 @@ type CampaignSendWorker struct {
 	Log       *slog.Logger
 }
 
+// campaignProgress is what a campaign's send job keeps between its runs, as River's
+// recorded output (the job's metadata): when its last batch was taken, which sizes the next.
+type campaignProgress struct {
+	LastBatchAt time.Time `json:"last_batch_at"`
+}
+
 // Work queues one batch, then snoozes until the next (not an attempt: a campaign of a
 // million recipients is a million seconds of snoozes at worst, never a failure).
 func (w *CampaignSendWorker) Work(ctx context.Context, job *river.Job[CampaignSendArgs]) error {
-	step, err := w.Campaigns.SendBatch(ctx, job.Args.WorkspaceID, job.Args.CampaignID)
+	var kept struct {
+		Output campaignProgress `json:"output"`
+	}
+	_ = json.Unmarshal(job.Metadata, &kept) // none yet, or unreadable: the batch takes one interval's worth
+	start := time.Now()
+	var since time.Duration
+	if !kept.Output.LastBatchAt.IsZero() {
+		since = start.Sub(kept.Output.LastBatchAt)
+	}
+	step, err := w.Campaigns.SendBatchAfter(ctx, job.Args.WorkspaceID, job.Args.CampaignID, since)
 	if err != nil {
+		return err
+	}
+	if err := river.RecordOutput(ctx, campaignProgress{LastBatchAt: start}); err != nil {
 		return err
 	}
 	if step.Queued > 0 || step.Skipped > 0 || step.Done {

@@ -50,7 +50,7 @@ func fits(ctx context.Context, r Repos, cp domain.Campaign, number domain.PhoneN
 // batchSize is how many recipients the campaign's next batch may take: its fair share of
 // the number's throughput with the number's other running campaigns, within what is left
 // of the number's messaging limit (0 when it is reached).
-func batchSize(ctx context.Context, r Repos, cp domain.Campaign, number domain.PhoneNumber, now time.Time) (int, error) {
+func batchSize(ctx context.Context, r Repos, cp domain.Campaign, number domain.PhoneNumber, span time.Duration, now time.Time) (int, error) {
 	running, err := r.Reach.RunningOn(ctx, cp.WorkspaceID, number.PhoneNumberID)
 	if err != nil {
 		return 0, err
@@ -59,7 +59,7 @@ func batchSize(ctx context.Context, r Repos, cp domain.Campaign, number domain.P
 	if err != nil {
 		return 0, err
 	}
-	return min(domain.FairShare(messaging.Throughput(number), running), c.Left()), nil
+	return min(int(float64(domain.FairShare(messaging.Throughput(number), running))*span.Seconds()), c.Left()), nil
 }
 
 // limitReached is a batch's end when recipients wait and the number's messaging limit is

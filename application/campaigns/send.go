@@ -18,6 +18,11 @@ const (
 	// send worker sends them (it paces each number too), and the job gives its worker back
 	// between batches instead of holding it.
 	BatchInterval = time.Second
+	// MaxBatchSpan bounds how much time one batch makes up for (SendBatchAfter): a batch
+	// takes the throughput of the time since the batch before, which is the pause plus the
+	// batch's own time and the queue's pick-up (about two seconds for one), and never more
+	// than this, after a long wait.
+	MaxBatchSpan = 3 * time.Second
 	// InFlightWait is how long the job waits, once every recipient has a message, for the
 	// last ones to be sent, or for the retries to come due, before it looks again.
 	InFlightWait = 2 * time.Second
@@ -53,6 +58,14 @@ type Step struct {
 // pauses the campaign (quality_low); a reached limit pauses it (capacity), or makes a
 // split campaign wait.
 func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error) {
+	return s.SendBatchAfter(ctx, ws, id, 0)
+}
+
+// SendBatchAfter is SendBatch for a job whose previous batch was taken sinceLast ago (0:
+// none known): this batch takes the throughput of that time, between BatchInterval's and
+// MaxBatchSpan's. One second's worth after each one-second pause would fall behind the
+// number's pace by the batch's own time and the job's pick-up.
+func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLast time.Duration) (Step, error) {
 	cur, err := s.d.Store.Get(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {
 		return Step{Done: true, Reason: "campaign gone"}, nil
@@ -94,7 +107,7 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 			step.Done, step.Reason = true, "paused: the number's quality is RED"
 			return pause(ctx, r, cp, domain.PauseQualityLow, now)
 		}
-		size, err := batchSize(ctx, r, cp, number, now)
+		size, err := batchSize(ctx, r, cp, number, min(max(sinceLast, BatchInterval), MaxBatchSpan), now)
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,10 @@
 //  4. Three instances on one database with Redis: jobs spread across them, the free plan's
 //     100 a minute holds in total, periodic work on one leader.
 //
-//     DATABASE_URL="$(scripts/postgres.sh)" go run ./bench/chaos [-n 10000]
+//  5. kill -9 of the server twice during a campaign, restarted each time: every recipient
+//     sent exactly once (the sandbox's records), the campaign completed, its stats adding up.
+//
+//     DATABASE_URL="$(scripts/postgres.sh)" go run ./bench/chaos [-n 10000] [-campaign 3000]
 package main
 
 import (
@@ -25,7 +28,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -46,6 +48,7 @@ type config struct {
 	OutageRun  time.Duration // length of the outage run
 	SendN      int           // messages of the worker-kill run
 	PlanN      int           // sends of the three-instance run (free plan: 100 pass)
+	CampaignN  int           // recipients of the campaign-kill run
 	RescueWait time.Duration // longest wait for jobs a dead process left running
 	Recovery   time.Duration // the most a restart may take to finish what a dead process held
 	RedisURL   string
@@ -60,6 +63,7 @@ func main() {
 	flag.DurationVar(&cfg.Outage, "outage", 4*time.Second, "how long Postgres is unreachable")
 	flag.IntVar(&cfg.SendN, "send", 400, "messages of the worker-kill run")
 	flag.IntVar(&cfg.PlanN, "plan", 150, "sends of the three-instance run on the free plan")
+	flag.IntVar(&cfg.CampaignN, "campaign", 3000, "recipients of the campaign-kill run (sent at 80 a second)")
 	flag.DurationVar(&cfg.RescueWait, "rescue", 2*time.Minute, "longest wait for jobs left running by a killed process")
 	flag.DurationVar(&cfg.Recovery, "recovery", 15*time.Second, "the most a restart may take to finish the work a killed process held")
 	flag.StringVar(&cfg.RedisURL, "redis", "redis://127.0.0.1:6379/11", "Redis URL with a database of its own (only it is flushed)")
@@ -116,13 +120,14 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	wg.Wait()
 	rows2, err2 := e.outage(ctx)
 	rows4, err4 := e.threeInstances(ctx)
-	for _, rs := range [][]row{rows1, rows2, rows3, rows4} {
+	rows5, err5 := e.killCampaign(ctx)
+	for _, rs := range [][]row{rows1, rows2, rows3, rows4, rows5} {
 		for _, r := range rs {
 			rep.Add(r.section, r.check, r.value, r.want, r.result)
 		}
 	}
 	var errs []string
-	for i, err := range []error{err1, err2, err3, err4} {
+	for i, err := range []error{err1, err2, err3, err4, err5} {
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("scenario %d: %v", i+1, err))
 			rep.Add(fmt.Sprintf("%d", i+1), "ran to the end", err.Error(), "", harness.Fail)
@@ -356,13 +361,12 @@ func (e *env) killWorker(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer db.Drop()
-	port, err := harness.FreePort()
+	meta, err := harness.StartMeta()
 	if err != nil {
 		return nil, err
 	}
-	apiAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	sb, sbURL, closeSB := startSandbox("http://" + apiAddr + "/webhooks/meta")
-	defer closeSB()
+	defer meta.Close()
+	sb, sbURL, apiAddr := meta.Sandbox, meta.URL, meta.ServerAddr
 	sb.SetLatency(20 * time.Millisecond) // sends are in flight when the worker dies
 	opts := harness.ServerOptions{Bin: e.bin, DatabaseURL: db.URL, Role: "api", GraphURL: sbURL, LogDir: e.tmp, Name: "chaos3-api"}
 	api, err := harness.StartServerOn(ctx, opts, apiAddr)
@@ -528,13 +532,12 @@ func (e *env) threeInstances(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer db.Drop()
-	port, err := harness.FreePort()
+	meta, err := harness.StartMeta()
 	if err != nil {
 		return nil, err
 	}
-	addr1 := fmt.Sprintf("127.0.0.1:%d", port)
-	sb, sbURL, closeSB := startSandbox("http://" + addr1 + "/webhooks/meta")
-	defer closeSB()
+	defer meta.Close()
+	sb, sbURL, addr1 := meta.Sandbox, meta.URL, meta.ServerAddr
 	var servers []*harness.Server
 	defer func() {
 		for _, s := range servers {
@@ -640,12 +643,6 @@ func (e *env) threeInstances(ctx context.Context) ([]row, error) {
 
 // --- shared ----------------------------------------------------------------------------------
 
-func startSandbox(callback string) (*sandbox.Sandbox, string, func()) {
-	sb := sandbox.New(sandbox.Config{AppID: harness.AppID, AppSecret: harness.AppSecret, CallbackURL: callback, DefaultThroughput: 1000})
-	srv := httptest.NewServer(sb.Handler())
-	return sb, srv.URL, func() { srv.Close(); sb.Close() }
-}
-
 // sender is a workspace with a connected sandbox number and contacts to send to.
 type sender struct {
 	c        *harness.Client
@@ -671,16 +668,9 @@ func newSender(ctx context.Context, apiURL string, sb *sandbox.Sandbox, plan str
 	if _, err := c.Connect(ctx, u, ws, acct.AccessToken, acct.WABAID, acct.PhoneNumberID); err != nil {
 		return nil, err
 	}
-	// Template sends are checked against the catalogue, which the connected number's
-	// template sync fills (hello_world is on every sandbox WABA).
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		r, err := c.Do(ctx, "GET", "/v1/workspaces/"+ws+"/templates?name=hello_world", u.Token, nil)
-		if err == nil && r.Status == 200 && len(r.JSON()["data"].([]any)) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("hello_world was not synced: %d %v", r.Status, err)
-		}
+	// hello_world is on every sandbox WABA.
+	if err := c.WaitTemplate(ctx, u, ws, "hello_world"); err != nil {
+		return nil, err
 	}
 	s := &sender{c: c, u: u, ws: ws}
 	salt := time.Now().UnixNano() % 1000

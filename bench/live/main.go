@@ -211,7 +211,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	} else {
 		measuredFrom.Store(0)
 	}
-	cpu0, _ := cpuTime(srv.Pid())
+	cpu0, _ := harness.CPUTime(srv.Pid())
 	var self0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
 	logf("load: %.0f messages/s for %s over %d workspaces", cfg.Rate, cfg.Duration, cfg.Workspaces)
@@ -222,7 +222,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 			}
 		}})
 	lastOutcome.load = load
-	cpu1, _ := cpuTime(srv.Pid())
+	cpu1, _ := harness.CPUTime(srv.Pid())
 	var self1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
 	from := int(measuredFrom.Load())
@@ -625,7 +625,7 @@ func (a *ackTimes) get(i int) (int64, bool) {
 func waitStreams(ctx context.Context, srv *harness.Server, want int) (int, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		m, err := metrics(ctx, srv)
+		m, err := srv.Metrics(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -648,47 +648,16 @@ type snapshot struct {
 }
 
 func sample(ctx context.Context, srv *harness.Server) (snapshot, error) {
-	rss, err := vmRSS(srv.Pid())
+	rss, err := harness.ProcStatus(srv.Pid(), "VmRSS")
 	if err != nil {
 		return snapshot{}, err
 	}
-	m, err := metrics(ctx, srv)
+	m, err := srv.Metrics(ctx)
 	if err != nil {
 		return snapshot{}, err
 	}
 	return snapshot{rss: rss, heapInuse: int64(m["go_memstats_heap_inuse_bytes"]), stackInuse: int64(m["go_memstats_stack_inuse_bytes"]),
 		goroutines: int64(m["go_goroutines"])}, nil
-}
-
-// vmRSS reads VmRSS of /proc/<pid>/status, in bytes.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/<pid>/status")
-}
-
-// cpuTime is the user+system CPU time of a process (/proc/<pid>/stat, clock ticks of 1/100 s).
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/<pid>/stat")
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond, nil
 }
 
 // maxOpenFiles reads the soft limit of open files of a process (/proc/<pid>/limits).
@@ -726,34 +695,6 @@ func raiseOpenFiles(need uint64) (uint64, error) {
 		return 0, err
 	}
 	return rl.Cur, nil
-}
-
-// metrics reads the unlabelled samples of the server's /metrics.
-func metrics(ctx context.Context, srv *harness.Server) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
-			continue
-		}
-		if name, v, ok := strings.Cut(line, " "); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				out[name] = f
-			}
-		}
-	}
-	return out, sc.Err()
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

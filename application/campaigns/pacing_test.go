@@ -1,0 +1,44 @@
+package campaigns_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/application/campaigns"
+)
+
+// A batch takes the number's throughput of the time since the job's previous batch: at
+// least one interval's worth, at most MaxBatchSpan's, so the pauses, the batches' own time
+// and the job's pick-up do not slow the campaign below the number's pace.
+func TestSendBatchAfterMakesUpForTheTimeSinceTheLastBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	for i := range 1000 {
+		b.contact(fmt.Sprintf("Kim %d", i), "all")
+	}
+	c := b.launched(t, "hello", "all")
+	b.w.grant = -1
+
+	step, err := b.svc.SendBatchAfter(ctx, b.ws, c.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 80, step.Queued, "no batch before: one second of a default number")
+	for _, tc := range []struct {
+		since time.Duration
+		want  int
+	}{
+		{2 * time.Second, 160},
+		{1500 * time.Millisecond, 120},
+		{200 * time.Millisecond, 80},                   // never less than one interval's worth
+		{10 * time.Minute, 80 * 3},                     // after a long wait, MaxBatchSpan's
+		{campaigns.MaxBatchSpan + time.Second, 80 * 3}, // the same bound
+	} {
+		step, err = b.svc.SendBatchAfter(ctx, b.ws, c.ID, tc.since)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, step.Queued, "%s after the batch before", tc.since)
+	}
+}

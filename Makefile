@@ -15,6 +15,7 @@ test:
 	go test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=150000x ./adapters/meta/webhook/
 	go test -run='^$$' -fuzz='^FuzzValidateTemplate$$' -fuzztime=30000x ./domain/
 	go test -run='^$$' -fuzz='^FuzzCSVReader$$' -fuzztime=30000x ./application/contacts/
+	go test -run='^$$' -fuzz='^FuzzParseRateCard$$' -fuzztime=30000x ./domain/
 
 build:
 	go build -o bin/waba ./cmd/waba
@@ -22,8 +23,9 @@ build:
 vet:
 	go vet ./...
 
-# Capacity figures (ingest vs a plain-INSERT baseline, inbound processing, send, Go
-# benchmarks, scaling): waba serve processes on loopback, a scratch database; a few minutes.
+# Capacity figures (ingest vs a plain-INSERT baseline, inbound processing, status processing
+# without vs with the usage ledger, send, Go benchmarks, scaling): waba serve processes on
+# loopback, a scratch database; a few minutes.
 # Then the live events (bench/live, under a minute): 1,000 Server-Sent Events streams on one
 # role-all process while it takes 500 inbound messages/s; delivery latency, deliveries
 # missing, RSS per idle stream. Then a campaign (bench/campaign, up to about 7 minutes): 100,000

@@ -15,6 +15,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/campaigns"
+	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/application/events"
 	"github.com/wabaplatform/waba/application/templates"
 	"github.com/wabaplatform/waba/domain"
@@ -27,16 +28,18 @@ import (
 var CampaignsModule = fx.Module("campaigns",
 	fx.Provide(
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, a authz.Authorizer, cat *templates.Catalogue, store limiter.Store,
-			now domain.Clock, an *postgres.Announcer) *campaigns.Service {
+			now domain.Clock, an *postgres.Announcer, cs *contacts.Service, cfg Config) *campaigns.Service {
 			return campaigns.NewService(campaigns.Deps{
 				Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) campaigns.Repos {
 					repo := postgres.NewCampaignRepo(tx)
-					return campaigns.Repos{Campaigns: repo, Batches: repo, Progress: repo, Outbox: postgres.NewMessageRepo(tx),
-						Jobs: ins.Bind(tx), Events: postgres.NewEventLog(tx)}
+					return campaigns.Repos{Campaigns: repo, Contacts: postgres.NewContactRepo(tx), Batches: repo, Progress: repo,
+						Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Events: postgres.NewEventLog(tx), Reach: repo,
+						Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency), Costs: billingCosts(tx, cfg)}
 				}).Announcing(an), // a batch's messages are the inbox's live events
 				Store: postgres.NewCampaignRepo(pool), Numbers: postgres.NewPhoneNumberRepo(pool), Templates: cat,
 				// The quota counter the send API takes from (the same store and key).
 				Workspaces: postgres.NewWorkspaceRepo(pool), Quota: ratelimit.NewQuota(store), Authz: a, Clock: now,
+				Imports: cs, // recipient uploads share the contact imports' slots
 			})
 		},
 		fx.Annotate(func(api *httpapi.API, svc *campaigns.Service) RouteRegistration {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/mailer"
 	"github.com/wabaplatform/waba/adapters/vault"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // Config is the process configuration, read from the environment (API.md, Running).
@@ -51,6 +52,8 @@ type Config struct {
 	SMTPURL string
 	// MailFrom is MAIL_FROM, or no-reply@ the host of PUBLIC_URL (localhost without it).
 	MailFrom string
+	// BillingCurrency is BILLING_DEFAULT_CURRENCY: new workspaces' wallets are in it.
+	BillingCurrency string
 }
 
 // WebhookURL is the Meta webhook endpoint as Meta reaches it (PUBLIC_URL + /webhooks/meta),
@@ -109,6 +112,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TokenCacheTTL:      r.durationOr("TOKEN_CACHE_TTL", 5*time.Minute),
 		SMTPURL:            r.or("SMTP_URL", ""),
 		MailFrom:           r.or("MAIL_FROM", ""),
+		BillingCurrency:    strings.ToUpper(r.or("BILLING_DEFAULT_CURRENCY", "USD")),
 	}
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")
 	cfg.LogFormat = r.logFormat("LOG_FORMAT")
@@ -162,6 +166,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if err := mailer.CheckURL(cfg.SMTPURL); err != nil {
 			return Config{}, &ConfigError{"SMTP_URL", err.Error()}
 		}
+	}
+	if why := domain.CheckCurrency(cfg.BillingCurrency); why != "" {
+		return Config{}, &ConfigError{"BILLING_DEFAULT_CURRENCY", why}
 	}
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = defaultMailFrom(cfg.PublicURL)

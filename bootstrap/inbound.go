@@ -26,7 +26,7 @@ var InboundModule = fx.Module("inbound",
 			return riveradapter.NewInboundMetrics(reg)
 		},
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics, tpl *templates.Service,
-			cat *templates.Catalogue, an *postgres.Announcer, now domain.Clock) *inbound.Service {
+			cat *templates.Catalogue, an *postgres.Announcer, now domain.Clock, cfg Config) *inbound.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) inbound.Repos {
 				repo := postgres.NewInboundRepo(tx)
 				jobs, events := ins.Bind(tx), postgres.NewEventLog(tx)
@@ -34,10 +34,11 @@ var InboundModule = fx.Module("inbound",
 				reports := tpl.InTx(templates.Repos{Templates: postgres.NewTemplateRepo(tx), Events: events, Jobs: jobs})
 				// Inbound messages open and count their conversations, in this transaction.
 				convs := conversations.InTx(conversationRepos(tx, jobs))
-				// A campaign message's status moves its recipient, in this transaction.
+				// A campaign message's status moves its recipient, and Meta's pricing goes to the
+				// usage ledger, in this transaction.
 				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Templates: reports,
 					Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: events, Conversations: convs,
-					Campaigns: campaignResults(tx, now)}
+					Campaigns: campaignResults(tx, now), Billing: billingCharges(tx, cfg, now)}
 			}).WithAsyncCommit().Announcing(an) // the webhook job redoes its work idempotently if a crash loses it
 			return inbound.NewService(tx, m).WithTemplateCache(cat)
 		},

@@ -27,11 +27,11 @@ import (
 var MessagingModule = fx.Module("messaging",
 	fx.Provide(
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock,
-			an *postgres.Announcer) *messaging.Service {
+			an *postgres.Announcer, cfg Config) *messaging.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
 					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx),
-					Marketing: postgres.NewMessageRepo(tx)}
+					Marketing: postgres.NewMessageRepo(tx), Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency)}
 			}).Announcing(an)
 			return messaging.NewService(messaging.Deps{
 				Tx: tx, Contacts: postgres.NewContactRepo(pool), Workspaces: postgres.NewWorkspaceRepo(pool),
@@ -40,13 +40,15 @@ var MessagingModule = fx.Module("messaging",
 				Quota:     ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(pool), Authz: a, Now: now,
 			})
 		},
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock) *messaging.Dispatcher {
-			// A campaign message's outcome moves its recipient in the transaction that records it.
+		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock, cfg Config) *messaging.Dispatcher {
+			// A campaign message's outcome moves its recipient, and a failed template releases
+			// its held price, in the transaction that records it.
 			results := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.ResultRepos {
-				return messaging.ResultRepos{Outbox: postgres.NewMessageRepo(tx), Campaigns: campaignResults(tx, now)}
+				return messaging.ResultRepos{Outbox: postgres.NewMessageRepo(tx), Campaigns: campaignResults(tx, now),
+					Billing: billingCharges(tx, cfg, now)}
 			})
 			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
-				log.With("component", "send")).WithClock(now).WithCampaigns(results)
+				log.With("component", "send")).WithClock(now).WithResults(results)
 		},
 		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *messaging.Receipts {
 			return messaging.NewReceipts(postgres.NewMessageRepo(pool), postgres.NewPhoneNumberRepo(pool), meta.NewGraph(c), v,

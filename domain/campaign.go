@@ -100,19 +100,19 @@ var recipientRank = map[RecipientStatus]int{
 
 // AdvanceRecipient is the recipient's status after a report of to: monotonic along
 // sent, delivered, read, replied (a late "sent" after "read" changes nothing); failed
-// ends a recipient not yet delivered; skipped and failed are final. ok is false when the
-// status does not change.
+// (or retry_scheduled) ends the attempt of a recipient not yet delivered; skipped and
+// failed are final. ok is false when the status does not change.
 func AdvanceRecipient(from, to RecipientStatus) (RecipientStatus, bool) {
 	if from == RecipientFailed || from == RecipientSkipped || from == to {
 		return from, false
 	}
 	switch to {
-	case RecipientFailed:
+	case RecipientFailed, RecipientRetryScheduled:
 		if recipientRank[from] >= recipientRank[RecipientDelivered] {
 			return from, false
 		}
 		return to, true
-	case RecipientSkipped, RecipientRetryScheduled:
+	case RecipientSkipped:
 		if recipientRank[from] > 0 {
 			return from, false
 		}
@@ -127,6 +127,45 @@ func AdvanceRecipient(from, to RecipientStatus) (RecipientStatus, bool) {
 		return to, true
 	}
 	return from, false
+}
+
+// Retries of a campaign's sends, and replies (API.md, Campaigns).
+const (
+	// MarketingLimitCode is Meta's 131049: the user's marketing limit ("healthy ecosystem
+	// engagement"). No marketing template goes to them for MarketingHold after it, and a
+	// campaign tries the recipient again a day later (CampaignRetry).
+	MarketingLimitCode = 131049
+	// DefaultCampaignRetryDays bounds the 131049 retries unless the workspace sets its
+	// campaign_retry_days, from 0 (never) to MaxCampaignRetryDays.
+	DefaultCampaignRetryDays = 3
+	MaxCampaignRetryDays     = 3
+	// CampaignBackoffRetries bounds the short retries of the throttling codes.
+	CampaignBackoffRetries = 5
+	// ReplyWindow is how long after its delivery an inbound message of the recipient
+	// counts as a reply.
+	ReplyWindow = 72 * time.Hour
+)
+
+// CampaignRetry decides whether a campaign recipient whose message failed with Meta's
+// code is sent again, and when. attempts counts its sends so far, the failed one
+// included; firstAttempt is when the first was queued. 131049 tries again 24 hours later
+// while the first attempt is less than retryDays days old; 130429 (throughput), 131056
+// (pair rate) and 131057 (account in maintenance) back off 1, 2, 4, 8 and 16 minutes,
+// then give up; every other code is final.
+func CampaignRetry(code, attempts int, firstAttempt, now time.Time, retryDays int) (next time.Time, retry bool) {
+	switch code {
+	case MarketingLimitCode:
+		if retryDays <= 0 || now.Sub(firstAttempt) >= time.Duration(retryDays)*24*time.Hour {
+			return time.Time{}, false
+		}
+		return now.Add(24 * time.Hour), true
+	case 130429, 131056, 131057:
+		if attempts > CampaignBackoffRetries {
+			return time.Time{}, false
+		}
+		return now.Add(time.Minute << max(attempts-1, 0)), true
+	}
+	return time.Time{}, false
 }
 
 // The opt-out stop rule: a campaign pauses when its recipients' opt-outs pass 2% of
@@ -295,6 +334,14 @@ type Campaign struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Stats      CampaignStats
+
+	// Split (launch's split:true) sends what fits in the number's messaging limit and the
+	// rest as the limit frees; without it a launch that does not fit is refused, and a run
+	// that meets the limit pauses (PauseCapacity).
+	Split bool
+	// EstimatedCost is the price of the recipients still to send when it last started (nil
+	// before): one message each at the rate card of then, in the wallet's currency.
+	EstimatedCost *Money
 }
 
 // CampaignStats are a campaign's recipients by where they stand. Sent, Delivered and
@@ -344,6 +391,7 @@ type Recipient struct {
 	CampaignID    ID
 	ContactID     ID
 	Phone         string // the contact's phone now ("" when deleted or known only by BSUID)
+	Name          string // the contact's name now
 	Status        RecipientStatus
 	Reason        string // why it was skipped
 	MessageID     *ID

@@ -63,6 +63,9 @@ func TestAdvanceRecipient(t *testing.T) {
 		{domain.RecipientPending, domain.RecipientSkipped, domain.RecipientSkipped, true},
 		{domain.RecipientSent, domain.RecipientSkipped, domain.RecipientSent, false},
 		{domain.RecipientPending, domain.RecipientRetryScheduled, domain.RecipientRetryScheduled, true},
+		{domain.RecipientSent, domain.RecipientRetryScheduled, domain.RecipientRetryScheduled, true}, // failed after Meta took it
+		{domain.RecipientDelivered, domain.RecipientRetryScheduled, domain.RecipientDelivered, false},
+		{domain.RecipientSkipped, domain.RecipientRetryScheduled, domain.RecipientSkipped, false},
 		{domain.RecipientRetryScheduled, domain.RecipientPending, domain.RecipientPending, true},
 		{domain.RecipientSent, domain.RecipientPending, domain.RecipientSent, false},
 		{domain.RecipientSent, domain.RecipientSent, domain.RecipientSent, false},
@@ -71,6 +74,50 @@ func TestAdvanceRecipient(t *testing.T) {
 		got, moved := domain.AdvanceRecipient(c.from, c.to)
 		require.Equal(t, c.want, got, "%s + %s", c.from, c.to)
 		require.Equal(t, c.moved, moved, "%s + %s", c.from, c.to)
+	}
+}
+
+func TestCampaignRetry(t *testing.T) {
+	t.Parallel()
+	first := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	// 131049: a day later, while the first attempt is less than the retry days old.
+	for _, c := range []struct {
+		attempts  int
+		now       time.Duration // after the first attempt
+		retryDays int
+		retry     bool
+	}{
+		{1, time.Minute, 3, true},
+		{2, day + time.Minute, 3, true},
+		{3, 2*day + time.Minute, 3, true}, // the third day's failure: once more
+		{4, 3*day + time.Minute, 3, false},
+		{4, 3 * day, 3, false}, // exactly three days: over
+		{1, time.Minute, 1, true},
+		{2, day + time.Minute, 1, false},
+		{1, 0, 0, false}, // 0: never
+	} {
+		now := first.Add(c.now)
+		next, retry := domain.CampaignRetry(domain.MarketingLimitCode, c.attempts, first, now, c.retryDays)
+		require.Equal(t, c.retry, retry, "%+v", c)
+		if retry {
+			require.Equal(t, now.Add(day), next)
+		}
+	}
+	// The throttling codes back off 1, 2, 4, 8, 16 minutes: five retries, then final.
+	for _, code := range []int{130429, 131056, 131057} {
+		for attempts, wait := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute,
+			4: 8 * time.Minute, 5: 16 * time.Minute} {
+			next, retry := domain.CampaignRetry(code, attempts, first, first, 0)
+			require.True(t, retry, "%d after %d attempts", code, attempts)
+			require.Equal(t, first.Add(wait), next, "%d after %d attempts", code, attempts)
+		}
+		_, retry := domain.CampaignRetry(code, domain.CampaignBackoffRetries+1, first, first, 3)
+		require.False(t, retry, "%d: five retries at most", code)
+	}
+	for _, code := range []int{131026, 132001, 131047, 0} {
+		_, retry := domain.CampaignRetry(code, 1, first, first, 3)
+		require.False(t, retry, "%d is final", code)
 	}
 }
 

@@ -113,6 +113,9 @@ func (v *Validator) Check(ok bool, field, message string) {
 	}
 }
 
+// Len is how many problems were recorded.
+func (v *Validator) Len() int { return len(v.fields) }
+
 // Err returns a KindValidation error listing the fields, or nil when there were none.
 func (v *Validator) Err() error {
 	if len(v.fields) == 0 {

@@ -53,6 +53,9 @@ const (
 	EventCampaignResumed          EventKind = "campaign.resumed"
 	EventCampaignCancelled        EventKind = "campaign.cancelled"
 	EventCampaignCompleted        EventKind = "campaign.completed"
+	EventBillingCredited          EventKind = "billing.credited"
+	EventBillingModeChanged       EventKind = "billing.mode_changed"
+	EventRateCardUpdated          EventKind = "rate_card.updated"
 )
 
 // EventKinds is every kind, in the order above.
@@ -69,6 +72,7 @@ var EventKinds = []EventKind{
 	EventConversationAssigned, EventConversationStatus, EventNoteCreated, EventInboxSettingsChanged,
 	EventCampaignCreated, EventCampaignUpdated, EventCampaignLaunched, EventCampaignPaused, EventCampaignResumed,
 	EventCampaignCancelled, EventCampaignCompleted,
+	EventBillingCredited, EventBillingModeChanged, EventRateCardUpdated,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -572,16 +576,30 @@ func (e CampaignCreated) Subject() Subject {
 }
 
 // CampaignUpdated: a draft or scheduled campaign was edited (Fields are the API's names
-// of what changed); Status is what it is after the edit.
+// of what changed); Status is what it is after the edit. A list of recipients uploaded
+// is one such edit, of fields ["recipients"], with what the upload did.
 type CampaignUpdated struct {
 	CampaignID ID
 	Fields     []string
 	Status     CampaignStatus
+	Upload     *RecipientUpload
+}
+
+// RecipientUpload is what a recipient list uploaded to a campaign did: its lines accepted
+// and rejected, the contacts it created and updated (it gets no contact.imported), and
+// the recipients the campaign gained.
+type RecipientUpload struct {
+	Accepted, Rejected, Created, Updated, Added int
 }
 
 func (CampaignUpdated) Kind() EventKind { return EventCampaignUpdated }
 func (e CampaignUpdated) Subject() Subject {
-	return audited("campaign", e.CampaignID.String(), map[string]any{"fields": e.Fields, "status": string(e.Status)})
+	details := map[string]any{"fields": e.Fields, "status": string(e.Status)}
+	if u := e.Upload; u != nil {
+		details["accepted"], details["rejected"], details["created"], details["updated"], details["added"] =
+			u.Accepted, u.Rejected, u.Created, u.Updated, u.Added
+	}
+	return audited("campaign", e.CampaignID.String(), details)
 }
 
 // campaignMoveKinds are the event kinds of the status moves.
@@ -604,6 +622,7 @@ type CampaignMoved struct {
 	ScheduledAt *time.Time
 	Skipped     int
 	Stats       CampaignStats
+	Split       bool // a launch with split
 }
 
 func (e CampaignMoved) Kind() EventKind { return campaignMoveKinds[e.Action] }
@@ -616,6 +635,9 @@ func (e CampaignMoved) Subject() Subject {
 		}
 		if e.ScheduledAt != nil {
 			d["scheduled_at"] = e.ScheduledAt.UTC().Format(time.RFC3339)
+		}
+		if e.Split {
+			d["split"] = true
 		}
 	case CampaignPause:
 		d["reason"] = string(e.Reason)

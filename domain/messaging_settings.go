@@ -17,9 +17,10 @@ const (
 // NormalizeMessagingSettings checks s and returns it with its keywords trimmed,
 // upper-cased (the form inbound texts are matched in) and without repeats: caps 0 to 100 a
 // day and 0 to 1000 a week, the week's at least the day's; at most 50 keywords a list, each
-// 1 to 30 characters; no keyword in both lists.
+// 1 to 30 characters; no keyword in both lists; campaign retry days 0 to 3.
 func NormalizeMessagingSettings(s MessagingSettings) (MessagingSettings, error) {
 	var v Validator
+	v.Check(s.CampaignRetryDays >= 0 && s.CampaignRetryDays <= MaxCampaignRetryDays, "campaign_retry_days", "must be between 0 and 3")
 	v.Check(s.MarketingPerContactPerDay >= 0 && s.MarketingPerContactPerDay <= MaxMarketingPerDay,
 		"marketing_per_contact_per_day", "must be between 0 and 100")
 	v.Check(s.MarketingPerContactPerWeek >= 0 && s.MarketingPerContactPerWeek <= MaxMarketingPerWeek,

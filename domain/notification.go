@@ -87,6 +87,11 @@ type StatusReport struct {
 	// Errors and Pricing are kept as received for the status history and the usage ledger.
 	Errors  json.RawMessage
 	Pricing json.RawMessage
+	// Billing is Meta's pricing of the message, read for the usage ledger (nil without one).
+	Billing *Pricing
+	// RecipientWaID is the user's number (digits), which gives the market a charge is
+	// priced in; "" for a group or a username user.
+	RecipientWaID string
 	// CallbackData is what we attached when sending: our message id.
 	CallbackData string
 }
@@ -133,6 +138,7 @@ type NumberUpdate struct {
 	MessagingLimitTier string
 	NameStatus         string
 	VerifiedName       string
+	QualityRating      string
 }
 
 // OutboundMessage is a message on its way to WhatsApp.

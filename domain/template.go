@@ -87,6 +87,9 @@ type MessagingSettings struct {
 	// Keywords that opt a contact out and back in (the defaults when empty).
 	OptOutKeywords []string
 	OptInKeywords  []string
+	// CampaignRetryDays is how many days a campaign tries again a recipient Meta refused
+	// with 131049 (CampaignRetry).
+	CampaignRetryDays int
 }
 
 // Default frequency caps (API.md, Templates).

@@ -108,6 +108,8 @@ func TestNormalizeMessagingSettings(t *testing.T) {
 		{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 1, OptOutKeywords: []string{""}},
 		{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 1, OptInKeywords: []string{"abcdefghijklmnopqrstuvwxyz12345"}},
 		{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 1, OptOutKeywords: []string{"go"}, OptInKeywords: []string{"GO"}},
+		{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 1, CampaignRetryDays: 4},
+		{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 1, CampaignRetryDays: -1},
 	} {
 		_, err := domain.NormalizeMessagingSettings(bad)
 		require.True(t, domain.IsKind(err, domain.KindValidation), "%+v", bad)

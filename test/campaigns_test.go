@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/bootstrap"
+
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
 )
@@ -20,10 +22,10 @@ type campaignEnv struct {
 	*msgEnv
 }
 
-func newCampaignEnv(t *testing.T) campaignEnv {
+func newCampaignEnv(t *testing.T, tweak ...func(*bootstrap.Config)) campaignEnv {
 	t.Helper()
 	sb, point := withSandbox(t)
-	a := startApp(t, point)
+	a := startApp(t, append([]func(*bootstrap.Config){point}, tweak...)...)
 	e := &msgEnv{a: a, sb: sb, tm: newTeam(t, a)}
 	e.acct = e.connect(t, e.tm.WS, e.tm.Owner)
 	return campaignEnv{e}
@@ -396,7 +398,9 @@ func TestCampaignPausedWhenMetaPausesItsTemplate(t *testing.T) {
 	body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"time":%d,"changes":[{"value":{
 		"event":"PAUSED","message_template_id":987654321,"message_template_name":"welcome_named","message_template_language":"en_US",
 		"reason":"LOW_QUALITY","message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`,
-		e.acct.WABAID, time.Now().Add(2*time.Second).Unix())) // after the fixture's status time, which is now
+		// Well after the fixture's status time (now), and after any template sync a loaded
+		// machine runs late: an older report would be ignored as stale.
+		e.acct.WABAID, time.Now().Add(10*time.Minute).Unix()))
 	res := a.Do(t, "POST", "/webhooks/meta", "", body, "X-Hub-Signature-256", sign(body))
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
 	paused := e.waitStatus(t, id, "paused")

@@ -92,6 +92,19 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			return ws
 		}}}},
 		{domain.EventWorkspacePlanChanged, []eventPath{{"operator API", func(t *testing.T) string { a.setPlan(t, ws, "pro"); return ws }}}},
+		{domain.EventBillingModeChanged, []eventPath{{"operator API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", "/admin/workspaces/"+ws+"/billing", operatorToken, map[string]string{"mode": "prepaid"})
+			return ws
+		}}}},
+		{domain.EventBillingCredited, []eventPath{{"operator API", func(t *testing.T) string {
+			a.Must(t, 201, "POST", "/admin/workspaces/"+ws+"/credits", operatorToken, map[string]any{"amount_micros": 5000000})
+			return ws
+		}}}},
+		{domain.EventRateCardUpdated, []eventPath{{"operator API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", "/admin/rate-card?effective_at="+time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339), operatorToken,
+				CSV("market,category,currency,rate_micros\n*,marketing,USD,1\n"))
+			return ""
+		}}}},
 		{domain.EventMemberAdded, []eventPath{
 			{"API", func(t *testing.T) string { member = a.addMember(t, ws, owner, "agent"); return ws }},
 			{"API invitation accepted", func(t *testing.T) string {
@@ -362,9 +375,13 @@ func requireRecorded(t *testing.T, a *App, kind domain.EventKind, p eventPath) {
 			before, string(kind), wsID) > 0
 	}, string(kind)+" by "+p.name+" should be in the event log")
 
+	// The audit entries of the new events: an entry is stamped with its event's time, which
+	// for a template sync is when it read Meta's list, possibly a little before since.
 	audited := kind != domain.EventMessageReceived && kind != domain.EventMessageStatusChanged
-	audits := count(`SELECT count(*) FROM audit_logs WHERE created_at >= $1 AND action = $2 AND workspace_id IS NOT DISTINCT FROM $3::uuid`,
-		since, string(kind), wsID)
+	audits := count(`SELECT count(*) FROM audit_logs a WHERE a.created_at >= $1::timestamptz - interval '1 minute' AND a.action = $2
+			AND a.workspace_id IS NOT DISTINCT FROM $3::uuid
+			AND a.resource_id IN (SELECT e.resource_id FROM events e WHERE e.id > $4 AND e.kind = $2)`,
+		since, string(kind), wsID, before)
 	require.Equal(t, audited, audits > 0, "%s by %s: audit entries %d", kind, p.name, audits)
 
 	feed := strings.HasPrefix(string(kind), "message.") ||

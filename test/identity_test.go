@@ -197,6 +197,17 @@ func matrix() map[string]routeCase {
 		"POST /v1/workspaces/:ws/campaigns/:id/resume":    {admins, 404, static("/campaigns/"+unknownID+"/resume", nil)},
 		"POST /v1/workspaces/:ws/campaigns/:id/cancel":    {admins, 404, static("/campaigns/"+unknownID+"/cancel", nil)},
 		"GET /v1/workspaces/:ws/campaigns/:id/recipients": {readers, 404, static("/campaigns/"+unknownID+"/recipients", nil)},
+
+		// A recipient list is an edit of the campaign; its export a read.
+		"POST /v1/workspaces/:ws/campaigns/:id/recipients":       {admins, 404, static("/campaigns/"+unknownID+"/recipients", CSV("phone\n+14155560198\n"))},
+		"GET /v1/workspaces/:ws/campaigns/:id/recipients/export": {readers, 404, static("/campaigns/"+unknownID+"/recipients/export", nil)},
+
+		// Billing is read by owners, managers and viewers; an estimate is a read (422: empty).
+		"GET /v1/workspaces/:ws/billing":              {readers, 200, static("/billing", nil)},
+		"GET /v1/workspaces/:ws/billing/usage":        {readers, 200, static("/billing/usage", nil)},
+		"GET /v1/workspaces/:ws/billing/usage/export": {readers, 200, static("/billing/usage/export", nil)},
+		"GET /v1/workspaces/:ws/billing/transactions": {readers, 200, static("/billing/transactions", nil)},
+		"POST /v1/workspaces/:ws/billing/estimate":    {readers, 422, static("/billing/estimate", map[string]any{})},
 		// A send to a visible contact in a workspace without a number: allowed roles pass the
 		// permission and quota checks and stop at 409 whatsapp_not_connected, others at 403.
 		"POST /v1/workspaces/:ws/messages": {staff, 409, func(t *testing.T, a *App, tm team, role string) (string, any) {

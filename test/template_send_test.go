@@ -178,6 +178,7 @@ func TestMessagingSettings(t *testing.T) {
 	require.EqualValues(t, 6, got["marketing_per_contact_per_week"])
 	require.Equal(t, []any{}, got["opt_in_keywords"])
 	require.Contains(t, got["default_opt_out_keywords"], "STOP")
+	require.EqualValues(t, 3, got["campaign_retry_days"])
 
 	body := func(day, week int, out, in []string) map[string]any {
 		return map[string]any{"marketing_per_contact_per_day": day, "marketing_per_contact_per_week": week,
@@ -199,6 +200,7 @@ func TestMessagingSettings(t *testing.T) {
 		{body(2, 6, many, []string{}), "opt_out_keywords"},
 		{body(2, 6, []string{"basta"}, []string{"BASTA "}), "opt_in_keywords"},
 		{body(2, 6, []string{}, []string{"stop"}), "opt_in_keywords"},
+		{map[string]any{"marketing_per_contact_per_day": 2, "marketing_per_contact_per_week": 6, "campaign_retry_days": 4}, "campaign_retry_days"},
 	} {
 		r := e.a.Do(t, "PUT", path, e.tm.Owner.Token, c.body)
 		require.Equal(t, 422, r.Status, "%v: %s", c.body, r.Body)
@@ -220,4 +222,11 @@ func TestMessagingSettings(t *testing.T) {
 	e.a.Must(t, 200, "PUT", path, e.tm.Owner.Token, body(1, 4, []string{"BASTA"}, []string{"VOLVER"}))
 	audit = e.a.Must(t, 200, "GET", wsPath(e.tm, "/audit-logs?action=workspace.messaging_settings_changed"), e.tm.Owner.Token, nil)
 	require.Len(t, audit["data"].([]any), 1)
+
+	// The campaign retry days: 0 never retries; absent is the default again.
+	b := body(1, 4, []string{"BASTA"}, []string{"VOLVER"})
+	b["campaign_retry_days"] = 0
+	require.EqualValues(t, 0, e.a.Must(t, 200, "PUT", path, e.tm.Owner.Token, b)["campaign_retry_days"])
+	require.EqualValues(t, 0, e.a.Must(t, 200, "GET", path, e.tm.Owner.Token, nil)["campaign_retry_days"])
+	require.EqualValues(t, 3, e.a.Must(t, 200, "PUT", path, e.tm.Owner.Token, body(1, 4, []string{"BASTA"}, []string{"VOLVER"}))["campaign_retry_days"])
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -69,52 +68,19 @@ func (a *API) listAuditLogs(c echo.Context) error {
 var auditCSVHeader = []string{"id", "created_at", "actor_type", "actor_id", "action", "resource_type",
 	"resource_id", "details", "ip", "user_agent", "request_id", "expires_at"}
 
-// exportAuditLogs streams CSV row by row: rows go to the client as the database produces
-// them, flushed every few hundred, so memory stays flat for any number of entries.
+// exportAuditLogs streams CSV row by row (streamCSV): rows go to the client as the
+// database produces them.
 func (a *API) exportAuditLogs(c echo.Context) error {
 	f, err := auditFilter(c)
 	if err != nil {
 		return err
 	}
-	res := c.Response()
-	w := csv.NewWriter(res)
-	n := 0
-	started := false
-	// begin commits the response: done on the first row, so a refusal (no permission, bad
-	// filter) can still be a problem document.
-	begin := func() error {
-		started = true
-		res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-		res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="audit-logs.csv"`)
-		res.WriteHeader(http.StatusOK)
-		return w.Write(auditCSVHeader)
-	}
-	err = a.Audit.Export(c.Request().Context(), caller(c), f, func(e domain.AuditEntry) error {
-		if !started {
-			if err := begin(); err != nil {
-				return err
-			}
-		}
-		details, _ := json.Marshal(e.Details)
-		if err := w.Write([]string{e.ID.String(), e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType),
-			e.ActorID, e.Action, e.ResourceType, e.ResourceID, string(details), e.IP, e.UserAgent, e.RequestID,
-			e.ExpiresAt.UTC().Format(time.RFC3339Nano)}); err != nil {
-			return err
-		}
-		if n++; n%500 == 0 {
-			w.Flush()
-			res.Flush()
-		}
-		return w.Error()
+	return streamCSV(c, "audit-logs.csv", auditCSVHeader, func(write func([]string) error) error {
+		return a.Audit.Export(c.Request().Context(), caller(c), f, func(e domain.AuditEntry) error {
+			details, _ := json.Marshal(e.Details)
+			return write([]string{e.ID.String(), e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType),
+				e.ActorID, e.Action, e.ResourceType, e.ResourceID, string(details), e.IP, e.UserAgent, e.RequestID,
+				e.ExpiresAt.UTC().Format(time.RFC3339Nano)})
+		})
 	})
-	if err != nil {
-		return err // after the first row the error handler only logs it: the CSV is truncated
-	}
-	if !started {
-		if err := begin(); err != nil {
-			return err
-		}
-	}
-	w.Flush()
-	return w.Error()
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,6 +33,8 @@ func (h *Campaigns) Register(e *echo.Echo) {
 	ws(http.MethodPost, "/:id/resume", h.move(h.Campaigns.Resume))
 	ws(http.MethodPost, "/:id/cancel", h.move(h.Campaigns.Cancel))
 	ws(http.MethodGet, "/:id/recipients", h.recipients)
+	ws(http.MethodPost, "/:id/recipients", h.uploadRecipients)
+	e.GET(RecipientsExportPath, h.exportRecipients, h.API.member)
 }
 
 type campaignTemplateDTO struct {
@@ -62,8 +66,8 @@ type moneyDTO struct {
 	AmountMicros int64  `json:"amount_micros"`
 }
 
-// campaignDTO is a campaign as API.md shows it. estimated_cost is null until billing
-// prices campaigns.
+// campaignDTO is a campaign as API.md shows it. estimated_cost is null until it first
+// starts.
 type campaignDTO struct {
 	ID            domain.ID           `json:"id"`
 	Name          string              `json:"name"`
@@ -80,6 +84,14 @@ type campaignDTO struct {
 	CreatedBy     *domain.ID          `json:"created_by"`
 	CreatedAt     time.Time           `json:"created_at"`
 	UpdatedAt     time.Time           `json:"updated_at"`
+	Split         bool                `json:"split"` // launched with split:true
+}
+
+func moneyOf(m *domain.Money) *moneyDTO {
+	if m == nil {
+		return nil
+	}
+	return &moneyDTO{Currency: m.Currency, AmountMicros: m.Micros}
 }
 
 func toCampaign(c domain.Campaign) campaignDTO {
@@ -101,7 +113,8 @@ func toCampaign(c domain.Campaign) campaignDTO {
 		ScheduledAt: utcOrNil(c.ScheduledAt), StartedAt: utcOrNil(c.StartedAt), CompletedAt: utcOrNil(c.CompletedAt),
 		Stats: campaignStatsDTO{Recipients: s.Recipients, Pending: s.Pending, Sent: s.Sent, Delivered: s.Delivered, Read: s.Read,
 			Replied: s.Replied, Failed: s.Failed, Skipped: s.Skipped, RetryScheduled: s.RetryScheduled},
-		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Split: c.Split,
+		EstimatedCost: moneyOf(c.EstimatedCost)}
 }
 
 type recipientErrorDTO struct {
@@ -250,8 +263,8 @@ func (h *Campaigns) update(c echo.Context) error {
 }
 
 // launch answers 202: the campaign runs (its messages are queued by its job) or waits for
-// its time. The body's split belongs to the capacity check, which is not built yet: it is
-// read and ignored.
+// its time. split:true sends what fits in the number's messaging limit and the rest as it
+// frees, instead of 409 capacity_exceeded.
 func (h *Campaigns) launch(c echo.Context) error {
 	id, err := pathID(c, "id", "campaign")
 	if err != nil {
@@ -263,7 +276,7 @@ func (h *Campaigns) launch(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	cp, err := h.Campaigns.Launch(c.Request().Context(), caller(c), id)
+	cp, err := h.Campaigns.LaunchWith(c.Request().Context(), caller(c), id, campaigns.LaunchOptions{Split: req.Split != nil && *req.Split})
 	if err != nil {
 		return err
 	}
@@ -300,4 +313,68 @@ func (h *Campaigns) recipients(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listOf(page, toRecipient))
+}
+
+// uploadResultDTO is a contact import's result and the recipients the campaign gained.
+type uploadResultDTO struct {
+	importResultDTO
+	Added int `json:"added"`
+}
+
+// uploadRecipients streams a CSV body into the upload use case (csvUpload).
+func (h *Campaigns) uploadRecipients(c echo.Context) error {
+	cl := caller(c)
+	id, err := pathID(c, "id", "campaign")
+	if err != nil {
+		return err
+	}
+	var res campaigns.UploadResult
+	err = csvUpload(c, h.Campaigns.UploadAllowed(cl), func(ctx context.Context, body io.Reader) (err error) {
+		res, err = h.Campaigns.UploadRecipients(ctx, cl, id, body)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, uploadResultDTO{importResultDTO: toImportResult(res.ImportResult), Added: res.Added})
+}
+
+const (
+	// RecipientsExportPath is the route of a campaign's recipients as CSV, which skips the
+	// request timeout for exportTimeout: a million rows take longer to send.
+	RecipientsExportPath = "/v1/workspaces/:ws/campaigns/:id/recipients/export"
+	exportTimeout        = 10 * time.Minute
+)
+
+var recipientsCSVHeader = []string{"contact_id", "phone", "name", "status", "reason", "message_id", "error_code",
+	"error_title", "attempts", "next_attempt_at", "updated_at"}
+
+// exportRecipients streams a campaign's recipients as CSV (streamCSV), the columns of the
+// list's and the contact's name.
+func (h *Campaigns) exportRecipients(c echo.Context) error {
+	id, err := pathID(c, "id", "campaign")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), exportTimeout)
+	defer cancel()
+	return streamCSV(c, "campaign-"+id.String()+"-recipients.csv", recipientsCSVHeader, func(write func([]string) error) error {
+		return h.Campaigns.ExportRecipients(ctx, caller(c), id, func(r domain.Recipient) error {
+			var messageID, code, title, next string
+			if r.MessageID != nil {
+				messageID = r.MessageID.String()
+			}
+			if r.Error != nil {
+				title = r.Error.Title
+				if r.Error.Code != 0 {
+					code = strconv.Itoa(r.Error.Code)
+				}
+			}
+			if r.NextAttemptAt != nil {
+				next = r.NextAttemptAt.UTC().Format(time.RFC3339Nano)
+			}
+			return write([]string{r.ContactID.String(), r.Phone, r.Name, string(r.Status), r.Reason, messageID, code, title,
+				strconv.Itoa(r.Attempts), next, r.UpdatedAt.UTC().Format(time.RFC3339Nano)})
+		})
+	})
 }

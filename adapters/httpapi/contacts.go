@@ -192,10 +192,11 @@ const (
 	// MaxImportBytes caps a contact import's body, enforced while it is read (the global
 	// body limit skips the route): a million rows with a name, tags and a few attributes fit.
 	MaxImportBytes = 128 << 20
-	// ContactImportPath is the route of contact imports, which skips the global body limit
-	// and request timeout for its own.
-	ContactImportPath = "/v1/workspaces/:ws/contacts/import"
-	// importTimeout replaces requestTimeout for an import: a million rows take longer.
+	// ContactImportPath and CampaignRecipientsPath (POST) are the routes of CSV uploads,
+	// which skip the global body limit and request timeout for their own (uploadRoute).
+	ContactImportPath      = "/v1/workspaces/:ws/contacts/import"
+	CampaignRecipientsPath = "/v1/workspaces/:ws/campaigns/:id/recipients"
+	// importTimeout replaces requestTimeout for an upload: a million rows take longer.
 	importTimeout = 10 * time.Minute
 )
 
@@ -214,12 +215,42 @@ type importResultDTO struct {
 	RejectedCount int               `json:"rejected_count"`
 }
 
-// importContacts streams a CSV body into the import use case: 403 before anything about
-// the body is looked at, 413 past MaxImportBytes (declared or read) or MaxImportRows.
+// importContacts streams a CSV body into the import use case (csvUpload).
 func (a *API) importContacts(c echo.Context) error {
 	cl := caller(c)
-	if err := a.Contacts.ImportAllowed(cl); err != nil {
+	var res contacts.ImportResult
+	err := csvUpload(c, a.Contacts.ImportAllowed(cl), func(ctx context.Context, body io.Reader) (err error) {
+		res, err = a.Contacts.Import(ctx, cl, body)
 		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toImportResult(res))
+}
+
+func toImportResult(res contacts.ImportResult) importResultDTO {
+	out := importResultDTO{Accepted: res.Accepted, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged,
+		Duplicates: res.Duplicates, Rejected: make([]importRejectDTO, len(res.Rejected)), RejectedCount: res.RejectedCount}
+	for i, r := range res.Rejected {
+		out.Rejected[i] = importRejectDTO{Line: r.Line, Reason: r.Reason}
+	}
+	return out
+}
+
+// uploadRoute reports whether c is a CSV upload (a contact import, a campaign's
+// recipients), which reads its body under a cap of its own and has its own timeout.
+func uploadRoute(c echo.Context) bool {
+	return c.Request().Method == http.MethodPost && (c.Path() == ContactImportPath || c.Path() == CampaignRecipientsPath)
+}
+
+// csvUpload runs upload over the request's CSV body: allowed's refusal (403) before
+// anything about the body is looked at, 413 past MaxImportBytes (declared or read) or
+// MaxImportRows, 422 for a body that is not CSV, 400 when the client breaks off, 503 past
+// importTimeout.
+func csvUpload(c echo.Context, allowed error, upload func(ctx context.Context, body io.Reader) error) error {
+	if allowed != nil {
+		return allowed
 	}
 	req := c.Request()
 	if req.ContentLength > MaxImportBytes {
@@ -232,7 +263,7 @@ func (a *API) importContacts(c echo.Context) error {
 	defer cancel()
 	// The server's own writer: MaxBytesReader tells it to close the connection once over.
 	body := &bodyReader{r: http.MaxBytesReader(c.Response().Writer, req.Body, MaxImportBytes)}
-	res, err := a.Contacts.Import(ctx, cl, body)
+	err := upload(ctx, body)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -244,15 +275,8 @@ func (a *API) importContacts(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read").SetInternal(err)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return domain.Errorf(domain.KindUnavailable, "the import did not finish within 10 minutes; nothing was imported")
-	case err != nil:
-		return err
 	}
-	out := importResultDTO{Accepted: res.Accepted, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged,
-		Duplicates: res.Duplicates, Rejected: make([]importRejectDTO, len(res.Rejected)), RejectedCount: res.RejectedCount}
-	for i, r := range res.Rejected {
-		out.Rejected[i] = importRejectDTO{Line: r.Line, Reason: r.Reason}
-	}
-	return c.JSON(http.StatusOK, out)
+	return err
 }
 
 // bodyReader keeps the error that broke off reading a request body, to tell it from the

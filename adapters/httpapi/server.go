@@ -21,8 +21,8 @@ type ServerConfig struct {
 }
 
 const (
-	// bodyLimit caps request bodies on every route but the webhook and contact imports,
-	// which have their own caps.
+	// bodyLimit caps request bodies on every route but the webhook and CSV uploads, which
+	// have their own caps.
 	bodyLimit = "1M"
 	// requestTimeout bounds a request's context.
 	requestTimeout = 30 * time.Second
@@ -52,8 +52,8 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit: bodyLimit,
 		Skipper: func(c echo.Context) bool {
-			// The webhook and contact imports read their bodies under caps of their own.
-			return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || c.Path() == ContactImportPath
+			// The webhook and CSV uploads read their bodies under caps of their own.
+			return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || uploadRoute(c)
 		},
 	}))
 	if len(cfg.CORSAllowedOrigins) > 0 {
@@ -65,8 +65,10 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 	}
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 		Timeout: requestTimeout,
-		// A stream lasts; an import has a longer timeout of its own.
-		Skipper: func(c echo.Context) bool { return c.Path() == EventsPath || c.Path() == ContactImportPath },
+		// A stream lasts; an upload and the long exports have longer timeouts of their own.
+		Skipper: func(c echo.Context) bool {
+			return c.Path() == EventsPath || uploadRoute(c) || c.Path() == RecipientsExportPath || c.Path() == UsageExportPath
+		},
 	}))
 	e.Use(cleanQuery)
 

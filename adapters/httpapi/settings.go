@@ -18,6 +18,7 @@ type messagingSettingsDTO struct {
 	OptInKeywords              []string `json:"opt_in_keywords"`
 	DefaultOptOutKeywords      []string `json:"default_opt_out_keywords"`
 	DefaultOptInKeywords       []string `json:"default_opt_in_keywords"`
+	CampaignRetryDays          int      `json:"campaign_retry_days"`
 }
 
 func toMessagingSettings(s domain.MessagingSettings) messagingSettingsDTO {
@@ -29,7 +30,8 @@ func toMessagingSettings(s domain.MessagingSettings) messagingSettingsDTO {
 	}
 	return messagingSettingsDTO{MarketingPerContactPerDay: s.MarketingPerContactPerDay, MarketingPerContactPerWeek: s.MarketingPerContactPerWeek,
 		OptOutKeywords: orEmpty(s.OptOutKeywords), OptInKeywords: orEmpty(s.OptInKeywords),
-		DefaultOptOutKeywords: optout.DefaultOptOutKeywords(), DefaultOptInKeywords: optout.DefaultOptInKeywords()}
+		DefaultOptOutKeywords: optout.DefaultOptOutKeywords(), DefaultOptInKeywords: optout.DefaultOptInKeywords(),
+		CampaignRetryDays: s.CampaignRetryDays}
 }
 
 func (a *API) getMessagingSettings(c echo.Context) error {
@@ -46,6 +48,7 @@ func (a *API) putMessagingSettings(c echo.Context) error {
 		MarketingPerContactPerWeek *int     `json:"marketing_per_contact_per_week"`
 		OptOutKeywords             []string `json:"opt_out_keywords"` // absent: none beside the defaults
 		OptInKeywords              []string `json:"opt_in_keywords"`
+		CampaignRetryDays          *int     `json:"campaign_retry_days"` // absent: the default
 	}
 	if err := bind(c, &req); err != nil {
 		return err
@@ -56,9 +59,13 @@ func (a *API) putMessagingSettings(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
+	retryDays := domain.DefaultCampaignRetryDays
+	if req.CampaignRetryDays != nil {
+		retryDays = *req.CampaignRetryDays
+	}
 	s, err := a.Workspaces.UpdateMessagingSettings(c.Request().Context(), caller(c), domain.MessagingSettings{
 		MarketingPerContactPerDay: *req.MarketingPerContactPerDay, MarketingPerContactPerWeek: *req.MarketingPerContactPerWeek,
-		OptOutKeywords: req.OptOutKeywords, OptInKeywords: req.OptInKeywords})
+		OptOutKeywords: req.OptOutKeywords, OptInKeywords: req.OptInKeywords, CampaignRetryDays: retryDays})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wabaplatform/waba/application/campaigns"
 	"github.com/wabaplatform/waba/domain"
@@ -55,8 +54,8 @@ func randomShard() int { return rand.IntN(countShards) }
 // campaignColumns read a campaign with its counts (a JSON object of status: sum).
 const campaignColumns = `c.workspace_id, c.id, c.name, c.phone_number_id, c.template_name, c.template_language,
 	c.template_components, c.audience, c.status, coalesce(c.pause_reason, ''), c.scheduled_at, c.started_at,
-	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at,
-	(SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
+	c.completed_at, c.snapshot_at, c.created_by, c.created_at, c.updated_at, c.split, c.estimated_cost_currency,
+	c.estimated_cost_micros, (SELECT coalesce(jsonb_object_agg(k.status, k.n), '{}') FROM (
 		SELECT status, sum(n) AS n FROM campaign_counts k WHERE k.workspace_id = c.workspace_id AND k.campaign_id = c.id
 		GROUP BY status) k)`
 
@@ -74,12 +73,18 @@ func scanCampaign(row pgx.CollectableRow) (domain.Campaign, error) {
 	var c domain.Campaign
 	var comps, aud, counts []byte
 	var status, reason string
+	var costCurrency *string
+	var costMicros *int64
 	err := row.Scan(&c.WorkspaceID, &c.ID, &c.Name, &c.PhoneNumberID, &c.Template.Name, &c.Template.Language, &comps, &aud,
-		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &counts)
+		&status, &reason, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.Split, &costCurrency,
+		&costMicros, &counts)
 	if err != nil {
 		return c, err
 	}
 	c.Status, c.PauseReason = domain.CampaignStatus(status), domain.PauseReason(reason)
+	if costCurrency != nil && costMicros != nil {
+		c.EstimatedCost = &domain.Money{Currency: *costCurrency, Micros: *costMicros}
+	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	for _, t := range []**time.Time{&c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.SnapshotAt} {
 		if *t != nil {
@@ -146,9 +151,23 @@ func (r *CampaignRepo) Insert(ctx context.Context, c domain.Campaign) error {
 	}
 	_, err = r.q.Exec(ctx, `
 		INSERT INTO campaigns (workspace_id, id, name, phone_number_id, template_name, template_language, template_components,
-			audience, status, pause_reason, scheduled_at, started_at, completed_at, snapshot_at, created_by, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, args...)
+			audience, status, pause_reason, scheduled_at, started_at, completed_at, snapshot_at, created_by, created_at, updated_at, split)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, append(args, c.Split)...)
 	return err
+}
+
+func costCurrency(c domain.Campaign) *string {
+	if c.EstimatedCost == nil {
+		return nil
+	}
+	return &c.EstimatedCost.Currency
+}
+
+func costMicros(c domain.Campaign) *int64 {
+	if c.EstimatedCost == nil {
+		return nil
+	}
+	return &c.EstimatedCost.Micros
 }
 
 // Update implements campaigns.Writer.
@@ -161,8 +180,9 @@ func (r *CampaignRepo) Update(ctx context.Context, c domain.Campaign) error {
 	tag, err := r.q.Exec(ctx, `
 		UPDATE campaigns SET name = $3, phone_number_id = $4, template_name = $5, template_language = $6,
 			template_components = $7, audience = $8, status = $9, pause_reason = $10, scheduled_at = $11, started_at = $12,
-			completed_at = $13, snapshot_at = $14, updated_at = $15
-		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt)...)
+			completed_at = $13, snapshot_at = $14, updated_at = $15, split = $16, estimated_cost_currency = $17,
+			estimated_cost_micros = $18
+		WHERE workspace_id = $1 AND id = $2`, append(args[:14:14], c.UpdatedAt, c.Split, costCurrency(c), costMicros(c))...)
 	if err == nil && tag.RowsAffected() == 0 {
 		return domain.NotFound("campaign")
 	}
@@ -188,32 +208,37 @@ func campaignArgs(c domain.Campaign) ([]any, error) {
 		c.CreatedBy, c.CreatedAt, c.UpdatedAt}, nil
 }
 
-// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
-// audience names (the UNION of its parts, each served by its index: the tags' GIN index,
-// the primary key for ids), with the pending counter in the same statement. A contact
-// already a recipient is kept once.
-func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
-	args := []any{c.WorkspaceID, c.ID, at}
+// audienceContacts is the query of the columns cols of the workspace's ($1) contacts an
+// audience names: the UNION of its parts, each served by its index (the tags' GIN index,
+// the primary key for ids), with its arguments appended to args; "" when it names nobody.
+func audienceContacts(a domain.Audience, cols string, args []any) (string, []any) {
 	var parts []string
-	a := c.Audience
 	if a.All {
-		parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1`)
+		parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1`)
 	} else {
 		if len(a.Tags) > 0 {
 			args = append(args, a.Tags)
-			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
+			parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1 AND tags && $`+strconv.Itoa(len(args))+`::text[]`)
 		}
 		if len(a.ContactIDs) > 0 {
 			args = append(args, a.ContactIDs)
-			parts = append(parts, `SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
+			parts = append(parts, `SELECT `+cols+` FROM contacts WHERE workspace_id = $1 AND id = ANY ($`+strconv.Itoa(len(args))+`::uuid[])`)
 		}
 	}
-	if len(parts) == 0 {
+	return strings.Join(parts, ` UNION `), args
+}
+
+// Snapshot implements campaigns.Writer: one INSERT ... SELECT from the contacts the
+// audience names (audienceContacts), with the pending counter in the same statement. A contact
+// already a recipient is kept once.
+func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.Time) (int, error) {
+	named, args := audienceContacts(c.Audience, "id", []any{c.WorkspaceID, c.ID, at})
+	if named == "" {
 		return 0, nil
 	}
 	var n int
 	err := r.q.QueryRow(ctx, `
-		WITH a AS (`+strings.Join(parts, ` UNION `)+`),
+		WITH a AS (`+named+`),
 		ins AS (
 			INSERT INTO campaign_recipients (workspace_id, campaign_id, contact_id, status, updated_at)
 			SELECT $1, $2, a.id, 'pending', $3 FROM a
@@ -225,14 +250,20 @@ func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.
 	return n, err
 }
 
-// Next implements campaigns.Batches in two round trips: the recipients, then their
-// contacts (locked, for a marketing batch, before what the caps weigh is read).
-func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int, marketingSince *time.Time) (campaigns.Batch, error) {
+// Next implements campaigns.Batches in two round trips: the recipients (the due retries
+// through their partial index, then the pending ones), then their contacts (locked, for a
+// marketing batch, before what the caps weigh is read).
+func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int, now time.Time, marketingSince *time.Time) (campaigns.Batch, error) {
 	var out campaigns.Batch
 	rows, err := r.q.Query(ctx, `
-		SELECT contact_id FROM campaign_recipients
+		(SELECT contact_id FROM campaign_recipients
+		WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'retry_scheduled' AND next_attempt_at <= $4
+		ORDER BY next_attempt_at LIMIT $3)
+		UNION ALL
+		(SELECT contact_id FROM campaign_recipients
 		WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'pending' AND message_id IS NULL
-		ORDER BY contact_id LIMIT $3`, ws, campaignID, n)
+		ORDER BY contact_id LIMIT $3)
+		LIMIT $3`, ws, campaignID, n, now)
 	if err != nil {
 		return out, err
 	}
@@ -301,37 +332,25 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 		for i, q := range queued {
 			contacts[i], messages[i] = q.ContactID, q.MessageID
 		}
-		b.Queue(`
-			UPDATE campaign_recipients r SET message_id = q.message_id, attempts = r.attempts + 1, updated_at = $3
-			FROM unnest($4::uuid[], $5::uuid[]) AS q (contact_id, message_id)
-			WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
-				AND r.status = 'pending' AND r.message_id IS NULL`, ws, campaignID, at, contacts, messages).
-			Exec(func(tag pgconn.CommandTag) error { return exactly(tag.RowsAffected(), len(queued), "queued") })
+		b.Queue(take(`SELECT r.contact_id, r.status, q.message_id FROM unnest($4::uuid[], $5::uuid[]) AS q (contact_id, message_id)
+				JOIN campaign_recipients r ON r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
+				WHERE `+batchable,
+			`status = 'pending', message_id = o.message_id, attempts = r.attempts + 1, next_attempt_at = NULL,
+				first_attempt_at = coalesce(r.first_attempt_at, $3), updated_at = $3`, "$6"),
+			ws, campaignID, at, contacts, messages, randomShard()).
+			QueryRow(func(row pgx.Row) error { return scanExactly(row, len(queued), "queued") })
 	}
 	if len(skipped) > 0 {
 		contacts, reasons := make([]domain.ID, len(skipped)), make([]string, len(skipped))
 		for i, s := range skipped {
 			contacts[i], reasons[i] = s.ContactID, s.Reason
 		}
-		b.Queue(`
-			WITH s AS (
-				UPDATE campaign_recipients r SET status = 'skipped', reason = q.reason, updated_at = $3
-				FROM unnest($4::uuid[], $5::text[]) AS q (contact_id, reason)
-				WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
-					AND r.status = 'pending' AND r.message_id IS NULL
-				RETURNING 1),
-			d AS (
-				SELECT $1::uuid AS workspace_id, $2::uuid AS campaign_id, 'pending' AS status, -count(*) AS n FROM s
-				UNION ALL SELECT $1, $2, 'skipped', count(*) FROM s),
-			k AS (`+addCounts("$6")+`)
-			SELECT count(*) FROM s`, ws, campaignID, at, contacts, reasons, randomShard()).
-			QueryRow(func(row pgx.Row) error {
-				var n int64
-				if err := row.Scan(&n); err != nil {
-					return err
-				}
-				return exactly(n, len(skipped), "skipped")
-			})
+		b.Queue(take(`SELECT r.contact_id, r.status, q.reason FROM unnest($4::uuid[], $5::text[]) AS q (contact_id, reason)
+				JOIN campaign_recipients r ON r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
+				WHERE `+batchable,
+			`status = 'skipped', reason = o.reason, next_attempt_at = NULL, updated_at = $3`, "$6"),
+			ws, campaignID, at, contacts, reasons, randomShard()).
+			QueryRow(func(row pgx.Row) error { return scanExactly(row, len(skipped), "skipped") })
 	}
 	if b.Len() == 0 {
 		return nil
@@ -339,12 +358,41 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 	return r.q.SendBatch(ctx, b).Close()
 }
 
-// exactly fails when a batch's write did not change every recipient it names: under the
-// campaign's lock nothing else moves pending recipients, so it would be a bug, and the
-// transaction must not commit half of it.
-func exactly(got int64, want int, what string) error {
-	if got != int64(want) {
-		return fmt.Errorf("campaign batch: %d of %d %s recipients were pending without a message", got, want, what)
+// batchable is what a recipient r is when a batch may take it: pending without a message,
+// or waiting for its retry.
+const batchable = `(r.status = 'pending' AND r.message_id IS NULL OR r.status = 'retry_scheduled')`
+
+// take is the statement that moves the campaign's ($1, $2) recipients the CTE o names (its
+// contact_id, its status and what set reads) with set, moves the counters by what it
+// moved (on shard), and counts them. Under the campaign's lock nothing else moves a
+// batchable recipient, so o's statuses are the ones the update changes.
+func take(o, set, shard string) string {
+	return `WITH o AS (` + o + `),
+		up AS (
+			UPDATE campaign_recipients r SET ` + set + `
+			FROM o WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = o.contact_id
+			RETURNING r.workspace_id, r.campaign_id, o.status AS from_status, r.status AS to_status),
+		` + movedCounts + `,
+		k AS (` + addCounts(shard) + `)
+		SELECT count(*) FROM up`
+}
+
+// movedCounts is the CTE d of the counter deltas of the CTE up, the moved recipients'
+// workspace_id, campaign_id, from_status and to_status (a move within a status nets out).
+const movedCounts = `d AS (
+	SELECT workspace_id, campaign_id, from_status AS status, -1 AS n FROM up
+	UNION ALL SELECT workspace_id, campaign_id, to_status, 1 FROM up)`
+
+// scanExactly fails when a batch's write did not change every recipient it names: under
+// the campaign's lock nothing else moves the recipients a batch took, so it would be a
+// bug, and the transaction must not commit half of it.
+func scanExactly(row pgx.Row, want int, what string) error {
+	var got int
+	if err := row.Scan(&got); err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("campaign batch: %d of %d %s recipients were pending or waiting for a retry", got, want, what)
 	}
 	return nil
 }
@@ -352,16 +400,10 @@ func exactly(got int64, want int, what string) error {
 // SkipPending implements campaigns.Batches.
 func (r *CampaignRepo) SkipPending(ctx context.Context, ws, campaignID domain.ID, reason string, at time.Time) (int, error) {
 	var n int
-	err := r.q.QueryRow(ctx, `
-		WITH s AS (
-			UPDATE campaign_recipients SET status = 'skipped', reason = $3, updated_at = $4
-			WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'pending' AND message_id IS NULL
-			RETURNING 1),
-		d AS (
-			SELECT $1::uuid AS workspace_id, $2::uuid AS campaign_id, 'pending' AS status, -count(*) AS n FROM s
-			UNION ALL SELECT $1, $2, 'skipped', count(*) FROM s),
-		k AS (`+addCounts("$5")+`)
-		SELECT count(*) FROM s`, ws, campaignID, reason, at, randomShard()).Scan(&n)
+	err := r.q.QueryRow(ctx, take(`SELECT r.contact_id, r.status FROM campaign_recipients r
+			WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND `+batchable,
+		`status = 'skipped', reason = $3, next_attempt_at = NULL, updated_at = $4`, "$5"),
+		ws, campaignID, reason, at, randomShard()).Scan(&n)
 	return n, err
 }
 
@@ -379,7 +421,8 @@ func (r *CampaignRepo) Counts(ctx context.Context, ws, campaignID domain.ID) (ma
 	return out, err
 }
 
-// Track implements campaigns.Progress: the recipients are locked in key order.
+// Track implements campaigns.Progress: the recipients are locked in key order, and read
+// with their workspace's campaign_retry_days.
 func (r *CampaignRepo) Track(ctx context.Context, ms []domain.Message) ([]campaigns.Tracked, error) {
 	var wss, cids, contacts, ids []domain.ID
 	for _, m := range ms {
@@ -391,11 +434,14 @@ func (r *CampaignRepo) Track(ctx context.Context, ms []domain.Message) ([]campai
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	// A recipient queued before first_attempt_at existed counts its days from its last change.
 	rows, err := r.q.Query(ctx, `
-		SELECT r.workspace_id, r.campaign_id, r.contact_id, r.message_id, r.status
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, r.message_id, r.status, r.attempts,
+			coalesce(r.first_attempt_at, r.updated_at), w.campaign_retry_days
 		FROM campaign_recipients r
 		JOIN unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS m (workspace_id, campaign_id, contact_id, id)
 			ON r.workspace_id = m.workspace_id AND r.campaign_id = m.campaign_id AND r.contact_id = m.contact_id AND r.message_id = m.id
+		JOIN workspaces w ON w.id = r.workspace_id
 		ORDER BY r.workspace_id, r.campaign_id, r.contact_id
 		FOR UPDATE OF r`, wss, cids, contacts, ids)
 	if err != nil {
@@ -404,14 +450,50 @@ func (r *CampaignRepo) Track(ctx context.Context, ms []domain.Message) ([]campai
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaigns.Tracked, error) {
 		var t campaigns.Tracked
 		var status string
-		err := row.Scan(&t.WorkspaceID, &t.CampaignID, &t.ContactID, &t.MessageID, &status)
+		err := row.Scan(&t.WorkspaceID, &t.CampaignID, &t.ContactID, &t.MessageID, &status, &t.Attempts, &t.FirstAttemptAt, &t.RetryDays)
 		t.Status = domain.RecipientStatus(status)
 		return t, err
 	})
 }
 
+// Replied implements campaigns.Progress: one statement, through the contacts' index; a
+// recipient answered by several of the replies comes once.
+func (r *CampaignRepo) Replied(ctx context.Context, replies []campaigns.Reply, window time.Duration) ([]campaigns.Tracked, error) {
+	if len(replies) == 0 {
+		return nil, nil
+	}
+	wss, contacts, ats := make([]domain.ID, len(replies)), make([]domain.ID, len(replies)), make([]time.Time, len(replies))
+	for i, rp := range replies {
+		wss[i], contacts[i], ats[i] = rp.WorkspaceID, rp.ContactID, rp.At
+	}
+	rows, err := r.q.Query(ctx, `
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, r.status
+		FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS a (workspace_id, contact_id, at)
+		JOIN campaign_recipients r ON r.workspace_id = a.workspace_id AND r.contact_id = a.contact_id
+		WHERE r.status IN ('delivered', 'read') AND r.delivered_at <= a.at AND a.at <= r.delivered_at + $4 * interval '1 second'
+		ORDER BY r.workspace_id, r.campaign_id, r.contact_id
+		FOR UPDATE OF r`, wss, contacts, ats, window.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	var out []campaigns.Tracked
+	var t campaigns.Tracked
+	var status string
+	_, err = pgx.ForEachRow(rows, []any{&t.WorkspaceID, &t.CampaignID, &t.ContactID, &status}, func() error {
+		t.Status = domain.RecipientStatus(status)
+		if n := len(out); n == 0 || out[n-1].WorkspaceID != t.WorkspaceID || out[n-1].CampaignID != t.CampaignID ||
+			out[n-1].ContactID != t.ContactID {
+			out = append(out, t)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Advance implements campaigns.Progress: one statement moves the recipients still at
-// their From and the counters by what it moved.
+// their From and the counters by what it moved. A recipient whose retry is scheduled
+// loses its message (a late status of it finds nothing); one whose new attempt reached
+// Meta loses the error of the last.
 func (r *CampaignRepo) Advance(ctx context.Context, changes []campaigns.Change, at time.Time) error {
 	if len(changes) == 0 {
 		return nil
@@ -420,29 +502,35 @@ func (r *CampaignRepo) Advance(ctx context.Context, changes []campaigns.Change, 
 	wss, cids, contacts := make([]domain.ID, n), make([]domain.ID, n), make([]domain.ID, n)
 	froms, tos := make([]string, n), make([]string, n)
 	codes, titles := make([]*int, n), make([]*string, n)
+	nexts, delivered := make([]*time.Time, n), make([]*time.Time, n)
 	for i, ch := range changes {
 		wss[i], cids[i], contacts[i], froms[i], tos[i] = ch.WorkspaceID, ch.CampaignID, ch.ContactID, string(ch.From), string(ch.To)
 		if ch.Error != nil {
 			codes[i], titles[i] = errorColumnsCode(ch.Error), &ch.Error.Title
 		}
+		nexts[i], delivered[i] = ch.NextAttemptAt, ch.DeliveredAt
 	}
 	_, err := r.q.Exec(ctx, `
 		WITH ch AS (
-			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::text[])
-				AS ch (workspace_id, campaign_id, contact_id, from_status, to_status, code, title)),
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::text[],
+				$10::timestamptz[], $11::timestamptz[])
+				AS ch (workspace_id, campaign_id, contact_id, from_status, to_status, code, title, next_attempt_at, delivered_at)),
 		up AS (
 			UPDATE campaign_recipients r SET status = ch.to_status,
-				error_code = CASE WHEN ch.to_status = 'failed' THEN ch.code ELSE r.error_code END,
-				error_title = CASE WHEN ch.to_status = 'failed' THEN ch.title ELSE r.error_title END,
+				error_code = CASE WHEN ch.to_status IN ('failed', 'retry_scheduled') THEN ch.code
+					WHEN ch.from_status = 'pending' THEN NULL ELSE r.error_code END,
+				error_title = CASE WHEN ch.to_status IN ('failed', 'retry_scheduled') THEN ch.title
+					WHEN ch.from_status = 'pending' THEN NULL ELSE r.error_title END,
+				message_id = CASE WHEN ch.to_status = 'retry_scheduled' THEN NULL ELSE r.message_id END,
+				next_attempt_at = ch.next_attempt_at,
+				delivered_at = coalesce(r.delivered_at, ch.delivered_at),
 				updated_at = $8
 			FROM ch
 			WHERE r.workspace_id = ch.workspace_id AND r.campaign_id = ch.campaign_id AND r.contact_id = ch.contact_id
 				AND r.status = ch.from_status
 			RETURNING r.workspace_id, r.campaign_id, ch.from_status, ch.to_status),
-		d AS (
-			SELECT workspace_id, campaign_id, from_status AS status, -1 AS n FROM up
-			UNION ALL SELECT workspace_id, campaign_id, to_status, 1 FROM up)
-		`+addCounts("$9"), wss, cids, contacts, froms, tos, codes, titles, at, randomShard())
+		`+movedCounts+`
+		`+addCounts("$9"), wss, cids, contacts, froms, tos, codes, titles, at, randomShard(), nexts, delivered)
 	return err
 }
 
@@ -452,7 +540,7 @@ func errorColumnsCode(e *domain.MessageError) *int {
 	return code
 }
 
-// Recipients implements campaigns.Store: with the contact's phone as it is now.
+// Recipients implements campaigns.Store: with the contact's phone and name as they are now.
 func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID, f campaigns.RecipientFilter, n int) ([]domain.Recipient, error) {
 	w := &where{}
 	w.add("r.workspace_id = $?", ws)
@@ -462,7 +550,7 @@ func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID,
 	}
 	w.cursor("r.contact_id < $?", f.Cursor)
 	rows, err := r.q.Query(ctx, `
-		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), r.status, coalesce(r.reason, ''), r.message_id,
+		SELECT r.workspace_id, r.campaign_id, r.contact_id, coalesce(c.phone, ''), coalesce(c.name, ''), r.status, coalesce(r.reason, ''), r.message_id,
 			r.error_code, coalesce(r.error_title, ''), r.attempts, r.next_attempt_at, r.updated_at
 		FROM campaign_recipients r LEFT JOIN contacts c ON c.workspace_id = r.workspace_id AND c.id = r.contact_id
 		WHERE `+w.sql()+` ORDER BY r.contact_id DESC LIMIT `+w.next(), append(w.args, n)...)
@@ -473,7 +561,7 @@ func (r *CampaignRepo) Recipients(ctx context.Context, ws, campaignID domain.ID,
 		var rc domain.Recipient
 		var status, title string
 		var code *int
-		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &status, &rc.Reason, &rc.MessageID,
+		err := row.Scan(&rc.WorkspaceID, &rc.CampaignID, &rc.ContactID, &rc.Phone, &rc.Name, &status, &rc.Reason, &rc.MessageID,
 			&code, &title, &rc.Attempts, &rc.NextAttemptAt, &rc.UpdatedAt)
 		rc.Status = domain.RecipientStatus(status)
 		if code != nil || title != "" {

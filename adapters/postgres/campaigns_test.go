@@ -28,6 +28,7 @@ var (
 	_ campaigns.Batches  = (*postgres.CampaignRepo)(nil)
 	_ campaigns.Progress = (*postgres.CampaignRepo)(nil)
 	_ campaigns.Outbox   = (*postgres.MessageRepo)(nil)
+	_ campaigns.Importer = (*postgres.ContactRepo)(nil)
 	_ campaigns.TxRunner = (*postgres.TxRunner[campaigns.Repos])(nil)
 )
 
@@ -57,8 +58,8 @@ func (b *campaignBundle) tx() *postgres.TxRunner[campaigns.Repos] {
 		if b.jobs != nil {
 			jobs = b.jobs(tx)
 		}
-		return campaigns.Repos{Campaigns: repo, Batches: repo, Progress: repo, Outbox: postgres.NewMessageRepo(tx),
-			Jobs: jobs, Events: postgres.NewEventLog(tx)}
+		return campaigns.Repos{Campaigns: repo, Contacts: postgres.NewContactRepo(tx), Batches: repo, Progress: repo,
+			Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: postgres.NewEventLog(tx), Reach: repo}
 	})
 }
 
@@ -412,7 +413,8 @@ func TestCampaignBatchesQueueEachRecipientExactlyOnce(t *testing.T) {
 }
 
 // The counters equal a count(*) of the recipients after many concurrent transactions move
-// recipients in every order Meta's webhooks may come in (late, repeated, failing).
+// recipients in every order Meta's webhooks may come in (late, repeated, failing, retried
+// (131049), answered by the contacts).
 func TestCampaignCountersStayExactUnderConcurrentStatuses(t *testing.T) {
 	t.Parallel()
 	b := setupCampaigns(t)
@@ -448,16 +450,24 @@ func TestCampaignCountersStayExactUnderConcurrentStatuses(t *testing.T) {
 			for range 40 {
 				// A webhook batch: a few messages' reports, some of them repeated.
 				var batch []domain.Message
+				var replies []domain.Arrival
 				for range 1 + rng.IntN(5) {
 					m := msgs[rng.IntN(len(msgs))]
 					m.Status = statuses[rng.IntN(len(statuses))]
 					if m.Status == domain.StatusFailed {
 						m.Error = &domain.MessageError{Code: 131026, Title: "Message undeliverable"}
+						if rng.IntN(3) == 0 {
+							m.Error.Code, m.WAMID = domain.MarketingLimitCode, "wamid."+m.ID.String()
+						}
 					}
 					batch = append(batch, m)
+					if rng.IntN(4) == 0 {
+						replies = append(replies, domain.Arrival{Touch: true, Message: domain.Message{WorkspaceID: b.ws,
+							ContactID: msgs[rng.IntN(len(msgs))].ContactID, Direction: domain.Inbound, CreatedAt: time.Now()}})
+					}
 				}
 				err := b.tx().InTx(ctx, func(ctx context.Context, r campaigns.Repos) error {
-					return campaigns.ResultsInTx(r.Progress, nil).Advanced(ctx, batch)
+					return campaigns.ResultsInTx(r.Progress, nil).Progressed(ctx, batch, replies)
 				})
 				if err != nil {
 					errs <- err
@@ -474,6 +484,8 @@ func TestCampaignCountersStayExactUnderConcurrentStatuses(t *testing.T) {
 	want := b.recipientCounts(t, c.ID)
 	require.Equal(t, want, b.counters(t, c.ID))
 	require.Greater(t, len(want), 2, "the test moved recipients to several statuses: %v", want)
+	require.NotZero(t, want[domain.RecipientRetryScheduled], "%v", want)
+	require.NotZero(t, want[domain.RecipientReplied], "%v", want)
 	total := 0
 	for _, k := range want {
 		total += k

@@ -31,7 +31,47 @@ import (
 // same order and cannot deadlock. It runs in a transaction of its own when q is not one (a
 // savepoint otherwise).
 func (r *ContactRepo) Import(ctx context.Context, ws domain.ID, rows contacts.ImportRows, now time.Time) (contacts.ImportCounts, error) {
+	n, _, err := r.importRows(ctx, ws, rows, now, nil, nil)
+	return n, err
+}
+
+// ImportRecipients implements campaigns.Importer: Import, calling lock once the rows are
+// copied, whose statement also makes the contact of each row it accepts (created,
+// updated or unchanged) a pending recipient of the campaign, once (a contact already one
+// stays as it is), and moves the campaign's pending counter by the recipients it added
+// (as Snapshot does). added counts them.
+func (r *ContactRepo) ImportRecipients(ctx context.Context, ws, campaignID domain.ID, rows contacts.ImportRows, now time.Time,
+	lock func(context.Context) error) (n contacts.ImportCounts, added int, err error) {
+	return r.importRows(ctx, ws, rows, now, &campaignID, lock)
+}
+
+// recipientsOfImport is the part of the import's statement that takes its contacts into
+// a campaign's recipients: the contacts the rows found ($5 is the campaign) and those
+// the upsert created. The rows that found a contact (r.contact_id) include those the
+// upsert leaves unchanged, which it does not return.
+const recipientsOfImport = `,
+	rc AS (
+		INSERT INTO campaign_recipients (workspace_id, campaign_id, contact_id, status, updated_at)
+		SELECT $1, $5, x.id, 'pending', $2 FROM (
+			SELECT id FROM up UNION SELECT contact_id FROM rows WHERE NOT refused AND contact_id IS NOT NULL) x
+		ORDER BY x.id
+		ON CONFLICT DO NOTHING
+		RETURNING 1),
+	d AS (SELECT $1::uuid AS workspace_id, $5::uuid AS campaign_id, 'pending' AS status, count(*) AS n FROM rc),
+	k AS (` + "%s" + `)`
+
+// importRows is Import, and ImportRecipients when campaign is set; lock, when set, runs
+// between the copy and the statement.
+func (r *ContactRepo) importRows(ctx context.Context, ws domain.ID, rows contacts.ImportRows, now time.Time, campaign *domain.ID,
+	lock func(context.Context) error) (contacts.ImportCounts, int, error) {
 	var n contacts.ImportCounts
+	var added int
+	args := []any{ws, now, domain.MaxAttributesBytes, contacts.MaxImportReasons}
+	recipients, addedCol := "", "0"
+	if campaign != nil {
+		args = append(args, *campaign)
+		recipients, addedCol = fmt.Sprintf(recipientsOfImport, addCounts("0")), "(SELECT n FROM d)"
+	}
 	err := pgx.BeginFunc(ctx, r.q, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE contact_import (line int NOT NULL, id uuid NOT NULL,
 			phone text NOT NULL, name text NOT NULL, tags text[] NOT NULL, attributes jsonb NOT NULL) ON COMMIT DROP`); err != nil {
@@ -51,13 +91,19 @@ func (r *ContactRepo) Import(ctx context.Context, ws domain.ID, rows contacts.Im
 		if _, err := tx.Exec(ctx, `ANALYZE contact_import`); err != nil {
 			return err
 		}
+		if lock != nil {
+			if err := lock(ctx); err != nil {
+				return err
+			}
+		}
 		var distinct, created, updated int
 		err = tx.QueryRow(ctx, `
 			WITH src AS (
 				SELECT DISTINCT ON (phone) line, id, phone, name, tags, attributes
 				FROM contact_import ORDER BY phone, line DESC),
 			rows AS (
-				SELECT s.*, coalesce(c.attributes <> '{}' AND octet_length((c.attributes || s.attributes)::text) > $3, false) AS refused
+				SELECT s.*, c.id AS contact_id,
+					coalesce(c.attributes <> '{}' AND octet_length((c.attributes || s.attributes)::text) > $3, false) AS refused
 				FROM src s LEFT JOIN contacts c ON c.workspace_id = $1 AND c.phone = s.phone),
 			sup AS (
 				SELECT address, `+suppressionState+`
@@ -77,14 +123,13 @@ func (r *ContactRepo) Import(ctx context.Context, ws domain.ID, rows contacts.Im
 					updated_at = EXCLUDED.updated_at
 				WHERE EXCLUDED.name NOT IN ('', c.name) OR EXCLUDED.tags NOT IN ('{}', c.tags)
 					OR c.attributes || EXCLUDED.attributes <> c.attributes
-				RETURNING c.xmax = 0 AS created)
+				RETURNING c.id, c.xmax = 0 AS created)`+recipients+`
 			SELECT (SELECT count(*) FROM rows), count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),
 				(SELECT count(*) FROM rows WHERE refused),
 				(SELECT array_agg(line ORDER BY line) FROM (
-					SELECT line FROM rows WHERE refused ORDER BY line LIMIT $4) l)
-			FROM up`,
-			ws, now, domain.MaxAttributesBytes, contacts.MaxImportReasons,
-		).Scan(&distinct, &created, &updated, &n.RefusedCount, &n.Refused)
+					SELECT line FROM rows WHERE refused ORDER BY line LIMIT $4) l), `+addedCol+`
+			FROM up`, args...,
+		).Scan(&distinct, &created, &updated, &n.RefusedCount, &n.Refused, &added)
 		if err != nil {
 			return err
 		}
@@ -94,7 +139,7 @@ func (r *ContactRepo) Import(ctx context.Context, ws domain.ID, rows contacts.Im
 		_, err = tx.Exec(ctx, `DROP TABLE contact_import`) // its space now, not at the commit
 		return err
 	})
-	return n, err
+	return n, added, err
 }
 
 // importSource feeds COPY from the import's rows, one at a time.

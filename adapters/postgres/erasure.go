@@ -104,7 +104,9 @@ var erasedTables = []erasedTable{
 	byWorkspace("suppressions", ""),
 	byWorkspace("templates", ""),
 	byWorkspace("idempotency_keys", ""),
-	byWorkspace("phone_numbers", ""), // emptied number by number before, after their unsubscribe
+	byWorkspace("billing_reservations", ""),
+	byWorkspace("billing_accounts", ""), // one row
+	byWorkspace("phone_numbers", ""),    // emptied number by number before, after their unsubscribe
 	byWorkspace("invitations", ""),
 	byWorkspace("stream_tickets", ""), // a minute's worth at most: read through its primary key
 	byWorkspace("api_keys", ""),

@@ -183,6 +183,8 @@ type InboundMetrics struct {
 	optOuts   prometheus.Counter
 	optIns    prometheus.Counter
 	notifErrs *prometheus.CounterVec
+	charged   *prometheus.CounterVec
+	spend     *prometheus.CounterVec
 }
 
 // NewInboundMetrics registers the metrics on reg.
@@ -211,7 +213,13 @@ func NewInboundMetrics(reg prometheus.Registerer) *InboundMetrics {
 			Name: "webhook_notification_errors_total", Help: "Notification-level errors (value.errors[]) Meta reported, by code."},
 			[]string{"code"}),
 	}
-	reg.MustRegister(m.processed, m.lag, m.batch, m.unrouted, m.unknown, m.optOuts, m.optIns, m.notifErrs)
+	m.charged = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "billing_messages_total", Help: "Messages Meta priced that the usage ledger recorded, by pricing category and whether Meta charged them."},
+		[]string{"category", "billable"})
+	m.spend = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "billing_spend_micros_total", Help: "What the recorded charges cost the workspaces, in micros, by pricing category and currency."},
+		[]string{"category", "currency"})
+	reg.MustRegister(m.processed, m.lag, m.batch, m.unrouted, m.unknown, m.optOuts, m.optIns, m.notifErrs, m.charged, m.spend)
 	return m
 }
 
@@ -226,6 +234,12 @@ func (m *InboundMetrics) OptedOut() { m.optOuts.Inc() }
 
 // OptedIn implements inbound.Metrics.
 func (m *InboundMetrics) OptedIn() { m.optIns.Inc() }
+
+// Charged implements inbound.Metrics.
+func (m *InboundMetrics) Charged(s domain.Spend) {
+	m.charged.WithLabelValues(s.Category, strconv.FormatBool(s.Billable)).Inc()
+	m.spend.WithLabelValues(s.Category, s.Currency).Add(float64(s.Amount))
+}
 
 // NotificationError implements inbound.Metrics.
 func (m *InboundMetrics) NotificationError(code int) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/application/inbound"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // panickyDirectory routes nothing, and panics for the number "666" (a bug in processing).
@@ -35,6 +36,7 @@ func (noMetrics) UnknownStatus()        {}
 func (noMetrics) OptedOut()             {}
 func (noMetrics) OptedIn()              {}
 func (noMetrics) NotificationError(int) {}
+func (noMetrics) Charged(domain.Spend)  {}
 
 func statusFor(phoneNumberID string) []byte {
 	return fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{

@@ -38,6 +38,7 @@ type Deps struct {
 	Templates  Templates
 	Workspaces Workspaces
 	Quota      Quota
+	Imports    ImportSlots
 	Authz      authz.Authorizer
 	Clock      domain.Clock // nil: time.Now
 }
@@ -270,9 +271,9 @@ func (s *Service) schedulable(ctx context.Context, cp domain.Campaign) error {
 	if cp.Status != domain.CampaignScheduled {
 		return nil
 	}
-	if cp.Audience.Empty() {
+	if cp.Audience.Empty() && cp.Stats.Recipients == 0 {
 		var v domain.Validator
-		v.Add("audience", "is required to schedule a campaign: all, tags or contact_ids")
+		v.Add("audience", "is required to schedule a campaign: all, tags or contact_ids, or uploaded recipients")
 		return v.Err()
 	}
 	_, _, err := s.sendable(ctx, cp)
@@ -281,34 +282,49 @@ func (s *Service) schedulable(ctx context.Context, cp domain.Campaign) error {
 
 // Launch starts a draft or scheduled campaign: it runs now (its audience taken into
 // recipients and its send job queued), or waits for its scheduled time. Refusals: 409
-// invalid_state, 422 for a campaign without an audience, 409 whatsapp_not_connected, 422
-// template_not_found, template_not_approved, or validation_failed when the parameters do
-// not fit the template.
+// invalid_state (also for a number rated RED), 422 for a campaign without an audience, 409
+// whatsapp_not_connected, 422 template_not_found, template_not_approved, or
+// validation_failed when the parameters do not fit the template; 409 capacity_exceeded
+// when its recipients would pass the number's messaging limit, unless split, which sends
+// what fits and the rest as the limit frees.
 func (s *Service) Launch(ctx context.Context, c domain.Caller, id domain.ID) (domain.Campaign, error) {
-	return s.move(ctx, c, id, domain.CampaignLaunch)
+	return s.LaunchWith(ctx, c, id, LaunchOptions{})
+}
+
+// LaunchOptions are a launch's choices (its body).
+type LaunchOptions struct {
+	// Split sends what fits in the number's messaging limit now and the rest as the limit
+	// frees, where a launch that does not fit is refused.
+	Split bool
+}
+
+// LaunchWith is Launch with its options.
+func (s *Service) LaunchWith(ctx context.Context, c domain.Caller, id domain.ID, o LaunchOptions) (domain.Campaign, error) {
+	return s.move(ctx, c, id, domain.CampaignLaunch, o.Split)
 }
 
 // Resume goes on with a paused campaign, as a launch would (a paused scheduled campaign
-// waits for its time again); its template must still be approved.
+// waits for its time again, with the split it was launched with); its template must still
+// be approved and its number not rated RED.
 func (s *Service) Resume(ctx context.Context, c domain.Caller, id domain.ID) (domain.Campaign, error) {
-	return s.move(ctx, c, id, domain.CampaignResume)
+	return s.move(ctx, c, id, domain.CampaignResume, false)
 }
 
 // Pause stops a running or scheduled campaign from queueing more messages; those already
 // queued go out.
 func (s *Service) Pause(ctx context.Context, c domain.Caller, id domain.ID) (domain.Campaign, error) {
-	return s.move(ctx, c, id, domain.CampaignPause)
+	return s.move(ctx, c, id, domain.CampaignPause, false)
 }
 
 // Cancel ends a campaign for good: its recipients without a message are skipped
 // (reason cancelled); messages already queued go out and their results still count.
 func (s *Service) Cancel(ctx context.Context, c domain.Caller, id domain.ID) (domain.Campaign, error) {
-	return s.move(ctx, c, id, domain.CampaignCancel)
+	return s.move(ctx, c, id, domain.CampaignCancel, false)
 }
 
 // move checks and applies action by c: outside the transaction first (the refusals that
-// need Meta's catalogue), then again under the campaign's lock.
-func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, action domain.CampaignAction) (domain.Campaign, error) {
+// need Meta's catalogue), then again under the campaign's lock. split is a launch's.
+func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, action domain.CampaignAction, split bool) (domain.Campaign, error) {
 	if err := authz.Require(s.d.Authz, c, access.CampaignsLaunch); err != nil {
 		return domain.Campaign{}, err
 	}
@@ -320,14 +336,20 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 		return domain.Campaign{}, err
 	}
 	starts := action == domain.CampaignLaunch || action == domain.CampaignResume
+	var number domain.PhoneNumber
+	var tmpl domain.Template
 	if starts {
-		if cur.Audience.Empty() && cur.SnapshotAt == nil {
+		if cur.Audience.Empty() && cur.SnapshotAt == nil && cur.Stats.Recipients == 0 {
 			var v domain.Validator
-			v.Add("audience", "is required to launch: all, tags or contact_ids")
+			v.Add("audience", "is required to launch: all, tags or contact_ids, or uploaded recipients")
 			return domain.Campaign{}, v.Err()
 		}
-		if _, _, err := s.sendable(ctx, cur); err != nil {
+		if number, tmpl, err = s.sendable(ctx, cur); err != nil {
 			return domain.Campaign{}, err
+		}
+		if domain.QualityLow(number.QualityRating) && domain.LaunchStatus(cur.ScheduledAt, s.now()) == domain.CampaignRunning {
+			return domain.Campaign{}, domain.Errorf(domain.KindInvalidState, "the number's quality rating is RED: "+
+				"its campaigns cannot run until Meta rates it higher (a sync of the number reads the rating)")
 		}
 	}
 	now := s.now().UTC()
@@ -341,7 +363,10 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 			return err
 		}
 		if starts {
-			out, err = s.start(ctx, r, c, cp, action, now)
+			if action == domain.CampaignLaunch {
+				cp.Split = split
+			}
+			out, err = s.start(ctx, r, c, cp, number, tmpl, action, now)
 			return err
 		}
 		ev := domain.CampaignMoved{CampaignID: id, Action: action}
@@ -371,22 +396,33 @@ func (s *Service) move(ctx context.Context, c domain.Caller, id domain.ID, actio
 }
 
 // start moves a locked campaign (launched, resumed, or due) to running, or to scheduled
-// while its time has not come. Running for the first time takes its audience.
-func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain.Campaign, action domain.CampaignAction, now time.Time) (domain.Campaign, error) {
+// while its time has not come. Running for the first time takes its audience. Without
+// split, the recipients still to send must fit in what is left of the number's messaging
+// limit (KindCapacityExceeded: the caller's transaction rolls back the audience taken).
+func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain.Campaign, number domain.PhoneNumber, tmpl domain.Template,
+	action domain.CampaignAction, now time.Time) (domain.Campaign, error) {
 	cp.Status, cp.PauseReason, cp.UpdatedAt = domain.LaunchStatus(cp.ScheduledAt, now), "", now
-	ev := domain.CampaignMoved{CampaignID: cp.ID, Action: action, Status: cp.Status, ScheduledAt: cp.ScheduledAt}
+	ev := domain.CampaignMoved{CampaignID: cp.ID, Action: action, Status: cp.Status, ScheduledAt: cp.ScheduledAt,
+		Split: cp.Split && action == domain.CampaignLaunch}
 	if cp.Status == domain.CampaignRunning {
 		if cp.StartedAt == nil {
 			cp.StartedAt = &now
 		}
+		n := 0
 		if cp.SnapshotAt == nil {
-			n, err := r.Campaigns.Snapshot(ctx, cp, now)
+			var err error
+			n, err = r.Campaigns.Snapshot(ctx, cp, now)
 			if err != nil {
 				return cp, err
 			}
-			cp.SnapshotAt, ev.Recipients = &now, n
-		} else {
-			ev.Recipients = cp.Stats.Recipients
+			cp.SnapshotAt = &now
+		}
+		ev.Recipients = cp.Stats.Recipients + n // uploaded ones included
+		if err := fits(ctx, r, cp, number, action, cp.Stats.Pending+cp.Stats.RetryScheduled+n, now); err != nil {
+			return cp, err
+		}
+		if err := s.affordable(ctx, r, &cp, tmpl, now); err != nil {
+			return cp, err
 		}
 		if err := r.Jobs.EnqueueCampaignSend(ctx, cp.WorkspaceID, cp.ID); err != nil {
 			return cp, err
@@ -396,6 +432,25 @@ func (s *Service) start(ctx context.Context, r Repos, c domain.Caller, cp domain
 		return cp, err
 	}
 	return cp, r.Events.Append(ctx, domain.Occurred(c, now, ev))
+}
+
+// affordable prices the recipients still to send (the campaign's estimated_cost) and, for a
+// prepaid wallet, refuses a start the available balance cannot cover: 402
+// insufficient_balance. Each batch then holds its own price (queue).
+func (s *Service) affordable(ctx context.Context, r Repos, cp *domain.Campaign, tmpl domain.Template, now time.Time) error {
+	if r.Costs == nil {
+		return nil
+	}
+	cost, w, err := r.Costs.CampaignCost(ctx, cp.WorkspaceID, cp.ID, tmpl.Category, now)
+	if err != nil {
+		return err
+	}
+	cp.EstimatedCost = &cost
+	if w.Mode == domain.BillingPrepaid && cost.Micros > w.Available() {
+		return domain.Errorf(domain.KindInsufficientBalance, "the campaign's estimated cost (%d micros of %s) is more than the wallet's available balance (%d)",
+			cost.Micros, cost.Currency, w.Available())
+	}
+	return nil
 }
 
 // sendable checks what a campaign needs to send, as Meta would: its number connected, its

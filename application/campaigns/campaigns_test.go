@@ -61,7 +61,7 @@ func setup(t *testing.T) *bundle {
 		access.Viewer: {access.CampaignsRead},
 	}
 	b.svc = campaigns.NewService(campaigns.Deps{Tx: b.mem, Store: b.mem, Numbers: w, Templates: w, Workspaces: w, Quota: w,
-		Authz: grants, Clock: b.clock.now})
+		Imports: b.mem, Authz: grants, Clock: b.clock.now})
 	caller := func(role access.Role) domain.Caller {
 		return domain.Caller{Type: domain.ActorUser, ID: domain.NewID(), WorkspaceID: ws, Role: role}
 	}

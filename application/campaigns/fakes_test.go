@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/campaigns"
+	"github.com/wabaplatform/waba/application/contacts"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -17,6 +18,7 @@ import (
 // recipients (the Postgres adapter keeps counters; its tests compare them to a count).
 type memory struct {
 	mu         sync.Mutex
+	wallet     *prepaid // nil: no billing
 	campaigns  map[domain.ID]domain.Campaign
 	recipients map[domain.ID]map[domain.ID]domain.Recipient // campaign -> contact -> recipient
 	contacts   map[domain.ID]domain.Contact
@@ -31,7 +33,14 @@ type memory struct {
 	failQueue error
 	optedOut  map[[2]domain.ID]bool // campaign, contact: marked by OptedOut
 	optOuts   map[domain.ID]int     // campaign -> opt-outs counted
+	reached   int                   // Reached calls
 	txs       int
+	slots     int // ReserveImport's free slots (taken ones are given back)
+	// What recipients keep besides domain.Recipient, by campaign and contact: when their
+	// first message was queued, and when Meta delivered one.
+	firstAttempt map[[2]domain.ID]time.Time
+	deliveredAt  map[[2]domain.ID]time.Time
+	retryDays    int // every workspace's campaign_retry_days
 }
 
 type campaignJob struct{ ws, id domain.ID }
@@ -40,19 +49,22 @@ func newMemory() *memory {
 	return &memory{campaigns: map[domain.ID]domain.Campaign{}, recipients: map[domain.ID]map[domain.ID]domain.Recipient{},
 		contacts: map[domain.ID]domain.Contact{}, history: map[domain.ID][]time.Time{}, msgJobs: map[domain.ID]int{},
 		optedOut: map[[2]domain.ID]bool{}, optOuts: map[domain.ID]int{},
-		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}}
+		caps: domain.MessagingSettings{MarketingPerContactPerDay: 1, MarketingPerContactPerWeek: 2}, slots: 2,
+		firstAttempt: map[[2]domain.ID]time.Time{}, deliveredAt: map[[2]domain.ID]time.Time{},
+		retryDays: domain.DefaultCampaignRetryDays}
 }
 
 // clone copies what a transaction may change.
 func (m *memory) clone() *memory {
 	c := &memory{}
-	c.campaigns = maps.Clone(m.campaigns)
+	c.campaigns, c.contacts = maps.Clone(m.campaigns), maps.Clone(m.contacts)
 	c.recipients = map[domain.ID]map[domain.ID]domain.Recipient{}
 	for k, v := range m.recipients {
 		c.recipients[k] = maps.Clone(v)
 	}
 	c.messages, c.events, c.sendJobs = slices.Clone(m.messages), slices.Clone(m.events), slices.Clone(m.sendJobs)
 	c.msgJobs = maps.Clone(m.msgJobs)
+	c.firstAttempt, c.deliveredAt = maps.Clone(m.firstAttempt), maps.Clone(m.deliveredAt)
 	return c
 }
 
@@ -62,10 +74,15 @@ func (m *memory) InTx(ctx context.Context, fn func(ctx context.Context, r campai
 	defer m.mu.Unlock()
 	m.txs++
 	snap := m.clone()
-	err := fn(ctx, campaigns.Repos{Campaigns: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m})
+	r := campaigns.Repos{Campaigns: m, Contacts: m, Batches: m, Progress: m, Outbox: m, Jobs: m, Events: m, Reach: m}
+	if m.wallet != nil {
+		r.Wallet, r.Costs = m.wallet, m.wallet
+	}
+	err := fn(ctx, r)
 	if err != nil {
-		m.campaigns, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
-			snap.campaigns, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs
+		m.campaigns, m.contacts, m.recipients, m.messages, m.events, m.sendJobs, m.msgJobs =
+			snap.campaigns, snap.contacts, snap.recipients, snap.messages, snap.events, snap.sendJobs, snap.msgJobs
+		m.firstAttempt, m.deliveredAt = snap.firstAttempt, snap.deliveredAt
 	}
 	return err
 }
@@ -236,16 +253,89 @@ func names(a domain.Audience, ct domain.Contact) bool {
 	return false
 }
 
-// Batches.
+// Importer and ImportSlots.
 
-func (m *memory) Next(_ context.Context, ws, id domain.ID, n int, since *time.Time) (campaigns.Batch, error) {
-	var ids []domain.ID
-	for cid, r := range m.recipients[id] {
-		if r.Status == domain.RecipientPending && r.MessageID == nil {
-			ids = append(ids, cid)
+// ImportRecipients reads every row, then locks, then writes: a phone's last row wins, a
+// new phone creates a contact, a known one gets the row's name and attributes.
+func (m *memory) ImportRecipients(ctx context.Context, ws, id domain.ID, rows contacts.ImportRows, now time.Time,
+	lock func(context.Context) error) (n contacts.ImportCounts, added int, err error) {
+	last := map[string]contacts.ImportRow{}
+	var phones []string
+	copied := 0
+	for rows.Next() {
+		r := rows.Row()
+		if _, ok := last[r.Phone]; !ok {
+			phones = append(phones, r.Phone)
+		}
+		last[r.Phone] = r
+		copied++
+	}
+	if err := rows.Err(); err != nil {
+		return n, 0, err
+	}
+	if err := lock(ctx); err != nil {
+		return n, 0, err
+	}
+	n.Duplicates = copied - len(phones)
+	if m.recipients[id] == nil {
+		m.recipients[id] = map[domain.ID]domain.Recipient{}
+	}
+	for _, phone := range phones {
+		r := last[phone]
+		ct, found := domain.Contact{}, false
+		for _, c := range m.contacts {
+			if c.WorkspaceID == ws && c.Phone == phone {
+				ct, found = c, true
+			}
+		}
+		switch {
+		case !found:
+			ct = domain.Contact{ID: domain.NewID(), WorkspaceID: ws, Phone: phone, WaID: phone[1:], Name: r.Name,
+				Attributes: r.Attributes, CreatedAt: now, UpdatedAt: now}
+			n.Created++
+		case r.Name != "" && r.Name != ct.Name:
+			ct.Name, ct.UpdatedAt = r.Name, now
+			n.Updated++
+		default:
+			n.Unchanged++
+		}
+		m.contacts[ct.ID] = ct
+		if _, ok := m.recipients[id][ct.ID]; !ok {
+			m.recipients[id][ct.ID] = domain.Recipient{WorkspaceID: ws, CampaignID: id, ContactID: ct.ID,
+				Status: domain.RecipientPending, UpdatedAt: now}
+			added++
 		}
 	}
-	slices.SortFunc(ids, compareIDs)
+	return n, added, nil
+}
+
+func (m *memory) ReserveImport() (func(), error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.slots == 0 {
+		return nil, domain.Errorf(domain.KindRateLimited, "other imports are running")
+	}
+	m.slots--
+	return func() { m.mu.Lock(); m.slots++; m.mu.Unlock() }, nil
+}
+
+// Batches.
+
+func (m *memory) Next(_ context.Context, ws, id domain.ID, n int, now time.Time, since *time.Time) (campaigns.Batch, error) {
+	var due, pending []domain.ID
+	for cid, r := range m.recipients[id] {
+		switch {
+		case r.Status == domain.RecipientRetryScheduled && !r.NextAttemptAt.After(now):
+			due = append(due, cid)
+		case r.Status == domain.RecipientPending && r.MessageID == nil:
+			pending = append(pending, cid)
+		}
+	}
+	slices.SortFunc(due, func(a, b domain.ID) int {
+		return m.recipients[id][a].NextAttemptAt.Compare(*m.recipients[id][b].NextAttemptAt)
+	})
+	slices.SortFunc(pending, compareIDs)
+	ids := append(due, pending...)
 	ids = ids[:min(n, len(ids))]
 	var b campaigns.Batch
 	for _, cid := range ids {
@@ -269,23 +359,31 @@ func (m *memory) Next(_ context.Context, ws, id domain.ID, n int, since *time.Ti
 	return b, nil
 }
 
+// batchable: a batch may take a recipient pending without a message or waiting for a retry.
+func batchable(r domain.Recipient) bool {
+	return r.Status == domain.RecipientPending && r.MessageID == nil || r.Status == domain.RecipientRetryScheduled
+}
+
 func (m *memory) Record(_ context.Context, ws, id domain.ID, queued []campaigns.Queued, skipped []campaigns.Skipped, at time.Time) error {
 	rs := m.recipients[id]
 	for _, q := range queued {
 		r := rs[q.ContactID]
-		if r.Status != domain.RecipientPending || r.MessageID != nil {
+		if !batchable(r) {
 			return errors.New("queued a recipient that was not pending without a message")
 		}
 		mid := q.MessageID
-		r.MessageID, r.Attempts, r.UpdatedAt = &mid, r.Attempts+1, at
+		r.Status, r.MessageID, r.Attempts, r.NextAttemptAt, r.UpdatedAt = domain.RecipientPending, &mid, r.Attempts+1, nil, at
 		rs[q.ContactID] = r
+		if _, ok := m.firstAttempt[[2]domain.ID{id, q.ContactID}]; !ok {
+			m.firstAttempt[[2]domain.ID{id, q.ContactID}] = at
+		}
 	}
 	for _, s := range skipped {
 		r := rs[s.ContactID]
-		if r.Status != domain.RecipientPending || r.MessageID != nil {
+		if !batchable(r) {
 			return errors.New("skipped a recipient that was not pending without a message")
 		}
-		r.Status, r.Reason, r.UpdatedAt = domain.RecipientSkipped, s.Reason, at
+		r.Status, r.Reason, r.NextAttemptAt, r.UpdatedAt = domain.RecipientSkipped, s.Reason, nil, at
 		rs[s.ContactID] = r
 	}
 	return nil
@@ -294,8 +392,8 @@ func (m *memory) Record(_ context.Context, ws, id domain.ID, queued []campaigns.
 func (m *memory) SkipPending(_ context.Context, ws, id domain.ID, reason string, at time.Time) (int, error) {
 	n := 0
 	for cid, r := range m.recipients[id] {
-		if r.Status == domain.RecipientPending && r.MessageID == nil {
-			r.Status, r.Reason, r.UpdatedAt = domain.RecipientSkipped, reason, at
+		if batchable(r) {
+			r.Status, r.Reason, r.NextAttemptAt, r.UpdatedAt = domain.RecipientSkipped, reason, nil, at
 			m.recipients[id][cid] = r
 			n++
 		}
@@ -324,7 +422,26 @@ func (m *memory) Track(_ context.Context, ms []domain.Message) ([]campaigns.Trac
 			continue
 		}
 		out = append(out, campaigns.Tracked{WorkspaceID: r.WorkspaceID, CampaignID: r.CampaignID, ContactID: r.ContactID,
-			MessageID: msg.ID, Status: r.Status})
+			MessageID: msg.ID, Status: r.Status, Attempts: r.Attempts, FirstAttemptAt: m.firstAttempt[[2]domain.ID{r.CampaignID, r.ContactID}],
+			RetryDays: m.retryDays})
+	}
+	return out, nil
+}
+
+func (m *memory) Replied(_ context.Context, replies []campaigns.Reply, window time.Duration) ([]campaigns.Tracked, error) {
+	var out []campaigns.Tracked
+	for cid, rs := range m.recipients {
+		for _, r := range rs {
+			if r.Status != domain.RecipientDelivered && r.Status != domain.RecipientRead {
+				continue
+			}
+			at := m.deliveredAt[[2]domain.ID{cid, r.ContactID}]
+			if slices.ContainsFunc(replies, func(rp campaigns.Reply) bool {
+				return rp.WorkspaceID == r.WorkspaceID && rp.ContactID == r.ContactID && !rp.At.Before(at) && !rp.At.After(at.Add(window))
+			}) {
+				out = append(out, campaigns.Tracked{WorkspaceID: r.WorkspaceID, CampaignID: cid, ContactID: r.ContactID, Status: r.Status})
+			}
+		}
 	}
 	return out, nil
 }
@@ -335,9 +452,19 @@ func (m *memory) Advance(_ context.Context, changes []campaigns.Change, at time.
 		if r.Status != ch.From {
 			continue
 		}
-		r.Status, r.UpdatedAt = ch.To, at
-		if ch.To == domain.RecipientFailed {
+		r.Status, r.NextAttemptAt, r.UpdatedAt = ch.To, ch.NextAttemptAt, at
+		switch {
+		case ch.To == domain.RecipientFailed || ch.To == domain.RecipientRetryScheduled:
 			r.Error = ch.Error
+		case ch.From == domain.RecipientPending:
+			r.Error = nil
+		}
+		if ch.To == domain.RecipientRetryScheduled {
+			r.MessageID = nil
+		}
+		k := [2]domain.ID{ch.CampaignID, ch.ContactID}
+		if _, ok := m.deliveredAt[k]; !ok && ch.DeliveredAt != nil {
+			m.deliveredAt[k] = *ch.DeliveredAt
 		}
 		m.recipients[ch.CampaignID][ch.ContactID] = r
 	}
@@ -421,4 +548,32 @@ func (w *world) TakeUpTo(_ context.Context, key string, perMinute, keep, n int) 
 		return n, w.reset, nil
 	}
 	return min(n, w.grant), w.reset, nil
+}
+
+// prepaid is a prepaid wallet in which every message costs price: campaigns.Wallet and
+// campaigns.Costs (called inside memory's transactions, under its lock).
+type prepaid struct {
+	m         *memory
+	available int64
+	price     int64
+}
+
+func (w *prepaid) Reserve(_ context.Context, _ domain.ID, holds []domain.Hold, _ time.Time) error {
+	total := int64(len(holds)) * w.price
+	if total > w.available {
+		return domain.Errorf(domain.KindInsufficientBalance, "cannot cover %d", total)
+	}
+	w.available -= total
+	return nil
+}
+
+func (w *prepaid) CampaignCost(_ context.Context, _, campaignID domain.ID, _ string, _ time.Time) (domain.Money, domain.Wallet, error) {
+	n := int64(0)
+	for _, r := range w.m.recipients[campaignID] {
+		if (r.Status == domain.RecipientPending && r.MessageID == nil) || r.Status == domain.RecipientRetryScheduled {
+			n++
+		}
+	}
+	return domain.Money{Currency: "USD", Micros: n * w.price},
+		domain.Wallet{Mode: domain.BillingPrepaid, Currency: "USD", Balance: w.available}, nil
 }

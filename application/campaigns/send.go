@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/application/phone"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -23,7 +24,7 @@ const (
 	// than this, after a long wait.
 	MaxBatchSpan = 3 * time.Second
 	// InFlightWait is how long the job waits, once every recipient has a message, for the
-	// last ones to be sent before it looks again.
+	// last ones to be sent, or for the retries to come due, before it looks again.
 	InFlightWait = 2 * time.Second
 	// BlockedWait is how long the job waits when the campaign cannot send for a reason
 	// that is not its own (the number disconnected, the template no longer approved);
@@ -47,11 +48,15 @@ type Step struct {
 }
 
 // SendBatch queues the next batch of a running campaign (the send job's use case). In one
-// transaction, under the campaign's lock, it takes up to one second's worth of pending
-// recipients without a message, decides for each (skipped with a reason, or a message with
-// the contact's parameters bound), takes the messages from the plan's quota, queues them
-// (rows, events and send jobs) and gives each recipient its message. When no recipient is
-// left to take and none is in flight, the campaign completes.
+// transaction, under the campaign's lock, it takes up to its share of one second of the
+// number's throughput (shared by the number's running campaigns) of recipients whose retry
+// is due or pending without a message, within what is left of the number's messaging
+// limit, decides for each (skipped with a reason, or a message with the contact's
+// parameters bound), takes the messages from the plan's quota, queues them (rows, events
+// and send jobs) and gives each recipient its message. When no recipient is left to take
+// and none is in flight or waiting for a retry, the campaign completes. A number rated RED
+// pauses the campaign (quality_low); a reached limit pauses it (capacity), or makes a
+// split campaign wait.
 func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error) {
 	return s.SendBatchAfter(ctx, ws, id, 0)
 }
@@ -98,18 +103,29 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 			return nil
 		}
 		now := s.now().UTC()
+		if domain.QualityLow(number.QualityRating) {
+			step.Done, step.Reason = true, "paused: the number's quality is RED"
+			return pause(ctx, r, cp, domain.PauseQualityLow, now)
+		}
+		size, err := batchSize(ctx, r, cp, number, min(max(sinceLast, BatchInterval), MaxBatchSpan), now)
+		if err != nil {
+			return err
+		}
 		var since *time.Time
 		if marketing {
 			t := now.Add(-7 * 24 * time.Hour) // the longest cap's window
 			since = &t
 		}
-		span := min(max(sinceLast, BatchInterval), MaxBatchSpan)
-		batch, err := r.Batches.Next(ctx, ws, id, int(float64(messaging.Throughput(number))*span.Seconds()), since)
+		// With the limit reached, one candidate tells a campaign that waits from one that is done.
+		batch, err := r.Batches.Next(ctx, ws, id, max(size, 1), now, since)
 		if err != nil {
 			return err
 		}
 		if len(batch.Candidates) == 0 {
 			return s.complete(ctx, r, cp, now, &step)
+		}
+		if size == 0 {
+			return s.limitReached(ctx, r, cp, now, &step)
 		}
 		var sends []send
 		var skipped []Skipped
@@ -122,7 +138,7 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 				skipped = append(skipped, Skipped{ContactID: cand.ContactID, Reason: reason})
 				continue
 			}
-			sends = append(sends, send{contactID: cand.ContactID, content: content(cp.Template, bound)})
+			sends = append(sends, send{contactID: cand.ContactID, content: content(cp.Template, bound), market: phone.Market(cand.Contact.Phone)})
 		}
 		if len(sends) > 0 {
 			granted, reset, err := s.d.Quota.TakeUpTo(ctx, messaging.QuotaKey(ws), perMinute, perMinute*QuotaLeftToAPI/100, len(sends))
@@ -151,6 +167,11 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 		}
 		return nil
 	})
+	if domain.IsKind(err, domain.KindInsufficientBalance) {
+		// The batch was rolled back whole; the campaign waits, paused, for credit.
+		err = s.stop(ctx, Ref{WorkspaceID: ws, ID: id}, domain.PauseInsufficientBalance, s.now().UTC())
+		return Step{Done: true, Reason: "insufficient balance"}, err
+	}
 	return step, err
 }
 
@@ -158,6 +179,7 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 type send struct {
 	contactID domain.ID
 	content   []byte
+	market    string // the contact's market, which its held price is estimated for
 }
 
 // decide is a candidate's fate: a skip reason, or the template's components bound to its
@@ -213,11 +235,25 @@ func queue(ctx context.Context, r Repos, cp domain.Campaign, number domain.Phone
 	if err := r.Outbox.QueueAll(ctx, ms, evs); err != nil {
 		return nil, err
 	}
-	return queued, r.Jobs.EnqueueSends(ctx, cp.WorkspaceID, ids, SendPriority)
+	if err := r.Jobs.EnqueueSends(ctx, cp.WorkspaceID, ids, SendPriority); err != nil {
+		return nil, err
+	}
+	if r.Wallet == nil {
+		return queued, nil
+	}
+	// A prepaid wallet holds the batch's price, all or none (last: its lock is held to the
+	// commit); when it cannot, nothing of the batch is queued and the campaign pauses.
+	holds := make([]domain.Hold, len(sends))
+	for i, sd := range sends {
+		holds[i] = domain.Hold{MessageID: ids[i], Market: sd.market, Category: domain.PricingCategory(tmpl.Category)}
+	}
+	return queued, r.Wallet.Reserve(ctx, cp.WorkspaceID, holds, now)
 }
 
 // complete ends a running campaign none of whose recipients is left to take, once none is
-// in flight either (domain.CampaignStats.Done); until then the job looks again shortly.
+// in flight or waiting for a retry either (domain.CampaignStats.Done); until then the job
+// looks again shortly, also while a retry is a day away: the clock may move (a test's), and
+// a short look is cheap.
 func (s *Service) complete(ctx context.Context, r Repos, cp domain.Campaign, now time.Time, step *Step) error {
 	counts, err := r.Batches.Counts(ctx, cp.WorkspaceID, cp.ID)
 	if err != nil {
@@ -225,7 +261,7 @@ func (s *Service) complete(ctx context.Context, r Repos, cp domain.Campaign, now
 	}
 	stats := domain.StatsOf(counts)
 	if !stats.Done() {
-		step.Wait, step.Reason = InFlightWait, "messages in flight"
+		step.Wait, step.Reason = InFlightWait, "messages in flight or retries waiting"
 		return nil
 	}
 	cp.Status, cp.CompletedAt, cp.UpdatedAt = domain.CampaignCompleted, &now, now
@@ -280,14 +316,16 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 }
 
 // startDue starts a scheduled campaign whose time has come. One whose template can no
-// longer be sent pauses (template_paused); one whose number is not connected stays
-// scheduled and is tried again at the next tick.
+// longer be sent pauses (template_paused), and so does one without split whose audience
+// does not fit in the number's messaging limit (capacity); one whose number is not
+// connected stays scheduled and is tried again at the next tick.
 func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 	cur, err := s.d.Store.Get(ctx, ref.WorkspaceID, ref.ID)
 	if err != nil {
 		return false, err
 	}
-	_, _, unsendable := s.sendable(ctx, cur)
+	checked := s.now().UTC()
+	number, tmpl, unsendable := s.sendable(ctx, cur)
 	if domain.IsKind(unsendable, domain.KindNotConnected) {
 		return false, nil
 	}
@@ -307,16 +345,20 @@ func (s *Service) startDue(ctx context.Context, ref Ref) (bool, error) {
 			return nil // moved, or rescheduled, since it was found
 		}
 		if unsendable != nil {
-			cp.Status, cp.PauseReason, cp.UpdatedAt = domain.CampaignPaused, domain.PauseTemplatePaused, now
-			if err := r.Campaigns.Update(ctx, cp); err != nil {
-				return err
-			}
-			return r.Events.Append(ctx, domain.Occurred(system, now, domain.CampaignMoved{CampaignID: cp.ID,
-				Action: domain.CampaignPause, Status: cp.Status, Reason: cp.PauseReason}))
+			return pause(ctx, r, cp, domain.PauseTemplatePaused, now)
 		}
-		_, err = s.start(ctx, r, system, cp, domain.CampaignLaunch, now)
+		_, err = s.start(ctx, r, system, cp, number, tmpl, domain.CampaignLaunch, now)
 		started = err == nil
 		return err
 	})
+	if domain.IsKind(err, domain.KindCapacityExceeded) {
+		// Launched without split, its audience does not fit in the number's messaging limit:
+		// it waits for a person (its audience is taken when it is resumed).
+		return false, s.stop(ctx, ref, domain.PauseCapacity, checked)
+	}
+	if domain.IsKind(err, domain.KindInsufficientBalance) {
+		// A prepaid wallet cannot cover it: it waits, paused, for credit.
+		return false, s.stop(ctx, ref, domain.PauseInsufficientBalance, checked)
+	}
 	return started, err
 }

@@ -152,7 +152,7 @@ func TestSendBatchPacing(t *testing.T) {
 	big := b.launched(t, "hello", "more")
 	step, err = b.svc.SendBatch(ctx, b.ws, big.ID)
 	require.NoError(t, err)
-	require.Equal(t, 1000, step.Queued)
+	require.Equal(t, 500, step.Queued, "half of a thousand: the first campaign still runs on the number")
 }
 
 // A batch that fails leaves nothing: no message, no recipient with a message; the next run
@@ -200,7 +200,7 @@ func TestSendBatchCompletes(t *testing.T) {
 	require.NoError(t, err)
 	step, err := b.svc.SendBatch(ctx, b.ws, c.ID)
 	require.NoError(t, err)
-	require.Equal(t, campaigns.Step{Wait: campaigns.InFlightWait, Reason: "messages in flight"}, step)
+	require.Equal(t, campaigns.Step{Wait: campaigns.InFlightWait, Reason: "messages in flight or retries waiting"}, step)
 
 	m, _ := b.messageTo(c, ana)
 	m.Status = domain.StatusSent
@@ -288,4 +288,38 @@ func TestResultsAdvanceRecipients(t *testing.T) {
 	require.Equal(t, domain.RecipientRead, b.recipient(c, ana).Status)
 	got, _ := b.svc.Get(ctx, b.owner, c.ID)
 	require.Equal(t, domain.CampaignStats{Recipients: 3, Pending: 1, Sent: 1, Delivered: 1, Read: 1, Failed: 1}, got.Stats)
+}
+
+func TestPrepaidCampaignIsPricedAndPausesWhenABatchCannotBePaid(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	for i := range 100 {
+		b.contact(fmt.Sprintf("Kim %d", i), "all")
+	}
+	b.mem.wallet = &prepaid{m: b.mem, available: 99 * 10, price: 10}
+	c := b.create(t, "hello", &campaigns.AudienceInput{Tags: []string{"all"}})
+	_, err := b.svc.Launch(ctx, b.owner, c.ID)
+	require.True(t, domain.IsKind(err, domain.KindInsufficientBalance), "got %v", err)
+	got, _ := b.svc.Get(ctx, b.owner, c.ID)
+	require.Equal(t, domain.CampaignDraft, got.Status, "nothing started")
+	require.Zero(t, got.Stats.Recipients, "the audience taken in the refused start is rolled back")
+
+	b.mem.wallet.available = 100 * 10
+	got, err = b.svc.Launch(ctx, b.owner, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, &domain.Money{Currency: "USD", Micros: 1000}, got.EstimatedCost)
+
+	step, err := b.svc.SendBatch(ctx, b.ws, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 80, step.Queued)
+	b.mem.wallet.available = 10 * 10 // spent elsewhere meanwhile: 10 of the 20 left
+	step, err = b.svc.SendBatch(ctx, b.ws, c.ID)
+	require.NoError(t, err)
+	require.True(t, step.Done)
+	got, _ = b.svc.Get(ctx, b.owner, c.ID)
+	require.Equal(t, domain.CampaignPaused, got.Status)
+	require.Equal(t, domain.PauseInsufficientBalance, got.PauseReason)
+	require.Equal(t, 100, got.Stats.Pending, "80 queued (not sent yet) and the 20 of the batch rolled back whole")
+	require.Len(t, b.mem.messages, 80)
 }

@@ -135,11 +135,17 @@ func (s *Service) stop(ctx context.Context, ref Ref, reason domain.PauseReason, 
 		if domain.CheckCampaignMove(cp.Status, domain.CampaignPause) != nil || cp.UpdatedAt.After(changedAt) {
 			return nil // paused, cancelled, completed or resumed since
 		}
-		cp.Status, cp.PauseReason, cp.UpdatedAt = domain.CampaignPaused, reason, now
-		if err := r.Campaigns.Update(ctx, cp); err != nil {
-			return err
-		}
-		return r.Events.Append(ctx, domain.Occurred(domain.SystemIn(ref.WorkspaceID), now,
-			domain.CampaignMoved{CampaignID: cp.ID, Action: domain.CampaignPause, Status: cp.Status, Reason: reason}))
+		return pause(ctx, r, cp, reason, now)
 	})
+}
+
+// pause moves a locked campaign to paused for reason, as the system (audited, and the
+// inbox's campaign.updated).
+func pause(ctx context.Context, r Repos, cp domain.Campaign, reason domain.PauseReason, now time.Time) error {
+	cp.Status, cp.PauseReason, cp.UpdatedAt = domain.CampaignPaused, reason, now
+	if err := r.Campaigns.Update(ctx, cp); err != nil {
+		return err
+	}
+	return r.Events.Append(ctx, domain.Occurred(domain.SystemIn(cp.WorkspaceID), now,
+		domain.CampaignMoved{CampaignID: cp.ID, Action: domain.CampaignPause, Status: cp.Status, Reason: reason}))
 }

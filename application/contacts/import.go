@@ -15,8 +15,7 @@ import (
 const (
 	// MaxImportReasons is how many refused lines an import reports with their reason.
 	MaxImportReasons = 100
-	// maxConcurrentImports bounds the imports one process runs at once: each holds a
-	// database connection and a transaction for as long as its upload lasts.
+	// maxConcurrentImports bounds the imports one process runs at once (ReserveImport).
 	maxConcurrentImports = 2
 )
 
@@ -80,35 +79,31 @@ func (s *Service) Import(ctx context.Context, c domain.Caller, body io.Reader) (
 	if err := s.ImportAllowed(c); err != nil {
 		return ImportResult{}, err
 	}
-	select {
-	case s.imports <- struct{}{}:
-		defer func() { <-s.imports }()
-	default:
-		return ImportResult{}, &domain.Error{Kind: domain.KindRateLimited, RetryAfter: 10 * time.Second,
-			Message: "other imports are running on this server; try again shortly"}
-	}
-	src, err := NewCSVReader(body, MaxImportRows)
+	release, err := s.ReserveImport()
 	if err != nil {
 		return ImportResult{}, err
 	}
-	feed := &importFeed{src: src}
+	defer release()
+	feed, err := NewImportFeed(body)
+	if err != nil {
+		return ImportResult{}, err
+	}
 	now := s.now().UTC()
 	var res ImportResult
 	attempted := false
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 		if attempted {
-			// A retried transaction (a deadlock): the first attempt consumed the body.
-			return domain.Errorf(domain.KindConflict, "the import was rolled back by a concurrent change; send the file again")
+			return ErrImportRetried
 		}
 		attempted = true
 		counts, err := r.Contacts.Import(ctx, c.WorkspaceID, feed, now)
-		if rerr := src.Err(); rerr != nil {
+		if rerr := feed.Err(); rerr != nil {
 			return rerr // the body's own error, whatever the store made of it
 		}
 		if err != nil {
 			return err
 		}
-		res = feed.result(counts)
+		res = feed.Result(counts)
 		return r.Events.Append(ctx, domain.Occurred(c, now, domain.ContactImported{Accepted: res.Accepted,
 			Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Duplicates: res.Duplicates,
 			Rejected: res.RejectedCount}))
@@ -119,8 +114,28 @@ func (s *Service) Import(ctx context.Context, c domain.Caller, body io.Reader) (
 	return res, nil
 }
 
-// importFeed hands a store the valid rows of a CSV and keeps count of the others.
-type importFeed struct {
+// ErrImportRetried is the error of a transaction that would read an uploaded body a second
+// time: retried after a deadlock, when its first attempt already consumed the body.
+var ErrImportRetried = domain.Errorf(domain.KindConflict, "the import was rolled back by a concurrent change; send the file again")
+
+// ReserveImport takes one of the slots bounding the CSV uploads this process writes at once
+// (contact imports and campaign recipient uploads alike), each holding a database connection
+// and a transaction for as long as its upload lasts; release gives it back. With every slot
+// taken it answers KindRateLimited.
+func (s *Service) ReserveImport() (release func(), err error) {
+	select {
+	case s.imports <- struct{}{}:
+		return func() { <-s.imports }, nil
+	default:
+		return nil, &domain.Error{Kind: domain.KindRateLimited, RetryAfter: 10 * time.Second,
+			Message: "other imports are running on this server; try again shortly"}
+	}
+}
+
+// ImportFeed hands a store the valid rows of a contact list in CSV (CSVReader, at most
+// MaxImportRows data records) and keeps count of the refused ones, to tell an import's
+// result (Result) once the store has written the rows.
+type ImportFeed struct {
 	src      *CSVReader
 	row      ImportRow
 	valid    int
@@ -128,7 +143,18 @@ type importFeed struct {
 	rejected int
 }
 
-func (f *importFeed) Next() bool {
+// NewImportFeed reads the header row of body (NewCSVReader's errors) and returns the feed
+// of the rows after it.
+func NewImportFeed(body io.Reader) (*ImportFeed, error) {
+	src, err := NewCSVReader(body, MaxImportRows)
+	if err != nil {
+		return nil, err
+	}
+	return &ImportFeed{src: src}, nil
+}
+
+// Next implements ImportRows.
+func (f *ImportFeed) Next() bool {
 	for f.src.Next() {
 		r := f.src.Row()
 		if r.Reject == "" {
@@ -144,10 +170,14 @@ func (f *importFeed) Next() bool {
 	return false
 }
 
-func (f *importFeed) Row() ImportRow { return f.row }
-func (f *importFeed) Err() error     { return f.src.Err() }
+// Row implements ImportRows.
+func (f *ImportFeed) Row() ImportRow { return f.row }
 
-func (f *importFeed) result(c ImportCounts) ImportResult {
+// Err implements ImportRows: the CSVReader's error.
+func (f *ImportFeed) Err() error { return f.src.Err() }
+
+// Result is what became of the lines, from what the store made of the valid rows.
+func (f *ImportFeed) Result(c ImportCounts) ImportResult {
 	rejected := slices.Clone(f.rejects)
 	for _, line := range c.Refused {
 		rejected = append(rejected, Reject{Line: line, Reason: refusedAttributes})

@@ -1,6 +1,10 @@
 package inbound_test
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/wabaplatform/waba/domain"
+)
 
 // counters is an inbound.Metrics that counts.
 type counters struct {
@@ -9,6 +13,7 @@ type counters struct {
 	unknown  int
 	out, in  int
 	errs     []int
+	spent    []domain.Spend
 }
 
 func (c *counters) Unrouted(k string) {
@@ -25,5 +30,10 @@ func (c *counters) OptedIn()       { c.mu.Lock(); c.in++; c.mu.Unlock() }
 func (c *counters) NotificationError(code int) {
 	c.mu.Lock()
 	c.errs = append(c.errs, code)
+	c.mu.Unlock()
+}
+func (c *counters) Charged(s domain.Spend) {
+	c.mu.Lock()
+	c.spent = append(c.spent, s)
 	c.mu.Unlock()
 }

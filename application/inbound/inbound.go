@@ -131,7 +131,10 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 		if err := done.flushArrivals(ctx); err != nil {
 			return err
 		}
-		return done.flushAdvanced(ctx)
+		if err := done.flushCampaigns(ctx); err != nil {
+			return err
+		}
+		return done.flushBilling(ctx)
 	})
 	if err != nil {
 		return err
@@ -154,6 +157,10 @@ type run struct {
 
 	arrivals []domain.Arrival // inbound messages stored, for their conversations
 	advanced []domain.Message // campaign messages whose status moved, for their recipients
+	replies  []domain.Arrival // every inbound message stored, for the campaigns it may answer
+	priced   []domain.Priced  // messages Meta priced, for the usage ledger
+	failed   []domain.Message // messages that failed, whose reservations are released
+	spent    []domain.Spend   // what the ledger charged, counted once committed
 
 	unrouted      []string
 	unknownStatus int
@@ -183,6 +190,9 @@ func (p *run) report(m Metrics) {
 	}
 	for _, c := range p.notifErrors {
 		m.NotificationError(c)
+	}
+	for _, sp := range p.spent {
+		m.Charged(sp)
 	}
 }
 
@@ -290,6 +300,7 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 		return err
 	}
 	p.arrivals = append(p.arrivals, domain.Arrival{Message: msg, Touch: touch})
+	p.replies = append(p.replies, domain.Arrival{Message: msg, Touch: touch})
 	st := rt.Settings
 	out := false
 	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)
@@ -317,14 +328,33 @@ func (p *run) flushArrivals(ctx context.Context) error {
 	return err
 }
 
-// flushAdvanced hands the campaign messages whose status moved to campaigns, once per
-// transaction and last in it (campaigns moves its counters after every other lock the
-// transaction takes).
-func (p *run) flushAdvanced(ctx context.Context) error {
-	if len(p.advanced) == 0 || p.r.Campaigns == nil {
+// flushBilling hands the batch's priced and failed messages to billing, last in the
+// transaction: the ledger locks wallets, which is best held for the shortest time.
+func (p *run) flushBilling(ctx context.Context) error {
+	if p.r.Billing == nil || (len(p.priced) == 0 && len(p.failed) == 0) {
 		return nil
 	}
-	return p.r.Campaigns.Advanced(ctx, p.advanced)
+	if len(p.failed) > 0 {
+		if err := p.r.Billing.Failed(ctx, p.failed); err != nil {
+			return err
+		}
+	}
+	if len(p.priced) == 0 {
+		return nil
+	}
+	spent, err := p.r.Billing.Priced(ctx, p.priced)
+	p.spent = spent
+	return err
+}
+
+// flushCampaigns hands the campaign messages whose status moved, and the inbound messages
+// stored, to campaigns, once per transaction and after every other lock the transaction
+// takes but the wallets' (campaigns moves its counters then).
+func (p *run) flushCampaigns(ctx context.Context) error {
+	if (len(p.advanced) == 0 && len(p.replies) == 0) || p.r.Campaigns == nil {
+		return nil
+	}
+	return p.r.Campaigns.Progressed(ctx, p.advanced, p.replies)
 }
 
 // keywordChange opts the contact out (or back in) as the contact's own action, and queues
@@ -430,16 +460,20 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	if m.CampaignID != nil && m.Status != before {
 		p.advanced = append(p.advanced, m)
 	}
+	switch {
+	case (next == domain.StatusDelivered || next == domain.StatusRead) && s.Billing != nil:
+		p.priced = append(p.priced, domain.Priced{WorkspaceID: ws, MessageID: m.ID, PhoneNumberID: n.PhoneNumberID,
+			CampaignID: m.CampaignID, Recipient: s.RecipientWaID, Pricing: *s.Billing, At: at})
+	case next == domain.StatusFailed && m.Status == domain.StatusFailed && before != domain.StatusFailed:
+		p.failed = append(p.failed, m)
+	}
 	// Meta's per-user marketing limit (131049, reported in the failed status): no marketing
 	// template goes to the contact for the next 24 hours, counted from Meta's report.
-	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == MarketingLimitCode {
+	if next == domain.StatusFailed && s.Error != nil && s.Error.Code == domain.MarketingLimitCode {
 		return p.r.Messages.HoldMarketing(ctx, ws, m.ContactID, at.Add(domain.MarketingHold))
 	}
 	return nil
 }
-
-// MarketingLimitCode is Meta's 131049 (the user's marketing limit).
-const MarketingLimitCode = 131049
 
 // ApplyStatus folds one report into m (domain.Message.ApplyReport: the status advances
 // monotonically, the report's own timestamp is kept even when it arrives late, a failure
@@ -513,7 +547,8 @@ func (p *run) account(ctx context.Context, ch *domain.Change) error {
 		a = &domain.AccountUpdate{}
 	}
 	if u := a.Number; u != nil {
-		nc := NumberChange{MessagingLimitTier: u.MessagingLimitTier, NameStatus: u.NameStatus, VerifiedName: u.VerifiedName}
+		nc := NumberChange{MessagingLimitTier: u.MessagingLimitTier, NameStatus: u.NameStatus, VerifiedName: u.VerifiedName,
+			QualityRating: u.QualityRating}
 		if err := p.numberByDisplay(ctx, nums, u.DisplayPhoneNumber, nc); err != nil {
 			return err
 		}

@@ -272,6 +272,8 @@ func TestProcessAll(t *testing.T) {
 		require.Equal(t, make([]error, 2), b.svc.ProcessAll(ctx, notifications(text("14155550113", "STOP"),
 			text("14155550114", "later"))))
 		require.Equal(t, [][]string{{"STOP"}, {"later"}}, bodies(b.mem.Arrivals))
+		// Campaigns hear of every message of a batch in one call, at its end (replies).
+		require.Equal(t, [][]string{{"hi", "hello"}, {"STOP", "later"}}, bodies(b.mem.ReplyCalls))
 	})
 
 	t.Run("InOrderWithinTheBatch", func(t *testing.T) {
@@ -566,6 +568,18 @@ func TestAccountEvents(t *testing.T) {
 		Number:  &domain.NumberUpdate{DisplayPhoneNumber: "15550000000", MessagingLimitTier: "TIER_1K"}})
 	require.NoError(t, b.svc.Process(ctx, other))
 	require.Equal(t, 1, b.metrics.unrouted["number"])
+}
+
+// An older FLAGGED quality event stores the number's quality as RED, where campaigns read
+// it.
+func TestFlaggedNumberIsRed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	flagged := accountNews(1768006500, domain.AccountUpdate{Field: "phone_number_quality_update", Event: "FLAGGED",
+		Payload: json.RawMessage(`{"display_phone_number":"15550783881","event":"FLAGGED"}`),
+		Number:  &domain.NumberUpdate{DisplayPhoneNumber: "15550783881", QualityRating: "RED"}})
+	require.NoError(t, b.svc.Process(context.Background(), flagged))
+	require.Contains(t, b.mem.NumberChanges[b.number], inbound.NumberChange{QualityRating: "RED"})
 }
 
 func TestUserPreferences(t *testing.T) {

@@ -174,11 +174,21 @@ type Conversations interface {
 	Received(ctx context.Context, arrivals []domain.Arrival, now time.Time) error
 }
 
-// Campaigns is told of the outbound messages whose status moved, each as it now is, for
-// the capability that owns campaigns (a campaign's recipient follows its message), in the
+// Campaigns is told of the outbound messages whose status moved, each as it now is, and
+// of the inbound messages stored, for the capability that owns campaigns (a campaign's
+// recipient follows its message, and a contact's message may be a reply to it), in the
 // processing transaction: once for all of a batch's messages.
 type Campaigns interface {
-	Advanced(ctx context.Context, ms []domain.Message) error
+	Progressed(ctx context.Context, advanced []domain.Message, arrivals []domain.Arrival) error
+}
+
+// Billing is told of the messages Meta priced (reported delivered or read with a
+// pricing object) and of those that failed, for the capability that owns the usage ledger,
+// in the processing transaction: once for all of a batch's messages. Priced returns what
+// each charge it recorded costs (for the metrics, counted once the transaction commits).
+type Billing interface {
+	Priced(ctx context.Context, ps []domain.Priced) ([]domain.Spend, error)
+	Failed(ctx context.Context, ms []domain.Message) error
 }
 
 // Repos is what one processing transaction offers.
@@ -195,6 +205,8 @@ type Repos struct {
 	Conversations Conversations
 	// Campaigns may be nil (a test without campaigns).
 	Campaigns Campaigns
+	// Billing may be nil (a test without billing).
+	Billing Billing
 }
 
 // TxRunner runs fn in one transaction.
@@ -213,4 +225,6 @@ type Metrics interface {
 	OptedIn()
 	// NotificationError counts a value.errors[] entry Meta reported.
 	NotificationError(code int)
+	// Charged counts a message the usage ledger recorded, and what it cost.
+	Charged(s domain.Spend)
 }

@@ -104,10 +104,6 @@ const (
 	HighThroughput    = 1000
 )
 
-// MarketingLimitCode is Meta's 131049: the user's marketing limit ("healthy ecosystem"); no
-// marketing template goes to them for domain.MarketingHold after it.
-const MarketingLimitCode = 131049
-
 // maxPairStrikes bounds the pair-limit waits (4^n s, capped at 15 min): past it the message fails.
 const maxPairStrikes = 8
 
@@ -136,10 +132,19 @@ type CampaignResults interface {
 	Advanced(ctx context.Context, ms []domain.Message) error
 }
 
-// ResultRepos is what a transaction that records a campaign message's outcome offers.
+// ResultRepos is what a transaction that records a campaign message's outcome, or a
+// template's failure, offers.
 type ResultRepos struct {
 	Outbox    Outbox
 	Campaigns CampaignResults
+	// Billing may be nil (a test without billing).
+	Billing Reservations
+}
+
+// Reservations are told of template messages that failed, for the capability that holds
+// their price (billing): Meta charges nothing for them, so the hold is released.
+type Reservations interface {
+	Failed(ctx context.Context, ms []domain.Message) error
 }
 
 // ResultsTx runs fn in one transaction.
@@ -149,13 +154,13 @@ type ResultsTx interface {
 
 // Dispatcher delivers queued messages to Meta (the send worker's use case).
 type Dispatcher struct {
-	outbox    Outbox
-	graph     Graph
-	vault     Vault
-	pacer     Pacer
-	log       *slog.Logger
-	now       func() time.Time
-	campaigns ResultsTx
+	outbox  Outbox
+	graph   Graph
+	vault   Vault
+	pacer   Pacer
+	log     *slog.Logger
+	now     func() time.Time
+	results ResultsTx
 }
 
 // NewDispatcher returns the delivery use case.
@@ -171,11 +176,12 @@ func (d *Dispatcher) WithClock(now domain.Clock) *Dispatcher {
 	return d
 }
 
-// WithCampaigns makes the dispatcher record what becomes of a campaign's message (sent,
-// failed) in one transaction with its recipient (through tx). Other messages are recorded
-// as before, without a transaction of their own.
-func (d *Dispatcher) WithCampaigns(tx ResultsTx) *Dispatcher {
-	d.campaigns = tx
+// WithResults makes the dispatcher record what becomes of a campaign's message (sent,
+// failed) in one transaction with its recipient, and a template's failure with the release
+// of its held price (through tx). Other outcomes are recorded without a transaction of
+// their own.
+func (d *Dispatcher) WithResults(tx ResultsTx) *Dispatcher {
+	d.results = tx
 	return d
 }
 
@@ -328,7 +334,7 @@ func (d *Dispatcher) recordSent(ctx context.Context, m MessageToSend, wamid stri
 // its recipient; for another, a failure to fold is only logged: the wamid is stored, and
 // later webhooks bring the rest.
 func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string, at time.Time, from, to domain.MessageStatus) (bool, error) {
-	if m.CampaignID == nil || d.campaigns == nil {
+	if m.CampaignID == nil || d.results == nil {
 		ok, early, err := d.outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to)
 		if ok && len(early) > 0 {
 			if err := d.outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, Fold(to, early)); err != nil {
@@ -338,35 +344,46 @@ func (d *Dispatcher) markSent(ctx context.Context, m MessageToSend, wamid string
 		return ok, err
 	}
 	var ok bool
-	err := d.campaigns.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
+	err := d.results.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
 		var early []ReportedStatus
 		var err error
 		if ok, early, err = r.Outbox.MarkSent(ctx, m.WorkspaceID, m.ID, wamid, at, from, to); err != nil || !ok {
 			return err
 		}
 		now := m.asMessage(to, nil)
+		now.WAMID = wamid // Meta took it: a failure reported since is not the send's answer
 		if len(early) > 0 {
 			u := Fold(to, early)
 			if err := r.Outbox.ApplyReported(ctx, m.WorkspaceID, m.ID, to, u); err != nil {
 				return err
 			}
-			now.Status, now.Error = u.Status, u.Error
+			now.Status, now.Error, now.DeliveredAt, now.ReadAt = u.Status, u.Error, u.DeliveredAt, u.ReadAt
 		}
 		return r.Campaigns.Advanced(ctx, []domain.Message{now})
 	})
 	return ok, err
 }
 
-// markFailed records a failure, with a campaign message's recipient in one transaction.
+// markFailed records a failure, in one transaction with a campaign message's recipient and
+// a template's held price.
 func (d *Dispatcher) markFailed(ctx context.Context, m MessageToSend, e domain.MessageError, at time.Time, ev domain.Occurrence, hold time.Time) error {
-	if m.CampaignID == nil || d.campaigns == nil {
+	if (m.CampaignID == nil && m.Type != TypeTemplate) || d.results == nil {
 		return d.outbox.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, hold)
 	}
-	return d.campaigns.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
+	return d.results.InTx(ctx, func(ctx context.Context, r ResultRepos) error {
 		if err := r.Outbox.MarkFailed(ctx, m.WorkspaceID, m.ID, e, at, ev, hold); err != nil {
 			return err
 		}
-		return r.Campaigns.Advanced(ctx, []domain.Message{m.asMessage(domain.StatusFailed, &e)})
+		failed := []domain.Message{m.asMessage(domain.StatusFailed, &e)}
+		if m.CampaignID != nil && r.Campaigns != nil {
+			if err := r.Campaigns.Advanced(ctx, failed); err != nil {
+				return err
+			}
+		}
+		if m.Type != TypeTemplate || r.Billing == nil {
+			return nil
+		}
+		return r.Billing.Failed(ctx, failed) // the wallet's lock last, as everywhere
 	})
 }
 
@@ -381,7 +398,7 @@ func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.Message
 	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
 		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
 	var hold time.Time
-	if e.Code == MarketingLimitCode {
+	if e.Code == domain.MarketingLimitCode {
 		hold = now.Add(domain.MarketingHold)
 	}
 	if err := d.markFailed(context.WithoutCancel(ctx), m, e, now, ev, hold); err != nil {

@@ -314,6 +314,18 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 			Type: m.Type, PhoneNumberID: m.PhoneNumberID})); err != nil {
 			return err
 		}
+		// A template is what Meta charges for: a prepaid wallet holds its price (last: the
+		// wallet's lock is held to the commit).
+		if tmpl != nil && r.Wallet != nil {
+			to := tgt.phone
+			if tgt.contact != nil {
+				to = tgt.contact.Phone
+			}
+			hold := domain.Hold{MessageID: m.ID, Market: phone.Market(to), Category: domain.PricingCategory(tmpl.Category)}
+			if err := r.Wallet.Reserve(ctx, c.WorkspaceID, []domain.Hold{hold}, now); err != nil {
+				return err
+			}
+		}
 		return r.Jobs.EnqueueSendPriority(ctx, c.WorkspaceID, m.ID, priority(st))
 	})
 	if err != nil {

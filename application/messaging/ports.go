@@ -123,6 +123,16 @@ type Repos struct {
 	Jobs        Jobs
 	Idempotency IdempotencySaver
 	Marketing   MarketingLedger
+	// Wallet may be nil (a test without billing).
+	Wallet Wallet
+}
+
+// Wallet holds the estimated price of a queued template send in a prepaid workspace
+// (billing's ledger), in the send's transaction.
+type Wallet interface {
+	// Reserve holds the prices of holds, all or none: KindInsufficientBalance (402) when the
+	// available balance cannot cover them. A postpaid workspace holds nothing.
+	Reserve(ctx context.Context, ws domain.ID, holds []domain.Hold, at time.Time) error
 }
 
 // TxRunner runs fn in one transaction.

@@ -35,3 +35,22 @@ func Normalize(raw string) (string, error) {
 
 // WaID is the form Meta uses for a number: E.164 without the +.
 func WaID(e164 string) string { return strings.TrimPrefix(e164, "+") }
+
+// Market is the ISO 3166 alpha-2 region of a number ("US", "IN", "GB"), what a rate card
+// prices by: from its country calling code and, where several regions share one (+1, +7,
+// +44), its leading digits. "" when the number is not a valid international number.
+func Market(number string) string {
+	s := strings.TrimSpace(number)
+	if !strings.HasPrefix(s, "+") {
+		s = "+" + s
+	}
+	n, err := phonenumbers.Parse(s, "ZZ")
+	if err != nil {
+		return ""
+	}
+	r := phonenumbers.GetRegionCodeForNumber(n)
+	if len(r) != 2 || r == "ZZ" {
+		return ""
+	}
+	return r
+}

@@ -28,3 +28,14 @@ func TestNormalize(t *testing.T) {
 		require.ErrorIs(t, err, phone.ErrInvalid, in)
 	}
 }
+
+func TestMarket(t *testing.T) {
+	for in, want := range map[string]string{
+		"+14155550100": "US", "14165550100": "CA", "+919812345678": "IN", "+447400123456": "GB",
+		"+5511987654321": "BR", "+4915112345678": "DE", "+77011234567": "KZ", "": "", "+1": "", "garbage": "",
+	} {
+		if got := phone.Market(in); got != want {
+			t.Errorf("Market(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -63,6 +63,9 @@ func (s *Service) UpdateMessagingSettings(ctx context.Context, c domain.Caller, 
 		if !slices.Equal(old.OptInKeywords, in.OptInKeywords) {
 			changed = append(changed, "opt_in_keywords")
 		}
+		if old.CampaignRetryDays != in.CampaignRetryDays {
+			changed = append(changed, "campaign_retry_days")
+		}
 		if changed == nil {
 			return nil
 		}

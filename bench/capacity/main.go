@@ -10,6 +10,10 @@
 //  2. Inbound processing: the jobs queued in 1, drained by a worker-role process; events/s
 //     from queued to processed, and every acknowledged message stored once.
 //
+//     2b. The usage ledger: status webhooks without and with a pricing object, the same
+//     number of each, queued and drained as in 2 (in the order A, B, B, A); events/s of
+//     each, the ratio and the ledger rows the priced ones wrote.
+//
 //  3. Send pipeline: `go run ./bench/send` and its figures.
 //
 //  4. Go benchmarks of the hot functions.
@@ -58,6 +62,9 @@ type config struct {
 	AllOnly        bool   // only the role-all run of the ingest runs
 	AllWorkers     int    // WEBHOOK_WORKERS of the role-all process (0: the default)
 	AllEnv         string // more KEY=VALUE,... for the role-all process (GOGC=200, say)
+	Ledger         int    // status webhooks per phase of 2b (0: skip it)
+	LedgerRounds   int    // drains of each phase in 2b (order A, B, B, A, ...)
+	LedgerOnly     bool   // skip the ingest runs (1, 5, 2) and role all (6)
 	ResultsDir     string // "" = bench/results
 	Out            io.Writer
 }
@@ -77,6 +84,9 @@ func main() {
 	flag.IntVar(&cfg.AllWorkers, "all-webhook-workers", 0, "WEBHOOK_WORKERS of the role-all process (0: the default)")
 	flag.StringVar(&cfg.AllEnv, "all-env", "", "more environment for the role-all process, KEY=VALUE,... (GOGC=200, say)")
 	flag.BoolVar(&cfg.AllOnly, "all-only", false, "skip the api-role runs (1, 2, 5): only the role-all run, then send and go bench unless skipped")
+	flag.IntVar(&cfg.Ledger, "ledger", 20000, "status webhooks per phase of 2b, without and with pricing (0 skips it)")
+	flag.IntVar(&cfg.LedgerRounds, "ledger-rounds", 2, "drains of each phase in 2b, in the order A, B, B, A, ... (the webhooks split between them)")
+	flag.BoolVar(&cfg.LedgerOnly, "ledger-only", false, "skip the ingest runs (1, 5, 2) and role all (6): only 2b, then send and go bench unless skipped")
 	flag.Parse()
 	cfg.Out = os.Stdout
 	harness.Main("bench", 15*time.Minute, cfg.ResultsDir, func(ctx context.Context) (*harness.Report, error) {
@@ -86,17 +96,19 @@ func main() {
 
 // outcome holds the figures the smoke test checks.
 type outcome struct {
-	closed, paced harness.LoadResult
-	twoServers    harness.LoadResult
-	allClosed     harness.LoadResult
-	allPaced      harness.LoadResult
-	allLost       int
-	allDoubled    int
-	baselinePerS  float64
-	processed     int
-	queued        int
-	lost, doubled int
-	advanced      int // seeded outbound messages the statuses moved past sent
+	closed, paced  harness.LoadResult
+	twoServers     harness.LoadResult
+	allClosed      harness.LoadResult
+	allPaced       harness.LoadResult
+	allLost        int
+	allDoubled     int
+	baselinePerS   float64
+	processed      int
+	queued         int
+	lost, doubled  int
+	advanced       int            // seeded outbound messages the statuses moved past sent
+	ledger         []ledgerTotals // 2b: A, B
+	ledgerAdvanced int            // 2b: its seeded messages moved past sent
 }
 
 var lastOutcome outcome
@@ -135,7 +147,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	gen := harness.NewGenerator(tenants, 500, 4) // every 4th webhook a status
 	gen.KnownOutbound = outbound                 // of a message we sent: it advances and is announced
 	sample := gen.At(0)
-	if !cfg.AllOnly {
+	if !cfg.AllOnly && !cfg.LedgerOnly {
 		if err := apiRuns(ctx, rep, cfg, opts, api1, db, gen, logf); err != nil {
 			return rep, err
 		}
@@ -144,8 +156,16 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	}
 
 	// 6. Role all: the same ingest runs against a process that also works the jobs.
-	if cfg.AllConc > 0 {
+	if cfg.AllConc > 0 && !cfg.LedgerOnly {
 		if err := roleAll(ctx, rep, cfg, opts, db, gen, logf); err != nil {
+			return rep, err
+		}
+	}
+
+	// 2b. The usage ledger's cost to status processing, after the others (it adds messages
+	// and jobs they would otherwise find).
+	if cfg.Ledger > 0 {
+		if err := ledgerRuns(ctx, rep, cfg, opts, db, tenants, logf); err != nil {
 			return rep, err
 		}
 	}
@@ -262,16 +282,10 @@ func apiRuns(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 		return err
 	}
 	lastOutcome.queued = queued
-	wo := opts
-	wo.Role, wo.Name, wo.MaxConns = "worker", "worker", 20
+	wo := workerOptions(cfg, opts)
 	workers := "default"
 	if cfg.WebhookWorkers > 0 {
 		workers = strconv.Itoa(cfg.WebhookWorkers)
-		wo.Env = make(map[string]string, len(opts.Env)+1)
-		for k, v := range opts.Env {
-			wo.Env[k] = v
-		}
-		wo.Env["WEBHOOK_WORKERS"] = workers // over any value in opts.Env
 	}
 	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS %s)", queued, workers)
 	worker, err := harness.StartServer(ctx, wo)

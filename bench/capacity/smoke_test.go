@@ -17,7 +17,7 @@ import (
 func TestSmoke(t *testing.T) {
 	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{Duration: time.Second, Conc: 4, Rate: 200, Tenants: 2, DrainLimit: 30 * time.Second,
-			Scaling: true, AllConc: 4, ResultsDir: t.TempDir(), Out: io.Discard})
+			Scaling: true, AllConc: 4, Ledger: 200, LedgerRounds: 2, ResultsDir: t.TempDir(), Out: io.Discard})
 	})
 	o := lastOutcome
 	require.Positive(t, o.closed.Acknowledged())
@@ -34,5 +34,13 @@ func TestSmoke(t *testing.T) {
 	require.Equal(t, o.allPaced.Requests, o.allPaced.Acknowledged(), "statuses %v", o.allPaced.Status)
 	require.Zero(t, o.allLost, "acknowledged messages lost (role all)")
 	require.Zero(t, o.allDoubled, "messages stored twice (role all)")
+	require.Len(t, o.ledger, 2, "section 2b ran")
+	for i, l := range o.ledger {
+		require.Equal(t, 200, l.queued, "2b phase %d: every status queued", i)
+		require.Equal(t, l.queued, l.processed, "2b phase %d: every status processed", i)
+	}
+	require.Zero(t, o.ledger[0].charges, "2b: statuses without pricing charge nothing")
+	require.Equal(t, 200, o.ledger[1].charges, "2b: each priced status charged once")
+	require.Equal(t, 400, o.ledgerAdvanced, "2b: every status advanced its message")
 	require.False(t, rep.Failed())
 }

@@ -219,7 +219,7 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"id": wamid})
-	case "POST undeliverable", "POST marketing-limit":
+	case "POST undeliverable", "POST marketing-limit", "DELETE marketing-limit":
 		var body struct {
 			WaID string `json:"wa_id"`
 		}
@@ -230,10 +230,13 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			devError(w, errors.New("sandbox: wa_id is required"))
 			return
 		}
-		if route == "POST undeliverable" {
+		switch route {
+		case "POST undeliverable":
 			s.MarkUndeliverable(body.WaID)
-		} else {
+		case "POST marketing-limit":
 			s.MarkMarketingLimited(body.WaID)
+		default:
+			s.LiftMarketingLimit(body.WaID)
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 	case "POST throughput":
@@ -245,6 +248,19 @@ func (s *Sandbox) serveDev(w http.ResponseWriter, r *http.Request, segs []string
 			return
 		}
 		if err := s.SetThroughput(body.PhoneNumberID, body.Throughput); err != nil {
+			devError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	case "POST quality":
+		var body struct {
+			PhoneNumberID string `json:"phone_number_id"`
+			NumberQuality
+		}
+		if !devDecode(w, r, &body) {
+			return
+		}
+		if err := s.SetNumberQuality(body.PhoneNumberID, body.NumberQuality); err != nil {
 			devError(w, err)
 			return
 		}

@@ -348,6 +348,19 @@ func TestFullFlow(t *testing.T) {
 	require.Equal(t, "TIER_250", info.MessagingLimitTier())
 	require.Equal(t, "LIVE", info.AccountMode)
 
+	// Meta's quality system lowers the rating and raises the tier (developer endpoint).
+	require.Equal(t, http.StatusOK, b.dev(t, http.MethodPost, "/_sandbox/quality",
+		map[string]string{"phone_number_id": acct.PhoneNumberID, "quality_rating": "red", "messaging_limit_tier": "TIER_2K"}, nil))
+	require.Equal(t, http.StatusBadRequest, b.dev(t, http.MethodPost, "/_sandbox/quality",
+		map[string]string{"phone_number_id": acct.PhoneNumberID, "quality_rating": "PURPLE"}, nil))
+	require.Equal(t, http.StatusNotFound, b.dev(t, http.MethodPost, "/_sandbox/quality",
+		map[string]string{"phone_number_id": "404", "quality_rating": "RED"}, nil))
+	info, err = b.client.GetPhoneNumber(b.ctx, token, acct.PhoneNumberID)
+	require.NoError(t, err)
+	require.Equal(t, "RED", info.QualityRating)
+	require.Equal(t, "TIER_2K", info.MessagingLimitTier())
+	require.NoError(t, b.sb.SetNumberQuality(acct.PhoneNumberID, sandbox.NumberQuality{QualityRating: "GREEN"}))
+
 	// The customer writes first (developer endpoint), which opens the 24 h window.
 	var in struct {
 		ID string `json:"id"`
@@ -472,21 +485,38 @@ func TestWindowAndTemplates(t *testing.T) {
 		require.Equal(t, 131047, sts[0].Errors[0].Code)
 	})
 
-	t.Run("MarketingTemplateOutsideWindow", func(t *testing.T) {
-		t.Parallel()
+	// springSale sends spring_sale (MARKETING) to the user.
+	springSale := func(t *testing.T, to string) meta.SendResult {
+		t.Helper()
 		res, err := b.client.SendMessage(b.ctx, acct.AccessToken, acct.PhoneNumberID, map[string]any{
-			"messaging_product": "whatsapp", "to": "14155550103", "type": "template",
+			"messaging_product": "whatsapp", "to": to, "type": "template",
 			"template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"},
 				"components": []any{map[string]any{"type": "body", "parameters": []any{
 					map[string]string{"type": "text", "text": "Asha"}, map[string]string{"type": "text", "text": "20%"}}}}},
 		})
 		require.NoError(t, err)
+		return res
+	}
+
+	t.Run("MarketingTemplateOutsideWindow", func(t *testing.T) {
+		t.Parallel()
+		res := springSale(t, "14155550103")
 		require.Equal(t, "accepted", res.MessageStatus)
 		sts := b.rc.waitStatuses(t, res.WAMID, 3)
 		require.Equal(t, "sent", sts[0].Status)
 		require.True(t, sts[0].Pricing.Billable)
 		require.Equal(t, "marketing", sts[0].Pricing.Category)
 		require.Equal(t, "regular", sts[0].Pricing.Type)
+	})
+
+	t.Run("MarketingLimitUntilLifted", func(t *testing.T) {
+		t.Parallel()
+		require.Equal(t, http.StatusOK, b.dev(t, http.MethodPost, "/_sandbox/marketing-limit", map[string]string{"wa_id": "+14155550105"}, nil))
+		sts := b.rc.waitStatuses(t, springSale(t, "14155550105").WAMID, 1)
+		require.Equal(t, "failed", sts[0].Status, "accepted, then failed")
+		require.Equal(t, 131049, sts[0].Errors[0].Code)
+		require.Equal(t, http.StatusOK, b.dev(t, http.MethodDelete, "/_sandbox/marketing-limit", map[string]string{"wa_id": "14155550105"}, nil))
+		require.Equal(t, "sent", b.rc.waitStatuses(t, springSale(t, "14155550105").WAMID, 1)[0].Status)
 	})
 
 	t.Run("UtilityTemplateInsideWindowIsFree", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -387,6 +388,14 @@ func (s *Sandbox) MarkMarketingLimited(waID string) {
 	s.state.marketingLimited[onlyDigits(waID)] = true
 }
 
+// LiftMarketingLimit ends MarkMarketingLimited for waID: its marketing templates are
+// delivered again.
+func (s *Sandbox) LiftMarketingLimit(waID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.state.marketingLimited, onlyDigits(waID))
+}
+
 // SetThroughput changes a number's send limit (messages per second).
 func (s *Sandbox) SetThroughput(phoneNumberID string, mps int) error {
 	if mps <= 0 {
@@ -400,6 +409,38 @@ func (s *Sandbox) SetThroughput(phoneNumberID string, mps int) error {
 	}
 	p.throughput = mps
 	p.last = time.Time{}
+	return nil
+}
+
+// NumberQuality is what SetNumberQuality changes of a number; empty fields are kept.
+type NumberQuality struct {
+	QualityRating      string `json:"quality_rating,omitempty"`       // GREEN, YELLOW, RED or UNKNOWN
+	MessagingLimitTier string `json:"messaging_limit_tier,omitempty"` // TIER_50 ... TIER_UNLIMITED
+}
+
+// SetNumberQuality changes a number's quality rating and messaging limit tier, as Meta's
+// quality system would. No webhook is sent (current Graph versions send none for a rating;
+// older ones sent FLAGGED): the product reads both by syncing the number's fields.
+func (s *Sandbox) SetNumberQuality(phoneNumberID string, q NumberQuality) error {
+	rating, tier := strings.ToUpper(strings.TrimSpace(q.QualityRating)), strings.ToUpper(strings.TrimSpace(q.MessagingLimitTier))
+	if rating != "" && !slices.Contains(templateQualities, rating) {
+		return errors.New("sandbox: quality_rating must be one of " + strings.Join(templateQualities, ", "))
+	}
+	if tier != "" && !strings.HasPrefix(tier, "TIER_") {
+		return errors.New("sandbox: messaging_limit_tier must be a tier such as TIER_250 or TIER_UNLIMITED")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.state.phones[phoneNumberID]
+	if p == nil {
+		return ErrNotFound
+	}
+	if rating != "" {
+		p.quality = rating
+	}
+	if tier != "" {
+		p.tier = tier
+	}
 	return nil
 }
 

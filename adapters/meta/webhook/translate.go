@@ -143,6 +143,13 @@ func (s *Status) translate() domain.StatusReport {
 		r.Error = &e
 	}
 	r.Pricing, r.Errors = s.extras()
+	if p := s.Pricing; p != nil {
+		r.Billing = &domain.Pricing{Model: p.PricingModel, Type: p.Type, Category: domain.PricingCategory(p.Category), Billable: p.Billable}
+		if s.Conversation != nil {
+			r.Billing.ConversationID = s.Conversation.ID
+		}
+	}
+	r.RecipientWaID, _ = s.Recipient()
 	return r
 }
 
@@ -232,7 +239,8 @@ func (c *Change) account() *domain.AccountUpdate {
 		if tier == "" {
 			tier = tierOf(v.CurrentLimit)
 		}
-		a.Number = &domain.NumberUpdate{DisplayPhoneNumber: v.DisplayPhoneNumber, MessagingLimitTier: tier}
+		a.Number = &domain.NumberUpdate{DisplayPhoneNumber: v.DisplayPhoneNumber, MessagingLimitTier: tier,
+			QualityRating: flaggedQuality[strings.ToUpper(v.Event)]}
 	case c.PhoneNumberName != nil:
 		v := c.PhoneNumberName
 		a.Event = v.Decision
@@ -257,6 +265,12 @@ func (c *Change) account() *domain.AccountUpdate {
 	}
 	return a
 }
+
+// flaggedQuality is the quality rating older phone_number_quality_update events imply:
+// FLAGGED is a number whose quality dropped to low (RED, which stops its campaigns);
+// UNFLAGGED one no longer low, at least YELLOW (the next metadata sync reads the exact
+// rating). Other events say nothing of quality.
+var flaggedQuality = map[string]string{"FLAGGED": "RED", "UNFLAGGED": "YELLOW"}
 
 // tierOf reads a messaging limit as Meta's tier string: tier strings pass through
 // (TIER_2K), numbers map to their tier (2000 -> TIER_2K, -1 -> TIER_UNLIMITED), anything

@@ -247,6 +247,18 @@ func TestTranslateAccount(t *testing.T) {
 	require.NotEmpty(t, translateFixture(t, "account_review_update.json").Changes[0].Account.Event)
 }
 
+// Older phone_number_quality_update events name the quality: FLAGGED is low (RED),
+// UNFLAGGED no longer low; current events leave it alone.
+func TestTranslateFlaggedQuality(t *testing.T) {
+	t.Parallel()
+	for event, want := range map[string]string{"FLAGGED": "RED", "unflagged": "YELLOW", "THROUGHPUT_UPGRADE": "", "DOWNGRADE": ""} {
+		n, err := webhook.Translate([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"` + fixtureWABA + `","time":1768006500,
+			"changes":[{"field":"phone_number_quality_update","value":{"display_phone_number":"` + fixtureNumber + `","event":"` + event + `"}}]}]}`))
+		require.NoError(t, err)
+		require.Equal(t, &domain.NumberUpdate{DisplayPhoneNumber: fixtureNumber, QualityRating: want}, n.Changes[0].Account.Number, event)
+	}
+}
+
 // translateBody is the one message m, sent to fixturePhone, as translated.
 func translateBody(t *testing.T, m string) domain.InboundMessage {
 	t.Helper()

@@ -78,7 +78,8 @@ type Memory struct {
 	Locked        []string                // what FindOrCreate (phone or BSUID) and RecordStatus (wamid) locked, in order
 	Holds         map[domain.ID]time.Time // contact -> what HoldMarketing set
 	Arrivals      [][]domain.Arrival      // what each call of Conversations.Received was told
-	CampaignCalls [][]domain.Message      // what each call of Campaigns.Advanced was told
+	CampaignCalls [][]domain.Message      // what each call of Campaigns.Progressed was told of statuses
+	ReplyCalls    [][]domain.Arrival      // ... and of inbound messages
 }
 
 // NewMemory returns an empty store.
@@ -511,8 +512,9 @@ func (m *Memory) Received(_ context.Context, arrivals []domain.Arrival, _ time.T
 	return nil
 }
 
-// Advanced implements inbound.Campaigns: it records the call.
-func (m *Memory) Advanced(_ context.Context, ms []domain.Message) error {
+// Progressed implements inbound.Campaigns: it records the call.
+func (m *Memory) Progressed(_ context.Context, ms []domain.Message, arrivals []domain.Arrival) error {
 	m.CampaignCalls = append(m.CampaignCalls, slices.Clone(ms))
+	m.ReplyCalls = append(m.ReplyCalls, slices.Clone(arrivals))
 	return nil
 }

@@ -71,8 +71,17 @@ type Generator struct {
 	// database holds (HistoryWAMID(workspace, j) for j < KnownOutbound, as a seeded
 	// history has them) instead of on wamids nobody sent.
 	KnownOutbound int
-	run           string
-	n             atomic.Int64
+	// StatusWAMID, when set, names the message the status of payload number i (to tenant
+	// t) reports on; it takes over from KnownOutbound.
+	StatusWAMID func(i int, t Tenant) string
+	// StatusKinds are the statuses reported in turn by payload number (nil: sent,
+	// delivered, read).
+	StatusKinds []string
+	// NoPricing leaves the pricing object out of the statuses, as in the statuses Meta does
+	// not price: their processing never reaches the usage ledger.
+	NoPricing bool
+	run       string
+	n         atomic.Int64
 }
 
 // NewGenerator returns a generator over tenants.
@@ -107,13 +116,22 @@ func (g *Generator) At(i int) Payload {
 	var value, kind string
 	if g.StatusEvery > 0 && i%g.StatusEvery == g.StatusEvery-1 {
 		kind = KindStatus
-		if g.KnownOutbound > 0 {
+		switch {
+		case g.StatusWAMID != nil:
+			wamid = g.StatusWAMID(i, t)
+		case g.KnownOutbound > 0:
 			wamid = HistoryWAMID(t.WorkspaceID, (i/g.StatusEvery)%g.KnownOutbound)
 		}
+		kinds, pricing := statusKinds, `,"pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"marketing"}`
+		if len(g.StatusKinds) > 0 {
+			kinds = g.StatusKinds
+		}
+		if g.NoPricing {
+			pricing = ""
+		}
 		value = fmt.Sprintf(`{%s,"statuses":[{"id":"%s","status":"%s","timestamp":"%d","recipient_id":"%s","biz_opaque_callback_data":"bench:%d",`+
-			`"conversation":{"id":"2bd1e5c7d8f04a0b9e1f3c2a7b6d5e4f","origin":{"type":"marketing"}},`+
-			`"pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"marketing"}}]}`,
-			meta, wamid, statusKinds[i%len(statusKinds)], ts, waID, i)
+			`"conversation":{"id":"2bd1e5c7d8f04a0b9e1f3c2a7b6d5e4f","origin":{"type":"marketing"}}%s}]}`,
+			meta, wamid, kinds[i%len(kinds)], ts, waID, i, pricing)
 	} else {
 		kind = KindMessage
 		body := fmt.Sprintf(messageKinds[i%len(messageKinds)], i)

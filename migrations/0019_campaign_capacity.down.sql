@@ -1,0 +1,2 @@
+DROP INDEX messages_template_sends_idx;
+ALTER TABLE campaigns DROP COLUMN split;

@@ -545,7 +545,7 @@ func TestCampaignMarketingBatchLocksLeaveOtherSendsGoing(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { _ = batch.Rollback(ctx) }()
 	since := now().Add(-7 * 24 * time.Hour)
-	got, err := postgres.NewCampaignRepo(batch).Next(ctx, b.ws, c.ID, 10, &since)
+	got, err := postgres.NewCampaignRepo(batch).Next(ctx, b.ws, c.ID, 10, now(), &since)
 	require.NoError(t, err)
 	require.Len(t, got.Candidates, 1)
 

@@ -273,10 +273,9 @@ func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int
 	}
 	lock := ""
 	if marketingSince != nil {
-		// Against LockMarketing's FOR UPDATE, parallel marketing sends to a contact take
-		// turns. NO KEY: a send that is not marketing only checks the contact as its message's
+		// As LockMarketing's lock, parallel marketing sends to a contact take turns. NO KEY: a send that is not marketing only checks the contact as its message's
 		// and conversation's foreign key (FOR KEY SHARE), which FOR UPDATE would block; then
-		// it and this batch, each about to insert the other's conversation, deadlock.
+		// it and this batch, each about to insert the other's conversation, could deadlock.
 		lock = " FOR NO KEY UPDATE"
 	}
 	contacts := map[domain.ID]*domain.Contact{}

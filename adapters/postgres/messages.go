@@ -174,6 +174,9 @@ func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before d
 // LockMarketing implements messaging.MarketingLedger: it locks the contact's row, then (in
 // the same round trip, after the lock is held, so it sees what the previous holder
 // committed) reads the contact's marketing templates queued after since that did not fail.
+// NO KEY, as a campaign's marketing batch does: marketing sends to a contact still take
+// turns, while a send that only checks the contact as a foreign key (FOR KEY SHARE) is not
+// blocked, which with FOR UPDATE could deadlock with this one.
 // The read walks the contact's messages (messages_ws_contact_idx).
 func (r *MessageRepo) LockMarketing(ctx context.Context, ws, contactID domain.ID, since time.Time) (domain.MarketingHistory, domain.MessagingSettings, error) {
 	var h domain.MarketingHistory
@@ -183,7 +186,7 @@ func (r *MessageRepo) LockMarketing(ctx context.Context, ws, contactID domain.ID
 	b.Queue(`
 		SELECT c.marketing_hold_until, w.marketing_per_contact_per_day, w.marketing_per_contact_per_week
 		FROM contacts c JOIN workspaces w ON w.id = c.workspace_id
-		WHERE c.workspace_id = $1 AND c.id = $2 FOR UPDATE OF c`, ws, contactID).QueryRow(func(row pgx.Row) error {
+		WHERE c.workspace_id = $1 AND c.id = $2 FOR NO KEY UPDATE OF c`, ws, contactID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&hold, &s.MarketingPerContactPerDay, &s.MarketingPerContactPerWeek)
 	})
 	b.Queue(`

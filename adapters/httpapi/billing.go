@@ -64,7 +64,11 @@ func (h *Billing) wallet(c echo.Context) error {
 func usageQuery(c echo.Context) (billing.UsageQuery, error) {
 	q := billing.UsageQuery{GroupBy: billing.GroupBy(c.QueryParam("group_by"))}
 	var v domain.Validator
-	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} { // in this order, so the errors always list alike
+		name, dst := f.name, f.dst
 		if s := c.QueryParam(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {

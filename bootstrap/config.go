@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/adapters/mailer"
+	"github.com/wabaplatform/waba/adapters/mediastore"
 	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	MailFrom string
 	// BillingCurrency is BILLING_DEFAULT_CURRENCY: new workspaces' wallets are in it.
 	BillingCurrency string
+	// MediaBucketURL is MEDIA_BUCKET_URL: the gocloud.dev/blob bucket of media files, by
+	// default the media/ folder under the working directory (file://).
+	MediaBucketURL string
 }
 
 // WebhookURL is the Meta webhook endpoint as Meta reaches it (PUBLIC_URL + /webhooks/meta),
@@ -113,6 +117,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SMTPURL:            r.or("SMTP_URL", ""),
 		MailFrom:           r.or("MAIL_FROM", ""),
 		BillingCurrency:    strings.ToUpper(r.or("BILLING_DEFAULT_CURRENCY", "USD")),
+		MediaBucketURL:     r.or("MEDIA_BUCKET_URL", ""),
 	}
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")
 	cfg.LogFormat = r.logFormat("LOG_FORMAT")
@@ -169,6 +174,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if why := domain.CheckCurrency(cfg.BillingCurrency); why != "" {
 		return Config{}, &ConfigError{"BILLING_DEFAULT_CURRENCY", why}
+	}
+	if cfg.MediaBucketURL == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return Config{}, &ConfigError{"MEDIA_BUCKET_URL", "is not set and the working directory is unknown: " + err.Error()}
+		}
+		cfg.MediaBucketURL = mediastore.DefaultURL(wd)
+	}
+	if err := mediastore.CheckURL(cfg.MediaBucketURL); err != nil {
+		return Config{}, &ConfigError{"MEDIA_BUCKET_URL", err.Error()}
 	}
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = defaultMailFrom(cfg.PublicURL)

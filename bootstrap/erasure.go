@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
+	"github.com/wabaplatform/waba/adapters/mediastore"
 	"github.com/wabaplatform/waba/adapters/meta"
 	"github.com/wabaplatform/waba/adapters/postgres"
 	"github.com/wabaplatform/waba/adapters/riveradapter"
@@ -21,8 +22,9 @@ const erasureBatch = 5000
 // ErasureModule erases deleted workspaces in the background.
 var ErasureModule = fx.Module("erasure",
 	fx.Provide(
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *workspaces.Eraser {
-			return workspaces.NewEraser(postgres.NewErasure(pool, erasureBatch), v, meta.NewGraph(c), log.With("component", "erasure"))
+		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, files *mediastore.Store, log *slog.Logger) *workspaces.Eraser {
+			return workspaces.NewEraser(postgres.NewErasure(pool, erasureBatch), v, meta.NewGraph(c), log.With("component", "erasure")).
+				WithFiles(files)
 		},
 		fx.Annotate(func(e *workspaces.Eraser) WorkerRegistration {
 			return func(w *river.Workers) { river.AddWorker(w, &riveradapter.WorkspaceEraseWorker{Eraser: e}) }

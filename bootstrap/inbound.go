@@ -34,11 +34,11 @@ var InboundModule = fx.Module("inbound",
 				reports := tpl.InTx(templates.Repos{Templates: postgres.NewTemplateRepo(tx), Events: events, Jobs: jobs})
 				// Inbound messages open and count their conversations, in this transaction.
 				convs := conversations.InTx(conversationRepos(tx, jobs))
-				// A campaign message's status moves its recipient, and Meta's pricing goes to the
-				// usage ledger, in this transaction.
+				// A campaign message's status moves its recipient, Meta's pricing goes to the
+				// usage ledger, and a media message queues its file's download, in this transaction.
 				return inbound.Repos{Directory: repo, Contacts: repo, Messages: repo, Accounts: repo, Templates: reports,
 					Outbox: postgres.NewMessageRepo(tx), Jobs: jobs, Events: events, Conversations: convs,
-					Campaigns: campaignResults(tx, now), Billing: billingCharges(tx, cfg, now)}
+					Campaigns: campaignResults(tx, now), Billing: billingCharges(tx, cfg, now), Media: mediaArrivals(tx, jobs)}
 			}).WithAsyncCommit().Announcing(an) // the webhook job redoes its work idempotently if a crash loses it
 			return inbound.NewService(tx, m).WithTemplateCache(cat)
 		},

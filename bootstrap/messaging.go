@@ -17,6 +17,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/adapters/vault"
 	"github.com/wabaplatform/waba/application/authz"
+	"github.com/wabaplatform/waba/application/media"
 	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/application/templates"
 	"github.com/wabaplatform/waba/domain"
@@ -27,7 +28,7 @@ import (
 var MessagingModule = fx.Module("messaging",
 	fx.Provide(
 		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock,
-			an *postgres.Announcer, cfg Config) *messaging.Service {
+			an *postgres.Announcer, cfg Config, files *media.Service) *messaging.Service {
 			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
 					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx),
@@ -38,9 +39,11 @@ var MessagingModule = fx.Module("messaging",
 				Numbers: postgres.NewPhoneNumberRepo(pool), Messages: postgres.NewMessageRepo(pool),
 				Templates: cat,
 				Quota:     ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(pool), Authz: a, Now: now,
+				Media: files,
 			})
 		},
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock, cfg Config) *messaging.Dispatcher {
+		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock, cfg Config,
+			files *media.Service) *messaging.Dispatcher {
 			// A campaign message's outcome moves its recipient, and a failed template releases
 			// its held price, in the transaction that records it.
 			results := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.ResultRepos {
@@ -48,7 +51,7 @@ var MessagingModule = fx.Module("messaging",
 					Billing: billingCharges(tx, cfg, now)}
 			})
 			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
-				log.With("component", "send")).WithClock(now).WithResults(results)
+				log.With("component", "send")).WithClock(now).WithResults(results).WithMedia(files)
 		},
 		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *messaging.Receipts {
 			return messaging.NewReceipts(postgres.NewMessageRepo(pool), postgres.NewPhoneNumberRepo(pool), meta.NewGraph(c), v,

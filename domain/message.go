@@ -131,10 +131,13 @@ type Message struct {
 	// (the frequency caps count MARKETING ones); empty otherwise.
 	Category string
 	// CampaignID is the campaign that queued an outbound message (nil for any other).
-	CampaignID  *ID
-	WAMID       string
-	Error       *MessageError
-	Pricing     json.RawMessage
+	CampaignID *ID
+	WAMID      string
+	Error      *MessageError
+	Pricing    json.RawMessage
+	// Media is the file an inbound media message brought, as the media store holds it
+	// (read by the message queries; nil for other messages).
+	Media       *MediaRef
 	CreatedAt   time.Time
 	SentAt      *time.Time
 	DeliveredAt *time.Time

@@ -83,6 +83,7 @@ func testConfig(t testing.TB, databaseURL string) bootstrap.Config {
 		"TOKEN_MASTER_KEY":  base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
 		"SHUTDOWN_TIMEOUT":  "5s",
 		"LOG_LEVEL":         "debug",
+		"MEDIA_BUCKET_URL":  "file://" + t.TempDir(),
 	}
 	cfg, err := bootstrap.LoadConfig(func(k string) string { return env[k] })
 	require.NoError(t, err)

@@ -216,6 +216,10 @@ func matrix() map[string]routeCase {
 		}},
 		"GET /v1/workspaces/:ws/messages/:id":          {all, 404, static("/messages/"+unknownID, nil)},
 		"GET /v1/workspaces/:ws/contacts/:id/messages": {all, 200, visible("/messages", nil)},
+		// An upload that is no multipart body: the allowed pass the permission check and stop
+		// at 422; a file that is not there is 404 to every reader.
+		"POST /v1/workspaces/:ws/media":            {staff, 422, static("/media", "not a multipart body")},
+		"GET /v1/workspaces/:ws/media/:id/content": {all, 404, static("/media/"+unknownID+"/content", nil)},
 
 		"GET /v1/workspaces/:ws/conversations":              {all, 200, static("/conversations?view=unassigned&status=open&q=cust", nil)},
 		"GET /v1/workspaces/:ws/conversations/:id":          {all, 200, conversation("", true, nil)},

@@ -79,6 +79,7 @@ func TestMatrix(t *testing.T) {
 			access.ConversationsRead, access.ConversationsReply, access.ConversationsClose, access.ConversationsTake, access.NotesCreate,
 			access.MessagesRead, access.MessagesSend,
 			access.TemplatesRead,
+			access.MediaRead, access.MediaUpload,
 		})
 	})
 

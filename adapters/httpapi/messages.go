@@ -59,6 +59,8 @@ type messageDTO struct {
 	DeliveredAt   *time.Time       `json:"delivered_at"`
 	ReadAt        *time.Time       `json:"read_at"`
 	FailedAt      *time.Time       `json:"failed_at"`
+	// Media is the file an inbound media message brought (absent on other messages).
+	Media *domain.MediaRef `json:"media,omitempty"`
 }
 
 func toMessage(m domain.Message) messageDTO {
@@ -68,6 +70,7 @@ func toMessage(m domain.Message) messageDTO {
 	if len(bytes.TrimSpace(d.Content)) == 0 {
 		d.Content = json.RawMessage(`{}`)
 	}
+	d.Media = m.Media
 	if m.Error != nil {
 		d.Error = &messageErrorDTO{Code: m.Error.Code, Title: m.Error.Title, Detail: m.Error.Detail}
 	}

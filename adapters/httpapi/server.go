@@ -21,8 +21,8 @@ type ServerConfig struct {
 }
 
 const (
-	// bodyLimit caps request bodies on every route but the webhook and CSV uploads, which
-	// have their own caps.
+	// bodyLimit caps request bodies on every route but the webhook, CSV and media uploads,
+	// which have their own caps.
 	bodyLimit = "1M"
 	// requestTimeout bounds a request's context.
 	requestTimeout = 30 * time.Second
@@ -53,7 +53,7 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 		Limit: bodyLimit,
 		Skipper: func(c echo.Context) bool {
 			// The webhook and CSV uploads read their bodies under caps of their own.
-			return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || uploadRoute(c)
+			return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || uploadRoute(c) || mediaRoute(c)
 		},
 	}))
 	if len(cfg.CORSAllowedOrigins) > 0 {
@@ -67,7 +67,7 @@ func NewEcho(cfg ServerConfig, log *slog.Logger, reg *prometheus.Registry, ready
 		Timeout: requestTimeout,
 		// A stream lasts; an upload and the long exports have longer timeouts of their own.
 		Skipper: func(c echo.Context) bool {
-			return c.Path() == EventsPath || uploadRoute(c) || c.Path() == RecipientsExportPath || c.Path() == UsageExportPath
+			return c.Path() == EventsPath || uploadRoute(c) || mediaRoute(c) || c.Path() == RecipientsExportPath || c.Path() == UsageExportPath
 		},
 	}))
 	e.Use(cleanQuery)

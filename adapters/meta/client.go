@@ -148,7 +148,13 @@ type request struct {
 
 // do runs r and decodes a 2xx JSON answer into out (when non-nil).
 func (c *Client) do(ctx context.Context, r request, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	return c.doWithin(ctx, c.timeout, r, out)
+}
+
+// doWithin is do with its own bound on the whole exchange (an upload streams its body
+// within it).
+func (c *Client) doWithin(ctx context.Context, timeout time.Duration, r request, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := c.send(ctx, r)
 	if err != nil {

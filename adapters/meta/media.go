@@ -12,6 +12,10 @@ import (
 	"time"
 )
 
+// UploadTimeout bounds an upload, its body streamed included (100 MB on a slow link), in
+// place of the client's Timeout when that is shorter.
+const UploadTimeout = 10 * time.Minute
+
 // UploadMedia uploads a file for sending (POST /{phone-number-id}/media, multipart) and
 // returns its media id (valid 30 days). The reader is streamed, not buffered.
 func (c *Client) UploadMedia(ctx context.Context, token, phoneNumberID, mimeType, filename string, r io.Reader) (string, error) {
@@ -29,7 +33,7 @@ func (c *Client) UploadMedia(ctx context.Context, token, phoneNumberID, mimeType
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := c.do(ctx, request{
+	err := c.doWithin(ctx, max(c.timeout, UploadTimeout), request{
 		op: op, method: http.MethodPost, url: c.endpoint(nil, phoneNumberID, "media"), token: token,
 		body: pr, contentType: mw.FormDataContentType(),
 	}, &out)

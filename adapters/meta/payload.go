@@ -51,5 +51,5 @@ func MessagePayload(m domain.OutboundMessage) map[string]any {
 }
 
 func isMedia(t string) bool {
-	return t == "image" || t == "document" || t == "audio" || t == "video"
+	return t == "image" || t == "document" || t == "audio" || t == "video" || t == "sticker"
 }

@@ -3,7 +3,9 @@ package meta
 import (
 	"context"
 	"errors"
+	"io"
 
+	"github.com/wabaplatform/waba/application/media"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -107,4 +109,25 @@ func (g *Graph) SendMessage(ctx context.Context, token, phoneNumberID string, m 
 // before it) read on phoneNumberID.
 func (g *Graph) MarkRead(ctx context.Context, token, phoneNumberID, wamid string) error {
 	return AsDomainError(g.c.MarkRead(ctx, token, phoneNumberID, wamid))
+}
+
+// UploadMedia implements media.Graph: streams r to /{phone-number-id}/media.
+func (g *Graph) UploadMedia(ctx context.Context, token, phoneNumberID, mimeType, filename string, r io.Reader) (string, error) {
+	id, err := g.c.UploadMedia(ctx, token, phoneNumberID, mimeType, filename, r)
+	return id, AsDomainError(err)
+}
+
+// MediaInfo implements media.Graph: GET /{media-id}.
+func (g *Graph) MediaInfo(ctx context.Context, token, mediaID string) (media.MetaMedia, error) {
+	m, err := g.c.GetMedia(ctx, token, mediaID)
+	if err != nil {
+		return media.MetaMedia{}, AsDomainError(err)
+	}
+	return media.MetaMedia{URL: m.URL, MimeType: m.MimeType, SHA256: m.SHA256, Size: m.FileSize}, nil
+}
+
+// DownloadMedia implements media.Graph.
+func (g *Graph) DownloadMedia(ctx context.Context, token, rawURL string) (io.ReadCloser, error) {
+	rc, err := g.c.DownloadMedia(ctx, token, rawURL)
+	return rc, AsDomainError(err)
 }

@@ -98,12 +98,12 @@ func (r *ConversationRepo) Messages(ctx context.Context, c domain.Conversation, 
 	w.add("contact_id = $?", c.ContactID)
 	w.add("phone_number_id = $?", c.PhoneNumberID)
 	w.cursor("id < $?", before)
-	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
+	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+`, `+messageMediaColumn+` FROM messages WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
 		append(w.args, n)...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scanMessage)
+	return pgx.CollectRows(rows, scanMessageWithMedia)
 }
 
 // Update implements conversations.Store: the conversation and, in the same statement,

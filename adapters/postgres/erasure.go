@@ -93,6 +93,7 @@ var erasedTables = []erasedTable{
 	// Statuses matched to the workspace's messages, found through them before they go.
 	{name: "message_statuses", rows: `SELECT s.ctid FROM messages m JOIN message_statuses s ON s.wamid = m.wamid
 		WHERE m.workspace_id = $1 AND m.wamid IS NOT NULL LIMIT $2`},
+	byWorkspace("media", ""), // before the messages they reference
 	byWorkspace("messages", ""),
 	// A campaign's recipients and counters before it (their foreign key).
 	byWorkspace("campaign_recipients", ""),

@@ -59,6 +59,11 @@ var seeds = map[string]string{
 	"messages": `INSERT INTO messages (workspace_id, id, contact_id, phone_number_id, direction, type, status, wamid, created_at)
 		SELECT $1::uuid, gen_random_uuid(), gen_random_uuid(), 'pn', 'outbound', 'text', 'sent', 'wamid.' || $1::text || '.' || i, now()
 		FROM generate_series(1, 3) i`,
+	// Media: one received with a message (its foreign key), two uploaded.
+	"media": `INSERT INTO media (workspace_id, id, phone_number_id, source, mime_type, storage_key, status, message_id, created_at, updated_at)
+		SELECT $1::uuid, gen_random_uuid(), 'pn', CASE WHEN i = 1 THEN 'inbound' ELSE 'upload' END, 'image/jpeg', $1::text || '/' || i,
+			'stored', CASE WHEN i = 1 THEN (SELECT id FROM messages WHERE workspace_id = $1 LIMIT 1) END, now(), now()
+		FROM generate_series(1, 3) i`,
 	// Statuses matched to a message by wamid without a workspace_id (reported before the
 	// message was known), and with one.
 	"message_statuses": `INSERT INTO message_statuses (wamid, status, workspace_id, occurred_at)

@@ -121,14 +121,17 @@ const messageColumns = `workspace_id, id, contact_id, phone_number_id, direction
 	coalesce(wamid, ''), error_code, coalesce(error_title, ''), coalesce(error_detail, ''), pricing,
 	created_at, sent_at, delivered_at, read_at, failed_at, campaign_id`
 
-func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
+func scanMessage(row pgx.CollectableRow) (domain.Message, error) { return scanMessageInto(row) }
+
+// scanMessageInto reads messageColumns and then into extra, the columns a query adds.
+func scanMessageInto(row pgx.CollectableRow, extra ...any) (domain.Message, error) {
 	var m domain.Message
 	var dir, status string
 	var content, pricing []byte
 	var code *int32
 	var title, detail string
-	err := row.Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.PhoneNumberID, &dir, &m.Type, &content, &status,
-		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.CampaignID)
+	err := row.Scan(append([]any{&m.WorkspaceID, &m.ID, &m.ContactID, &m.PhoneNumberID, &dir, &m.Type, &content, &status,
+		&m.WAMID, &code, &title, &detail, &pricing, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.CampaignID}, extra...)...)
 	if err != nil {
 		return m, err
 	}
@@ -149,11 +152,11 @@ func scanMessage(row pgx.CollectableRow) (domain.Message, error) {
 
 // GetMessage reads one message of a workspace.
 func (r *MessageRepo) GetMessage(ctx context.Context, ws, id domain.ID) (domain.Message, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE workspace_id = $1 AND id = $2`, ws, id)
+	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+`, `+messageMediaColumn+` FROM messages WHERE workspace_id = $1 AND id = $2`, ws, id)
 	if err != nil {
 		return domain.Message{}, err
 	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
+	m, err := pgx.CollectExactlyOneRow(rows, scanMessageWithMedia)
 	return m, notFound(err, "message")
 }
 
@@ -163,12 +166,12 @@ func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before d
 	w.add("workspace_id = $?", ws)
 	w.add("contact_id = $?", contactID)
 	w.cursor("id < $?", before)
-	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
+	rows, err := r.q.Query(ctx, `SELECT `+messageColumns+`, `+messageMediaColumn+` FROM messages WHERE `+w.sql()+` ORDER BY id DESC LIMIT `+w.next(),
 		append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scanMessage)
+	return pgx.CollectRows(rows, scanMessageWithMedia)
 }
 
 // LockMarketing implements messaging.MarketingLedger: it locks the contact's row, then (in

@@ -134,6 +134,9 @@ func (s *Service) process(ctx context.Context, envs []*domain.Notification) erro
 		if err := done.flushCampaigns(ctx); err != nil {
 			return err
 		}
+		if err := done.flushMedia(ctx); err != nil {
+			return err
+		}
 		return done.flushBilling(ctx)
 	})
 	if err != nil {
@@ -160,6 +163,7 @@ type run struct {
 	replies  []domain.Arrival // every inbound message stored, for the campaigns it may answer
 	priced   []domain.Priced  // messages Meta priced, for the usage ledger
 	failed   []domain.Message // messages that failed, whose reservations are released
+	media    []domain.Message // inbound messages stored that carry a file, to download
 	spent    []domain.Spend   // what the ledger charged, counted once committed
 
 	unrouted      []string
@@ -301,6 +305,9 @@ func (p *run) message(ctx context.Context, rt Route, m *domain.InboundMessage) e
 	}
 	p.arrivals = append(p.arrivals, domain.Arrival{Message: msg, Touch: touch})
 	p.replies = append(p.replies, domain.Arrival{Message: msg, Touch: touch})
+	if domain.IsMediaType(typ) {
+		p.media = append(p.media, msg)
+	}
 	st := rt.Settings
 	out := false
 	text := orDefault(st.OptInConfirmation, DefaultOptInConfirmation)
@@ -344,6 +351,16 @@ func (p *run) flushBilling(ctx context.Context) error {
 	}
 	spent, err := p.r.Billing.Priced(ctx, p.priced)
 	p.spent = spent
+	return err
+}
+
+// flushMedia hands the inbound messages that carry a file to media, once per transaction.
+func (p *run) flushMedia(ctx context.Context) error {
+	if len(p.media) == 0 || p.r.Media == nil {
+		return nil
+	}
+	err := p.r.Media.Received(ctx, p.media, p.now)
+	p.media = p.media[:0]
 	return err
 }
 

@@ -174,6 +174,13 @@ type Conversations interface {
 	Received(ctx context.Context, arrivals []domain.Arrival, now time.Time) error
 }
 
+// Media is told of the inbound messages stored that carry a file, for the capability that
+// keeps media (it queues each file's download, as Meta's URLs expire within minutes), in
+// the processing transaction.
+type Media interface {
+	Received(ctx context.Context, ms []domain.Message, now time.Time) error
+}
+
 // Campaigns is told of the outbound messages whose status moved, each as it now is, and
 // of the inbound messages stored, for the capability that owns campaigns (a campaign's
 // recipient follows its message, and a contact's message may be a reply to it), in the
@@ -207,6 +214,8 @@ type Repos struct {
 	Campaigns Campaigns
 	// Billing may be nil (a test without billing).
 	Billing Billing
+	// Media may be nil (a test without media).
+	Media Media
 }
 
 // TxRunner runs fn in one transaction.

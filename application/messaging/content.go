@@ -19,6 +19,7 @@ const (
 	TypeDocument    = "document"
 	TypeAudio       = "audio"
 	TypeVideo       = "video"
+	TypeSticker     = "sticker"
 	TypeInteractive = "interactive"
 )
 
@@ -30,7 +31,30 @@ const (
 )
 
 func isMedia(t string) bool {
-	return t == TypeImage || t == TypeDocument || t == TypeAudio || t == TypeVideo
+	return t == TypeImage || t == TypeDocument || t == TypeAudio || t == TypeVideo || t == TypeSticker
+}
+
+// OurMediaID reads the media_id of a media message's content when it names a file of the
+// media store (our id, a UUID) rather than one of Meta's (digits).
+func OurMediaID(content json.RawMessage) (domain.ID, bool) {
+	var m struct {
+		MediaID string `json:"media_id"`
+	}
+	if json.Unmarshal(content, &m) != nil {
+		return domain.NilID, false
+	}
+	id, err := domain.ParseID(strings.TrimSpace(m.MediaID))
+	return id, err == nil
+}
+
+// withMediaID is content with media_id replaced by Meta's id.
+func withMediaID(content json.RawMessage, metaID string) json.RawMessage {
+	var m map[string]any
+	if json.Unmarshal(content, &m) != nil {
+		return content
+	}
+	m["media_id"] = metaID
+	return mustJSON(m)
 }
 
 func knownType(t string) bool {
@@ -212,8 +236,8 @@ func normalizeMedia(typ string, raw json.RawMessage, v *domain.Validator) json.R
 			v.Add(typ+".media_id", "is not a media id")
 		}
 	}
-	if m.Caption != "" && (typ == TypeAudio) {
-		v.Add(typ+".caption", "audio has no caption")
+	if m.Caption != "" && (typ == TypeAudio || typ == TypeSticker) {
+		v.Add(typ+".caption", typ+" has no caption")
 	}
 	if utf8.RuneCountInString(m.Caption) > maxCaptionRunes {
 		v.Add(typ+".caption", fmt.Sprintf("must be at most %d characters", maxCaptionRunes))

@@ -161,6 +161,7 @@ type Dispatcher struct {
 	log     *slog.Logger
 	now     func() time.Time
 	results ResultsTx
+	media   MediaResolver
 }
 
 // NewDispatcher returns the delivery use case.
@@ -182,6 +183,13 @@ func (d *Dispatcher) WithClock(now domain.Clock) *Dispatcher {
 // their own.
 func (d *Dispatcher) WithResults(tx ResultsTx) *Dispatcher {
 	d.results = tx
+	return d
+}
+
+// WithMedia makes the dispatcher send media messages that name a stored file by our id,
+// with the Meta id r gives.
+func (d *Dispatcher) WithMedia(r MediaResolver) *Dispatcher {
+	d.media = r
 	return d
 }
 
@@ -245,11 +253,35 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("open token: %w", err)
 	}
-	wamid, err := d.graph.SendMessage(ctx, string(token), m.Number.PhoneNumberID, m.Outbound())
+	out := m.Outbound()
+	if id, ours := OurMediaID(m.Content); ours && isMedia(m.Type) {
+		metaID, err := d.mediaID(ctx, m, id, string(token))
+		var me *domain.MetaError
+		switch {
+		case err == nil:
+			out.Content = withMediaID(m.Content, metaID)
+		case domain.IsKind(err, domain.KindNotFound) || domain.IsKind(err, domain.KindInvalidState):
+			return d.fail(ctx, m, domain.MessageError{Title: "Media unavailable",
+				Detail: "The media file named by media_id is not stored (" + domain.TruncateRunes(err.Error(), 200) + ")."})
+		case errors.As(err, &me):
+			return d.onError(ctx, m, err, lastAttempt) // Meta refused the upload as it would the send
+		default:
+			return Outcome{}, fmt.Errorf("media: %w", err)
+		}
+	}
+	wamid, err := d.graph.SendMessage(ctx, string(token), m.Number.PhoneNumberID, out)
 	if err == nil {
 		return d.recordSent(ctx, m, wamid)
 	}
 	return d.onError(ctx, m, err, lastAttempt)
+}
+
+// mediaID is the Meta id of a stored file for m's number.
+func (d *Dispatcher) mediaID(ctx context.Context, m MessageToSend, id domain.ID, token string) (string, error) {
+	if d.media == nil {
+		return "", domain.NotFound("media")
+	}
+	return d.media.SendableID(ctx, m.WorkspaceID, id, m.Number, token)
 }
 
 func (d *Dispatcher) onError(ctx context.Context, m MessageToSend, err error, lastAttempt bool) (Outcome, error) {

@@ -41,6 +41,7 @@ type Service struct {
 	quota      Quota
 	idem       IdempotencyKeys
 	authz      authz.Authorizer
+	media      MediaFiles
 	now        func() time.Time
 }
 
@@ -55,6 +56,8 @@ type Deps struct {
 	Quota       Quota
 	Idempotency IdempotencyKeys
 	Authz       authz.Authorizer
+	// Media checks sends by our media id; nil refuses them (a test without media).
+	Media MediaFiles
 	// Now is the time the rules read (the service window, the frequency caps); nil is time.Now.
 	Now domain.Clock
 }
@@ -66,7 +69,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	return &Service{tx: d.Tx, contacts: d.Contacts, workspaces: d.Workspaces, numbers: d.Numbers, messages: d.Messages,
-		templates: d.Templates, quota: d.Quota, idem: d.Idempotency, authz: d.Authz, now: now}
+		templates: d.Templates, quota: d.Quota, idem: d.Idempotency, authz: d.Authz, media: d.Media, now: now}
 }
 
 // purgeBatch bounds each delete so the purge never holds long locks.
@@ -262,6 +265,9 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 	if err != nil {
 		return err
 	}
+	if err := s.checkMedia(ctx, c, typ, content); err != nil {
+		return err
+	}
 
 	m := domain.Message{ID: domain.NewID(), WorkspaceID: c.WorkspaceID, PhoneNumberID: number.PhoneNumberID,
 		Direction: domain.Outbound, Type: typ, Content: content, Status: domain.StatusQueued, CreatedAt: now}
@@ -407,6 +413,24 @@ func CheckTemplate(t domain.Template, content json.RawMessage) error {
 		}
 	}
 	return nil
+}
+
+// checkMedia checks a media send by our media id (a stored file): the caller must see it
+// and the type must carry it. Meta's ids (digits) and links are Meta's to check.
+func (s *Service) checkMedia(ctx context.Context, c domain.Caller, typ string, content json.RawMessage) error {
+	if !isMedia(typ) {
+		return nil
+	}
+	id, ours := OurMediaID(content)
+	if !ours {
+		return nil
+	}
+	if s.media == nil {
+		var v domain.Validator
+		v.Add(typ+".media_id", "is not a media id of this workspace")
+		return v.Err()
+	}
+	return s.media.CheckSendable(ctx, c, id, typ, typ+".media_id")
 }
 
 // connectedNumber is the number to send from: the given one, which must be the workspace's

@@ -158,7 +158,7 @@ func TestSendValidation(t *testing.T) {
 		field string
 	}{
 		"empty":           {messaging.SendInput{}, "to"},
-		"unknown type":    {messaging.SendInput{To: to, Type: "sticker"}, "type"},
+		"unknown type":    {messaging.SendInput{To: to, Type: "location"}, "type"},
 		"text too long":   {text(to, strings.Repeat("é", 4097)), "text.body"},
 		"empty text":      {text(to, " "), "text.body"},
 		"template name":   {messaging.SendInput{To: to, Type: "template", Content: json.RawMessage(`{"language":{"code":"en_US"}}`)}, "template.name"},

@@ -139,3 +139,17 @@ type Wallet interface {
 type TxRunner interface {
 	InTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
 }
+
+// MediaFiles checks a send that names a stored media file by our media id.
+type MediaFiles interface {
+	// CheckSendable refuses (KindValidation on field) a file the caller may not see, that
+	// is not stored, or that a message of type typ cannot carry.
+	CheckSendable(ctx context.Context, c domain.Caller, id domain.ID, typ, field string) error
+}
+
+// MediaResolver gives the Meta id to send a stored media file by from a number (uploading
+// it to Meta again when it has none there, or an expired one). KindNotFound or
+// KindInvalidState: the file is gone or not stored; *domain.MetaError: Meta's refusal.
+type MediaResolver interface {
+	SendableID(ctx context.Context, workspaceID, id domain.ID, num domain.PhoneNumber, token string) (string, error)
+}

@@ -92,12 +92,24 @@ type Opener interface {
 // ErrNotDeleted refuses to erase a workspace that is not marked deleted.
 var ErrNotDeleted = errors.New("workspace is not deleted")
 
+// FileEraser deletes the stored files of a workspace (its media), all under one prefix.
+type FileEraser interface {
+	DeletePrefix(ctx context.Context, prefix string) error
+}
+
 // Eraser erases deleted workspaces.
 type Eraser struct {
 	store ErasureStore
 	vault Opener
 	graph Unsubscriber
 	log   *slog.Logger
+	files FileEraser
+}
+
+// WithFiles makes the erasure delete the workspace's media files too, before its rows.
+func (e *Eraser) WithFiles(f FileEraser) *Eraser {
+	e.files = f
+	return e
 }
 
 // NewEraser returns the erasure use case.
@@ -135,6 +147,11 @@ func (e *Eraser) Erase(ctx context.Context, ws domain.ID, lastAttempt bool) erro
 		}
 		if err := e.store.DeleteNumber(ctx, ws, p.ID); err != nil {
 			return err
+		}
+	}
+	if e.files != nil {
+		if err := e.files.DeletePrefix(ctx, domain.MediaPrefix(ws)); err != nil {
+			return fmt.Errorf("erase media files: %w", err)
 		}
 	}
 	if err := e.store.EraseRows(ctx, ws); err != nil {

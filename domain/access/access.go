@@ -134,6 +134,11 @@ const (
 
 	AutomationRead   Permission = "automation.read"
 	AutomationManage Permission = "automation.manage"
+
+	// MediaRead reads the files of messages the caller may see; MediaUpload uploads files
+	// to send (and reads the uploaded ones).
+	MediaRead   Permission = "media.read"
+	MediaUpload Permission = "media.upload"
 )
 
 // permissions fixes the order of AllPermissions (and so of the generated docs table).
@@ -153,6 +158,7 @@ var permissions = [...]Permission{
 	UsageRead,
 	WebhooksRead, WebhooksManage,
 	AutomationRead, AutomationManage,
+	MediaRead, MediaUpload,
 }
 
 var knownPermissions = func() map[Permission]struct{} {

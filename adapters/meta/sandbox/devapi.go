@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -39,6 +40,10 @@ type Inbound struct {
 	// Timestamp defaults to now; an older time simulates an old conversation (the 24-hour
 	// window is measured from it).
 	Timestamp time.Time
+	// MediaData is the file of a media message without an "id" (placeholder bytes when
+	// empty). A "sha256" given in Content is what Meta reports for it (the webhook and
+	// GET /{media-id}) whatever the bytes: a corrupt download, for the product to catch.
+	MediaData []byte
 }
 
 var defaultMediaMIME = map[string]string{
@@ -85,7 +90,7 @@ func (s *Sandbox) InjectInbound(in Inbound) (string, error) {
 	}
 	if mime, ok := defaultMediaMIME[typ]; ok {
 		var err error
-		if content, err = s.state.inboundMedia(p, typ, mime, content); err != nil {
+		if content, err = s.state.inboundMedia(p, typ, mime, content, in.MediaData); err != nil {
 			s.mu.Unlock()
 			return "", err
 		}
@@ -151,7 +156,7 @@ func (s *Sandbox) InjectInbound(in Inbound) (string, error) {
 
 // inboundMedia gives a received media message a real media object (placeholder bytes) so
 // the product can fetch and download it. Needs s.mu held.
-func (st *state) inboundMedia(p *phone, typ, defaultMIME string, content json.RawMessage) (json.RawMessage, error) {
+func (st *state) inboundMedia(p *phone, typ, defaultMIME string, content json.RawMessage, data []byte) (json.RawMessage, error) {
 	obj := map[string]any{}
 	if len(content) > 0 {
 		if err := json.Unmarshal(content, &obj); err != nil {
@@ -165,9 +170,15 @@ func (st *state) inboundMedia(p *phone, typ, defaultMIME string, content json.Ra
 	if mime == "" {
 		mime = defaultMIME
 	}
-	data := []byte("sandbox " + typ + " " + strconv.FormatInt(time.Now().UnixNano(), 10))
+	if len(data) == 0 {
+		data = []byte("sandbox " + typ + " " + strconv.FormatInt(time.Now().UnixNano(), 10))
+	}
 	sum := sha256.Sum256(data)
-	m := &mediaObject{id: st.newID(16), wabaID: p.wabaID, mimeType: mime, sha256: hex.EncodeToString(sum[:]), data: data}
+	reported := hex.EncodeToString(sum[:])
+	if given, _ := obj["sha256"].(string); given != "" {
+		reported = given
+	}
+	m := &mediaObject{id: st.newID(16), wabaID: p.wabaID, mimeType: mime, sha256: reported, data: bytes.Clone(data)}
 	if fn, _ := obj["filename"].(string); fn != "" {
 		m.filename = fn
 	} else if typ == "document" {
@@ -351,6 +362,11 @@ func decodeInbound(r *http.Request) (Inbound, error) {
 	in := Inbound{
 		PhoneNumberID: str("phone_number_id"), From: str("from"), UserID: str("user_id"), Name: str("name"),
 		Type: str("type"), Context: fieldsIn["context"], Referral: fieldsIn["referral"],
+	}
+	if raw, ok := fieldsIn["media_base64"]; ok {
+		if err := json.Unmarshal(raw, &in.MediaData); err != nil {
+			return Inbound{}, errors.New("sandbox: media_base64 must be base64 text")
+		}
 	}
 	if in.From == "" {
 		var n json.Number

@@ -937,7 +937,7 @@ func (s *Sandbox) mediaURL(r *http.Request, mediaID string) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	ext := strconv.FormatInt(time.Now().Add(mediaURLLifetime).Unix(), 10)
+	ext := strconv.FormatInt(s.now().Add(mediaURLLifetime).Unix(), 10)
 	q := url.Values{"mid": {mediaID}, "ext": {ext}, "hash": {s.urlHash(mediaID, ext)}}
 	return scheme + "://" + r.Host + "/whatsapp_business/attachments/?" + q.Encode()
 }
@@ -956,7 +956,7 @@ func (s *Sandbox) serveDownload(w http.ResponseWriter, r *http.Request) {
 	mid, ext := q.Get("mid"), q.Get("ext")
 	exp, err := strconv.ParseInt(ext, 10, 64)
 	if r.Method != http.MethodGet || err != nil || !hmac.Equal([]byte(q.Get("hash")), []byte(s.urlHash(mid, ext))) ||
-		time.Now().Unix() > exp {
+		s.now().Unix() > exp {
 		gr.status = http.StatusNotFound
 		http.NotFound(w, r)
 		return

@@ -55,6 +55,8 @@ type Config struct {
 	StatusDelay time.Duration
 	// Logger receives the sandbox's own logs (default: discarded). Tokens are never logged.
 	Logger *slog.Logger
+	// Now is the sandbox's clock for what expires (media download URLs); default time.Now.
+	Now func() time.Time
 }
 
 // Sandbox is an in-memory Graph API simulator. It is safe for concurrent use.
@@ -65,6 +67,7 @@ type Sandbox struct {
 	defaultThroughput int
 	log               *slog.Logger
 	urlKey            []byte // signs media download URLs
+	now               func() time.Time
 
 	settingsMu  sync.RWMutex
 	latency     time.Duration
@@ -91,6 +94,9 @@ func New(cfg Config) *Sandbox {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &Sandbox{
 		appID:             cfg.AppID,
 		appSecret:         cfg.AppSecret,
@@ -99,6 +105,7 @@ func New(cfg Config) *Sandbox {
 		defaultThroughput: cfg.DefaultThroughput,
 		log:               cfg.Logger.With("component", "meta_sandbox"),
 		urlKey:            key,
+		now:               cfg.Now,
 		latency:           cfg.Latency,
 		failureRate:       clampRate(cfg.FailureRate),
 		statusDelay:       cfg.StatusDelay,

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1156,4 +1157,41 @@ func onlyDigits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestMediaURLsExpire: a download URL works for five minutes of the sandbox's clock, as
+// Meta's do; a fresh GET /{media-id} gives a new one. An inbound file's bytes can be given,
+// and a sha256 given with them is what Meta reports, whatever the bytes.
+func TestMediaURLsExpire(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	b := setup(t, func(c *sandbox.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	acct := b.ready(t, sandbox.AccountOptions{})
+	data := []byte("\xFF\xD8\xFF\xE0 a real jpeg, almost")
+	wamid, err := b.sb.InjectInbound(sandbox.Inbound{PhoneNumberID: acct.PhoneNumberID, From: "14155550123", Type: "image",
+		Content: json.RawMessage(`{"sha256":"not-the-hash"}`), MediaData: data})
+	require.NoError(t, err)
+	img := b.rc.waitInbound(t, wamid).hook.Entry[0].Changes[0].Value.Messages[0]["image"].(map[string]any)
+	require.Equal(t, "not-the-hash", img["sha256"])
+
+	m, err := b.client.GetMedia(b.ctx, acct.AccessToken, img["id"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "not-the-hash", m.SHA256)
+	rc, err := b.client.DownloadMedia(b.ctx, acct.AccessToken, m.URL)
+	require.NoError(t, err)
+	got, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	require.NoError(t, rc.Close())
+	require.Equal(t, data, got)
+
+	offset.Store(int64(5*time.Minute + 2*time.Second))
+	_, err = b.client.DownloadMedia(b.ctx, acct.AccessToken, m.URL)
+	require.Error(t, err, "the URL expired")
+	fresh, err := b.client.GetMedia(b.ctx, acct.AccessToken, img["id"].(string))
+	require.NoError(t, err)
+	rc, err = b.client.DownloadMedia(b.ctx, acct.AccessToken, fresh.URL)
+	require.NoError(t, err)
+	require.NoError(t, rc.Close())
 }

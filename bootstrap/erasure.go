@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"log/slog"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
@@ -21,8 +20,8 @@ const erasureBatch = 5000
 // ErasureModule erases deleted workspaces in the background.
 var ErasureModule = fx.Module("erasure",
 	fx.Provide(
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *workspaces.Eraser {
-			return workspaces.NewEraser(postgres.NewErasure(pool, erasureBatch), v, meta.NewGraph(c), log.With("component", "erasure"))
+		func(db *postgres.DB, c *meta.Client, v *vault.Tokens, log *slog.Logger) *workspaces.Eraser {
+			return workspaces.NewEraser(postgres.NewErasure(db, erasureBatch), v, meta.NewGraph(c), log.With("component", "erasure"))
 		},
 		fx.Annotate(func(e *workspaces.Eraser) WorkerRegistration {
 			return func(w *river.Workers) { river.AddWorker(w, &riveradapter.WorkspaceEraseWorker{Eraser: e}) }

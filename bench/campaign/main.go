@@ -363,9 +363,10 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	_, readByTable := diff(reads0, reads1)
 	rep.Note("rows read by table (sequential scans and index fetches): %s", readByTable)
 	rep.Note("the rows include the API's %d sends (each a message, its conversation, event, audit entry, job and statuses)", calls.accepted())
-	rep.Note("the server ran %s for %s; the sandbox and the API client run in this process, on the same CPUs", "--role=all", ranFor.Round(time.Second))
+	rep.Note("the server ran %s for %s (DB_MAX_CONNS %d, -n %d, -max %s); the sandbox and the API client run in this process, on the same CPUs",
+		"--role=all", ranFor.Round(time.Second), cfg.MaxConns, cfg.N, cfg.MaxRun)
 	if pace < float64(numberPace) {
-		rep.Note("the plan's quota, not the number, sets the pace: a campaign queues the %d messages of its minute within its first seconds, then waits for the next minute",
+		rep.Note("the plan's quota, not the number, sets the pace: a campaign spreads the %d messages of its minute over it (campaigns.CampaignPace)",
 			perMinute*(100-campaigns.QuotaLeftToAPI)/100)
 	}
 	lastOutcome = outcome{recipients: recipients, sent: len(sends), twice: twice, completed: completed,

@@ -113,9 +113,10 @@ func fxLogger(log *slog.Logger) fxevent.Logger {
 	return l
 }
 
-// PostgresModule provides the pool.
+// PostgresModule provides the connections: the DB that repositories and transactions
+// run on, and River's pool (*pgxpool.Pool, its background pool).
 var PostgresModule = fx.Module("postgres",
-	fx.Provide(newPool, newAnnouncer),
+	fx.Provide(newDB, func(db *postgres.DB) *pgxpool.Pool { return db.Background() }, newAnnouncer),
 )
 
 // newAnnouncer runs the notifications that wake every instance's live streams after a
@@ -135,28 +136,50 @@ func newAnnouncer(lc fx.Lifecycle, pool *pgxpool.Pool, log *slog.Logger) *postgr
 	return a
 }
 
-// newPool opens the pool and, when the process migrates at start, registers the migration
-// right after it: everything that uses the database is constructed from the pool, so its
+// newDB opens the pools and, when the process migrates at start, registers the migration
+// right after it: everything that uses the database is constructed from them, so its
 // start hooks (River's first) are registered later and run after the schema is in place.
-func newPool(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := postgres.NewPool(context.Background(), cfg.DatabaseURL, cfg.DBMaxConns)
-	if err != nil {
-		return nil, err
+//
+// A process of the all role splits its DB_MAX_CONNS connections in two pools
+// (postgres.SplitConns): one for the HTTP requests (their contexts are marked by the
+// server) and one for River, its workers and the background loops, so a request never
+// waits for a connection behind the jobs. An api or worker process has one pool of them all.
+func newDB(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*postgres.DB, error) {
+	ctx := context.Background()
+	var db *postgres.DB
+	if s.Role.ServesAPI() && s.Role.RunsWorkers() {
+		reqConns, bgConns := postgres.SplitConns(cfg.DBMaxConns)
+		requests, err := postgres.NewPool(ctx, cfg.DatabaseURL, reqConns)
+		if err != nil {
+			return nil, err
+		}
+		background, err := postgres.NewPool(ctx, cfg.DatabaseURL, bgConns)
+		if err != nil {
+			requests.Close()
+			return nil, err
+		}
+		db = postgres.NewDB(requests, background)
+	} else {
+		pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		if err != nil {
+			return nil, err
+		}
+		db = postgres.NewDB(pool, pool)
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			// Not fatal: /readyz reports 503 until the database answers.
-			if err := pool.Ping(ctx); err != nil {
+			if err := db.Background().Ping(ctx); err != nil {
 				log.Warn("database not reachable at start", "err", err)
 			}
 			return nil
 		},
-		OnStop: func(context.Context) error { pool.Close(); return nil },
+		OnStop: func(context.Context) error { db.Close(); return nil },
 	})
 	if s.Migrate {
-		migrateOnStart(lc, pool, log)
+		migrateOnStart(lc, db.Background(), log)
 	}
-	return pool, nil
+	return db, nil
 }
 
 func migrateOnStart(lc fx.Lifecycle, pool *pgxpool.Pool, log *slog.Logger) {
@@ -170,14 +193,23 @@ func migrateOnStart(lc fx.Lifecycle, pool *pgxpool.Pool, log *slog.Logger) {
 	}))
 }
 
-// MetricsModule provides the Prometheus registry with the Go, process and pool collectors.
+// MetricsModule provides the Prometheus registry with the Go, process and pool collectors
+// (the pool label: "requests" and "background" when the process has both, else its one
+// pool's name: "requests" in the api role, "background" in the worker role).
 var MetricsModule = fx.Module("metrics",
-	fx.Provide(func(pool *pgxpool.Pool) *prometheus.Registry {
+	fx.Provide(func(db *postgres.DB, s Settings) *prometheus.Registry {
+		pools := []postgres.NamedPool{{Name: "background", Pool: db.Background()}}
+		switch {
+		case len(db.Pools()) == 2:
+			pools = append([]postgres.NamedPool{{Name: "requests", Pool: db.Requests()}}, pools...)
+		case !s.Role.RunsWorkers():
+			pools[0].Name = "requests"
+		}
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			postgres.NewPoolCollector(pool),
+			postgres.NewPoolCollector(pools...),
 		)
 		return reg
 	}),
@@ -268,14 +300,24 @@ var HTTPModule = fx.Module("http",
 // "routes" group.
 type RouteRegistration func(*echo.Echo)
 
-func newEcho(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, s Settings, log *slog.Logger, pool *pgxpool.Pool, reg *prometheus.Registry, routes []RouteRegistration) *echo.Echo {
+func newEcho(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, s Settings, log *slog.Logger, db *postgres.DB, reg *prometheus.Registry, routes []RouteRegistration) *echo.Echo {
 	e := httpapi.NewEcho(httpapi.ServerConfig{CORSAllowedOrigins: cfg.CORSAllowedOrigins}, log, reg,
 		func(ctx context.Context) error {
-			if err := postgres.Ready(ctx, pool); err != nil {
+			// On the request pool: a busy background pool does not make the instance unready.
+			if err := postgres.Ready(ctx, db.Requests()); err != nil {
 				return err
 			}
-			return riveradapter.Ready(ctx, pool)
+			return riveradapter.Ready(ctx, db.Requests())
 		})
+	// Every request's database work runs on the request pool (postgres.DB), from the first
+	// middleware on (sessions, API keys).
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			c.SetRequest(r.WithContext(postgres.ForRequest(r.Context())))
+			return next(c)
+		}
+	})
 	if s.Role.ServesAPI() {
 		for _, r := range routes {
 			r(e)

@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
 	"github.com/wabaplatform/waba/adapters/httpapi"
@@ -17,12 +16,12 @@ import (
 // status reports (InboundModule), through billingCharges.
 var BillingModule = fx.Module("billing",
 	fx.Provide(
-		func(pool *pgxpool.Pool, cfg Config, a authz.Authorizer, now domain.Clock) *billing.Service {
+		func(db *postgres.DB, cfg Config, a authz.Authorizer, now domain.Clock) *billing.Service {
 			return billing.NewService(billing.Deps{
-				Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) billing.Repos {
+				Tx: postgres.NewTxRunner(db, func(tx pgx.Tx) billing.Repos {
 					return billing.Repos{Ledger: postgres.NewBillingRepo(tx, cfg.BillingCurrency), Events: postgres.NewEventLog(tx)}
 				}),
-				Store: postgres.NewBillingRepo(pool, cfg.BillingCurrency), Templates: postgres.NewTemplateRepo(pool), Authz: a, Clock: now,
+				Store: postgres.NewBillingRepo(db, cfg.BillingCurrency), Templates: postgres.NewTemplateRepo(db), Authz: a, Clock: now,
 			})
 		},
 		fx.Annotate(func(api *httpapi.API, svc *billing.Service, cfg Config) RouteRegistration {

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/ulule/limiter/v3"
 	"go.uber.org/fx"
@@ -27,18 +26,18 @@ import (
 // worker's (MessagingModule), through campaignResults.
 var CampaignsModule = fx.Module("campaigns",
 	fx.Provide(
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, a authz.Authorizer, cat *templates.Catalogue, store limiter.Store,
+		func(db *postgres.DB, ins *riveradapter.Inserter, a authz.Authorizer, cat *templates.Catalogue, store limiter.Store,
 			now domain.Clock, an *postgres.Announcer, cs *contacts.Service, cfg Config) *campaigns.Service {
 			return campaigns.NewService(campaigns.Deps{
-				Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) campaigns.Repos {
+				Tx: postgres.NewTxRunner(db, func(tx pgx.Tx) campaigns.Repos {
 					repo := postgres.NewCampaignRepo(tx)
 					return campaigns.Repos{Campaigns: repo, Contacts: postgres.NewContactRepo(tx), Batches: repo, Progress: repo,
 						Outbox: postgres.NewMessageRepo(tx), Jobs: ins.Bind(tx), Events: postgres.NewEventLog(tx), Reach: repo,
 						Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency), Costs: billingCosts(tx, cfg)}
 				}).Announcing(an), // a batch's messages are the inbox's live events
-				Store: postgres.NewCampaignRepo(pool), Numbers: postgres.NewPhoneNumberRepo(pool), Templates: cat,
+				Store: postgres.NewCampaignRepo(db), Numbers: postgres.NewPhoneNumberRepo(db), Templates: cat,
 				// The quota counter the send API takes from (the same store and key).
-				Workspaces: postgres.NewWorkspaceRepo(pool), Quota: ratelimit.NewQuota(store), Authz: a, Clock: now,
+				Workspaces: postgres.NewWorkspaceRepo(db), Quota: ratelimit.NewQuota(store), Authz: a, Clock: now,
 				Imports: cs, // recipient uploads share the contact imports' slots
 			})
 		},

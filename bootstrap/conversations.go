@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
 	"github.com/wabaplatform/waba/adapters/httpapi"
@@ -17,9 +16,9 @@ import (
 // processing hands its messages to conversations in its own transaction (InboundModule).
 var ConversationsModule = fx.Module("conversations",
 	fx.Provide(
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock, an *postgres.Announcer) *conversations.Service {
-			repo := postgres.NewConversationRepo(pool)
-			return conversations.NewService(postgres.NewTxRunner(pool, func(tx pgx.Tx) conversations.Repos {
+		func(db *postgres.DB, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock, an *postgres.Announcer) *conversations.Service {
+			repo := postgres.NewConversationRepo(db)
+			return conversations.NewService(postgres.NewTxRunner(db, func(tx pgx.Tx) conversations.Repos {
 				return conversationRepos(tx, ins.Bind(tx))
 			}).Announcing(an), repo, repo, a, now)
 		},

@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"log/slog"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
@@ -22,8 +21,8 @@ const erasureBatch = 5000
 // ErasureModule erases deleted workspaces in the background.
 var ErasureModule = fx.Module("erasure",
 	fx.Provide(
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, files *mediastore.Store, log *slog.Logger) *workspaces.Eraser {
-			return workspaces.NewEraser(postgres.NewErasure(pool, erasureBatch), v, meta.NewGraph(c), log.With("component", "erasure")).
+		func(db *postgres.DB, c *meta.Client, v *vault.Tokens, files *mediastore.Store, log *slog.Logger) *workspaces.Eraser {
+			return workspaces.NewEraser(postgres.NewErasure(db, erasureBatch), v, meta.NewGraph(c), log.With("component", "erasure")).
 				WithFiles(files)
 		},
 		fx.Annotate(func(e *workspaces.Eraser) WorkerRegistration {

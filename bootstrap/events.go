@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
@@ -21,8 +20,8 @@ import (
 var EventsModule = fx.Module("events",
 	fx.Provide(
 		fx.Annotate(newEventStats, fx.ResultTags(`group:"subscribers"`)),
-		fx.Annotate(func(pool *pgxpool.Pool, subs []events.Subscriber) *events.Dispatcher {
-			return events.NewDispatcher(postgres.NewTxRunner(pool, func(tx pgx.Tx) events.Positions {
+		fx.Annotate(func(db *postgres.DB, subs []events.Subscriber) *events.Dispatcher {
+			return events.NewDispatcher(postgres.NewTxRunner(db, func(tx pgx.Tx) events.Positions {
 				return postgres.NewEventPositions(tx)
 			}), subs, time.Now)
 		}, fx.ParamTags(``, `group:"subscribers"`)),

@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/riverqueue/river"
 	"github.com/ulule/limiter/v3"
@@ -59,22 +58,22 @@ func newLimiterStore(lc fx.Lifecycle, cfg Config) (limiter.Store, error) {
 // IdentityModule provides users, workspaces, contacts and audit use cases and their routes.
 var IdentityModule = fx.Module("identity",
 	fx.Provide(
-		func(pool *pgxpool.Pool) *postgres.WorkspaceRepo { return postgres.NewWorkspaceRepo(pool) },
-		func(pool *pgxpool.Pool) *postgres.AuditRepo { return postgres.NewAuditRepo(pool) },
-		func(pool *pgxpool.Pool) *postgres.ContactRepo { return postgres.NewContactRepo(pool) },
+		func(db *postgres.DB) *postgres.WorkspaceRepo { return postgres.NewWorkspaceRepo(db) },
+		func(db *postgres.DB) *postgres.AuditRepo { return postgres.NewAuditRepo(db) },
+		func(db *postgres.DB) *postgres.ContactRepo { return postgres.NewContactRepo(db) },
 		newIdentity,
-		func(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock,
+		func(db *postgres.DB, repo *postgres.WorkspaceRepo, ins *riveradapter.Inserter, a authz.Authorizer, now domain.Clock,
 			v *vault.Tokens, cfg Config) *workspaces.Service {
-			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) workspaces.Repos {
+			tx := postgres.NewTxRunner(db, func(tx pgx.Tx) workspaces.Repos {
 				return workspaces.Repos{Store: postgres.NewWorkspaceRepo(tx), Events: postgres.NewEventLog(tx), Erasure: ins.Bind(tx),
 					Invitations: postgres.NewInvitationRepo(tx), Mail: riveradapter.NewMailOutbox(ins.Bind(tx), v),
 					Settings: postgres.NewWorkspaceRepo(tx)}
 			})
-			return workspaces.NewService(workspaces.Deps{Tx: tx, Store: repo, Invitations: postgres.NewInvitationRepo(pool),
+			return workspaces.NewService(workspaces.Deps{Tx: tx, Store: repo, Invitations: postgres.NewInvitationRepo(db),
 				Settings: repo, Authz: a, Now: now, LinkBase: cfg.ConsoleURL()})
 		},
-		func(pool *pgxpool.Pool, repo *postgres.ContactRepo, a authz.Authorizer, an *postgres.Announcer) *contacts.Service {
-			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) contacts.Repos {
+		func(db *postgres.DB, repo *postgres.ContactRepo, a authz.Authorizer, an *postgres.Announcer) *contacts.Service {
+			tx := postgres.NewTxRunner(db, func(tx pgx.Tx) contacts.Repos {
 				return contacts.Repos{Contacts: postgres.NewContactRepo(tx), Events: postgres.NewEventLog(tx)}
 			}).Announcing(an)
 			return contacts.NewService(tx, repo, a)
@@ -101,13 +100,13 @@ var IdentityModule = fx.Module("identity",
 	),
 )
 
-func newIdentity(pool *pgxpool.Pool, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle,
+func newIdentity(db *postgres.DB, repo *postgres.WorkspaceRepo, h identity.PasswordHasher, t identity.Tokens, th identity.LoginThrottle,
 	ins *riveradapter.Inserter, v *vault.Tokens, cfg Config, now domain.Clock) (*identity.Service, error) {
-	tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) identity.Repos {
+	tx := postgres.NewTxRunner(db, func(tx pgx.Tx) identity.Repos {
 		jobs := ins.Bind(tx)
 		return identity.Repos{Users: postgres.NewWorkspaceRepo(tx), Sessions: postgres.NewSessionRepo(tx),
 			Events: postgres.NewEventLog(tx), Mail: riveradapter.NewMailOutbox(jobs, v), Jobs: jobs}
 	})
-	return identity.NewService(identity.Deps{Tx: tx, Users: repo, Sessions: postgres.NewSessionRepo(pool), Hasher: h, Tokens: t,
-		Throttle: th, Events: postgres.NewEventLog(pool), BaseURL: cfg.ConsoleURL(), Now: now})
+	return identity.NewService(identity.Deps{Tx: tx, Users: repo, Sessions: postgres.NewSessionRepo(db), Hasher: h, Tokens: t,
+		Throttle: th, Events: postgres.NewEventLog(db), BaseURL: cfg.ConsoleURL(), Now: now})
 }

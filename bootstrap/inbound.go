@@ -25,9 +25,9 @@ var InboundModule = fx.Module("inbound",
 		func(reg *prometheus.Registry) *riveradapter.InboundMetrics {
 			return riveradapter.NewInboundMetrics(reg)
 		},
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics, tpl *templates.Service,
+		func(db *postgres.DB, ins *riveradapter.Inserter, m *riveradapter.InboundMetrics, tpl *templates.Service,
 			cat *templates.Catalogue, an *postgres.Announcer, now domain.Clock, cfg Config) *inbound.Service {
-			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) inbound.Repos {
+			tx := postgres.NewTxRunner(db, func(tx pgx.Tx) inbound.Repos {
 				repo := postgres.NewInboundRepo(tx)
 				jobs, events := ins.Bind(tx), postgres.NewEventLog(tx)
 				// Template events go to the templates capability, in this transaction.

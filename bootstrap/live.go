@@ -21,7 +21,7 @@ import (
 // when woken; the streams end before the HTTP server waits for its requests to finish.
 var LiveModule = fx.Module("live",
 	fx.Provide(
-		func(pool *pgxpool.Pool) live.Feed { return postgres.NewLiveFeed(pool) },
+		func(db *postgres.DB) live.Feed { return postgres.NewLiveFeed(db) },
 		live.NewHub,
 		live.NewService,
 		fx.Annotate(func(api *httpapi.API, svc *live.Service, s Settings) RouteRegistration {

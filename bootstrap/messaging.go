@@ -4,7 +4,6 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/ulule/limiter/v3"
@@ -27,34 +26,34 @@ import (
 // read-receipt worker.
 var MessagingModule = fx.Module("messaging",
 	fx.Provide(
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock,
+		func(db *postgres.DB, ins *riveradapter.Inserter, store limiter.Store, a authz.Authorizer, cat *templates.Catalogue, now domain.Clock,
 			an *postgres.Announcer, cfg Config, files *media.Service) *messaging.Service {
-			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.Repos {
+			tx := postgres.NewTxRunner(db, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
 					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx),
 					Marketing: postgres.NewMessageRepo(tx), Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency)}
 			}).Announcing(an)
 			return messaging.NewService(messaging.Deps{
-				Tx: tx, Contacts: postgres.NewContactRepo(pool), Workspaces: postgres.NewWorkspaceRepo(pool),
-				Numbers: postgres.NewPhoneNumberRepo(pool), Messages: postgres.NewMessageRepo(pool),
+				Tx: tx, Contacts: postgres.NewContactRepo(db), Workspaces: postgres.NewWorkspaceRepo(db),
+				Numbers: postgres.NewPhoneNumberRepo(db), Messages: postgres.NewMessageRepo(db),
 				Templates: cat,
-				Quota:     ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(pool), Authz: a, Now: now,
+				Quota:     ratelimit.NewQuota(store), Idempotency: postgres.NewIdempotencyRepo(db), Authz: a, Now: now,
 				Media: files,
 			})
 		},
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock, cfg Config,
+		func(db *postgres.DB, c *meta.Client, v *vault.Tokens, store limiter.Store, log *slog.Logger, now domain.Clock, cfg Config,
 			files *media.Service) *messaging.Dispatcher {
 			// A campaign message's outcome moves its recipient, and a failed template releases
 			// its held price, in the transaction that records it.
-			results := postgres.NewTxRunner(pool, func(tx pgx.Tx) messaging.ResultRepos {
+			results := postgres.NewTxRunner(db, func(tx pgx.Tx) messaging.ResultRepos {
 				return messaging.ResultRepos{Outbox: postgres.NewMessageRepo(tx), Campaigns: campaignResults(tx, now),
 					Billing: billingCharges(tx, cfg, now)}
 			})
-			return messaging.NewDispatcher(postgres.NewMessageRepo(pool), meta.NewGraph(c), v, ratelimit.NewPacer(store),
+			return messaging.NewDispatcher(postgres.NewMessageRepo(db), meta.NewGraph(c), v, ratelimit.NewPacer(store),
 				log.With("component", "send")).WithClock(now).WithResults(results).WithMedia(files)
 		},
-		func(pool *pgxpool.Pool, c *meta.Client, v *vault.Tokens, log *slog.Logger) *messaging.Receipts {
-			return messaging.NewReceipts(postgres.NewMessageRepo(pool), postgres.NewPhoneNumberRepo(pool), meta.NewGraph(c), v,
+		func(db *postgres.DB, c *meta.Client, v *vault.Tokens, log *slog.Logger) *messaging.Receipts {
+			return messaging.NewReceipts(postgres.NewMessageRepo(db), postgres.NewPhoneNumberRepo(db), meta.NewGraph(c), v,
 				log.With("component", "read_receipt"))
 		},
 		fx.Annotate(func(api *httpapi.API, svc *messaging.Service, reg *prometheus.Registry) RouteRegistration {

@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
@@ -20,14 +19,14 @@ import (
 // catalogue the send path reads templates from.
 var TemplatesModule = fx.Module("templates",
 	fx.Provide(
-		func(pool *pgxpool.Pool, now domain.Clock) *templates.Catalogue {
-			return templates.NewCatalogue(postgres.NewTemplateRepo(pool), now)
+		func(db *postgres.DB, now domain.Clock) *templates.Catalogue {
+			return templates.NewCatalogue(postgres.NewTemplateRepo(db), now)
 		},
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, c *meta.Client, v *vault.Tokens, a authz.Authorizer,
+		func(db *postgres.DB, ins *riveradapter.Inserter, c *meta.Client, v *vault.Tokens, a authz.Authorizer,
 			cat *templates.Catalogue, now domain.Clock) *templates.Service {
-			repo := postgres.NewTemplateRepo(pool)
+			repo := postgres.NewTemplateRepo(db)
 			return templates.NewService(templates.Deps{
-				Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) templates.Repos {
+				Tx: postgres.NewTxRunner(db, func(tx pgx.Tx) templates.Repos {
 					return templates.Repos{Templates: postgres.NewTemplateRepo(tx), Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx)}
 				}),
 				Store: repo, Numbers: repo, Graph: meta.NewGraph(c), Vault: v, Authz: a, Catalogue: cat, Clock: now,

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
@@ -31,11 +30,11 @@ var WhatsAppModule = fx.Module("whatsapp",
 				WebhookURL: cfg.WebhookURL(), VerifyToken: cfg.MetaVerifyToken})
 		},
 		fx.Annotate(meta.NewGraph, fx.As(new(onboarding.Graph))),
-		func(pool *pgxpool.Pool, ins *riveradapter.Inserter, g onboarding.Graph, v *vault.Tokens, a authz.Authorizer) *onboarding.Service {
-			tx := postgres.NewTxRunner(pool, func(tx pgx.Tx) onboarding.Repos {
+		func(db *postgres.DB, ins *riveradapter.Inserter, g onboarding.Graph, v *vault.Tokens, a authz.Authorizer) *onboarding.Service {
+			tx := postgres.NewTxRunner(db, func(tx pgx.Tx) onboarding.Repos {
 				return onboarding.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx)}
 			})
-			return onboarding.NewService(tx, postgres.NewPhoneNumberRepo(pool), g, v, a)
+			return onboarding.NewService(tx, postgres.NewPhoneNumberRepo(db), g, v, a)
 		},
 		fx.Annotate(func(api *httpapi.API, o *onboarding.Service) RouteRegistration {
 			return (&httpapi.WhatsApp{API: api, Onboarding: o}).Register

@@ -5,20 +5,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// PoolCollector exports pgxpool statistics to Prometheus.
+// PoolCollector exports pgxpool statistics to Prometheus, each pool's labelled with its name.
 type PoolCollector struct {
-	pool                                    *pgxpool.Pool
+	pools                                   []NamedPool
 	total, idle, acquired, max              *prometheus.Desc
 	acquireCount, acquireWait, emptyAcquire *prometheus.Desc
 }
 
-// NewPoolCollector returns a collector reading pool.Stat() at every scrape.
-func NewPoolCollector(pool *pgxpool.Pool) *PoolCollector {
+// NamedPool is a pool and the name of its pool label.
+type NamedPool struct {
+	Name string
+	Pool *pgxpool.Pool
+}
+
+// NewPoolCollector returns a collector reading each pool's Stat() at every scrape.
+func NewPoolCollector(pools ...NamedPool) *PoolCollector {
 	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("pgxpool_"+name, help, nil, nil)
+		return prometheus.NewDesc("pgxpool_"+name, help, []string{"pool"}, nil)
 	}
 	return &PoolCollector{
-		pool:         pool,
+		pools:        pools,
 		total:        d("total_conns", "Connections open in the pool."),
 		idle:         d("idle_conns", "Idle connections."),
 		acquired:     d("acquired_conns", "Connections in use."),
@@ -38,12 +44,14 @@ func (c *PoolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.pool.Stat()
-	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(s.TotalConns()))
-	ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(s.IdleConns()))
-	ch <- prometheus.MustNewConstMetric(c.acquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
-	ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(s.MaxConns()))
-	ch <- prometheus.MustNewConstMetric(c.acquireCount, prometheus.CounterValue, float64(s.AcquireCount()))
-	ch <- prometheus.MustNewConstMetric(c.acquireWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
-	ch <- prometheus.MustNewConstMetric(c.emptyAcquire, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	for _, p := range c.pools {
+		s := p.Pool.Stat()
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(s.TotalConns()), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(s.IdleConns()), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.acquired, prometheus.GaugeValue, float64(s.AcquiredConns()), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(s.MaxConns()), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.acquireCount, prometheus.CounterValue, float64(s.AcquireCount()), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.acquireWait, prometheus.CounterValue, s.AcquireDuration().Seconds(), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.emptyAcquire, prometheus.CounterValue, float64(s.EmptyAcquireCount()), p.Name)
+	}
 }

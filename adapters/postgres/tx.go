@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Querier is what both *pgxpool.Pool and pgx.Tx offer, so a repository runs the same
@@ -27,14 +26,20 @@ type Querier interface {
 // bundle of ports a use-case package declares; build makes it from the transaction (and
 // may add a River enqueuer bound to the same transaction: the outbox).
 type TxRunner[R any] struct {
-	pool        *pgxpool.Pool
+	pool        Beginner
 	build       func(pgx.Tx) R
 	asyncCommit bool
 	announcer   *Announcer
 }
 
-// NewTxRunner returns a runner that hands fn the bundle build makes for each transaction.
-func NewTxRunner[R any](pool *pgxpool.Pool, build func(pgx.Tx) R) *TxRunner[R] {
+// Beginner starts transactions: a *pgxpool.Pool, or a *DB (on the pool of the context).
+type Beginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// NewTxRunner returns a runner that hands fn the bundle build makes for each transaction,
+// begun on pool.
+func NewTxRunner[R any](pool Beginner, build func(pgx.Tx) R) *TxRunner[R] {
 	return &TxRunner[R]{pool: pool, build: build}
 }
 

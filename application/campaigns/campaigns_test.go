@@ -44,7 +44,7 @@ func setup(t *testing.T) *bundle {
 		return domain.Template{Name: name, Language: "en_US", WABAID: "waba1", Category: category, Status: status,
 			Components: []domain.TemplateComponent{{Type: "BODY", Text: body}}}
 	}
-	w := &world{plan: domain.PlanFree, grant: -1, reset: time.Unix(1768000060, 0).UTC(),
+	w := &world{plan: domain.PlanEnterprise, grant: -1, reset: time.Unix(1768000060, 0).UTC(),
 		numbers: []domain.PhoneNumber{{ID: domain.NewID(), WorkspaceID: ws, PhoneNumberID: numberID, WABAID: "waba1",
 			Status: domain.NumberConnected}},
 		templates: map[[2]string]domain.Template{}}

@@ -48,9 +48,9 @@ func fits(ctx context.Context, r Repos, cp domain.Campaign, number domain.PhoneN
 }
 
 // batchSize is how many recipients the campaign's next batch may take: its fair share of
-// the number's throughput with the number's other running campaigns, within what is left
-// of the number's messaging limit (0 when it is reached).
-func batchSize(ctx context.Context, r Repos, cp domain.Campaign, number domain.PhoneNumber, span time.Duration, now time.Time) (int, error) {
+// the number's campaign pace (CampaignPace) with the number's other running campaigns, for
+// span, within what is left of the number's messaging limit (0 when it is reached).
+func batchSize(ctx context.Context, r Repos, cp domain.Campaign, number domain.PhoneNumber, perMinute int, span time.Duration, now time.Time) (int, error) {
 	running, err := r.Reach.RunningOn(ctx, cp.WorkspaceID, number.PhoneNumberID)
 	if err != nil {
 		return 0, err
@@ -59,7 +59,24 @@ func batchSize(ctx context.Context, r Repos, cp domain.Campaign, number domain.P
 	if err != nil {
 		return 0, err
 	}
-	return min(int(float64(domain.FairShare(messaging.Throughput(number), running))*span.Seconds()), c.Left()), nil
+	size := int(float64(domain.FairShare(CampaignPace(number, perMinute), running)) * span.Seconds())
+	// At least MinBatch (within the number's own share): a small plan's campaign is not
+	// dripped a message or two a second; the quota still bounds its minute.
+	floor := min(MinBatch, domain.FairShare(messaging.Throughput(number), running))
+	return min(max(size, floor), c.Left()), nil
+}
+
+// MinBatch is the fewest recipients a batch takes when the pace would give it fewer.
+const MinBatch = 20
+
+// CampaignPace is how many messages a second a number's campaigns queue together: the
+// number's throughput, or, when it is lower, the plan's per-minute quota less the API's
+// share (QuotaLeftToAPI) spread evenly over the minute. The quota would let a campaign
+// queue its whole minute in its first seconds and then wait for the next: the same
+// messages a minute, but sent in bursts that take every CPU from the API's requests and
+// the status webhooks for as long as they last.
+func CampaignPace(number domain.PhoneNumber, perMinute int) int {
+	return max(min(messaging.Throughput(number), perMinute*(100-QuotaLeftToAPI)/100/60), 1)
 }
 
 // limitReached is a batch's end when recipients wait and the number's messaging limit is

@@ -107,7 +107,7 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 			step.Done, step.Reason = true, "paused: the number's quality is RED"
 			return pause(ctx, r, cp, domain.PauseQualityLow, now)
 		}
-		size, err := batchSize(ctx, r, cp, number, min(max(sinceLast, BatchInterval), MaxBatchSpan), now)
+		size, err := batchSize(ctx, r, cp, number, perMinute, min(max(sinceLast, BatchInterval), MaxBatchSpan), now)
 		if err != nil {
 			return err
 		}

@@ -113,8 +113,8 @@ func TestSendBatchDecidesEachRecipient(t *testing.T) {
 	require.Equal(t, 1, queuedEvents)
 }
 
-// A batch is one second of the number's throughput, and no more than the plan's quota
-// grants; what is left waits for the next batch, and a spent quota waits for its window.
+// A batch is one second of the number's throughput, or of the plan's minute spread over it
+// when that is less, and no more than the plan's quota grants; what is left waits for the next batch, and a spent quota waits for its window.
 func TestSendBatchPacing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -127,7 +127,7 @@ func TestSendBatchPacing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 80, step.Queued, "a default number sends 80 a second")
 	require.Equal(t, []int{80}, b.w.asked)
-	require.Equal(t, domain.PlanFree.MessagesPerMinute()*campaigns.QuotaLeftToAPI/100, b.w.keepSeen, "part of the quota stays for the API")
+	require.Equal(t, b.w.plan.MessagesPerMinute()*campaigns.QuotaLeftToAPI/100, b.w.keepSeen, "part of the quota stays for the API")
 
 	b.w.grant = 7
 	step, err = b.svc.SendBatch(ctx, b.ws, c.ID)
@@ -152,7 +152,16 @@ func TestSendBatchPacing(t *testing.T) {
 	big := b.launched(t, "hello", "more")
 	step, err = b.svc.SendBatch(ctx, b.ws, big.ID)
 	require.NoError(t, err)
-	require.Equal(t, 500, step.Queued, "half of a thousand: the first campaign still runs on the number")
+	require.Equal(t, 75, step.Queued, "the number's thousand a second is more than the plan's minute spread over it "+
+		"(9,000 a minute: 150 a second), and half of that: the first campaign still runs on the number")
+	require.Equal(t, 150, campaigns.CampaignPace(b.w.numbers[0], domain.PlanEnterprise.MessagesPerMinute()))
+	require.Equal(t, 80, campaigns.CampaignPace(domain.PhoneNumber{}, domain.PlanEnterprise.MessagesPerMinute()), "a default number's 80")
+
+	// A small plan's campaign still takes MinBatch a batch, not 1.5 a second (90 a minute).
+	b.w.plan = domain.PlanFree
+	step, err = b.svc.SendBatch(ctx, b.ws, big.ID)
+	require.NoError(t, err)
+	require.Equal(t, campaigns.MinBatch, step.Queued)
 }
 
 // A batch that fails leaves nothing: no message, no recipient with a message; the next run

@@ -329,11 +329,20 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep.Add(fmt.Sprintf("API sends meanwhile (%.0f/s): accepted / refused", cfg.APIRate), fmt.Sprintf("%d / %d %v", calls.accepted(), len(calls.all)-calls.accepted(), calls.refusals()), "", "")
 	rep.Add("API latency p50 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f ms", harness.MS(harness.Percentile(lat, .5)), harness.MS(apiP99), harness.MS(harness.Percentile(lat, 1))),
 		"p99 <= 50 ms", harness.Verdict(len(lat) > 0 && apiP99 <= 50*time.Millisecond))
-	acquires := pool1["pgxpool_acquire_total"] - pool0["pgxpool_acquire_total"]
-	waited := pool1["pgxpool_empty_acquire_total"] - pool0["pgxpool_empty_acquire_total"]
-	waitedFor := pool1["pgxpool_acquire_wait_seconds_total"] - pool0["pgxpool_acquire_wait_seconds_total"]
-	rep.Add(fmt.Sprintf("server's connections (%d): acquires, waited for one, mean wait of those", cfg.MaxConns),
-		fmt.Sprintf("%.0f, %.0f%%, %.1f ms", acquires, 100*waited/max(acquires, 1), 1000*waitedFor/max(waited, 1)), "", "")
+	// Each pool of the server (requests: the HTTP requests'; background: River's and its
+	// workers'), as its metrics label them.
+	for _, name := range []string{"requests", "background"} {
+		m := func(metric string) string { return metric + `{pool="` + name + `"}` }
+		size, ok := pool1[m("pgxpool_max_conns")]
+		if !ok {
+			continue
+		}
+		acquires := pool1[m("pgxpool_acquire_total")] - pool0[m("pgxpool_acquire_total")]
+		waited := pool1[m("pgxpool_empty_acquire_total")] - pool0[m("pgxpool_empty_acquire_total")]
+		waitedFor := pool1[m("pgxpool_acquire_wait_seconds_total")] - pool0[m("pgxpool_acquire_wait_seconds_total")]
+		rep.Add(fmt.Sprintf("server's %s pool (%.0f of DB_MAX_CONNS %d): acquires, waited for one, mean wait of those", name, size, cfg.MaxConns),
+			fmt.Sprintf("%.0f, %.0f%%, %.1f ms", acquires, 100*waited/max(acquires, 1), 1000*waitedFor/max(waited, 1)), "", "")
+	}
 	rep.Add("server RSS peak (VmHWM) / at the end", fmt.Sprintf("%s / %s", mib(hwm), mib(rss)), "<= 300 MB", harness.Verdict(hwm <= 300e6))
 	if hwmReset != nil {
 		rep.Note("the peak RSS includes the set-up's (its reset failed: %v)", hwmReset)
@@ -354,9 +363,10 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	_, readByTable := diff(reads0, reads1)
 	rep.Note("rows read by table (sequential scans and index fetches): %s", readByTable)
 	rep.Note("the rows include the API's %d sends (each a message, its conversation, event, audit entry, job and statuses)", calls.accepted())
-	rep.Note("the server ran %s for %s; the sandbox and the API client run in this process, on the same CPUs", "--role=all", ranFor.Round(time.Second))
+	rep.Note("the server ran %s for %s (DB_MAX_CONNS %d, -n %d, -max %s); the sandbox and the API client run in this process, on the same CPUs",
+		"--role=all", ranFor.Round(time.Second), cfg.MaxConns, cfg.N, cfg.MaxRun)
 	if pace < float64(numberPace) {
-		rep.Note("the plan's quota, not the number, sets the pace: a campaign queues the %d messages of its minute within its first seconds, then waits for the next minute",
+		rep.Note("the plan's quota, not the number, sets the pace: a campaign spreads the %d messages of its minute over it (campaigns.CampaignPace)",
 			perMinute*(100-campaigns.QuotaLeftToAPI)/100)
 	}
 	lastOutcome = outcome{recipients: recipients, sent: len(sends), twice: twice, completed: completed,

@@ -213,7 +213,8 @@ func ProcStatus(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
-// Metrics reads the unlabelled samples of the server's /metrics.
+// Metrics reads the samples of the server's /metrics: an unlabelled one by its name, a
+// labelled one by its name and labels as written (pgxpool_acquire_total{pool="requests"}).
 func (s *Server) Metrics(ctx context.Context) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/metrics", nil)
 	if err != nil {
@@ -229,10 +230,12 @@ func (s *Server) Metrics(ctx context.Context) (map[string]float64, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
+		if line == "" || line[0] == '#' {
 			continue
 		}
-		if name, v, ok := strings.Cut(line, " "); ok {
+		// Label values here hold no spaces; the value follows the last one.
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			name, v := line[:i], line[i+1:]
 			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
 				out[name] = f
 			}

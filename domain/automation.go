@@ -212,7 +212,7 @@ func checkAction(v *Validator, field string, a *Action) {
 			v.Check(json.Unmarshal(t.Components, &list) == nil, field+".template.components", "must be an array")
 		}
 	case ActionAssign:
-		v.Check(a.UserID != nil && !a.UserID.IsZero(), field+".user_id", "is required: a member's id")
+		v.Check(a.UserID != nil && !a.UserID.IsZero(), field+".user_id", "must be the id of a member of the workspace")
 	case ActionAddTag:
 		tags, msg := NormalizeTags([]string{a.Tag})
 		if msg != "" {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -181,18 +180,15 @@ func toRule(r domain.Rule) ruleDTO {
 		Priority: r.Priority, Enabled: r.Enabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
-// fromActions reads the actions of a request; a user_id that is not an id is a field error.
-func fromActions(ds []actionDTO, v *domain.Validator) []domain.Action {
+// fromActions reads the actions of a request.
+func fromActions(ds []actionDTO) []domain.Action {
 	out := make([]domain.Action, len(ds))
 	for i, d := range ds {
 		a := domain.Action{Type: domain.ActionType(d.Type), Text: d.Text, Template: d.Template, Tag: d.Tag, Key: d.Key, Value: d.Value}
 		if d.UserID != nil {
-			id, err := domain.ParseID(*d.UserID)
-			if err != nil {
-				v.Add(fmt.Sprintf("actions[%d].user_id", i), "must be a user id")
-			} else {
-				a.UserID = &id
-			}
+			// Not an id: the rule's validation reports it with the other fields.
+			id, _ := domain.ParseID(*d.UserID)
+			a.UserID = &id
 		}
 		out[i] = a
 	}
@@ -209,17 +205,16 @@ type ruleRequest struct {
 }
 
 func (req ruleRequest) patch() (automation.RulePatch, error) {
-	var v domain.Validator
 	p := automation.RulePatch{Name: req.Name, Keywords: req.Keywords, Priority: req.Priority, Enabled: req.Enabled}
 	if req.Match != nil {
 		m := domain.MatchKind(*req.Match)
 		p.Match = &m
 	}
 	if req.Actions != nil {
-		as := fromActions(*req.Actions, &v)
+		as := fromActions(*req.Actions)
 		p.Actions = &as
 	}
-	return p, v.Err()
+	return p, nil
 }
 
 func (h *Automation) listRules(c echo.Context) error {

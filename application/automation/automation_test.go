@@ -27,7 +27,9 @@ type store struct {
 	evs      []domain.Occurrence
 }
 
-func (s *store) Settings(context.Context, domain.ID) (automation.Settings, error) { return s.settings, nil }
+func (s *store) Settings(context.Context, domain.ID) (automation.Settings, error) {
+	return s.settings, nil
+}
 func (s *store) Rules(context.Context, domain.ID) ([]domain.Rule, error) {
 	var out []domain.Rule
 	for _, r := range s.rules {
@@ -82,7 +84,7 @@ func (s *store) SetAutoReply(_ context.Context, _ domain.ID, name string, a doma
 	return nil
 }
 func (s *store) LockRules(context.Context, domain.ID) (int, error) { return len(s.rules), nil }
-func (s *store) CreateRule(_ context.Context, r domain.Rule) error  { s.rules[r.ID] = r; return nil }
+func (s *store) CreateRule(_ context.Context, r domain.Rule) error { s.rules[r.ID] = r; return nil }
 func (s *store) LockRule(ctx context.Context, ws, id domain.ID) (domain.Rule, error) {
 	return s.Rule(ctx, ws, id)
 }
@@ -133,7 +135,9 @@ func (a *assigner) Assign(_ context.Context, c domain.Caller, _ domain.ID, user 
 
 type contactsFake struct{ c domain.Contact }
 
-func (f *contactsFake) Get(context.Context, domain.Caller, domain.ID) (domain.Contact, error) { return f.c, nil }
+func (f *contactsFake) Get(context.Context, domain.Caller, domain.ID) (domain.Contact, error) {
+	return f.c, nil
+}
 func (f *contactsFake) Update(_ context.Context, _ domain.Caller, _ domain.ID, in contacts.Input) (domain.Contact, error) {
 	if in.Tags != nil {
 		f.c.Tags = *in.Tags

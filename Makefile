@@ -17,6 +17,7 @@ test:
 	go test -run='^$$' -fuzz='^FuzzCSVReader$$' -fuzztime=30000x ./application/contacts/
 	go test -run='^$$' -fuzz='^FuzzParseRateCard$$' -fuzztime=30000x ./domain/
 	go test -run='^$$' -fuzz='^FuzzSniffMedia$$' -fuzztime=30000x ./domain/
+	go test -run='^$$' -fuzz='^FuzzValidateRule$$' -fuzztime=30000x ./domain/
 
 build:
 	go build -o bin/waba ./cmd/waba

@@ -89,6 +89,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		TemplatesModule,
 		ConversationsModule,
 		CampaignsModule,
+		AutomationModule,
 		BillingModule,
 		LiveModule,
 		EventsModule,

@@ -31,7 +31,8 @@ var MessagingModule = fx.Module("messaging",
 			tx := postgres.NewTxRunner(db, func(tx pgx.Tx) messaging.Repos {
 				return messaging.Repos{Contacts: postgres.NewContactRepo(tx), Messages: postgres.NewMessageRepo(tx),
 					Events: postgres.NewEventLog(tx), Jobs: ins.Bind(tx), Idempotency: postgres.NewIdempotencyRepo(tx),
-					Marketing: postgres.NewMessageRepo(tx), Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency)}
+					Marketing: postgres.NewMessageRepo(tx), Wallet: postgres.NewBillingRepo(tx, cfg.BillingCurrency),
+					Automatic: postgres.NewAutomationRepo(tx)}
 			}).Announcing(an)
 			return messaging.NewService(messaging.Deps{
 				Tx: tx, Contacts: postgres.NewContactRepo(db), Workspaces: postgres.NewWorkspaceRepo(db),

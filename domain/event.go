@@ -8,54 +8,59 @@ type EventKind string
 
 // The event kinds. EventKinds lists them all.
 const (
-	EventMessageReceived          EventKind = "message.received"
-	EventMessageQueued            EventKind = "message.queued"
-	EventMessageStatusChanged     EventKind = "message.status"
-	EventContactCreated           EventKind = "contact.created"
-	EventContactUpdated           EventKind = "contact.updated"
-	EventContactDeleted           EventKind = "contact.deleted"
-	EventContactImported          EventKind = "contact.imported"
-	EventContactOptedOut          EventKind = "contact.opted_out"
-	EventContactOptedIn           EventKind = "contact.opted_in"
-	EventContactMarketingOptedOut EventKind = "contact.marketing_opted_out"
-	EventContactMarketingOptedIn  EventKind = "contact.marketing_opted_in"
-	EventWorkspaceCreated         EventKind = "workspace.created"
-	EventWorkspaceUpdated         EventKind = "workspace.updated"
-	EventWorkspacePlanChanged     EventKind = "workspace.plan_changed"
-	EventMemberAdded              EventKind = "member.added"
-	EventMemberRoleChanged        EventKind = "member.role_changed"
-	EventMemberRemoved            EventKind = "member.removed"
-	EventAPIKeyCreated            EventKind = "apikey.created"
-	EventAPIKeyRevoked            EventKind = "apikey.revoked"
-	EventNumberConnected          EventKind = "whatsapp.connected"
-	EventNumberConnectFailed      EventKind = "whatsapp.connect_failed"
-	EventTokenKeyRotated          EventKind = "vault.key_rotated"
-	EventLoginFailed              EventKind = "auth.login_failed"
-	EventRefreshTokenReused       EventKind = "auth.refresh_reused"
-	EventPasswordChanged          EventKind = "auth.password_changed"
-	EventPasswordReset            EventKind = "auth.password_reset"
-	EventInvitationCreated        EventKind = "invitation.created"
-	EventInvitationAccepted       EventKind = "invitation.accepted"
-	EventInvitationRevoked        EventKind = "invitation.revoked"
-	EventWorkspaceDeleted         EventKind = "workspace.deleted"
-	EventTemplateCreated          EventKind = "template.created"
-	EventTemplateDeleted          EventKind = "template.deleted"
-	EventTemplateStatusChanged    EventKind = "template.status_changed"
-	EventMessagingSettingsChanged EventKind = "workspace.messaging_settings_changed"
-	EventConversationAssigned     EventKind = "conversation.assigned"
-	EventConversationStatus       EventKind = "conversation.status_changed"
-	EventNoteCreated              EventKind = "note.created"
-	EventInboxSettingsChanged     EventKind = "workspace.inbox_settings_changed"
-	EventCampaignCreated          EventKind = "campaign.created"
-	EventCampaignUpdated          EventKind = "campaign.updated"
-	EventCampaignLaunched         EventKind = "campaign.launched"
-	EventCampaignPaused           EventKind = "campaign.paused"
-	EventCampaignResumed          EventKind = "campaign.resumed"
-	EventCampaignCancelled        EventKind = "campaign.cancelled"
-	EventCampaignCompleted        EventKind = "campaign.completed"
-	EventBillingCredited          EventKind = "billing.credited"
-	EventBillingModeChanged       EventKind = "billing.mode_changed"
-	EventRateCardUpdated          EventKind = "rate_card.updated"
+	EventMessageReceived           EventKind = "message.received"
+	EventMessageQueued             EventKind = "message.queued"
+	EventMessageStatusChanged      EventKind = "message.status"
+	EventContactCreated            EventKind = "contact.created"
+	EventContactUpdated            EventKind = "contact.updated"
+	EventContactDeleted            EventKind = "contact.deleted"
+	EventContactImported           EventKind = "contact.imported"
+	EventContactOptedOut           EventKind = "contact.opted_out"
+	EventContactOptedIn            EventKind = "contact.opted_in"
+	EventContactMarketingOptedOut  EventKind = "contact.marketing_opted_out"
+	EventContactMarketingOptedIn   EventKind = "contact.marketing_opted_in"
+	EventWorkspaceCreated          EventKind = "workspace.created"
+	EventWorkspaceUpdated          EventKind = "workspace.updated"
+	EventWorkspacePlanChanged      EventKind = "workspace.plan_changed"
+	EventMemberAdded               EventKind = "member.added"
+	EventMemberRoleChanged         EventKind = "member.role_changed"
+	EventMemberRemoved             EventKind = "member.removed"
+	EventAPIKeyCreated             EventKind = "apikey.created"
+	EventAPIKeyRevoked             EventKind = "apikey.revoked"
+	EventNumberConnected           EventKind = "whatsapp.connected"
+	EventNumberConnectFailed       EventKind = "whatsapp.connect_failed"
+	EventTokenKeyRotated           EventKind = "vault.key_rotated"
+	EventLoginFailed               EventKind = "auth.login_failed"
+	EventRefreshTokenReused        EventKind = "auth.refresh_reused"
+	EventPasswordChanged           EventKind = "auth.password_changed"
+	EventPasswordReset             EventKind = "auth.password_reset"
+	EventInvitationCreated         EventKind = "invitation.created"
+	EventInvitationAccepted        EventKind = "invitation.accepted"
+	EventInvitationRevoked         EventKind = "invitation.revoked"
+	EventWorkspaceDeleted          EventKind = "workspace.deleted"
+	EventTemplateCreated           EventKind = "template.created"
+	EventTemplateDeleted           EventKind = "template.deleted"
+	EventTemplateStatusChanged     EventKind = "template.status_changed"
+	EventMessagingSettingsChanged  EventKind = "workspace.messaging_settings_changed"
+	EventConversationAssigned      EventKind = "conversation.assigned"
+	EventConversationStatus        EventKind = "conversation.status_changed"
+	EventNoteCreated               EventKind = "note.created"
+	EventInboxSettingsChanged      EventKind = "workspace.inbox_settings_changed"
+	EventCampaignCreated           EventKind = "campaign.created"
+	EventCampaignUpdated           EventKind = "campaign.updated"
+	EventCampaignLaunched          EventKind = "campaign.launched"
+	EventCampaignPaused            EventKind = "campaign.paused"
+	EventCampaignResumed           EventKind = "campaign.resumed"
+	EventCampaignCancelled         EventKind = "campaign.cancelled"
+	EventCampaignCompleted         EventKind = "campaign.completed"
+	EventBillingCredited           EventKind = "billing.credited"
+	EventBillingModeChanged        EventKind = "billing.mode_changed"
+	EventRateCardUpdated           EventKind = "rate_card.updated"
+	EventAutomationRuleCreated     EventKind = "automation_rule.created"
+	EventAutomationRuleUpdated     EventKind = "automation_rule.updated"
+	EventAutomationRuleDeleted     EventKind = "automation_rule.deleted"
+	EventWorkingHoursUpdated       EventKind = "working_hours.updated"
+	EventAutomationSettingsUpdated EventKind = "automation_settings.updated"
 )
 
 // EventKinds is every kind, in the order above.
@@ -73,6 +78,8 @@ var EventKinds = []EventKind{
 	EventCampaignCreated, EventCampaignUpdated, EventCampaignLaunched, EventCampaignPaused, EventCampaignResumed,
 	EventCampaignCancelled, EventCampaignCompleted,
 	EventBillingCredited, EventBillingModeChanged, EventRateCardUpdated,
+	EventAutomationRuleCreated, EventAutomationRuleUpdated, EventAutomationRuleDeleted, EventWorkingHoursUpdated,
+	EventAutomationSettingsUpdated,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -137,17 +144,27 @@ func (e MessageReceived) Subject() Subject {
 		MessageID: idRef(e.MessageID), Details: map[string]any{"wamid": e.WAMID, "type": e.Type}}
 }
 
-// MessageQueued: an outbound message was accepted for sending.
+// MessageQueued: an outbound message was accepted for sending. Automation names the
+// automation that sent it (a rule's id, AutomationAway or AutomationWelcome), with the
+// inbound message it answered (Trigger); both empty for any other message.
 type MessageQueued struct {
 	MessageID, ContactID ID
 	Type, PhoneNumberID  string
+	Automation           string
+	Trigger              *ID
 }
 
 func (MessageQueued) Kind() EventKind { return EventMessageQueued }
 func (e MessageQueued) Subject() Subject {
+	d := map[string]any{"contact_id": e.ContactID.String(), "type": e.Type, "phone_number_id": e.PhoneNumberID}
+	if e.Automation != "" {
+		d["automation"] = e.Automation
+		if e.Trigger != nil {
+			d["trigger_message_id"] = e.Trigger.String()
+		}
+	}
 	return Subject{ResourceType: "message", ResourceID: e.MessageID.String(), ContactID: idRef(e.ContactID),
-		MessageID: idRef(e.MessageID), Audited: true,
-		Details: map[string]any{"contact_id": e.ContactID.String(), "type": e.Type, "phone_number_id": e.PhoneNumberID}}
+		MessageID: idRef(e.MessageID), Audited: true, Details: d}
 }
 
 // MessageStatusChanged: a status report was applied to an outbound message (Reported is
@@ -647,4 +664,48 @@ func (e CampaignMoved) Subject() Subject {
 		d["recipients"], d["sent"], d["failed"], d["skipped"] = e.Stats.Recipients, e.Stats.Sent, e.Stats.Failed, e.Stats.Skipped
 	}
 	return audited("campaign", e.CampaignID.String(), d)
+}
+
+// AutomationRuleChanged: a keyword rule was created, updated (Fields are the API's names
+// of what changed) or deleted, as Kind says.
+type AutomationRuleChanged struct {
+	Change EventKind // EventAutomationRuleCreated, EventAutomationRuleUpdated or EventAutomationRuleDeleted
+	RuleID ID
+	Name   string
+	Fields []string
+}
+
+func (e AutomationRuleChanged) Kind() EventKind { return e.Change }
+func (e AutomationRuleChanged) Subject() Subject {
+	d := map[string]any{"name": e.Name}
+	if e.Change == EventAutomationRuleUpdated {
+		d["fields"] = e.Fields
+	}
+	return audited("automation_rule", e.RuleID.String(), d)
+}
+
+// WorkingHoursUpdated: a workspace's working hours were set.
+type WorkingHoursUpdated struct {
+	WorkspaceID ID
+	Timezone    string
+	Days        []string // the days open
+	Holidays    int
+}
+
+func (WorkingHoursUpdated) Kind() EventKind { return EventWorkingHoursUpdated }
+func (e WorkingHoursUpdated) Subject() Subject {
+	return audited("working_hours", e.WorkspaceID.String(), map[string]any{"timezone": e.Timezone, "days": e.Days,
+		"holidays": e.Holidays})
+}
+
+// AutomationSettingsUpdated: a workspace's away or welcome message (Name) was set.
+type AutomationSettingsUpdated struct {
+	WorkspaceID ID
+	Name        string // AutomationAway or AutomationWelcome
+	Enabled     bool
+}
+
+func (AutomationSettingsUpdated) Kind() EventKind { return EventAutomationSettingsUpdated }
+func (e AutomationSettingsUpdated) Subject() Subject {
+	return audited("automation_settings", e.WorkspaceID.String(), map[string]any{"name": e.Name, "enabled": e.Enabled})
 }

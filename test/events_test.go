@@ -48,6 +48,7 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	var tplCreated string
 	var inboxAgent user
 	var campaign string
+	var autoRule string
 	campaignPath := func(suffix string) string { return path("/campaigns/" + campaign + suffix) }
 	conversation := func(t *testing.T) string { // the fixtures' workspace's most recent conversation
 		return a.Must(t, 200, "GET", h.path("/conversations?limit=1"), h.owner.Token, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
@@ -274,6 +275,28 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			inboxAgent = a.addMember(t, h.ws, h.owner, "agent")
 			a.Must(t, 200, "PUT", h.path("/settings/inbox"), h.owner.Token, map[string]string{"auto_assign": "round_robin"})
 			return h.ws
+		}}}},
+		{domain.EventWorkingHoursUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", path("/settings/working-hours"), owner.Token, map[string]any{"timezone": "Asia/Kolkata",
+				"days": map[string]any{"mon": []any{map[string]string{"from": "09:00", "to": "18:00"}}}, "holidays": []string{"2026-01-26"}})
+			return ws
+		}}}},
+		{domain.EventAutomationSettingsUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PUT", path("/automation/away"), owner.Token, map[string]any{"enabled": false, "text": "We are closed"})
+			return ws
+		}}}},
+		{domain.EventAutomationRuleCreated, []eventPath{{"API", func(t *testing.T) string {
+			autoRule = a.Must(t, 201, "POST", path("/automation/rules"), owner.Token, map[string]any{"name": "Events", "match": "exact",
+				"keywords": []string{"ev_rule"}, "enabled": false, "actions": []any{map[string]any{"type": "add_tag", "tag": "ev"}}})["id"].(string)
+			return ws
+		}}}},
+		{domain.EventAutomationRuleUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PATCH", path("/automation/rules/"+autoRule), owner.Token, map[string]any{"priority": 2})
+			return ws
+		}}}},
+		{domain.EventAutomationRuleDeleted, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 204, "DELETE", path("/automation/rules/"+autoRule), owner.Token, nil)
+			return ws
 		}}}},
 		{domain.EventConversationAssigned, []eventPath{
 			{"API", func(t *testing.T) string {

@@ -126,6 +126,14 @@ func matrix() map[string]routeCase {
 			return wsPath(tm, "/conversations/"+id+suffix), body
 		}
 	}
+	// a keyword rule of the workspace, made by the owner.
+	rule := func(body any) func(*testing.T, *App, team, string) (string, any) {
+		return func(t *testing.T, a *App, tm team, _ string) (string, any) {
+			id := a.Must(t, 201, "POST", wsPath(tm, "/automation/rules"), tm.Owner.Token, map[string]any{"name": "r", "match": "exact",
+				"keywords": []string{"hi"}, "actions": []any{map[string]any{"type": "add_tag", "tag": "t"}}})["id"].(string)
+			return wsPath(tm, "/automation/rules/"+id), body
+		}
+	}
 	freshAgent := func(t *testing.T, a *App, tm team, _ string) string {
 		return a.addMember(t, tm.WS, tm.Owner, "agent").ID
 	}
@@ -239,6 +247,19 @@ func matrix() map[string]routeCase {
 		"POST /v1/workspaces/:ws/events/tickets":           {all, 201, static("/events/tickets", nil)},
 		"PUT /v1/workspaces/:ws/settings/inbox":            {admins, 200, static("/settings/inbox", map[string]string{"auto_assign": "off"})},
 		"PATCH /v1/workspaces/:ws/members/me":              {staff, 200, static("/members/me", map[string]bool{"available": true})},
+		"GET /v1/workspaces/:ws/settings/working-hours":    {readers, 200, static("/settings/working-hours", nil)},
+		"PUT /v1/workspaces/:ws/settings/working-hours": {admins, 200, static("/settings/working-hours", map[string]any{
+			"timezone": "Europe/Madrid", "days": map[string]any{"mon": []any{map[string]string{"from": "09:00", "to": "18:00"}}}})},
+		"GET /v1/workspaces/:ws/automation/away":         {readers, 200, static("/automation/away", nil)},
+		"PUT /v1/workspaces/:ws/automation/away":         {admins, 200, static("/automation/away", map[string]any{"enabled": true, "text": "Closed"})},
+		"GET /v1/workspaces/:ws/automation/welcome":      {readers, 200, static("/automation/welcome", nil)},
+		"PUT /v1/workspaces/:ws/automation/welcome":      {admins, 200, static("/automation/welcome", map[string]any{"enabled": false, "text": ""})},
+		"GET /v1/workspaces/:ws/automation/rules":        {readers, 200, static("/automation/rules", nil)},
+		"POST /v1/workspaces/:ws/automation/rules":       {admins, 201, static("/automation/rules", map[string]any{"name": "r", "match": "contains", "keywords": []string{"x"}, "actions": []any{map[string]any{"type": "reply_text", "text": "y"}}})},
+		"POST /v1/workspaces/:ws/automation/rules/test":  {readers, 200, static("/automation/rules/test", map[string]string{"text": "hi"})},
+		"GET /v1/workspaces/:ws/automation/rules/:id":    {readers, 200, rule(nil)},
+		"PATCH /v1/workspaces/:ws/automation/rules/:id":  {admins, 200, rule(map[string]any{"priority": 3})},
+		"DELETE /v1/workspaces/:ws/automation/rules/:id": {admins, 204, rule(nil)},
 	}
 }
 

@@ -99,6 +99,9 @@ var erasedTables = []erasedTable{
 	byWorkspace("campaign_recipients", ""),
 	byWorkspace("campaign_counts", ""),
 	byWorkspace("campaigns", ""),
+	byWorkspace("automatic_replies", ""), // before the contacts (their foreign key)
+	byWorkspace("automation_rules", ""),
+	byWorkspace("automation_settings", ""), // one row
 	byWorkspace("notes", ""),
 	byWorkspace("conversations", ""),
 	byWorkspace("contacts", ""),

@@ -101,6 +101,16 @@ var seeds = map[string]string{
 			status, created_at, updated_at) VALUES ($1::uuid, gen_random_uuid(), 'k', 'pn', 't', 'en', 'running', now(), now()) RETURNING id)
 		INSERT INTO campaign_counts (workspace_id, campaign_id, status, shard, n)
 		SELECT $1::uuid, c.id, 'pending', i, 1 FROM c, generate_series(1, 3) i`,
+	// Its own contact: the replies come before the contacts alphabetically.
+	"automatic_replies": `WITH c AS (INSERT INTO contacts (workspace_id, id, phone, created_at, updated_at)
+			VALUES ($1::uuid, gen_random_uuid(), '+14155559999', now(), now()) RETURNING id)
+		INSERT INTO automatic_replies (workspace_id, trigger_id, automation, contact_id, phone_number_id, message_id, created_at)
+		SELECT $1::uuid, gen_random_uuid(), 'away', c.id, 'pn', gen_random_uuid(), now() FROM c, generate_series(1, 3)`,
+	"automation_rules": `INSERT INTO automation_rules (workspace_id, id, name, match, keywords, actions, created_at, updated_at)
+		SELECT $1::uuid, gen_random_uuid(), 'r' || i, 'exact', '["hi"]', '[{"type":"add_tag","tag":"x"}]', now(), now()
+		FROM generate_series(1, 3) i`,
+	"automation_settings": `INSERT INTO automation_settings (workspace_id, away_enabled, away_text, updated_at)
+		VALUES ($1, true, 'away', now())`,
 	"billing_accounts": `INSERT INTO billing_accounts (workspace_id, mode, currency, updated_at) VALUES ($1, 'prepaid', 'USD', now())`,
 	"billing_ledger": `INSERT INTO billing_ledger (workspace_id, id, kind, amount_micros, balance_after_micros, currency, created_at)
 		SELECT $1::uuid, gen_random_uuid(), 'credit', 10, 10 * i, 'USD', now() FROM generate_series(1, 3) i`,

@@ -97,6 +97,30 @@ type SendInput struct {
 	// answer; RequestHash is the transport's digest of the request body.
 	IdempotencyKey string
 	RequestHash    []byte
+	// Automatic, set by SendAutomatic only, is the automation answering an inbound message:
+	// recorded in the send's transaction (one per trigger and automation), and named in the
+	// audit entry of message.queued.
+	Automatic *domain.AutomaticReply
+}
+
+// ErrAlreadyAnswered is SendAutomatic's answer when the automation already answered the
+// inbound message (a retried evaluation): nothing new was queued.
+var ErrAlreadyAnswered = errors.New("messaging: the automation already answered this message")
+
+// SendAutomatic queues an automation's message to a contact as the system: the checks and
+// the transaction of every send (the plan's quota, the connected number, the opt-out, the
+// template catalogue, the 24-hour window), without a caller's permission, and with the
+// automatic reply recorded in the same transaction (ErrAlreadyAnswered when one of its
+// trigger and automation exists). in.Automatic says which automation answers which
+// inbound message; in.To is the contact's id and in.PhoneNumberID the number it wrote to.
+func (s *Service) SendAutomatic(ctx context.Context, ws domain.ID, in SendInput) (domain.Message, error) {
+	if in.Automatic == nil {
+		return domain.Message{}, errors.New("messaging: SendAutomatic without its automation")
+	}
+	in.IdempotencyKey, in.RequestHash = "", nil
+	var res SendResult
+	err := s.send(ctx, domain.SystemIn(ws), in, "", &res)
+	return res.Message, err
 }
 
 // SendResult is the outcome of a send. Quota is set once the request was counted, even
@@ -286,7 +310,26 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 	// Round to what Postgres stores so a replay renders exactly the first answer.
 	m.CreatedAt = m.CreatedAt.Truncate(time.Microsecond)
 
+	queued := domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type, PhoneNumberID: m.PhoneNumberID}
+	var auto *domain.AutomaticReply
+	if in.Automatic != nil {
+		a := *in.Automatic
+		a.WorkspaceID, a.ContactID, a.PhoneNumberID, a.MessageID, a.CreatedAt = c.WorkspaceID, m.ContactID, m.PhoneNumberID, &m.ID, now
+		auto, queued.Automation, queued.Trigger = &a, a.Automation, &a.TriggerID
+	}
+
 	err = s.tx.InTx(ctx, func(ctx context.Context, r Repos) error {
+		if auto != nil {
+			if r.Automatic == nil {
+				return errors.New("messaging: no automatic replies store in the transaction")
+			}
+			if err := r.Automatic.Record(ctx, *auto); err != nil {
+				if domain.IsKind(err, domain.KindConflict) {
+					return ErrAlreadyAnswered
+				}
+				return err
+			}
+		}
 		// The caps: only a marketing template to a contact with a history pays for the lock.
 		if marketing && tgt.contact != nil {
 			h, caps, err := r.Marketing.LockMarketing(ctx, c.WorkspaceID, tgt.contact.ID, now.Add(-7*24*time.Hour))
@@ -316,8 +359,7 @@ func (s *Service) send(ctx context.Context, c domain.Caller, in SendInput, key s
 				return err
 			}
 		}
-		if err := r.Messages.Queue(ctx, m, domain.Occurred(c, now, domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID,
-			Type: m.Type, PhoneNumberID: m.PhoneNumberID})); err != nil {
+		if err := r.Messages.Queue(ctx, m, domain.Occurred(c, now, queued)); err != nil {
 			return err
 		}
 		// A template is what Meta charges for: a prepaid wallet holds its price (last: the

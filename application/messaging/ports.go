@@ -125,6 +125,15 @@ type Repos struct {
 	Marketing   MarketingLedger
 	// Wallet may be nil (a test without billing).
 	Wallet Wallet
+	// Automatic records automations' replies (nil where no automation sends).
+	Automatic AutomaticReplies
+}
+
+// AutomaticReplies records, in the send's transaction, that an automation answered an
+// inbound message.
+type AutomaticReplies interface {
+	// Record stores r; KindConflict when its trigger and automation have one already.
+	Record(ctx context.Context, r domain.AutomaticReply) error
 }
 
 // Wallet holds the estimated price of a queued template send in a prepaid workspace

@@ -1,0 +1,316 @@
+package automation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/events"
+	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/domain"
+	"github.com/wabaplatform/waba/domain/access"
+)
+
+// Evaluator runs the automations on each inbound message: an event-log subscriber of
+// message.received, so it acts after the inbound transaction committed, within the
+// dispatcher's delay (a second), and a slow or failing evaluation holds back nothing but
+// itself. Delivery is at least once; each automation's handling of a message is recorded
+// (with its reply, in the reply's transaction), so a batch delivered again does not act
+// twice.
+type Evaluator struct{ s *Service }
+
+// Evaluator returns the subscriber that runs the automations.
+func (s *Service) Evaluator() *Evaluator { return &Evaluator{s: s} }
+
+// Name implements events.Subscriber.
+func (*Evaluator) Name() string { return "automation" }
+
+// workspace is what a batch reads once per workspace.
+type workspace struct {
+	settings Settings
+	rules    []*domain.Matcher
+}
+
+func (w workspace) active() bool {
+	return len(w.rules) > 0 || w.settings.Welcome.Enabled || (w.settings.Away.Enabled && w.settings.Hours.Configured())
+}
+
+// Handle implements events.Subscriber.
+func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) error {
+	cache := map[domain.ID]*workspace{}
+	for _, ev := range batch {
+		// Only a customer's own message: our messages, statuses, echoes and other
+		// automations' messages are never message.received by a contact.
+		if ev.Kind != domain.EventMessageReceived || ev.MessageID == nil || ev.WorkspaceID.IsZero() ||
+			ev.ActorType != domain.ActorContact {
+			continue
+		}
+		w, ok := cache[ev.WorkspaceID]
+		if !ok {
+			var err error
+			if w, err = e.s.workspace(ctx, ev.WorkspaceID); err != nil {
+				return err
+			}
+			cache[ev.WorkspaceID] = w
+		}
+		if !w.active() {
+			continue
+		}
+		if err := e.s.evaluate(ctx, ev.WorkspaceID, w, *ev.MessageID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) workspace(ctx context.Context, ws domain.ID) (*workspace, error) {
+	st, err := s.d.Store.Settings(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.matchers(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return &workspace{settings: st, rules: ms}, nil
+}
+
+// Outcome is what the automations did with one inbound message (for tests and logs).
+type Outcome struct {
+	Rule    *domain.ID // the rule that matched
+	Replied string     // the automation whose reply was queued ("" for none)
+	Skipped map[string]domain.AutoSkip
+}
+
+// Evaluate runs the automations on one stored inbound message, as the evaluator does.
+func (s *Service) Evaluate(ctx context.Context, ws, messageID domain.ID) (Outcome, error) {
+	w, err := s.workspace(ctx, ws)
+	if err != nil || !w.active() {
+		return Outcome{}, err
+	}
+	return s.run(ctx, ws, w, messageID)
+}
+
+func (s *Service) evaluate(ctx context.Context, ws domain.ID, w *workspace, messageID domain.ID) error {
+	out, err := s.run(ctx, ws, w, messageID)
+	if err != nil {
+		return err
+	}
+	if len(out.Skipped) > 0 {
+		s.d.Log.Info("automation: replies skipped", "workspace_id", ws, "message_id", messageID, "skipped", out.Skipped)
+	}
+	return nil
+}
+
+// system is the platform acting for an automation. It acts with a manager's permissions:
+// what a rule may do is what its authors (managers and owners) may do by hand.
+func system(ws domain.ID) domain.Caller {
+	c := domain.SystemIn(ws)
+	c.Role = access.Manager
+	return c
+}
+
+// run applies, in this order: the first matching rule's actions but its reply (assign,
+// tags, attributes), then one reply at most: the rule's when it has one, else the welcome
+// message on the contact's first message, else the away message outside working hours. Every reply goes
+// through the rails (domain.RefuseAutoReply) and the send use case.
+func (s *Service) run(ctx context.Context, ws domain.ID, w *workspace, messageID domain.ID) (Outcome, error) {
+	out := Outcome{Skipped: map[string]domain.AutoSkip{}}
+	now := s.now().UTC()
+	tr, ok, err := s.d.Store.Trigger(ctx, ws, messageID, now.Add(-domain.AutoReplyWindow))
+	if err != nil || !ok || tr.Direction != domain.Inbound || !fromCustomer(tr.Type) {
+		return out, err
+	}
+	state := domain.AutoReplyState{OptedOut: tr.OptedOut, RepliesLastHour: tr.RepliesSince,
+		WindowOpen: tr.WindowExpiresAt != nil && now.Before(*tr.WindowExpiresAt)}
+	done := func(name string) bool { return slices.Contains(tr.Done, name) }
+
+	type reply struct {
+		name     string
+		typ      string
+		content  json.RawMessage
+		template bool
+	}
+	var rep *reply
+	ruleReplies := false // the matching rule has a reply of its own: no welcome or away then
+	if text := textOf(tr.Type, tr.Content); text != "" {
+		if m := domain.FirstMatch(w.rules, text); m != nil {
+			id := m.Rule.ID
+			out.Rule = &id
+			name := id.String()
+			ruleReplies = slices.ContainsFunc(m.Rule.Actions, func(a domain.Action) bool {
+				return a.Type == domain.ActionReplyText || a.Type == domain.ActionReplyTemplate
+			})
+			if !done(name) {
+				for _, a := range m.Rule.Actions {
+					switch a.Type {
+					case domain.ActionReplyText:
+						rep = &reply{name: name, typ: messaging.TypeText, content: textContent(a.Text)}
+					case domain.ActionReplyTemplate:
+						rep = &reply{name: name, typ: messaging.TypeTemplate, content: a.Template, template: true}
+					default:
+						if err := s.act(ctx, ws, tr, a); err != nil {
+							return out, err
+						}
+					}
+				}
+				if rep == nil {
+					if err := s.record(ctx, ws, tr, name); err != nil {
+						return out, err
+					}
+				}
+			}
+		}
+	}
+	if !ruleReplies {
+		st := w.settings
+		switch {
+		case st.Welcome.Enabled && !tr.WroteBefore && !done(domain.AutomationWelcome):
+			rep = &reply{name: domain.AutomationWelcome, typ: messaging.TypeText, content: textContent(st.Welcome.Text)}
+		case st.Away.Enabled && !done(domain.AutomationAway):
+			if skip := domain.AwayDue(st.Hours, now, tr.LastAway); skip != "" {
+				out.Skipped[domain.AutomationAway] = skip
+			} else {
+				rep = &reply{name: domain.AutomationAway, typ: messaging.TypeText, content: textContent(st.Away.Text)}
+			}
+		}
+	}
+	if rep == nil {
+		return out, nil
+	}
+	if skip := domain.RefuseAutoReply(state, rep.template); skip != "" {
+		out.Skipped[rep.name] = skip
+		return out, s.record(ctx, ws, tr, rep.name)
+	}
+	_, err = s.d.Sender.SendAutomatic(ctx, ws, messaging.SendInput{To: tr.ContactID.String(), PhoneNumberID: tr.PhoneNumberID,
+		Type: rep.typ, Content: rep.content,
+		Automatic: &domain.AutomaticReply{TriggerID: tr.MessageID, Automation: rep.name}})
+	switch {
+	case err == nil:
+		out.Replied = rep.name
+		return out, nil
+	case errors.Is(err, messaging.ErrAlreadyAnswered):
+		return out, nil
+	case refusal(err):
+		// The send use case refused it (opted out meanwhile, the plan's quota, the number
+		// disconnected, the template not approved ...): this reply is not sent, ever.
+		s.d.Log.Warn("automation: reply refused", "workspace_id", ws, "message_id", tr.MessageID, "automation", rep.name, "err", err)
+		out.Skipped[rep.name] = domain.AutoSkip(domain.KindOf(err))
+		return out, s.record(ctx, ws, tr, rep.name)
+	}
+	return out, err
+}
+
+// refusal reports whether err is the send use case's answer about this message (not an
+// outage to retry).
+func refusal(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de) && de.Kind != domain.KindUnavailable && de.Kind != domain.KindInternal
+}
+
+// record keeps that the automation handled the message without sending anything.
+func (s *Service) record(ctx context.Context, ws domain.ID, tr Trigger, name string) error {
+	return s.d.Store.Record(ctx, domain.AutomaticReply{WorkspaceID: ws, TriggerID: tr.MessageID, Automation: name,
+		ContactID: tr.ContactID, PhoneNumberID: tr.PhoneNumberID, CreatedAt: s.now().UTC()})
+}
+
+// act applies a rule's action other than a reply, through the use case that owns it, as
+// the system. An action the use case refuses (the assignee no longer a member, a tag
+// over the limit) is skipped and logged; the others still run.
+func (s *Service) act(ctx context.Context, ws domain.ID, tr Trigger, a domain.Action) error {
+	c := system(ws)
+	var err error
+	switch a.Type {
+	case domain.ActionAssign:
+		cv, ok, ferr := s.d.Store.ConversationOf(ctx, ws, tr.ContactID, tr.PhoneNumberID)
+		if ferr != nil || !ok {
+			return ferr
+		}
+		_, err = s.d.Assigner.Assign(ctx, c, cv, a.UserID)
+	case domain.ActionAddTag, domain.ActionSetAttribute:
+		var ct domain.Contact
+		if ct, err = s.d.Contacts.Get(ctx, c, tr.ContactID); err != nil {
+			break
+		}
+		var in contacts.Input
+		if a.Type == domain.ActionAddTag {
+			if slices.Contains(ct.Tags, a.Tag) {
+				return nil
+			}
+			tags := append(slices.Clone(ct.Tags), a.Tag)
+			in.Tags = &tags
+		} else {
+			attrs := map[string]any{}
+			for k, v := range ct.Attributes {
+				attrs[k] = v
+			}
+			if cur, ok := attrs[a.Key]; ok && jsonEqual(cur, a.Value) {
+				return nil
+			}
+			attrs[a.Key] = a.Value
+			in.Attributes = &attrs
+		}
+		_, err = s.d.Contacts.Update(ctx, c, tr.ContactID, in)
+	}
+	if err != nil && refusal(err) {
+		s.d.Log.Warn("automation: action refused", "workspace_id", ws, "message_id", tr.MessageID, "action", a.Type, "err", err)
+		return nil
+	}
+	return err
+}
+
+func jsonEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+func textContent(body string) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"body": strings.TrimSpace(body)})
+	return b
+}
+
+// fromCustomer says whether a message type is the customer writing (a system notice of a
+// changed number or a reaction is not).
+func fromCustomer(typ string) bool {
+	switch typ {
+	case "system", "reaction", "unsupported", "ephemeral", "errors":
+		return false
+	}
+	return true
+}
+
+// textOf is the text a rule reads in an inbound message: a text's body, a quick-reply
+// button's text, an interactive reply's title; "" for the rest.
+func textOf(typ string, content json.RawMessage) string {
+	var c struct {
+		Body        string `json:"body"`
+		Text        string `json:"text"`
+		ButtonReply *struct {
+			Title string `json:"title"`
+		} `json:"button_reply"`
+		ListReply *struct {
+			Title string `json:"title"`
+		} `json:"list_reply"`
+	}
+	if json.Unmarshal(content, &c) != nil {
+		return ""
+	}
+	switch typ {
+	case "text":
+		return c.Body
+	case "button":
+		return c.Text
+	case "interactive":
+		if c.ButtonReply != nil {
+			return c.ButtonReply.Title
+		}
+		if c.ListReply != nil {
+			return c.ListReply.Title
+		}
+	}
+	return ""
+}

@@ -95,6 +95,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		AdminModule,
 		MailModule,
 		ErasureModule,
+		ConsoleModule,
 	}
 	// Force construction of the roots; their lifecycle hooks run in this order (River
 	// before HTTP, so HTTP stops first and in-flight requests finish before workers stop).

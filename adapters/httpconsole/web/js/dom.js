@@ -5,7 +5,11 @@ export function h(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected') el[k] = v;
+    // The defaults too, so that form.reset() comes back to them.
+    else if (k === 'value') { el.value = v; if ('defaultValue' in el) el.defaultValue = v; }
+    else if (k === 'checked') { el.checked = el.defaultChecked = v; }
+    else if (k === 'selected') { el.selected = el.defaultSelected = v; }
+    else if (k === 'disabled') el.disabled = v;
     else if (k === 'class') el.className = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
@@ -94,8 +98,9 @@ export function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+// table wraps rows (an array of tr, or a tbody the caller fills later) with headers.
 export function table(headers, rows) {
   return h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, headers.map(x => h('th', { scope: 'col' }, x)))),
-    h('tbody', {}, rows)));
+    rows instanceof HTMLElement && rows.tagName === 'TBODY' ? rows : h('tbody', {}, rows)));
 }

@@ -154,7 +154,7 @@ export async function inbox(root, [convID]) {
         h('span', { class: 'muted small' }, [ct.phone, ct.opted_out ? 'opted out' : null].filter(Boolean).join(' · ')), h('br'),
         status(c.status), ' ', h('span', { class: 'small muted' }, 'Assigned to ' + who(c.assigned_to) +
           (c.service_window_expires_at ? ' · window ' + (c.can_send_freeform ? 'open until ' + when(c.service_window_expires_at, true) : 'closed') : ''))),
-      actions);
+      ...actions);
   }
 
   function renderComposer() {

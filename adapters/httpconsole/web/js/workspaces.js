@@ -45,12 +45,14 @@ export async function connect(root) {
       : h('p', { class: 'muted' }, 'No number is connected yet.'));
     clearTimeout(timer);
     if (nums.some(n => n.status === 'connecting')) timer = setTimeout(() => refresh().catch(() => {}), 700);
+    else if (out.dataset.waiting) { delete out.dataset.waiting; out.replaceChildren(h('p', { class: 'ok' }, 'Connected. ', h('a', { href: '#/inbox' }, 'Open the inbox'), '.')); }
     return nums;
   }
   async function connectWith(body, button) {
     await busy(button, out, async () => {
       const r = await api.post(wsPath('/whatsapp/connect'), body);
       out.replaceChildren(h('p', { class: 'ok' }, 'Connecting ' + (r.phone_number.display_phone_number || 'the number') + '…'));
+      out.dataset.waiting = '1';
       await refresh();
     });
   }

@@ -120,6 +120,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Equal(t, "0", b.eval(`document.querySelector('[data-stat=failed] b').textContent`))
 	b.shot("campaign")
 
+	// A recipient's thread: the 24-hour window is closed, so the composer is a template picker.
+	b.do(chromedp.Click(chromedp.CSS(`a[href="#/inbox"]`)))
+	b.wait(`[...document.querySelectorAll('button.conv')].find(c => c.textContent.includes('Bea'))`, 10*time.Second, "Bea's conversation")
+	b.eval(`[...document.querySelectorAll('button.conv')].find(c => c.textContent.includes('Bea')).click(), true`)
+	b.do(chromedp.WaitVisible(chromedp.CSS("button[data-action=send-template]")))
+	b.choose(".composer select[name=template]", "order_ready (en_US)")
+	b.do(chromedp.WaitVisible(chromedp.CSS(".composer input[name=body_1]")))
+	b.shot("thread-template")
+
 	b.do(chromedp.Click(chromedp.CSS(`a[href="#/audit"]`)))
 	b.wait(`[...document.querySelectorAll('td')].some(td => td.textContent === 'campaign.launched')`, 10*time.Second, "the audit log")
 	b.shot("audit")

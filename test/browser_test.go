@@ -135,6 +135,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`a[href="#/settings"]`)))
 	b.wait(`[...document.querySelectorAll('td')].some(td => td.textContent === '`+email+`')`, 10*time.Second, "the members")
 	b.shot("settings")
+	// Sections whose API this server may not have yet say so in words.
+	for _, sec := range []string{"webhooks", "automation", "hours"} {
+		b.do(chromedp.Click(chromedp.CSS(`a[href="#/settings/` + sec + `"]`)))
+		b.wait(`location.hash === '#/settings/`+sec+`' && document.querySelector('main .error, main table')`, 10*time.Second, "settings "+sec)
+		b.shot("settings-" + sec)
+	}
 
 	// A viewer: the same thread without a composer, nor any action the API would refuse.
 	viewer := a.addMember(t, ws, owner, "viewer")

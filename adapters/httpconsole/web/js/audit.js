@@ -21,7 +21,7 @@ export async function audit(root) {
     for (const k of ['from', 'to']) if (d[k]) d[k] = new Date(d[k]).toISOString();
     return d;
   };
-  const row = e => h('tr', {}, h('td', {}, when(e.created_at)), h('td', {}, e.action),
+  const row = e => h('tr', {}, h('td', { class: 'nowrap' }, when(e.created_at)), h('td', {}, e.action),
     h('td', {}, e.actor_type + (e.actor_id ? ' ' + e.actor_id.slice(0, 8) : '')),
     h('td', {}, (e.resource_type || '') + (e.resource_id ? ' ' + String(e.resource_id).slice(0, 8) : '')),
     h('td', { class: 'small' }, e.details && Object.keys(e.details).length ? JSON.stringify(e.details) : ''), h('td', {}, e.ip || ''));

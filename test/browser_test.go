@@ -159,6 +159,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("viewer-thread-390")
 	b.do(chromedp.Click(chromedp.CSS("a.back")), chromedp.WaitVisible(chromedp.CSS("button.conv")))
 	b.shot("viewer-inbox-390")
+
+	// The access token expires: the next call refreshes it and the console carries on. The
+	// tokens live only in the page's memory: nothing is stored, and a reload means login.
+	a.Clock.Advance(20 * time.Minute)
+	b.do(chromedp.EmulateViewport(1280, 800), chromedp.Click(chromedp.CSS(`a[href="#/contacts"]`)))
+	b.wait(`document.querySelectorAll('tbody tr[data-id]').length === 4`, 10*time.Second, "contacts after a refresh")
+	require.Equal(t, "#/contacts", b.eval(`location.hash`))
+	b.wait(`document.querySelector('.live:not(.down)')`, 20*time.Second, "the stream, with a new ticket")
+	require.Equal(t, 0.0, b.eval(`localStorage.length + sessionStorage.length + document.cookie.length`))
+	b.do(chromedp.Reload())
+	b.wait(`document.querySelector('input[autocomplete=current-password]')`, 10*time.Second, "login after a reload")
 }
 
 // browser is a headless Chromium tab for one test.

@@ -158,7 +158,14 @@ async function detail(root, id) {
   const off = onLive((name, data) => {
     if (name === 'campaign.updated' && (!data.campaign_id || data.campaign_id === id)) { clearTimeout(timer); timer = setTimeout(refresh, 250); }
   });
-  // Stats also move with message statuses that are not campaign events: look every 2 s while it runs.
-  const poll = setInterval(() => { if (c && (c.status === 'running' || c.status === 'scheduled')) refresh(); }, 2000);
+  // Stats also move with message statuses after the last send: look every 2 s while it
+  // runs, and every 4 s for a day after it completed (deliveries and reads keep coming).
+  let ticks = 0;
+  const poll = setInterval(() => {
+    if (!c) return;
+    ticks++;
+    if (c.status === 'running' || c.status === 'scheduled') refresh();
+    else if (c.status === 'completed' && ticks % 2 === 0 && Date.now() - new Date(c.completed_at) < 86400000) refresh();
+  }, 2000);
   return () => { off(); clearTimeout(timer); clearInterval(poll); };
 }

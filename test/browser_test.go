@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -176,6 +178,9 @@ func TestConsoleInBrowser(t *testing.T) {
 type browser struct {
 	t   *testing.T
 	ctx context.Context
+	mu  sync.Mutex
+	// exceptions are the page's uncaught JavaScript errors: the test fails with any.
+	exceptions []string
 }
 
 // newBrowser starts Debian's chromium, or skips the test without it (unless
@@ -211,6 +216,24 @@ func newBrowser(t *testing.T) *browser {
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	b := &browser{t: t, ctx: ctx}
 	b.do() // start the browser (its lifetime is this context's)
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.exceptions = append(b.exceptions, (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
+			b.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.exceptions) > 0 {
+			t.Errorf("uncaught JavaScript errors in the console: %v", b.exceptions)
+		}
+	})
 	b.do(chromedp.EmulateViewport(1280, 800))
 	return b
 }

@@ -1,7 +1,7 @@
 // The team inbox: conversations (views, status filter, search), a thread with delivery
 // ticks, notes, assignment and status, and a composer that becomes a template picker when
 // the 24-hour window is closed. Kept live by the event stream.
-import { h, mount, field, busy, errorBox, when, select, status } from './dom.js';
+import { h, mount, field, busy, errorBox, when, select, status, download } from './dom.js';
 import * as api from './api.js';
 import { state, can, wsPath, onLive, go } from './app.js';
 import { templatePicker } from './tplform.js';
@@ -29,6 +29,21 @@ function tickMark(m) {
   if (m.direction !== 'outbound') return null;
   const [mark, label] = ticks[m.status] || ['', m.status];
   return h('span', { class: 'ticks ' + m.status, title: label, 'aria-label': label, 'data-ticks': m.status }, mark);
+}
+
+// mediaButton fetches a stored attachment with the bearer token (a plain link could not
+// carry it): images are shown, other files downloaded.
+function mediaButton(media) {
+  if (media.status !== 'stored') return h('div', { class: 'small muted' }, 'Attachment ' + (media.status || ''));
+  const b = h('button', { type: 'button', class: 'link' }, 'Show attachment (' + (media.mime_type || 'file') + ')');
+  b.addEventListener('click', () => busy(b, null, async () => {
+    const res = await api.request('GET', wsPath('/media/' + media.id + '/content'), undefined, { raw: true });
+    const blob = await res.blob();
+    if (/^image\/(jpeg|png|webp|gif)$/.test(blob.type)) {
+      b.replaceWith(h('img', { src: URL.createObjectURL(blob), alt: 'Image from the conversation', style: null, class: 'attachment' }));
+    } else download(blob, 'attachment');
+  }));
+  return h('div', {}, b);
 }
 
 export async function inbox(root, [convID]) {
@@ -94,7 +109,16 @@ export async function inbox(root, [convID]) {
   mount(root, layout);
 
   // ---- the thread ----
-  const t = { conv: null, contact: null, msgs: null, composerFor: null };
+  const t = { conv: null, contact: null, msgs: null, composerFor: null, older: [], olderCursor: undefined };
+  const olderBtn = h('button', { type: 'button', class: 'link' }, 'Load older messages');
+  olderBtn.addEventListener('click', () => busy(olderBtn, threadOut, async () => {
+    const page = await api.get(wsPath('/conversations/' + convID + '/messages') + api.qs({ limit: 50, cursor: t.olderCursor }));
+    t.older = t.older.concat(page.data);
+    t.olderCursor = page.next_cursor;
+    const top = msgsEl.scrollHeight - msgsEl.scrollTop;
+    await loadThread();
+    msgsEl.scrollTop = msgsEl.scrollHeight - top;
+  }));
   const head = h('div', { class: 'head' });
   const msgsEl = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', tabindex: '0' });
   const threadOut = h('div');
@@ -107,17 +131,21 @@ export async function inbox(root, [convID]) {
         api.get(base + '/notes').catch(() => ({ data: [] }))]);
       t.conv = conv; t.contact = await contactOf(conv.contact_id);
       renderHead();
-      const items = [...page.data.map(m => ({ at: m.created_at, m })), ...(notes.data || []).map(n => ({ at: n.created_at, n }))]
+      if (t.olderCursor === undefined) t.olderCursor = page.next_cursor;
+      const seen = new Set(page.data.map(m => m.id));
+      const msgs = page.data.concat(t.older.filter(m => !seen.has(m.id)));
+      const items = [...msgs.map(m => ({ at: m.created_at, m })), ...(notes.data || []).map(n => ({ at: n.created_at, n }))]
         .sort((a, b) => a.at < b.at ? -1 : a.at > b.at ? 1 : 0);
       const stick = msgsEl.scrollHeight - msgsEl.scrollTop - msgsEl.clientHeight < 40;
       msgsEl.replaceChildren(...items.map(({ m, n }) => m
         ? h('div', { class: 'msg ' + m.direction, 'data-id': m.id, 'data-status': m.status },
-          messageText(m),
+          messageText(m), m.media ? mediaButton(m.media) : null,
           m.error ? h('div', { class: 'small error' }, 'Not delivered: ' + (m.error.title || m.error.detail || m.error.code)) : null,
           h('div', { class: 'meta' }, when(m.created_at, true), tickMark(m)))
         : h('div', { class: 'msg note', 'data-note': n.id }, h('strong', {}, 'Note by ' + who(n.author_id) + ': '), n.body,
           h('div', { class: 'meta' }, when(n.created_at, true)))));
       if (!items.length) msgsEl.append(h('div', { class: 'empty' }, 'No messages yet.'));
+      if (t.olderCursor) msgsEl.prepend(h('div', { class: 'empty' }, olderBtn));
       if (stick || !t.msgs) msgsEl.scrollTop = msgsEl.scrollHeight;
       t.msgs = page.data;
       if (t.composerFor !== conv.can_send_freeform) renderComposer();

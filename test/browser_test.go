@@ -138,9 +138,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.wait(`[...document.querySelectorAll('td')].some(td => td.textContent === '`+email+`')`, 10*time.Second, "the members")
 	b.shot("settings")
 	// Sections whose API this server may not have yet say so in words.
-	for _, sec := range []string{"webhooks", "automation", "hours"} {
+	for _, sec := range []string{"webhooks", "automation", "hours", "inbox"} {
 		b.do(chromedp.Click(chromedp.CSS(`a[href="#/settings/` + sec + `"]`)))
-		b.wait(`location.hash === '#/settings/`+sec+`' && document.querySelector('main .error, main table')`, 10*time.Second, "settings "+sec)
+		b.wait(`location.hash === '#/settings/`+sec+`' && document.querySelector('main .error, main table, main .card')`, 10*time.Second, "settings "+sec)
 		b.shot("settings-" + sec)
 	}
 

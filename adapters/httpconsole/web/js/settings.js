@@ -7,7 +7,8 @@ import { state, can, wsPath, loadMe } from './app.js';
 const sections = [
   ['members', 'Members', 'members.read', members], ['keys', 'API keys', 'apikeys.read', keys],
   ['webhooks', 'Webhooks', 'webhooks.read', webhooks], ['automation', 'Automation', 'automation.read', automation],
-  ['hours', 'Working hours', 'automation.read', hours], ['account', 'My account', null, account],
+  ['hours', 'Working hours', 'automation.read', hours], ['inbox', 'Inbox & messaging', 'inbox.manage', inboxSettings],
+  ['account', 'My account', null, account],
 ];
 
 export async function settings(root, [which]) {
@@ -301,4 +302,34 @@ async function account(el) {
   mount(el, h('div', { class: 'card' }, h('h2', {}, state.me.user.name), h('p', {}, state.me.user.email + ' · ' + state.ws.role + ' of ' + state.ws.workspace_name),
     h('label', { class: 'inline' }, avail, 'Available for auto-assignment'), out),
   h('div', { class: 'card' }, h('h2', {}, 'Password'), form));
+}
+
+async function inboxSettings(el) {
+  const [inbox, msg] = await Promise.all([api.get(wsPath('/settings/inbox')), api.get(wsPath('/settings/messaging'))]);
+  const out = h('div');
+  const mode = select('auto_assign', [['off', 'Off'], ['round_robin', 'Round robin'], ['least_busy', 'Least busy']], inbox.auto_assign);
+  const saveInbox = h('button', { type: 'button' }, 'Save');
+  saveInbox.addEventListener('click', () => busy(saveInbox, out, async () => {
+    await api.put(wsPath('/settings/inbox'), { auto_assign: mode.value });
+    out.replaceChildren(h('p', { class: 'ok' }, 'Saved.'));
+  }));
+  const mOut = h('div');
+  const list = a => (a || []).join(', ');
+  const split = v => v.split(',').map(x => x.trim()).filter(Boolean);
+  const perDay = h('input', { type: 'number', min: 0, name: 'day', value: String(msg.marketing_per_contact_per_day ?? ''), size: 4 });
+  const perWeek = h('input', { type: 'number', min: 0, name: 'week', value: String(msg.marketing_per_contact_per_week ?? ''), size: 4 });
+  const optOut = h('input', { name: 'opt_out', value: list(msg.opt_out_keywords), size: 30 });
+  const optIn = h('input', { name: 'opt_in', value: list(msg.opt_in_keywords), size: 30 });
+  const saveMsg = h('button', { type: 'button' }, 'Save');
+  saveMsg.addEventListener('click', () => busy(saveMsg, mOut, async () => {
+    await api.put(wsPath('/settings/messaging'), { marketing_per_contact_per_day: Number(perDay.value), marketing_per_contact_per_week: Number(perWeek.value),
+      opt_out_keywords: split(optOut.value), opt_in_keywords: split(optIn.value) });
+    mOut.replaceChildren(h('p', { class: 'ok' }, 'Saved.'));
+  }));
+  mount(el, h('div', { class: 'card' }, h('h2', {}, 'Auto-assignment'), field('New conversations go to', mode,
+    'Only agents who are available are picked.'), out, saveInbox),
+  h('div', { class: 'card' }, h('h2', {}, 'Marketing limits and keywords'),
+    h('div', { class: 'row' }, field('Marketing templates per contact a day', perDay), field('… a week', perWeek)),
+    field('Extra opt-out keywords', optOut, 'Besides STOP, UNSUBSCRIBE and the others Meta users know; comma-separated.'),
+    field('Extra opt-in keywords', optIn), mOut, saveMsg));
 }

@@ -27,11 +27,21 @@ export async function picker(root) {
     h('p', {}, h('button', { class: 'link', type: 'button', onclick: signOut }, 'Sign out')))));
 }
 
-function numberRows(nums) {
+function numberRows(nums, out) {
   return nums.map(n => h('tr', {},
     h('td', {}, n.display_phone_number || n.phone_number_id), h('td', {}, n.verified_name || ''),
     h('td', {}, status(n.status), n.failure_reason ? h('div', { class: 'small' }, n.failure_reason) : null),
-    h('td', {}, n.quality_rating || ''), h('td', {}, n.messaging_limit_tier || ''), h('td', {}, when(n.last_synced_at))));
+    h('td', {}, n.quality_rating || ''), h('td', {}, n.messaging_limit_tier || ''), h('td', {}, when(n.last_synced_at)),
+    h('td', {}, can('whatsapp.sync') ? syncButton(n, out) : null)));
+}
+
+function syncButton(n, out) {
+  const b = h('button', { type: 'button', class: 'secondary' }, 'Sync');
+  b.addEventListener('click', () => busy(b, out, async () => {
+    await api.post(wsPath('/whatsapp/phone-numbers/' + n.id + '/sync'));
+    out.replaceChildren(h('p', { class: 'ok' }, 'Reading the number from Meta: reload this screen in a moment.'));
+  }));
+  return b;
 }
 
 export async function connect(root) {
@@ -41,7 +51,7 @@ export async function connect(root) {
   async function refresh() {
     const nums = (await api.get(wsPath('/whatsapp/phone-numbers'))).data;
     list.replaceChildren(nums.length
-      ? table(['Number', 'Name', 'Status', 'Quality', 'Limit', 'Synced'], numberRows(nums))
+      ? table(['Number', 'Name', 'Status', 'Quality', 'Limit', 'Synced', ''], numberRows(nums, out))
       : h('p', { class: 'muted' }, 'No number is connected yet.'));
     clearTimeout(timer);
     if (nums.some(n => n.status === 'connecting')) timer = setTimeout(() => refresh().catch(() => {}), 700);

@@ -97,6 +97,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		MailModule,
 		ErasureModule,
 		MediaModule,
+		ConsoleModule,
 	}
 	// Force construction of the roots; their lifecycle hooks run in this order (River
 	// before HTTP, so HTTP stops first and in-flight requests finish before workers stop).

@@ -35,4 +35,6 @@ if [[ -z "${META_GRAPH_URL:-}" ]]; then
 fi
 # SMTP_URL is left unset, so the server uses its log mailer: invitation and password-reset
 # links appear in its log. Export SMTP_URL (and MAIL_FROM) to send real mail.
+console_port=${HTTP_ADDR:-:8080}; console_port=${console_port##*:}
+echo "web console: http://localhost:$console_port/" >&2
 bin/waba serve "$@"

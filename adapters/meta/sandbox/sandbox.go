@@ -174,7 +174,9 @@ func (s *Sandbox) Handler() http.Handler {
 		segs := strings.Split(path, "/")
 		switch {
 		case segs[0] == "_sandbox":
-			s.serveDev(w, r, segs[1:])
+			if !allowBrowsers(w, r) {
+				s.serveDev(w, r, segs[1:])
+			}
 		case path == "whatsapp_business/attachments":
 			s.serveDownload(w, r)
 		case versionRE.MatchString(segs[0]):

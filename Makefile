@@ -16,6 +16,7 @@ test:
 	go test -run='^$$' -fuzz='^FuzzValidateTemplate$$' -fuzztime=30000x ./domain/
 	go test -run='^$$' -fuzz='^FuzzCSVReader$$' -fuzztime=30000x ./application/contacts/
 	go test -run='^$$' -fuzz='^FuzzParseRateCard$$' -fuzztime=30000x ./domain/
+	go test -run='^$$' -fuzz='^FuzzHookURL$$' -fuzztime=30000x ./domain/
 
 build:
 	go build -o bin/waba ./cmd/waba

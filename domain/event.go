@@ -56,6 +56,12 @@ const (
 	EventBillingCredited          EventKind = "billing.credited"
 	EventBillingModeChanged       EventKind = "billing.mode_changed"
 	EventRateCardUpdated          EventKind = "rate_card.updated"
+
+	EventWebhookEndpointCreated       EventKind = "webhook_endpoint.created"
+	EventWebhookEndpointUpdated       EventKind = "webhook_endpoint.updated"
+	EventWebhookEndpointDeleted       EventKind = "webhook_endpoint.deleted"
+	EventWebhookEndpointSecretRotated EventKind = "webhook_endpoint.secret_rotated"
+	EventWebhookEndpointDisabled      EventKind = "webhook_endpoint.disabled"
 )
 
 // EventKinds is every kind, in the order above.
@@ -73,6 +79,8 @@ var EventKinds = []EventKind{
 	EventCampaignCreated, EventCampaignUpdated, EventCampaignLaunched, EventCampaignPaused, EventCampaignResumed,
 	EventCampaignCancelled, EventCampaignCompleted,
 	EventBillingCredited, EventBillingModeChanged, EventRateCardUpdated,
+	EventWebhookEndpointCreated, EventWebhookEndpointUpdated, EventWebhookEndpointDeleted, EventWebhookEndpointSecretRotated,
+	EventWebhookEndpointDisabled,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -156,13 +164,23 @@ type MessageStatusChanged struct {
 	MessageID, ContactID ID
 	WAMID, Reported      string
 	Status, Previous     MessageStatus
+	// Type is the message's type and Error why it failed, where known (the customer
+	// webhooks show them).
+	Type  string
+	Error *MessageError
 }
 
 func (MessageStatusChanged) Kind() EventKind { return EventMessageStatusChanged }
 func (e MessageStatusChanged) Subject() Subject {
+	d := map[string]any{"wamid": e.WAMID, "reported": e.Reported, "status": string(e.Status), "previous": string(e.Previous)}
+	if e.Type != "" {
+		d["type"] = e.Type
+	}
+	if e.Error != nil && e.Status == StatusFailed {
+		d["error"] = map[string]any{"code": e.Error.Code, "title": e.Error.Title, "detail": e.Error.Detail}
+	}
 	return Subject{ResourceType: "message", ResourceID: e.MessageID.String(), ContactID: idRef(e.ContactID),
-		MessageID: idRef(e.MessageID), Details: map[string]any{"wamid": e.WAMID, "reported": e.Reported,
-			"status": string(e.Status), "previous": string(e.Previous)}}
+		MessageID: idRef(e.MessageID), Details: d}
 }
 
 // ContactCreated: a contact was created; Source is "" for the contacts API and "message"

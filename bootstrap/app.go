@@ -90,6 +90,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		ConversationsModule,
 		CampaignsModule,
 		BillingModule,
+		HooksModule,
 		LiveModule,
 		EventsModule,
 		AdminModule,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -54,6 +55,13 @@ type Config struct {
 	MailFrom string
 	// BillingCurrency is BILLING_DEFAULT_CURRENCY: new workspaces' wallets are in it.
 	BillingCurrency string
+	// Customer webhooks: what endpoints may point at (WEBHOOKS_ALLOW_HTTP,
+	// WEBHOOKS_ALLOWED_CIDRS), the DNS server that resolves their hosts (WEBHOOKS_RESOLVER,
+	// host:port; empty: the system's), and an attempt's time limit (10 s; tests may shorten it).
+	WebhooksAllowHTTP    bool
+	WebhooksAllowedCIDRs []netip.Prefix
+	WebhooksResolver     string
+	WebhooksTimeout      time.Duration
 }
 
 // WebhookURL is the Meta webhook endpoint as Meta reaches it (PUBLIC_URL + /webhooks/meta),
@@ -114,6 +122,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MailFrom:           r.or("MAIL_FROM", ""),
 		BillingCurrency:    strings.ToUpper(r.or("BILLING_DEFAULT_CURRENCY", "USD")),
 	}
+	cfg.WebhooksTimeout = 10 * time.Second
+	cfg.WebhooksResolver = r.or("WEBHOOKS_RESOLVER", "")
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")
 	cfg.LogFormat = r.logFormat("LOG_FORMAT")
 	if r.err != nil {
@@ -165,6 +175,25 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.SMTPURL != "" {
 		if err := mailer.CheckURL(cfg.SMTPURL); err != nil {
 			return Config{}, &ConfigError{"SMTP_URL", err.Error()}
+		}
+	}
+	switch v := strings.ToLower(getenv("WEBHOOKS_ALLOW_HTTP")); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		cfg.WebhooksAllowHTTP = true
+	default:
+		return Config{}, &ConfigError{"WEBHOOKS_ALLOW_HTTP", "must be true or false"}
+	}
+	for _, c := range splitList(getenv("WEBHOOKS_ALLOWED_CIDRS")) {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return Config{}, &ConfigError{"WEBHOOKS_ALLOWED_CIDRS", "must be a comma-separated list of address ranges such as 127.0.0.0/8,::1/128"}
+		}
+		cfg.WebhooksAllowedCIDRs = append(cfg.WebhooksAllowedCIDRs, p.Masked())
+	}
+	if cfg.WebhooksResolver != "" {
+		if _, port, err := net.SplitHostPort(cfg.WebhooksResolver); err != nil || port == "" {
+			return Config{}, &ConfigError{"WEBHOOKS_RESOLVER", "must be host:port of a DNS server, such as 127.0.0.1:53"}
 		}
 	}
 	if why := domain.CheckCurrency(cfg.BillingCurrency); why != "" {

@@ -19,6 +19,10 @@ const QueueHooks = "hooks"
 type HookDeliverArgs struct {
 	WorkspaceID domain.ID `json:"workspace_id"`
 	EndpointID  domain.ID `json:"endpoint_id"`
+	// Follow marks the job woken while the endpoint's job was running: that one may have
+	// looked for due deliveries for the last time already, so the new ones get a job of
+	// their own (one at most); the claim's lease keeps the two from sending a delivery twice.
+	Follow bool `json:"follow,omitempty"`
 }
 
 // Kind is stored in job rows: never change it.
@@ -33,7 +37,8 @@ func (HookDeliverArgs) InsertOpts() river.InsertOpts {
 			rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
 
-// WakeEndpoints implements hooks.Jobs: one statement, endpoints with a job already skipped.
+// WakeEndpoints implements hooks.Jobs: one statement, endpoints with a job waiting
+// skipped; an endpoint whose job is running gets a follow-up job (HookDeliverArgs.Follow).
 func (j *TxJobs) WakeEndpoints(ctx context.Context, refs []hooks.EndpointRef) error {
 	if len(refs) == 0 {
 		return nil
@@ -47,7 +52,22 @@ func (j *TxJobs) WakeEndpoints(ctx context.Context, refs []hooks.EndpointRef) er
 		seen[r] = true
 		params = append(params, river.InsertManyParams{Args: HookDeliverArgs{WorkspaceID: r.WorkspaceID, EndpointID: r.EndpointID}})
 	}
-	_, err := j.client.InsertManyTx(ctx, j.tx, params)
+	results, err := j.client.InsertManyTx(ctx, j.tx, params)
+	if err != nil {
+		return err
+	}
+	var follow []river.InsertManyParams
+	for i, r := range results {
+		if r.UniqueSkippedAsDuplicate && r.Job != nil && r.Job.State == rivertype.JobStateRunning {
+			args := params[i].Args.(HookDeliverArgs)
+			args.Follow = true
+			follow = append(follow, river.InsertManyParams{Args: args})
+		}
+	}
+	if len(follow) == 0 {
+		return nil
+	}
+	_, err = j.client.InsertManyTx(ctx, j.tx, follow)
 	return err
 }
 

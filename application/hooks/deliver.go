@@ -22,6 +22,12 @@ const (
 	Concurrency = 16
 	Budget      = 20 * time.Second
 	Lease       = 3 * time.Minute
+	// Linger is how long a job with nothing due keeps looking (every LingerPoll) before it
+	// ends: a delivery stored meanwhile goes at once, rather than waiting for a new job
+	// (one woken while this one still runs may be skipped as its duplicate, and then the
+	// leader's wake-up, a second later, sends it).
+	Linger     = time.Second
+	LingerPoll = 50 * time.Millisecond
 )
 
 // DeliverDeps are what the delivery needs.
@@ -75,7 +81,7 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 	if err != nil {
 		return false, err
 	}
-	start := time.Now()
+	start, idleSince := time.Now(), time.Now()
 	for {
 		now := dl.now().UTC()
 		var claimed []domain.HookDelivery
@@ -84,8 +90,19 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 			claimed, err = r.Hooks.Claim(ctx, ref, now, now.Add(Lease), ClaimBatch)
 			return err
 		})
-		if err != nil || len(claimed) == 0 {
+		if err != nil {
 			return false, err
+		}
+		if len(claimed) == 0 {
+			if time.Since(idleSince) >= Linger || time.Since(start) >= Budget {
+				return false, nil
+			}
+			select {
+			case <-ctx.Done():
+				return false, nil
+			case <-time.After(LingerPoll):
+			}
+			continue
 		}
 		results := dl.send(ctx, e, keys, claimed)
 		disabled, err := dl.record(context.WithoutCancel(ctx), e, results)
@@ -98,6 +115,7 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 		if time.Since(start) >= Budget {
 			return true, nil
 		}
+		idleSince = time.Now()
 	}
 }
 

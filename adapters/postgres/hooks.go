@@ -189,12 +189,13 @@ func (r *HookRepo) RetryDelivery(ctx context.Context, ws, id domain.ID, at time.
 	return err
 }
 
-// Claim implements hooks.Store.
+// Claim implements hooks.Store: nothing of a disabled endpoint.
 func (r *HookRepo) Claim(ctx context.Context, ref hooks.EndpointRef, now, leaseUntil time.Time, limit int) ([]domain.HookDelivery, error) {
 	rows, err := r.q.Query(ctx, `
 		WITH due AS (
 			SELECT workspace_id, id FROM webhook_deliveries
 			WHERE endpoint_id = $2 AND status IN ('pending', 'failed') AND next_attempt_at <= $3
+				AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.workspace_id = $1 AND e.id = $2 AND e.enabled)
 			ORDER BY next_attempt_at LIMIT $5
 			FOR UPDATE SKIP LOCKED)
 		UPDATE webhook_deliveries d SET next_attempt_at = $4

@@ -81,7 +81,7 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 	if err != nil {
 		return false, err
 	}
-	start, idleSince := time.Now(), time.Now()
+	start, idleSince, stale := time.Now(), time.Now(), false
 	for {
 		now := dl.now().UTC()
 		var claimed []domain.HookDelivery
@@ -102,7 +102,17 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 				return false, nil
 			case <-time.After(LingerPoll):
 			}
+			stale = true
 			continue
+		}
+		if stale { // what came while lingering goes to the endpoint as it is now
+			if e, err = dl.d.Store.Endpoint(ctx, ref.WorkspaceID, ref.EndpointID, false); err == nil {
+				keys, err = dl.keys(ctx, e)
+			}
+			if err != nil {
+				return false, err // the claimed rows go again after their lease
+			}
+			stale = false
 		}
 		results := dl.send(ctx, e, keys, claimed)
 		disabled, err := dl.record(context.WithoutCancel(ctx), e, results)

@@ -56,7 +56,7 @@ type Store interface {
 	Deliveries(ctx context.Context, ws, endpointID domain.ID, f DeliveryFilter, limit int) ([]domain.HookDelivery, error)
 	// RetryDelivery makes a delivery due at at again (pending), whatever its status.
 	RetryDelivery(ctx context.Context, ws, id domain.ID, at time.Time) error
-	// Claim takes up to limit deliveries of the endpoint due at now (pending or failed,
+	// Claim takes up to limit deliveries of the endpoint, if it is enabled, due at now (pending or failed,
 	// next_attempt_at <= now), skipping rows another transaction holds, and pushes their
 	// next_attempt_at to leaseUntil: a process that dies while sending them leaves them
 	// to be sent again once the lease runs out (a duplicate, never a loss).

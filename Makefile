@@ -18,6 +18,7 @@ test:
 	go test -run='^$$' -fuzz='^FuzzParseRateCard$$' -fuzztime=30000x ./domain/
 	go test -run='^$$' -fuzz='^FuzzSniffMedia$$' -fuzztime=30000x ./domain/
 	go test -run='^$$' -fuzz='^FuzzValidateRule$$' -fuzztime=30000x ./domain/
+	go test -run='^$$' -fuzz='^FuzzHookURL$$' -fuzztime=30000x ./domain/
 
 build:
 	go build -o bin/waba ./cmd/waba

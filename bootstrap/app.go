@@ -91,6 +91,7 @@ func Options(cfg Config, s Settings, log *slog.Logger) []fx.Option {
 		CampaignsModule,
 		AutomationModule,
 		BillingModule,
+		HooksModule,
 		LiveModule,
 		EventsModule,
 		AdminModule,

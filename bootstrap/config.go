@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -58,6 +59,13 @@ type Config struct {
 	// MediaBucketURL is MEDIA_BUCKET_URL: the gocloud.dev/blob bucket of media files, by
 	// default the media/ folder under the working directory (file://).
 	MediaBucketURL string
+	// Customer webhooks: what endpoints may point at (WEBHOOKS_ALLOW_HTTP,
+	// WEBHOOKS_ALLOWED_CIDRS), the DNS server that resolves their hosts (WEBHOOKS_RESOLVER,
+	// host:port; empty: the system's), and an attempt's time limit (10 s; tests may shorten it).
+	WebhooksAllowHTTP    bool
+	WebhooksAllowedCIDRs []netip.Prefix
+	WebhooksResolver     string
+	WebhooksTimeout      time.Duration
 }
 
 // WebhookURL is the Meta webhook endpoint as Meta reaches it (PUBLIC_URL + /webhooks/meta),
@@ -119,6 +127,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		BillingCurrency:    strings.ToUpper(r.or("BILLING_DEFAULT_CURRENCY", "USD")),
 		MediaBucketURL:     r.or("MEDIA_BUCKET_URL", ""),
 	}
+	cfg.WebhooksTimeout = 10 * time.Second
+	cfg.WebhooksResolver = r.or("WEBHOOKS_RESOLVER", "")
 	cfg.LogLevel = r.logLevel("LOG_LEVEL")
 	cfg.LogFormat = r.logFormat("LOG_FORMAT")
 	if r.err != nil {
@@ -170,6 +180,25 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.SMTPURL != "" {
 		if err := mailer.CheckURL(cfg.SMTPURL); err != nil {
 			return Config{}, &ConfigError{"SMTP_URL", err.Error()}
+		}
+	}
+	switch v := strings.ToLower(getenv("WEBHOOKS_ALLOW_HTTP")); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		cfg.WebhooksAllowHTTP = true
+	default:
+		return Config{}, &ConfigError{"WEBHOOKS_ALLOW_HTTP", "must be true or false"}
+	}
+	for _, c := range splitList(getenv("WEBHOOKS_ALLOWED_CIDRS")) {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return Config{}, &ConfigError{"WEBHOOKS_ALLOWED_CIDRS", "must be a comma-separated list of address ranges such as 127.0.0.0/8,::1/128"}
+		}
+		cfg.WebhooksAllowedCIDRs = append(cfg.WebhooksAllowedCIDRs, p.Masked())
+	}
+	if cfg.WebhooksResolver != "" {
+		if _, port, err := net.SplitHostPort(cfg.WebhooksResolver); err != nil || port == "" {
+			return Config{}, &ConfigError{"WEBHOOKS_RESOLVER", "must be host:port of a DNS server, such as 127.0.0.1:53"}
 		}
 	}
 	if why := domain.CheckCurrency(cfg.BillingCurrency); why != "" {

@@ -8,59 +8,64 @@ type EventKind string
 
 // The event kinds. EventKinds lists them all.
 const (
-	EventMessageReceived           EventKind = "message.received"
-	EventMessageQueued             EventKind = "message.queued"
-	EventMessageStatusChanged      EventKind = "message.status"
-	EventContactCreated            EventKind = "contact.created"
-	EventContactUpdated            EventKind = "contact.updated"
-	EventContactDeleted            EventKind = "contact.deleted"
-	EventContactImported           EventKind = "contact.imported"
-	EventContactOptedOut           EventKind = "contact.opted_out"
-	EventContactOptedIn            EventKind = "contact.opted_in"
-	EventContactMarketingOptedOut  EventKind = "contact.marketing_opted_out"
-	EventContactMarketingOptedIn   EventKind = "contact.marketing_opted_in"
-	EventWorkspaceCreated          EventKind = "workspace.created"
-	EventWorkspaceUpdated          EventKind = "workspace.updated"
-	EventWorkspacePlanChanged      EventKind = "workspace.plan_changed"
-	EventMemberAdded               EventKind = "member.added"
-	EventMemberRoleChanged         EventKind = "member.role_changed"
-	EventMemberRemoved             EventKind = "member.removed"
-	EventAPIKeyCreated             EventKind = "apikey.created"
-	EventAPIKeyRevoked             EventKind = "apikey.revoked"
-	EventNumberConnected           EventKind = "whatsapp.connected"
-	EventNumberConnectFailed       EventKind = "whatsapp.connect_failed"
-	EventTokenKeyRotated           EventKind = "vault.key_rotated"
-	EventLoginFailed               EventKind = "auth.login_failed"
-	EventRefreshTokenReused        EventKind = "auth.refresh_reused"
-	EventPasswordChanged           EventKind = "auth.password_changed"
-	EventPasswordReset             EventKind = "auth.password_reset"
-	EventInvitationCreated         EventKind = "invitation.created"
-	EventInvitationAccepted        EventKind = "invitation.accepted"
-	EventInvitationRevoked         EventKind = "invitation.revoked"
-	EventWorkspaceDeleted          EventKind = "workspace.deleted"
-	EventTemplateCreated           EventKind = "template.created"
-	EventTemplateDeleted           EventKind = "template.deleted"
-	EventTemplateStatusChanged     EventKind = "template.status_changed"
-	EventMessagingSettingsChanged  EventKind = "workspace.messaging_settings_changed"
-	EventConversationAssigned      EventKind = "conversation.assigned"
-	EventConversationStatus        EventKind = "conversation.status_changed"
-	EventNoteCreated               EventKind = "note.created"
-	EventInboxSettingsChanged      EventKind = "workspace.inbox_settings_changed"
-	EventCampaignCreated           EventKind = "campaign.created"
-	EventCampaignUpdated           EventKind = "campaign.updated"
-	EventCampaignLaunched          EventKind = "campaign.launched"
-	EventCampaignPaused            EventKind = "campaign.paused"
-	EventCampaignResumed           EventKind = "campaign.resumed"
-	EventCampaignCancelled         EventKind = "campaign.cancelled"
-	EventCampaignCompleted         EventKind = "campaign.completed"
-	EventBillingCredited           EventKind = "billing.credited"
-	EventBillingModeChanged        EventKind = "billing.mode_changed"
-	EventRateCardUpdated           EventKind = "rate_card.updated"
-	EventAutomationRuleCreated     EventKind = "automation_rule.created"
-	EventAutomationRuleUpdated     EventKind = "automation_rule.updated"
-	EventAutomationRuleDeleted     EventKind = "automation_rule.deleted"
-	EventWorkingHoursUpdated       EventKind = "working_hours.updated"
-	EventAutomationSettingsUpdated EventKind = "automation_settings.updated"
+	EventMessageReceived              EventKind = "message.received"
+	EventMessageQueued                EventKind = "message.queued"
+	EventMessageStatusChanged         EventKind = "message.status"
+	EventContactCreated               EventKind = "contact.created"
+	EventContactUpdated               EventKind = "contact.updated"
+	EventContactDeleted               EventKind = "contact.deleted"
+	EventContactImported              EventKind = "contact.imported"
+	EventContactOptedOut              EventKind = "contact.opted_out"
+	EventContactOptedIn               EventKind = "contact.opted_in"
+	EventContactMarketingOptedOut     EventKind = "contact.marketing_opted_out"
+	EventContactMarketingOptedIn      EventKind = "contact.marketing_opted_in"
+	EventWorkspaceCreated             EventKind = "workspace.created"
+	EventWorkspaceUpdated             EventKind = "workspace.updated"
+	EventWorkspacePlanChanged         EventKind = "workspace.plan_changed"
+	EventMemberAdded                  EventKind = "member.added"
+	EventMemberRoleChanged            EventKind = "member.role_changed"
+	EventMemberRemoved                EventKind = "member.removed"
+	EventAPIKeyCreated                EventKind = "apikey.created"
+	EventAPIKeyRevoked                EventKind = "apikey.revoked"
+	EventNumberConnected              EventKind = "whatsapp.connected"
+	EventNumberConnectFailed          EventKind = "whatsapp.connect_failed"
+	EventTokenKeyRotated              EventKind = "vault.key_rotated"
+	EventLoginFailed                  EventKind = "auth.login_failed"
+	EventRefreshTokenReused           EventKind = "auth.refresh_reused"
+	EventPasswordChanged              EventKind = "auth.password_changed"
+	EventPasswordReset                EventKind = "auth.password_reset"
+	EventInvitationCreated            EventKind = "invitation.created"
+	EventInvitationAccepted           EventKind = "invitation.accepted"
+	EventInvitationRevoked            EventKind = "invitation.revoked"
+	EventWorkspaceDeleted             EventKind = "workspace.deleted"
+	EventTemplateCreated              EventKind = "template.created"
+	EventTemplateDeleted              EventKind = "template.deleted"
+	EventTemplateStatusChanged        EventKind = "template.status_changed"
+	EventMessagingSettingsChanged     EventKind = "workspace.messaging_settings_changed"
+	EventConversationAssigned         EventKind = "conversation.assigned"
+	EventConversationStatus           EventKind = "conversation.status_changed"
+	EventNoteCreated                  EventKind = "note.created"
+	EventInboxSettingsChanged         EventKind = "workspace.inbox_settings_changed"
+	EventCampaignCreated              EventKind = "campaign.created"
+	EventCampaignUpdated              EventKind = "campaign.updated"
+	EventCampaignLaunched             EventKind = "campaign.launched"
+	EventCampaignPaused               EventKind = "campaign.paused"
+	EventCampaignResumed              EventKind = "campaign.resumed"
+	EventCampaignCancelled            EventKind = "campaign.cancelled"
+	EventCampaignCompleted            EventKind = "campaign.completed"
+	EventBillingCredited              EventKind = "billing.credited"
+	EventBillingModeChanged           EventKind = "billing.mode_changed"
+	EventRateCardUpdated              EventKind = "rate_card.updated"
+	EventAutomationRuleCreated        EventKind = "automation_rule.created"
+	EventAutomationRuleUpdated        EventKind = "automation_rule.updated"
+	EventAutomationRuleDeleted        EventKind = "automation_rule.deleted"
+	EventWorkingHoursUpdated          EventKind = "working_hours.updated"
+	EventAutomationSettingsUpdated    EventKind = "automation_settings.updated"
+	EventWebhookEndpointCreated       EventKind = "webhook_endpoint.created"
+	EventWebhookEndpointUpdated       EventKind = "webhook_endpoint.updated"
+	EventWebhookEndpointDeleted       EventKind = "webhook_endpoint.deleted"
+	EventWebhookEndpointSecretRotated EventKind = "webhook_endpoint.secret_rotated"
+	EventWebhookEndpointDisabled      EventKind = "webhook_endpoint.disabled"
 )
 
 // EventKinds is every kind, in the order above.
@@ -80,6 +85,8 @@ var EventKinds = []EventKind{
 	EventBillingCredited, EventBillingModeChanged, EventRateCardUpdated,
 	EventAutomationRuleCreated, EventAutomationRuleUpdated, EventAutomationRuleDeleted, EventWorkingHoursUpdated,
 	EventAutomationSettingsUpdated,
+	EventWebhookEndpointCreated, EventWebhookEndpointUpdated, EventWebhookEndpointDeleted, EventWebhookEndpointSecretRotated,
+	EventWebhookEndpointDisabled,
 }
 
 // Event is a typed fact the domain and the use cases report. A change appends its events
@@ -173,13 +180,23 @@ type MessageStatusChanged struct {
 	MessageID, ContactID ID
 	WAMID, Reported      string
 	Status, Previous     MessageStatus
+	// Type is the message's type and Error why it failed, where known (the customer
+	// webhooks show them).
+	Type  string
+	Error *MessageError
 }
 
 func (MessageStatusChanged) Kind() EventKind { return EventMessageStatusChanged }
 func (e MessageStatusChanged) Subject() Subject {
+	d := map[string]any{"wamid": e.WAMID, "reported": e.Reported, "status": string(e.Status), "previous": string(e.Previous)}
+	if e.Type != "" {
+		d["type"] = e.Type
+	}
+	if e.Error != nil && e.Status == StatusFailed {
+		d["error"] = map[string]any{"code": e.Error.Code, "title": e.Error.Title, "detail": e.Error.Detail}
+	}
 	return Subject{ResourceType: "message", ResourceID: e.MessageID.String(), ContactID: idRef(e.ContactID),
-		MessageID: idRef(e.MessageID), Details: map[string]any{"wamid": e.WAMID, "reported": e.Reported,
-			"status": string(e.Status), "previous": string(e.Previous)}}
+		MessageID: idRef(e.MessageID), Details: d}
 }
 
 // ContactCreated: a contact was created; Source is "" for the contacts API and "message"

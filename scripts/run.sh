@@ -33,6 +33,10 @@ if [[ -z "${META_GRAPH_URL:-}" ]]; then
   export META_GRAPH_URL="http://$SANDBOX_ADDR"
   echo "meta sandbox on $META_GRAPH_URL, delivering webhooks to $SANDBOX_CALLBACK_URL (log: sandbox.log)" >&2
 fi
+# Customer webhook endpoints may point at a receiver on this machine (plain http, loopback):
+# development only, never in production.
+export WEBHOOKS_ALLOW_HTTP=${WEBHOOKS_ALLOW_HTTP:-true}
+export WEBHOOKS_ALLOWED_CIDRS=${WEBHOOKS_ALLOWED_CIDRS:-127.0.0.0/8,::1/128}
 # SMTP_URL is left unset, so the server uses its log mailer: invitation and password-reset
 # links appear in its log. Export SMTP_URL (and MAIL_FROM) to send real mail.
 console_port=${HTTP_ADDR:-:8080}; console_port=${console_port##*:}

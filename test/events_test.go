@@ -31,7 +31,7 @@ type eventPath struct {
 // (the stats subscriber counts it at /metrics).
 func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	t.Parallel()
-	e := newMsgEnv(t, withOperator)
+	e := newMsgEnv(t, withOperator, withLocalHooks)
 	a, ws, owner := e.a, e.tm.WS, e.tm.Owner
 	h := newHookEnv(t, a) // a second workspace, owning the webhook fixtures' number
 	ctx := context.Background()
@@ -49,6 +49,9 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 	var inboxAgent user
 	var campaign string
 	var autoRule string
+	var hookEndpoint string
+	failing := newReceiver(t)
+	failing.status.Store(500)
 	campaignPath := func(suffix string) string { return path("/campaigns/" + campaign + suffix) }
 	conversation := func(t *testing.T) string { // the fixtures' workspace's most recent conversation
 		return a.Must(t, 200, "GET", h.path("/conversations?limit=1"), h.owner.Token, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
@@ -341,6 +344,29 @@ func TestEveryEventKindIsRecordedByEveryPath(t *testing.T) {
 			draft := a.Must(t, 201, "POST", path("/campaigns"), owner.Token, map[string]any{"name": "Never",
 				"phone_number_id": e.acct.PhoneNumberID, "template": map[string]any{"name": "order_update", "language": "en_US"}})
 			a.Must(t, 200, "POST", path("/campaigns/"+draft["id"].(string)+"/cancel"), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventWebhookEndpointCreated, []eventPath{{"API", func(t *testing.T) string {
+			hookEndpoint = a.Must(t, 201, "POST", path("/webhook-endpoints"), owner.Token,
+				map[string]any{"url": failing.URL, "events": []string{"ping"}})["id"].(string)
+			return ws
+		}}}},
+		{domain.EventWebhookEndpointUpdated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "PATCH", path("/webhook-endpoints/"+hookEndpoint), owner.Token, map[string]any{"description": "CRM"})
+			return ws
+		}}}},
+		{domain.EventWebhookEndpointSecretRotated, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 200, "POST", path("/webhook-endpoints/"+hookEndpoint+"/rotate-secret"), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventWebhookEndpointDisabled, []eventPath{{"delivery job (failing for 5 days)", func(t *testing.T) string {
+			_, err := a.Pool.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = now() - interval '6 days' WHERE id = $1`, hookEndpoint)
+			require.NoError(t, err)
+			a.Must(t, 202, "POST", path("/webhook-endpoints/"+hookEndpoint+"/test"), owner.Token, nil)
+			return ws
+		}}}},
+		{domain.EventWebhookEndpointDeleted, []eventPath{{"API", func(t *testing.T) string {
+			a.Must(t, 204, "DELETE", path("/webhook-endpoints/"+hookEndpoint), owner.Token, nil)
 			return ws
 		}}}},
 		{domain.EventTokenKeyRotated, []eventPath{{"command line (waba keys rotate)", func(t *testing.T) string {

@@ -107,6 +107,8 @@ var erasedTables = []erasedTable{
 	byWorkspace("contacts", ""),
 	byWorkspace("suppressions", ""),
 	byWorkspace("templates", ""),
+	byWorkspace("webhook_deliveries", ""), // before their endpoints (the foreign key)
+	byWorkspace("webhook_endpoints", ""),
 	byWorkspace("idempotency_keys", ""),
 	byWorkspace("billing_reservations", ""),
 	byWorkspace("billing_accounts", ""), // one row

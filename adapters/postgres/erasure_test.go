@@ -75,6 +75,18 @@ var seeds = map[string]string{
 		SELECT $1::uuid, gen_random_uuid(), id, 'note', now() FROM conversations WHERE workspace_id = $1`,
 	"templates": `INSERT INTO templates (workspace_id, id, waba_id, name, language, updated_at)
 		SELECT $1::uuid, gen_random_uuid(), 'waba-' || $1::text, 't' || i, 'en', now() FROM generate_series(1, 3) i`,
+	"webhook_endpoints": `INSERT INTO webhook_endpoints (workspace_id, id, url, events, secret_ciphertext, secret_nonce, secret_wrapped_key,
+			secret_key_id, created_at, updated_at)
+		SELECT $1::uuid, gen_random_uuid(), 'https://hooks.example.com/' || i, '{*}', '\x00', '\x00', '\x00', 'k', now(), now()
+		FROM generate_series(1, 3) i`,
+	// Seeded before the endpoints (in name order): with an endpoint of its own.
+	"webhook_deliveries": `WITH e AS (
+			INSERT INTO webhook_endpoints (workspace_id, id, url, events, secret_ciphertext, secret_nonce, secret_wrapped_key,
+				secret_key_id, created_at, updated_at)
+			VALUES ($1, gen_random_uuid(), 'https://hooks.example.com/d', '{*}', '\x00', '\x00', '\x00', 'k', now(), now())
+			RETURNING id)
+		INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_id, event_type, body, created_at, updated_at)
+		SELECT $1::uuid, gen_random_uuid(), e.id, 'evt_' || i, 'ping', '\x7b7d', now(), now() FROM e, generate_series(1, 3) i`,
 	"account_events": `INSERT INTO account_events (id, workspace_id, waba_id, field, payload, created_at)
 		SELECT gen_random_uuid(), $1::uuid, 'waba-' || $1::text, 'account_update', '{}', now() FROM generate_series(1, 3)`,
 	"events": `INSERT INTO events (workspace_id, kind, created_at)

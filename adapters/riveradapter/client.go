@@ -54,6 +54,9 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 			QueueDefault:  {MaxWorkers: 10},
 			QueueWebhooks: {MaxWorkers: max(1, cfg.WebhookWorkers), FetchCooldown: 2 * time.Millisecond},
 			QueueOutbound: {MaxWorkers: 100, FetchCooldown: 5 * time.Millisecond},
+			// One job per endpoint at a time: 50 endpoints sending at once per process,
+			// each with its own slots (hooks.Concurrency).
+			QueueHooks: {MaxWorkers: 50, FetchCooldown: 5 * time.Millisecond},
 		}
 		rc.PeriodicJobs = periodic
 	}

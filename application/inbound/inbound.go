@@ -471,7 +471,7 @@ func (p *run) status(ctx context.Context, n Number, s *domain.StatusReport) erro
 	before := m.Status
 	ApplyStatus(&m, next, at, s.Error, s.Pricing)
 	if err := p.r.Messages.UpdateDelivery(ctx, m, domain.Occurred(domain.SystemIn(ws), p.now, domain.MessageStatusChanged{MessageID: m.ID,
-		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before})); err != nil {
+		ContactID: m.ContactID, WAMID: s.WAMID, Reported: s.Status, Status: m.Status, Previous: before, Type: m.Type, Error: m.Error})); err != nil {
 		return err
 	}
 	if m.CampaignID != nil && m.Status != before {

@@ -428,7 +428,8 @@ func (m MessageToSend) asMessage(s domain.MessageStatus, e *domain.MessageError)
 func (d *Dispatcher) fail(ctx context.Context, m MessageToSend, e domain.MessageError) (Outcome, error) {
 	now := d.now().UTC()
 	ev := domain.Occurred(domain.SystemIn(m.WorkspaceID), now, domain.MessageStatusChanged{
-		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status})
+		MessageID: m.ID, ContactID: m.ContactID, Status: m.Status.Advance(domain.StatusFailed), Previous: m.Status,
+		Type: m.Type, Error: &e})
 	var hold time.Time
 	if e.Code == domain.MarketingLimitCode {
 		hold = now.Add(domain.MarketingHold)

@@ -1,0 +1,82 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabaplatform/waba/adapters/postgres"
+	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/application/hooks"
+	"github.com/wabaplatform/waba/domain"
+)
+
+func TestHookDeliveriesInsertIdempotentAndClaimSkipsLocked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Hooks")
+	repo := postgres.NewHookRepo(pool)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ep := domain.HookEndpoint{ID: domain.NewID(), WorkspaceID: ws.ID, URL: "https://hooks.example.com/", Enabled: true,
+		Events: []domain.HookEventType{domain.HookAll}, Secret: domain.Sealed{Ciphertext: []byte{1}, Nonce: []byte{2},
+			WrappedKey: []byte{3}, KeyID: "k"}, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, repo.InsertEndpoint(ctx, ep))
+	batch := func() []domain.HookDelivery {
+		var ds []domain.HookDelivery
+		for i := range 6 {
+			ds = append(ds, domain.HookDelivery{ID: domain.NewID(), WorkspaceID: ws.ID, EndpointID: ep.ID,
+				EventID: domain.HookEventID(int64(i)), EventType: domain.HookPing, Body: []byte(`{}`), NextAttemptAt: &now, CreatedAt: now})
+		}
+		return ds
+	}
+	require.NoError(t, repo.InsertDeliveries(ctx, batch()))
+	require.NoError(t, repo.InsertDeliveries(ctx, batch()), "the same events again add nothing")
+	all, err := repo.Deliveries(ctx, ws.ID, ep.ID, hooks.DeliveryFilter{}, 100)
+	require.NoError(t, err)
+	require.Len(t, all, 6)
+
+	ref := hooks.EndpointRef{WorkspaceID: ws.ID, EndpointID: ep.ID}
+	// A claim held by an open transaction is skipped by another; the lease then hides it.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	first, err := postgres.NewHookRepo(tx).Claim(ctx, ref, now, now.Add(time.Minute), 4)
+	require.NoError(t, err)
+	require.Len(t, first, 4)
+	second, err := repo.Claim(ctx, ref, now, now.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, second, 2, "the locked rows are skipped")
+	require.NoError(t, tx.Commit(ctx))
+	none, err := repo.Claim(ctx, ref, now, now.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Empty(t, none, "leased")
+	due, err := repo.DueEndpoints(ctx, now.Add(2*time.Minute), 10)
+	require.NoError(t, err)
+	require.Equal(t, []hooks.EndpointRef{ref}, due, "a lease that ran out is due again")
+
+	code := 500
+	next := now.Add(time.Hour)
+	require.NoError(t, repo.Record(ctx, []hooks.Result{
+		{WorkspaceID: ws.ID, ID: first[0].ID, Status: domain.HookFailed, Attempts: 1, ResponseStatus: &code,
+			ResponseBody: "bad\x00\xff", Error: "HTTP 500", DurationMS: 3, NextAttemptAt: &next, At: now},
+		{WorkspaceID: ws.ID, ID: first[1].ID, Status: domain.HookSucceeded, Attempts: 1, At: now},
+	}))
+	failed, err := repo.Deliveries(ctx, ws.ID, ep.ID, hooks.DeliveryFilter{Status: domain.HookFailed}, 10)
+	require.NoError(t, err)
+	require.Len(t, failed, 1)
+	require.Equal(t, "bad\uFFFD", failed[0].ResponseBody)
+	require.Equal(t, 500, *failed[0].ResponseStatus)
+	require.NoError(t, repo.RetryDelivery(ctx, ws.ID, first[0].ID, now))
+	again, err := repo.Claim(ctx, ref, now, now.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, first[0].ID, again[0].ID)
+
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return postgres.NewHookRepo(tx).DeleteEndpoint(ctx, ws.ID, ep.ID) }))
+	all, err = repo.Deliveries(ctx, ws.ID, ep.ID, hooks.DeliveryFilter{}, 100)
+	require.NoError(t, err)
+	require.Empty(t, all, "deliveries go with their endpoint")
+}

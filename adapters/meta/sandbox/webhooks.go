@@ -23,8 +23,12 @@ const (
 )
 
 // retryBackoff is the wait before each retry of a failed delivery: Meta retries at once,
-// then less and less often; a sandbox gives up after these few.
-var retryBackoff = []time.Duration{50 * time.Millisecond, 250 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second}
+// then less and less often; a sandbox gives up after these few (about two minutes). The
+// steps double, so a receiver that was down for a few seconds (a restart) hears again
+// within about as long again: a send rescued from a dead process relies on its `sent`
+// webhook arriving before it is tried again.
+var retryBackoff = []time.Duration{50 * time.Millisecond, 250 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second,
+	8 * time.Second, 16 * time.Second, 30 * time.Second, time.Minute}
 
 // event is one webhook to deliver. build runs once, when the event is first due, so status
 // timestamps and state changes happen at that moment; the body is then fixed for retries.

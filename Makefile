@@ -33,14 +33,17 @@ vet:
 # role-all process while it takes 500 inbound messages/s; delivery latency, deliveries
 # missing, RSS per idle stream. Then a campaign (bench/campaign, up to about 7 minutes): 100,000
 # recipients on a 1,000 msg/s number while an API client sends 10 msg/s; time to queue, send
-# rate against the pace, API latency, peak RSS, Postgres rows per recipient. Each prints its
-# own table.
+# rate against the pace, API latency, peak RSS, Postgres rows per recipient. Then the
+# webhooks to customers (bench/hooks, about two minutes): events delivered a second to one
+# receiver, and a healthy endpoint's latency while another times out. Each prints its own
+# table.
 bench:
-	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/capacity && DATABASE_URL="$$url" go run ./bench/live && DATABASE_URL="$$url" go run ./bench/campaign
+	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/capacity && DATABASE_URL="$$url" go run ./bench/live && DATABASE_URL="$$url" go run ./bench/campaign && DATABASE_URL="$$url" go run ./bench/hooks
 
 # Crash and outage checks: kill -9 during ingest, Postgres cut off through a proxy, a worker
 # killed during sends, three instances with Redis (database 11, flushed), kill -9 twice during
-# a campaign. Exits non-zero on any lost, doubled or twice-sent message.
+# a campaign, kill -9 twice during webhook deliveries to a customer's endpoint. Exits non-zero
+# on any lost, doubled or twice-sent message, or any webhook event never delivered.
 chaos:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/chaos
 

@@ -1,9 +1,13 @@
 package bootstrap
 
 import (
+	"context"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
@@ -36,6 +40,28 @@ var EventsModule = fx.Module("events",
 			return riveradapter.EventsPeriodic(d.Names())
 		}, fx.ResultTags(`group:"periodic,flatten"`)),
 	),
+	// A working process nudges the subscribers when a commit announces new events.
+	fx.Invoke(func(lc fx.Lifecycle, s Settings, pool *pgxpool.Pool, client *river.Client[pgx.Tx], d *events.Dispatcher, log *slog.Logger) {
+		if !s.Role.RunsWorkers() {
+			return
+		}
+		nudger := riveradapter.NewEventsNudger(client, d.Names(), log)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error {
+				wg.Add(2)
+				go func() { defer wg.Done(); nudger.Run(ctx) }()
+				go func() { defer wg.Done(); postgres.Listen(ctx, pool, log, nudger.Wake) }()
+				return nil
+			},
+			OnStop: func(context.Context) error {
+				cancel()
+				wg.Wait()
+				return nil
+			},
+		})
+	}),
 )
 
 func newEventStats(reg *prometheus.Registry) events.Subscriber {

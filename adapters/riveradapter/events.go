@@ -2,8 +2,10 @@ package riveradapter
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -82,7 +84,7 @@ func EventsPurgePeriodic() *river.PeriodicJob {
 }
 
 // EventsEvery is how often the leader asks each subscriber to catch up: the delay of an
-// event to its subscribers, at most.
+// event to its subscribers, at most (EventsNudger asks sooner after most commits).
 const EventsEvery = time.Second
 
 // EventsPeriodic asks each named subscriber to catch up every EventsEvery.
@@ -94,4 +96,55 @@ func EventsPeriodic(names []string) []*river.PeriodicJob {
 			&river.PeriodicJobOpts{ID: "events-" + name, RunOnStart: true}))
 	}
 	return jobs
+}
+
+// EventsNudgeEvery is the least time between two nudges of the subscribers.
+const EventsNudgeEvery = 100 * time.Millisecond
+
+// EventsNudger asks every subscriber to catch up soon after the log grows (the Announcer's
+// notification), rather than at the leader's next periodic ask: a customer's webhook or
+// an automatic reply follows its event within a fraction of a second. Nudges come at most
+// every EventsNudgeEvery; a subscriber with a job waiting already gets no second one
+// (EventsArgs is unique), so a busy log costs a few inserts a second, not one per commit.
+type EventsNudger struct {
+	client *river.Client[pgx.Tx]
+	names  []string
+	log    *slog.Logger
+	wake   chan struct{}
+}
+
+// NewEventsNudger returns the nudger of the named subscribers.
+func NewEventsNudger(client *river.Client[pgx.Tx], names []string, log *slog.Logger) *EventsNudger {
+	return &EventsNudger{client: client, names: names, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks for a nudge; it never blocks.
+func (n *EventsNudger) Wake() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run nudges until ctx ends.
+func (n *EventsNudger) Run(ctx context.Context) {
+	params := make([]river.InsertManyParams, len(n.names))
+	for i, name := range n.names {
+		params[i] = river.InsertManyParams{Args: EventsArgs{Subscriber: name}}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.wake:
+		}
+		if _, err := n.client.InsertMany(ctx, params); err != nil && ctx.Err() == nil {
+			n.log.Warn("events: nudge subscribers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(EventsNudgeEvery):
+		}
+	}
 }

@@ -24,8 +24,9 @@ func TestCampaignMessagingLimitAndQuality(t *testing.T) {
 	nums := a.Must(t, 200, "GET", wsPath(tm, "/whatsapp/phone-numbers"), tm.Owner.Token, nil)["data"].([]any)
 	number := nums[0].(map[string]any)
 	require.Equal(t, "TIER_250", number["messaging_limit_tier"])
-	// The plan's quota is not what this test is about: a pro plan's 900 a minute take 250 at once.
-	_, err := a.Pool.Exec(ctx, `UPDATE workspaces SET plan = 'pro' WHERE id = $1`, tm.WS)
+	// The plan's quota is not what this test is about: an enterprise plan's 150 a second
+	// (paced evenly) leave the number's 80 a second the limit.
+	_, err := a.Pool.Exec(ctx, `UPDATE workspaces SET plan = 'enterprise' WHERE id = $1`, tm.WS)
 	require.NoError(t, err)
 	const n = 300
 	e.bulkContacts(t, n, "555", "many")

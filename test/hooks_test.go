@@ -388,7 +388,8 @@ func TestHookRedirectIsNotFollowed(t *testing.T) {
 
 func TestHookSlowEndpointDoesNotDelayAnother(t *testing.T) {
 	t.Parallel()
-	h := startHooks(t, withLocalHooks, func(c *bootstrap.Config) { c.WebhooksTimeout = 2 * time.Second })
+	const timeout = 3 * time.Second
+	h := startHooks(t, withLocalHooks, func(c *bootstrap.Config) { c.WebhooksTimeout = timeout })
 	slow, healthy := newReceiver(t), newReceiver(t)
 	slow.delay.Store(int64(time.Minute)) // every request times out
 	slowID, _ := h.endpoint(t, slow.URL, "message.received")
@@ -408,7 +409,9 @@ func TestHookSlowEndpointDoesNotDelayAnother(t *testing.T) {
 		updated, _ := time.Parse(time.RFC3339Nano, d["updated_at"].(string))
 		worst = max(worst, updated.Sub(created))
 	}
-	require.Less(t, worst, time.Second, "a healthy endpoint's delivery latency stays under a second")
+	// Not a speed target (bench/hooks measures that): a healthy delivery queued behind the
+	// slow endpoint's requests would have waited at least one of their timeouts.
+	require.Less(t, worst, timeout, "no healthy delivery waited out the slow endpoint's timeout")
 	require.Positive(t, slow.count(), "the slow endpoint is being tried meanwhile")
 	for _, d := range h.deliveries(t, slowID, "?status=succeeded") {
 		t.Fatalf("a timed-out attempt counts as failed: %v", d)

@@ -6,12 +6,14 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wabaplatform/waba/adapters/httpconsole"
 	"github.com/wabaplatform/waba/domain"
 )
 
@@ -293,7 +295,9 @@ func TestPermissionMatrix(t *testing.T) {
 	for _, r := range a.Echo.Routes() {
 		key := r.Method + " " + r.Path
 		registered[key] = true
-		if nonWorkspaceRoutes[key] || strings.HasPrefix(r.Path, "/webhooks/") || strings.HasPrefix(r.Path, "/admin") {
+		// The web console's pages are files for browsers, open to all (adapters/httpconsole).
+		if nonWorkspaceRoutes[key] || strings.HasPrefix(r.Path, "/webhooks/") || strings.HasPrefix(r.Path, "/admin") ||
+			slices.Contains(httpconsole.Pages, r.Path) || strings.HasPrefix(r.Path, "/console/") {
 			continue
 		}
 		rc, ok := m[key]

@@ -295,7 +295,7 @@ func TestSendRefusalsInOrder(t *testing.T) {
 	}{
 		{map[string]any{}, "to"},
 		{map[string]any{"to": "not a phone", "type": "template", "template": template("hello_world")}, "to"},
-		{map[string]any{"to": inWindow, "type": "sticker"}, "type"},
+		{map[string]any{"to": inWindow, "type": "hologram"}, "type"},
 		{map[string]any{"to": inWindow}, "type"},
 		{map[string]any{"to": inWindow, "type": "text"}, "text"},
 		{map[string]any{"to": inWindow, "type": "text", "text": map[string]any{"body": strings.Repeat("a", 4097)}}, "text.body"},

@@ -48,7 +48,9 @@ chaos:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/chaos
 
 # Security probes (signatures, replays, JWTs, cross-tenant ids, hostile parameters and
-# bodies, live event streams and their tickets) and bounded fuzzing; exits non-zero if any
-# probe was accepted.
+# bodies, live event streams and their tickets; webhook endpoints against SSRF, DNS
+# rebinding between save and dial and redirects; catastrophic automation regexes; media
+# type spoofing, path traversal in file names and oversize uploads) and bounded fuzzing;
+# exits non-zero if any probe was accepted.
 security:
 	url="$$(scripts/postgres.sh)" && DATABASE_URL="$$url" go run ./bench/security

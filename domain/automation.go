@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,15 @@ const (
 	MaxRuleKeywords     = 50
 	MaxRuleKeywordRunes = 200
 	MaxRegexLength      = 512 // characters of one regex keyword
+	// MaxRegexProgram bounds one regex keyword's compiled program (RE2 instructions), and
+	// MaxRuleRegexProgram a rule's keywords together. RE2 is linear in the text, but its
+	// constant is the program's size: a 512-character regex of counted optional repeats
+	// ("(?:.?){1000}" 42 times) compiles to 42,000 instructions and takes seconds over a
+	// 4,096-character text, on the worker, for every inbound message. Ordinary keyword
+	// regexes are 10 to 60 instructions; 300 take at most about 25 ms over such a text,
+	// and a rule's 1,000 about 70 ms (make security probes both).
+	MaxRegexProgram     = 300
+	MaxRuleRegexProgram = 1000
 	MaxRuleActions      = 10
 	MaxAutoReplyRunes   = 4096 // WhatsApp's limit of a text body
 	MaxRulePriority     = 1_000_000
@@ -129,11 +139,14 @@ func ValidateRule(r Rule) (Rule, error) {
 		v.Add("keywords", fmt.Sprintf("has more than %d keywords", MaxRuleKeywords))
 	default:
 		kws := make([]string, 0, len(r.Keywords))
+		program := 0 // the regexes' instructions together
 		for i, k := range r.Keywords {
 			field := fmt.Sprintf("keywords[%d]", i)
 			if r.Match == MatchRegex {
 				if msg := CheckRegex(k); msg != "" {
 					v.Add(field, msg)
+				} else {
+					program += regexProgram(k)
 				}
 				kws = append(kws, k)
 				continue
@@ -145,6 +158,8 @@ func ValidateRule(r Rule) (Rule, error) {
 			kws = append(kws, k)
 		}
 		r.Keywords = kws
+		v.Check(program <= MaxRuleRegexProgram, "keywords",
+			fmt.Sprintf("are too complex together: %d regex instructions, at most %d", program, MaxRuleRegexProgram))
 	}
 	v.Check(r.Priority >= -MaxRulePriority && r.Priority <= MaxRulePriority, "priority",
 		fmt.Sprintf("must be between %d and %d", -MaxRulePriority, MaxRulePriority))
@@ -171,8 +186,9 @@ func ValidateRule(r Rule) (Rule, error) {
 }
 
 // CheckRegex says why a regex keyword is refused ("" when it is fine): empty, longer than
-// MaxRegexLength characters, or not RE2 (no backreferences, no lookaround: RE2 matches in
-// time linear in the text, so no expression can be catastrophic).
+// MaxRegexLength characters, not RE2 (no backreferences, no lookaround: RE2 matches in
+// time linear in the text, so no expression can be catastrophic), or compiling to more
+// than MaxRegexProgram instructions (linear, with the program's size as the constant).
 func CheckRegex(expr string) string {
 	if strings.TrimSpace(expr) == "" {
 		return "must not be empty"
@@ -186,7 +202,24 @@ func CheckRegex(expr string) string {
 	if _, err := regexp.Compile(expr); err != nil {
 		return "is not a valid RE2 expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
 	}
+	if n := regexProgram(expr); n > MaxRegexProgram {
+		return fmt.Sprintf("is too complex: %d instructions compiled, at most %d (fewer or smaller counted repeats)", n, MaxRegexProgram)
+	}
 	return ""
+}
+
+// regexProgram is the size of expr's compiled program as regexp.Compile builds it (the
+// same parse flags, simplified), in instructions; expr is known to compile.
+func regexProgram(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
 }
 
 func checkAction(v *Validator, field string, a *Action) {

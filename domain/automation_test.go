@@ -203,6 +203,32 @@ func TestRuleValidation(t *testing.T) {
 	require.Less(t, time.Since(start), 2*time.Second)
 }
 
+// TestRegexProgramCap: RE2 is linear in the text with the program's size as the constant,
+// so a short regex of counted optional repeats (thousands of instructions) is refused, one
+// keyword at a time and a rule's keywords together; ordinary keyword regexes pass.
+func TestRegexProgramCap(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{`(?i)\b(price|pricing|cost|how much)\b`, `^\+?[0-9]{10,15}$`, `(?i)order\s*#?\s*(\d{4,10})`,
+		`(a+)+$`, `(.*a){30}`, `\p{Greek}+`} {
+		require.Empty(t, domain.CheckRegex(ok), ok)
+	}
+	for _, bad := range []string{`(?:a?){1000}a{1000}`, `(?:.?){1000}$`, `(.*a){1000}`, strings.Repeat(`(?:.?){300}`, 40)} {
+		require.Contains(t, domain.CheckRegex(bad), "too complex", bad)
+	}
+	user := domain.NewID()
+	kws := make([]string, 50)
+	for i := range kws {
+		kws[i] = `(?:a?){100}$` // about 200 instructions each: fine alone, not 50 of them
+	}
+	require.Empty(t, domain.CheckRegex(kws[0]))
+	_, err := domain.ValidateRule(domain.Rule{Name: "re", Match: domain.MatchRegex, Keywords: kws,
+		Actions: []domain.Action{{Type: domain.ActionAssign, UserID: &user}}})
+	require.Equal(t, []string{"keywords"}, fieldsOf(t, err))
+	_, err = domain.ValidateRule(domain.Rule{Name: "re", Match: domain.MatchRegex, Keywords: kws[:4],
+		Actions: []domain.Action{{Type: domain.ActionAssign, UserID: &user}}})
+	require.NoError(t, err)
+}
+
 func TestAutoReplyRails(t *testing.T) {
 	t.Parallel()
 	open := domain.AutoReplyState{WindowOpen: true}

@@ -6,13 +6,14 @@
 //     message.received events wait in the log. Released, the time until one receiver has
 //     every one of them, signature checked, gives the events delivered a second (fan-out,
 //     signing, HTTP and recording included).
+//
 //  2. Isolation: two endpoints of one workspace, one healthy and one that times out on
 //     every request (it answers nothing until the sender's 10 s are up); inbound messages
 //     at -rate a second for -duration. The healthy endpoint's delivery latency (from its
 //     delivery's creation, the fan-out, to its arrival) and the latency from the event
 //     itself (its created_at) to the arrival.
 //
-//	DATABASE_URL="$(scripts/postgres.sh)" go run ./bench/hooks [-events 20000] [-rate 200] [-duration 20s]
+//     DATABASE_URL="$(scripts/postgres.sh)" go run ./bench/hooks [-events 20000] [-rate 200] [-duration 20s]
 package main
 
 import (

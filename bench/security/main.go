@@ -159,6 +159,15 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	}
 	logf("live event probes took %v", time.Since(start).Round(time.Millisecond))
 	liveEnd := len(probes)
+	start = time.Now()
+	hm, err := hooksAndMedia(ctx, base, bin, tmp, logf)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks, automation and media: %w", err)
+	}
+	for _, p := range hm {
+		add(p)
+	}
+	logf("webhook, automation and media probes took %v", time.Since(start).Round(time.Millisecond))
 	// The server must have survived all of it.
 	alive := &probe{name: "server still ready after the probes"}
 	alive.try(srv.WaitReady(ctx, 5*time.Second) == nil, "not ready")
@@ -737,16 +746,19 @@ func (w *world) oversized(ctx context.Context) *probe {
 			w.oversizedCSV(ctx, p, rt)
 			continue
 		}
-		// The media upload has a cap of its own, far above the API's (the media probes try it):
-		// a JSON body is no multipart upload, refused before it is read.
-		refused := func(st int) bool {
-			return st == http.StatusRequestEntityTooLarge || strings.HasSuffix(rt.path, "/media") && st == http.StatusUnprocessableEntity
+		// A media upload is multipart with caps of its own (413 past the type's limit, probed
+		// with the media probes): a JSON body of any size is refused (422) unread.
+		tooLarge := func(st int) bool {
+			if rt.method == "POST" && strings.HasSuffix(rt.path, "/media") {
+				return st == http.StatusRequestEntityTooLarge || st == http.StatusUnprocessableEntity
+			}
+			return st == http.StatusRequestEntityTooLarge
 		}
 		r, err := w.c.Raw(ctx, rt.method, rt.path, big, "Content-Type", "application/json", "Authorization", w.bearer(rt.path))
-		p.try(err == nil && refused(r.Status), fmt.Sprintf("%s %s -> %d", rt.method, rt.path, r.Status))
+		p.try(err == nil && tooLarge(r.Status), fmt.Sprintf("%s %s -> %d", rt.method, rt.path, r.Status))
 		// Without a Content-Length (chunked): the cap must hold while reading.
 		r2, err := w.chunked(ctx, rt.method, rt.path, big, "Authorization", w.bearer(rt.path))
-		p.try(err == nil && refused(r2), fmt.Sprintf("chunked %s %s -> %d", rt.method, rt.path, r2))
+		p.try(err == nil && tooLarge(r2), fmt.Sprintf("chunked %s %s -> %d", rt.method, rt.path, r2))
 	}
 	huge := append([]byte(`{"object":"whatsapp_business_account","entry":[],"pad":"`), bytes.Repeat([]byte("a"), 4<<20)...)
 	huge = append(huge, `"}`...)

@@ -14,7 +14,7 @@ import (
 // TestSmoke runs every probe (not the fuzzers: `make test` runs those on its own) and
 // requires that none was accepted.
 func TestSmoke(t *testing.T) {
-	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
+	rep := harness.Smoke(t, 5*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{ResultsDir: t.TempDir(), Out: io.Discard, SkipExpiry: true})
 	})
 	require.NotEmpty(t, lastProbes)

@@ -286,3 +286,23 @@ func (r *HookRepo) DueEndpoints(ctx context.Context, now time.Time, limit int) (
 		return ref, err
 	})
 }
+
+// HookSecretsAfter implements rotation.HookStore.
+func (r *HookRepo) HookSecretsAfter(ctx context.Context, keyID string, after domain.ID, limit int) ([]domain.HookEndpoint, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE (secret_key_id <> $1 OR (previous_key_id IS NOT NULL AND previous_key_id <> $1)) AND id > $2
+		ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, keyID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEndpoint)
+}
+
+// UpdateHookSecrets implements rotation.HookStore: the sealed secrets only.
+func (r *HookRepo) UpdateHookSecrets(ctx context.Context, e domain.HookEndpoint) error {
+	args := endpointArgs(e)
+	_, err := r.q.Exec(ctx, `UPDATE webhook_endpoints SET secret_ciphertext = $3, secret_nonce = $4, secret_wrapped_key = $5,
+		secret_key_id = $6, previous_ciphertext = $7, previous_nonce = $8, previous_wrapped_key = $9, previous_key_id = $10
+		WHERE workspace_id = $1 AND id = $2`, e.WorkspaceID, e.ID, args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13])
+	return err
+}

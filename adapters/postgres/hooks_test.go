@@ -166,3 +166,62 @@ func TestHookClaimTakesBackAnEarlierAttemptsLeases(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []domain.ID{claimed[2].ID}, ids(got), "the retried one waits for its time")
 }
+
+// `waba keys rotate` finds endpoints with a secret (current or previous) under another key,
+// in id order, skipping locked rows, and writes back the secrets only.
+func TestHookRepoRotationReadsAndWritesSecrets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	ws := createWorkspace(t, postgres.NewWorkspaceRepo(pool), "Hook keys")
+	repo := postgres.NewHookRepo(pool)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	sealed := func(n byte, key string) domain.Sealed {
+		return domain.Sealed{Ciphertext: []byte{1, n}, Nonce: []byte{2, n}, WrappedKey: []byte{3, n}, KeyID: key}
+	}
+	var es []domain.HookEndpoint
+	for i, keys := range [][2]string{{"old", ""}, {"new", "old"}, {"new", ""}, {"new", "new"}, {"old", "old"}} {
+		e := domain.HookEndpoint{ID: domain.NewID(), WorkspaceID: ws.ID, URL: "https://hooks.example.com/", Enabled: true,
+			Events: []domain.HookEventType{domain.HookAll}, Secret: sealed(byte(i), keys[0]), CreatedAt: now, UpdatedAt: now}
+		if keys[1] != "" {
+			prev, until := sealed(byte(10+i), keys[1]), now.Add(time.Hour)
+			e.Previous, e.PreviousUntil = &prev, &until
+		}
+		require.NoError(t, repo.InsertEndpoint(ctx, e))
+		es = append(es, e)
+	}
+	ids := func(es []domain.HookEndpoint) []domain.ID {
+		out := []domain.ID{}
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	after := func(q postgres.Querier, from domain.ID, limit int) []domain.HookEndpoint {
+		got, err := postgres.NewHookRepo(q).HookSecretsAfter(ctx, "new", from, limit)
+		require.NoError(t, err)
+		return got
+	}
+	require.Equal(t, ids([]domain.HookEndpoint{es[0], es[1], es[4]}), ids(after(pool, domain.NilID, 10)))
+	require.Equal(t, ids(es[:2]), ids(after(pool, domain.NilID, 2)), "limit")
+	require.Equal(t, ids(es[4:]), ids(after(pool, es[1].ID, 10)), "after an id")
+
+	lock, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	require.Len(t, after(lock, domain.NilID, 1), 1)
+	require.Equal(t, ids([]domain.HookEndpoint{es[1], es[4]}), ids(after(pool, domain.NilID, 10)), "a locked row is skipped")
+	require.NoError(t, lock.Rollback(ctx))
+
+	e := es[4]
+	e.Secret, e.Previous = sealed(40, "new"), &domain.Sealed{Ciphertext: []byte{4}, Nonce: []byte{5}, WrappedKey: []byte{6}, KeyID: "new"}
+	e.URL, e.Enabled = "https://elsewhere.example.com/", false // not written
+	require.NoError(t, repo.UpdateHookSecrets(ctx, e))
+	got, err := repo.Endpoint(ctx, ws.ID, e.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, e.Secret, got.Secret)
+	require.Equal(t, *e.Previous, *got.Previous)
+	require.Equal(t, es[4].URL, got.URL)
+	require.True(t, got.Enabled)
+	require.Equal(t, *es[4].PreviousUntil, got.PreviousUntil.UTC())
+	require.Equal(t, ids(es[:2]), ids(after(pool, domain.NilID, 10)))
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -84,6 +85,54 @@ func TestConfigMail(t *testing.T) {
 		require.Error(t, err, bad)
 		require.True(t, strings.HasPrefix(err.Error(), "SMTP_URL:"), "error %q should name SMTP_URL", err)
 		require.NotContains(t, err.Error(), "s3cret", bad)
+	}
+}
+
+// The customer webhooks' settings: https only and public addresses only by default;
+// WEBHOOKS_ALLOW_HTTP, WEBHOOKS_ALLOWED_CIDRS and WEBHOOKS_RESOLVER loosen or point them,
+// and a malformed value is refused naming its variable.
+func TestConfigWebhooks(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(validEnv())
+	require.NoError(t, err)
+	require.False(t, cfg.WebhooksAllowHTTP)
+	require.Empty(t, cfg.WebhooksAllowedCIDRs)
+	require.Empty(t, cfg.WebhooksResolver, "the system's resolver")
+
+	for v, want := range map[string]bool{"true": true, "TRUE": true, "1": true, "yes": true, "false": false, "0": false,
+		"no": false, "": false} {
+		env := validEnv()
+		env["WEBHOOKS_ALLOW_HTTP"] = v
+		cfg, err := load(env)
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.WebhooksAllowHTTP, v)
+	}
+
+	env := validEnv()
+	env["WEBHOOKS_ALLOWED_CIDRS"] = " 127.0.0.0/8, 10.1.2.3/16 ,::1/128"
+	env["WEBHOOKS_RESOLVER"] = "127.0.0.1:5353"
+	cfg, err = load(env)
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.1.0.0/16"),
+		netip.MustParsePrefix("::1/128")}, cfg.WebhooksAllowedCIDRs, "trimmed, and masked to the range")
+	require.Equal(t, "127.0.0.1:5353", cfg.WebhooksResolver)
+	env["WEBHOOKS_RESOLVER"] = "[::1]:53"
+	cfg, err = load(env)
+	require.NoError(t, err)
+	require.Equal(t, "[::1]:53", cfg.WebhooksResolver)
+
+	for name, bad := range map[string][]string{
+		"WEBHOOKS_ALLOW_HTTP":    {"maybe", "on"},
+		"WEBHOOKS_ALLOWED_CIDRS": {"127.0.0.1", "10.0.0.0/33", "127.0.0.0/8,localhost", "::1/129", "10.0.0.0/8;192.168.0.0/16"},
+		"WEBHOOKS_RESOLVER":      {"127.0.0.1", "dns.example.com", "127.0.0.1:", "::1:53:x"},
+	} {
+		for _, v := range bad {
+			env := validEnv()
+			env[name] = v
+			_, err := load(env)
+			require.Error(t, err, "%s=%q", name, v)
+			require.True(t, strings.HasPrefix(err.Error(), name+":"), "error %q should name %s", err, name)
+		}
 	}
 }
 

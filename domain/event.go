@@ -444,6 +444,19 @@ func (e TokenKeyRotated) Subject() Subject {
 	return audited("phone_number", e.NumberID.String(), map[string]any{"from_key_id": e.Key.From, "to_key_id": e.Key.To})
 }
 
+// HookSecretKeyRotated: a webhook endpoint's sealed signing secrets (the current one, and
+// a rotated-out one still signing) were re-sealed under a new key. The same kind as a
+// number's (vault.key_rotated), about the endpoint.
+type HookSecretKeyRotated struct {
+	EndpointID ID
+	Key        FromTo[string]
+}
+
+func (HookSecretKeyRotated) Kind() EventKind { return EventTokenKeyRotated }
+func (e HookSecretKeyRotated) Subject() Subject {
+	return audited("webhook_endpoint", e.EndpointID.String(), map[string]any{"from_key_id": e.Key.From, "to_key_id": e.Key.To})
+}
+
 // LoginFailed: a login was refused (outside any workspace; UserID is zero for an unknown
 // email).
 type LoginFailed struct {

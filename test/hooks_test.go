@@ -16,8 +16,8 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/wabaplatform/waba/adapters/hookhttp/dnstest"
 	"github.com/wabaplatform/waba/bootstrap"
 )
 
@@ -262,74 +262,13 @@ func TestHookRotationSignsWithBothSecretsFor24Hours(t *testing.T) {
 	require.Error(t, verify(r, oldSecret, true))
 }
 
-// dnsServer answers A queries from names (AAAA with nothing), over UDP on 127.0.0.1.
-type dnsServer struct {
-	addr  string
-	mu    sync.Mutex
-	names map[string]netip.Addr
-}
-
-func newDNSServer(t *testing.T, names map[string]string) *dnsServer {
+// newDNSServer starts the tiny DNS server webhook probes use, closed when the test ends.
+func newDNSServer(t *testing.T, names map[string]string) *dnstest.Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	s, err := dnstest.Start(names)
 	require.NoError(t, err)
-	t.Cleanup(func() { pc.Close() })
-	s := &dnsServer{addr: pc.LocalAddr().String(), names: map[string]netip.Addr{}}
-	for n, a := range names {
-		s.set(n, a)
-	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if out := s.answer(buf[:n]); out != nil {
-				_, _ = pc.WriteTo(out, from)
-			}
-		}
-	}()
+	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func (s *dnsServer) set(name, addr string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.names[strings.ToLower(name)+"."] = netip.MustParseAddr(addr)
-}
-
-func (s *dnsServer) answer(query []byte) []byte {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil
-	}
-	s.mu.Lock()
-	a, ok := s.names[strings.ToLower(q.Name.String())]
-	s.mu.Unlock()
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RCode: dnsmessage.RCodeSuccess}
-	if !ok {
-		rh.RCode = dnsmessage.RCodeNameError
-	}
-	b := dnsmessage.NewBuilder(nil, rh)
-	b.EnableCompression()
-	_ = b.StartQuestions()
-	_ = b.Question(q)
-	_ = b.StartAnswers()
-	if ok && q.Type == dnsmessage.TypeA && a.Is4() {
-		_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 0},
-			dnsmessage.AResource{A: a.As4()})
-	}
-	out, err := b.Finish()
-	if err != nil {
-		return nil
-	}
-	return out
 }
 
 func TestHookSSRFRefusedAtSaveAndAtDial(t *testing.T) {
@@ -339,7 +278,7 @@ func TestHookSSRFRefusedAtSaveAndAtDial(t *testing.T) {
 	loopback := newReceiver(t) // nothing may ever reach it
 	h := startHooks(t, func(c *bootstrap.Config) {
 		c.WebhooksAllowHTTP = true // http is allowed here: the addresses are what is refused
-		c.WebhooksResolver = dns.addr
+		c.WebhooksResolver = dns.Addr
 	})
 	_, port, _ := net.SplitHostPort(loopback.Listener.Addr().String())
 	for _, url := range []string{
@@ -358,7 +297,7 @@ func TestHookSSRFRefusedAtSaveAndAtDial(t *testing.T) {
 
 	// DNS rebinding: public when saved, loopback when dialled.
 	rebound, _ := h.endpoint(t, "http://rebind.hooks.test:"+port+"/")
-	dns.set("rebind.hooks.test", "127.0.0.1")
+	dns.Set("rebind.hooks.test", "127.0.0.1")
 	d := h.ping(t, rebound)
 	got := h.waitDelivery(t, rebound, d, status("failed"), "the rebound delivery fails")
 	require.Contains(t, got["error"], "address not allowed")
@@ -366,7 +305,7 @@ func TestHookSSRFRefusedAtSaveAndAtDial(t *testing.T) {
 	require.Zero(t, loopback.count(), "nothing reaches the loopback listener")
 
 	// Without WEBHOOKS_ALLOW_HTTP plain http is refused.
-	strict := startHooks(t, func(c *bootstrap.Config) { c.WebhooksResolver = dns.addr })
+	strict := startHooks(t, func(c *bootstrap.Config) { c.WebhooksResolver = dns.Addr })
 	res = strict.a.Do(t, "POST", strict.path("/webhook-endpoints"), strict.owner.Token,
 		map[string]any{"url": "http://public.hooks.test/", "events": []string{"*"}})
 	require.Equal(t, 422, res.Status, "%s", res.Body)

@@ -50,8 +50,9 @@ var (
 	_ messaging.MessageWriter = (*postgres.MessageRepo)(nil)
 	_ messaging.TxRunner      = (*postgres.TxRunner[messaging.Repos])(nil)
 
-	_ rotation.Store    = (*postgres.PhoneNumberRepo)(nil)
-	_ rotation.TxRunner = (*postgres.TxRunner[rotation.Repos])(nil)
+	_ rotation.Store     = (*postgres.PhoneNumberRepo)(nil)
+	_ rotation.HookStore = (*postgres.HookRepo)(nil)
+	_ rotation.TxRunner  = (*postgres.TxRunner[rotation.Repos])(nil)
 )
 
 // now is a timestamp Postgres stores exactly: microseconds, UTC.

@@ -184,23 +184,39 @@ func (r *HookRepo) Deliveries(ctx context.Context, ws, endpointID domain.ID, f h
 
 // RetryDelivery implements hooks.Store.
 func (r *HookRepo) RetryDelivery(ctx context.Context, ws, id domain.ID, at time.Time) error {
-	_, err := r.q.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3
+	_, err := r.q.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3,
+		lease_job = NULL, lease_attempt = NULL
 		WHERE workspace_id = $1 AND id = $2`, ws, id, at)
 	return err
 }
 
 // Claim implements hooks.Store: nothing of a disabled endpoint.
-func (r *HookRepo) Claim(ctx context.Context, ref hooks.EndpointRef, now, leaseUntil time.Time, limit int) ([]domain.HookDelivery, error) {
+//
+// Why a holder as well as the lease: a process killed mid-send leaves its claimed rows
+// leased for hooks.Lease (minutes), while DeadClientRescuer hands its running job back to
+// the queue within a second or two. The job keeps its id and River increments its attempt
+// on every run, so the rescued run takes back the rows an earlier attempt of the same job
+// holds (lease_attempt < h.Attempt) at once. Rows of any other job (or of this same run)
+// wait for the lease, as before. Record clears the holder, so a recorded failure waits
+// for its retry time whichever run of the job comes next.
+func (r *HookRepo) Claim(ctx context.Context, ref hooks.EndpointRef, h hooks.Holder, now, leaseUntil time.Time, limit int) ([]domain.HookDelivery, error) {
+	var job *int64
+	var attempt *int32
+	if h.Job != 0 {
+		a := int32(h.Attempt)
+		job, attempt = &h.Job, &a
+	}
 	rows, err := r.q.Query(ctx, `
 		WITH due AS (
 			SELECT workspace_id, id FROM webhook_deliveries
-			WHERE endpoint_id = $2 AND status IN ('pending', 'failed') AND next_attempt_at <= $3
+			WHERE endpoint_id = $2 AND status IN ('pending', 'failed')
+				AND (next_attempt_at <= $3 OR (lease_job = $6 AND lease_attempt < $7))
 				AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.workspace_id = $1 AND e.id = $2 AND e.enabled)
 			ORDER BY next_attempt_at LIMIT $5
 			FOR UPDATE SKIP LOCKED)
-		UPDATE webhook_deliveries d SET next_attempt_at = $4
+		UPDATE webhook_deliveries d SET next_attempt_at = $4, lease_job = $6, lease_attempt = $7
 		FROM due WHERE d.workspace_id = due.workspace_id AND d.id = due.id AND d.workspace_id = $1
-		RETURNING `+claimedColumns, ref.WorkspaceID, ref.EndpointID, now, leaseUntil, limit)
+		RETURNING `+claimedColumns, ref.WorkspaceID, ref.EndpointID, now, leaseUntil, limit, job, attempt)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +233,7 @@ func sanitizeText(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
 
-// Record implements hooks.Store: one statement for every outcome.
+// Record implements hooks.Store: one statement for every outcome; it ends the leases.
 func (r *HookRepo) Record(ctx context.Context, rs []hooks.Result) error {
 	if len(rs) == 0 {
 		return nil
@@ -246,7 +262,8 @@ func (r *HookRepo) Record(ctx context.Context, rs []hooks.Result) error {
 	}
 	_, err := r.q.Exec(ctx, `
 		UPDATE webhook_deliveries d SET status = r.status, attempts = r.attempts, response_status = r.code,
-			response_body = r.body, error = r.err, duration_ms = r.duration, next_attempt_at = r.next, updated_at = r.at
+			response_body = r.body, error = r.err, duration_ms = r.duration, next_attempt_at = r.next, updated_at = r.at,
+			lease_job = NULL, lease_attempt = NULL
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::int[],
 			$9::timestamptz[], $10::timestamptz[]) AS r (ws, id, status, attempts, code, body, err, duration, next, at)
 		WHERE d.workspace_id = r.ws AND d.id = r.id`, ws, ids, statuses, attempts, codes, bodies, errs, durations, next, at)
@@ -268,4 +285,24 @@ func (r *HookRepo) DueEndpoints(ctx context.Context, now time.Time, limit int) (
 		err := row.Scan(&ref.WorkspaceID, &ref.EndpointID)
 		return ref, err
 	})
+}
+
+// HookSecretsAfter implements rotation.HookStore.
+func (r *HookRepo) HookSecretsAfter(ctx context.Context, keyID string, after domain.ID, limit int) ([]domain.HookEndpoint, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE (secret_key_id <> $1 OR (previous_key_id IS NOT NULL AND previous_key_id <> $1)) AND id > $2
+		ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, keyID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEndpoint)
+}
+
+// UpdateHookSecrets implements rotation.HookStore: the sealed secrets only.
+func (r *HookRepo) UpdateHookSecrets(ctx context.Context, e domain.HookEndpoint) error {
+	args := endpointArgs(e)
+	_, err := r.q.Exec(ctx, `UPDATE webhook_endpoints SET secret_ciphertext = $3, secret_nonce = $4, secret_wrapped_key = $5,
+		secret_key_id = $6, previous_ciphertext = $7, previous_nonce = $8, previous_wrapped_key = $9, previous_key_id = $10
+		WHERE workspace_id = $1 AND id = $2`, e.WorkspaceID, e.ID, args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13])
+	return err
 }

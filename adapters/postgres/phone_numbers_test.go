@@ -73,7 +73,7 @@ func TestPhoneNumberRepoRotationContract(t *testing.T) {
 		wr, repo := postgres.NewWorkspaceRepo(pool), postgres.NewPhoneNumberRepo(pool)
 		return rotationtest.Subject{
 			Tx: postgres.NewTxRunner(pool, func(tx pgx.Tx) rotation.Repos {
-				return rotation.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Events: postgres.NewEventLog(tx)}
+				return rotation.Repos{Numbers: postgres.NewPhoneNumberRepo(tx), Hooks: postgres.NewHookRepo(tx), Events: postgres.NewEventLog(tx)}
 			}),
 			Workspace: func(t *testing.T) domain.ID { return createWorkspace(t, wr, "Acme").ID },
 			Number: func(t *testing.T, p domain.PhoneNumber) {

@@ -21,7 +21,7 @@ type HookDeliverArgs struct {
 	EndpointID  domain.ID `json:"endpoint_id"`
 	// Follow marks the job woken while the endpoint's job was running: that one may have
 	// looked for due deliveries for the last time already, so the new ones get a job of
-	// their own (one at most); the claim's lease keeps the two from sending a delivery twice.
+	// their own (one at most); the claim's lease (held by one job) keeps the two from sending a delivery twice.
 	Follow bool `json:"follow,omitempty"`
 }
 
@@ -80,7 +80,11 @@ type HookDeliverWorker struct {
 // Work sends until nothing is due; past the time budget it snoozes to go on at once,
 // after the queue's other jobs.
 func (w *HookDeliverWorker) Work(ctx context.Context, job *river.Job[HookDeliverArgs]) error {
-	more, err := w.Deliverer.Run(ctx, hooks.EndpointRef{WorkspaceID: job.Args.WorkspaceID, EndpointID: job.Args.EndpointID})
+	// The job's id and attempt hold the leases of what this run claims: rescued after its
+	// process died (DeadClientRescuer), the job runs again with the same id and a higher
+	// attempt, and takes back at once what the dead run had claimed.
+	more, err := w.Deliverer.Run(ctx, hooks.EndpointRef{WorkspaceID: job.Args.WorkspaceID, EndpointID: job.Args.EndpointID},
+		hooks.Holder{Job: job.ID, Attempt: job.Attempt})
 	if err != nil {
 		return err
 	}

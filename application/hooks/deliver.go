@@ -14,8 +14,10 @@ import (
 // Delivery tuning: an endpoint's job claims ClaimBatch due deliveries at a time and sends
 // up to Concurrency of them at once (the endpoint's own slots: the bulkhead), until none is
 // due or Budget has passed (then it yields to the queue's other jobs and goes on at once).
-// A claimed delivery is leased for Lease: a process that dies while sending it leaves it
-// due again once the lease runs out. The lease outlasts a whole batch against an endpoint
+// A claimed delivery is leased for Lease, held by the job run that claimed it (Holder): a
+// process that dies while sending it leaves it to the next run of the same job, which
+// takes it back at once (the rescued job: see Store.Claim), and to anyone once the lease
+// runs out, should that run never come. The lease outlasts a whole batch against an endpoint
 // that times out on every request (ClaimBatch / Concurrency rounds of the attempt timeout).
 const (
 	ClaimBatch  = 100
@@ -66,10 +68,11 @@ func NewDeliverer(d DeliverDeps) *Deliverer {
 	return dl
 }
 
-// Run sends the endpoint's due deliveries; more says it stopped at the time budget with
-// deliveries still due (the caller runs it again soon). A deleted or disabled endpoint has
-// nothing to send.
-func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err error) {
+// Run sends the endpoint's due deliveries, and those an earlier run of the job h names
+// claimed and never recorded; more says it stopped at the time budget with deliveries
+// still due (the caller runs it again soon). A deleted or disabled endpoint has nothing
+// to send.
+func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef, h Holder) (more bool, err error) {
 	e, err := dl.d.Store.Endpoint(ctx, ref.WorkspaceID, ref.EndpointID, false)
 	if domain.IsKind(err, domain.KindNotFound) {
 		return false, nil
@@ -87,7 +90,7 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 		var claimed []domain.HookDelivery
 		err := dl.d.Tx.InTx(ctx, func(ctx context.Context, r Repos) error {
 			var err error
-			claimed, err = r.Hooks.Claim(ctx, ref, now, now.Add(Lease), ClaimBatch)
+			claimed, err = r.Hooks.Claim(ctx, ref, h, now, now.Add(Lease), ClaimBatch)
 			return err
 		})
 		if err != nil {
@@ -110,7 +113,7 @@ func (dl *Deliverer) Run(ctx context.Context, ref EndpointRef) (more bool, err e
 				keys, err = dl.keys(ctx, e)
 			}
 			if err != nil {
-				return false, err // the claimed rows go again after their lease
+				return false, err // the claimed rows go with the job's retry (or after their lease)
 			}
 			stale = false
 		}

@@ -14,6 +14,14 @@ type EndpointRef struct {
 	EndpointID  domain.ID
 }
 
+// Holder is the run of a delivery job that leases what it claims: the job's id, which it
+// keeps when it is retried or rescued from a dead process, and the run's attempt, which
+// River increments on every run. The zero Holder takes back nothing.
+type Holder struct {
+	Job     int64
+	Attempt int
+}
+
 // DeliveryFilter narrows an endpoint's deliveries; empty fields do not filter.
 type DeliveryFilter struct {
 	Status domain.HookDeliveryStatus
@@ -56,12 +64,14 @@ type Store interface {
 	Deliveries(ctx context.Context, ws, endpointID domain.ID, f DeliveryFilter, limit int) ([]domain.HookDelivery, error)
 	// RetryDelivery makes a delivery due at at again (pending), whatever its status.
 	RetryDelivery(ctx context.Context, ws, id domain.ID, at time.Time) error
-	// Claim takes up to limit deliveries of the endpoint, if it is enabled, due at now (pending or failed,
-	// next_attempt_at <= now), skipping rows another transaction holds, and pushes their
-	// next_attempt_at to leaseUntil: a process that dies while sending them leaves them
-	// to be sent again once the lease runs out (a duplicate, never a loss).
-	Claim(ctx context.Context, ref EndpointRef, now, leaseUntil time.Time, limit int) ([]domain.HookDelivery, error)
-	// Record writes what attempts made of deliveries, in one statement.
+	// Claim takes up to limit deliveries of the endpoint, if it is enabled, pending or failed
+	// and either due at now (next_attempt_at <= now) or leased by an earlier run of the same
+	// job (h.Job, an attempt below h.Attempt), skipping rows another transaction holds; it
+	// pushes their next_attempt_at to leaseUntil and records h as their holder. A process
+	// that dies while sending them leaves them to the job's next run (the rescued job) or,
+	// failing that, to anyone once the lease runs out: a duplicate, never a loss.
+	Claim(ctx context.Context, ref EndpointRef, h Holder, now, leaseUntil time.Time, limit int) ([]domain.HookDelivery, error)
+	// Record writes what attempts made of deliveries, in one statement, and ends their leases.
 	Record(ctx context.Context, rs []Result) error
 	// DueEndpoints lists up to limit enabled endpoints with deliveries due at now.
 	DueEndpoints(ctx context.Context, now time.Time, limit int) ([]EndpointRef, error)

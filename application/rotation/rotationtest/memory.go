@@ -17,12 +17,13 @@ import (
 type numberKey struct{ ws, id domain.ID }
 
 type state struct {
-	numbers map[numberKey]domain.PhoneNumber
-	events  []domain.Occurrence
+	numbers   map[numberKey]domain.PhoneNumber
+	endpoints map[numberKey]domain.HookEndpoint
+	events    []domain.Occurrence
 }
 
 func (s *state) clone() *state {
-	return &state{numbers: maps.Clone(s.numbers), events: slices.Clone(s.events)}
+	return &state{numbers: maps.Clone(s.numbers), endpoints: maps.Clone(s.endpoints), events: slices.Clone(s.events)}
 }
 
 // Memory is an in-memory rotation store and transaction runner. It holds the committed
@@ -39,7 +40,8 @@ type Memory struct {
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{state: &state{numbers: map[numberKey]domain.PhoneNumber{}}, locked: map[numberKey]bool{}}
+	return &Memory{state: &state{numbers: map[numberKey]domain.PhoneNumber{}, endpoints: map[numberKey]domain.HookEndpoint{}},
+		locked: map[numberKey]bool{}}
 }
 
 // InTx runs fn on a copy of the state, committed when fn returns nil.
@@ -47,7 +49,7 @@ func (db *Memory) InTx(ctx context.Context, fn func(ctx context.Context, r rotat
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx := &memoryStore{db: db, s: db.state.clone()}
-	if err := fn(ctx, rotation.Repos{Numbers: tx, Events: tx}); err != nil {
+	if err := fn(ctx, rotation.Repos{Numbers: tx, Hooks: tx, Events: tx}); err != nil {
 		return err
 	}
 	db.state = tx.s
@@ -69,6 +71,21 @@ func (db *Memory) Number(ws, id domain.ID) (domain.PhoneNumber, bool) {
 	return cloneNumber(p), ok
 }
 
+// PutEndpoint stores e as it is.
+func (db *Memory) PutEndpoint(e domain.HookEndpoint) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.state.endpoints[numberKey{e.WorkspaceID, e.ID}] = cloneEndpoint(e)
+}
+
+// Endpoint reads a committed webhook endpoint.
+func (db *Memory) Endpoint(ws, id domain.ID) (domain.HookEndpoint, bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	e, ok := db.state.endpoints[numberKey{ws, id}]
+	return cloneEndpoint(e), ok
+}
+
 // Events returns the committed events, oldest first.
 func (db *Memory) Events() []domain.Occurrence {
 	db.mu.Lock()
@@ -76,7 +93,7 @@ func (db *Memory) Events() []domain.Occurrence {
 	return slices.Clone(db.state.events)
 }
 
-// Lock holds a number as another transaction's SELECT ... FOR UPDATE would, until release
+// Lock holds a number (or a webhook endpoint) as another transaction's SELECT ... FOR UPDATE would, until release
 // is called.
 func (db *Memory) Lock(ws, id domain.ID) (release func()) {
 	db.mu.Lock()
@@ -125,6 +142,41 @@ func (t *memoryStore) Update(_ context.Context, p domain.PhoneNumber) error {
 	p.PhoneNumberID, p.CreatedAt = old.PhoneNumberID, old.CreatedAt
 	t.s.numbers[k] = cloneNumber(p)
 	return nil
+}
+
+func (t *memoryStore) HookSecretsAfter(_ context.Context, keyID string, after domain.ID, limit int) ([]domain.HookEndpoint, error) {
+	out := []domain.HookEndpoint{}
+	for k, e := range t.s.endpoints {
+		stale := e.Secret.KeyID != keyID || e.Previous != nil && e.Previous.KeyID != keyID
+		if stale && bytes.Compare(e.ID[:], after[:]) > 0 && !t.db.locked[k] {
+			out = append(out, cloneEndpoint(e))
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.HookEndpoint) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out[:min(limit, len(out))], nil
+}
+
+// UpdateHookSecrets writes the endpoint's two secrets and nothing else, as the Postgres
+// adapter does; an absent one is no error.
+func (t *memoryStore) UpdateHookSecrets(_ context.Context, e domain.HookEndpoint) error {
+	k := numberKey{e.WorkspaceID, e.ID}
+	old, ok := t.s.endpoints[k]
+	if !ok {
+		return nil
+	}
+	old.Secret, old.Previous = e.Secret, e.Previous
+	t.s.endpoints[k] = cloneEndpoint(old)
+	return nil
+}
+
+func cloneEndpoint(e domain.HookEndpoint) domain.HookEndpoint {
+	e.Secret = cloneSealed(e.Secret)
+	if e.Previous != nil {
+		prev := cloneSealed(*e.Previous)
+		e.Previous = &prev
+	}
+	e.Events = slices.Clone(e.Events)
+	return e
 }
 
 // cloneNumber copies what p points to, so a caller editing its copy in place cannot

@@ -1,9 +1,12 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,6 +82,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.SendKeys(chromedp.ID("reply"), "Yes, today."), chromedp.Click(chromedp.CSS("button[data-action=send]")))
 	b.wait(`document.querySelector('.msg.outbound .ticks.read')`, 20*time.Second, "the reply's ticks should reach read")
 	require.Equal(t, "Yes, today.", b.eval(`document.querySelector('.msg.outbound').firstChild.textContent`))
+
+	// An attachment: uploaded (number before file), then sent as an image by our media id.
+	b.do(chromedp.SetUploadFiles(chromedp.CSS(".composer input[type=file]"), []string{pngFile(t)}))
+	b.wait(`document.querySelector('[data-file]').textContent.startsWith('receipt.png')`, 5*time.Second, "the chosen file")
+	b.do(chromedp.SendKeys(chromedp.ID("reply"), "Your receipt"), chromedp.Click(chromedp.CSS("button[data-action=send]")))
+	b.wait(`[...document.querySelectorAll('.msg.outbound')].some(m => m.firstChild.textContent === '[image] Your receipt' && m.querySelector('.ticks.read'))`, 20*time.Second, "the image sent and read")
+	b.shot("thread-attachment")
 
 	// The stream drops and comes back (a new ticket, resuming); then the hostile message
 	// arrives and is shown as its characters.
@@ -383,6 +393,20 @@ func (b *browser) page() string {
 		return "(unreadable: " + err.Error() + ")"
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// pngFile writes a small PNG named receipt.png and returns its path.
+func pngFile(t *testing.T) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for i := range img.Pix {
+		img.Pix[i] = 0x80
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	path := filepath.Join(t.TempDir(), "receipt.png")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	return path
 }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -189,6 +189,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.wait(`document.querySelector('[data-dry-run] .ok') && document.querySelector('[data-dry-run] .ok').textContent.includes('Prices')`, 10*time.Second, "the dry run")
 	require.Contains(t, b.eval(`document.querySelector('[data-dry-run]').textContent`), "tag lead")
 	b.shot("settings-automation")
+	b.eval(`[...document.querySelectorAll('tr[data-rule=Prices] button')].find(x => x.textContent === 'Edit').click(), true`)
+	b.wait(`document.querySelector('form[data-rule-form] input[name=name]').value === 'Prices' && document.querySelectorAll('form[data-rule-form] .action').length === 2`, 5*time.Second, "the rule in the editor")
+	b.eval(`(() => { const p = document.querySelector('form[data-rule-form] input[name=priority]'); p.value = '7'; return true; })()`)
+	b.clickButton("Save rule")
+	b.wait(`document.querySelector('tr[data-rule=Prices] td:nth-child(4)').textContent === '7'`, 10*time.Second, "the edited priority")
 
 	// Working hours: a zone, Monday's hours and a holiday; read back after leaving the section.
 	settingsSection("hours")

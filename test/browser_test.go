@@ -1,9 +1,12 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +31,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	b := newBrowser(t)
 	sb, _, point, setTarget := withSandboxCallback(t)
-	a := startApp(t, point) // the Graph URL is the sandbox on loopback: the console offers it
+	// The Graph URL is the sandbox on loopback: the console offers it. Webhook endpoints may
+	// be on loopback too (a local receiver).
+	a := startApp(t, point, withLocalHooks)
 	setTarget(a.URL)
 
 	// First load: the login screen, and what it weighs (compressed, as transferred).
@@ -77,6 +82,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.SendKeys(chromedp.ID("reply"), "Yes, today."), chromedp.Click(chromedp.CSS("button[data-action=send]")))
 	b.wait(`document.querySelector('.msg.outbound .ticks.read')`, 20*time.Second, "the reply's ticks should reach read")
 	require.Equal(t, "Yes, today.", b.eval(`document.querySelector('.msg.outbound').firstChild.textContent`))
+
+	// An attachment: uploaded (number before file), then sent as an image by our media id.
+	b.do(chromedp.SetUploadFiles(chromedp.CSS(".composer input[type=file]"), []string{pngFile(t)}))
+	b.wait(`document.querySelector('[data-file]').textContent.startsWith('receipt.png')`, 5*time.Second, "the chosen file")
+	b.do(chromedp.SendKeys(chromedp.ID("reply"), "Your receipt"), chromedp.Click(chromedp.CSS("button[data-action=send]")))
+	b.wait(`[...document.querySelectorAll('.msg.outbound')].some(m => m.firstChild.textContent === '[image] Your receipt' && m.querySelector('.ticks.read'))`, 20*time.Second, "the image sent and read")
+	b.shot("thread-attachment")
 
 	// The stream drops and comes back (a new ticket, resuming); then the hostile message
 	// arrives and is shown as its characters.
@@ -137,12 +149,73 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`a[href="#/settings"]`)))
 	b.wait(`[...document.querySelectorAll('td')].some(td => td.textContent === '`+email+`')`, 10*time.Second, "the members")
 	b.shot("settings")
-	// Sections whose API this server may not have yet say so in words.
-	for _, sec := range []string{"webhooks", "automation", "hours", "inbox"} {
+	settingsSection := func(sec string) {
+		b.t.Helper()
 		b.do(chromedp.Click(chromedp.CSS(`a[href="#/settings/` + sec + `"]`)))
-		b.wait(`location.hash === '#/settings/`+sec+`' && document.querySelector('main .error, main table, main .card')`, 10*time.Second, "settings "+sec)
-		b.shot("settings-" + sec)
+		b.wait(`location.hash === '#/settings/`+sec+`' && document.querySelector('main [data-section=`+sec+`][data-ready]')`, 10*time.Second, "settings "+sec)
+		require.Equal(t, false, b.eval(`!!document.querySelector('main [data-section] .error')`), "settings %s: %s", sec, b.page())
 	}
+
+	// Webhooks: an endpoint on a local receiver, its secret shown once, a test ping that
+	// the delivery log shows succeeded.
+	rcv := newReceiver(t)
+	settingsSection("webhooks")
+	b.do(chromedp.SendKeys(chromedp.CSS("input[name=url]"), rcv.URL+"/hooks"))
+	b.clickButton("Add endpoint")
+	b.wait(`document.querySelector('[data-secret]') && document.querySelector('[data-secret]').textContent.startsWith('whsec_')`, 10*time.Second, "the secret")
+	b.shot("settings-webhooks-secret")
+	b.clickButton("Send test")
+	b.wait(`document.querySelector('tr[data-status=succeeded]') && document.querySelector('tr[data-status=succeeded]').textContent.includes('ping')`, 20*time.Second, "the ping delivered")
+	require.Equal(t, 1, rcv.count())
+	require.Contains(t, string(rcv.all()[0].Body), `"type":"ping"`)
+	b.shot("settings-webhooks")
+	settingsSection("automation")
+	settingsSection("webhooks")
+	require.Equal(t, false, b.eval(`!!document.querySelector('[data-secret]')`), "the secret is shown only once")
+
+	// Automation: a keyword rule with a reply and a tag, then the dry run in the page.
+	settingsSection("automation")
+	b.do(chromedp.SendKeys(chromedp.CSS("form[data-rule-form] input[name=name]"), "Prices"),
+		chromedp.SendKeys(chromedp.CSS("form[data-rule-form] textarea[name=keywords]"), "price, cost"))
+	b.clickButton("Add action")
+	b.do(chromedp.SendKeys(chromedp.CSS("textarea[name=action_text]"), "Our prices are on acme.example/prices."))
+	b.choose("select[name=add_action]", "Add a tag")
+	b.clickButton("Add action")
+	b.do(chromedp.SendKeys(chromedp.CSS("input[name=action_tag]"), "lead"))
+	b.clickButton("Add rule")
+	b.wait(`document.querySelector('tr[data-rule=Prices]')`, 10*time.Second, "the rule in the list")
+	b.do(chromedp.SendKeys(chromedp.CSS("form:has([data-dry-run]) input[name=text]"), "What does it COST?"))
+	b.clickButton("Try it")
+	b.wait(`document.querySelector('[data-dry-run] .ok') && document.querySelector('[data-dry-run] .ok').textContent.includes('Prices')`, 10*time.Second, "the dry run")
+	require.Contains(t, b.eval(`document.querySelector('[data-dry-run]').textContent`), "tag lead")
+	b.shot("settings-automation")
+	b.eval(`[...document.querySelectorAll('tr[data-rule=Prices] button')].find(x => x.textContent === 'Edit').click(), true`)
+	b.wait(`document.querySelector('form[data-rule-form] input[name=name]').value === 'Prices' && document.querySelectorAll('form[data-rule-form] .action').length === 2`, 5*time.Second, "the rule in the editor")
+	b.eval(`(() => { const p = document.querySelector('form[data-rule-form] input[name=priority]'); p.value = '7'; return true; })()`)
+	b.clickButton("Save rule")
+	b.wait(`document.querySelector('tr[data-rule=Prices] td:nth-child(4)').textContent === '7'`, 10*time.Second, "the edited priority")
+
+	// Working hours: a zone, Monday's hours and a holiday; read back after leaving the section.
+	settingsSection("hours")
+	b.choose("select[name=timezone]", "Europe/Lisbon")
+	b.eval(`document.querySelector('tr[data-day=mon] button').click(), true`)
+	b.eval(`document.querySelector('tr[data-day=tue] button').click(), true`)
+	b.eval(`(() => { const d = document.querySelector('input[name=holiday]'); d.value = '2026-12-25'; return true; })()`)
+	b.clickButton("Add holiday")
+	b.clickButton("Save working hours")
+	b.wait(`[...document.querySelectorAll('[data-section=hours] .ok')].some(e => e.textContent === 'Saved.')`, 10*time.Second, "the hours saved")
+	settingsSection("webhooks")
+	settingsSection("hours")
+	require.Equal(t, "Europe/Lisbon", b.eval(`document.querySelector('select[name=timezone]').value`))
+	require.Equal(t, []any{"09:00", "18:00"}, b.eval(`[...document.querySelectorAll('tr[data-day=mon] input')].map(i => i.value)`))
+	require.Equal(t, 0.0, b.eval(`document.querySelectorAll('tr[data-day=wed] input').length`))
+	require.Equal(t, "2026-12-25", b.eval(`document.querySelector('li[data-date]').dataset.date`))
+	hoursNow := a.Must(t, 200, "GET", "/v1/workspaces/"+ws+"/settings/working-hours", owner.Token, nil)
+	require.Equal(t, "Europe/Lisbon", hoursNow["timezone"])
+	require.Len(t, hoursNow["days"], 2)
+	b.shot("settings-hours")
+	settingsSection("inbox")
+	b.shot("settings-inbox")
 
 	// A viewer: the same thread without a composer, nor any action the API would refuse.
 	viewer := a.addMember(t, ws, owner, "viewer")
@@ -159,6 +232,25 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Equal(t, false, b.eval(`!!document.querySelector('a[href="#/audit"]')`), "a viewer has no audit log")
 	b.do(chromedp.EmulateViewport(390, 844))
 	b.shot("viewer-thread-390")
+	// The viewer's settings: endpoints, deliveries and rules to read, no button to change them.
+	for _, sec := range []string{"webhooks", "automation", "hours"} {
+		b.do(chromedp.Click(chromedp.CSS(`a[href="#/settings"]`)))
+		settingsSection(sec)
+		require.Equal(t, false, b.eval(`[...document.querySelectorAll('main button')].some(x => /^(Add|Save|Delete|Edit|Send test|Rotate|Disable|Enable|Retry|Remove)/.test(x.textContent))`), sec+": "+b.page())
+	}
+	settingsSection("webhooks")
+	b.eval(`document.querySelector('button[data-action=deliveries]').click(), true`)
+	b.wait(`document.querySelector('tr[data-status=succeeded]')`, 10*time.Second, "the viewer reads the deliveries")
+	require.Equal(t, false, b.eval(`[...document.querySelectorAll('main button')].some(x => x.textContent === 'Retry')`))
+	b.shot("viewer-webhooks-390")
+	settingsSection("automation")
+	b.do(chromedp.SendKeys(chromedp.CSS("form:has([data-dry-run]) input[name=text]"), "price?"))
+	b.clickButton("Try it")
+	b.wait(`document.querySelector('[data-dry-run] .ok')`, 10*time.Second, "the viewer's dry run")
+	b.do(chromedp.Click(chromedp.CSS(`a[href="#/inbox"]`)))
+	b.wait(`[...document.querySelectorAll('button.conv')].find(c => c.textContent.includes('José'))`, 10*time.Second, "José's conversation")
+	b.eval(`[...document.querySelectorAll('button.conv')].find(c => c.textContent.includes('José')).click(), true`)
+	b.do(chromedp.WaitVisible(chromedp.CSS(".msg.inbound")))
 	b.do(chromedp.Click(chromedp.CSS("a.back")), chromedp.WaitVisible(chromedp.CSS("button.conv")))
 	b.shot("viewer-inbox-390")
 
@@ -306,6 +398,20 @@ func (b *browser) page() string {
 		return "(unreadable: " + err.Error() + ")"
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// pngFile writes a small PNG named receipt.png and returns its path.
+func pngFile(t *testing.T) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for i := range img.Pix {
+		img.Pix[i] = 0x80
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	path := filepath.Join(t.TempDir(), "receipt.png")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	return path
 }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -45,12 +45,14 @@ async function problem(res) {
   return new ApiError(res.status, p);
 }
 
-// request calls the API. body: an object (JSON), or a Blob/File/string sent as text/csv.
+// request calls the API. body: an object (JSON), FormData (multipart), or a Blob/File/string
+// sent as text/csv.
 // opts.raw returns the Response (exports); opts.anonymous sends no token.
 export async function request(method, path, body, opts = {}) {
   const headers = { ...(opts.headers || {}) };
   let payload;
-  if (body instanceof Blob || typeof body === 'string') { payload = body; headers['Content-Type'] = 'text/csv'; }
+  if (body instanceof FormData) payload = body; // multipart: the browser sets the boundary
+  else if (body instanceof Blob || typeof body === 'string') { payload = body; headers['Content-Type'] = 'text/csv'; }
   else if (body !== undefined) { payload = JSON.stringify(body); headers['Content-Type'] = 'application/json'; }
   if (access && !opts.anonymous) headers.Authorization = 'Bearer ' + access;
   let res;

@@ -12,7 +12,7 @@ const perms = {
   'conversations.take': 'oma', 'notes.create': 'oma', 'messages.send': 'oma', 'templates.manage': 'om',
   'campaigns.read': 'omv', 'campaigns.manage': 'om', 'campaigns.launch': 'om', 'audit.read': 'om',
   'audit.export': 'om', 'billing.read': 'omv', 'webhooks.read': 'omv', 'webhooks.manage': 'om',
-  'automation.read': 'omv', 'automation.manage': 'om', 'inbox.manage': 'om',
+  'automation.read': 'omv', 'automation.manage': 'om', 'inbox.manage': 'om', 'media.upload': 'oma',
 };
 
 export const state = {

@@ -25,6 +25,13 @@ export function messageText(m) {
   }
 }
 
+// mediaType is the message type that sends a file of this MIME type.
+function mediaType(mime) {
+  if (mime === 'image/webp') return 'sticker';
+  const top = (mime || '').split('/')[0];
+  return ['image', 'video', 'audio'].includes(top) ? top : 'document';
+}
+
 function tickMark(m) {
   if (m.direction !== 'outbound') return null;
   const [mark, label] = ticks[m.status] || ['', m.status];
@@ -196,12 +203,42 @@ export async function inbox(root, [convID]) {
       if (c.can_send_freeform) {
         const text = h('textarea', { name: 'body', required: true, rows: 2, maxlength: 4096 });
         const btn = h('button', { type: 'submit', 'data-action': 'send' }, 'Send');
+        // An attachment: uploaded when sent, then sent by our media id with the text as caption.
+        const file = h('input', { type: 'file', name: 'file', class: 'sr-only', tabindex: '-1', 'aria-hidden': 'true' });
+        const chosen = h('span', { class: 'small muted', 'data-file': '' });
+        const attach = h('button', { type: 'button', class: 'secondary', 'data-action': 'attach' }, 'Attach');
+        const drop = h('button', { type: 'button', class: 'link', hidden: true }, 'Remove');
+        const paint = () => {
+          const f = file.files[0];
+          chosen.textContent = f ? f.name + ' (' + Math.ceil(f.size / 1024) + ' KB)' : '';
+          drop.hidden = !f;
+          text.required = !f;
+        };
+        attach.addEventListener('click', () => file.click());
+        file.addEventListener('change', paint);
+        drop.addEventListener('click', () => { file.value = ''; paint(); });
         const form = h('form', {
           onsubmit: e => {
             e.preventDefault();
-            busy(btn, out, async () => { await sendMsg({ type: 'text', text: { body: text.value } }); text.value = ''; await loadThread(); });
+            busy(btn, out, async () => {
+              const f = file.files[0];
+              if (f) {
+                const fd = new FormData(); // the number before the file: the server streams the file
+                fd.append('phone_number_id', c.phone_number_id);
+                fd.append('file', f);
+                const m = await api.post(wsPath('/media'), fd);
+                const type = mediaType(m.mime_type);
+                const obj = { media_id: m.id };
+                if (text.value && type !== 'audio' && type !== 'sticker') obj.caption = text.value;
+                if (type === 'document') obj.filename = m.filename || f.name;
+                await sendMsg({ type, [type]: obj });
+                file.value = ''; paint();
+              } else await sendMsg({ type: 'text', text: { body: text.value } });
+              text.value = ''; await loadThread();
+            });
           },
-        }, h('div', { class: 'row' }, h('div', { class: 'field', style: null }, h('label', { for: 'reply' }, 'Reply'), text), btn));
+        }, h('div', { class: 'row' }, h('div', { class: 'field', style: null }, h('label', { for: 'reply' }, 'Reply'), text), btn),
+        can('media.upload') ? h('div', { class: 'row attach' }, file, attach, chosen, drop) : null);
         text.id = 'reply';
         text.addEventListener('keydown', e => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
         parts.push(form);

@@ -1,8 +1,11 @@
 // Settings: members and roles, API keys, webhook endpoints and their deliveries,
-// automation, working hours. Sections whose API a server does not have show its answer.
-import { h, mount, field, busy, formData, when, select, status, table, errorBox } from './dom.js';
+// automation, working hours (the last three in hooks.js and automation.js). A section's
+// API error is shown in words.
+import { h, mount, field, busy, formData, when, select, table, errorBox } from './dom.js';
 import * as api from './api.js';
 import { state, can, wsPath, loadMe } from './app.js';
+import { webhooks } from './hooks.js';
+import { automation, hours } from './automation.js';
 
 const sections = [
   ['members', 'Members', 'members.read', members], ['keys', 'API keys', 'apikeys.read', keys],
@@ -14,18 +17,14 @@ const sections = [
 export async function settings(root, [which]) {
   const visible = sections.filter(s => !s[2] || can(s[2]));
   const cur = visible.find(s => s[0] === which) || visible[0];
-  const body = h('div');
+  // data-section names what is shown; data-ready is set once it has rendered (or failed).
+  const body = h('div', { 'data-section': cur[0] });
   mount(root, h('h1', {}, 'Settings'),
     h('nav', { class: 'tabs', 'aria-label': 'Settings sections' }, visible.map(([k, label]) =>
       h('a', { class: 'btn' + (k === cur[0] ? '' : ' secondary'), href: '#/settings/' + k, 'aria-current': k === cur[0] ? 'page' : null }, label))),
     body);
-  try { await cur[3](body); } catch (e) { body.replaceChildren(unavailable(e)); }
-}
-
-// unavailable explains a section the server does not serve (yet) in words.
-function unavailable(e) {
-  if (e.status === 404) return h('div', { class: 'error', role: 'alert' }, 'This server does not offer this yet (' + e.message + ').');
-  return errorBox(e);
+  try { await cur[3](body); } catch (e) { body.replaceChildren(errorBox(e)); }
+  body.dataset.ready = '';
 }
 
 const roleOptions = () => (state.ws.role === 'owner' ? ['owner', 'manager', 'agent', 'viewer'] : ['agent', 'viewer']);
@@ -97,189 +96,6 @@ async function keys(el) {
     field('Role', select('role', roleOptions(), 'agent')), btn), cOut);
   mount(el, out, table(['Name', 'Role', 'Created', ''], body), h('div', { class: 'card' }, h('h2', {}, 'New API key'), form));
   await load();
-}
-
-async function webhooks(el) {
-  const out = h('div');
-  const body = h('tbody');
-  const deliveries = h('div');
-  const manage = can('webhooks.manage');
-  const load = async () => {
-    const list = (await api.get(wsPath('/webhook-endpoints'))).data;
-    body.replaceChildren(...list.map(w => {
-      const btn = (label, fn, cls) => {
-        const b = h('button', { type: 'button', class: cls || 'secondary' }, label);
-        b.addEventListener('click', () => busy(b, out, fn));
-        return b;
-      };
-      const acts = [btn('Deliveries', () => showDeliveries(w))];
-      if (manage) {
-        acts.push(btn(w.enabled ? 'Disable' : 'Enable', async () => { await api.patch(wsPath('/webhook-endpoints/' + w.id), { enabled: !w.enabled }); await load(); }),
-          btn('Send test', async () => { await api.post(wsPath('/webhook-endpoints/' + w.id + '/test')); out.replaceChildren(h('p', { class: 'ok' }, 'A ping is on its way.')); }),
-          btn('Rotate secret', async () => { const r = await api.post(wsPath('/webhook-endpoints/' + w.id + '/rotate-secret')); out.replaceChildren(h('p', { class: 'ok' }, 'New secret (the old one signs for 24 hours more):'), h('p', { class: 'secret' }, r.secret)); }),
-          btn('Delete', async () => { await api.del(wsPath('/webhook-endpoints/' + w.id)); await load(); }, 'danger'));
-      }
-      return h('tr', {}, h('td', {}, w.url, w.description ? h('div', { class: 'small muted' }, w.description) : null),
-        h('td', {}, (w.events || []).join(', ')), h('td', {}, w.enabled ? 'enabled' : 'disabled'), h('td', {}, h('div', { class: 'row' }, acts)));
-    }));
-    if (!list.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'empty' }, 'No endpoints.')));
-  };
-  async function showDeliveries(w) {
-    const dBody = h('tbody');
-    const more = h('button', { type: 'button', class: 'secondary' }, 'Load more');
-    const filter = select('status', [['', 'Any'], 'pending', 'succeeded', 'failed', 'dead'].map(s => Array.isArray(s) ? s : [s, s]));
-    let pages;
-    const row = d => {
-      const cells = [h('td', {}, when(d.created_at)), h('td', {}, d.event_type), h('td', {}, status(d.status)), h('td', {}, String(d.attempts)),
-        h('td', {}, d.response_status ? String(d.response_status) : ''), h('td', { class: 'small' }, d.error || '')];
-      if (manage && (d.status === 'failed' || d.status === 'dead')) {
-        const r = h('button', { type: 'button', class: 'secondary' }, 'Retry');
-        r.addEventListener('click', () => busy(r, out, async () => { await api.post(wsPath('/webhook-deliveries/' + d.id + '/retry')); r.disabled = true; r.textContent = 'Queued'; }));
-        cells.push(h('td', {}, r));
-      } else cells.push(h('td'));
-      return h('tr', {}, cells);
-    };
-    const loadD = async next => {
-      if (!next) { pages = api.pager(wsPath('/webhook-endpoints/' + w.id + '/deliveries'), { status: filter.value, limit: 50 }); dBody.replaceChildren(); }
-      dBody.append(...(await pages.next()).map(row));
-      more.hidden = !pages.more;
-    };
-    more.addEventListener('click', () => busy(more, out, () => loadD(true)));
-    filter.addEventListener('change', () => busy(null, out, () => loadD()));
-    mount(deliveries, h('h2', {}, 'Deliveries to ' + w.url), field('Status', filter),
-      table(['When', 'Event', 'Status', 'Attempts', 'Response', 'Error', ''], dBody), more);
-    await loadD();
-  }
-  const parts = [out, table(['URL', 'Events', 'State', ''], body), deliveries];
-  if (manage) {
-    const cOut = h('div');
-    const btn = h('button', { type: 'submit' }, 'Add endpoint');
-    const form = h('form', {
-      onsubmit: e => {
-        e.preventDefault();
-        const d = formData(form);
-        busy(btn, cOut, async () => {
-          const w = await api.post(wsPath('/webhook-endpoints'), { url: d.url, description: d.description || undefined,
-            events: d.events.split(',').map(s => s.trim()).filter(Boolean) });
-          cOut.replaceChildren(h('p', { class: 'ok' }, 'Copy the signing secret now: it is shown only once.'), h('p', { class: 'secret' }, w.secret));
-          form.reset(); await load();
-        });
-      },
-    }, field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/whatsapp', size: 40 })),
-    field('Events', h('input', { name: 'events', value: '*', required: true }), 'Comma-separated (message.received, message.read, …) or * for all.'),
-    field('Description', h('input', { name: 'description' })), btn, cOut);
-    parts.push(h('div', { class: 'card' }, h('h2', {}, 'New endpoint'), form));
-  }
-  mount(el, parts);
-  await load();
-}
-
-async function automation(el) {
-  const manage = can('automation.manage');
-  const parts = [];
-  for (const [kind, title, hint] of [['away', 'Away message', 'Sent outside working hours, at most once per conversation per 12 hours.'],
-    ['welcome', 'Welcome message', "Sent to a contact's first message ever."]]) {
-    const out = h('div');
-    const box = h('div', { class: 'card' }, h('h2', {}, title), h('p', { class: 'muted small' }, hint), out);
-    parts.push(box);
-    try {
-      const cur = await api.get(wsPath('/automation/' + kind));
-      const enabled = h('input', { type: 'checkbox', name: 'enabled', checked: !!cur.enabled, disabled: !manage });
-      const text = h('textarea', { name: 'text', value: cur.text || '', disabled: !manage });
-      box.append(h('label', { class: 'inline' }, enabled, 'Enabled'), field('Text', text));
-      if (manage) {
-        const save = h('button', { type: 'button' }, 'Save');
-        save.addEventListener('click', () => busy(save, out, async () => {
-          await api.put(wsPath('/automation/' + kind), { enabled: enabled.checked, text: text.value });
-          out.replaceChildren(h('p', { class: 'ok' }, 'Saved.'));
-        }));
-        box.append(save);
-      }
-    } catch (e) { out.replaceChildren(unavailable(e)); }
-  }
-  const rOut = h('div');
-  const rBody = h('tbody');
-  const loadRules = async () => {
-    const rules = (await api.get(wsPath('/automation/rules'))).data || [];
-    rBody.replaceChildren(...rules.map(r => {
-      const cells = [h('td', {}, r.name), h('td', {}, r.match + ': ' + (r.keywords || []).join(', ')),
-        h('td', {}, (r.actions || []).map(a => a.type).join(', ')), h('td', {}, String(r.priority ?? '')), h('td', {}, r.enabled ? 'on' : 'off')];
-      if (manage) {
-        const del = h('button', { type: 'button', class: 'danger' }, 'Delete');
-        del.addEventListener('click', () => busy(del, rOut, async () => { await api.del(wsPath('/automation/rules/' + r.id)); await loadRules(); }));
-        cells.push(h('td', {}, del));
-      }
-      return h('tr', {}, cells);
-    }));
-    if (!rules.length) rBody.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No rules.')));
-  };
-  const rules = h('div', { class: 'card' }, h('h2', {}, 'Keyword rules'), rOut, table(['Name', 'Matches', 'Actions', 'Priority', 'State', ''], rBody));
-  parts.push(rules);
-  mount(el, parts);
-  try { await loadRules(); } catch (e) { rOut.replaceChildren(unavailable(e)); return; }
-  if (manage) {
-    const cOut = h('div');
-    const btn = h('button', { type: 'submit' }, 'Add rule');
-    const form = h('form', {
-      onsubmit: e => {
-        e.preventDefault();
-        const d = formData(form);
-        const actions = [];
-        if (d.reply) actions.push({ type: 'reply_text', text: d.reply });
-        if (d.tag) actions.push({ type: 'add_tag', tag: d.tag });
-        busy(btn, cOut, async () => {
-          await api.post(wsPath('/automation/rules'), { name: d.name, match: d.match, keywords: d.keywords.split(',').map(s => s.trim()).filter(Boolean),
-            actions, priority: Number(d.priority) || 0, enabled: true });
-          form.reset(); await loadRules();
-        });
-      },
-    }, h('div', { class: 'row' }, field('Name', h('input', { name: 'name', required: true })),
-      field('Match', select('match', ['contains', 'exact', 'regex'], 'contains')),
-      field('Keywords', h('input', { name: 'keywords', required: true, placeholder: 'price, cost' })),
-      field('Priority', h('input', { name: 'priority', type: 'number', value: '0', size: 4 }))),
-    h('div', { class: 'row' }, field('Reply with text', h('input', { name: 'reply', size: 40 })), field('Add tag', h('input', { name: 'tag' }))), btn, cOut);
-    const tOut = h('div');
-    const tBtn = h('button', { type: 'submit', class: 'secondary' }, 'Test');
-    const test = h('form', {
-      onsubmit: e => {
-        e.preventDefault();
-        busy(tBtn, tOut, async () => {
-          const r = await api.post(wsPath('/automation/rules/test'), formData(test));
-          tOut.replaceChildren(h('p', { class: 'ok' }, r.rule_id ? 'Matches rule ' + r.rule_id + ': ' + (r.actions || []).map(a => a.type).join(', ') : 'No rule matches.'));
-        });
-      },
-    }, h('div', { class: 'row' }, field('A customer message', h('input', { name: 'text', required: true })), tBtn), tOut);
-    rules.append(h('h3', {}, 'New rule'), form, h('h3', {}, 'Try a message'), test);
-  }
-}
-
-const days = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
-
-async function hours(el) {
-  const manage = can('automation.manage');
-  const cur = await api.get(wsPath('/settings/working-hours'));
-  const out = h('div');
-  const tz = h('input', { name: 'timezone', value: cur.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone, disabled: !manage });
-  const rows = days.map(([k, label]) => {
-    const iv = ((cur.days || {})[k] || [])[0] || {};
-    const from = h('input', { type: 'time', name: k + '_from', value: iv.from || '', disabled: !manage, 'aria-label': label + ' from' });
-    const to = h('input', { type: 'time', name: k + '_to', value: iv.to || '', disabled: !manage, 'aria-label': label + ' to' });
-    return { k, from, to, el: h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, from), h('td', {}, to)) };
-  });
-  const hol = h('input', { name: 'holidays', value: (cur.holidays || []).join(', '), disabled: !manage, size: 40 });
-  const parts = [field('Timezone (IANA)', tz), table(['Day', 'Opens', 'Closes'], rows.map(r => r.el)),
-    h('p', { class: 'muted small' }, 'A day without hours is closed.'), field('Holidays', hol, 'Dates as 2026-12-25, comma-separated.'), out];
-  if (manage) {
-    const save = h('button', { type: 'button' }, 'Save');
-    save.addEventListener('click', () => busy(save, out, async () => {
-      const d = {};
-      for (const r of rows) if (r.from.value && r.to.value) d[r.k] = [{ from: r.from.value, to: r.to.value }];
-      await api.put(wsPath('/settings/working-hours'), { timezone: tz.value, days: d, holidays: hol.value.split(',').map(s => s.trim()).filter(Boolean) });
-      out.replaceChildren(h('p', { class: 'ok' }, 'Saved.'));
-    }));
-    parts.push(save);
-  }
-  mount(el, parts);
 }
 
 async function account(el) {

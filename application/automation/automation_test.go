@@ -3,6 +3,7 @@ package automation_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -364,4 +365,67 @@ func TestRulesUseCases(t *testing.T) {
 	}
 	require.Equal(t, []domain.EventKind{domain.EventAutomationRuleCreated, domain.EventAutomationRuleUpdated,
 		domain.EventAutomationRuleDeleted}, kinds)
+}
+
+// The compiled-rules cache holds only what each workspace's latest rules read had (a
+// deleted, disabled or changed rule's matcher goes), and at most its bound in all.
+func TestCompiledRulesBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	tag := []domain.Action{{Type: domain.ActionAddTag, Tag: "t"}}
+	var rules []domain.Rule
+	for i := range 3 {
+		rules = append(rules, b.createRule(t, domain.Rule{Name: "r", Match: domain.MatchRegex,
+			Keywords: []string{`^a` + strings.Repeat(`\d`, i+1) + `$`}, Actions: tag}))
+	}
+	test := func(text string) *domain.Rule {
+		t.Helper()
+		res, err := b.svc.Test(ctx, b.owner, text)
+		require.NoError(t, err)
+		return res.Rule
+	}
+	require.Equal(t, rules[1].ID, test("a12").ID)
+	require.Equal(t, 3, b.svc.CompiledRules())
+
+	require.NoError(t, b.svc.DeleteRule(ctx, b.owner, rules[0].ID))
+	require.Nil(t, test("a1"))
+	require.Equal(t, 2, b.svc.CompiledRules(), "a deleted rule's matcher is dropped")
+
+	off := false
+	_, err := b.svc.UpdateRule(ctx, b.owner, rules[1].ID, automation.RulePatch{Enabled: &off})
+	require.NoError(t, err)
+	require.Nil(t, test("a12"))
+	require.Equal(t, 1, b.svc.CompiledRules(), "a disabled rule's matcher is dropped")
+
+	for i := range 5 { // versions of one rule replace each other
+		kw := []string{`^b` + strings.Repeat(`\d`, i+1) + `$`}
+		_, err := b.svc.UpdateRule(ctx, b.owner, rules[2].ID, automation.RulePatch{Keywords: &kw})
+		require.NoError(t, err)
+		require.Equal(t, rules[2].ID, test("b"+strings.Repeat("7", i+1)).ID)
+		require.Equal(t, 1, b.svc.CompiledRules(), "one version per rule")
+	}
+
+	// Across workspaces (the fake store gives each the same rules): at most the bound, the
+	// least recently read workspace dropped first, and a dropped one compiles again.
+	on := true
+	_, err = b.svc.UpdateRule(ctx, b.owner, rules[1].ID, automation.RulePatch{Enabled: &on})
+	require.NoError(t, err)
+	b.svc.SetMaxCompiledRules(5)
+	first := domain.NewID()
+	for _, ws := range []domain.ID{first, domain.NewID(), domain.NewID(), domain.NewID()} {
+		_, err := b.svc.Evaluate(ctx, ws, domain.NewID())
+		require.NoError(t, err)
+		require.LessOrEqual(t, b.svc.CompiledRules(), 5)
+	}
+	require.Equal(t, 4, b.svc.CompiledRules(), "two workspaces of two rules each")
+	out, err := b.svc.Evaluate(ctx, first, b.inbound("a12"))
+	require.NoError(t, err)
+	require.NotNil(t, out.Rule, "an evicted workspace's rules compile again")
+	require.Equal(t, rules[1].ID, *out.Rule)
+	b.svc.SetMaxCompiledRules(1)
+	require.Zero(t, b.svc.CompiledRules(), "a lower bound applies at once")
+	_, err = b.svc.Evaluate(ctx, first, domain.NewID())
+	require.NoError(t, err)
+	require.Equal(t, 2, b.svc.CompiledRules(), "the bound never drops the rules of the workspace just read")
 }

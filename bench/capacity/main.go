@@ -96,7 +96,7 @@ func main() {
 	flag.IntVar(&cfg.Ledger, "ledger", 20000, "status webhooks per phase of 2b, without and with pricing (0 skips it)")
 	flag.IntVar(&cfg.LedgerRounds, "ledger-rounds", 2, "drains of each phase in 2b, in the order A, B, B, A, ... (the webhooks split between them)")
 	flag.BoolVar(&cfg.LedgerOnly, "ledger-only", false, "skip the ingest runs (1, 5, 2) and role all (6): only 2b, then send and go bench unless skipped")
-	flag.IntVar(&cfg.Automation, "automation", 24000, "inbound message webhooks per phase of 2c, without and with rules (0 skips it)")
+	flag.IntVar(&cfg.Automation, "automation", 16000, "inbound message webhooks per phase of 2c, without and with rules (0 skips it)")
 	flag.IntVar(&cfg.AutoRounds, "automation-rounds", 2, "drains of each phase in 2c, in the order A, B, B, A, ... (the webhooks split between them)")
 	flag.IntVar(&cfg.AutoRules, "automation-rules", 50, "enabled rules per workspace in phase B of 2c")
 	flag.BoolVar(&cfg.AutoOnly, "automation-only", false, "skip 1, 5, 2, 6 and 2b: only 2c, then send and go bench unless skipped")

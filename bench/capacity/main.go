@@ -187,7 +187,8 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	// 2c. Keyword rules' cost to inbound processing, the automation subscriber included.
 	if cfg.Automation > 0 {
 		if err := automationRuns(ctx, rep, cfg, opts, db, tenants, owner, logf); err != nil {
-			return rep, err
+			// Reported, and the sections after it still run.
+			rep.Add(autoSec, "automation runs", "error: "+firstLine(err.Error()), "", harness.Fail)
 		}
 	}
 

@@ -27,7 +27,8 @@ vet:
 	go vet ./...
 
 # Capacity figures (ingest vs a plain-INSERT baseline, inbound processing, status processing
-# without vs with the usage ledger, send, Go benchmarks, scaling): waba serve processes on
+# without vs with the usage ledger, inbound processing without vs with 50 automation rules
+# per workspace (about a minute more), send, Go benchmarks, scaling): waba serve processes on
 # loopback, a scratch database; a few minutes.
 # Then the live events (bench/live, under a minute): 1,000 Server-Sent Events streams on one
 # role-all process while it takes 500 inbound messages/s; delivery latency, deliveries

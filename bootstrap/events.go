@@ -24,11 +24,11 @@ import (
 var EventsModule = fx.Module("events",
 	fx.Provide(
 		fx.Annotate(newEventStats, fx.ResultTags(`group:"subscribers"`)),
-		fx.Annotate(func(db *postgres.DB, subs []events.Subscriber) *events.Dispatcher {
+		fx.Annotate(func(db *postgres.DB, reg *prometheus.Registry, subs []events.Subscriber) *events.Dispatcher {
 			return events.NewDispatcher(postgres.NewTxRunner(db, func(tx pgx.Tx) events.Positions {
 				return postgres.NewEventPositions(tx)
-			}), subs, time.Now)
-		}, fx.ParamTags(``, `group:"subscribers"`)),
+			}), timeSubscribers(reg, subs), time.Now)
+		}, fx.ParamTags(``, ``, `group:"subscribers"`)),
 		fx.Annotate(func(d *events.Dispatcher) WorkerRegistration {
 			return func(w *river.Workers) {
 				river.AddWorker(w, &riveradapter.EventsWorker{Dispatcher: d})
@@ -75,4 +75,33 @@ type eventCounter struct{ vec *prometheus.CounterVec }
 
 func (c eventCounter) Add(kind domain.EventKind, n int) {
 	c.vec.WithLabelValues(string(kind)).Add(float64(n))
+}
+
+// timeSubscribers counts each subscriber's batches handled, their events and the time spent
+// in Handle (waba_event_subscriber_*{subscriber}): what a subscriber costs, apart from how
+// long the log's other readers or the cluster's oldest transaction keep it waiting.
+func timeSubscribers(reg *prometheus.Registry, subs []events.Subscriber) []events.Subscriber {
+	secs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "waba_event_subscriber_seconds_total",
+		Help: "Time event-log subscribers spent handling batches, successful or not."}, []string{"subscriber"})
+	evs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "waba_event_subscriber_events_total",
+		Help: "Events handed to event-log subscribers (at least once: a failed batch is counted again when retried)."}, []string{"subscriber"})
+	reg.MustRegister(secs, evs)
+	out := make([]events.Subscriber, len(subs))
+	for i, s := range subs {
+		out[i] = timedSubscriber{Subscriber: s, secs: secs.WithLabelValues(s.Name()), evs: evs.WithLabelValues(s.Name())}
+	}
+	return out
+}
+
+type timedSubscriber struct {
+	events.Subscriber
+	secs, evs prometheus.Counter
+}
+
+func (t timedSubscriber) Handle(ctx context.Context, batch []events.Logged) error {
+	t0 := time.Now()
+	err := t.Subscriber.Handle(ctx, batch)
+	t.secs.Add(time.Since(t0).Seconds())
+	t.evs.Add(float64(len(batch)))
+	return err
 }

@@ -1,6 +1,10 @@
 // Package mediastore keeps media files in a gocloud.dev/blob bucket named by a URL
-// (MEDIA_BUCKET_URL): file:// (the default, a folder), mem:// (tests), and the cloud
-// buckets whose drivers are linked in (s3://, gs://, azblob://).
+// (MEDIA_BUCKET_URL): file:// (the default, a folder), mem:// (tests), s3:// (Amazon S3
+// and S3-compatible stores) and azblob:// (Azure Blob Storage). gs:// is not linked in:
+// its driver (cloud.google.com/go/storage) brings gRPC's xDS, Envoy's and OpenTelemetry's
+// exporters, 26 MB of the binary (+35%), where s3blob costs 7.4 MB and azureblob 1.6 MB;
+// Google Cloud Storage is reachable through its S3-compatible XML API (s3:// with
+// endpoint=https://storage.googleapis.com and HMAC keys).
 package mediastore
 
 import (
@@ -14,8 +18,10 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file:// buckets
-	_ "gocloud.dev/blob/memblob"  // mem:// buckets
+	_ "gocloud.dev/blob/azureblob" // azblob:// buckets
+	_ "gocloud.dev/blob/fileblob"  // file:// buckets
+	_ "gocloud.dev/blob/memblob"   // mem:// buckets
+	_ "gocloud.dev/blob/s3blob"    // s3:// buckets
 	"gocloud.dev/gcerrors"
 
 	"github.com/wabaplatform/waba/application/media"
@@ -36,7 +42,7 @@ func DefaultURL(wd string) string {
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
-		return errors.New("must be a bucket URL such as file:///var/lib/waba/media, s3://bucket or gs://bucket")
+		return errors.New("must be a bucket URL such as file:///var/lib/waba/media, s3://bucket?region=eu-west-1 or azblob://container")
 	}
 	if !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) {
 		return fmt.Errorf("the scheme %s:// is not one this build opens (%s)", u.Scheme, strings.Join(Schemes(), ", "))

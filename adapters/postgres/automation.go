@@ -220,12 +220,9 @@ func (r *AutomationRepo) DeleteRule(ctx context.Context, ws, id domain.ID) error
 	return err
 }
 
-// Trigger implements automation.Store: the message, its contact and the rails' counts in
-// one round trip.
-func (r *AutomationRepo) Trigger(ctx context.Context, ws, messageID domain.ID, since time.Time) (automation.Trigger, bool, error) {
-	var t automation.Trigger
-	var dir string
-	err := r.q.QueryRow(ctx, `
+// triggerSQL reads inbound messages ($2, an array of ids) of a workspace with their
+// contacts and the rails' counts, automatic replies after $3 counted.
+const triggerSQL = `
 		SELECT m.id, m.contact_id, m.phone_number_id, m.direction, m.type, m.content, c.opted_out, c.service_window_expires_at,
 			(SELECT count(*) FROM automatic_replies a WHERE a.workspace_id = m.workspace_id AND a.contact_id = m.contact_id
 				AND a.message_id IS NOT NULL AND a.created_at > $3),
@@ -233,16 +230,71 @@ func (r *AutomationRepo) Trigger(ctx context.Context, ws, messageID domain.ID, s
 				AND p.direction = 'inbound' AND p.id < m.id),
 			(SELECT max(a.created_at) FROM automatic_replies a WHERE a.workspace_id = m.workspace_id AND a.contact_id = m.contact_id
 				AND a.message_id IS NOT NULL AND a.automation = 'away' AND a.phone_number_id = m.phone_number_id),
-			ARRAY(SELECT a.automation FROM automatic_replies a WHERE a.workspace_id = m.workspace_id AND a.trigger_id = m.id)
+			ARRAY(SELECT a.automation FROM automatic_replies a WHERE a.workspace_id = m.workspace_id AND a.trigger_id = m.id),
+			c.tags, c.attributes
 		FROM messages m JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
-		WHERE m.workspace_id = $1 AND m.id = $2`, ws, messageID, since).
-		Scan(&t.MessageID, &t.ContactID, &t.PhoneNumberID, &dir, &t.Type, &t.Content, &t.OptedOut, &t.WindowExpiresAt,
-			&t.RepliesSince, &t.WroteBefore, &t.LastAway, &t.Done)
+		WHERE m.workspace_id = $1 AND m.id = ANY($2::uuid[])`
+
+func scanTrigger(row pgx.Row) (automation.Trigger, error) {
+	var t automation.Trigger
+	var dir string
+	err := row.Scan(&t.MessageID, &t.ContactID, &t.PhoneNumberID, &dir, &t.Type, &t.Content, &t.OptedOut, &t.WindowExpiresAt,
+		&t.RepliesSince, &t.WroteBefore, &t.LastAway, &t.Done, &t.Tags, &t.Attributes)
+	t.Direction = domain.Direction(dir)
+	return t, err
+}
+
+// Trigger implements automation.Store: the message, its contact and the rails' counts in
+// one round trip.
+func (r *AutomationRepo) Trigger(ctx context.Context, ws, messageID domain.ID, since time.Time) (automation.Trigger, bool, error) {
+	t, err := scanTrigger(r.q.QueryRow(ctx, triggerSQL, ws, []domain.ID{messageID}, since))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, false, nil
 	}
-	t.Direction = domain.Direction(dir)
 	return t, err == nil, err
+}
+
+// Triggers implements automation.Store: Trigger of many messages in one round trip.
+func (r *AutomationRepo) Triggers(ctx context.Context, ws domain.ID, messageIDs []domain.ID, since time.Time) (map[domain.ID]automation.Trigger, error) {
+	rows, err := r.q.Query(ctx, triggerSQL, ws, messageIDs, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[domain.ID]automation.Trigger, len(messageIDs))
+	for rows.Next() {
+		t, err := scanTrigger(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[t.MessageID] = t
+	}
+	return out, rows.Err()
+}
+
+// RecordAll implements automation.Store: one statement; a row already there is kept, and
+// one of a contact deleted since is left out (it would fail the whole statement).
+func (r *AutomationRepo) RecordAll(ctx context.Context, rs []domain.AutomaticReply) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	n := len(rs)
+	wss, triggers, names, contacts, numbers, ats := make([]domain.ID, n), make([]domain.ID, n), make([]string, n),
+		make([]domain.ID, n), make([]string, n), make([]time.Time, n)
+	for i, a := range rs {
+		if a.MessageID != nil {
+			return domain.Errorf(domain.KindInternal, "RecordAll takes handlings without a message")
+		}
+		wss[i], triggers[i], names[i], contacts[i], numbers[i], ats[i] = a.WorkspaceID, a.TriggerID, a.Automation, a.ContactID, a.PhoneNumberID, a.CreatedAt
+	}
+	_, err := r.q.Exec(ctx, `INSERT INTO automatic_replies (workspace_id, trigger_id, automation, contact_id, phone_number_id, created_at)
+		SELECT x.ws, x.trigger_id, x.automation, x.contact_id, x.phone_number_id, x.created_at
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[])
+			AS x (ws, trigger_id, automation, contact_id, phone_number_id, created_at)
+		JOIN contacts c ON c.workspace_id = x.ws AND c.id = x.contact_id
+		ORDER BY x.ws, x.trigger_id, x.automation
+		ON CONFLICT DO NOTHING`, wss, triggers, names, contacts, numbers, ats)
+	return err
 }
 
 // ConversationOf implements automation.Store.

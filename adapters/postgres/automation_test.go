@@ -109,4 +109,31 @@ func TestAutomationRepo(t *testing.T) {
 	_, ok, err = repo.Trigger(ctx, ws, domain.NewID(), t0)
 	require.NoError(t, err)
 	require.False(t, ok)
+
+	// Triggers: the same rows for many messages at once; a missing one is left out.
+	all, err := repo.Triggers(ctx, ws, []domain.ID{first.ID, second.ID, domain.NewID()}, t0.Add(-time.Hour))
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	one, _, err := repo.Trigger(ctx, ws, second.ID, t0.Add(-time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, one, all[second.ID])
+	require.ElementsMatch(t, []string{domain.AutomationAway, r.ID.String()}, all[first.ID].Done)
+	none, err := repo.Triggers(ctx, domain.NewID(), []domain.ID{first.ID}, t0)
+	require.NoError(t, err)
+	require.Empty(t, none, "another workspace's message is not read")
+
+	// RecordAll: many handlings in one statement; one already there and one of a contact
+	// that does not exist are left out.
+	third := msg(t0.Add(2 * time.Second))
+	rs := []domain.AutomaticReply{skipped,
+		{WorkspaceID: ws, TriggerID: third.ID, Automation: "rule-a", ContactID: c.ID, PhoneNumberID: "pn", CreatedAt: t0},
+		{WorkspaceID: ws, TriggerID: third.ID, Automation: "rule-b", ContactID: c.ID, PhoneNumberID: "pn", CreatedAt: t0},
+		{WorkspaceID: ws, TriggerID: third.ID, Automation: "rule-c", ContactID: domain.NewID(), PhoneNumberID: "pn", CreatedAt: t0}}
+	require.NoError(t, repo.RecordAll(ctx, rs))
+	require.NoError(t, repo.RecordAll(ctx, nil))
+	tr, _, err = repo.Trigger(ctx, ws, third.ID, t0.Add(-time.Hour))
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"rule-a", "rule-b"}, tr.Done)
+	require.Equal(t, 1, tr.RepliesSince, "handlings without a message are no replies")
+	require.NotNil(t, tr.Tags)
 }

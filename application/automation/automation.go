@@ -29,7 +29,23 @@ type Service struct {
 	now domain.Clock
 
 	mu       sync.Mutex
-	compiled map[domain.ID]compiled // by rule id: the matcher of the rule as of UpdatedAt
+	compiled map[domain.ID]*workspaceRules // by workspace: its enabled rules as of its latest rules read
+	nrules   int                           // matchers in compiled, all workspaces
+	tick     uint64                        // counts rules reads, for least recently read
+	maxRules int                           // the most matchers compiled kept (MaxCompiledRules)
+}
+
+// MaxCompiledRules bounds the compiled-rules cache: past it, the workspaces whose rules
+// were read least recently are dropped (they compile again on their next message). 50,000
+// matchers are 250 workspaces at the 200 rules' limit, or thousands with a few dozen.
+const MaxCompiledRules = 50_000
+
+// workspaceRules are the matchers of a workspace's enabled rules, by rule id, as of its
+// latest rules read: a rule deleted, disabled or changed since is not in it, so the cache
+// holds only what the workspace's latest read had.
+type workspaceRules struct {
+	used  uint64
+	rules map[domain.ID]compiled
 }
 
 type compiled struct {
@@ -70,7 +86,18 @@ func NewService(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = discard{}
 	}
-	return &Service{d: d, now: now, compiled: map[domain.ID]compiled{}}
+	return &Service{d: d, now: now, compiled: map[domain.ID]*workspaceRules{}, maxRules: MaxCompiledRules}
+}
+
+// SetMaxCompiledRules changes the cache's bound (for tests); n <= 0 restores MaxCompiledRules.
+func (s *Service) SetMaxCompiledRules(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		n = MaxCompiledRules
+	}
+	s.maxRules = n
+	s.evict(domain.NilID)
 }
 
 // WorkingHours returns the workspace's calendar (not configured when it set none).
@@ -327,36 +354,75 @@ func (s *Service) matchers(ctx context.Context, ws domain.ID) ([]*domain.Matcher
 	if err != nil {
 		return nil, err
 	}
-	return s.compile(rules), nil
+	return s.compile(ws, rules), nil
 }
 
-func (s *Service) compile(rules []domain.Rule) []*domain.Matcher {
+// compile returns the matchers of the enabled rules of ws, in the order they are tried,
+// compiling only the rule versions the cache does not hold. The workspace's entry is
+// replaced by what this read found, so the versions it no longer has go.
+func (s *Service) compile(ws domain.ID, rules []domain.Rule) []*domain.Matcher {
 	slices.SortFunc(rules, domain.RuleOrder)
 	out := make([]*domain.Matcher, 0, len(rules))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.tick++
+	old := s.compiled[ws]
+	next := &workspaceRules{used: s.tick, rules: make(map[domain.ID]compiled, len(rules))}
 	for _, r := range rules {
 		if !r.Enabled {
 			continue
 		}
-		if c, ok := s.compiled[r.ID]; ok && c.version.Equal(r.UpdatedAt) {
-			out = append(out, c.m)
-			continue
+		if old != nil {
+			if c, ok := old.rules[r.ID]; ok && c.version.Equal(r.UpdatedAt) {
+				next.rules[r.ID] = c
+				out = append(out, c.m)
+				continue
+			}
 		}
 		m, err := domain.CompileRule(r)
 		if err != nil {
 			s.d.Log.Warn("automation: a stored rule does not compile; it is skipped", "rule_id", r.ID, "err", err)
 			continue
 		}
-		s.compiled[r.ID] = compiled{version: r.UpdatedAt, m: m}
+		next.rules[r.ID] = compiled{version: r.UpdatedAt, m: m}
 		out = append(out, m)
 	}
+	if old != nil {
+		s.nrules -= len(old.rules)
+	}
+	if len(next.rules) == 0 {
+		delete(s.compiled, ws)
+	} else {
+		s.compiled[ws] = next
+		s.nrules += len(next.rules)
+	}
+	s.evict(ws)
 	return out
+}
+
+// evict drops the least recently read workspaces but keep until the cache is within its
+// bound (keep's own rules stay: they were just read and are in use). s.mu is held.
+func (s *Service) evict(keep domain.ID) {
+	for s.nrules > s.maxRules {
+		var oldest domain.ID
+		var used uint64
+		found := false
+		for ws, w := range s.compiled {
+			if ws != keep && (!found || w.used < used) {
+				oldest, used, found = ws, w.used, true
+			}
+		}
+		if !found {
+			return
+		}
+		s.nrules -= len(s.compiled[oldest].rules)
+		delete(s.compiled, oldest)
+	}
 }
 
 // CompiledRules is how many rule versions the cache holds (for tests).
 func (s *Service) CompiledRules() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.compiled)
+	return s.nrules
 }

@@ -3,6 +3,7 @@ package automation_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type store struct {
 	triggers map[domain.ID]automation.Trigger
 	records  []domain.AutomaticReply
 	evs      []domain.Occurrence
+	reads    int // trigger queries
+	// recordAlls counts RecordAll calls with rows
+	recordAlls int
 }
 
 func (s *store) Settings(context.Context, domain.ID) (automation.Settings, error) {
@@ -53,8 +57,22 @@ func (s *store) Trigger(_ context.Context, _, id domain.ID, _ time.Time) (automa
 		if r.TriggerID == id {
 			t.Done = append(t.Done, r.Automation)
 		}
+		if r.ContactID == t.ContactID && r.MessageID != nil {
+			t.RepliesSince++
+		}
 	}
+	s.reads++
 	return t, true, nil
+}
+func (s *store) Triggers(ctx context.Context, ws domain.ID, ids []domain.ID, since time.Time) (map[domain.ID]automation.Trigger, error) {
+	out := map[domain.ID]automation.Trigger{}
+	for _, id := range ids {
+		if t, ok, _ := s.Trigger(ctx, ws, id, since); ok {
+			out[id] = t
+		}
+	}
+	s.reads -= len(out) - 1 // one query
+	return out, nil
 }
 func (s *store) ConversationOf(context.Context, domain.ID, domain.ID, string) (domain.ID, bool, error) {
 	return domain.NewID(), true, nil
@@ -69,6 +87,17 @@ func (s *store) Record(_ context.Context, r domain.AutomaticReply) error {
 		}
 	}
 	s.records = append(s.records, r)
+	return nil
+}
+func (s *store) RecordAll(ctx context.Context, rs []domain.AutomaticReply) error {
+	if len(rs) > 0 {
+		s.recordAlls++
+	}
+	for _, r := range rs {
+		if err := s.Record(ctx, r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 func (s *store) SetWorkingHours(_ context.Context, _ domain.ID, w domain.WorkingHours, _ time.Time) error {
@@ -116,6 +145,7 @@ func (f *sender) SendAutomatic(_ context.Context, ws domain.ID, in messaging.Sen
 	id := domain.NewID()
 	r := *in.Automatic
 	r.WorkspaceID, r.MessageID = ws, &id
+	r.ContactID, _ = domain.ParseID(in.To)
 	if err := f.st.Record(context.Background(), r); err != nil {
 		return domain.Message{}, messaging.ErrAlreadyAnswered
 	}
@@ -133,9 +163,13 @@ func (a *assigner) Assign(_ context.Context, c domain.Caller, _ domain.ID, user 
 	return conversations.Item{}, nil
 }
 
-type contactsFake struct{ c domain.Contact }
+type contactsFake struct {
+	c    domain.Contact
+	gets int
+}
 
 func (f *contactsFake) Get(context.Context, domain.Caller, domain.ID) (domain.Contact, error) {
+	f.gets++
 	return f.c, nil
 }
 func (f *contactsFake) Update(_ context.Context, _ domain.Caller, _ domain.ID, in contacts.Input) (domain.Contact, error) {
@@ -364,4 +398,105 @@ func TestRulesUseCases(t *testing.T) {
 	}
 	require.Equal(t, []domain.EventKind{domain.EventAutomationRuleCreated, domain.EventAutomationRuleUpdated,
 		domain.EventAutomationRuleDeleted}, kinds)
+}
+
+// The compiled-rules cache holds only what each workspace's latest rules read had (a
+// deleted, disabled or changed rule's matcher goes), and at most its bound in all.
+func TestCompiledRulesBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	tag := []domain.Action{{Type: domain.ActionAddTag, Tag: "t"}}
+	var rules []domain.Rule
+	for i := range 3 {
+		rules = append(rules, b.createRule(t, domain.Rule{Name: "r", Match: domain.MatchRegex,
+			Keywords: []string{`^a` + strings.Repeat(`\d`, i+1) + `$`}, Actions: tag}))
+	}
+	test := func(text string) *domain.Rule {
+		t.Helper()
+		res, err := b.svc.Test(ctx, b.owner, text)
+		require.NoError(t, err)
+		return res.Rule
+	}
+	require.Equal(t, rules[1].ID, test("a12").ID)
+	require.Equal(t, 3, b.svc.CompiledRules())
+
+	require.NoError(t, b.svc.DeleteRule(ctx, b.owner, rules[0].ID))
+	require.Nil(t, test("a1"))
+	require.Equal(t, 2, b.svc.CompiledRules(), "a deleted rule's matcher is dropped")
+
+	off := false
+	_, err := b.svc.UpdateRule(ctx, b.owner, rules[1].ID, automation.RulePatch{Enabled: &off})
+	require.NoError(t, err)
+	require.Nil(t, test("a12"))
+	require.Equal(t, 1, b.svc.CompiledRules(), "a disabled rule's matcher is dropped")
+
+	for i := range 5 { // versions of one rule replace each other
+		kw := []string{`^b` + strings.Repeat(`\d`, i+1) + `$`}
+		_, err := b.svc.UpdateRule(ctx, b.owner, rules[2].ID, automation.RulePatch{Keywords: &kw})
+		require.NoError(t, err)
+		require.Equal(t, rules[2].ID, test("b"+strings.Repeat("7", i+1)).ID)
+		require.Equal(t, 1, b.svc.CompiledRules(), "one version per rule")
+	}
+
+	// Across workspaces (the fake store gives each the same rules): at most the bound, the
+	// least recently read workspace dropped first, and a dropped one compiles again.
+	on := true
+	_, err = b.svc.UpdateRule(ctx, b.owner, rules[1].ID, automation.RulePatch{Enabled: &on})
+	require.NoError(t, err)
+	b.svc.SetMaxCompiledRules(5)
+	first := domain.NewID()
+	for _, ws := range []domain.ID{first, domain.NewID(), domain.NewID(), domain.NewID()} {
+		_, err := b.svc.Evaluate(ctx, ws, domain.NewID())
+		require.NoError(t, err)
+		require.LessOrEqual(t, b.svc.CompiledRules(), 5)
+	}
+	require.Equal(t, 4, b.svc.CompiledRules(), "two workspaces of two rules each")
+	out, err := b.svc.Evaluate(ctx, first, b.inbound("a12"))
+	require.NoError(t, err)
+	require.NotNil(t, out.Rule, "an evicted workspace's rules compile again")
+	require.Equal(t, rules[1].ID, *out.Rule)
+	b.svc.SetMaxCompiledRules(1)
+	require.Zero(t, b.svc.CompiledRules(), "a lower bound applies at once")
+	_, err = b.svc.Evaluate(ctx, first, domain.NewID())
+	require.NoError(t, err)
+	require.Equal(t, 2, b.svc.CompiledRules(), "the bound never drops the rules of the workspace just read")
+}
+
+// A batch reads its messages in one query; a message whose contact got a reply earlier in
+// the batch is read again, so the hourly cap counts that reply.
+func TestEvaluatorBatchReadsOnceAndKeepsTheCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createRule(t, domain.Rule{Name: "hi", Match: domain.MatchContains, Keywords: []string{"hello"},
+		Actions: []domain.Action{{Type: domain.ActionReplyText, Text: "Hi!"}}})
+	b.createRule(t, domain.Rule{Name: "tag", Match: domain.MatchContains, Keywords: []string{"tag me"},
+		Actions: []domain.Action{{Type: domain.ActionAddTag, Tag: "vip"}}})
+	contact := domain.NewID()
+	same := func(tr *automation.Trigger) { tr.ContactID = contact; tr.RepliesSince = 1 }
+	var ids []domain.ID
+	for range 10 {
+		ids = append(ids, b.inbound("please tag me"))
+	}
+	ids = append(ids, b.inbound("hello", same), b.inbound("hello", same), b.inbound("hello again", same))
+	b.handle(t, ids...)
+	require.Len(t, b.send.sent, 2, "1 earlier reply + 2 = the hourly cap of 3")
+	require.Equal(t, 1+2, b.st.reads, "one query for the batch, then one for each message of a contact already answered in it")
+	require.Len(t, b.st.records, 10+3, "10 tags, 2 replies, 1 capped")
+	require.Equal(t, 1, b.st.recordAlls, "the handlings that sent nothing are recorded at once")
+	require.Equal(t, []string{"vip"}, b.contact.c.Tags)
+	gets := b.contact.gets
+
+	b.st.reads = 0
+	b.handle(t, ids...)
+	require.Len(t, b.send.sent, 2, "a batch delivered again answers nothing twice")
+	require.Equal(t, 1, b.st.reads, "nothing replied: one query")
+	require.Equal(t, gets, b.contact.gets, "nothing acted on again")
+
+	// A contact that had the tag when its message was read is not read again.
+	b.st.reads = 0
+	has := func(tr *automation.Trigger) { tr.Tags = []string{"vip"} }
+	b.handle(t, b.inbound("tag me please", has), b.inbound("tag me too", has))
+	require.Equal(t, gets, b.contact.gets)
+	require.Len(t, b.st.records, 10+3+2)
 }

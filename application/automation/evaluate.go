@@ -38,9 +38,17 @@ func (w workspace) active() bool {
 	return len(w.rules) > 0 || w.settings.Welcome.Enabled || (w.settings.Away.Enabled && w.settings.Hours.Configured())
 }
 
-// Handle implements events.Subscriber.
-func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) error {
+// Handle implements events.Subscriber. It is set-based per batch: each workspace's
+// settings and rules are read once, and its messages with their contacts' state in one
+// query; a message is read again on its own only when an earlier message of its contact in
+// the batch led to a reply (the rails count replies). A tag or attribute the contact
+// already had when the batch was read is not read again, and the handlings that sent
+// nothing are recorded together at the end of the batch (and before an error returns).
+func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) (err error) {
 	cache := map[domain.ID]*workspace{}
+	type item struct{ ws, msg domain.ID }
+	var items []item
+	ids := map[domain.ID][]domain.ID{} // by workspace
 	for _, ev := range batch {
 		// Only a customer's own message: our messages, statuses, echoes and other
 		// automations' messages are never message.received by a contact.
@@ -59,8 +67,50 @@ func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) error {
 		if !w.active() {
 			continue
 		}
-		if err := e.s.evaluate(ctx, ev.WorkspaceID, w, *ev.MessageID); err != nil {
+		items = append(items, item{ev.WorkspaceID, *ev.MessageID})
+		ids[ev.WorkspaceID] = append(ids[ev.WorkspaceID], *ev.MessageID)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	since := e.s.now().UTC().Add(-domain.AutoReplyWindow)
+	triggers := make(map[domain.ID]Trigger, len(items))
+	for ws, list := range ids {
+		ts, err := e.s.d.Store.Triggers(ctx, ws, list, since)
+		if err != nil {
 			return err
+		}
+		for id, t := range ts {
+			triggers[id] = t
+		}
+	}
+	replied := map[domain.ID]bool{} // contacts a reply was tried for in this batch
+	var pending []domain.AutomaticReply
+	defer func() {
+		if ferr := e.s.d.Store.RecordAll(ctx, pending); err == nil {
+			err = ferr
+		}
+	}()
+	for _, it := range items {
+		tr, ok := triggers[it.msg]
+		if ok && replied[tr.ContactID] {
+			var err error
+			if tr, ok, err = e.s.d.Store.Trigger(ctx, it.ws, it.msg, e.s.now().UTC().Add(-domain.AutoReplyWindow)); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			continue // the message is gone
+		}
+		out, tried, err := e.s.decide(ctx, it.ws, cache[it.ws], tr, &pending)
+		if err != nil {
+			return err
+		}
+		if tried {
+			replied[tr.ContactID] = true
+		}
+		if len(out.Skipped) > 0 {
+			e.s.d.Log.Info("automation: replies skipped", "workspace_id", it.ws, "message_id", it.msg, "skipped", out.Skipped)
 		}
 	}
 	return nil
@@ -94,17 +144,6 @@ func (s *Service) Evaluate(ctx context.Context, ws, messageID domain.ID) (Outcom
 	return s.run(ctx, ws, w, messageID)
 }
 
-func (s *Service) evaluate(ctx context.Context, ws domain.ID, w *workspace, messageID domain.ID) error {
-	out, err := s.run(ctx, ws, w, messageID)
-	if err != nil {
-		return err
-	}
-	if len(out.Skipped) > 0 {
-		s.d.Log.Info("automation: replies skipped", "workspace_id", ws, "message_id", messageID, "skipped", out.Skipped)
-	}
-	return nil
-}
-
 // system is the platform acting for an automation. It acts with a manager's permissions:
 // what a rule may do is what its authors (managers and owners) may do by hand.
 func system(ws domain.ID) domain.Caller {
@@ -118,11 +157,21 @@ func system(ws domain.ID) domain.Caller {
 // message on the contact's first message, else the away message outside working hours. Every reply goes
 // through the rails (domain.RefuseAutoReply) and the send use case.
 func (s *Service) run(ctx context.Context, ws domain.ID, w *workspace, messageID domain.ID) (Outcome, error) {
-	out := Outcome{Skipped: map[string]domain.AutoSkip{}}
+	tr, ok, err := s.d.Store.Trigger(ctx, ws, messageID, s.now().UTC().Add(-domain.AutoReplyWindow))
+	if err != nil || !ok {
+		return Outcome{Skipped: map[string]domain.AutoSkip{}}, err
+	}
+	out, _, err := s.decide(ctx, ws, w, tr, nil)
+	return out, err
+}
+
+// decide is run on a message read (tr); tried says a reply was handed to the send use case.
+// The handlings that send nothing are added to pending, or recorded at once when it is nil.
+func (s *Service) decide(ctx context.Context, ws domain.ID, w *workspace, tr Trigger, pending *[]domain.AutomaticReply) (out Outcome, tried bool, err error) {
+	out = Outcome{Skipped: map[string]domain.AutoSkip{}}
 	now := s.now().UTC()
-	tr, ok, err := s.d.Store.Trigger(ctx, ws, messageID, now.Add(-domain.AutoReplyWindow))
-	if err != nil || !ok || tr.Direction != domain.Inbound || !fromCustomer(tr.Type) {
-		return out, err
+	if tr.Direction != domain.Inbound || !fromCustomer(tr.Type) {
+		return out, false, nil
 	}
 	state := domain.AutoReplyState{OptedOut: tr.OptedOut, RepliesLastHour: tr.RepliesSince,
 		WindowOpen: tr.WindowExpiresAt != nil && now.Before(*tr.WindowExpiresAt)}
@@ -153,13 +202,13 @@ func (s *Service) run(ctx context.Context, ws domain.ID, w *workspace, messageID
 						rep = &reply{name: name, typ: messaging.TypeTemplate, content: a.Template, template: true}
 					default:
 						if err := s.act(ctx, ws, tr, a); err != nil {
-							return out, err
+							return out, false, err
 						}
 					}
 				}
 				if rep == nil {
-					if err := s.record(ctx, ws, tr, name); err != nil {
-						return out, err
+					if err := s.record(ctx, ws, tr, name, pending); err != nil {
+						return out, false, err
 					}
 				}
 			}
@@ -179,11 +228,11 @@ func (s *Service) run(ctx context.Context, ws domain.ID, w *workspace, messageID
 		}
 	}
 	if rep == nil {
-		return out, nil
+		return out, false, nil
 	}
 	if skip := domain.RefuseAutoReply(state, rep.template); skip != "" {
 		out.Skipped[rep.name] = skip
-		return out, s.record(ctx, ws, tr, rep.name)
+		return out, false, s.record(ctx, ws, tr, rep.name, pending)
 	}
 	_, err = s.d.Sender.SendAutomatic(ctx, ws, messaging.SendInput{To: tr.ContactID.String(), PhoneNumberID: tr.PhoneNumberID,
 		Type: rep.typ, Content: rep.content,
@@ -191,17 +240,17 @@ func (s *Service) run(ctx context.Context, ws domain.ID, w *workspace, messageID
 	switch {
 	case err == nil:
 		out.Replied = rep.name
-		return out, nil
+		return out, true, nil
 	case errors.Is(err, messaging.ErrAlreadyAnswered):
-		return out, nil
+		return out, true, nil
 	case refusal(err):
 		// The send use case refused it (opted out meanwhile, the plan's quota, the number
 		// disconnected, the template not approved ...): this reply is not sent, ever.
 		s.d.Log.Warn("automation: reply refused", "workspace_id", ws, "message_id", tr.MessageID, "automation", rep.name, "err", err)
 		out.Skipped[rep.name] = domain.AutoSkip(domain.KindOf(err))
-		return out, s.record(ctx, ws, tr, rep.name)
+		return out, true, s.record(ctx, ws, tr, rep.name, pending)
 	}
-	return out, err
+	return out, true, err
 }
 
 // refusal reports whether err is the send use case's answer about this message (not an
@@ -212,9 +261,14 @@ func refusal(err error) bool {
 }
 
 // record keeps that the automation handled the message without sending anything.
-func (s *Service) record(ctx context.Context, ws domain.ID, tr Trigger, name string) error {
-	return s.d.Store.Record(ctx, domain.AutomaticReply{WorkspaceID: ws, TriggerID: tr.MessageID, Automation: name,
-		ContactID: tr.ContactID, PhoneNumberID: tr.PhoneNumberID, CreatedAt: s.now().UTC()})
+func (s *Service) record(ctx context.Context, ws domain.ID, tr Trigger, name string, pending *[]domain.AutomaticReply) error {
+	r := domain.AutomaticReply{WorkspaceID: ws, TriggerID: tr.MessageID, Automation: name,
+		ContactID: tr.ContactID, PhoneNumberID: tr.PhoneNumberID, CreatedAt: s.now().UTC()}
+	if pending != nil {
+		*pending = append(*pending, r)
+		return nil
+	}
+	return s.d.Store.Record(ctx, r)
 }
 
 // act applies a rule's action other than a reply, through the use case that owns it, as
@@ -231,6 +285,13 @@ func (s *Service) act(ctx context.Context, ws domain.ID, tr Trigger, a domain.Ac
 		}
 		_, err = s.d.Assigner.Assign(ctx, c, cv, a.UserID)
 	case domain.ActionAddTag, domain.ActionSetAttribute:
+		// Already so when the message was read: nothing to change, nothing to read again.
+		if a.Type == domain.ActionAddTag && slices.Contains(tr.Tags, a.Tag) {
+			return nil
+		}
+		if cur, ok := tr.Attributes[a.Key]; a.Type == domain.ActionSetAttribute && ok && jsonEqual(cur, a.Value) {
+			return nil
+		}
 		var ct domain.Contact
 		if ct, err = s.d.Contacts.Get(ctx, c, tr.ContactID); err != nil {
 			break

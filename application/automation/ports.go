@@ -40,6 +40,9 @@ type Trigger struct {
 	LastAway *time.Time
 	// Done are the automations already recorded for this message (a retried evaluation).
 	Done []string
+	// Tags and Attributes are the contact's when the message was read.
+	Tags       []string
+	Attributes map[string]any
 }
 
 // Store reads what the automations need (outside transactions) and records the automatic
@@ -53,11 +56,17 @@ type Store interface {
 	// Trigger reads an inbound message and its contact's state, counting the contact's
 	// automatic replies after since; ok is false when the message is gone.
 	Trigger(ctx context.Context, ws, messageID domain.ID, since time.Time) (t Trigger, ok bool, err error)
+	// Triggers is Trigger of many messages of the workspace at once, by message id (the
+	// messages gone are not in it).
+	Triggers(ctx context.Context, ws domain.ID, messageIDs []domain.ID, since time.Time) (map[domain.ID]Trigger, error)
 	// ConversationOf is the conversation of a contact on a number; ok is false for none.
 	ConversationOf(ctx context.Context, ws, contactID domain.ID, phoneNumberID string) (id domain.ID, ok bool, err error)
 	// Record stores an automation's handling of a message that sent nothing (MessageID
 	// nil); one already there is kept.
 	Record(ctx context.Context, r domain.AutomaticReply) error
+	// RecordAll is Record of many handlings that sent nothing at once; a handling of a
+	// contact deleted meanwhile is left out.
+	RecordAll(ctx context.Context, rs []domain.AutomaticReply) error
 }
 
 // SettingsWriter changes the settings in the current transaction.

@@ -14,6 +14,11 @@
 //     number of each, queued and drained as in 2 (in the order A, B, B, A); events/s of
 //     each, the ratio and the ledger rows the priced ones wrote.
 //
+//     2c. Automation: inbound message webhooks without and with 50 enabled keyword rules per
+//     workspace (created through the API; none replying), queued and drained as in 2 (order
+//     A, B, B, A); the webhook jobs' events/s, the events/s until the "automation" event-log
+//     subscriber has read the drain's last event, its time in Handle, and the ratios.
+//
 //  3. Send pipeline: `go run ./bench/send` and its figures.
 //
 //  4. Go benchmarks of the hot functions.
@@ -65,6 +70,10 @@ type config struct {
 	Ledger         int    // status webhooks per phase of 2b (0: skip it)
 	LedgerRounds   int    // drains of each phase in 2b (order A, B, B, A, ...)
 	LedgerOnly     bool   // skip the ingest runs (1, 5, 2) and role all (6)
+	Automation     int    // message webhooks per phase of 2c (0: skip it)
+	AutoRounds     int    // drains of each phase in 2c (order A, B, B, A, ...)
+	AutoRules      int    // enabled rules per workspace in phase B of 2c
+	AutoOnly       bool   // skip 1, 5, 2, 6 and 2b: only 2c, then send and go bench unless skipped
 	ResultsDir     string // "" = bench/results
 	Out            io.Writer
 }
@@ -87,6 +96,10 @@ func main() {
 	flag.IntVar(&cfg.Ledger, "ledger", 20000, "status webhooks per phase of 2b, without and with pricing (0 skips it)")
 	flag.IntVar(&cfg.LedgerRounds, "ledger-rounds", 2, "drains of each phase in 2b, in the order A, B, B, A, ... (the webhooks split between them)")
 	flag.BoolVar(&cfg.LedgerOnly, "ledger-only", false, "skip the ingest runs (1, 5, 2) and role all (6): only 2b, then send and go bench unless skipped")
+	flag.IntVar(&cfg.Automation, "automation", 16000, "inbound message webhooks per phase of 2c, without and with rules (0 skips it)")
+	flag.IntVar(&cfg.AutoRounds, "automation-rounds", 2, "drains of each phase in 2c, in the order A, B, B, A, ... (the webhooks split between them)")
+	flag.IntVar(&cfg.AutoRules, "automation-rules", 50, "enabled rules per workspace in phase B of 2c")
+	flag.BoolVar(&cfg.AutoOnly, "automation-only", false, "skip 1, 5, 2, 6 and 2b: only 2c, then send and go bench unless skipped")
 	flag.Parse()
 	cfg.Out = os.Stdout
 	harness.Main("bench", 15*time.Minute, cfg.ResultsDir, func(ctx context.Context) (*harness.Report, error) {
@@ -109,6 +122,7 @@ type outcome struct {
 	advanced       int            // seeded outbound messages the statuses moved past sent
 	ledger         []ledgerTotals // 2b: A, B
 	ledgerAdvanced int            // 2b: its seeded messages moved past sent
+	automation     []autoTotals   // 2c: A, B
 }
 
 var lastOutcome outcome
@@ -136,7 +150,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		return nil, err
 	}
 	defer api1.Kill()
-	tenants, err := setupTenants(ctx, api1.URL, db, cfg.Tenants)
+	tenants, owner, err := setupTenants(ctx, api1.URL, db, cfg.Tenants)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +161,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	gen := harness.NewGenerator(tenants, 500, 4) // every 4th webhook a status
 	gen.KnownOutbound = outbound                 // of a message we sent: it advances and is announced
 	sample := gen.At(0)
-	if !cfg.AllOnly && !cfg.LedgerOnly {
+	if !cfg.AllOnly && !cfg.LedgerOnly && !cfg.AutoOnly {
 		if err := apiRuns(ctx, rep, cfg, opts, api1, db, gen, logf); err != nil {
 			return rep, err
 		}
@@ -156,7 +170,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	}
 
 	// 6. Role all: the same ingest runs against a process that also works the jobs.
-	if cfg.AllConc > 0 && !cfg.LedgerOnly {
+	if cfg.AllConc > 0 && !cfg.LedgerOnly && !cfg.AutoOnly {
 		if err := roleAll(ctx, rep, cfg, opts, db, gen, logf); err != nil {
 			return rep, err
 		}
@@ -164,9 +178,17 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 
 	// 2b. The usage ledger's cost to status processing, after the others (it adds messages
 	// and jobs they would otherwise find).
-	if cfg.Ledger > 0 {
+	if cfg.Ledger > 0 && !cfg.AutoOnly {
 		if err := ledgerRuns(ctx, rep, cfg, opts, db, tenants, logf); err != nil {
 			return rep, err
+		}
+	}
+
+	// 2c. Keyword rules' cost to inbound processing, the automation subscriber included.
+	if cfg.Automation > 0 {
+		if err := automationRuns(ctx, rep, cfg, opts, db, tenants, owner, logf); err != nil {
+			// Reported, and the sections after it still run.
+			rep.Add(autoSec, "automation runs", "error: "+firstLine(err.Error()), "", harness.Fail)
 		}
 	}
 
@@ -427,18 +449,18 @@ func addLoad(rep *harness.Report, section, name string, r harness.LoadResult) {
 
 // setupTenants creates workspaces through the API and registers n numbers (two per
 // workspace) for routing.
-func setupTenants(ctx context.Context, apiURL string, db *harness.DB, n int) ([]harness.Tenant, error) {
+func setupTenants(ctx context.Context, apiURL string, db *harness.DB, n int) ([]harness.Tenant, harness.User, error) {
 	c := harness.NewClient(apiURL, 2)
 	u, err := c.SignupLogin(ctx, fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano()))
 	if err != nil {
-		return nil, err
+		return nil, u, err
 	}
 	tenants := harness.NewTenants(n)
 	var ws string
 	for i := range tenants {
 		if i%2 == 0 {
 			if ws, err = c.CreateWorkspace(ctx, u, fmt.Sprintf("Tenant %d", i/2), ""); err != nil {
-				return nil, err
+				return nil, u, err
 			}
 		}
 		tenants[i].WorkspaceID = ws
@@ -446,10 +468,10 @@ func setupTenants(ctx context.Context, apiURL string, db *harness.DB, n int) ([]
 			tenants[i].WABAID = tenants[i-1].WABAID
 		}
 		if _, err := db.InsertNumber(ctx, ws, tenants[i].PhoneNumberID, tenants[i].WABAID, tenants[i].Display); err != nil {
-			return nil, err
+			return nil, u, err
 		}
 	}
-	return tenants, nil
+	return tenants, u, nil
 }
 
 // historySize is how many earlier messages the bench database holds before the runs.

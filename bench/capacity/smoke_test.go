@@ -17,7 +17,8 @@ import (
 func TestSmoke(t *testing.T) {
 	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{Duration: time.Second, Conc: 4, Rate: 200, Tenants: 2, DrainLimit: 30 * time.Second,
-			Scaling: true, AllConc: 4, Ledger: 200, LedgerRounds: 2, ResultsDir: t.TempDir(), Out: io.Discard})
+			Scaling: true, AllConc: 4, Ledger: 200, LedgerRounds: 2,
+			Automation: 200, AutoRounds: 2, AutoRules: 50, ResultsDir: t.TempDir(), Out: io.Discard})
 	})
 	o := lastOutcome
 	require.Positive(t, o.closed.Acknowledged())
@@ -42,5 +43,13 @@ func TestSmoke(t *testing.T) {
 	require.Zero(t, o.ledger[0].charges, "2b: statuses without pricing charge nothing")
 	require.Equal(t, 200, o.ledger[1].charges, "2b: each priced status charged once")
 	require.Equal(t, 400, o.ledgerAdvanced, "2b: every status advanced its message")
+	require.Len(t, o.automation, 2, "section 2c ran")
+	for i, a := range o.automation {
+		require.Equal(t, 200, a.queued, "2c phase %d: every message queued", i)
+		require.Equal(t, a.queued, a.processed, "2c phase %d: every message processed", i)
+		require.True(t, a.caughtUp, "2c phase %d: the automation subscriber caught up", i)
+	}
+	require.Zero(t, o.automation[0].matched, "2c: no rules, nothing matched")
+	require.Equal(t, 2*20, o.automation[1].matched, "2c: every fifth message matched the one matching rule, once")
 	require.False(t, rep.Failed())
 }

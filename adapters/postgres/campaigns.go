@@ -253,7 +253,7 @@ func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.
 }
 
 // Next implements campaigns.Batches in two round trips: the recipients (the due retries
-// through their partial index, then the pending ones), then their contacts (locked, for a
+// and the pending ones, each through its partial index), then their contacts (locked, for a
 // marketing batch, before what the caps weigh is read).
 func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int, now time.Time, marketingSince *time.Time) (campaigns.Batch, error) {
 	var out campaigns.Batch

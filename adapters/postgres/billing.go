@@ -194,7 +194,9 @@ func (r *BillingRepo) phoneGroups(ctx context.Context, contacts string, args []a
 // then one statement prices the messages not charged yet (a charge key once, however often
 // the batch names it) with the card in force when Meta reported each, appends them with the
 // balance after each, settles every priced message's reservation and moves the wallets by
-// what it appended. The unique charge key makes a message charged once whatever runs at
+// what it appended. A charge already appended is found by a probe of the charge keys'
+// index each (a LATERAL subquery with a LIMIT, which the planner cannot turn into an anti
+// join hashing the whole ledger, as it did with NOT EXISTS while it thought it small). The unique charge key makes a message charged once whatever runs at
 // once, and the wallets move by the charges actually appended, so balances are exact.
 // balance_after_micros is exact under a prepaid wallet's lock; a postpaid wallet is not
 // locked (status processing of one workspace would queue on it), so two of its batches
@@ -244,7 +246,9 @@ func (r *BillingRepo) Charge(ctx context.Context, ps []domain.Priced, at time.Ti
 				AND own.market = c.market
 			LEFT JOIN rate_card_rates rest ON rest.card_id = p.id AND rest.currency = a.currency AND rest.category = c.category
 				AND rest.market = '*'
-			WHERE NOT EXISTS (SELECT 1 FROM billing_ledger l WHERE l.workspace_id = c.workspace_id AND l.charge_key = c.charge_key)
+			LEFT JOIN LATERAL (SELECT true AS done FROM billing_ledger l
+				WHERE l.workspace_id = c.workspace_id AND l.charge_key = c.charge_key LIMIT 1) l ON true
+			WHERE l.done IS NULL
 			ORDER BY c.workspace_id, c.charge_key, c.id),
 		ins AS (
 			INSERT INTO billing_ledger (workspace_id, id, kind, amount_micros, balance_after_micros, currency, created_at, charge_key,

@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -251,7 +253,7 @@ func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.
 }
 
 // Next implements campaigns.Batches in two round trips: the recipients (the due retries
-// through their partial index, then the pending ones), then their contacts (locked, for a
+// and the pending ones, each through its partial index), then their contacts (locked, for a
 // marketing batch, before what the caps weigh is read).
 func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int, now time.Time, marketingSince *time.Time) (campaigns.Batch, error) {
 	var out campaigns.Batch
@@ -281,26 +283,35 @@ func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int
 	contacts := map[domain.ID]*domain.Contact{}
 	holds := map[domain.ID]time.Time{}
 	sent := map[domain.ID][]time.Time{}
+	// Every statement goes through the batch's ids, an index probe each (a LATERAL
+	// subquery with a LIMIT is never flattened into a join the planner may hash): a
+	// workspace's contacts or messages are never scanned for a batch, whatever the
+	// planner thinks of their size. The contacts are read, and locked, in the array's
+	// order: sorted, as the locks of every batch are taken (uuid order is byte order).
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b domain.ID) int { return bytes.Compare(a[:], b[:]) })
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+contactColumns+` FROM contacts WHERE workspace_id = $1 AND id = ANY ($2) ORDER BY id`+lock, ws, ids).
+	b.Queue(`SELECT `+contactColumns+`, marketing_hold_until FROM unnest($2::uuid[]) AS k (key)
+		CROSS JOIN LATERAL (SELECT * FROM contacts WHERE workspace_id = $1 AND id = k.key LIMIT 1`+lock+`) c`, ws, sorted).
 		Query(func(rows pgx.Rows) error {
-			list, err := pgx.CollectRows(rows, scanContact)
+			var hold *time.Time
+			list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Contact, error) {
+				c, err := scanContactInto(row, &hold)
+				if err == nil && hold != nil && marketingSince != nil {
+					holds[c.ID] = *hold
+				}
+				return c, err
+			})
 			for i := range list {
 				contacts[list[i].ID] = &list[i]
 			}
 			return err
 		})
 	if marketingSince != nil {
-		b.Queue(`SELECT id, marketing_hold_until FROM contacts
-			WHERE workspace_id = $1 AND id = ANY ($2) AND marketing_hold_until IS NOT NULL`, ws, ids).Query(func(rows pgx.Rows) error {
-			var id domain.ID
-			var until time.Time
-			_, err := pgx.ForEachRow(rows, []any{&id, &until}, func() error { holds[id] = until; return nil })
-			return err
-		})
-		b.Queue(`SELECT contact_id, created_at FROM messages
-			WHERE workspace_id = $1 AND contact_id = ANY ($2) AND direction = 'outbound' AND category = 'MARKETING'
-				AND status <> 'failed' AND created_at > $3`, ws, ids, *marketingSince).Query(func(rows pgx.Rows) error {
+		b.Queue(`SELECT k.key, m.created_at FROM unnest($2::uuid[]) AS k (key)
+			CROSS JOIN LATERAL (SELECT created_at FROM messages
+				WHERE workspace_id = $1 AND contact_id = k.key AND direction = 'outbound' AND category = 'MARKETING'
+					AND status <> 'failed' AND created_at > $3 OFFSET 0) m`, ws, ids, *marketingSince).Query(func(rows pgx.Rows) error {
 			var id domain.ID
 			var at time.Time
 			_, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error { sent[id] = append(sent[id], at); return nil })
@@ -332,8 +343,7 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 			contacts[i], messages[i] = q.ContactID, q.MessageID
 		}
 		b.Queue(take(`SELECT r.contact_id, r.status, q.message_id FROM unnest($4::uuid[], $5::uuid[]) AS q (contact_id, message_id)
-				JOIN campaign_recipients r ON r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
-				WHERE `+batchable,
+				CROSS JOIN LATERAL (`+recipientOf("q")+`) r`,
 			`status = 'pending', message_id = o.message_id, attempts = r.attempts + 1, next_attempt_at = NULL,
 				first_attempt_at = coalesce(r.first_attempt_at, $3), updated_at = $3`, "$6"),
 			ws, campaignID, at, contacts, messages, randomShard()).
@@ -345,8 +355,7 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 			contacts[i], reasons[i] = s.ContactID, s.Reason
 		}
 		b.Queue(take(`SELECT r.contact_id, r.status, q.reason FROM unnest($4::uuid[], $5::text[]) AS q (contact_id, reason)
-				JOIN campaign_recipients r ON r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = q.contact_id
-				WHERE `+batchable,
+				CROSS JOIN LATERAL (`+recipientOf("q")+`) r`,
 			`status = 'skipped', reason = o.reason, next_attempt_at = NULL, updated_at = $3`, "$6"),
 			ws, campaignID, at, contacts, reasons, randomShard()).
 			QueryRow(func(row pgx.Row) error { return scanExactly(row, len(skipped), "skipped") })
@@ -360,6 +369,15 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 // batchable is what a recipient r is when a batch may take it: pending without a message,
 // or waiting for its retry.
 const batchable = `(r.status = 'pending' AND r.message_id IS NULL OR r.status = 'retry_scheduled')`
+
+// recipientOf is the subquery of the campaign's ($1, $2) recipient whose contact is
+// q.contact_id, when batchable: a primary key probe for each of the batch's contacts (a
+// LATERAL subquery with a LIMIT is never flattened into a join the planner may hash,
+// reading the campaign's recipients whole for a batch of a few hundred).
+func recipientOf(q string) string {
+	return `SELECT r.contact_id, r.status FROM campaign_recipients r
+		WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = ` + q + `.contact_id AND ` + batchable + ` LIMIT 1`
+}
 
 // take is the statement that moves the campaign's ($1, $2) recipients the CTE o names (its
 // contact_id, its status and what set reads) with set, moves the counters by what it

@@ -25,13 +25,16 @@ const contactColumns = `workspace_id, id, coalesce(phone, ''), coalesce(wa_id, '
 	tags, attributes, assigned_to, opted_out, opted_out_at, coalesce(opt_out_source, ''), marketing_opted_out,
 	last_inbound_at, service_window_expires_at, created_at, updated_at`
 
-func scanContact(row pgx.CollectableRow) (domain.Contact, error) {
+func scanContact(row pgx.CollectableRow) (domain.Contact, error) { return scanContactInto(row) }
+
+// scanContactInto reads contactColumns and then into extra, the columns a query adds.
+func scanContactInto(row pgx.CollectableRow, extra ...any) (domain.Contact, error) {
 	var c domain.Contact
 	var attrs []byte
 	var src string
-	err := row.Scan(&c.WorkspaceID, &c.ID, &c.Phone, &c.WaID, &c.BSUID, &c.Name, &c.Tags, &attrs, &c.AssignedTo,
+	err := row.Scan(append([]any{&c.WorkspaceID, &c.ID, &c.Phone, &c.WaID, &c.BSUID, &c.Name, &c.Tags, &attrs, &c.AssignedTo,
 		&c.OptedOut, &c.OptedOutAt, &src, &c.MarketingOptedOut, &c.LastInboundAt, &c.ServiceWindowExpiresAt,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedAt, &c.UpdatedAt}, extra...)...)
 	if err != nil {
 		return c, err
 	}

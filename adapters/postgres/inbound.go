@@ -253,8 +253,13 @@ func (r *InboundRepo) RecordStatus(ctx context.Context, workspaceID domain.ID, s
 		fresh = tag.RowsAffected() == 1
 		return nil
 	})
+	// Through the wamid's unique index, always: the workspace is compared in a form no
+	// index serves (IS NOT DISTINCT FROM; workspace_id is never NULL, so a NULL $1 still
+	// finds nothing), because a workspace the statistics do not know yet (a new one, or one
+	// that grew since the last analyze) looks like one row to the planner, which then took
+	// an index on workspace_id as good and read all of the workspace's messages a report.
 	b.Queue(`SELECT `+messageColumns+` FROM messages
-		WHERE workspace_id = $1 AND wamid = $2 AND direction = 'outbound' FOR UPDATE`, ws, s.WAMID).Query(func(rows pgx.Rows) error {
+		WHERE workspace_id IS NOT DISTINCT FROM $1 AND wamid = $2 AND direction = 'outbound' FOR UPDATE`, ws, s.WAMID).Query(func(rows pgx.Rows) error {
 		m, ok, err = optionalRow(rows, nil, scanMessage)
 		return err
 	})

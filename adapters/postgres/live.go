@@ -63,11 +63,14 @@ func (f *LiveFeed) Tail(ctx context.Context) (events.Position, error) {
 
 // liveColumns reads an entry: the event, its conversation (a message's by its contact
 // and number, a conversation event's own, a note's) and who that conversation and the
-// event's contact are assigned to now. Each look-up is one primary or unique key probe.
+// event's contact are assigned to now. Each look-up is one primary or unique key probe (a
+// LATERAL subquery with a LIMIT: the planner cannot hash the workspace's messages or
+// contacts for a page of events).
 const liveColumns = `
 	SELECT ` + loggedColumns + `, cv.id, cv.assigned_to, ct.assigned_to
 	FROM events e
-	LEFT JOIN messages m ON m.workspace_id = e.workspace_id AND m.id = e.message_id
+	LEFT JOIN LATERAL (SELECT m.workspace_id, m.contact_id, m.phone_number_id FROM messages m
+		WHERE m.workspace_id = e.workspace_id AND m.id = e.message_id LIMIT 1) m ON true
 	LEFT JOIN LATERAL (
 		SELECT c.id, c.assigned_to FROM conversations c
 		WHERE c.workspace_id = e.workspace_id AND c.id = (CASE e.resource_type
@@ -76,7 +79,8 @@ const liveColumns = `
 		SELECT c.id, c.assigned_to FROM conversations c
 		WHERE c.workspace_id = m.workspace_id AND c.contact_id = m.contact_id AND c.phone_number_id = m.phone_number_id
 		LIMIT 1) cv ON true
-	LEFT JOIN contacts ct ON ct.workspace_id = e.workspace_id AND ct.id = e.contact_id`
+	LEFT JOIN LATERAL (SELECT ct.assigned_to FROM contacts ct
+		WHERE ct.workspace_id = e.workspace_id AND ct.id = e.contact_id LIMIT 1) ct ON true`
 
 // After implements live.Feed: the events below the horizon.
 func (f *LiveFeed) After(ctx context.Context, p events.Position, ws domain.ID, kinds []domain.EventKind, limit int) ([]live.Entry, error) {

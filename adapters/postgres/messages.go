@@ -66,7 +66,9 @@ func (r *MessageRepo) QueueAll(ctx context.Context, ms []domain.Message, evs []d
 			$10::text[], $11::uuid[]) AS m (ws, id, contact_id, number, type, content, status, at, purpose, category, campaign_id)`,
 		ws, ids, contacts, numbers, types, contents, statuses, at, purposes, categories, campaigns)
 	// Each conversation once (its latest message), in key order: two batches lock the rows
-	// they share in the same order.
+	// they share in the same order. The contacts' assignees are read by a primary key probe
+	// each (a LATERAL subquery with a LIMIT is never flattened into a join, which the
+	// planner hashed over the workspace's contacts for a campaign batch).
 	b.Queue(`
 		INSERT INTO conversations (workspace_id, id, contact_id, phone_number_id, status, assigned_to, unread_count,
 			last_message_at, last_message_preview, created_at, updated_at)
@@ -74,7 +76,7 @@ func (r *MessageRepo) QueueAll(ctx context.Context, ms []domain.Message, evs []d
 			m.at, m.preview, m.at, m.at
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[])
 			AS m (ws, conv_id, contact_id, number, at, preview)
-		JOIN contacts ct ON ct.workspace_id = m.ws AND ct.id = m.contact_id
+		CROSS JOIN LATERAL (SELECT assigned_to FROM contacts c WHERE c.workspace_id = m.ws AND c.id = m.contact_id LIMIT 1) ct
 		ORDER BY m.ws, m.contact_id, m.number, m.at DESC
 		ON CONFLICT (workspace_id, contact_id, phone_number_id) DO UPDATE SET
 			last_message_preview = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at

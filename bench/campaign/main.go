@@ -658,7 +658,7 @@ func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop fu
 	go func() {
 		defer close(done)
 		for sleep(ctx, d) == nil {
-			_, _ = db.Pool.Exec(ctx, `ANALYZE river_job, events, messages, message_statuses, conversations, campaign_recipients, campaign_counts`)
+			_, _ = db.Pool.Exec(ctx, `ANALYZE river_job, events, messages, message_statuses, conversations, campaign_recipients, campaign_counts, billing_ledger`)
 		}
 	}()
 	return func() { cancel(); <-done }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,11 @@ type DB struct {
 	Pool *pgxpool.Pool // a small pool for the suite's own queries
 	base string
 }
+
+// KeepEnv names the environment variable that, set to 1, keeps a bench's database when it
+// ends (Drop only closes the pool), to look at its plans and data afterwards; the bench
+// prints its name. Drop such a database by hand.
+const KeepEnv = "WABA_BENCH_KEEP_DB"
 
 // NewDB creates a database named waba_<prefix>_<random> on the server of base, applies
 // the app and River schemas, and opens a pool of at most maxConns to it.
@@ -64,6 +70,10 @@ func NewDB(ctx context.Context, base, prefix string, maxConns int32) (*DB, error
 func (db *DB) Drop() {
 	if db.Pool != nil {
 		db.Pool.Close()
+	}
+	if os.Getenv(KeepEnv) == "1" {
+		fmt.Fprintf(os.Stderr, "%s=1: database %s kept\n", KeepEnv, db.Name)
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

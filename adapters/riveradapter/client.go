@@ -18,6 +18,8 @@ import (
 const (
 	QueueDefault  = river.QueueDefault
 	QueueWebhooks = "webhooks"
+	QueueEvents   = "events"
+	QueueMedia    = "media"
 )
 
 // ClientConfig sizes the client. Work false makes an insert-only client (the `api` role).
@@ -57,6 +59,12 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 			// One job per endpoint at a time: 50 endpoints sending at once per process,
 			// each with its own slots (hooks.Concurrency).
 			QueueHooks: {MaxWorkers: 50, FetchCooldown: 5 * time.Millisecond},
+			// The event log's subscribers, one job each at a time: no other work waits in
+			// front of them (a burst of media downloads once held every default worker and
+			// stopped webhooks to customers and automations for as long as it lasted).
+			QueueEvents: {MaxWorkers: 10, FetchCooldown: 20 * time.Millisecond},
+			// Downloads hold a worker while they stream.
+			QueueMedia: {MaxWorkers: 10},
 		}
 		rc.PeriodicJobs = periodic
 	}

@@ -20,10 +20,10 @@ type MediaDownloadArgs struct {
 // Kind is stored in job rows: never change it.
 func (MediaDownloadArgs) Kind() string { return "media.download" }
 
-// InsertOpts: our retry budget, on the default queue (a download holds a worker while it
-// streams; the webhook and send queues stay free of it).
+// InsertOpts: our retry budget, on a queue of their own (a download holds a worker while it
+// streams; no other queue waits behind a burst of them).
 func (MediaDownloadArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: MaxAttempts}
+	return river.InsertOpts{Queue: QueueMedia, MaxAttempts: MaxAttempts}
 }
 
 // EnqueueMediaDownload inserts the download of an inbound file in the current transaction

@@ -277,7 +277,7 @@ func isolation(ctx context.Context, cfg config, rep *harness.Report, logf func(s
 	p99 := harness.Percentile(fromDelivery, .99)
 	rep.Add(sec, "healthy endpoint: delivery latency (fan-out -> arrival)", pcts(fromDelivery), "p99 <= 1 s", harness.Verdict(p99 <= time.Second))
 	if len(fromEvent) > 0 {
-		rep.Add(sec, "healthy endpoint: event -> arrival (the log's subscribers catch up every second)", pcts(fromEvent), "", "")
+		rep.Add(sec, "healthy endpoint: event -> arrival (its created_at; includes the log subscriber's catching up)", pcts(fromEvent), "", "")
 	}
 	rep.Note("isolation latency: from the healthy endpoint's delivery row's created_at (written by the fan-out) to the receiver's first arrival of its webhook-id; the server and this process share one clock")
 	return nil

@@ -3,7 +3,6 @@ import { h, mount, errorBox } from './dom.js';
 import * as api from './api.js';
 
 // What each role may do (docs/permissions.md): buttons the API would refuse are not shown.
-const roles = ['owner', 'manager', 'agent', 'viewer'];
 const perms = {
   'workspace.update': 'om', 'members.read': 'om', 'members.update': 'om', 'apikeys.read': 'om',
   'whatsapp.read': 'omv', 'whatsapp.connect': 'om', 'whatsapp.sync': 'om', 'contacts.create': 'oma', 'contacts.update': 'oma',

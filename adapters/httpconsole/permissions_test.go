@@ -38,3 +38,30 @@ func TestConsolePermissionsFollowThePolicy(t *testing.T) {
 		require.Equal(t, strings.Join(want, ""), strings.Join(got, ""), "roles of %s (o, m, a, v)", m[1])
 	}
 }
+
+// can() fails closed on a permission the table does not have: every permission a screen
+// asks about must be in it, or its button would vanish for every role.
+func TestConsoleAsksOnlyForPermissionsOfTheTable(t *testing.T) {
+	t.Parallel()
+	app, err := files.ReadFile("web/js/app.js")
+	require.NoError(t, err)
+	table := map[string]bool{}
+	for _, m := range regexp.MustCompile(`'([a-z]+\.[a-z]+)': '[omav]+'`).FindAllStringSubmatch(string(app), -1) {
+		table[m[1]] = true
+	}
+	asks := regexp.MustCompile(`can\('([a-z]+\.[a-z]+)'\)|'[A-Z][^']*', '([a-z]+\.[a-z]+)'`)
+	names, err := files.ReadDir("web/js")
+	require.NoError(t, err)
+	asked := 0
+	for _, n := range names {
+		b, err := files.ReadFile("web/js/" + n.Name())
+		require.NoError(t, err)
+		// can('x'), and the [key, 'Label', 'x'] tuples of the nav and the settings sections.
+		for _, m := range asks.FindAllStringSubmatch(string(b), -1) {
+			perm := m[1] + m[2]
+			asked++
+			require.True(t, table[perm], "%s asks can(%q), which app.js's table does not have", n.Name(), perm)
+		}
+	}
+	require.NotZero(t, asked)
+}

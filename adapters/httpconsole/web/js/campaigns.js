@@ -1,6 +1,6 @@
 // Campaigns: create from a template and an audience, cost estimate, launch, pause, live
 // stats, recipients with errors, export.
-import { h, mount, field, busy, formData, when, select, status, table, money, download, errorBox } from './dom.js';
+import { h, mount, field, busy, when, select, status, table, money, download, errorBox } from './dom.js';
 import * as api from './api.js';
 import { can, wsPath, onLive, go } from './app.js';
 import { templatePicker } from './tplform.js';

@@ -1,5 +1,5 @@
 // Contacts: search, tags, opt-out state, create, CSV import.
-import { h, mount, field, busy, formData, when, select, table, errorBox } from './dom.js';
+import { h, mount, field, busy, formData, when, select, table } from './dom.js';
 import * as api from './api.js';
 import { can, wsPath } from './app.js';
 

@@ -47,7 +47,7 @@ function mediaButton(media) {
     const res = await api.request('GET', wsPath('/media/' + media.id + '/content'), undefined, { raw: true });
     const blob = await res.blob();
     if (/^image\/(jpeg|png|webp|gif)$/.test(blob.type)) {
-      b.replaceWith(h('img', { src: URL.createObjectURL(blob), alt: 'Image from the conversation', style: null, class: 'attachment' }));
+      b.replaceWith(h('img', { src: URL.createObjectURL(blob), alt: 'Image from the conversation', class: 'attachment' }));
     } else download(blob, 'attachment');
   }));
   return h('div', {}, b);
@@ -237,7 +237,7 @@ export async function inbox(root, [convID]) {
               text.value = ''; await loadThread();
             });
           },
-        }, h('div', { class: 'row' }, h('div', { class: 'field', style: null }, h('label', { for: 'reply' }, 'Reply'), text), btn),
+        }, h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', { for: 'reply' }, 'Reply'), text), btn),
         can('media.upload') ? h('div', { class: 'row attach' }, file, attach, chosen, drop) : null);
         text.id = 'reply';
         text.addEventListener('keydown', e => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });

@@ -181,11 +181,7 @@ func automationRuns(ctx context.Context, rep *harness.Report, cfg config, opts h
 	pairs := make([]string, 0, rounds)
 	for r := range rounds {
 		var rates [2]float64
-		order := []int{0, 1}
-		if r%2 == 1 {
-			order = []int{1, 0}
-		}
-		for _, p := range order {
+		for _, p := range abOrder(r) {
 			ph := phases[p]
 			if err := setRules(ph.rules); err != nil {
 				return err
@@ -246,12 +242,7 @@ func automationRuns(ctx context.Context, rep *harness.Report, cfg config, opts h
 	rep.Add(autoSec, "B / A including the automations, each round (adjacent drains)", strings.Join(pairs, ", "), "", "")
 	// Every fifth generated webhook ("Quiero más información N") matches the one rule that
 	// tags; its handling is recorded once per message.
-	want := 0
-	for i := range per {
-		if i%5 == 4 {
-			want++
-		}
-	}
+	want := per / 5 // i%5 == 4 for i < per
 	if cfg.AutoRules == 0 {
 		want = 0
 	}
@@ -324,8 +315,8 @@ func autoLevel(ctx context.Context, cfg config, db *harness.DB) (int, error) {
 func autoDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL string, wo harness.ServerOptions, db *harness.DB,
 	tenants []harness.Tenant, r int, ph autoPhase, per int, logf func(string, ...any)) (autoTotals, error) {
 	var t autoTotals
-	var mark int64
-	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM river_job`).Scan(&mark); err != nil {
+	mark, err := jobMark(ctx, db)
+	if err != nil {
 		return t, err
 	}
 	matched0, err := db.Count(ctx, `SELECT count(*) FROM automatic_replies`)
@@ -338,13 +329,10 @@ func autoDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL stri
 	if res.Acknowledged() != per {
 		return t, fmt.Errorf("automation %s%d: %d of %d webhooks acknowledged (statuses %v)", ph.label, r+1, res.Acknowledged(), per, res.Status)
 	}
-	if _, err := db.Pool.Exec(ctx, `ANALYZE river_job`); err != nil {
+	if err := settleQueue(ctx, db, logf); err != nil {
 		return t, err
 	}
-	if _, err := db.Pool.Exec(ctx, `CHECKPOINT`); err != nil {
-		logf("checkpoint: %v", err)
-	}
-	if t.queued, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE id > $1 AND kind = 'webhook.meta' AND state = 'available'`, mark); err != nil {
+	if t.queued, err = queuedAfter(ctx, db, mark); err != nil {
 		return t, err
 	}
 	worker, err := harness.StartServer(ctx, wo)
@@ -372,15 +360,10 @@ func autoDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL stri
 		logf("worker metrics: %v", err)
 	}
 	var first, last time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(attempted_at), now()), coalesce(max(finalized_at), now())
-		FROM river_job WHERE id > $1 AND kind = 'webhook.meta' AND state = 'completed'`, mark).Scan(&t.processed, &first, &last); err != nil {
+	if t.processed, first, last, t.failed, err = drainedAfter(ctx, db, mark); err != nil {
 		return t, err
 	}
 	t.drain, t.caught, t.lag = last.Sub(first).Seconds(), caughtAt.Sub(first).Seconds(), caughtAt.Sub(last).Seconds()
-	if t.failed, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE id > $1 AND kind = 'webhook.meta'
-		AND state IN ('retryable', 'discarded', 'cancelled')`, mark); err != nil {
-		return t, err
-	}
 	if err := worker.Stop(); err != nil {
 		logf("worker-automation stop: %v", err)
 	}

@@ -96,11 +96,7 @@ func ledgerRuns(ctx context.Context, rep *harness.Report, cfg config, opts harne
 	pairs := make([]string, 0, rounds) // B/A of each round's two drains, one after the other
 	for r := range rounds {
 		var rates [2]float64
-		order := []int{0, 1}
-		if r%2 == 1 {
-			order = []int{1, 0}
-		}
-		for _, p := range order {
+		for _, p := range abOrder(r) {
 			ph := ledgerPhases[p]
 			t, err := ledgerDrain(ctx, rep, cfg, api.URL, wo, db, tenants, r, ph, per, logf)
 			if err != nil {
@@ -169,8 +165,8 @@ func workerOptions(cfg config, opts harness.ServerOptions) harness.ServerOptions
 func ledgerDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL string, wo harness.ServerOptions, db *harness.DB,
 	tenants []harness.Tenant, r int, ph ledgerPhase, per int, logf func(string, ...any)) (ledgerTotals, error) {
 	var t ledgerTotals
-	var mark int64
-	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM river_job`).Scan(&mark); err != nil {
+	mark, err := jobMark(ctx, db)
+	if err != nil {
 		return t, err
 	}
 	charges0, err := db.Count(ctx, `SELECT count(*) FROM billing_ledger WHERE kind = 'charge'`)
@@ -186,15 +182,10 @@ func ledgerDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL st
 	if res.Acknowledged() != per {
 		return t, fmt.Errorf("ledger %s%d: %d of %d webhooks acknowledged (statuses %v)", ph.label, r+1, res.Acknowledged(), per, res.Status)
 	}
-	// As in 2: the queue analyzed; and a checkpoint, so that no drain inherits the
-	// previous one's dirty pages.
-	if _, err := db.Pool.Exec(ctx, `ANALYZE river_job`); err != nil {
+	if err := settleQueue(ctx, db, logf); err != nil {
 		return t, err
 	}
-	if _, err := db.Pool.Exec(ctx, `CHECKPOINT`); err != nil {
-		logf("checkpoint: %v", err) // needs superuser or pg_checkpoint; the figures stand without
-	}
-	if t.queued, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE id > $1 AND kind = 'webhook.meta' AND state = 'available'`, mark); err != nil {
+	if t.queued, err = queuedAfter(ctx, db, mark); err != nil {
 		return t, err
 	}
 	worker, err := harness.StartServer(ctx, wo)
@@ -207,15 +198,10 @@ func ledgerDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL st
 		return t, err
 	}
 	var first, last time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(attempted_at), now()), coalesce(max(finalized_at), now())
-		FROM river_job WHERE id > $1 AND kind = 'webhook.meta' AND state = 'completed'`, mark).Scan(&t.processed, &first, &last); err != nil {
+	if t.processed, first, last, t.failed, err = drainedAfter(ctx, db, mark); err != nil {
 		return t, err
 	}
 	t.seconds = last.Sub(first).Seconds()
-	if t.failed, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE id > $1 AND kind = 'webhook.meta'
-		AND state IN ('retryable', 'discarded', 'cancelled')`, mark); err != nil {
-		return t, err
-	}
 	if err := worker.Stop(); err != nil {
 		logf("worker-ledger stop: %v", err)
 	}

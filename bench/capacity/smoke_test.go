@@ -15,7 +15,7 @@ import (
 // checks its invariants (every acknowledged message stored once, nothing refused), never
 // its timing targets.
 func TestSmoke(t *testing.T) {
-	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
+	rep := harness.Smoke(t, 6*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{Duration: time.Second, Conc: 4, Rate: 200, Tenants: 2, DrainLimit: 30 * time.Second,
 			Scaling: true, AllConc: 4, Ledger: 200, LedgerRounds: 2,
 			Automation: 200, AutoRounds: 2, AutoRules: 50, ResultsDir: t.TempDir(), Out: io.Discard})

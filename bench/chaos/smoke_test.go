@@ -19,7 +19,7 @@ import (
 // nothing left held by the dead worker, the plan limit exact, every campaign recipient sent
 // once across the kills.
 func TestSmoke(t *testing.T) {
-	rep := harness.Smoke(t, 3*time.Minute, func(ctx context.Context) (*harness.Report, error) {
+	rep := harness.Smoke(t, 6*time.Minute, func(ctx context.Context) (*harness.Report, error) {
 		return run(ctx, config{KillN: 600, Conc: 8, SplitRoles: true, Outage: 1500 * time.Millisecond, OutageRun: 4 * time.Second,
 			SendN: 40, PlanN: 105, CampaignN: 300, HooksN: 300, RescueWait: 20 * time.Second, RedisURL: "redis://127.0.0.1:6379/12",
 			ResultsDir: t.TempDir(), Out: io.Discard})

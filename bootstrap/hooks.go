@@ -39,7 +39,7 @@ var HooksModule = fx.Module("hooks",
 		},
 		func(pool *pgxpool.Pool, tx hooks.TxRunner, c *hookhttp.Client, v *vault.Tokens, reg *prometheus.Registry, now domain.Clock) *hooks.Deliverer {
 			return hooks.NewDeliverer(hooks.DeliverDeps{Tx: tx, Store: postgres.NewHookRepo(pool), Vault: v, Sender: c,
-				Metrics: newHookMetrics(reg), Clock: now, UserAgent: "waba-webhooks/1"})
+				Metrics: newHookMetrics(reg), Clock: now})
 		},
 		fx.Annotate(func(api *httpapi.API, svc *hooks.Service) RouteRegistration {
 			return (&httpapi.Hooks{API: api, Hooks: svc}).Register

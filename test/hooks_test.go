@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -177,11 +176,9 @@ func TestHookReceivedMessageIsSignedPerStandardWebhooks(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // the fan-out's period: nothing may come
 	require.Equal(t, 1, rcv.count())
 
-	var audited int
-	require.NoError(t, h.a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_logs WHERE workspace_id = $1
+	require.Equal(t, 2, h.count(t, `SELECT count(*) FROM audit_logs WHERE workspace_id = $1
 		AND resource_type = 'webhook_endpoint' AND action IN ('webhook_endpoint.created', 'webhook_endpoint.updated')
-		AND details::text NOT LIKE '%whsec_%'`, h.ws).Scan(&audited))
-	require.Equal(t, 2, audited)
+		AND details::text NOT LIKE '%whsec_%'`, h.ws))
 }
 
 func TestHookReceiverDownThenUpGetsEveryEventWithTheSameID(t *testing.T) {
@@ -391,10 +388,8 @@ func TestHookDeadAfterThreeDaysAndEndpointDisabledAfterFive(t *testing.T) {
 	ep = h.a.Must(t, 200, "GET", h.path("/webhook-endpoints/"+id), h.owner.Token, nil)
 	require.False(t, ep["enabled"].(bool), "failing for 5 days: disabled")
 	require.NotNil(t, ep["disabled_at"])
-	var audited int
-	require.NoError(t, h.a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_logs WHERE workspace_id = $1
-		AND action = 'webhook_endpoint.disabled' AND actor_type = 'system' AND resource_id = $2`, h.ws, id).Scan(&audited))
-	require.Equal(t, 1, audited)
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM audit_logs WHERE workspace_id = $1
+		AND action = 'webhook_endpoint.disabled' AND actor_type = 'system' AND resource_id = $2`, h.ws, id))
 
 	// A disabled endpoint gets nothing; enabling it again delivers what waits.
 	rcv.status.Store(200)

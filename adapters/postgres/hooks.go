@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -74,10 +73,7 @@ func (r *HookRepo) Endpoint(ctx context.Context, ws, id domain.ID, forUpdate boo
 		return domain.HookEndpoint{}, err
 	}
 	e, err := pgx.CollectExactlyOneRow(rows, scanEndpoint)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return e, domain.NotFound("webhook endpoint")
-	}
-	return e, err
+	return e, notFound(err, "webhook endpoint")
 }
 
 // Endpoints implements hooks.Store.
@@ -156,10 +152,7 @@ func (r *HookRepo) Delivery(ctx context.Context, ws, id domain.ID) (domain.HookD
 		return domain.HookDelivery{}, err
 	}
 	d, err := pgx.CollectExactlyOneRow(rows, scanDelivery)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, domain.NotFound("webhook delivery")
-	}
-	return d, err
+	return d, notFound(err, "webhook delivery")
 }
 
 // Deliveries implements hooks.Store: keyset paging on the id, newest first.

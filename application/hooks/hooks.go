@@ -138,7 +138,7 @@ func (s *Service) validate(ctx context.Context, in EndpointInput) (url string, e
 		for _, raw := range in.Events {
 			t, ok := domain.ParseHookEventType(raw)
 			if !ok {
-				v.Add("events", "has an unknown event type: "+truncate(raw, 64))
+				v.Add("events", "has an unknown event type: "+domain.TruncateRunes(raw, 64))
 				break
 			}
 			if !slices.Contains(events, t) {
@@ -159,13 +159,6 @@ func (s *Service) validate(ctx context.Context, in EndpointInput) (url string, e
 		}
 	}
 	return url, events, desc, nil
-}
-
-func truncate(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n])
-	}
-	return s
 }
 
 // List returns the workspace's endpoints (without secrets).

@@ -127,9 +127,6 @@ func (s *Service) Upload(ctx context.Context, c domain.Caller, in UploadInput) (
 	}
 	limit, _ := domain.MediaLimit(mimeType)
 	body := &capped{r: io.MultiReader(bytes.NewReader(head), in.Body), limit: limit, mimeType: mimeType}
-	if err := body.check(int64(n)); err != nil {
-		return domain.Media{}, err
-	}
 	token, err := s.token(ctx, num)
 	if err != nil {
 		return domain.Media{}, err
@@ -212,13 +209,6 @@ type capped struct {
 	n        int64
 	mimeType string
 	err      error
-}
-
-func (c *capped) check(n int64) error {
-	if n > c.limit {
-		return &TooLargeError{MimeType: c.mimeType, Limit: c.limit}
-	}
-	return nil
 }
 
 func (c *capped) Read(p []byte) (int, error) {

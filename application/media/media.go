@@ -27,6 +27,7 @@ import (
 
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -503,22 +504,13 @@ func (s *Service) token(ctx context.Context, num domain.PhoneNumber) ([]byte, er
 }
 
 // connectedNumber is the given number, which must be the workspace's and connected, or
-// the workspace's first connected one.
+// the workspace's first connected one (messaging.ConnectedNumber, as a send picks it).
 func (s *Service) connectedNumber(ctx context.Context, ws domain.ID, phoneNumberID string) (domain.PhoneNumber, error) {
 	nums, err := s.numbers.List(ctx, ws)
 	if err != nil {
 		return domain.PhoneNumber{}, err
 	}
-	want := strings.TrimSpace(phoneNumberID)
-	for _, n := range nums {
-		if n.Status == domain.NumberConnected && (want == "" || n.PhoneNumberID == want) {
-			return n, nil
-		}
-	}
-	if want != "" {
-		return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "phone number %s is not a connected number of this workspace", domain.TruncateRunes(want, 64))
-	}
-	return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "the workspace has no connected WhatsApp number")
+	return messaging.ConnectedNumber(nums, phoneNumberID)
 }
 
 func orDefault(s, d string) string {

@@ -447,10 +447,7 @@ func (s *Service) Download(ctx context.Context, ws, id domain.ID, lastAttempt bo
 	if err := w.Close(); err != nil {
 		return s.retryOrFail(ctx, m, fmt.Errorf("media store: %w", err), lastAttempt)
 	}
-	if _, err := s.repo.MarkStored(ctx, ws, id, size, got, mimeType, s.now().UTC()); err != nil {
-		return err
-	}
-	return nil
+	return s.repo.MarkStored(ctx, ws, id, size, got, mimeType, s.now().UTC())
 }
 
 // sameSHA256 compares Meta's digest, which it writes in hex or in base64, with sum.

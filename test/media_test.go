@@ -97,17 +97,9 @@ func upload(t *testing.T, a *App, ws, token, phoneNumberID, filename string, fil
 }
 
 // content reads a media file's bytes.
-func content(t *testing.T, a *App, ws, token, id string) (*http.Response, []byte) {
+func content(t *testing.T, a *App, ws, token, id string) Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, a.URL+"/v1/workspaces/"+ws+"/media/"+id+"/content", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res, raw
+	return a.Do(t, http.MethodGet, "/v1/workspaces/"+ws+"/media/"+id+"/content", token, nil)
 }
 
 // TestMediaInboundStoredAndVisible: an inbound image and document are downloaded from the
@@ -146,23 +138,23 @@ func TestMediaInboundStoredAndVisible(t *testing.T) {
 			require.Equal(t, hex.EncodeToString(sum[:]), stored)
 			require.Equal(t, e.tm.WS+"/"+id, key, "the key is generated, never the file's name")
 
-			res, body := content(t, e.a, e.tm.WS, e.tm.Agent.Token, id)
-			require.Equal(t, http.StatusOK, res.StatusCode, "%s", body)
-			require.Equal(t, c.data, body)
+			res := content(t, e.a, e.tm.WS, e.tm.Agent.Token, id)
+			require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+			require.Equal(t, c.data, res.Body)
 			require.Equal(t, c.mime, res.Header.Get("Content-Type"))
 			require.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"))
 			if c.typ == "document" {
 				require.Equal(t, `attachment; filename=invoice.pdf`, res.Header.Get("Content-Disposition"))
 			}
-			res, _ = content(t, e.a, e.tm.WS, e.tm.Viewer.Token, id)
-			require.Equal(t, http.StatusOK, res.StatusCode, "a viewer reads what it may see")
+			res = content(t, e.a, e.tm.WS, e.tm.Viewer.Token, id)
+			require.Equal(t, http.StatusOK, res.Status, "a viewer reads what it may see")
 
-			res, body = content(t, e.a, e.tm.WS, other.Token, id)
-			require.Equal(t, http.StatusNotFound, res.StatusCode, "%s", body)
+			res = content(t, e.a, e.tm.WS, other.Token, id)
+			require.Equal(t, http.StatusNotFound, res.Status, "%s", res.Body)
 			require.Equal(t, http.StatusNotFound, e.a.Do(t, "GET", wsPath(e.tm, "/messages/"+msgID), other.Token, nil).Status,
 				"the message is as hidden as its media")
-			res, _ = content(t, e.a, e.tm.OtherWS, e.tm.Outside.Token, id)
-			require.Equal(t, http.StatusNotFound, res.StatusCode, "another workspace")
+			res = content(t, e.a, e.tm.OtherWS, e.tm.Outside.Token, id)
+			require.Equal(t, http.StatusNotFound, res.Status, "another workspace")
 		})
 	}
 }
@@ -182,8 +174,8 @@ func TestMediaSHA256MismatchMarksFailed(t *testing.T) {
 	require.NoError(t, e.a.Pool.QueryRow(context.Background(), `SELECT failure_reason, storage_key FROM media WHERE id = $1`,
 		m["id"]).Scan(&reason, &key))
 	require.Contains(t, reason, "sha256 mismatch")
-	res, body := content(t, e.a, e.tm.WS, e.tm.Owner.Token, m["id"].(string))
-	require.Equal(t, http.StatusConflict, res.StatusCode, "%s", body)
+	res := content(t, e.a, e.tm.WS, e.tm.Owner.Token, m["id"].(string))
+	require.Equal(t, http.StatusConflict, res.Status, "%s", res.Body)
 	_, err = os.Stat(filepath.Join(bucketDir(t, e.a), filepath.FromSlash(key)))
 	require.True(t, os.IsNotExist(err), "the corrupt download is not kept")
 }
@@ -253,9 +245,9 @@ func TestMediaUploadThenSendByOurID(t *testing.T) {
 	_, err = os.Stat(filepath.Join(filepath.Dir(dir), "etc"))
 	require.True(t, os.IsNotExist(err), "the name never became a path")
 
-	res, body := content(t, e.a, e.tm.WS, e.tm.Manager.Token, id)
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.Equal(t, pdfBytes, body)
+	res := content(t, e.a, e.tm.WS, e.tm.Manager.Token, id)
+	require.Equal(t, http.StatusOK, res.Status)
+	require.Equal(t, pdfBytes, res.Body)
 
 	contactID, _ := e.windowContact(t, e.tm.Agent.ID)
 	for _, bad := range []map[string]any{

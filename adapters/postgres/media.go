@@ -51,10 +51,10 @@ func (r *MediaRepo) Get(ctx context.Context, ws, id domain.ID) (domain.Media, er
 }
 
 // MarkStored implements media.Repo.
-func (r *MediaRepo) MarkStored(ctx context.Context, ws, id domain.ID, size int64, sha256, mimeType string, at time.Time) (bool, error) {
-	tag, err := r.q.Exec(ctx, `UPDATE media SET status = 'stored', size = $3, sha256 = $4, mime_type = $5, failure_reason = '',
+func (r *MediaRepo) MarkStored(ctx context.Context, ws, id domain.ID, size int64, sha256, mimeType string, at time.Time) error {
+	_, err := r.q.Exec(ctx, `UPDATE media SET status = 'stored', size = $3, sha256 = $4, mime_type = $5, failure_reason = '',
 		updated_at = $6 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'`, ws, id, size, sha256, mimeType, at)
-	return tag.RowsAffected() == 1, err
+	return err
 }
 
 // MarkFailed implements media.Repo.

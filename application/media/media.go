@@ -27,6 +27,7 @@ import (
 
 	"github.com/wabaplatform/waba/application/authz"
 	"github.com/wabaplatform/waba/application/contacts"
+	"github.com/wabaplatform/waba/application/messaging"
 	"github.com/wabaplatform/waba/domain"
 	"github.com/wabaplatform/waba/domain/access"
 )
@@ -127,9 +128,6 @@ func (s *Service) Upload(ctx context.Context, c domain.Caller, in UploadInput) (
 	}
 	limit, _ := domain.MediaLimit(mimeType)
 	body := &capped{r: io.MultiReader(bytes.NewReader(head), in.Body), limit: limit, mimeType: mimeType}
-	if err := body.check(int64(n)); err != nil {
-		return domain.Media{}, err
-	}
 	token, err := s.token(ctx, num)
 	if err != nil {
 		return domain.Media{}, err
@@ -212,13 +210,6 @@ type capped struct {
 	n        int64
 	mimeType string
 	err      error
-}
-
-func (c *capped) check(n int64) error {
-	if n > c.limit {
-		return &TooLargeError{MimeType: c.mimeType, Limit: c.limit}
-	}
-	return nil
 }
 
 func (c *capped) Read(p []byte) (int, error) {
@@ -456,10 +447,7 @@ func (s *Service) Download(ctx context.Context, ws, id domain.ID, lastAttempt bo
 	if err := w.Close(); err != nil {
 		return s.retryOrFail(ctx, m, fmt.Errorf("media store: %w", err), lastAttempt)
 	}
-	if _, err := s.repo.MarkStored(ctx, ws, id, size, got, mimeType, s.now().UTC()); err != nil {
-		return err
-	}
-	return nil
+	return s.repo.MarkStored(ctx, ws, id, size, got, mimeType, s.now().UTC())
 }
 
 // sameSHA256 compares Meta's digest, which it writes in hex or in base64, with sum.
@@ -513,22 +501,13 @@ func (s *Service) token(ctx context.Context, num domain.PhoneNumber) ([]byte, er
 }
 
 // connectedNumber is the given number, which must be the workspace's and connected, or
-// the workspace's first connected one.
+// the workspace's first connected one (messaging.ConnectedNumber, as a send picks it).
 func (s *Service) connectedNumber(ctx context.Context, ws domain.ID, phoneNumberID string) (domain.PhoneNumber, error) {
 	nums, err := s.numbers.List(ctx, ws)
 	if err != nil {
 		return domain.PhoneNumber{}, err
 	}
-	want := strings.TrimSpace(phoneNumberID)
-	for _, n := range nums {
-		if n.Status == domain.NumberConnected && (want == "" || n.PhoneNumberID == want) {
-			return n, nil
-		}
-	}
-	if want != "" {
-		return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "phone number %s is not a connected number of this workspace", domain.TruncateRunes(want, 64))
-	}
-	return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "the workspace has no connected WhatsApp number")
+	return messaging.ConnectedNumber(nums, phoneNumberID)
 }
 
 func orDefault(s, d string) string {

@@ -84,16 +84,16 @@ func (r *memRepo) Get(_ context.Context, ws, id domain.ID) (domain.Media, error)
 	}
 	return m, nil
 }
-func (r *memRepo) MarkStored(_ context.Context, ws, id domain.ID, size int64, sum, mime string, at time.Time) (bool, error) {
+func (r *memRepo) MarkStored(_ context.Context, ws, id domain.ID, size int64, sum, mime string, at time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.rows[id]
 	if m.Status != domain.MediaPending {
-		return false, nil
+		return nil
 	}
 	m.Status, m.Size, m.SHA256, m.MimeType, m.UpdatedAt = domain.MediaStored, size, sum, mime, at
 	r.rows[id] = m
-	return true, nil
+	return nil
 }
 func (r *memRepo) MarkFailed(_ context.Context, ws, id domain.ID, reason string, at time.Time) error {
 	r.mu.Lock()

@@ -34,9 +34,9 @@ type Repo interface {
 	Insert(ctx context.Context, m domain.Media) error
 	// Get reads one media file of a workspace; KindNotFound when there is none.
 	Get(ctx context.Context, workspaceID, id domain.ID) (domain.Media, error)
-	// MarkStored records a pending file stored (its size, hex sha256 and type); ok is false
-	// when it was no longer pending.
-	MarkStored(ctx context.Context, workspaceID, id domain.ID, size int64, sha256, mimeType string, at time.Time) (ok bool, err error)
+	// MarkStored records a pending file stored (its size, hex sha256 and type); a file no
+	// longer pending is left as it is.
+	MarkStored(ctx context.Context, workspaceID, id domain.ID, size int64, sha256, mimeType string, at time.Time) error
 	// MarkFailed records a pending file failed, with the reason.
 	MarkFailed(ctx context.Context, workspaceID, id domain.ID, reason string, at time.Time) error
 	// SetSendable records the Meta id to send the file by from phoneNumberID.

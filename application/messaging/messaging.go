@@ -495,7 +495,7 @@ func ConnectedNumber(nums []domain.PhoneNumber, phoneNumberID string) (domain.Ph
 		}
 	}
 	if want != "" {
-		return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "phone number %s is not a connected number of this workspace", want)
+		return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "phone number %s is not a connected number of this workspace", domain.TruncateRunes(want, 64))
 	}
 	return domain.PhoneNumber{}, domain.Errorf(domain.KindNotConnected, "the workspace has no connected WhatsApp number")
 }

@@ -279,7 +279,7 @@ func (h *Automation) deleteRule(c echo.Context) error {
 	if err := h.Automation.DeleteRule(c.Request().Context(), caller(c), id); err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	return noContent(c)
 }
 
 func (h *Automation) testRules(c echo.Context) error {

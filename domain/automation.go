@@ -359,13 +359,11 @@ type AutoSkip string
 
 // The reasons an automatic reply is not sent.
 const (
-	AutoSkipOptedOut       AutoSkip = "opted_out"            // never to an opted-out contact
-	AutoSkipHourlyCap      AutoSkip = "hourly_cap"           // MaxAutoRepliesPerHour reached
-	AutoSkipOutsideWindow  AutoSkip = "outside_window"       // free text outside the 24-hour window
-	AutoSkipNotFromContact AutoSkip = "not_from_contact"     // not a customer's own message
-	AutoSkipInsideHours    AutoSkip = "inside_working_hours" // away: the workspace is open
-	AutoSkipAwayRecently   AutoSkip = "away_recently"        // away: sent within AwayInterval
-	AutoSkipNotFirst       AutoSkip = "not_first_message"    // welcome: the contact wrote before
+	AutoSkipOptedOut      AutoSkip = "opted_out"            // never to an opted-out contact
+	AutoSkipHourlyCap     AutoSkip = "hourly_cap"           // MaxAutoRepliesPerHour reached
+	AutoSkipOutsideWindow AutoSkip = "outside_window"       // free text outside the 24-hour window
+	AutoSkipInsideHours   AutoSkip = "inside_working_hours" // away: the workspace is open
+	AutoSkipAwayRecently  AutoSkip = "away_recently"        // away: sent within AwayInterval
 )
 
 // AutoReplyState is what the rails weigh for one automatic reply.

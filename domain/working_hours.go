@@ -42,14 +42,6 @@ type WorkingHours struct {
 // Configured reports whether the workspace set its hours.
 func (w WorkingHours) Configured() bool { return w.loc != nil }
 
-// Location is the calendar's zone (UTC when not configured).
-func (w WorkingHours) Location() *time.Location {
-	if w.loc == nil {
-		return time.UTC
-	}
-	return w.loc
-}
-
 // clockMinutes reads "HH:MM" (00:00 to 24:00) as minutes of the day.
 func clockMinutes(s string) (int, bool) {
 	if len(s) != 5 || s[2] != ':' {

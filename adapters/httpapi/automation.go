@@ -204,7 +204,7 @@ type ruleRequest struct {
 	Enabled  *bool        `json:"enabled"`
 }
 
-func (req ruleRequest) patch() (automation.RulePatch, error) {
+func (req ruleRequest) patch() automation.RulePatch {
 	p := automation.RulePatch{Name: req.Name, Keywords: req.Keywords, Priority: req.Priority, Enabled: req.Enabled}
 	if req.Match != nil {
 		m := domain.MatchKind(*req.Match)
@@ -214,7 +214,7 @@ func (req ruleRequest) patch() (automation.RulePatch, error) {
 		as := fromActions(*req.Actions)
 		p.Actions = &as
 	}
-	return p, nil
+	return p
 }
 
 func (h *Automation) listRules(c echo.Context) error {
@@ -234,30 +234,9 @@ func (h *Automation) createRule(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	p, err := req.patch()
-	if err != nil {
-		return err
-	}
 	r := domain.Rule{Enabled: true}
-	if p.Name != nil {
-		r.Name = *p.Name
-	}
-	if p.Match != nil {
-		r.Match = *p.Match
-	}
-	if p.Keywords != nil {
-		r.Keywords = *p.Keywords
-	}
-	if p.Actions != nil {
-		r.Actions = *p.Actions
-	}
-	if p.Priority != nil {
-		r.Priority = *p.Priority
-	}
-	if p.Enabled != nil {
-		r.Enabled = *p.Enabled
-	}
-	r, err = h.Automation.CreateRule(c.Request().Context(), caller(c), r)
+	req.patch().Apply(&r)
+	r, err := h.Automation.CreateRule(c.Request().Context(), caller(c), r)
 	if err != nil {
 		return err
 	}
@@ -285,11 +264,7 @@ func (h *Automation) updateRule(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	p, err := req.patch()
-	if err != nil {
-		return err
-	}
-	r, err := h.Automation.UpdateRule(c.Request().Context(), caller(c), id, p)
+	r, err := h.Automation.UpdateRule(c.Request().Context(), caller(c), id, req.patch())
 	if err != nil {
 		return err
 	}
@@ -304,7 +279,7 @@ func (h *Automation) deleteRule(c echo.Context) error {
 	if err := h.Automation.DeleteRule(c.Request().Context(), caller(c), id); err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	return noContent(c)
 }
 
 func (h *Automation) testRules(c echo.Context) error {

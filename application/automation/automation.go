@@ -248,7 +248,8 @@ type RulePatch struct {
 	Enabled  *bool
 }
 
-func (p RulePatch) apply(r *domain.Rule) []string {
+// Apply sets r's fields that p has and names them (the changed fields of the audit entry).
+func (p RulePatch) Apply(r *domain.Rule) []string {
 	var f []string
 	if p.Name != nil {
 		r.Name, f = *p.Name, append(f, "name")
@@ -282,7 +283,7 @@ func (s *Service) UpdateRule(ctx context.Context, c domain.Caller, id domain.ID,
 		if err != nil {
 			return err
 		}
-		fields := p.apply(&r)
+		fields := p.Apply(&r)
 		if r, err = domain.ValidateRule(r); err != nil {
 			return err
 		}

@@ -78,6 +78,13 @@ func CheckAttributes(a map[string]any) string {
 	return ""
 }
 
+// JSONEqual says whether two attribute values encode to the same JSON.
+func JSONEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
 // Suppression is whether an address may be messaged. A contact carries its own; the
 // workspace's suppression list keeps it under the contact's phone and BSUID, so an opt-out
 // outlives the contact (a deleted contact's number stays suppressed, and a contact created

@@ -179,6 +179,25 @@ func (r *ContactRepo) Get(ctx context.Context, ws, id domain.ID, view contacts.V
 	return c, notFound(err, "contact")
 }
 
+// GetAll reads the contacts of ids inside view, locking them in id order when forUpdate.
+func (r *ContactRepo) GetAll(ctx context.Context, ws domain.ID, ids []domain.ID, view contacts.View, forUpdate bool) ([]domain.Contact, error) {
+	sql := `SELECT ` + contactColumns + ` FROM contacts WHERE workspace_id = $1 AND id = ANY($2)`
+	args := []any{ws, ids}
+	if view.AssignedTo != nil {
+		sql += ` AND assigned_to = $3`
+		args = append(args, *view.AssignedTo)
+	}
+	sql += ` ORDER BY id`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	rows, err := r.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanContact)
+}
+
 // List returns up to limit contacts matching f inside view, newest first.
 func (r *ContactRepo) List(ctx context.Context, ws domain.ID, f contacts.Filter, view contacts.View, limit int) ([]domain.Contact, error) {
 	w := &where{}
@@ -216,19 +235,27 @@ func escapeLike(s string) string {
 
 // Update writes every mutable field.
 func (r *ContactRepo) Update(ctx context.Context, c domain.Contact) error {
-	attrs, err := json.Marshal(c.Attributes)
-	if err != nil {
-		return err
+	return r.UpdateAll(ctx, []domain.Contact{c})
+}
+
+// UpdateAll writes every mutable field of each contact, in one round trip.
+func (r *ContactRepo) UpdateAll(ctx context.Context, cs []domain.Contact) error {
+	var b pgx.Batch
+	for _, c := range cs {
+		attrs, err := json.Marshal(c.Attributes)
+		if err != nil {
+			return err
+		}
+		b.Queue(`
+			UPDATE contacts SET name = $3, tags = $4, attributes = $5, assigned_to = $6, opted_out = $7,
+				opted_out_at = $8, opt_out_source = $9, marketing_opted_out = $10, last_inbound_at = $11,
+				service_window_expires_at = $12, updated_at = $13, phone = $14, wa_id = $15, bsuid = $16
+			WHERE workspace_id = $1 AND id = $2`,
+			c.WorkspaceID, c.ID, c.Name, c.Tags, attrs, c.AssignedTo, c.OptedOut, c.OptedOutAt,
+			nullIfEmpty(string(c.OptOutSource)), c.MarketingOptedOut, c.LastInboundAt, c.ServiceWindowExpiresAt,
+			c.UpdatedAt, nullIfEmpty(c.Phone), nullIfEmpty(c.WaID), nullIfEmpty(c.BSUID))
 	}
-	_, err = r.q.Exec(ctx, `
-		UPDATE contacts SET name = $3, tags = $4, attributes = $5, assigned_to = $6, opted_out = $7,
-			opted_out_at = $8, opt_out_source = $9, marketing_opted_out = $10, last_inbound_at = $11,
-			service_window_expires_at = $12, updated_at = $13, phone = $14, wa_id = $15, bsuid = $16
-		WHERE workspace_id = $1 AND id = $2`,
-		c.WorkspaceID, c.ID, c.Name, c.Tags, attrs, c.AssignedTo, c.OptedOut, c.OptedOutAt,
-		nullIfEmpty(string(c.OptOutSource)), c.MarketingOptedOut, c.LastInboundAt, c.ServiceWindowExpiresAt,
-		c.UpdatedAt, nullIfEmpty(c.Phone), nullIfEmpty(c.WaID), nullIfEmpty(c.BSUID))
-	return err
+	return r.q.SendBatch(ctx, &b).Close()
 }
 
 // Delete erases a contact with its messages (and their status reports) and the events

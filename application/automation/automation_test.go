@@ -3,6 +3,7 @@ package automation_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,23 +164,28 @@ func (a *assigner) Assign(_ context.Context, c domain.Caller, _ domain.ID, user 
 	return conversations.Item{}, nil
 }
 
+// contactsFake applies every change to one contact, as the contacts' use case would.
 type contactsFake struct {
-	c    domain.Contact
-	gets int
+	c       domain.Contact
+	calls   int // Apply calls
+	changes int // changes handed over
 }
 
-func (f *contactsFake) Get(context.Context, domain.Caller, domain.ID) (domain.Contact, error) {
-	f.gets++
-	return f.c, nil
-}
-func (f *contactsFake) Update(_ context.Context, _ domain.Caller, _ domain.ID, in contacts.Input) (domain.Contact, error) {
-	if in.Tags != nil {
-		f.c.Tags = *in.Tags
+func (f *contactsFake) Apply(_ context.Context, c domain.Caller, chs []contacts.Change) ([]contacts.Refused, error) {
+	if c.Type != domain.ActorSystem {
+		panic("not the system")
 	}
-	if in.Attributes != nil {
-		f.c.Attributes = *in.Attributes
+	f.calls++
+	f.changes += len(chs)
+	for _, ch := range chs {
+		switch {
+		case ch.Key != "":
+			f.c.Attributes[ch.Key] = ch.Value
+		case !slices.Contains(f.c.Tags, ch.Tag):
+			f.c.Tags = append(f.c.Tags, ch.Tag)
+		}
 	}
-	return f.c, nil
+	return nil, nil
 }
 
 var grants = authztest.Grants{
@@ -485,18 +491,19 @@ func TestEvaluatorBatchReadsOnceAndKeepsTheCap(t *testing.T) {
 	require.Len(t, b.st.records, 10+3, "10 tags, 2 replies, 1 capped")
 	require.Equal(t, 1, b.st.recordAlls, "the handlings that sent nothing are recorded at once")
 	require.Equal(t, []string{"vip"}, b.contact.c.Tags)
-	gets := b.contact.gets
+	require.Equal(t, 1, b.contact.calls, "the batch's tags are written at once")
+	gets := b.contact.changes
 
 	b.st.reads = 0
 	b.handle(t, ids...)
 	require.Len(t, b.send.sent, 2, "a batch delivered again answers nothing twice")
 	require.Equal(t, 1, b.st.reads, "nothing replied: one query")
-	require.Equal(t, gets, b.contact.gets, "nothing acted on again")
+	require.Equal(t, gets, b.contact.changes, "nothing acted on again")
 
 	// A contact that had the tag when its message was read is not read again.
 	b.st.reads = 0
 	has := func(tr *automation.Trigger) { tr.Tags = []string{"vip"} }
 	b.handle(t, b.inbound("tag me please", has), b.inbound("tag me too", has))
-	require.Equal(t, gets, b.contact.gets)
+	require.Equal(t, gets, b.contact.changes)
 	require.Len(t, b.st.records, 10+3+2)
 }

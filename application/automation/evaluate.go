@@ -41,9 +41,10 @@ func (w workspace) active() bool {
 // Handle implements events.Subscriber. It is set-based per batch: each workspace's
 // settings and rules are read once, and its messages with their contacts' state in one
 // query; a message is read again on its own only when an earlier message of its contact in
-// the batch led to a reply (the rails count replies). A tag or attribute the contact
-// already had when the batch was read is not read again, and the handlings that sent
-// nothing are recorded together at the end of the batch (and before an error returns).
+// the batch led to a reply (the rails count replies). The rules' tags and attributes are
+// written together, in one transaction per workspace (and before a reply is sent), and
+// then the handlings that sent nothing are recorded together: at the end of the batch,
+// and before an error returns.
 func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) (err error) {
 	cache := map[domain.ID]*workspace{}
 	type item struct{ ws, msg domain.ID }
@@ -85,9 +86,9 @@ func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) (err erro
 		}
 	}
 	replied := map[domain.ID]bool{} // contacts a reply was tried for in this batch
-	var pending []domain.AutomaticReply
+	fx := &effects{}
 	defer func() {
-		if ferr := e.s.d.Store.RecordAll(ctx, pending); err == nil {
+		if ferr := e.s.flush(ctx, fx); err == nil {
 			err = ferr
 		}
 	}()
@@ -102,7 +103,7 @@ func (e *Evaluator) Handle(ctx context.Context, batch []events.Logged) (err erro
 		if !ok {
 			continue // the message is gone
 		}
-		out, tried, err := e.s.decide(ctx, it.ws, cache[it.ws], tr, &pending)
+		out, tried, err := e.s.decide(ctx, it.ws, cache[it.ws], tr, fx)
 		if err != nil {
 			return err
 		}
@@ -161,13 +162,56 @@ func (s *Service) run(ctx context.Context, ws domain.ID, w *workspace, messageID
 	if err != nil || !ok {
 		return Outcome{Skipped: map[string]domain.AutoSkip{}}, err
 	}
-	out, _, err := s.decide(ctx, ws, w, tr, nil)
+	fx := &effects{}
+	out, _, err := s.decide(ctx, ws, w, tr, fx)
+	if ferr := s.flush(ctx, fx); err == nil {
+		err = ferr
+	}
 	return out, err
 }
 
+// effects are what an evaluation writes together: the contacts' changes by workspace,
+// then the handlings that sent nothing (recorded only once their changes are written, so
+// a failure evaluates them again).
+type effects struct {
+	changes map[domain.ID][]contacts.Change
+	records []domain.AutomaticReply
+}
+
+// flush writes fx and empties it.
+func (s *Service) flush(ctx context.Context, fx *effects) error {
+	if err := s.writeChanges(ctx, fx); err != nil {
+		return err
+	}
+	if len(fx.records) == 0 {
+		return nil
+	}
+	if err := s.d.Store.RecordAll(ctx, fx.records); err != nil {
+		return err
+	}
+	fx.records = nil
+	return nil
+}
+
+// writeChanges writes fx's changes and empties them.
+func (s *Service) writeChanges(ctx context.Context, fx *effects) error {
+	for ws, chs := range fx.changes {
+		refused, err := s.d.Contacts.Apply(ctx, system(ws), chs)
+		if err != nil {
+			return err
+		}
+		for _, r := range refused {
+			s.d.Log.Warn("automation: action refused", "workspace_id", ws, "contact_id", r.ContactID, "reason", r.Reason)
+		}
+		delete(fx.changes, ws)
+	}
+	return nil
+}
+
 // decide is run on a message read (tr); tried says a reply was handed to the send use case.
-// The handlings that send nothing are added to pending, or recorded at once when it is nil.
-func (s *Service) decide(ctx context.Context, ws domain.ID, w *workspace, tr Trigger, pending *[]domain.AutomaticReply) (out Outcome, tried bool, err error) {
+// The rule's changes to the contact and the handlings that send nothing are added to fx,
+// whose changes are written before a reply is sent.
+func (s *Service) decide(ctx context.Context, ws domain.ID, w *workspace, tr Trigger, fx *effects) (out Outcome, tried bool, err error) {
 	out = Outcome{Skipped: map[string]domain.AutoSkip{}}
 	now := s.now().UTC()
 	if tr.Direction != domain.Inbound || !fromCustomer(tr.Type) {
@@ -201,15 +245,13 @@ func (s *Service) decide(ctx context.Context, ws domain.ID, w *workspace, tr Tri
 					case domain.ActionReplyTemplate:
 						rep = &reply{name: name, typ: messaging.TypeTemplate, content: a.Template, template: true}
 					default:
-						if err := s.act(ctx, ws, tr, a); err != nil {
+						if err := s.act(ctx, ws, tr, a, fx); err != nil {
 							return out, false, err
 						}
 					}
 				}
 				if rep == nil {
-					if err := s.record(ctx, ws, tr, name, pending); err != nil {
-						return out, false, err
-					}
+					s.record(ws, tr, name, fx)
 				}
 			}
 		}
@@ -232,7 +274,12 @@ func (s *Service) decide(ctx context.Context, ws domain.ID, w *workspace, tr Tri
 	}
 	if skip := domain.RefuseAutoReply(state, rep.template); skip != "" {
 		out.Skipped[rep.name] = skip
-		return out, false, s.record(ctx, ws, tr, rep.name, pending)
+		s.record(ws, tr, rep.name, fx)
+		return out, false, nil
+	}
+	// The rule's changes are written before its reply is recorded as sent.
+	if err := s.writeChanges(ctx, fx); err != nil {
+		return out, false, err
 	}
 	_, err = s.d.Sender.SendAutomatic(ctx, ws, messaging.SendInput{To: tr.ContactID.String(), PhoneNumberID: tr.PhoneNumberID,
 		Type: rep.typ, Content: rep.content,
@@ -248,7 +295,8 @@ func (s *Service) decide(ctx context.Context, ws domain.ID, w *workspace, tr Tri
 		// disconnected, the template not approved ...): this reply is not sent, ever.
 		s.d.Log.Warn("automation: reply refused", "workspace_id", ws, "message_id", tr.MessageID, "automation", rep.name, "err", err)
 		out.Skipped[rep.name] = domain.AutoSkip(domain.KindOf(err))
-		return out, true, s.record(ctx, ws, tr, rep.name, pending)
+		s.record(ws, tr, rep.name, fx)
+		return out, true, nil
 	}
 	return out, true, err
 }
@@ -261,72 +309,46 @@ func refusal(err error) bool {
 }
 
 // record keeps that the automation handled the message without sending anything.
-func (s *Service) record(ctx context.Context, ws domain.ID, tr Trigger, name string, pending *[]domain.AutomaticReply) error {
-	r := domain.AutomaticReply{WorkspaceID: ws, TriggerID: tr.MessageID, Automation: name,
-		ContactID: tr.ContactID, PhoneNumberID: tr.PhoneNumberID, CreatedAt: s.now().UTC()}
-	if pending != nil {
-		*pending = append(*pending, r)
-		return nil
-	}
-	return s.d.Store.Record(ctx, r)
+func (s *Service) record(ws domain.ID, tr Trigger, name string, fx *effects) {
+	fx.records = append(fx.records, domain.AutomaticReply{WorkspaceID: ws, TriggerID: tr.MessageID, Automation: name,
+		ContactID: tr.ContactID, PhoneNumberID: tr.PhoneNumberID, CreatedAt: s.now().UTC()})
 }
 
-// act applies a rule's action other than a reply, through the use case that owns it, as
-// the system. An action the use case refuses (the assignee no longer a member, a tag
-// over the limit) is skipped and logged; the others still run.
-func (s *Service) act(ctx context.Context, ws domain.ID, tr Trigger, a domain.Action) error {
-	c := system(ws)
-	var err error
+// act applies a rule's action other than a reply as the system: an assignment through the
+// inbox's use case at once, a tag or attribute added to fx for the contacts' use case. An
+// action the use case refuses (the assignee no longer a member, a tag over the limit) is
+// skipped and logged; the others still run.
+func (s *Service) act(ctx context.Context, ws domain.ID, tr Trigger, a domain.Action, fx *effects) error {
 	switch a.Type {
 	case domain.ActionAssign:
-		cv, ok, ferr := s.d.Store.ConversationOf(ctx, ws, tr.ContactID, tr.PhoneNumberID)
-		if ferr != nil || !ok {
-			return ferr
+		cv, ok, err := s.d.Store.ConversationOf(ctx, ws, tr.ContactID, tr.PhoneNumberID)
+		if err != nil || !ok {
+			return err
 		}
-		_, err = s.d.Assigner.Assign(ctx, c, cv, a.UserID)
-	case domain.ActionAddTag, domain.ActionSetAttribute:
-		// Already so when the message was read: nothing to change, nothing to read again.
-		if a.Type == domain.ActionAddTag && slices.Contains(tr.Tags, a.Tag) {
+		_, err = s.d.Assigner.Assign(ctx, system(ws), cv, a.UserID)
+		if err != nil && refusal(err) {
+			s.d.Log.Warn("automation: action refused", "workspace_id", ws, "message_id", tr.MessageID, "action", a.Type, "err", err)
 			return nil
 		}
-		if cur, ok := tr.Attributes[a.Key]; a.Type == domain.ActionSetAttribute && ok && jsonEqual(cur, a.Value) {
-			return nil
+		return err
+	case domain.ActionAddTag:
+		// Already so when the message was read: nothing to change.
+		if !slices.Contains(tr.Tags, a.Tag) {
+			fx.change(ws, contacts.Change{ContactID: tr.ContactID, Tag: a.Tag})
 		}
-		var ct domain.Contact
-		if ct, err = s.d.Contacts.Get(ctx, c, tr.ContactID); err != nil {
-			break
+	case domain.ActionSetAttribute:
+		if cur, ok := tr.Attributes[a.Key]; !ok || !domain.JSONEqual(cur, a.Value) {
+			fx.change(ws, contacts.Change{ContactID: tr.ContactID, Key: a.Key, Value: a.Value})
 		}
-		var in contacts.Input
-		if a.Type == domain.ActionAddTag {
-			if slices.Contains(ct.Tags, a.Tag) {
-				return nil
-			}
-			tags := append(slices.Clone(ct.Tags), a.Tag)
-			in.Tags = &tags
-		} else {
-			attrs := map[string]any{}
-			for k, v := range ct.Attributes {
-				attrs[k] = v
-			}
-			if cur, ok := attrs[a.Key]; ok && jsonEqual(cur, a.Value) {
-				return nil
-			}
-			attrs[a.Key] = a.Value
-			in.Attributes = &attrs
-		}
-		_, err = s.d.Contacts.Update(ctx, c, tr.ContactID, in)
 	}
-	if err != nil && refusal(err) {
-		s.d.Log.Warn("automation: action refused", "workspace_id", ws, "message_id", tr.MessageID, "action", a.Type, "err", err)
-		return nil
-	}
-	return err
+	return nil
 }
 
-func jsonEqual(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
+func (fx *effects) change(ws domain.ID, c contacts.Change) {
+	if fx.changes == nil {
+		fx.changes = map[domain.ID][]contacts.Change{}
+	}
+	fx.changes[ws] = append(fx.changes[ws], c)
 }
 
 func textContent(body string) json.RawMessage {

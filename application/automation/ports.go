@@ -109,8 +109,7 @@ type Assigner interface {
 	Assign(ctx context.Context, c domain.Caller, id domain.ID, user *domain.ID) (conversations.Item, error)
 }
 
-// Contacts reads and changes contacts: the contacts' use cases.
+// Contacts changes contacts: the contacts' use case.
 type Contacts interface {
-	Get(ctx context.Context, c domain.Caller, id domain.ID) (domain.Contact, error)
-	Update(ctx context.Context, c domain.Caller, id domain.ID, in contacts.Input) (domain.Contact, error)
+	Apply(ctx context.Context, c domain.Caller, changes []contacts.Change) ([]contacts.Refused, error)
 }

@@ -49,7 +49,12 @@ type Store interface {
 	// forUpdate locks the row for the rest of the transaction.
 	Get(ctx context.Context, workspaceID, id domain.ID, view View, forUpdate bool) (domain.Contact, error)
 	List(ctx context.Context, workspaceID domain.ID, f Filter, view View, limit int) ([]domain.Contact, error)
+	// GetAll returns the contacts of ids that exist and are inside view, in any order;
+	// forUpdate locks them (in id order) for the rest of the transaction.
+	GetAll(ctx context.Context, workspaceID domain.ID, ids []domain.ID, view View, forUpdate bool) ([]domain.Contact, error)
 	Update(ctx context.Context, c domain.Contact) error
+	// UpdateAll is Update of many contacts in one round trip.
+	UpdateAll(ctx context.Context, cs []domain.Contact) error
 	// Delete erases the contact with its messages; its opt-outs stay in the suppression list.
 	Delete(ctx context.Context, workspaceID, id domain.ID) error
 	// SetOptOut opts the contact out (from source, at at) or back in, in the suppression

@@ -131,6 +131,49 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		}
 	})
 
+	t.Run("GetAllIsScopedByWorkspaceAndView", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws, other := sub.Workspace(t), sub.Workspace(t)
+		agent := sub.Member(t, ws)
+		mine := contact(ws, "+14155550100")
+		mine.AssignedTo = &agent
+		create(t, sub.Store, mine)
+		unassigned := create(t, sub.Store, contact(ws, "+14155550101"))
+		elsewhere := create(t, sub.Store, contact(other, "+14155550102"))
+		ids := []domain.ID{mine.ID, unassigned.ID, elsewhere.ID, domain.NewID(), mine.ID}
+		idsOf := func(cs []domain.Contact) []domain.ID {
+			out := make([]domain.ID, len(cs))
+			for i, c := range cs {
+				out[i] = c.ID
+			}
+			return out
+		}
+		for _, forUpdate := range []bool{false, true} {
+			got, err := sub.Store.GetAll(ctx, ws, ids, contacts.View{}, forUpdate)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []domain.ID{mine.ID, unassigned.ID}, idsOf(got), "each once, of the workspace only")
+			got, err = sub.Store.GetAll(ctx, ws, ids, contacts.View{AssignedTo: &agent}, forUpdate)
+			require.NoError(t, err)
+			require.Equal(t, []domain.ID{mine.ID}, idsOf(got))
+			require.Equal(t, UTC(mine), UTC(got[0]))
+		}
+	})
+
+	t.Run("UpdateAllWritesEachContact", func(t *testing.T) {
+		t.Parallel()
+		sub := newSubject(t)
+		ws := sub.Workspace(t)
+		a := create(t, sub.Store, contact(ws, "+14155550100"))
+		b := create(t, sub.Store, contact(ws, "+14155550101"))
+		a.Tags, a.UpdatedAt = []string{"vip"}, at.Add(time.Hour)
+		b.Attributes, b.UpdatedAt = map[string]any{"k": 1.5}, at.Add(2*time.Hour)
+		require.NoError(t, sub.Store.UpdateAll(ctx, []domain.Contact{a, b, contact(ws, "+14155550199")}))
+		require.Equal(t, UTC(a), UTC(get(t, sub.Store, ws, a.ID)))
+		require.Equal(t, UTC(b), UTC(get(t, sub.Store, ws, b.ID)))
+		require.NoError(t, sub.Store.UpdateAll(ctx, nil), "nothing to write")
+	})
+
 	t.Run("ListFiltersNewestFirstInsideTheView", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)

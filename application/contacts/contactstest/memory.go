@@ -268,6 +268,18 @@ func (f *memoryStore) Get(_ context.Context, ws, id domain.ID, view contacts.Vie
 	return c, err
 }
 
+func (f *memoryStore) GetAll(_ context.Context, ws domain.ID, ids []domain.ID, view contacts.View, _ bool) (out []domain.Contact, err error) {
+	err = f.with(func(s *state) error {
+		for _, id := range ids {
+			if c, ok := s.contacts[contactKey{ws, id}]; ok && view.Allows(c) && !slices.ContainsFunc(out, func(o domain.Contact) bool { return o.ID == id }) {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (f *memoryStore) List(_ context.Context, ws domain.ID, fl contacts.Filter, view contacts.View, limit int) (out []domain.Contact, err error) {
 	err = f.with(func(s *state) error {
 		f.db.lists = append(f.db.lists, ListCall{Filter: fl, View: view, Limit: limit})
@@ -300,6 +312,15 @@ func (f *memoryStore) Update(_ context.Context, c domain.Contact) error {
 		}
 		return nil
 	})
+}
+
+func (f *memoryStore) UpdateAll(ctx context.Context, cs []domain.Contact) error {
+	for _, c := range cs {
+		if err := f.Update(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *memoryStore) Delete(_ context.Context, ws, id domain.ID) error {

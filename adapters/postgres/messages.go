@@ -182,7 +182,7 @@ func (r *MessageRepo) ListByContact(ctx context.Context, ws, contactID, before d
 // NO KEY, as a campaign's marketing batch does: marketing sends to a contact still take
 // turns, while a send that only checks the contact as a foreign key (FOR KEY SHARE) is not
 // blocked, which with FOR UPDATE could deadlock with this one.
-// The read walks the contact's messages (messages_ws_contact_idx).
+// The read walks the contact's marketing messages (messages_marketing_idx).
 func (r *MessageRepo) LockMarketing(ctx context.Context, ws, contactID domain.ID, since time.Time) (domain.MarketingHistory, domain.MessagingSettings, error) {
 	var h domain.MarketingHistory
 	var s domain.MessagingSettings

@@ -648,7 +648,9 @@ func readCPU(ctx context.Context, srv *harness.Server, db *harness.DB) (cpuUse, 
 // would, a minute after they grew by a tenth; but the shared cluster's three autovacuum
 // workers serve every scratch database of the other suites too, and plans made while
 // river_job and events were small scan them whole (hundreds of millions of rows read over
-// a run without this).
+// a run without this). It is throttled as autovacuum's own ANALYZE is (cost delay 2 ms per
+// 200 cost units, PostgreSQL's defaults): an unthrottled one takes the CPUs for about 3 s
+// each time, which no deployment's autovacuum does.
 func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop func()) {
 	if d <= 0 {
 		return func() {}
@@ -657,8 +659,21 @@ func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop fu
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		conn, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			return
+		}
+		defer conn.Release()
+		// Session settings, and ANALYZE on its own: one table a transaction, so no snapshot
+		// is held across the tables (the event log's readers wait for the oldest one).
+		if _, err := conn.Exec(ctx, `SET vacuum_cost_delay = '2ms'`); err != nil {
+			return
+		}
+		if _, err := conn.Exec(ctx, `SET vacuum_cost_limit = 200`); err != nil {
+			return
+		}
 		for sleep(ctx, d) == nil {
-			_, _ = db.Pool.Exec(ctx, `ANALYZE river_job, events, messages, message_statuses, conversations, campaign_recipients, campaign_counts, billing_ledger`)
+			_, _ = conn.Exec(ctx, `ANALYZE river_job, events, messages, message_statuses, conversations, campaign_recipients, campaign_counts, billing_ledger`)
 		}
 	}()
 	return func() { cancel(); <-done }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,7 +151,7 @@ func newDB(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*postgres
 	ctx := context.Background()
 	var db *postgres.DB
 	if s.Role.ServesAPI() && s.Role.RunsWorkers() {
-		reqConns, bgConns := postgres.SplitConns(cfg.DBMaxConns, runtime.GOMAXPROCS(0))
+		reqConns, bgConns := postgres.SplitConns(cfg.DBMaxConns)
 		requests, err := postgres.NewPool(ctx, cfg.DatabaseURL, reqConns)
 		if err != nil {
 			return nil, err

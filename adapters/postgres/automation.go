@@ -308,9 +308,9 @@ func (r *AutomationRepo) ConversationOf(ctx context.Context, ws, contactID domai
 	return id, err == nil, err
 }
 
-// Record implements automation.Store and, with a message, messaging.AutomaticReplies:
-// without a message an existing row is kept; with one, a row already there for the
-// trigger and automation (or a welcome the contact already got) is KindConflict.
+// Record implements messaging.AutomaticReplies: a row already there for the trigger and
+// automation (or a welcome the contact already got) is KindConflict. Without a message
+// (as RecordAll writes them) an existing row is kept.
 func (r *AutomationRepo) Record(ctx context.Context, a domain.AutomaticReply) error {
 	if a.MessageID == nil {
 		_, err := r.q.Exec(ctx, `INSERT INTO automatic_replies (workspace_id, trigger_id, automation, contact_id, phone_number_id,

@@ -196,8 +196,9 @@ func (r *BillingRepo) phoneGroups(ctx context.Context, contacts string, args []a
 // balance after each, settles every priced message's reservation and moves the wallets by
 // what it appended. A charge already appended is found by a probe of the charge keys'
 // index each (a LATERAL subquery with a LIMIT, which the planner cannot turn into an anti
-// join hashing the whole ledger, as it did with NOT EXISTS while it thought it small). The unique charge key makes a message charged once whatever runs at
-// once, and the wallets move by the charges actually appended, so balances are exact.
+// join hashing the whole ledger, as it did with NOT EXISTS while it thought it small).
+// The unique charge key makes a message charged once whatever runs at once, and the
+// wallets move by the charges actually appended, so balances are exact.
 // balance_after_micros is exact under a prepaid wallet's lock; a postpaid wallet is not
 // locked (status processing of one workspace would queue on it), so two of its batches
 // charging at the same instant may each compute theirs from the balance before the other.

@@ -492,18 +492,18 @@ func TestEvaluatorBatchReadsOnceAndKeepsTheCap(t *testing.T) {
 	require.Equal(t, 1, b.st.recordAlls, "the handlings that sent nothing are recorded at once")
 	require.Equal(t, []string{"vip"}, b.contact.c.Tags)
 	require.Equal(t, 1, b.contact.calls, "the batch's tags are written at once")
-	gets := b.contact.changes
+	changes := b.contact.changes
 
 	b.st.reads = 0
 	b.handle(t, ids...)
 	require.Len(t, b.send.sent, 2, "a batch delivered again answers nothing twice")
 	require.Equal(t, 1, b.st.reads, "nothing replied: one query")
-	require.Equal(t, gets, b.contact.changes, "nothing acted on again")
+	require.Equal(t, changes, b.contact.changes, "nothing acted on again")
 
-	// A contact that had the tag when its message was read is not read again.
+	// A contact that had the tag when its message was read is handed no change.
 	b.st.reads = 0
 	has := func(tr *automation.Trigger) { tr.Tags = []string{"vip"} }
 	b.handle(t, b.inbound("tag me please", has), b.inbound("tag me too", has))
-	require.Equal(t, gets, b.contact.changes)
+	require.Equal(t, changes, b.contact.changes)
 	require.Len(t, b.st.records, 10+3+2)
 }

@@ -61,11 +61,9 @@ type Store interface {
 	Triggers(ctx context.Context, ws domain.ID, messageIDs []domain.ID, since time.Time) (map[domain.ID]Trigger, error)
 	// ConversationOf is the conversation of a contact on a number; ok is false for none.
 	ConversationOf(ctx context.Context, ws, contactID domain.ID, phoneNumberID string) (id domain.ID, ok bool, err error)
-	// Record stores an automation's handling of a message that sent nothing (MessageID
-	// nil); one already there is kept.
-	Record(ctx context.Context, r domain.AutomaticReply) error
-	// RecordAll is Record of many handlings that sent nothing at once; a handling of a
-	// contact deleted meanwhile is left out.
+	// RecordAll stores automations' handlings of messages that sent nothing (MessageID
+	// nil), at once; one already there is kept, and a handling of a contact deleted
+	// meanwhile is left out.
 	RecordAll(ctx context.Context, rs []domain.AutomaticReply) error
 }
 

@@ -136,7 +136,11 @@ func Rotate(ctx context.Context, tx TxRunner, v Rewrapper, batch int, now func()
 }
 
 // inBatches runs step in a transaction of its own per batch, from the first id on, until a
-// batch finds nothing; it counts the rows and the batches that committed.
+// batch finds nothing; it counts the rows and the batches that committed. A pass that
+// found rows is followed by another from the first id: rows another transaction held
+// (skipped, not waited for) are taken once it let them go, so a run ends with none left
+// unless one is held for a whole pass. Each pass takes rows out of those to rotate, so the
+// passes end.
 func inBatches(ctx context.Context, tx TxRunner, step func(ctx context.Context, r Repos, after domain.ID) (last domain.ID, n int, err error)) (rows, count int, err error) {
 	after := domain.NilID
 	for {
@@ -147,8 +151,12 @@ func inBatches(ctx context.Context, tx TxRunner, step func(ctx context.Context, 
 			last, n, err = step(ctx, r, after)
 			return err
 		})
-		if err != nil || n == 0 {
+		if err != nil || n == 0 && after.IsZero() {
 			return rows, count, err
+		}
+		if n == 0 {
+			after = domain.NilID // the next pass
+			continue
 		}
 		after, rows, count = last, rows+n, count+1
 	}

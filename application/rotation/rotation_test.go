@@ -177,3 +177,41 @@ func TestRotateRewrapsWebhookEndpointSecrets(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Rotated+res.Endpoints, "a second run finds nothing to do")
 }
+
+// releasingTx lets a held number go once its first transaction committed.
+type releasingTx struct {
+	rotation.TxRunner
+	release func()
+}
+
+func (r *releasingTx) InTx(ctx context.Context, fn func(context.Context, rotation.Repos) error) error {
+	err := r.TxRunner.InTx(ctx, fn)
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+	return err
+}
+
+// A number another transaction holds is skipped, not waited for; the run takes it on a
+// later pass once it is let go, so it ends with every number under the new key.
+func TestRotateTakesWhatWasHeldOnALaterPass(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := rotationtest.NewMemory()
+	var ps []domain.PhoneNumber
+	for range 3 {
+		p := domain.PhoneNumber{ID: domain.NewID(), WorkspaceID: domain.NewID(), Token: domain.Sealed{KeyID: "old"}}
+		db.Put(p)
+		ps = append(ps, p)
+	}
+	held := ps[1]
+	res, err := rotation.Rotate(ctx, &releasingTx{TxRunner: db, release: db.Lock(held.WorkspaceID, held.ID)}, rewrapper{}, 10, time.Now)
+	require.NoError(t, err)
+	require.Equal(t, rotation.Result{Rotated: 3, Batches: 2}, res, "the held number in a second pass's batch")
+	for _, p := range ps {
+		got, ok := db.Number(p.WorkspaceID, p.ID)
+		require.True(t, ok)
+		require.Equal(t, "new", got.Token.KeyID)
+	}
+}

@@ -284,7 +284,7 @@ func (r *HookRepo) DueEndpoints(ctx context.Context, now time.Time, limit int) (
 func (r *HookRepo) HookSecretsAfter(ctx context.Context, keyID string, after domain.ID, limit int) ([]domain.HookEndpoint, error) {
 	rows, err := r.q.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
 		WHERE (secret_key_id <> $1 OR (previous_key_id IS NOT NULL AND previous_key_id <> $1)) AND id > $2
-		ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, keyID, after, limit)
+		ORDER BY id LIMIT $3 FOR UPDATE`, keyID, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -209,8 +209,14 @@ func TestHookRepoRotationReadsAndWritesSecrets(t *testing.T) {
 	lock, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	require.Len(t, after(lock, domain.NilID, 1), 1)
-	require.Equal(t, ids([]domain.HookEndpoint{es[1], es[4]}), ids(after(pool, domain.NilID, 10)), "a locked row is skipped")
+	waited := make(chan int, 1)
+	go func() {
+		got, _ := postgres.NewHookRepo(pool).HookSecretsAfter(ctx, "new", domain.NilID, 10)
+		waited <- len(got)
+	}()
+	require.Eventually(t, func() bool { return lockWaiters(pool) == 1 }, 10*time.Second, 5*time.Millisecond, "a locked row is waited for")
 	require.NoError(t, lock.Rollback(ctx))
+	require.Equal(t, 3, <-waited, "and taken once let go")
 
 	e := es[4]
 	e.Secret, e.Previous = sealed(40, "new"), &domain.Sealed{Ciphertext: []byte{4}, Nonce: []byte{5}, WrappedKey: []byte{6}, KeyID: "new"}

@@ -137,7 +137,7 @@ func (r *PhoneNumberRepo) Connected(ctx context.Context) ([][2]domain.ID, error)
 func (r *PhoneNumberRepo) SealedAfter(ctx context.Context, keyID string, after domain.ID, limit int) ([]domain.PhoneNumber, error) {
 	rows, err := r.q.Query(ctx, `SELECT `+phoneColumns+` FROM phone_numbers
 		WHERE (token_key_id <> $1 OR (pin_key_id IS NOT NULL AND pin_key_id <> $1)) AND id > $2
-		ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, keyID, after, limit)
+		ORDER BY id LIMIT $3 FOR UPDATE`, keyID, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/postgres"
@@ -94,14 +95,14 @@ func TestPhoneNumberRepoRotationContract(t *testing.T) {
 				require.NoError(t, err)
 				return release
 			},
+			Waiting: func(*testing.T) int { return lockWaiters(pool) },
 		}
 	})
 }
 
-// Two rotations at once share the work: the rows one has locked through SealedAfter, the
-// other skips (the contract can only hold them through another kind of lock, since the
-// in-memory runner runs one transaction at a time).
-func TestPhoneNumberRepoSealedAfterLocksWhatItReturns(t *testing.T) {
+// Two rotations at once share the work: the second waits for the rows the first has locked
+// through SealedAfter, and takes only those still to rotate once the first commits.
+func TestPhoneNumberRepoSealedAfterWaitsForWhatAnotherRotationLocked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
@@ -130,15 +131,37 @@ func TestPhoneNumberRepoSealedAfterLocksWhatItReturns(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, all[:2], ids(got))
 
-	require.NoError(t, pgx.BeginFunc(ctx, pool, func(second pgx.Tx) error {
-		got, err := postgres.NewPhoneNumberRepo(second).SealedAfter(ctx, "new", domain.NilID, 10)
-		require.NoError(t, err)
-		require.Equal(t, all[2:], ids(got), "the first run's rows are skipped, not waited for")
-		return nil
-	}))
-	require.NoError(t, first.Rollback(ctx))
+	type result struct {
+		got []domain.PhoneNumber
+		err error
+	}
+	second := make(chan result, 1)
+	go func() {
+		var got []domain.PhoneNumber
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			got, err = postgres.NewPhoneNumberRepo(tx).SealedAfter(ctx, "new", domain.NilID, 10)
+			return err
+		})
+		second <- result{got, err}
+	}()
+	require.Eventually(t, func() bool { return lockWaiters(pool) == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the second waits for the first's rows")
+	for _, p := range got {
+		p.Token.KeyID = "new"
+		require.NoError(t, postgres.NewPhoneNumberRepo(first).Update(ctx, p))
+	}
+	require.NoError(t, first.Commit(ctx))
+	res := <-second
+	require.NoError(t, res.err)
+	require.Equal(t, all[2:], ids(res.got), "the rows the first rotated are not taken again")
+}
 
-	got, err = repo.SealedAfter(ctx, "new", domain.NilID, 10)
-	require.NoError(t, err)
-	require.Equal(t, all, ids(got), "and found once they are free")
+// lockWaiters counts the sessions of pool's database waiting for a lock (-1: it could not
+// tell).
+func lockWaiters(pool *pgxpool.Pool) int {
+	n := -1
+	_ = pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+	return n
 }

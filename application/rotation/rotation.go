@@ -23,7 +23,8 @@ type Rewrapper interface {
 // Store reads and writes phone numbers' sealed secrets.
 type Store interface {
 	// SealedAfter locks up to limit numbers (after the given id, in id order) with a secret
-	// not sealed under keyID; rows locked by others are skipped and found on a later run.
+	// not sealed under keyID. It waits for a number another transaction holds (a sync, a
+	// send: short) and takes it if it still needs rotating, so a run leaves none behind.
 	SealedAfter(ctx context.Context, keyID string, after domain.ID, limit int) ([]domain.PhoneNumber, error)
 	Update(ctx context.Context, p domain.PhoneNumber) error
 }
@@ -31,8 +32,8 @@ type Store interface {
 // HookStore reads and writes webhook endpoints' sealed secrets.
 type HookStore interface {
 	// HookSecretsAfter locks up to limit endpoints (after the given id, in id order) with a
-	// secret, current or previous, not sealed under keyID; rows locked by others are
-	// skipped and found on a later run.
+	// secret, current or previous, not sealed under keyID, waiting for one another
+	// transaction holds as SealedAfter does.
 	HookSecretsAfter(ctx context.Context, keyID string, after domain.ID, limit int) ([]domain.HookEndpoint, error)
 	// UpdateHookSecrets writes the endpoint's secret and previous secret, nothing else.
 	UpdateHookSecrets(ctx context.Context, e domain.HookEndpoint) error
@@ -136,11 +137,7 @@ func Rotate(ctx context.Context, tx TxRunner, v Rewrapper, batch int, now func()
 }
 
 // inBatches runs step in a transaction of its own per batch, from the first id on, until a
-// batch finds nothing; it counts the rows and the batches that committed. A pass that
-// found rows is followed by another from the first id: rows another transaction held
-// (skipped, not waited for) are taken once it let them go, so a run ends with none left
-// unless one is held for a whole pass. Each pass takes rows out of those to rotate, so the
-// passes end.
+// batch finds nothing; it counts the rows and the batches that committed.
 func inBatches(ctx context.Context, tx TxRunner, step func(ctx context.Context, r Repos, after domain.ID) (last domain.ID, n int, err error)) (rows, count int, err error) {
 	after := domain.NilID
 	for {
@@ -151,12 +148,8 @@ func inBatches(ctx context.Context, tx TxRunner, step func(ctx context.Context, 
 			last, n, err = step(ctx, r, after)
 			return err
 		})
-		if err != nil || n == 0 && after.IsZero() {
+		if err != nil || n == 0 {
 			return rows, count, err
-		}
-		if n == 0 {
-			after = domain.NilID // the next pass
-			continue
 		}
 		after, rows, count = last, rows+n, count+1
 	}

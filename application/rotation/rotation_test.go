@@ -178,24 +178,9 @@ func TestRotateRewrapsWebhookEndpointSecrets(t *testing.T) {
 	require.Zero(t, res.Rotated+res.Endpoints, "a second run finds nothing to do")
 }
 
-// releasingTx lets a held number go once its first transaction committed.
-type releasingTx struct {
-	rotation.TxRunner
-	release func()
-}
-
-func (r *releasingTx) InTx(ctx context.Context, fn func(context.Context, rotation.Repos) error) error {
-	err := r.TxRunner.InTx(ctx, fn)
-	if r.release != nil {
-		r.release()
-		r.release = nil
-	}
-	return err
-}
-
-// A number another transaction holds is skipped, not waited for; the run takes it on a
-// later pass once it is let go, so it ends with every number under the new key.
-func TestRotateTakesWhatWasHeldOnALaterPass(t *testing.T) {
+// A number another transaction holds is waited for, not skipped: the run ends with every
+// number under the new key.
+func TestRotateWaitsForWhatAnotherTransactionHolds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := rotationtest.NewMemory()
@@ -205,10 +190,23 @@ func TestRotateTakesWhatWasHeldOnALaterPass(t *testing.T) {
 		db.Put(p)
 		ps = append(ps, p)
 	}
-	held := ps[1]
-	res, err := rotation.Rotate(ctx, &releasingTx{TxRunner: db, release: db.Lock(held.WorkspaceID, held.ID)}, rewrapper{}, 10, time.Now)
-	require.NoError(t, err)
-	require.Equal(t, rotation.Result{Rotated: 3, Batches: 2}, res, "the held number in a second pass's batch")
+	release := db.Lock(ps[1].WorkspaceID, ps[1].ID)
+	type result struct {
+		res rotation.Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := rotation.Rotate(ctx, db, rewrapper{}, 10, time.Now)
+		done <- result{res, err}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); db.Waiting() == 0; time.Sleep(time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the run waits for the held number")
+	}
+	release()
+	got := <-done
+	require.NoError(t, got.err)
+	require.Equal(t, rotation.Result{Rotated: 3, Batches: 1}, got.res)
 	for _, p := range ps {
 		got, ok := db.Number(p.WorkspaceID, p.ID)
 		require.True(t, ok)

@@ -27,6 +27,8 @@ type Subject struct {
 	Read func(t *testing.T, ws, id domain.ID) domain.PhoneNumber
 	// Lock holds the number locked by another transaction until release is called.
 	Lock func(t *testing.T, ws, id domain.ID) (release func())
+	// Waiting returns how many transactions wait for a lock another holds.
+	Waiting func(t *testing.T) int
 }
 
 // NewSubject returns the Memory store as a contract subject.
@@ -39,7 +41,8 @@ func NewSubject(db *Memory) Subject {
 			require.True(t, ok, "number %s", id)
 			return p
 		},
-		Lock: func(_ *testing.T, ws, id domain.ID) func() { return db.Lock(ws, id) },
+		Lock:    func(_ *testing.T, ws, id domain.ID) func() { return db.Lock(ws, id) },
+		Waiting: func(*testing.T) int { return db.Waiting() },
 	}
 }
 
@@ -118,18 +121,34 @@ func RunStoreContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		require.Empty(t, sealedAfter(t, sub, "new", domain.NewID(), 10), "after every id")
 	})
 
-	t.Run("SealedAfterSkipsNumbersLockedByAnotherTransaction", func(t *testing.T) {
+	t.Run("SealedAfterWaitsForNumbersLockedByAnotherTransaction", func(t *testing.T) {
 		t.Parallel()
 		sub := newSubject(t)
 		ws := sub.Workspace(t)
-		ps := numbers(t, sub, ws, [2]string{"old", ""}, [2]string{"old", ""}, [2]string{"old", "old"}, [2]string{"old", ""})
+		ps := numbers(t, sub, ws, [2]string{"old", ""}, [2]string{"old", ""}, [2]string{"old", "old"})
 		release := sub.Lock(t, ws, ps[1].ID)
-		releaseLast := sub.Lock(t, ws, ps[3].ID)
-		require.Equal(t, ids(ps[0], ps[2]), ids(sealedAfter(t, sub, "new", domain.NilID, 2)...), "the limit counts what is returned")
-		require.Equal(t, ids(ps[0], ps[2]), ids(sealedAfter(t, sub, "new", domain.NilID, 10)...))
+		type result struct {
+			got []domain.PhoneNumber
+			err error
+		}
+		done := make(chan result, 1)
+		go func() { // require must not run outside the test's goroutine
+			var got []domain.PhoneNumber
+			err := sub.Tx.InTx(ctx, func(ctx context.Context, r rotation.Repos) error {
+				var err error
+				got, err = r.Numbers.SealedAfter(ctx, "new", domain.NilID, 10)
+				return err
+			})
+			done <- result{got, err}
+		}()
+		for deadline := time.Now().Add(10 * time.Second); sub.Waiting(t) == 0; time.Sleep(5 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "SealedAfter waits for the held number")
+		}
+		require.Empty(t, done, "nothing returned while a number is held")
 		release()
-		releaseLast()
-		require.Equal(t, ids(ps...), ids(sealedAfter(t, sub, "new", domain.NilID, 10)...), "found on a later run")
+		res := <-done
+		require.NoError(t, res.err)
+		require.Equal(t, ids(ps...), ids(res.got...), "taken once let go, not skipped")
 	})
 
 	t.Run("UpdateWritesTheSecretsOfThatNumber", func(t *testing.T) {

@@ -30,18 +30,22 @@ func (s *state) clone() *state {
 // numbers and events; a transaction works on a copy kept only when its function returns
 // nil, and transactions run one at a time, so none ever meets a row that another locked
 // through SealedAfter. What it models of row locks is Lock: a number held by some other
-// transaction (a send, an onboarding step), which SealedAfter skips as FOR UPDATE SKIP
-// LOCKED does. (Update does not wait for such a lock as Postgres would.)
+// transaction (a send, an onboarding step), which SealedAfter waits for as FOR UPDATE
+// does. (Update does not wait for such a lock as Postgres would.)
 type Memory struct {
-	mu     sync.Mutex
-	state  *state
-	locked map[numberKey]bool // numbers held by some other transaction
+	mu      sync.Mutex
+	freed   *sync.Cond // a Lock released; waits on mu
+	state   *state
+	locked  map[numberKey]bool // numbers held by some other transaction
+	waiting int                // transactions waiting for one of them
 }
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{state: &state{numbers: map[numberKey]domain.PhoneNumber{}, endpoints: map[numberKey]domain.HookEndpoint{}},
+	db := &Memory{state: &state{numbers: map[numberKey]domain.PhoneNumber{}, endpoints: map[numberKey]domain.HookEndpoint{}},
 		locked: map[numberKey]bool{}}
+	db.freed = sync.NewCond(&db.mu)
+	return db
 }
 
 // InTx runs fn on a copy of the state, committed when fn returns nil.
@@ -104,6 +108,24 @@ func (db *Memory) Lock(ws, id domain.ID) (release func()) {
 		db.mu.Lock()
 		defer db.mu.Unlock()
 		delete(db.locked, k)
+		db.freed.Broadcast()
+	}
+}
+
+// Waiting returns how many transactions wait for a number (or endpoint) Lock holds.
+func (db *Memory) Waiting() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.waiting
+}
+
+// await waits, as a transaction that holds mu, until none of keys is held by Lock. The
+// holder never changes the row, so what the transaction read stays true.
+func (db *Memory) await(keys []numberKey) {
+	for slices.ContainsFunc(keys, func(k numberKey) bool { return db.locked[k] }) {
+		db.waiting++
+		db.freed.Wait()
+		db.waiting--
 	}
 }
 
@@ -121,14 +143,20 @@ func (t *memoryStore) Append(_ context.Context, os ...domain.Occurrence) error {
 
 func (t *memoryStore) SealedAfter(_ context.Context, keyID string, after domain.ID, limit int) ([]domain.PhoneNumber, error) {
 	out := []domain.PhoneNumber{}
-	for k, p := range t.s.numbers {
+	for _, p := range t.s.numbers {
 		stale := p.Token.KeyID != keyID || p.PIN != nil && p.PIN.KeyID != keyID
-		if stale && bytes.Compare(p.ID[:], after[:]) > 0 && !t.db.locked[k] {
+		if stale && bytes.Compare(p.ID[:], after[:]) > 0 {
 			out = append(out, cloneNumber(p))
 		}
 	}
 	slices.SortFunc(out, func(a, b domain.PhoneNumber) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return out[:min(limit, len(out))], nil
+	out = out[:min(limit, len(out))]
+	var keys []numberKey
+	for _, p := range out {
+		keys = append(keys, numberKey{p.WorkspaceID, p.ID})
+	}
+	t.db.await(keys)
+	return out, nil
 }
 
 // Update writes every field of an existing number but the ones fixed at creation (its
@@ -146,14 +174,20 @@ func (t *memoryStore) Update(_ context.Context, p domain.PhoneNumber) error {
 
 func (t *memoryStore) HookSecretsAfter(_ context.Context, keyID string, after domain.ID, limit int) ([]domain.HookEndpoint, error) {
 	out := []domain.HookEndpoint{}
-	for k, e := range t.s.endpoints {
+	for _, e := range t.s.endpoints {
 		stale := e.Secret.KeyID != keyID || e.Previous != nil && e.Previous.KeyID != keyID
-		if stale && bytes.Compare(e.ID[:], after[:]) > 0 && !t.db.locked[k] {
+		if stale && bytes.Compare(e.ID[:], after[:]) > 0 {
 			out = append(out, cloneEndpoint(e))
 		}
 	}
 	slices.SortFunc(out, func(a, b domain.HookEndpoint) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return out[:min(limit, len(out))], nil
+	out = out[:min(limit, len(out))]
+	var keys []numberKey
+	for _, e := range out {
+		keys = append(keys, numberKey{e.WorkspaceID, e.ID})
+	}
+	t.db.await(keys)
+	return out, nil
 }
 
 // UpdateHookSecrets writes the endpoint's two secrets and nothing else, as the Postgres

@@ -87,6 +87,10 @@ type MetaError struct {
 	Title      string
 	Detail     string
 	RetryAfter time.Duration
+	// MayHaveActed is set when no usable answer came after the request may have reached
+	// Meta (a timeout, a connection lost mid-exchange, a 2xx answer we could not read):
+	// Meta may have done what was asked.
+	MayHaveActed bool
 }
 
 func (e *MetaError) Error() string {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/meta"
+	"github.com/wabaplatform/waba/domain"
 )
 
 const (
@@ -535,4 +536,57 @@ func TestNewClientDefaults(t *testing.T) {
 	c := meta.NewClient(meta.ClientConfig{BaseURL: srv.URL + "/"})
 	require.NoError(t, c.SubscribeApp(context.Background(), testToken, "55"))
 	require.Equal(t, "/"+meta.DefaultVersion+"/55/subscribed_apps", gotPath)
+}
+
+// A send Meta may have carried out is told from one it surely did not: only an answer, or
+// a connection never made, says nothing was sent.
+func TestMayHaveActed(t *testing.T) {
+	t.Parallel()
+	payload := map[string]any{"messaging_product": "whatsapp", "to": "+919812345678", "type": "text"}
+	send := func(b *testBundle) error {
+		_, err := b.client.SendMessage(context.Background(), testToken, "101", payload)
+		require.Error(t, err)
+		return err
+	}
+	t.Run("ConnectionLostMidExchange", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t, func(w http.ResponseWriter, _ *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close() // the request was read; no answer
+			}
+		})
+		require.True(t, meta.MayHaveActed(send(b)))
+	})
+	t.Run("UnreadableSuccess", func(t *testing.T) {
+		t.Parallel()
+		require.True(t, meta.MayHaveActed(send(newBundle(t, jsonReply(`{"messages":[]}`)))))
+	})
+	t.Run("Timeout", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := b.client.SendMessage(ctx, testToken, "101", payload)
+		require.True(t, meta.MayHaveActed(err))
+	})
+	t.Run("AnErrorAnswer", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"message":"Invalid parameter","type":"OAuthException","code":100}}`))
+		})
+		require.False(t, meta.MayHaveActed(send(b)))
+	})
+	t.Run("NoConnection", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t, jsonReply(`{}`))
+		b.server.Close()
+		err := send(b)
+		require.False(t, meta.MayHaveActed(err), "%v", err)
+		var me *domain.MetaError
+		require.ErrorAs(t, meta.AsDomainError(err), &me)
+		require.False(t, me.MayHaveActed)
+		require.True(t, meta.AsDomainError(send(newBundle(t, jsonReply(`{"messages":[]}`)))).(*domain.MetaError).MayHaveActed)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -357,6 +358,22 @@ func (e *transportError) Unwrap() error { return e.err }
 func (e *transportError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.Is(e.err, context.DeadlineExceeded) || (errors.As(e.err, &t) && t.Timeout())
+}
+
+// MayHaveActed reports whether a failed request may still have been carried out by Meta:
+// no answer came once the request could have been sent (only a failure to connect
+// proves it was not), or a 2xx answer could not be read. Meta's error answers and
+// requests refused before sending say it was not.
+func MayHaveActed(err error) bool {
+	if errors.Is(err, ErrUnexpectedResponse) {
+		return true
+	}
+	var te *transportError
+	if !errors.As(err, &te) {
+		return false
+	}
+	var oe *net.OpError
+	return !errors.As(te.err, &oe) || oe.Op != "dial"
 }
 
 func wrapf(op string, err error) error { return fmt.Errorf("meta: %s: %w", op, err) }

@@ -22,7 +22,8 @@ func AsDomainError(err error) error {
 	if err == nil {
 		return nil
 	}
-	me := &domain.MetaError{Class: domainClass(Classify(err)), RetryAfter: RetryAfter(err), Title: err.Error()}
+	me := &domain.MetaError{Class: domainClass(Classify(err)), RetryAfter: RetryAfter(err), Title: err.Error(),
+		MayHaveActed: MayHaveActed(err)}
 	var ge *Error
 	if errors.As(err, &ge) {
 		me.Code, me.Title, me.Detail = ge.Code, ge.Message, ge.Details

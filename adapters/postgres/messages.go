@@ -226,7 +226,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		SELECT m.workspace_id, m.id, m.contact_id, m.type, m.content, m.status, m.purpose, coalesce(m.wamid, ''), m.phone_number_id,
 			coalesce(c.wa_id, ''), coalesce(c.bsuid, ''), coalesce(c.opted_out, false), coalesce(c.marketing_opted_out, false),
 			p.id, p.status, p.throughput_level, p.waba_id, p.token_ciphertext, p.token_nonce, p.token_wrapped_key, p.token_key_id,
-			coalesce(m.category, t.category), m.campaign_id
+			coalesce(m.category, t.category), m.campaign_id, m.send_attempted_at
 		FROM messages m
 		JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
 		LEFT JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
@@ -236,7 +236,7 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		WHERE m.workspace_id = $1 AND m.id = $2`, ws, id).
 		Scan(&m.WorkspaceID, &m.ID, &m.ContactID, &m.Type, &content, &status, &purpose, &m.WAMID, &m.Number.PhoneNumberID,
 			&m.To, &m.BSUID, &m.OptedOut, &m.MarketingOptedOut,
-			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat, &m.CampaignID)
+			&numberID, &numStatus, &level, &wabaID, &ct, &nonce, &wrapped, &keyID, &cat, &m.CampaignID, &m.AttemptedAt)
 	if err != nil {
 		return m, notFound(err, "message")
 	}
@@ -250,6 +250,21 @@ func (r *MessageRepo) ToSend(ctx context.Context, ws, id domain.ID) (messaging.M
 		m.TemplateCategory = *cat
 	}
 	return m, nil
+}
+
+// Attempt records that a Graph call for a queued message without a wamid begins, when the
+// attempt recorded is still prev.
+func (r *MessageRepo) Attempt(ctx context.Context, ws, id domain.ID, prev *time.Time, at time.Time) (bool, error) {
+	tag, err := r.q.Exec(ctx, `UPDATE messages SET send_attempted_at = $4
+		WHERE workspace_id = $1 AND id = $2 AND status = 'queued' AND wamid IS NULL
+			AND send_attempted_at IS NOT DISTINCT FROM $3`, ws, id, prev, at)
+	return tag.RowsAffected() == 1, err
+}
+
+// ClearAttempt forgets a message's attempt.
+func (r *MessageRepo) ClearAttempt(ctx context.Context, ws, id domain.ID) error {
+	_, err := r.q.Exec(ctx, `UPDATE messages SET send_attempted_at = NULL WHERE workspace_id = $1 AND id = $2`, ws, id)
+	return err
 }
 
 // MarkSent stores the wamid and moves the status from `from` to `to` when it is still `from`.

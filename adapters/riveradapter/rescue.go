@@ -40,19 +40,18 @@ type RescuerConfig struct {
 	// Interval between sweeps (default 1 s). A sweep is one indexed read of the running jobs
 	// when every client is alive.
 	Interval time.Duration
-	// Delay puts off a rescued job of a kind by this long. Sends use it: the dead attempt
-	// may have reached Meta after all, and Meta's `sent` webhook, which links the wamid so
-	// the retry skips the message, needs a moment to arrive (see SendRescueDelay).
+	// Delay puts off a rescued job of a kind by this long (see SendRescueDelay).
 	Delay map[string]time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 // SendRescueDelay is how long a send job of a dead process waits before it is tried again.
-// The dead attempt may have been accepted by Meta with its wamid not yet stored; Meta's
-// status webhook carries our message id and stores the wamid, and the retry then skips
-// the message. Meta (and the sandbox) deliver that webhook within a second when the
-// receiver is up, and retry at once and then after 0.25, 1 and 3 s when it is not.
+// The dead attempt may have been accepted by Meta with its wamid not yet stored: the retry
+// would only wait for Meta's status webhook, which carries our message id and stores the
+// wamid (messaging.Dispatcher.Deliver), and Meta (and the sandbox) deliver it within a
+// second when the receiver is up, and retry at once and then after 0.25, 1 and 3 s when
+// it is not. Waiting this long first spares the retry most of its polling.
 const SendRescueDelay = 5 * time.Second
 
 // RescueResult is what one sweep did.

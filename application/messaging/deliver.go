@@ -35,6 +35,9 @@ type MessageToSend struct {
 	Number domain.PhoneNumber
 	// CampaignID is the campaign that queued the message (nil for any other).
 	CampaignID *domain.ID
+	// AttemptedAt is when a Graph call for it began that Meta did not answer with a
+	// refusal (nil: none): it may have been sent.
+	AttemptedAt *time.Time
 }
 
 // Outbound is the message as it goes to Meta.
@@ -46,6 +49,12 @@ func (m MessageToSend) Outbound() domain.OutboundMessage {
 type Outbox interface {
 	// ToSend reads a message for delivery; KindNotFound when it is gone.
 	ToSend(ctx context.Context, workspaceID, id domain.ID) (MessageToSend, error)
+	// Attempt records that a Graph call for the message begins at `at`, when it is still
+	// queued without a wamid and the attempt recorded is still prev (nil: none); ok is
+	// false otherwise. It is committed before the call.
+	Attempt(ctx context.Context, workspaceID, id domain.ID, prev *time.Time, at time.Time) (ok bool, err error)
+	// ClearAttempt forgets the attempt: Meta refused it, so nothing was sent.
+	ClearAttempt(ctx context.Context, workspaceID, id domain.ID) error
 	// MarkSent stores the wamid and moves the status from `from` to `to` (from.Advance(sent));
 	// ok is false when the status is no longer `from`: read and retry. early lists the status
 	// webhooks recorded for that wamid before it was stored (Meta can report faster than we
@@ -104,6 +113,19 @@ const (
 	HighThroughput    = 1000
 )
 
+// An attempt Meta did not answer (the process died during it, or the answer was lost) may
+// have sent the message. Meta's status webhook for a message it took names our message and
+// gives it its wamid, within a second when the receiver is up; the job waits for it,
+// looking again every OutcomeCheck, for OutcomeWait after the later of the attempt and the
+// dispatcher's start (the webhooks Meta could not deliver while the process was down come
+// once it is back, and Meta retries at once and then after seconds). With no word from Meta
+// by then, the attempt did not reach it, and the message is sent: a dead process's sends
+// go out within seconds of a restart (15 s at most is the promise).
+const (
+	OutcomeWait  = 8 * time.Second
+	OutcomeCheck = time.Second
+)
+
 // maxPairStrikes bounds the pair-limit waits (4^n s, capped at 15 min): past it the message fails.
 const maxPairStrikes = 8
 
@@ -160,19 +182,20 @@ type Dispatcher struct {
 	pacer   Pacer
 	log     *slog.Logger
 	now     func() time.Time
+	started time.Time // by now: when the wait for an unknown outcome may begin at the latest
 	results ResultsTx
 	media   MediaResolver
 }
 
 // NewDispatcher returns the delivery use case.
 func NewDispatcher(o Outbox, g Graph, v Vault, p Pacer, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{outbox: o, graph: g, vault: v, pacer: p, log: log, now: time.Now}
+	return &Dispatcher{outbox: o, graph: g, vault: v, pacer: p, log: log, now: time.Now, started: time.Now()}
 }
 
-// WithClock makes the dispatcher read now (the time of failures and holds).
+// WithClock makes the dispatcher read now (the time of attempts, failures and holds).
 func (d *Dispatcher) WithClock(now domain.Clock) *Dispatcher {
 	if now != nil {
-		d.now = now
+		d.now, d.started = now, now()
 	}
 	return d
 }
@@ -204,16 +227,14 @@ func Throughput(n domain.PhoneNumber) int {
 // Deliver sends one queued message. A returned error is transient (retry with backoff);
 // every other outcome is in Outcome. lastAttempt turns a transient failure into a final one.
 //
-// Never twice: a message that has a wamid (or is no longer queued) is skipped, and once Meta
-// accepted a send Deliver never asks for a retry. The remaining window is a crash (or a lost
-// response) after Meta accepted and before the wamid is committed. It is kept small: the
-// wamid is written by one statement right after the call, under a context the job's
-// cancellation does not reach; and Meta's `sent` status webhook carries our message id in
-// biz_opaque_callback_data, so the inbound processing links the wamid to the message
-// (inbound.LinkOutbound). The job of a process that dies is tried again 5 s after its death
-// is seen (the River adapter's SendRescueDelay) and a failed call retries after a second at
-// the least, by which time the webhook has normally linked the wamid and the job skips. A
-// second send needs both the crash and that webhook to be later than the retry.
+// Never twice: a message that has a wamid (or is no longer queued) is skipped, and the
+// attempt is recorded (committed) before the Graph call. A run that finds an attempt
+// recorded on a message still queued without a wamid knows the process died during it, or
+// no answer came, and Meta may have sent it: Meta's `sent` status webhook carries our
+// message id in biz_opaque_callback_data, so the inbound processing gives the message its
+// wamid (inbound.LinkOutbound) and a run skips it. The run waits for that (OutcomeWait)
+// before it sends again. An attempt Meta refused is cleared, so the retries it calls for
+// are made at once.
 func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt bool) (Outcome, error) {
 	m, err := d.outbox.ToSend(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {
@@ -224,6 +245,13 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 	}
 	if m.WAMID != "" || m.Status != domain.StatusQueued {
 		return Outcome{Result: ResultSkipped, Reason: "already " + string(m.Status)}, nil
+	}
+	if m.AttemptedAt != nil {
+		if wait := d.outcomeWait(*m.AttemptedAt); wait > 0 {
+			return Outcome{Result: ResultSnoozed, Wait: wait, Reason: "waiting for Meta's status webhook of an unanswered attempt"}, nil
+		}
+		d.log.WarnContext(ctx, "no word from Meta on an unanswered attempt: sending again", "message_id", m.ID.String(),
+			"attempted_at", *m.AttemptedAt)
 	}
 	optOut := domain.Suppression{OptedOut: m.OptedOut, MarketingOptedOut: m.MarketingOptedOut}
 	switch refusal := optOut.Refuses(m.Purpose, m.Type == TypeTemplate && domain.IsMarketing(m.TemplateCategory)); {
@@ -269,11 +297,36 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 			return Outcome{}, fmt.Errorf("media: %w", err)
 		}
 	}
+	if ok, err := d.outbox.Attempt(ctx, m.WorkspaceID, m.ID, m.AttemptedAt, d.now().UTC()); err != nil || !ok {
+		if err != nil {
+			return Outcome{}, fmt.Errorf("record attempt: %w", err)
+		}
+		return Outcome{Result: ResultSkipped, Reason: "another run is sending it"}, nil
+	}
 	wamid, err := d.graph.SendMessage(ctx, string(token), m.Number.PhoneNumberID, out)
 	if err == nil {
 		return d.recordSent(ctx, m, wamid)
 	}
-	return d.onError(ctx, m, err, lastAttempt)
+	res, rerr := d.onError(ctx, m, err, lastAttempt)
+	if me := (*domain.MetaError)(nil); errors.As(err, &me) && me.MayHaveActed {
+		return res, rerr // the attempt stays: the next run waits for Meta's word on it
+	}
+	if rerr != nil || res.Result == ResultSnoozed {
+		// Meta refused it: nothing was sent, and the next run sends it.
+		if err := d.outbox.ClearAttempt(context.WithoutCancel(ctx), m.WorkspaceID, m.ID); err != nil {
+			return Outcome{}, fmt.Errorf("clear attempt: %w", err)
+		}
+	}
+	return res, rerr
+}
+
+// outcomeWait is how much longer a run waits for Meta's word on an unanswered attempt made
+// at `at` (see OutcomeWait): zero once the wait is over.
+func (d *Dispatcher) outcomeWait(at time.Time) time.Duration {
+	if d.started.After(at) {
+		at = d.started
+	}
+	return min(max(at.Add(OutcomeWait).Sub(d.now()), 0), OutcomeCheck)
 }
 
 // mediaID is the Meta id of a stored file for m's number.

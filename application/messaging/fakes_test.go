@@ -73,14 +73,18 @@ func newServiceWith(db *messagingtest.Memory, cs messaging.Contacts, q *quota) *
 
 // fakeGraph, fakeVault and fakePacer back the Dispatcher (with messagingtest.Outbox).
 type fakeGraph struct {
-	calls int
-	err   error
-	sent  domain.OutboundMessage
+	calls  int
+	err    error
+	sent   domain.OutboundMessage
+	during func() // runs in each call, before it answers
 }
 
 func (g *fakeGraph) SendMessage(_ context.Context, _, _ string, m domain.OutboundMessage) (string, error) {
 	g.calls++
 	g.sent = m
+	if g.during != nil {
+		g.during()
+	}
 	if g.err != nil {
 		return "", g.err
 	}

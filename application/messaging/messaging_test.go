@@ -610,3 +610,131 @@ func (r *racingContacts) List(ctx context.Context, ws domain.ID, f contacts.Filt
 	r.once.Do(r.race)
 	return list, err
 }
+
+// The attempt is recorded before the Graph call; after an attempt Meta did not answer, the
+// message waits for Meta's status webhook before it is sent again.
+func TestDeliverWaitsForMetaAfterAnUnansweredAttempt(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	dispatcher := func(o *messagingtest.Outbox, g *fakeGraph, now *time.Time) *messaging.Dispatcher {
+		return messaging.NewDispatcher(o, g, fakeVault{}, &fakePacer{}, slog.New(slog.DiscardHandler)).
+			WithClock(func() time.Time { return *now })
+	}
+	attempted := func(t *testing.T, o *messagingtest.Outbox, m messaging.MessageToSend) *time.Time {
+		got, err := o.ToSend(context.Background(), m.WorkspaceID, m.ID)
+		require.NoError(t, err)
+		return got.AttemptedAt
+	}
+	lost := &domain.MetaError{Class: domain.MetaRetry, Title: "connection reset", MayHaveActed: true}
+
+	t.Run("RecordedBeforeTheCall", func(t *testing.T) {
+		t.Parallel()
+		m, now := messagingtest.Queued(), t0
+		o := outboxOf(m)
+		g := &fakeGraph{}
+		g.during = func() {
+			at := attempted(t, o, m)
+			require.NotNil(t, at, "recorded before Meta is asked")
+			require.True(t, t0.Equal(*at))
+		}
+		out, err := dispatcher(o, g, &now).Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSent, out.Result)
+	})
+
+	t.Run("WaitsForTheWebhookThenSendsAgain", func(t *testing.T) {
+		t.Parallel()
+		m, now := messagingtest.Queued(), t0
+		o := outboxOf(m)
+		g := &fakeGraph{err: lost}
+		d := dispatcher(o, g, &now)
+		_, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.Error(t, err, "retried with backoff")
+		require.NotNil(t, attempted(t, o, m), "the attempt stays")
+
+		g.err = nil // Meta would take it now: it is not asked until the wait is over
+		for _, step := range []time.Duration{0, time.Second, messaging.OutcomeWait - 2*time.Second} {
+			now = now.Add(step)
+			out, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+			require.NoError(t, err)
+			require.Equal(t, messaging.ResultSnoozed, out.Result, "waiting at %s", now.Sub(t0))
+			require.Equal(t, min(messaging.OutcomeCheck, t0.Add(messaging.OutcomeWait).Sub(now)), out.Wait, "never past the wait's end")
+		}
+		require.Equal(t, 1, g.calls)
+		now = now.Add(time.Second)
+		out, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSent, out.Result, "no word from Meta: it never had it")
+		require.Equal(t, 2, g.calls)
+		require.Equal(t, "wamid.TEST", stored(t, o, m).WAMID)
+	})
+
+	t.Run("TheLastTryFailsWithoutSendingAgain", func(t *testing.T) {
+		t.Parallel()
+		m, now := messagingtest.Queued(), t0
+		o := outboxOf(m)
+		g := &fakeGraph{err: lost}
+		out, err := dispatcher(o, g, &now).Deliver(context.Background(), m.WorkspaceID, m.ID, true)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultFailed, out.Result)
+		require.Equal(t, 1, g.calls)
+	})
+
+	t.Run("TheWebhookEndsTheWait", func(t *testing.T) {
+		t.Parallel()
+		m, now := messagingtest.Queued(), t0
+		o := outboxOf(m)
+		g := &fakeGraph{err: lost}
+		d := dispatcher(o, g, &now)
+		_, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.Error(t, err)
+		// Meta's `sent` webhook names our message: inbound processing stores its wamid.
+		ok, _, err := o.MarkSent(context.Background(), m.WorkspaceID, m.ID, "wamid.LATE", t0, domain.StatusQueued, domain.StatusSent)
+		require.NoError(t, err)
+		require.True(t, ok)
+		out, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSkipped, out.Result)
+		require.Equal(t, 1, g.calls)
+		require.Equal(t, domain.StatusSent, stored(t, o, m).Status)
+	})
+
+	t.Run("ADeadProcessesAttemptWaitsFromTheRestart", func(t *testing.T) {
+		t.Parallel()
+		m, now := messagingtest.Queued(), t0
+		m.AttemptedAt = &t0 // by a process that died
+		o := outboxOf(m)
+		g := &fakeGraph{}
+		now = t0.Add(time.Hour) // back an hour later: the webhooks Meta kept come now
+		d := dispatcher(o, g, &now)
+		out, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSnoozed, out.Result)
+		now = now.Add(messaging.OutcomeWait)
+		out, err = d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSent, out.Result)
+		require.Equal(t, 1, g.calls)
+	})
+
+	t.Run("ARefusalIsTriedAgain", func(t *testing.T) {
+		t.Parallel()
+		m, now := messagingtest.Queued(), t0
+		o := outboxOf(m)
+		g := &fakeGraph{err: &domain.MetaError{Class: domain.MetaThrottled, Code: 130429, RetryAfter: time.Second}}
+		d := dispatcher(o, g, &now)
+		out, err := d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSnoozed, out.Result)
+		require.Nil(t, attempted(t, o, m), "Meta answered: nothing was sent")
+		g.err = &domain.MetaError{Class: domain.MetaRetry, Code: 131000, Title: "Something went wrong"}
+		_, err = d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.Error(t, err, "retried with backoff")
+		require.Nil(t, attempted(t, o, m))
+		g.err = nil
+		out, err = d.Deliver(context.Background(), m.WorkspaceID, m.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, messaging.ResultSent, out.Result)
+		require.Equal(t, 3, g.calls)
+	})
+}

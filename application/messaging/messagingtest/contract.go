@@ -106,6 +106,48 @@ func RunOutboxContract(t *testing.T, newOutbox func(t *testing.T) (messaging.Out
 		require.Equal(t, domain.KindNotFound, domain.KindOf(err), "%v", err)
 	})
 
+	t.Run("AttemptIsRecordedOverTheOneRead", func(t *testing.T) {
+		t.Parallel()
+		o, fx := newOutbox(t)
+		m := fx.Seed(t, domain.StatusQueued)
+		attempted := func() *time.Time {
+			got, err := o.ToSend(ctx, m.WorkspaceID, m.ID)
+			require.NoError(t, err)
+			return got.AttemptedAt
+		}
+		attempt := func(m messaging.MessageToSend, prev *time.Time, at time.Time) bool {
+			ok, err := o.Attempt(ctx, m.WorkspaceID, m.ID, prev, at)
+			require.NoError(t, err)
+			return ok
+		}
+		later := at.Add(time.Minute)
+		require.Nil(t, attempted())
+		require.True(t, attempt(m, nil, at))
+		requireTime(t, at, attempted())
+		require.False(t, attempt(m, nil, later), "another run recorded one since the read")
+		require.False(t, attempt(m, &later, later), "not the one recorded")
+		require.True(t, attempt(m, &at, later), "the one read, replaced")
+		requireTime(t, later, attempted())
+
+		require.NoError(t, o.ClearAttempt(ctx, m.WorkspaceID, m.ID))
+		require.Nil(t, attempted())
+		require.True(t, attempt(m, nil, at), "once cleared, another attempt")
+
+		sent := fx.Seed(t, domain.StatusSent)
+		require.False(t, attempt(sent, nil, at), "a message no longer queued")
+		withWAMID := fx.Seed(t, domain.StatusQueued)
+		ok, _, err := o.MarkSent(ctx, withWAMID.WorkspaceID, withWAMID.ID, "wamid.Q", at, domain.StatusQueued, domain.StatusQueued)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.False(t, attempt(withWAMID, nil, at), "a queued message with a wamid")
+		other := fx.Seed(t, domain.StatusQueued)
+		theirs := m
+		theirs.WorkspaceID = other.WorkspaceID
+		require.False(t, attempt(theirs, &at, later), "another workspace's message")
+		require.NoError(t, o.ClearAttempt(ctx, other.WorkspaceID, m.ID))
+		requireTime(t, at, attempted())
+	})
+
 	t.Run("MarkSentOnlyFromTheStatusRead", func(t *testing.T) {
 		t.Parallel()
 		o, fx := newOutbox(t)

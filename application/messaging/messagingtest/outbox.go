@@ -99,6 +99,32 @@ func (o *Outbox) ToSend(_ context.Context, ws, id domain.ID) (messaging.MessageT
 	return m, nil
 }
 
+// Attempt records an attempt on a queued message without a wamid whose recorded attempt
+// is still prev.
+func (o *Outbox) Attempt(_ context.Context, ws, id domain.ID, prev *time.Time, at time.Time) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, ok := o.rows[key{ws, id}]
+	if !ok || r.m.Status != domain.StatusQueued || r.m.WAMID != "" {
+		return false, nil
+	}
+	if was := r.m.AttemptedAt; (prev == nil) != (was == nil) || prev != nil && !prev.Equal(*was) {
+		return false, nil
+	}
+	r.m.AttemptedAt = &at
+	return true, nil
+}
+
+// ClearAttempt forgets a message's attempt.
+func (o *Outbox) ClearAttempt(_ context.Context, ws, id domain.ID) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r, ok := o.rows[key{ws, id}]; ok {
+		r.m.AttemptedAt = nil
+	}
+	return nil
+}
+
 // MarkSent stores the wamid and moves the status when it is still from, and returns the
 // statuses reported for the wamid.
 func (o *Outbox) MarkSent(_ context.Context, ws, id domain.ID, wamid string, at time.Time, from, to domain.MessageStatus) (bool, []messaging.ReportedStatus, error) {

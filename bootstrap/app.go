@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -151,7 +152,7 @@ func newDB(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*postgres
 	ctx := context.Background()
 	var db *postgres.DB
 	if s.Role.ServesAPI() && s.Role.RunsWorkers() {
-		reqConns, bgConns := postgres.SplitConns(cfg.DBMaxConns)
+		reqConns, bgConns := postgres.SplitConns(cfg.DBMaxConns, runtime.GOMAXPROCS(0))
 		requests, err := postgres.NewPool(ctx, cfg.DatabaseURL, reqConns)
 		if err != nil {
 			return nil, err

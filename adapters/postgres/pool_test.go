@@ -62,10 +62,14 @@ func TestDBPoolByContext(t *testing.T) {
 
 func TestSplitConns(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ total, requests, background int32 }{{25, 8, 17}, {4, 2, 2}, {10, 3, 7}, {100, 33, 67}} {
-		r, b := postgres.SplitConns(c.total)
-		require.Equal(t, c.requests, r, "requests of %d", c.total)
-		require.Equal(t, c.background, b, "background of %d", c.total)
+	for _, c := range []struct {
+		total                int32
+		cpus                 int
+		requests, background int32
+	}{{25, 8, 8, 17}, {4, 8, 2, 2}, {10, 8, 3, 7}, {100, 8, 33, 24}, {25, 2, 8, 6}, {25, 1, 8, 3}, {4, 1, 2, 2}} {
+		r, b := postgres.SplitConns(c.total, c.cpus)
+		require.Equal(t, c.requests, r, "requests of %d on %d CPUs", c.total, c.cpus)
+		require.Equal(t, c.background, b, "background of %d on %d CPUs", c.total, c.cpus)
 		require.LessOrEqual(t, r+b, c.total)
 	}
 }

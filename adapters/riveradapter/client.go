@@ -53,7 +53,10 @@ func NewClient(pool *pgxpool.Pool, cfg ClientConfig, workers *river.Workers, per
 		// at most MaxWorkers jobs per cooldown: 10 workers would cap webhooks at 100 jobs/s.
 		// The busy queues fetch far more often; fetching is one indexed query.
 		rc.Queues = map[string]river.QueueConfig{
-			QueueDefault:  {MaxWorkers: 10},
+			// A campaign's send job snoozes campaigns.BatchInterval between batches; a short
+			// snooze makes it available again without a notification, so the queue looks for
+			// it every 100 ms, not every second (River's default).
+			QueueDefault:  {MaxWorkers: 10, FetchPollInterval: 100 * time.Millisecond},
 			QueueWebhooks: {MaxWorkers: max(1, cfg.WebhookWorkers), FetchCooldown: 2 * time.Millisecond},
 			QueueOutbound: {MaxWorkers: 100, FetchCooldown: 5 * time.Millisecond},
 			// One job per endpoint at a time: 50 endpoints sending at once per process,

@@ -33,7 +33,8 @@ func TestSendBatchAfterMakesUpForTheTimeSinceTheLastBatch(t *testing.T) {
 	}{
 		{2 * time.Second, 160},
 		{1500 * time.Millisecond, 120},
-		{200 * time.Millisecond, 80},                   // never less than one interval's worth
+		{500 * time.Millisecond, 40},
+		{100 * time.Millisecond, 20},                   // never less than one interval's worth
 		{10 * time.Minute, 80 * 3},                     // after a long wait, MaxBatchSpan's
 		{campaigns.MaxBatchSpan + time.Second, 80 * 3}, // the same bound
 	} {

@@ -13,11 +13,17 @@ import (
 
 // Pacing of the send job.
 const (
-	// BatchInterval is the pause between a campaign's batches: each batch is one second's
-	// worth of the number's throughput, so the messages are queued at about the pace the
-	// send worker sends them (it paces each number too), and the job gives its worker back
-	// between batches instead of holding it.
-	BatchInterval = time.Second
+	// BatchInterval is the pause between a campaign's batches: each batch is the number's
+	// throughput of the time since the one before, so the messages are queued at about the
+	// pace the send worker sends them (it paces each number too), and the job gives its
+	// worker back between batches instead of holding it. Short: a batch's sends and their
+	// status webhooks come in a burst that takes the CPUs for as long as it lasts, and a
+	// quarter second's burst delays the API's requests less than a second's (the API's p99
+	// during bench/campaign: 80 ms against 96 ms with one-second batches).
+	BatchInterval = 250 * time.Millisecond
+	// FirstBatchSpan is the time a campaign's first batch makes up for (no batch before
+	// it): a second's worth, so the campaign starts at its pace.
+	FirstBatchSpan = time.Second
 	// MaxBatchSpan bounds how much time one batch makes up for (SendBatchAfter): a batch
 	// takes the throughput of the time since the batch before, which is the pause plus the
 	// batch's own time and the queue's pick-up (about two seconds for one), and never more
@@ -62,9 +68,9 @@ func (s *Service) SendBatch(ctx context.Context, ws, id domain.ID) (Step, error)
 }
 
 // SendBatchAfter is SendBatch for a job whose previous batch was taken sinceLast ago (0:
-// none known): this batch takes the throughput of that time, between BatchInterval's and
-// MaxBatchSpan's. One second's worth after each one-second pause would fall behind the
-// number's pace by the batch's own time and the job's pick-up.
+// none known, FirstBatchSpan): this batch takes the throughput of that time, between
+// BatchInterval's and MaxBatchSpan's. An interval's worth after each pause would fall
+// behind the number's pace by the batch's own time and the job's pick-up.
 func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLast time.Duration) (Step, error) {
 	cur, err := s.d.Store.Get(ctx, ws, id)
 	if domain.IsKind(err, domain.KindNotFound) {
@@ -107,7 +113,11 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 			step.Done, step.Reason = true, "paused: the number's quality is RED"
 			return pause(ctx, r, cp, domain.PauseQualityLow, now)
 		}
-		size, err := batchSize(ctx, r, cp, number, perMinute, min(max(sinceLast, BatchInterval), MaxBatchSpan), now)
+		span := FirstBatchSpan
+		if sinceLast > 0 {
+			span = min(max(sinceLast, BatchInterval), MaxBatchSpan)
+		}
+		size, err := batchSize(ctx, r, cp, number, perMinute, span, now)
 		if err != nil {
 			return err
 		}

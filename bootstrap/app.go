@@ -261,10 +261,8 @@ func newRiverClient(lc fx.Lifecycle, pool *pgxpool.Pool, cfg Config, s Settings,
 		return nil, err
 	}
 	if s.Role.RunsWorkers() {
-		rescuer := riveradapter.NewDeadClientRescuer(pool, riveradapter.RescuerConfig{
-			Self:  live.ID(),
-			Delay: map[string]time.Duration{riveradapter.SendArgs{}.Kind(): riveradapter.SendRescueDelay},
-		}, log.With("component", "river"))
+		rescuer := riveradapter.NewDeadClientRescuer(pool, riveradapter.RescuerConfig{Self: live.ID()},
+			log.With("component", "river"))
 		lc.Append(fx.Hook{
 			// The lock before the first job (or another process would rescue it), River, then
 			// the rescuer. fx cancels the start context when start-up ends; River treats it

@@ -308,16 +308,10 @@ func (r *AutomationRepo) ConversationOf(ctx context.Context, ws, contactID domai
 	return id, err == nil, err
 }
 
-// Record implements messaging.AutomaticReplies: a row already there for the trigger and
-// automation (or a welcome the contact already got) is KindConflict. Without a message
-// (as RecordAll writes them) an existing row is kept.
+// Record implements messaging.AutomaticReplies: a reply sent (a message); a row already
+// there for the trigger and automation (or a welcome the contact already got) is
+// KindConflict. The handlings that sent nothing are RecordAll's.
 func (r *AutomationRepo) Record(ctx context.Context, a domain.AutomaticReply) error {
-	if a.MessageID == nil {
-		_, err := r.q.Exec(ctx, `INSERT INTO automatic_replies (workspace_id, trigger_id, automation, contact_id, phone_number_id,
-			created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-			a.WorkspaceID, a.TriggerID, a.Automation, a.ContactID, a.PhoneNumberID, a.CreatedAt)
-		return err
-	}
 	_, err := r.q.Exec(ctx, `INSERT INTO automatic_replies (workspace_id, trigger_id, automation, contact_id, phone_number_id,
 		message_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		a.WorkspaceID, a.TriggerID, a.Automation, a.ContactID, a.PhoneNumberID, a.MessageID, a.CreatedAt)

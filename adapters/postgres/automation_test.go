@@ -91,8 +91,8 @@ func TestAutomationRepo(t *testing.T) {
 	requireKind(t, domain.KindConflict, repo.Record(ctx, reply))
 	skipped := reply
 	skipped.Automation, skipped.MessageID = r.ID.String(), nil
-	require.NoError(t, repo.Record(ctx, skipped))
-	require.NoError(t, repo.Record(ctx, skipped), "a record without a message is kept once")
+	require.NoError(t, repo.RecordAll(ctx, []domain.AutomaticReply{skipped}))
+	require.NoError(t, repo.RecordAll(ctx, []domain.AutomaticReply{skipped}), "a record without a message is kept once")
 
 	second := msg(t0.Add(time.Second))
 	tr, ok, err = repo.Trigger(ctx, ws, second.ID, t0.Add(-time.Hour))

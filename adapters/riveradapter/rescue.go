@@ -40,19 +40,9 @@ type RescuerConfig struct {
 	// Interval between sweeps (default 1 s). A sweep is one indexed read of the running jobs
 	// when every client is alive.
 	Interval time.Duration
-	// Delay puts off a rescued job of a kind by this long (see SendRescueDelay).
-	Delay map[string]time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
-
-// SendRescueDelay is how long a send job of a dead process waits before it is tried again.
-// The dead attempt may have been accepted by Meta with its wamid not yet stored: the retry
-// would only wait for Meta's status webhook, which carries our message id and stores the
-// wamid (messaging.Dispatcher.Deliver), and Meta (and the sandbox) deliver it within a
-// second when the receiver is up, and retry at once and then after 0.25, 1 and 3 s when
-// it is not. Waiting this long first spares the retry most of its polling.
-const SendRescueDelay = 5 * time.Second
 
 // RescueResult is what one sweep did.
 type RescueResult struct {
@@ -118,8 +108,7 @@ func (r *DeadClientRescuer) Stop() {
 // riverdriver/riverpgxv5, v0.51): the same columns (state, attempt, attempted_by, errors,
 // scheduled_at, finalized_at, metadata's river:rescue_count and cancel_attempted_at), a
 // job out of attempts discarded and one whose cancellation was asked for cancelled. One
-// difference: the job goes straight to `available` (with scheduled_at now, or later by
-// its kind's Delay; River's fetch takes only jobs whose scheduled_at has passed) rather
+// difference: the job goes straight to `available` (with scheduled_at now) rather
 // than `retryable`, which only River's leader moves on, every few seconds, and the dead
 // process may have been the leader, whose lease has to run out first.
 func (r *DeadClientRescuer) Sweep(ctx context.Context) (RescueResult, error) {
@@ -143,10 +132,6 @@ func (r *DeadClientRescuer) Sweep(ctx context.Context) (RescueResult, error) {
 	if len(ids) == 0 {
 		return res, nil
 	}
-	kinds, delays := make([]string, 0, len(r.cfg.Delay)), make([]int64, 0, len(r.cfg.Delay))
-	for k, d := range r.cfg.Delay {
-		kinds, delays = append(kinds, k), append(delays, d.Microseconds())
-	}
 	now := r.cfg.Now().UTC()
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		// A free lock is a dead client. Taking it for this transaction keeps the answer
@@ -160,16 +145,14 @@ func (r *DeadClientRescuer) Sweep(ctx context.Context) (RescueResult, error) {
 			return err
 		}
 		rows, err = tx.Query(ctx, `
-			WITH d AS (SELECT k, d FROM unnest($3::text[], $4::int8[]) AS d(k, d)),
-			     j AS (SELECT id, metadata ? 'cancel_attempted_at' AS cancel, attempt >= max_attempts AS spent
+			WITH j AS (SELECT id, metadata ? 'cancel_attempted_at' AS cancel, attempt >= max_attempts AS spent
 			           FROM river_job
 			           WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = ANY($1::text[])
 			           FOR UPDATE)
 			UPDATE river_job SET
 				state = CASE WHEN j.cancel THEN 'cancelled' WHEN j.spent THEN 'discarded' ELSE 'available' END::river_job_state,
 				finalized_at = CASE WHEN j.cancel OR j.spent THEN $2::timestamptz END,
-				scheduled_at = CASE WHEN j.cancel OR j.spent THEN river_job.scheduled_at
-					ELSE $2::timestamptz + coalesce((SELECT d.d FROM d WHERE d.k = river_job.kind), 0) * interval '1 microsecond' END,
+				scheduled_at = CASE WHEN j.cancel OR j.spent THEN river_job.scheduled_at ELSE $2::timestamptz END,
 				errors = array_append(river_job.errors, jsonb_build_object(
 					'at', $2::timestamptz, 'attempt', greatest(river_job.attempt, 0), 'trace', '',
 					'error', 'Job rescued: the process running it (River client ' || river_job.attempted_by[cardinality(river_job.attempted_by)] || ') died')),
@@ -178,7 +161,7 @@ func (r *DeadClientRescuer) Sweep(ctx context.Context) (RescueResult, error) {
 						THEN (river_job.metadata ->> 'river:rescue_count')::int END, 0) + 1)
 			FROM j
 			WHERE river_job.id = j.id
-			RETURNING river_job.state::text`, res.DeadClients, now, kinds, delays)
+			RETURNING river_job.state::text`, res.DeadClients, now)
 		if err != nil {
 			return err
 		}

@@ -29,13 +29,6 @@ type blockArgs struct {
 
 func (blockArgs) Kind() string { return "test.block" }
 
-// slowArgs is the kind the rescuer is told to put off (as it puts off sends).
-type slowArgs struct {
-	N int `json:"n"`
-}
-
-func (slowArgs) Kind() string { return "test.slow" }
-
 type blockWorker struct {
 	river.WorkerDefaults[blockArgs]
 	started chan int64
@@ -54,14 +47,9 @@ func (w *blockWorker) Work(ctx context.Context, job *river.Job[blockArgs]) error
 	}
 }
 
-type slowWorker struct{ river.WorkerDefaults[slowArgs] }
-
-func (slowWorker) Work(context.Context, *river.Job[slowArgs]) error { return nil }
-
 func newWorkers(w *blockWorker) *river.Workers {
 	ws := river.NewWorkers()
 	river.AddWorker(ws, w)
-	river.AddWorker(ws, slowWorker{})
 	return ws
 }
 
@@ -189,13 +177,12 @@ func TestRescuerReturnsTheJobsOfADeadClientAtOnce(t *testing.T) {
 	self := deadClient(t, pool) // this process, between two liveness connections
 
 	plain := insert(t, pool, blockArgs{1}, nil)
-	slow := insert(t, pool, slowArgs{2}, nil)
 	spent := insert(t, pool, blockArgs{3}, &river.InsertOpts{MaxAttempts: 1})
 	cancelAsked := insert(t, pool, blockArgs{4}, nil)
 	ofLive := insert(t, pool, blockArgs{5}, nil)
 	ofOther := insert(t, pool, blockArgs{6}, nil)
 	ofSelf := insert(t, pool, blockArgs{7}, nil)
-	for _, id := range []int64{plain, slow, spent, cancelAsked} {
+	for _, id := range []int64{plain, spent, cancelAsked} {
 		fetchAs(t, pool, id, dead)
 	}
 	_, err := pool.Exec(ctx, `UPDATE river_job SET metadata = metadata || jsonb_build_object('cancel_attempted_at', now()) WHERE id = $1`, cancelAsked)
@@ -206,11 +193,11 @@ func TestRescuerReturnsTheJobsOfADeadClientAtOnce(t *testing.T) {
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	r := riveradapter.NewDeadClientRescuer(pool, riveradapter.RescuerConfig{
-		Self: self, Delay: map[string]time.Duration{slowArgs{}.Kind(): 5 * time.Second}, Now: func() time.Time { return now }}, quiet)
+		Self: self, Now: func() time.Time { return now }}, quiet)
 	res, err := r.Sweep(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{dead}, res.DeadClients)
-	require.Equal(t, riveradapter.RescueResult{DeadClients: []string{dead}, Available: 2, Discarded: 1, Cancelled: 1}, res)
+	require.Equal(t, riveradapter.RescueResult{DeadClients: []string{dead}, Available: 1, Discarded: 1, Cancelled: 1}, res)
 
 	j := readJob(t, pool, plain)
 	require.Equal(t, "available", j.State)
@@ -221,10 +208,6 @@ func TestRescuerReturnsTheJobsOfADeadClientAtOnce(t *testing.T) {
 	require.Len(t, j.Errors, 1)
 	require.Contains(t, j.Errors[0], dead)
 	require.Equal(t, 1, j.Rescues)
-
-	j = readJob(t, pool, slow)
-	require.Equal(t, "available", j.State)
-	require.True(t, now.Add(5*time.Second).Equal(j.ScheduledAt), "%s", j.ScheduledAt)
 
 	j = readJob(t, pool, spent)
 	require.Equal(t, "discarded", j.State)

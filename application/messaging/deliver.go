@@ -308,7 +308,8 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 		return d.recordSent(ctx, m, wamid)
 	}
 	res, rerr := d.onError(ctx, m, err, lastAttempt)
-	if me := (*domain.MetaError)(nil); errors.As(err, &me) && me.MayHaveActed {
+	var me *domain.MetaError
+	if errors.As(err, &me) && me.MayHaveActed {
 		return res, rerr // the attempt stays: the next run waits for Meta's word on it
 	}
 	if rerr != nil || res.Result == ResultSnoozed {
@@ -320,8 +321,8 @@ func (d *Dispatcher) Deliver(ctx context.Context, ws, id domain.ID, lastAttempt 
 	return res, rerr
 }
 
-// outcomeWait is how much longer a run waits for Meta's word on an unanswered attempt made
-// at `at` (see OutcomeWait): zero once the wait is over.
+// outcomeWait is how long a run that finds an unanswered attempt made at `at` snoozes
+// before it looks again (at most OutcomeCheck): zero once OutcomeWait is over.
 func (d *Dispatcher) outcomeWait(at time.Time) time.Duration {
 	if d.started.After(at) {
 		at = d.started

@@ -257,14 +257,25 @@ func (r *CampaignRepo) Snapshot(ctx context.Context, c domain.Campaign, at time.
 // marketing batch, before what the caps weigh is read).
 func (r *CampaignRepo) Next(ctx context.Context, ws, campaignID domain.ID, n int, now time.Time, marketingSince *time.Time) (campaigns.Batch, error) {
 	var out campaigns.Batch
+	// The pending ones are read from the campaign's pending_from on, which then moves up to
+	// the first of them: every recipient below it was taken, and their dead entries in the
+	// pending index are not walked again at each batch. Under the campaign's lock nothing
+	// else takes or adds pending recipients.
 	rows, err := r.q.Query(ctx, `
+		WITH p AS (
+			SELECT contact_id FROM campaign_recipients
+			WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'pending' AND message_id IS NULL
+				AND contact_id >= coalesce((SELECT pending_from FROM campaigns WHERE workspace_id = $1 AND id = $2), '00000000-0000-0000-0000-000000000000')
+			ORDER BY contact_id LIMIT $3),
+		first AS (SELECT contact_id FROM p ORDER BY contact_id LIMIT 1),
+		moved AS (
+			UPDATE campaigns c SET pending_from = first.contact_id FROM first
+			WHERE c.workspace_id = $1 AND c.id = $2 AND c.pending_from IS DISTINCT FROM first.contact_id)
 		(SELECT contact_id FROM campaign_recipients
 		WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'retry_scheduled' AND next_attempt_at <= $4
 		ORDER BY next_attempt_at LIMIT $3)
 		UNION ALL
-		(SELECT contact_id FROM campaign_recipients
-		WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'pending' AND message_id IS NULL
-		ORDER BY contact_id LIMIT $3)
+		(SELECT contact_id FROM p ORDER BY contact_id)
 		LIMIT $3`, ws, campaignID, n, now)
 	if err != nil {
 		return out, err

@@ -1,11 +1,13 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -410,6 +412,70 @@ func TestCampaignBatchesQueueEachRecipientExactlyOnce(t *testing.T) {
 	var completed int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE kind = 'campaign.completed' AND resource_id = $1`, c.ID.String()).Scan(&completed))
 	require.Equal(t, 1, completed)
+}
+
+// Each batch reads the pending recipients from the first one still pending on (the
+// campaign's pending_from): the ones a batch took are not read again, and the ones it left
+// (trimmed by the quota, or its transaction rolled back) are the next batch's first.
+func TestCampaignNextStartsAtTheFirstRecipientStillPending(t *testing.T) {
+	t.Parallel()
+	b := setupCampaigns(t)
+	ctx := context.Background()
+	var all []domain.ID
+	for i := range 7 {
+		all = append(all, b.contact(t, b.ws, fmt.Sprintf("Kim %d", i), "spring"))
+	}
+	slices.SortFunc(all, func(a, b domain.ID) int { return bytes.Compare(a[:], b[:]) })
+	c := b.campaign(t, domain.CampaignRunning, domain.Audience{Tags: []string{"spring"}})
+	_, err := b.repo.Snapshot(ctx, c, now())
+	require.NoError(t, err)
+
+	// batch takes up to n in a transaction, records those take picks as skipped, and
+	// commits unless rollback; it returns the ids it read.
+	batch := func(n int, take func(ids []domain.ID) []domain.ID, rollback bool) []domain.ID {
+		tx, err := b.pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		repo := postgres.NewCampaignRepo(tx)
+		_, err = repo.Lock(ctx, b.ws, c.ID)
+		require.NoError(t, err)
+		got, err := repo.Next(ctx, b.ws, c.ID, n, now(), nil)
+		require.NoError(t, err)
+		var ids []domain.ID
+		for _, cand := range got.Candidates {
+			ids = append(ids, cand.ContactID)
+		}
+		var skipped []campaigns.Skipped
+		for _, id := range take(ids) {
+			skipped = append(skipped, campaigns.Skipped{ContactID: id, Reason: domain.SkipOptedOut})
+		}
+		require.NoError(t, repo.Record(ctx, b.ws, c.ID, nil, skipped, now()))
+		if !rollback {
+			require.NoError(t, tx.Commit(ctx))
+		}
+		return ids
+	}
+	pendingFrom := func() *domain.ID {
+		var at *domain.ID
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT pending_from FROM campaigns WHERE id = $1`, c.ID).Scan(&at))
+		return at
+	}
+	every := func(ids []domain.ID) []domain.ID { return ids }
+
+	require.Nil(t, pendingFrom(), "from the first contact")
+	require.Equal(t, all[:3], batch(3, every, false))
+	require.Equal(t, &all[0], pendingFrom())
+	// The quota trims the batch: the last one it read stays pending.
+	require.Equal(t, all[3:6], batch(3, func(ids []domain.ID) []domain.ID { return ids[:2] }, false))
+	require.Equal(t, &all[3], pendingFrom())
+	// A batch that rolls back leaves it where it was.
+	require.Equal(t, all[5:7], batch(3, every, true))
+	require.Equal(t, &all[3], pendingFrom())
+	require.Equal(t, all[5:7], batch(3, every, false))
+	require.Equal(t, &all[5], pendingFrom())
+	require.Empty(t, batch(3, every, false))
+	require.Equal(t, &all[5], pendingFrom(), "nothing pending: it stays")
+	require.Equal(t, map[domain.RecipientStatus]int{domain.RecipientSkipped: 7}, b.recipientCounts(t, c.ID))
 }
 
 // The counters equal a count(*) of the recipients after many concurrent transactions move

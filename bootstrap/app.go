@@ -153,18 +153,18 @@ func newDB(lc fx.Lifecycle, cfg Config, s Settings, log *slog.Logger) (*postgres
 	var db *postgres.DB
 	if s.Role.ServesAPI() && s.Role.RunsWorkers() {
 		reqConns, bgConns := postgres.SplitConns(cfg.DBMaxConns, runtime.GOMAXPROCS(0))
-		requests, err := postgres.NewPool(ctx, cfg.DatabaseURL, reqConns)
+		requests, err := postgres.NewPool(ctx, cfg.DatabaseURL, reqConns, "waba-requests")
 		if err != nil {
 			return nil, err
 		}
-		background, err := postgres.NewPool(ctx, cfg.DatabaseURL, bgConns)
+		background, err := postgres.NewPool(ctx, cfg.DatabaseURL, bgConns, "waba-background")
 		if err != nil {
 			requests.Close()
 			return nil, err
 		}
 		db = postgres.NewDB(requests, background)
 	} else {
-		pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns, "waba-"+string(s.Role))
 		if err != nil {
 			return nil, err
 		}

@@ -17,7 +17,7 @@ import (
 // VAULT_KEY_URL_PREVIOUS, as on the running servers, which keep reading every token
 // throughout.
 func RotateKeys(ctx context.Context, cfg Config, batch int) (string, error) {
-	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, 4)
+	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, 4, "waba-keys")
 	if err != nil {
 		return "", err
 	}

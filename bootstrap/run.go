@@ -58,7 +58,7 @@ func StartupAttrs(cfg Config, s Settings) []any {
 
 // Migrate applies the app and River schemas to the database at url and reports what it did.
 func Migrate(ctx context.Context, url string) (string, error) {
-	pool, err := postgres.NewPool(ctx, url, 4)
+	pool, err := postgres.NewPool(ctx, url, 4, "waba-migrate")
 	if err != nil {
 		return "", err
 	}

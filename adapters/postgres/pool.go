@@ -13,11 +13,16 @@ import (
 )
 
 // NewPool opens a pool without waiting for the server: start-up checks reachability
-// separately so a server that comes up later is picked up by itself.
-func NewPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+// separately so a server that comes up later is picked up by itself. Its connections carry
+// name as their application_name (unless the URL sets one), so pg_stat_activity tells a
+// request's backend from a worker's.
+func NewPool(ctx context.Context, url string, maxConns int32, name string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		cfg.ConnConfig.RuntimeParams["application_name"] = name
 	}
 	// pgxpool defaults to max(4, NumCPU) connections: River alone needs several.
 	cfg.MaxConns = maxConns

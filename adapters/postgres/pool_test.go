@@ -17,9 +17,9 @@ func TestDBPoolByContext(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewURL(t)
 	ctx := context.Background()
-	requests, err := postgres.NewPool(ctx, url, 2)
+	requests, err := postgres.NewPool(ctx, url, 2, "test-requests")
 	require.NoError(t, err)
-	background, err := postgres.NewPool(ctx, url, 2)
+	background, err := postgres.NewPool(ctx, url, 2, "test-background")
 	require.NoError(t, err)
 	db := postgres.NewDB(requests, background)
 	t.Cleanup(db.Close)
@@ -37,8 +37,9 @@ func TestDBPoolByContext(t *testing.T) {
 	require.False(t, postgres.IsRequest(ctx))
 	require.Same(t, requests, db.Pool(req))
 	require.Same(t, background, db.Pool(ctx))
-	var one int
-	require.NoError(t, db.QueryRow(req, `SELECT 1`).Scan(&one))
+	var name string
+	require.NoError(t, db.QueryRow(req, `SELECT current_setting('application_name')`).Scan(&name))
+	require.Equal(t, "test-requests", name, "pg_stat_activity tells the pools apart")
 	tx := postgres.NewTxRunner(db, func(tx pgx.Tx) pgx.Tx { return tx })
 	require.NoError(t, tx.InTx(req, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `SELECT 1`)
@@ -50,8 +51,8 @@ func TestDBPoolByContext(t *testing.T) {
 
 	// And background work uses its own pool.
 	before := background.Stat().AcquireCount()
-	_, err = db.Exec(ctx, `SELECT 1`)
-	require.NoError(t, err)
+	require.NoError(t, db.QueryRow(ctx, `SELECT current_setting('application_name')`).Scan(&name))
+	require.Equal(t, "test-background", name)
 	require.Greater(t, background.Stat().AcquireCount(), before)
 
 	// One pool for both: a process of one role.

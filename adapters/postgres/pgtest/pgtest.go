@@ -112,7 +112,7 @@ func NewEmptyURL(t testing.TB) string {
 // closed and dropped when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := postgres.NewPool(context.Background(), NewURL(t), 10)
+	pool, err := postgres.NewPool(context.Background(), NewURL(t), 10, "waba-test")
 	if err != nil {
 		t.Fatalf("pgtest: pool: %v", err)
 	}
@@ -127,7 +127,7 @@ func buildTemplate() (string, error) {
 	if err := adminExec(ctx, `CREATE DATABASE `+name); err != nil {
 		return "", err
 	}
-	pool, err := postgres.NewPool(ctx, URLFor(name), 4)
+	pool, err := postgres.NewPool(ctx, URLFor(name), 4, "waba-test")
 	if err != nil {
 		return "", err
 	}

@@ -20,6 +20,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -57,6 +58,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the sandbox's clock for what expires (media download URLs); default time.Now.
 	Now func() time.Time
+	// MaxMessages is how many accepted sends Messages keeps, the oldest dropped first
+	// (default 50,000): a benchmark that checks each of a larger campaign's recipients was
+	// sent once keeps them all.
+	MaxMessages int
 }
 
 // Sandbox is an in-memory Graph API simulator. It is safe for concurrent use.
@@ -109,7 +114,7 @@ func New(cfg Config) *Sandbox {
 		latency:           cfg.Latency,
 		failureRate:       clampRate(cfg.FailureRate),
 		statusDelay:       cfg.StatusDelay,
-		state:             newState(),
+		state:             newState(cmp.Or(cfg.MaxMessages, maxMessages)),
 		done:              make(chan struct{}),
 	}
 	s.disp = newDispatcher(s)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -575,6 +576,27 @@ func TestUndeliverable(t *testing.T) {
 	require.Len(t, sts, 1)
 	require.Equal(t, "failed", sts[0].Status)
 	require.Equal(t, 131026, sts[0].Errors[0].Code)
+}
+
+// TestMessagesKeepsTheNewest: Messages keeps Config.MaxMessages accepted sends, dropping the
+// oldest first.
+func TestMessagesKeepsTheNewest(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *sandbox.Config) { c.MaxMessages = 2 })
+	acct := b.ready(t, sandbox.AccountOptions{})
+	_, err := b.sb.InjectInbound(sandbox.Inbound{PhoneNumberID: acct.PhoneNumberID, From: "447700900123", Text: "hi"})
+	require.NoError(t, err)
+	var sent []string
+	for i := range 3 {
+		res, err := b.client.SendMessage(b.ctx, acct.AccessToken, acct.PhoneNumberID, text("447700900123", "hello "+strconv.Itoa(i)))
+		require.NoError(t, err)
+		sent = append(sent, res.WAMID)
+	}
+	var kept []string
+	for _, m := range b.sb.Messages() {
+		kept = append(kept, m.ID)
+	}
+	require.Equal(t, sent[1:], kept)
 }
 
 // TestReadReceipts: a read receipt names an inbound message the number received; the

@@ -14,7 +14,7 @@ import (
 // Bounds on what the sandbox remembers, so a long load test does not grow it forever.
 const (
 	maxCalls         = 10000
-	maxMessages      = 50000
+	maxMessages      = 50000 // Config.MaxMessages's default
 	maxInbound       = 100000
 	maxReadReceipts  = 10000
 	maxWebhookLog    = 10000
@@ -53,7 +53,7 @@ type state struct {
 	verified         map[string]bool // callback URLs that passed the GET handshake
 }
 
-func newState() state {
+func newState(maxMessages int) state {
 	return state{
 		tokens:        map[string]*account{},
 		codes:         map[string]*signupCode{},

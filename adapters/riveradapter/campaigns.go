@@ -66,9 +66,11 @@ type CampaignSendWorker struct {
 }
 
 // campaignProgress is what a campaign's send job keeps between its runs, as River's
-// recorded output (the job's metadata): when its last batch was taken, which sizes the next.
+// recorded output (the job's metadata): when its last batch was taken and how long it then
+// chose to wait, which size the next (campaigns.Behind).
 type campaignProgress struct {
-	LastBatchAt time.Time `json:"last_batch_at"`
+	LastBatchAt time.Time     `json:"last_batch_at"`
+	Waited      time.Duration `json:"waited"`
 }
 
 // Work queues one batch, then snoozes until the next (not an attempt: a campaign of a
@@ -81,13 +83,13 @@ func (w *CampaignSendWorker) Work(ctx context.Context, job *river.Job[CampaignSe
 	start := time.Now()
 	var since time.Duration
 	if !kept.Output.LastBatchAt.IsZero() {
-		since = start.Sub(kept.Output.LastBatchAt)
+		since = campaigns.Behind(start.Sub(kept.Output.LastBatchAt), kept.Output.Waited)
 	}
 	step, err := w.Campaigns.SendBatchAfter(ctx, job.Args.WorkspaceID, job.Args.CampaignID, since)
 	if err != nil {
 		return err
 	}
-	if err := river.RecordOutput(ctx, campaignProgress{LastBatchAt: start}); err != nil {
+	if err := river.RecordOutput(ctx, campaignProgress{LastBatchAt: start, Waited: step.Wait}); err != nil {
 		return err
 	}
 	if step.Queued > 0 || step.Skipped > 0 || step.Done {

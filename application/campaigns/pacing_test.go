@@ -43,3 +43,21 @@ func TestSendBatchAfterMakesUpForTheTimeSinceTheLastBatch(t *testing.T) {
 		require.Equal(t, tc.want, step.Queued, "%s after the batch before", tc.since)
 	}
 }
+
+// A wait the job chose (a spent quota's, the messages in flight) is not made up when it
+// ends: the next batch takes the time since the batch before less that wait, so a campaign
+// whose quota ran out does not take MaxBatchSpan's worth at once when the window resets.
+func TestBehindLeavesOutTheChosenWait(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		since, waited, want time.Duration
+	}{
+		{0, 0, 0}, // no batch before
+		{400 * time.Millisecond, campaigns.BatchInterval, 400 * time.Millisecond}, // the pause, the batch and the pick-up
+		{4300 * time.Millisecond, 4 * time.Second, 550 * time.Millisecond},        // a quota wait of 4 s
+		{61 * time.Second, campaigns.BlockedWait, time.Second + campaigns.BatchInterval},
+		{2 * time.Second, 5 * time.Second, campaigns.BatchInterval}, // woken early: at least an interval's worth
+	} {
+		require.Equal(t, tc.want, campaigns.Behind(tc.since, tc.waited), "%s since, %s waited", tc.since, tc.waited)
+	}
+}

@@ -185,6 +185,20 @@ func (s *Service) SendBatchAfter(ctx context.Context, ws, id domain.ID, sinceLas
 	return step, err
 }
 
+// Behind is how much of the time since a job's previous batch its next batch makes up for
+// (SendBatchAfter's sinceLast): all of it but what the previous step chose to wait past
+// BatchInterval (the plan's window to reset, the messages in flight, a blocked number).
+// Those waits are the campaign's pace, not a delay to catch up: a batch that made up for
+// the wait of a spent quota would take MaxBatchSpan's worth at once when the window
+// resets, a burst of sends and status webhooks that takes the CPUs from the API's requests
+// every minute. 0 (no batch before) stays 0.
+func Behind(sinceLast, waited time.Duration) time.Duration {
+	if sinceLast <= 0 {
+		return 0
+	}
+	return max(sinceLast-max(waited-BatchInterval, 0), BatchInterval)
+}
+
 // send is a message a batch decided to queue.
 type send struct {
 	contactID domain.ID

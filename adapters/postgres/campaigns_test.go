@@ -478,6 +478,64 @@ func TestCampaignNextStartsAtTheFirstRecipientStillPending(t *testing.T) {
 	require.Equal(t, map[domain.RecipientStatus]int{domain.RecipientSkipped: 7}, b.recipientCounts(t, c.ID))
 }
 
+// A batch finds the recipients it records by key while the statistics do not know its
+// campaign yet (a launch's first batches, before ANALYZE comes round): the planner, told
+// the campaign had a row or two, used to walk all its recipients and probe the batch's
+// contacts again for each of them.
+func TestCampaignBatchRecordsByKeyBeforeTheStatisticsKnowTheCampaign(t *testing.T) {
+	t.Parallel()
+	b := setupCampaigns(t)
+	ctx := context.Background()
+	const n = 3000
+	_, err := b.pool.Exec(ctx, `
+		INSERT INTO contacts (workspace_id, id, phone, wa_id, name, created_at, updated_at)
+		SELECT $1, gen_random_uuid(), '+1650' || lpad(i::text, 7, '0'), '1650' || lpad(i::text, 7, '0'), 'Kim', now(), now()
+		FROM generate_series(1, $2) i`, b.ws, n)
+	require.NoError(t, err)
+	earlier := b.campaign(t, domain.CampaignRunning, domain.Audience{All: true})
+	_, err = b.repo.Snapshot(ctx, earlier, now())
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `ANALYZE campaign_recipients`)
+	require.NoError(t, err)
+	c := b.campaign(t, domain.CampaignRunning, domain.Audience{All: true})
+	_, err = b.repo.Snapshot(ctx, c, now())
+	require.NoError(t, err)
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	repo := postgres.NewCampaignRepo(tx)
+	got, err := repo.Next(ctx, b.ws, c.ID, 50, now(), nil)
+	require.NoError(t, err)
+	require.Len(t, got.Candidates, 50)
+	var queued []campaigns.Queued
+	var skipped []campaigns.Skipped
+	for i, cand := range got.Candidates {
+		if i%2 == 0 {
+			skipped = append(skipped, campaigns.Skipped{ContactID: cand.ContactID, Reason: domain.SkipOptedOut})
+			continue
+		}
+		m := domain.Message{ID: domain.NewID(), WorkspaceID: b.ws, ContactID: cand.ContactID, PhoneNumberID: "1065",
+			Direction: domain.Outbound, Type: "template", Content: json.RawMessage(`{"name":"hello","language":{"code":"en_US"}}`),
+			Status: domain.StatusQueued, CampaignID: &c.ID, CreatedAt: now()}
+		require.NoError(t, postgres.NewMessageRepo(tx).Queue(ctx, m, domain.Occurred(domain.SystemIn(b.ws), now(),
+			domain.MessageQueued{MessageID: m.ID, ContactID: m.ContactID, Type: m.Type, PhoneNumberID: m.PhoneNumberID})))
+		queued = append(queued, campaigns.Queued{ContactID: cand.ContactID, MessageID: m.ID})
+	}
+	// The rows this transaction read from the recipients' table, by its own statistics.
+	read := func() int64 {
+		var rows int64
+		require.NoError(t, tx.QueryRow(ctx, `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+			FROM pg_stat_xact_user_tables WHERE relname = 'campaign_recipients'`).Scan(&rows))
+		return rows
+	}
+	before := read()
+	require.NoError(t, repo.Record(ctx, b.ws, c.ID, queued, skipped, now()))
+	require.Less(t, read()-before, int64(4*50), "the batch's recipients, each read a few times, not the campaign's %d", n)
+	require.NoError(t, tx.Commit(ctx))
+	require.Equal(t, map[domain.RecipientStatus]int{domain.RecipientPending: n - 25, domain.RecipientSkipped: 25}, b.recipientCounts(t, c.ID))
+}
+
 // The counters equal a count(*) of the recipients after many concurrent transactions move
 // recipients in every order Meta's webhooks may come in (late, repeated, failing, retried
 // (131049), answered by the contacts).

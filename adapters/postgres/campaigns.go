@@ -356,7 +356,7 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 		b.Queue(take(`SELECT r.ctid, r.contact_id, r.status, q.message_id FROM unnest($4::uuid[], $5::uuid[]) AS q (contact_id, message_id)
 				CROSS JOIN LATERAL (`+recipientOf("q")+`) r`,
 			`status = 'pending', message_id = o.message_id, attempts = r.attempts + 1, next_attempt_at = NULL,
-				first_attempt_at = coalesce(r.first_attempt_at, $3), updated_at = $3`, "$6", true),
+				first_attempt_at = coalesce(r.first_attempt_at, $3), updated_at = $3`, "$6"),
 			ws, campaignID, at, contacts, messages, randomShard()).
 			QueryRow(func(row pgx.Row) error { return scanExactly(row, len(queued), "queued") })
 	}
@@ -367,7 +367,7 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 		}
 		b.Queue(take(`SELECT r.ctid, r.contact_id, r.status, q.reason FROM unnest($4::uuid[], $5::text[]) AS q (contact_id, reason)
 				CROSS JOIN LATERAL (`+recipientOf("q")+`) r`,
-			`status = 'skipped', reason = o.reason, next_attempt_at = NULL, updated_at = $3`, "$6", true),
+			`status = 'skipped', reason = o.reason, next_attempt_at = NULL, updated_at = $3`, "$6"),
 			ws, campaignID, at, contacts, reasons, randomShard()).
 			QueryRow(func(row pgx.Row) error { return scanExactly(row, len(skipped), "skipped") })
 	}
@@ -381,8 +381,8 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 // or waiting for its retry.
 const batchable = `(r.status = 'pending' AND r.message_id IS NULL OR r.status = 'retry_scheduled')`
 
-// recipientOf is the subquery of the campaign's ($1, $2) recipient whose contact is
-// q.contact_id, when batchable: a primary key probe for each of the batch's contacts (a
+// recipientOf is the subquery of the campaign's ($1, $2) recipient (its ctid, contact and
+// status) whose contact is q.contact_id, when batchable: a primary key probe for each of the batch's contacts (a
 // LATERAL subquery with a LIMIT is never flattened into a join the planner may hash,
 // reading the campaign's recipients whole for a batch of a few hundred).
 func recipientOf(q string) string {
@@ -391,26 +391,19 @@ func recipientOf(q string) string {
 }
 
 // take is the statement that moves the campaign's ($1, $2) recipients the CTE o names (its
-// contact_id, its status and what set reads) with set, moves the counters by what it
+// ctid, contact_id, its status and what set reads) with set, moves the counters by what it
 // moved (on shard), and counts them. Under the campaign's lock nothing else moves a
-// batchable recipient, so o's statuses are the ones the update changes. probed: o found
-// each of its rows by key (recipientOf, its ctid selected too), and the update takes
-// exactly those rows (a TID scan) from o read once. Joined by key instead, the update
-// read the campaign's recipients whole while the statistics did not know the campaign (a
-// launch's first batches, until ANALYZE), probing o's contacts again for each of them:
-// 15 million index probes, 30 s of CPU, for the first batch of a 100,000-recipient
-// campaign.
-func take(o, set, shard string, probed bool) string {
-	with, match := "WITH o AS (", "r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = o.contact_id"
-	if probed {
-		// By ctid alone: with the campaign's keys beside it, the planner still preferred
-		// walking the campaign it thought had a row or two.
-		with, match = "WITH o AS MATERIALIZED (", "r.ctid = ANY(ARRAY(SELECT ctid FROM o)) AND r.contact_id = o.contact_id"
-	}
-	return with + o + `),
+// batchable recipient, so o's statuses are the ones the update changes. o is read once
+// and the update takes exactly its rows, by ctid (a TID scan). Joined by contact instead,
+// while the statistics did not know the campaign (a launch's first batches, until
+// ANALYZE), the planner walked the campaign's recipients once for each row updated: 15
+// million index probes, 30 s of CPU, for the first batch of a 100,000-recipient campaign,
+// and some n²/2 rows read by a cancel.
+func take(o, set, shard string) string {
+	return `WITH o AS MATERIALIZED (` + o + `),
 		up AS (
 			UPDATE campaign_recipients r SET ` + set + `
-			FROM o WHERE ` + match + `
+			FROM o WHERE r.ctid = ANY(ARRAY(SELECT ctid FROM o)) AND r.ctid = o.ctid
 			RETURNING r.workspace_id, r.campaign_id, o.status AS from_status, r.status AS to_status),
 		` + movedCounts + `,
 		k AS (` + addCounts(shard) + `)
@@ -440,9 +433,9 @@ func scanExactly(row pgx.Row, want int, what string) error {
 // SkipPending implements campaigns.Batches.
 func (r *CampaignRepo) SkipPending(ctx context.Context, ws, campaignID domain.ID, reason string, at time.Time) (int, error) {
 	var n int
-	err := r.q.QueryRow(ctx, take(`SELECT r.contact_id, r.status FROM campaign_recipients r
+	err := r.q.QueryRow(ctx, take(`SELECT r.ctid, r.contact_id, r.status FROM campaign_recipients r
 			WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND `+batchable,
-		`status = 'skipped', reason = $3, next_attempt_at = NULL, updated_at = $4`, "$5", false),
+		`status = 'skipped', reason = $3, next_attempt_at = NULL, updated_at = $4`, "$5"),
 		ws, campaignID, reason, at, randomShard()).Scan(&n)
 	return n, err
 }

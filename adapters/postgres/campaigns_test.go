@@ -478,11 +478,11 @@ func TestCampaignNextStartsAtTheFirstRecipientStillPending(t *testing.T) {
 	require.Equal(t, map[domain.RecipientStatus]int{domain.RecipientSkipped: 7}, b.recipientCounts(t, c.ID))
 }
 
-// A batch finds the recipients it records by key while the statistics do not know its
-// campaign yet (a launch's first batches, before ANALYZE comes round): the planner, told
-// the campaign had a row or two, used to walk all its recipients and probe the batch's
-// contacts again for each of them.
-func TestCampaignBatchRecordsByKeyBeforeTheStatisticsKnowTheCampaign(t *testing.T) {
+// A batch updates the recipients it records, and a cancel those it skips, by their row
+// while the statistics do not know the campaign yet (a launch's first batches, before
+// ANALYZE comes round): joined by contact, the planner, told the campaign had a row or
+// two, walked all its recipients once for each recipient updated.
+func TestCampaignUpdatesRecipientsByRowBeforeTheStatisticsKnowTheCampaign(t *testing.T) {
 	t.Parallel()
 	b := setupCampaigns(t)
 	ctx := context.Background()
@@ -532,8 +532,14 @@ func TestCampaignBatchRecordsByKeyBeforeTheStatisticsKnowTheCampaign(t *testing.
 	before := read()
 	require.NoError(t, repo.Record(ctx, b.ws, c.ID, queued, skipped, now()))
 	require.Less(t, read()-before, int64(4*50), "the batch's recipients, each read a few times, not the campaign's %d", n)
+	// A cancel then skips the rest in one pass, not one pass for each of them.
+	before = read()
+	skippedAll, err := repo.SkipPending(ctx, b.ws, c.ID, domain.SkipCancelled, now())
+	require.NoError(t, err)
+	require.Equal(t, n-50, skippedAll)
+	require.Less(t, read()-before, int64(2*n), "the campaign's recipients once")
 	require.NoError(t, tx.Commit(ctx))
-	require.Equal(t, map[domain.RecipientStatus]int{domain.RecipientPending: n - 25, domain.RecipientSkipped: 25}, b.recipientCounts(t, c.ID))
+	require.Equal(t, map[domain.RecipientStatus]int{domain.RecipientPending: 25, domain.RecipientSkipped: n - 25}, b.recipientCounts(t, c.ID))
 }
 
 // The counters equal a count(*) of the recipients after many concurrent transactions move

@@ -84,6 +84,10 @@ func testConfig(t testing.TB, databaseURL string) bootstrap.Config {
 		"SHUTDOWN_TIMEOUT":  "5s",
 		"LOG_LEVEL":         "debug",
 		"MEDIA_BUCKET_URL":  "file://" + t.TempDir(),
+		// Several apps run at once (parallel tests, two-instance tests, other packages) on
+		// a server that may allow only 100 connections (Postgres' default): the product's
+		// 25 each once ran it out, and a send failed with "too many clients" (500).
+		"DB_MAX_CONNS": "12",
 	}
 	cfg, err := bootstrap.LoadConfig(func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -121,8 +125,22 @@ func startAppWith(t testing.TB, databaseURL string, settings func(*bootstrap.Set
 	defer cancel()
 	require.NoError(t, a.app.Start(ctx))
 	t.Cleanup(func() { a.Stop(t) })
+	t.Cleanup(func() { a.logErrors(t) })
 	a.URL = "http://" + a.Echo.Listener.Addr().String()
 	return a
+}
+
+// logErrors prints the app's error lines when the test failed: a 500 says only that
+// something went wrong, its log line says what.
+func (a *App) logErrors(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	for line := range strings.Lines(a.Logs.String()) {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`) {
+			t.Log("app: " + strings.TrimSpace(line))
+		}
+	}
 }
 
 // Response is a decoded HTTP answer.

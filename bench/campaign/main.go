@@ -211,6 +211,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 		}
 	}
 	calls := api.stop()
+	analyses := stopAnalyze()
 	pool1, err := srv.Metrics(ctx)
 	if err != nil {
 		return nil, err
@@ -329,6 +330,11 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep.Add(fmt.Sprintf("API sends meanwhile (%.0f/s): accepted / refused", cfg.APIRate), fmt.Sprintf("%d / %d %v", calls.accepted(), len(calls.all)-calls.accepted(), calls.refusals()), "", "")
 	rep.Add("API latency p50 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f ms", harness.MS(harness.Percentile(lat, .5)), harness.MS(apiP99), harness.MS(harness.Percentile(lat, 1))),
 		"p99 <= 50 ms", harness.Verdict(len(lat) > 0 && apiP99 <= 50*time.Millisecond))
+	if len(analyses) > 0 {
+		all, near, share := slowNear(calls, 50*time.Millisecond, analyses, 5*time.Second)
+		rep.Add(fmt.Sprintf("API sends over 50 ms: all / during the bench's ANALYZE (every %s) or the 5 s after it", cfg.Analyze),
+			fmt.Sprintf("%d / %d (those stretches are %.0f%% of the run)", all, near, 100*share), "", "")
+	}
 	// Each pool of the server (requests: the HTTP requests'; background: River's and its
 	// workers'), as its metrics label them.
 	for _, name := range []string{"requests", "background"} {
@@ -672,12 +678,15 @@ func readCPU(ctx context.Context, srv *harness.Server, db *harness.DB) (cpuUse, 
 // a run without this). It is throttled as autovacuum's own ANALYZE is (cost delay 2 ms per
 // 200 cost units, PostgreSQL's defaults): an unthrottled one takes the CPUs for about 3 s
 // each time, which no deployment's autovacuum does.
-func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop func()) {
+//
+// stop ends it and returns when each ANALYZE ran (the API's slow sends are set against them).
+func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop func() []span) {
 	if d <= 0 {
-		return func() {}
+		return func() []span { return nil }
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var ran []span
 	go func() {
 		defer close(done)
 		conn, err := db.Pool.Acquire(ctx)
@@ -694,10 +703,49 @@ func analyzeEvery(ctx context.Context, db *harness.DB, d time.Duration) (stop fu
 			return
 		}
 		for sleep(ctx, d) == nil {
+			from := time.Now()
 			_, _ = conn.Exec(ctx, `ANALYZE river_job, events, messages, message_statuses, conversations, campaign_recipients, campaign_counts, billing_ledger`)
+			ran = append(ran, span{from, time.Now()})
 		}
 	}()
-	return func() { cancel(); <-done }
+	var once sync.Once
+	return func() []span { once.Do(func() { cancel(); <-done }); return ran }
+}
+
+// span is a stretch of time.
+type span struct{ from, to time.Time }
+
+// slowNear counts the accepted calls that took over slow, and those of them that started
+// during one of spans or within after of its end; share is the part of the calls' time
+// those windows cover.
+func slowNear(c calls, slow time.Duration, spans []span, after time.Duration) (all, near int, share float64) {
+	if len(c.all) == 0 {
+		return 0, 0, 0
+	}
+	in := func(t time.Time) bool {
+		return slices.ContainsFunc(spans, func(s span) bool { return !t.Before(s.from) && t.Before(s.to.Add(after)) })
+	}
+	for _, x := range c.all {
+		if x.status == http.StatusAccepted && x.took > slow {
+			all++
+			if in(x.at) {
+				near++
+			}
+		}
+	}
+	first, last := c.all[0].at, c.all[len(c.all)-1].at
+	var covered time.Duration
+	for _, s := range spans {
+		from, to := s.from, s.to.Add(after)
+		if from.Before(first) {
+			from = first
+		}
+		if to.After(last) {
+			to = last
+		}
+		covered += max(to.Sub(from), 0)
+	}
+	return all, near, covered.Seconds() / max(last.Sub(first).Seconds(), 1)
 }
 
 // Counts of pg_stat_user_tables, and the database's commits.

@@ -382,9 +382,9 @@ func (r *CampaignRepo) Record(ctx context.Context, ws, campaignID domain.ID, que
 const batchable = `(r.status = 'pending' AND r.message_id IS NULL OR r.status = 'retry_scheduled')`
 
 // recipientOf is the subquery of the campaign's ($1, $2) recipient (its ctid, contact and
-// status) whose contact is q.contact_id, when batchable: a primary key probe for each of the batch's contacts (a
-// LATERAL subquery with a LIMIT is never flattened into a join the planner may hash,
-// reading the campaign's recipients whole for a batch of a few hundred).
+// status) whose contact is q.contact_id, when batchable: a primary key probe for each of
+// the batch's contacts (a LATERAL subquery with a LIMIT is never flattened into a join the
+// planner may hash, reading the campaign's recipients whole for a batch of a few hundred).
 func recipientOf(q string) string {
 	return `SELECT r.ctid, r.contact_id, r.status FROM campaign_recipients r
 		WHERE r.workspace_id = $1 AND r.campaign_id = $2 AND r.contact_id = ` + q + `.contact_id AND ` + batchable + ` LIMIT 1`

@@ -19,10 +19,10 @@ type Meta struct {
 	srv        *httptest.Server
 }
 
-// MaxMessages is how many sends the benchmarks' sandbox keeps: every message of a
+// maxMessages is how many sends the benchmarks' sandbox keeps: every message of a
 // 100,000-recipient campaign and the API's sends beside it, which the campaign bench
 // checks one by one (sent once each, and when).
-const MaxMessages = 300_000
+const maxMessages = 300_000
 
 // StartMeta starts the sandbox on a loopback port; Close stops it.
 func StartMeta() (*Meta, error) {
@@ -32,7 +32,7 @@ func StartMeta() (*Meta, error) {
 	}
 	m := &Meta{ServerAddr: fmt.Sprintf("127.0.0.1:%d", port)}
 	m.Sandbox = sandbox.New(sandbox.Config{AppID: AppID, AppSecret: AppSecret, CallbackURL: "http://" + m.ServerAddr + "/webhooks/meta",
-		DefaultThroughput: 1000, MaxMessages: MaxMessages})
+		DefaultThroughput: 1000, MaxMessages: maxMessages})
 	m.srv = httptest.NewServer(m.Handler())
 	m.URL = m.srv.URL
 	return m, nil

@@ -67,7 +67,7 @@ func TestSplitConns(t *testing.T) {
 		total                int32
 		cpus                 int
 		requests, background int32
-	}{{25, 8, 8, 17}, {4, 8, 2, 2}, {10, 8, 3, 7}, {100, 8, 33, 24}, {25, 2, 8, 6}, {25, 1, 8, 3}, {4, 1, 2, 2}} {
+	}{{25, 8, 8, 16}, {4, 8, 2, 2}, {10, 8, 3, 7}, {100, 8, 33, 16}, {25, 2, 8, 4}, {25, 1, 8, 2}, {4, 1, 2, 2}} {
 		r, b := postgres.SplitConns(c.total, c.cpus)
 		require.Equal(t, c.requests, r, "requests of %d on %d CPUs", c.total, c.cpus)
 		require.Equal(t, c.background, b, "background of %d on %d CPUs", c.total, c.cpus)

@@ -131,13 +131,14 @@ func startAppWith(t testing.TB, databaseURL string, settings func(*bootstrap.Set
 }
 
 // logErrors prints the app's error lines when the test failed: a 500 says only that
-// something went wrong, its log line says what.
+// something went wrong, its log line says what. The app logs JSON here (its output is a
+// buffer, not a terminal).
 func (a *App) logErrors(t testing.TB) {
 	if !t.Failed() {
 		return
 	}
 	for line := range strings.Lines(a.Logs.String()) {
-		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`) {
+		if strings.Contains(line, `"level":"ERROR"`) {
 			t.Log("app: " + strings.TrimSpace(line))
 		}
 	}

@@ -46,7 +46,8 @@ var InboundModule = fx.Module("inbound",
 			return (&httpapi.Webhooks{AppSecret: []byte(cfg.MetaAppSecret), VerifyToken: cfg.MetaVerifyToken,
 				Queue: g, Metrics: httpapi.NewWebhookMetrics(reg)}).Register
 		}, fx.ResultTags(`group:"routes"`)),
-		fx.Annotate(func(lc fx.Lifecycle, s Settings, svc *inbound.Service, m *riveradapter.InboundMetrics) WorkerRegistration {
+		fx.Annotate(func(lc fx.Lifecycle, s Settings, svc *inbound.Service, m *riveradapter.InboundMetrics,
+			pool *pgxpool.Pool, now domain.Clock) WorkerRegistration {
 			transactions := 0 // the worker's default
 			if s.Role == RoleAll {
 				// Processing shares the CPUs with the webhook endpoint: leave them to ingest.
@@ -54,8 +55,13 @@ var InboundModule = fx.Module("inbound",
 			}
 			ww := riveradapter.NewWebhookWorker(svc, m, transactions)
 			lc.Append(fx.StopHook(ww.Close)) // appended before the River client's hooks: stops after it
-			return func(w *river.Workers) { river.AddWorker(w, ww) }
+			return func(w *river.Workers) {
+				river.AddWorker(w, ww)
+				river.AddWorker(w, ww.Batches())
+				river.AddWorker(w, &riveradapter.WebhookReceiptPurgeWorker{Pool: pool, Now: now})
+			}
 		}, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(riveradapter.WebhookReceiptPurgePeriodic, fx.ResultTags(`group:"periodic"`)),
 	),
 	fx.Invoke(func(reg *prometheus.Registry, pool *pgxpool.Pool) {
 		reg.MustRegister(riveradapter.NewQueueDepthCollector(pool))

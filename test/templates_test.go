@@ -111,8 +111,8 @@ func waitWebhookJobs(t *testing.T, a *App) {
 	t.Helper()
 	eventually(t, 20*time.Second, func() bool {
 		var pending int
-		require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
-			WHERE kind = 'webhook.meta' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending))
+		require.NoError(t, a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM `+webhookBodies+`
+			WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending))
 		return pending == 0
 	}, "webhook jobs should finish")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
 	"github.com/wabaplatform/waba/adapters/meta/webhook"
 	"github.com/wabaplatform/waba/adapters/postgres/pgtest"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/bootstrap"
 	"github.com/wabaplatform/waba/domain"
 )
@@ -91,6 +92,10 @@ func (h *hookEnv) deliver(t testing.TB, body []byte) {
 	h.waitJobs(t)
 }
 
+// webhookBodies is every queued webhook body with the job that answers for it, as a FROM
+// item (riveradapter.WebhookBodiesQuery).
+var webhookBodies = "(" + riveradapter.WebhookBodiesQuery + ") w"
+
 // waitJobs waits until no webhook job is pending or running, and fails on any job that
 // errored (a retry would hide a bug behind a 1s backoff).
 func (h *hookEnv) waitJobs(t testing.TB) {
@@ -102,7 +107,7 @@ func (h *hookEnv) waitJobs(t testing.TB) {
 		require.NoError(t, h.a.Pool.QueryRow(ctx, `
 			SELECT count(*) FILTER (WHERE state NOT IN ('completed', 'cancelled', 'discarded')),
 				coalesce(array_agg(errors::text) FILTER (WHERE state IN ('retryable', 'discarded')), '{}')
-			FROM river_job WHERE kind = 'webhook.meta'`).Scan(&pending, &errs))
+			FROM `+webhookBodies).Scan(&pending, &errs))
 		require.Empty(t, errs, "a webhook job failed")
 		return pending == 0
 	}, "webhook jobs should finish")
@@ -418,7 +423,7 @@ func TestWebhookHandshakeAndSignatures(t *testing.T) {
 	require.Equal(t, 413, res.Status)
 	require.Equal(t, "payload_too_large", res.Code(t))
 
-	require.Zero(t, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'`), "nothing rejected was queued")
+	require.Zero(t, h.count(t, `SELECT count(*) FROM `+webhookBodies), "nothing rejected was queued")
 
 	// Just under the cap is fine (Meta sends up to 3 MB).
 	near := append([]byte(`{"object":"whatsapp_business_account","entry":[],"pad":"`), bytes.Repeat([]byte("x"), 3<<20)...)
@@ -431,13 +436,13 @@ func TestWebhookHandshakeAndSignatures(t *testing.T) {
 	nulBody := textEnvelope(nul, "16505551234", "Nul", "before \x00 after", time.Now().Unix())
 	require.Contains(t, string(nulBody), `\u0000`)
 	h.deliver(t, nulBody)
-	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND decode(args->>'raw', 'base64') = $1`, nulBody))
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM `+webhookBodies+` WHERE raw = $1`, nulBody))
 	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1 AND content->>'body' = $2`, nul, "before \uFFFD after"))
 
 	// A signed body that can never be parsed is acknowledged, then cancelled without retries.
 	require.Equal(t, 200, h.post(t, []byte(`this is not json`)).Status)
 	eventually(t, 10*time.Second, func() bool {
-		return h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state = 'cancelled' AND attempt = 1`) == 1
+		return h.count(t, `SELECT count(*) FROM `+webhookBodies+` WHERE state = 'cancelled' AND attempt = 1`) == 1
 	}, "malformed payload should be cancelled on its first attempt")
 
 	metrics := string(h.a.Do(t, "GET", "/metrics", "", nil).Body)
@@ -505,13 +510,13 @@ func TestWebhookDuplicatesAndOrdering(t *testing.T) {
 	h := startHooks(t)
 	ctx := context.Background()
 
-	// The same body three times: one job, one message.
+	// The same body three times: queued once, one message.
 	body := readFixture(t, "text.json")
 	for range 3 {
 		require.Equal(t, 200, h.post(t, body).Status)
 	}
 	h.waitJobs(t)
-	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'`))
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM `+webhookBodies))
 	wamid := "wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFDNBMUYwQzJCOUU3RDRBNTVCNkMxAA=="
 	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1`, wamid))
 
@@ -522,7 +527,7 @@ func TestWebhookDuplicatesAndOrdering(t *testing.T) {
 	other := mustJSON(env)
 	require.NotEqual(t, body, other)
 	h.deliver(t, other)
-	require.Equal(t, 2, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'`))
+	require.Equal(t, 2, h.count(t, `SELECT count(*) FROM `+webhookBodies))
 	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1`, wamid))
 	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM inbox_events WHERE kind = 'message.received'`))
 
@@ -584,6 +589,61 @@ func TestWebhookDuplicatesAndOrdering(t *testing.T) {
 	foreign := bytes.ReplaceAll(readFixture(t, "video.json"), []byte(fixturePhoneID), []byte("999999999999999"))
 	h.deliver(t, foreign)
 	require.Contains(t, string(h.a.Do(t, "GET", "/metrics", "", nil).Body), `webhook_events_unrouted_total{kind="phone_number"} 1`)
+}
+
+// A batch job's bodies are processed together; one that fails goes to a job of its own and
+// the others are not held back by it.
+func TestWebhookBatchSplitsOutAFailedBody(t *testing.T) {
+	t.Parallel()
+	h := startHooks(t)
+	ctx := context.Background()
+
+	good := riveradapter.NewWebhookArgs(textEnvelope(newWAMID(), "16505550199", "Ana", "hello", time.Now().Unix()))
+	bad := riveradapter.NewWebhookArgs([]byte(`{"object":"whatsapp_business_account","entry":"not a list"}`))
+	_, err := h.a.River.Insert(ctx, riveradapter.WebhookBatchArgs{Bodies: []riveradapter.WebhookArgs{good, bad}}, nil)
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, func() bool {
+		return h.count(t, `SELECT count(*) FROM `+webhookBodies+` WHERE state = 'cancelled'`) == 1
+	}, "the malformed body should be cancelled in its own job")
+
+	var kind, state string
+	var attempt int
+	require.NoError(t, h.a.Pool.QueryRow(ctx, `SELECT kind, state, attempt FROM `+webhookBodies+` WHERE sha256 = $1`, bad.SHA256).
+		Scan(&kind, &state, &attempt))
+	require.Equal(t, []any{"webhook.meta", "cancelled", 1}, []any{kind, state, attempt})
+	require.NoError(t, h.a.Pool.QueryRow(ctx, `SELECT kind, state FROM `+webhookBodies+` WHERE sha256 = $1`, good.SHA256).
+		Scan(&kind, &state))
+	require.Equal(t, []any{"webhook.meta_batch", "completed"}, []any{kind, state})
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE content->>'body' = 'hello'`))
+	require.Equal(t, 2, h.count(t, `SELECT count(*) FROM `+webhookBodies), "each body answered for once")
+}
+
+// A body's hash is kept for the dedupe window: a redelivery after the purge is queued again
+// (and its processing is still idempotent on the wamid).
+func TestWebhookDedupeWindow(t *testing.T) {
+	t.Parallel()
+	h := startHooks(t)
+	ctx := context.Background()
+
+	wamid := newWAMID()
+	body := textEnvelope(wamid, "16505550198", "Bo", "once", time.Now().Unix())
+	h.deliver(t, body)
+	h.deliver(t, body)
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM `+webhookBodies))
+
+	n, err := riveradapter.PurgeWebhookReceipts(ctx, h.a.Pool, time.Now().Add(-riveradapter.WebhookDedupeWindow))
+	require.NoError(t, err)
+	require.Zero(t, n, "a receipt inside the window is kept")
+	n, err = riveradapter.PurgeWebhookReceipts(ctx, h.a.Pool, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	h.deliver(t, body)
+	require.Equal(t, 2, h.count(t, `SELECT count(*) FROM `+webhookBodies))
+	require.Equal(t, 1, h.count(t, `SELECT count(*) FROM messages WHERE wamid = $1`, wamid))
+	metrics := string(h.a.Do(t, "GET", "/metrics", "", nil).Body)
+	require.Contains(t, metrics, `webhooks_received_total{outcome="accepted"} 2`)
+	require.Contains(t, metrics, `webhooks_received_total{outcome="duplicate"} 1`)
 }
 
 func TestWebhookOptOutKeywords(t *testing.T) {
@@ -685,7 +745,7 @@ func TestWebhookConcurrency(t *testing.T) {
 		require.Equal(t, 200, a.res.Status, "%s", a.res.Body)
 	}
 	h.waitJobs(t)
-	require.Equal(t, n, h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta'`))
+	require.Equal(t, n, h.count(t, `SELECT count(*) FROM `+webhookBodies))
 	require.Equal(t, n, h.count(t, `SELECT count(*) FROM messages WHERE wamid LIKE 'wamid.CONC%'`))
 	require.Equal(t, users, h.count(t, `SELECT count(*) FROM contacts WHERE workspace_id = $1`, h.ws))
 	require.Equal(t, n, h.count(t, `SELECT count(*) FROM inbox_events WHERE kind = 'message.received'`))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
@@ -77,10 +78,39 @@ func (w *WebhookWorker) Close() {
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	start := time.Now()
 	raw := job.Args.Body()
-	body, err := webhook.Translate(raw) // fails only for a body that can never be processed
+	r, err := w.start(ctx, raw)
 	if err == nil {
-		err = w.submit(ctx, &processReq{body: body, size: len(raw), done: make(chan error, 1)})
+		err = r.wait(ctx)
 	}
+	return w.observe(job.CreatedAt, start, err)
+}
+
+// start translates raw and hands it to a processing batch; wait on the result.
+func (w *WebhookWorker) start(ctx context.Context, raw []byte) (*processReq, error) {
+	body, err := webhook.Translate(raw) // fails only for a body that can never be processed
+	if err != nil {
+		return nil, err
+	}
+	r := &processReq{body: body, size: len(raw), done: make(chan error, 1)}
+	if err := w.group.submit(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// wait returns r's outcome once its batch has run.
+func (r *processReq) wait(ctx context.Context) error {
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the batch may still commit; the retry is then idempotent
+	}
+}
+
+// observe counts one body's outcome and returns err as its job should end: a body that can
+// never be processed (malformed, or its processing panics) is cancelled.
+func (w *WebhookWorker) observe(queued, start time.Time, err error) error {
 	outcome := "ok"
 	switch {
 	case errors.Is(err, webhook.ErrMalformed):
@@ -94,24 +124,84 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	}
 	if w.metrics != nil {
 		w.metrics.processed.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-		if outcome == "ok" && !job.CreatedAt.IsZero() {
-			w.metrics.lag.Observe(time.Since(job.CreatedAt).Seconds())
+		if outcome == "ok" && !queued.IsZero() {
+			w.metrics.lag.Observe(time.Since(queued).Seconds())
 		}
 	}
 	return err
 }
 
-// submit hands r to a batch and waits for its outcome.
-func (w *WebhookWorker) submit(ctx context.Context, r *processReq) error {
-	if err := w.group.submit(ctx, r); err != nil {
-		return err
+// WebhookBatchWorker processes the bodies of one ingest transaction: each goes to the
+// WebhookWorker's batches as a job of its own would. A body that fails while others of the
+// job succeed is split out into its own job (WebhookArgs), which River retries, or cancels,
+// on its own; when every body fails the same way (the database is down), the whole job is
+// retried instead of becoming one job per body.
+type WebhookBatchWorker struct {
+	river.WorkerDefaults[WebhookBatchArgs]
+	w *WebhookWorker
+}
+
+// Batches returns the worker of batch jobs, sharing w's processing.
+func (w *WebhookWorker) Batches() *WebhookBatchWorker { return &WebhookBatchWorker{w: w} }
+
+// Work processes every body and splits out the ones that failed.
+func (b *WebhookBatchWorker) Work(ctx context.Context, job *river.Job[WebhookBatchArgs]) error {
+	start := time.Now()
+	bodies := job.Args.Bodies
+	reqs := make([]*processReq, len(bodies))
+	errs := make([]error, len(bodies))
+	for i, body := range bodies { // all submitted before any wait, so they share transactions
+		reqs[i], errs[i] = b.w.start(ctx, body.Raw)
 	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err() // the batch may still commit; the retry is then idempotent
+	for i, r := range reqs {
+		if r != nil {
+			errs[i] = r.wait(ctx)
+		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err // stopping or out of time: the whole job again, idempotently
+	}
+	// A body split out is counted by its own job; the others here.
+	var failed []river.InsertManyParams
+	var retryable []error
+	for i, err := range errs {
+		if err == nil {
+			b.w.observe(job.CreatedAt, start, nil)
+			continue
+		}
+		if !errors.Is(err, webhook.ErrMalformed) && !errors.Is(err, errPanicked) {
+			retryable = append(retryable, err)
+		}
+		// Scheduled as River would retry it; a body that can never be processed is
+		// cancelled by its own job, where it stays visible.
+		opts := bodies[i].InsertOpts()
+		opts.ScheduledAt = NextRetry(nil)
+		failed = append(failed, river.InsertManyParams{Args: bodies[i], InsertOpts: &opts})
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(retryable) == len(bodies):
+		for _, err := range retryable {
+			b.w.observe(job.CreatedAt, start, err)
+		}
+		return retryable[0]
+	}
+	client := river.ClientFromContext[pgx.Tx](ctx)
+	if _, err := client.InsertMany(ctx, failed); err != nil {
+		return fmt.Errorf("split out %d failed webhook bodies: %w", len(failed), err)
+	}
+	return nil
+}
+
+// NextRetry follows the product's schedule (1s, 5s, 30s, 2m, 10m).
+func (b *WebhookBatchWorker) NextRetry(job *river.Job[WebhookBatchArgs]) time.Time {
+	return NextRetry(job.Errors)
+}
+
+// Timeout is a body's (WebhookWorker.Timeout): the bodies wait for their batches together.
+func (b *WebhookBatchWorker) Timeout(*river.Job[WebhookBatchArgs]) time.Duration {
+	return webhookTimeout + 30*time.Second
 }
 
 // process runs one batch, bounded by webhookTimeout, and answers each job once.
@@ -195,7 +285,7 @@ func NewInboundMetrics(reg prometheus.Registerer) *InboundMetrics {
 			Name: "webhook_processing_seconds", Help: "Time to process one queued webhook body, by outcome (ok, error, malformed, panic).",
 			Buckets: buckets}, []string{"outcome"}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "webhook_processing_batch_size", Help: "Webhook jobs processed per transaction.",
+			Name: "webhook_processing_batch_size", Help: "Webhook bodies processed per transaction.",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100}}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "webhook_processing_lag_seconds", Help: "Time from a webhook's acknowledgement to the end of its processing.",

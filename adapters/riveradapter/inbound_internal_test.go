@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabaplatform/waba/adapters/meta/webhook"
@@ -59,4 +61,31 @@ func TestWebhookWorkerPanicFailsOnlyItsBody(t *testing.T) {
 	require.True(t, errors.Is(err, errPanicked), "got %v", err)
 	require.ErrorContains(t, err, "boom")
 	require.NoError(t, <-batch[2].done)
+}
+
+// failingDirectory fails every lookup, as when the database is down.
+type failingDirectory struct{ inbound.Directory }
+
+var errDown = errors.New("database is down")
+
+func (failingDirectory) RouteByPhoneNumberID(context.Context, string) (inbound.Route, bool, error) {
+	return inbound.Route{}, false, errDown
+}
+
+type downTx struct{}
+
+func (downTx) InTx(ctx context.Context, fn func(context.Context, inbound.Repos) error) error {
+	return fn(ctx, inbound.Repos{Directory: failingDirectory{}})
+}
+
+// When every body of a batch job fails the same way, the job is retried whole rather than
+// split into a job per body (which would need a River client: Work would panic without one).
+func TestWebhookBatchAllFailedRetriesTheJob(t *testing.T) {
+	t.Parallel()
+	w := NewWebhookWorker(inbound.NewService(downTx{}, noMetrics{}), nil, 0)
+	defer w.Close()
+	job := &river.Job[WebhookBatchArgs]{JobRow: &rivertype.JobRow{},
+		Args: WebhookBatchArgs{Bodies: []WebhookArgs{NewWebhookArgs(statusFor("1")), NewWebhookArgs(statusFor("2"))}}}
+	err := w.Batches().Work(context.Background(), job)
+	require.ErrorIs(t, err, errDown)
 }

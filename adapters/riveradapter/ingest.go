@@ -1,13 +1,13 @@
 package riveradapter
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +17,27 @@ import (
 	"github.com/wabaplatform/waba/adapters/postgres"
 )
 
-// WebhookArgs carries one verified Meta webhook POST body to the inbound worker. The job is
-// unique by SHA256, the hash of the raw body: an identical redelivery inserts nothing.
+// WebhookBatchArgs carries the verified Meta webhook bodies one ingest transaction queued:
+// one job for many acknowledgements, so River's bookkeeping (insert, fetch, completion) is
+// paid per batch, not per body (three status webhooks follow every message sent). Duplicates
+// are caught at ingest by webhook_receipts, not by River's unique jobs.
+type WebhookBatchArgs struct {
+	// Bodies are distinct, in the order they arrived.
+	Bodies []WebhookArgs `json:"bodies"`
+}
+
+// Kind is stored in job rows: never change it.
+func (WebhookBatchArgs) Kind() string { return "webhook.meta_batch" }
+
+// InsertOpts: the webhooks queue and our retry budget.
+func (WebhookBatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: MaxAttempts}
+}
+
+// WebhookArgs carries one verified Meta webhook POST body: an element of a batch, and the
+// job of a body that failed in its batch (split out to be retried on its own). The job is
+// unique by SHA256, the hash of the raw body, so a batch run again after a crash does not
+// split a body out twice.
 type WebhookArgs struct {
 	// SHA256 is the lowercase hex SHA-256 of the raw body.
 	SHA256 string `json:"sha256" river:"unique"`
@@ -32,9 +51,7 @@ type WebhookArgs struct {
 // Kind is stored in job rows: never change it.
 func (WebhookArgs) Kind() string { return "webhook.meta" }
 
-// InsertOpts: the webhooks queue, our retry budget, one job per distinct body. A completed
-// job blocks duplicates until River's job cleaner removes it (24 hours); redeliveries after
-// that are caught by the wamid and (wamid, status) dedupe of the processing.
+// InsertOpts: the webhooks queue, our retry budget, one job per distinct body.
 func (WebhookArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
@@ -47,6 +64,25 @@ func NewWebhookArgs(raw []byte) WebhookArgs {
 	sum := sha256.Sum256(raw)
 	return WebhookArgs{SHA256: hex.EncodeToString(sum[:]), Raw: raw}
 }
+
+// WebhookDedupeWindow is how long an acknowledged body's hash is kept: an identical
+// redelivery within it is a duplicate. Later ones are caught by the wamid and (wamid,
+// status) dedupe of the processing.
+const WebhookDedupeWindow = 24 * time.Hour
+
+// WebhookBodiesQuery lists every queued webhook body with the job that answers for it
+// (sha256, raw, job_id, kind, state, attempt, errors, created_at, finalized_at, attempted_by): its
+// batch's, or its own once its batch split it out. Finding what became of a webhook starts
+// here; the benches and the end-to-end tests read it.
+const WebhookBodiesQuery = `
+	SELECT b->>'sha256' AS sha256, decode(b->>'raw', 'base64') AS raw, j.id AS job_id, j.kind,
+	       j.state::text AS state, j.attempt, j.errors, j.created_at, j.finalized_at, j.attempted_by
+	FROM river_job j CROSS JOIN LATERAL jsonb_array_elements(j.args->'bodies') b
+	WHERE j.kind = 'webhook.meta_batch' AND NOT EXISTS (
+	      SELECT 1 FROM river_job s WHERE s.kind = 'webhook.meta' AND s.args->>'sha256' = b->>'sha256')
+	UNION ALL
+	SELECT args->>'sha256', decode(args->>'raw', 'base64'), id, kind, state::text, attempt, errors, created_at, finalized_at, attempted_by
+	FROM river_job WHERE kind = 'webhook.meta'`
 
 // ErrIngestStopped is returned once the ingester is shutting down.
 var ErrIngestStopped = errors.New("webhook ingest is stopped")
@@ -181,45 +217,50 @@ func (g *Ingester) flush(batch []*ingestReq) {
 	}
 }
 
-// pgBatchInserter inserts webhook jobs with River's InsertManyTx in one transaction of
-// pool (retried on a deadlock or serialization failure, like every TxRunner). Jobs are
-// inserted in hash order so two concurrent batches sharing bodies lock unique keys in the
-// same order.
+// pgBatchInserter records the batch's hashes in webhook_receipts and queues the new bodies
+// as one job, in one transaction of pool (retried on a deadlock or serialization failure,
+// like every TxRunner). Hashes are inserted in order, so two concurrent batches sharing
+// bodies lock them in the same order.
 func pgBatchInserter(pool *pgxpool.Pool, ins *Inserter) BatchInserter {
 	txs := postgres.NewTxRunner(pool, func(tx pgx.Tx) pgx.Tx { return tx })
 	return func(ctx context.Context, jobs []WebhookArgs) ([]bool, error) {
-		order := make([]int, len(jobs))
-		for i := range order {
-			order[i] = i
+		sums := make([][]byte, len(jobs))
+		for i, j := range jobs {
+			sum, err := hex.DecodeString(j.SHA256)
+			if err != nil {
+				return nil, fmt.Errorf("webhook ingest: hash %q: %w", j.SHA256, err)
+			}
+			sums[i] = sum
 		}
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(jobs[a].SHA256, jobs[b].SHA256) })
-		params := make([]river.InsertManyParams, len(jobs))
-		for i, j := range order {
-			opts := jobs[j].InsertOpts()
-			opts.Tags = []string{jobs[j].SHA256} // finds each job's result again
-			params[i] = river.InsertManyParams{Args: jobs[j], InsertOpts: &opts}
-		}
+		sorted := slices.Clone(sums)
+		slices.SortFunc(sorted, bytes.Compare)
 		dup := make([]bool, len(jobs))
 		err := txs.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			res, err := ins.client.InsertManyTx(ctx, tx, params)
+			rows, err := tx.Query(ctx, `INSERT INTO webhook_receipts (sha256) SELECT unnest($1::bytea[])
+				ON CONFLICT DO NOTHING RETURNING sha256`, sorted)
 			if err != nil {
 				return err
 			}
-			byHash := make(map[string]bool, len(res))
-			for _, r := range res {
-				if r == nil || r.Job == nil || len(r.Job.Tags) == 0 {
-					return errors.New("webhook ingest: insert result without job")
-				}
-				byHash[r.Job.Tags[0]] = r.UniqueSkippedAsDuplicate
+			fresh, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+			if err != nil {
+				return err
 			}
+			isNew := make(map[string]bool, len(fresh))
+			for _, sum := range fresh {
+				isNew[string(sum)] = true
+			}
+			var args WebhookBatchArgs
 			for i, j := range jobs {
-				d, ok := byHash[j.SHA256]
-				if !ok {
-					return fmt.Errorf("webhook ingest: no insert result for %s", j.SHA256)
+				dup[i] = !isNew[string(sums[i])]
+				if !dup[i] {
+					args.Bodies = append(args.Bodies, j)
 				}
-				dup[i] = d
 			}
-			return nil
+			if len(args.Bodies) == 0 {
+				return nil
+			}
+			_, err = ins.client.InsertTx(ctx, tx, args, nil)
+			return err
 		})
 		return dup, err
 	}

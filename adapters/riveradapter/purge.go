@@ -4,11 +4,13 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/wabaplatform/waba/application/audit"
 	"github.com/wabaplatform/waba/application/identity"
 	"github.com/wabaplatform/waba/application/messaging"
+	"github.com/wabaplatform/waba/domain"
 )
 
 // AuditPurgeArgs asks for expired audit entries to be deleted.
@@ -91,4 +93,47 @@ func (w *SessionPurgeWorker) Work(ctx context.Context, _ *river.Job[SessionPurge
 // SessionPurgePeriodic runs the purge hourly on the leader.
 func SessionPurgePeriodic() *river.PeriodicJob {
 	return periodic("session-purge", time.Hour, SessionPurgeArgs{}, false)
+}
+
+// WebhookReceiptPurgeArgs asks for the hashes of webhook bodies older than
+// WebhookDedupeWindow to be deleted.
+type WebhookReceiptPurgeArgs struct{}
+
+// Kind is stored in job rows: never change it.
+func (WebhookReceiptPurgeArgs) Kind() string { return "webhook.receipt_purge" }
+
+// WebhookReceiptPurgeWorker deletes expired webhook receipts in batches.
+type WebhookReceiptPurgeWorker struct {
+	river.WorkerDefaults[WebhookReceiptPurgeArgs]
+	Pool *pgxpool.Pool
+	Now  domain.Clock
+}
+
+// webhookReceiptPurgeBatch bounds one delete, so the purge never holds many locks at once.
+const webhookReceiptPurgeBatch = 10_000
+
+// Work runs one purge.
+func (w *WebhookReceiptPurgeWorker) Work(ctx context.Context, _ *river.Job[WebhookReceiptPurgeArgs]) error {
+	_, err := PurgeWebhookReceipts(ctx, w.Pool, w.Now().Add(-WebhookDedupeWindow))
+	return err
+}
+
+// PurgeWebhookReceipts deletes the receipts of bodies received before cutoff and returns
+// how many it deleted.
+func PurgeWebhookReceipts(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		tag, err := pool.Exec(ctx, `DELETE FROM webhook_receipts WHERE sha256 IN (
+			SELECT sha256 FROM webhook_receipts WHERE received_at < $1 LIMIT $2)`, cutoff, webhookReceiptPurgeBatch)
+		n := int(tag.RowsAffected())
+		total += n
+		if err != nil || n < webhookReceiptPurgeBatch {
+			return total, err
+		}
+	}
+}
+
+// WebhookReceiptPurgePeriodic runs the purge hourly on the leader.
+func WebhookReceiptPurgePeriodic() *river.PeriodicJob {
+	return periodic("webhook-receipt-purge", time.Hour, WebhookReceiptPurgeArgs{}, false)
 }

@@ -236,7 +236,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 			return nil, err
 		}
 	}
-	open, err := db.WaitJobs(ctx, "webhook.meta", cfg.Settle)
+	open, err := db.WaitWebhooks(ctx, cfg.Settle)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +381,7 @@ func run(ctx context.Context, cfg config) (*harness.Report, error) {
 	rep.Add("Postgres rows written per "+per+" (insert+update+delete)", fmt.Sprintf("%.1f (%d rows)", perRecipient, writes), "", "")
 	rep.Add("Postgres transactions committed per message sent", fmt.Sprintf("%.1f", float64(commits1-commits0)/float64(max(len(sends)+calls.accepted(), 1))), "", "")
 	rep.Add("recipients sent more than once (sandbox)", fmt.Sprint(twice), "0", harness.Check(twice == 0))
-	rep.Add("status webhooks processed (delivered / read of sent; jobs open)", fmt.Sprintf("%d / %d of %d; %d", stats["delivered"], stats["read"], stats["sent"], open), "", "")
+	rep.Add("status webhooks processed (delivered / read of sent; webhooks open)", fmt.Sprintf("%d / %d of %d; %d", stats["delivered"], stats["read"], stats["sent"], open), "", "")
 	rep.Note("rows written by table: %s", byTable)
 	_, readByTable := diff(reads0, reads1)
 	rep.Note("rows read by table (sequential scans and index fetches): %s", readByTable)

@@ -20,7 +20,7 @@ import (
 //
 // The automations do not run in the webhook job: the "automation" event-log subscriber
 // reads message.received after the inbound transaction, in the same worker process. So
-// each drain has two figures: the webhook jobs' rate (queued -> processed, as in 2), and
+// each drain has two figures: the webhooks' rate (queued -> processed, as in 2), and
 // the rate including the automations: the same messages over the time from the drain's
 // first job to the moment the subscriber's position (event_subscriptions) reached the last
 // event the drain appended.
@@ -217,7 +217,7 @@ func automationRuns(ctx context.Context, rep *harness.Report, cfg config, opts h
 	lastOutcome.automation = totals
 	for p, ph := range phases {
 		t := totals[p]
-		rep.Add(autoSec, ph.label+": "+ph.what+", webhook jobs/s (queued -> processed)", fmt.Sprintf("%.0f/s (%d of %d in %.1fs over %d drains)",
+		rep.Add(autoSec, ph.label+": "+ph.what+", webhooks/s (queued -> processed)", fmt.Sprintf("%.0f/s (%d of %d in %.1fs over %d drains)",
 			t.drainPerSecond(), t.processed, t.queued, t.drain, rounds), "", "")
 		rep.Add(autoSec, ph.label+": events/s including the automation subscriber", fmt.Sprintf("%.0f/s (caught up %.1fs after the first job; %.2fs after the last, per drain)",
 			t.caughtPerSecond(), t.caught, t.lag/float64(rounds)), "", "")
@@ -237,7 +237,7 @@ func automationRuns(ctx context.Context, rep *harness.Report, cfg config, opts h
 		return x / y
 	}
 	rd, rc := ratio(b.drainPerSecond(), a.drainPerSecond()), ratio(b.caughtPerSecond(), a.caughtPerSecond())
-	rep.Add(autoSec, "ratio B / A, webhook jobs/s", fmt.Sprintf("%.2f", rd), ">= 0.90 (within 10%)", harness.Verdict(complete && rd >= 0.9))
+	rep.Add(autoSec, "ratio B / A, webhooks/s", fmt.Sprintf("%.2f", rd), ">= 0.90 (within 10%)", harness.Verdict(complete && rd >= 0.9))
 	rep.Add(autoSec, "ratio B / A, including the automations", fmt.Sprintf("%.2f", rc), ">= 0.90 (within 10%)", harness.Verdict(complete && rc >= 0.9))
 	rep.Add(autoSec, "B / A including the automations, each round (adjacent drains)", strings.Join(pairs, ", "), "", "")
 	// Every fifth generated webhook ("Quiero más información N") matches the one rule that
@@ -248,8 +248,8 @@ func automationRuns(ctx context.Context, rep *harness.Report, cfg config, opts h
 	}
 	rep.Add(autoSec, "messages the matching rule handled in B / in A", fmt.Sprintf("%d / %d", b.matched, a.matched),
 		fmt.Sprintf("%d / 0", want*rounds), harness.Check(b.matched == want*rounds && a.matched == 0))
-	rep.Add(autoSec, "jobs failed/retried", strconv.Itoa(a.failed+b.failed), "0", harness.Check(a.failed+b.failed == 0))
-	rep.Note("2c: %d inbound message webhooks per phase (the mix of 1, no statuses) in %d drains of %d (order A, B, B, A, ...), queued through an api-role process, drained by a fresh worker-role process (the settings of 2) after ANALYZE and CHECKPOINT. B: %d rules per workspace created through the API (a third each exact, contains, regex; add_tag and set_attribute actions, no replies; the lowest-priority one contains \"información\", which every fifth message has, and tags the contact). Webhook jobs/s = jobs / (last finalized_at - first attempted_at); including the automations = the same jobs / (the moment the \"automation\" subscriber's position reached the last event of the drain - first attempted_at), polled every 50 ms; the subscriber is asked to catch up every second (riveradapter.EventsEvery), which the time after the last job includes (before the drains its position is moved to the end of the log, past %d events of the earlier sections, of workspaces without rules), and it reads only events of transactions older than the cluster's oldest running one (pg_snapshot_xmin: another database's long transaction on the same Postgres holds it back too). The subscriber's time in Handle (waba_event_subscriber_seconds_total of the worker) is its own cost without that waiting: below 100%% of the drain's time it keeps up",
+	rep.Add(autoSec, "webhooks failed/retried", strconv.Itoa(a.failed+b.failed), "0", harness.Check(a.failed+b.failed == 0))
+	rep.Note("2c: %d inbound message webhooks per phase (the mix of 1, no statuses) in %d drains of %d (order A, B, B, A, ...), queued through an api-role process, drained by a fresh worker-role process (the settings of 2) after ANALYZE and CHECKPOINT. B: %d rules per workspace created through the API (a third each exact, contains, regex; add_tag and set_attribute actions, no replies; the lowest-priority one contains \"información\", which every fifth message has, and tags the contact). Webhooks/s = webhooks / (last finalized_at - first attempted_at of their jobs); including the automations = the same webhooks / (the moment the \"automation\" subscriber's position reached the last event of the drain - first attempted_at), polled every 50 ms; the subscriber is asked to catch up every second (riveradapter.EventsEvery), which the time after the last job includes (before the drains its position is moved to the end of the log, past %d events of the earlier sections, of workspaces without rules), and it reads only events of transactions older than the cluster's oldest running one (pg_snapshot_xmin: another database's long transaction on the same Postgres holds it back too). The subscriber's time in Handle (waba_event_subscriber_seconds_total of the worker) is its own cost without that waiting: below 100%% of the drain's time it keeps up",
 		per*rounds, rounds, per, cfg.AutoRules, skipped)
 	return nil
 }
@@ -292,7 +292,7 @@ func waitSubscriber(ctx context.Context, db *harness.DB, tx string, id int64, ti
 // bench is running, after every job of the earlier sections is done; it says how many
 // events the subscriber skipped.
 func autoLevel(ctx context.Context, cfg config, db *harness.DB) (int, error) {
-	if _, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit); err != nil {
+	if _, err := db.WaitWebhooks(ctx, cfg.DrainLimit); err != nil {
 		return 0, err
 	}
 	tx, id, err := logEnd(ctx, db)
@@ -340,7 +340,7 @@ func autoDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL stri
 		return t, err
 	}
 	defer worker.Kill()
-	open, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit)
+	open, err := db.WaitWebhooks(ctx, cfg.DrainLimit)
 	if err != nil {
 		return t, err
 	}
@@ -372,10 +372,10 @@ func autoDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL stri
 		return t, err
 	}
 	t.matched = matched1 - matched0
-	v := fmt.Sprintf("%.0f jobs/s (%d of %d in %.1fs); with the automations %.0f/s (subscriber caught up %.2fs after the last job; busy in Handle %.1fs for %d events)",
+	v := fmt.Sprintf("%.0f webhooks/s (%d of %d in %.1fs); with the automations %.0f/s (subscriber caught up %.2fs after the last job; busy in Handle %.1fs for %d events)",
 		t.drainPerSecond(), t.processed, t.queued, t.drain, t.caughtPerSecond(), t.lag, t.busy, t.subEvents)
 	if open > 0 {
-		v += fmt.Sprintf("; %d jobs still open after %s", open, cfg.DrainLimit)
+		v += fmt.Sprintf("; %d webhooks still open after %s", open, cfg.DrainLimit)
 	}
 	if !ok {
 		v += fmt.Sprintf("; the subscriber had not caught up after %s", cfg.DrainLimit)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/bench/internal/harness"
 )
 
@@ -37,19 +38,28 @@ func settleQueue(ctx context.Context, db *harness.DB, logf func(string, ...any))
 	return nil
 }
 
-// queuedAfter counts the webhook jobs after mark waiting for a worker.
+// webhookBodies is every queued webhook body with the job answering for it, as w: a drain
+// counts webhooks, not jobs, since one job carries the bodies of one ingest transaction.
+const webhookBodies = `(` + riveradapter.WebhookBodiesQuery + `) w`
+
+// queuedAfter counts the webhook bodies queued after mark waiting for a worker.
 func queuedAfter(ctx context.Context, db *harness.DB, mark int64) (int, error) {
-	return db.Count(ctx, `SELECT count(*) FROM river_job WHERE id > $1 AND kind = 'webhook.meta' AND state = 'available'`, mark)
+	return db.Count(ctx, `SELECT count(*) FROM `+webhookBodies+` WHERE w.job_id > $1 AND w.state = 'available'`, mark)
 }
 
-// drainedAfter reads the webhook jobs after mark once drained: how many completed, the
-// first one's attempt and the last one's end, and how many failed or are to retry.
+// drainedAfter reads the webhook bodies queued after mark (whose job, their batch's or their
+// own once split out of it, came after mark) once drained: how many were processed, the
+// first job's attempt and the last one's end, and how many failed or are to retry.
 func drainedAfter(ctx context.Context, db *harness.DB, mark int64) (processed int, first, last time.Time, failed int, err error) {
-	if err = db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(attempted_at), now()), coalesce(max(finalized_at), now())
-		FROM river_job WHERE id > $1 AND kind = 'webhook.meta' AND state = 'completed'`, mark).Scan(&processed, &first, &last); err != nil {
+	if err = db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(j.attempted_at), now()), coalesce(max(w.finalized_at), now())
+		FROM `+webhookBodies+` JOIN river_job j ON j.id = w.job_id
+		WHERE w.job_id > $1 AND w.state = 'completed'`, mark).Scan(&processed, &first, &last); err != nil {
 		return
 	}
-	failed, err = db.Count(ctx, `SELECT count(*) FROM river_job WHERE id > $1 AND kind = 'webhook.meta'
-		AND state IN ('retryable', 'discarded', 'cancelled')`, mark)
+	failed, err = db.Count(ctx, `SELECT count(*) FROM `+webhookBodies+` WHERE w.job_id > $1 AND w.state IN `+webhookFailed, mark)
 	return
 }
+
+// webhookFailed are the states of a body's job that failed: a body split out of its batch
+// waits for its retry as scheduled, a job that failed whole as retryable.
+const webhookFailed = `('scheduled', 'retryable', 'discarded', 'cancelled')`

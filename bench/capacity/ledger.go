@@ -140,8 +140,8 @@ func ledgerRuns(ctx context.Context, rep *harness.Report, cfg config, opts harne
 	}
 	lastOutcome.ledgerAdvanced = advanced
 	rep.Add(ledgerSec, "seeded messages advanced (A and B)", strconv.Itoa(advanced), strconv.Itoa(2*per*rounds), harness.Check(advanced == 2*per*rounds))
-	rep.Add(ledgerSec, "jobs failed/retried", strconv.Itoa(a.failed+b.failed), "0", harness.Check(a.failed+b.failed == 0))
-	rep.Note("2b: %d status webhooks (delivered, read) per phase, each of its own seeded `sent` message, in %d drains of %d (order A, B, B, A, ...); queued by %d clients through an api-role process, then drained by a fresh worker-role process (the settings of 2) after ANALYZE and CHECKPOINT; events/s = jobs / (last finalized_at - first attempted_at), summed over the drains",
+	rep.Add(ledgerSec, "webhooks failed/retried", strconv.Itoa(a.failed+b.failed), "0", harness.Check(a.failed+b.failed == 0))
+	rep.Note("2b: %d status webhooks (delivered, read) per phase, each of its own seeded `sent` message, in %d drains of %d (order A, B, B, A, ...); queued by %d clients through an api-role process, then drained by a fresh worker-role process (the settings of 2) after ANALYZE and CHECKPOINT; events/s = webhooks / (last finalized_at - first attempted_at of their jobs), summed over the drains",
 		per*rounds, rounds, per, cfg.Conc)
 	return nil
 }
@@ -193,7 +193,7 @@ func ledgerDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL st
 		return t, err
 	}
 	defer worker.Kill()
-	open, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit)
+	open, err := db.WaitWebhooks(ctx, cfg.DrainLimit)
 	if err != nil {
 		return t, err
 	}
@@ -212,7 +212,7 @@ func ledgerDrain(ctx context.Context, rep *harness.Report, cfg config, apiURL st
 	t.charges = charges1 - charges0
 	v := fmt.Sprintf("%.0f/s (%d of %d in %.1fs), %d ledger rows", t.perSecond(), t.processed, t.queued, t.seconds, t.charges)
 	if open > 0 {
-		v += fmt.Sprintf("; %d jobs still open after %s", open, cfg.DrainLimit)
+		v += fmt.Sprintf("; %d webhooks still open after %s", open, cfg.DrainLimit)
 	}
 	rep.Add(ledgerSec, fmt.Sprintf("drain %s%d: %s", ph.label, r+1, ph.what), v, "", "")
 	logf("ledger %s%d: %s", ph.label, r+1, v)

@@ -7,7 +7,7 @@
 //     single-row inserts of the same payloads into a plain table, one commit each, at the
 //     same concurrency through pgx. Ratio ours/baseline.
 //
-//  2. Inbound processing: the jobs queued in 1, drained by a worker-role process; events/s
+//  2. Inbound processing: the webhooks queued in 1, drained by a worker-role process; events/s
 //     from queued to processed, and every acknowledged message stored once.
 //
 //     2b. The usage ledger: status webhooks without and with a pricing object, the same
@@ -16,7 +16,7 @@
 //
 //     2c. Automation: inbound message webhooks without and with 50 enabled keyword rules per
 //     workspace (created through the API; none replying), queued and drained as in 2 (order
-//     A, B, B, A); the webhook jobs' events/s, the events/s until the "automation" event-log
+//     A, B, B, A); the webhooks' events/s, the events/s until the "automation" event-log
 //     subscriber has read the drain's last event, its time in Handle, and the ratios.
 //
 //  3. Send pipeline: `go run ./bench/send` and its figures.
@@ -299,7 +299,7 @@ func apiRuns(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 	if _, err := db.Pool.Exec(ctx, `ANALYZE river_job`); err != nil {
 		return err
 	}
-	queued, err := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state = 'available'`)
+	queued, err := db.Count(ctx, `SELECT count(*) FROM `+webhookBodies+` WHERE w.state = 'available'`)
 	if err != nil {
 		return err
 	}
@@ -309,27 +309,27 @@ func apiRuns(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 	if cfg.WebhookWorkers > 0 {
 		workers = strconv.Itoa(cfg.WebhookWorkers)
 	}
-	logf("inbound: draining %d queued webhook jobs with a worker process (WEBHOOK_WORKERS %s)", queued, workers)
+	logf("inbound: draining %d queued webhooks with a worker process (WEBHOOK_WORKERS %s)", queued, workers)
 	worker, err := harness.StartServer(ctx, wo)
 	if err != nil {
 		return err
 	}
 	defer worker.Kill()
-	open, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit)
+	open, err := db.WaitWebhooks(ctx, cfg.DrainLimit)
 	if err != nil {
 		return err
 	}
 	var processed int
 	var first, last time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(attempted_at), now()), coalesce(max(finalized_at), now())
-		FROM river_job WHERE kind = 'webhook.meta' AND state = 'completed'`).Scan(&processed, &first, &last); err != nil {
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(j.attempted_at), now()), coalesce(max(w.finalized_at), now())
+		FROM `+webhookBodies+` JOIN river_job j ON j.id = w.job_id WHERE w.state = 'completed'`).Scan(&processed, &first, &last); err != nil {
 		return err
 	}
 	lastOutcome.processed = processed
 	rate := float64(processed) / max(last.Sub(first).Seconds(), 0.001)
 	rep.Add("2 inbound", "events processed (1 per webhook)", fmt.Sprintf("%d of %d queued in %.1fs", processed, queued, last.Sub(first).Seconds()), "", "")
 	rep.Add("2 inbound", "events/s queued -> processed", fmt.Sprintf("%.0f/s", rate), ">= 2,000/s", harness.Verdict(rate >= 2000))
-	failed, err := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state IN ('retryable', 'discarded', 'cancelled')`)
+	failed, err := db.Count(ctx, `SELECT count(*) FROM `+webhookBodies+` WHERE w.state IN `+webhookFailed)
 	if err != nil { // not a 0 that passes
 		return err
 	}
@@ -347,9 +347,9 @@ func apiRuns(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 		lastOutcome.advanced = advanced
 		rep.Add("2 inbound", "seeded outbound messages advanced by the statuses", strconv.Itoa(advanced), "", "")
 	} else {
-		rep.Add("2 inbound", "drain", fmt.Sprintf("%d jobs still open after %s (not checked for loss)", open, cfg.DrainLimit), "", "")
+		rep.Add("2 inbound", "drain", fmt.Sprintf("%d webhooks still open after %s (not checked for loss)", open, cfg.DrainLimit), "", "")
 	}
-	rep.Add("2 inbound", "jobs failed/retried", strconv.Itoa(failed), "0", harness.Check(failed == 0))
+	rep.Add("2 inbound", "webhooks failed/retried", strconv.Itoa(failed), "0", harness.Check(failed == 0))
 	if err := worker.Stop(); err != nil {
 		logf("worker stop: %v", err)
 	}
@@ -385,7 +385,7 @@ func roleAll(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 	defer srv.Kill()
 	var acked []harness.Payload
 	open := func() int {
-		n, _ := db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook.meta' AND state IN ('available', 'running', 'retryable')`)
+		n, _ := db.OpenWebhooks(ctx)
 		return n
 	}
 	run := func(name string, o harness.LoadOptions) harness.LoadResult {
@@ -393,7 +393,7 @@ func roleAll(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 		acked = append(acked, r.Acked...)
 		if name != "" {
 			addLoad(rep, sec, name, r)
-			rep.Add(sec, name+": webhook jobs not yet processed at the end", strconv.Itoa(open()), "", "")
+			rep.Add(sec, name+": webhooks not yet processed at the end", strconv.Itoa(open()), "", "")
 		}
 		return r
 	}
@@ -403,7 +403,7 @@ func roleAll(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 	lastOutcome.allClosed = run(fmt.Sprintf("%d clients, 1 process ingesting and processing", cfg.AllConc),
 		harness.LoadOptions{Targets: target, Concurrency: cfg.AllConc, Duration: cfg.Duration, Gen: gen, Track: true})
 	// Let processing catch up, so the paced run starts from an empty queue.
-	if _, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit); err != nil {
+	if _, err := db.WaitWebhooks(ctx, cfg.DrainLimit); err != nil {
 		return err
 	}
 	logf("role all: paced at %.0f/s, 1s warm-up then %s", cfg.Rate, cfg.Duration)
@@ -417,16 +417,16 @@ func roleAll(ctx context.Context, rep *harness.Report, cfg config, opts harness.
 	rep.Add(sec, fmt.Sprintf("p99 at %.0f/s", cfg.Rate), fmt.Sprintf("%.1fms (achieved %.0f/s)", harness.MS(p99), paced.PerSecond()),
 		"<= 10ms at 2,000/s", harness.Verdict(keptUp && p99 <= 10*time.Millisecond && cfg.Rate >= 2000))
 	backlog, d0 := open(), time.Now()
-	left, err := db.WaitJobs(ctx, "webhook.meta", cfg.DrainLimit)
+	left, err := db.WaitWebhooks(ctx, cfg.DrainLimit)
 	if err != nil {
 		return err
 	}
 	if backlog > 0 && left == 0 {
-		rep.Add(sec, "the backlog then drained by the same process, no load", fmt.Sprintf("%d jobs in %.1fs (%.0f/s)", backlog,
+		rep.Add(sec, "the backlog then drained by the same process, no load", fmt.Sprintf("%d webhooks in %.1fs (%.0f/s)", backlog,
 			time.Since(d0).Seconds(), float64(backlog)/time.Since(d0).Seconds()), "", "")
 	}
 	if left > 0 {
-		rep.Add(sec, "drain", fmt.Sprintf("%d jobs still open after %s (not checked for loss)", left, cfg.DrainLimit), "", "")
+		rep.Add(sec, "drain", fmt.Sprintf("%d webhooks still open after %s (not checked for loss)", left, cfg.DrainLimit), "", "")
 	} else {
 		lost, doubled, err := checkStored(ctx, db, acked)
 		if err != nil {

@@ -26,7 +26,7 @@ func TestSmoke(t *testing.T) {
 	require.Equal(t, o.paced.Requests, o.paced.Acknowledged(), "statuses %v", o.paced.Status)
 	require.Equal(t, o.twoServers.Requests, o.twoServers.Acknowledged(), "statuses %v", o.twoServers.Status)
 	require.Positive(t, o.baselinePerS)
-	require.Equal(t, o.queued, o.processed, "every queued webhook job is processed")
+	require.Equal(t, o.queued, o.processed, "every queued webhook is processed")
 	require.Zero(t, o.lost, "acknowledged messages lost")
 	require.Zero(t, o.doubled, "messages stored twice")
 	require.Positive(t, o.advanced, "statuses found the seeded messages they report on")

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/wabaplatform/waba/adapters/meta/sandbox"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/bench/internal/harness"
 )
 
@@ -228,7 +229,7 @@ func (e *env) killIngest(ctx context.Context) ([]row, error) {
 	restartedAt := time.Unix(0, killedAt.Load()) // the restart is issued right after the kill
 	e.logf("1: %d acknowledged, %d not; waiting for every job (the dead process's running jobs are rescued once its liveness lock is gone)", res.Acknowledged(), res.Requests-res.Acknowledged())
 	t0 := time.Now()
-	open, err := db.WaitJobs(ctx, "webhook.meta", e.cfg.RescueWait)
+	open, err := db.WaitWebhooks(ctx, e.cfg.RescueWait)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +339,7 @@ func (e *env) outage(ctx context.Context) ([]row, error) {
 	}
 	sameProcess := srv.Alive() && srv.Pid() == pid
 	t0 := time.Now()
-	open, err := db.WaitJobs(ctx, "webhook.meta", e.cfg.RescueWait)
+	open, err := db.WaitWebhooks(ctx, e.cfg.RescueWait)
 	if err != nil {
 		return nil, err
 	}
@@ -597,11 +598,12 @@ func (e *env) threeInstances(ctx context.Context) ([]row, error) {
 			break
 		}
 	}
-	// Give the status webhooks a moment to be processed, then look at who worked what.
-	_, _ = db.WaitJobs(ctx, "webhook.meta", 20*time.Second)
+	// Give the status webhooks a moment to be processed, then look at who worked what (the
+	// jobs: a batch of webhooks is one, as is a body split out of its batch).
+	_, _ = db.WaitWebhooks(ctx, 20*time.Second)
 	byClient := map[string]int{}
 	rows, err := db.Pool.Query(ctx, `SELECT attempted_by[array_length(attempted_by, 1)], count(*) FROM river_job
-		WHERE kind IN ('message.send', 'webhook.meta', 'whatsapp.onboarding_step') AND attempted_by IS NOT NULL GROUP BY 1`)
+		WHERE kind IN ('message.send', 'webhook.meta_batch', 'webhook.meta', 'whatsapp.onboarding_step') AND attempted_by IS NOT NULL GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
@@ -767,12 +769,13 @@ type counts struct {
 	pending                  int // acknowledged, job still open (a dead process's job awaiting rescue)
 	lostMsgs, lostStatuses   int // acknowledged, job finished, effect missing
 	dupMsgs, dupEvents       int
-	dupJobs                  int
+	dupBodies                int // payloads more than one job answers for (queued twice)
 	unackedStored            int
 }
 
 // check compares what was acknowledged with what was stored, by unique wamid, and with the
-// webhook jobs, by payload hash.
+// queued webhook bodies and the jobs answering for them (riveradapter.WebhookBodiesQuery),
+// by payload hash.
 func check(ctx context.Context, db *harness.DB, acked, unacked []harness.Payload) (counts, error) {
 	var c counts
 	var wamids, shas, kinds, un []string
@@ -791,7 +794,7 @@ func check(ctx context.Context, db *harness.DB, acked, unacked []harness.Payload
 	}
 	err := db.Pool.QueryRow(ctx, `
 		WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS a(wamid, sha, kind)),
-		     j AS (SELECT args->>'sha256' AS sha, state::text AS state FROM river_job WHERE kind = 'webhook.meta'),
+		     j AS (SELECT sha256 AS sha, state FROM (`+riveradapter.WebhookBodiesQuery+`) w),
 		     x AS (SELECT a.kind, j.state,
 		                  CASE WHEN a.kind = 'message' THEN EXISTS (SELECT 1 FROM messages m WHERE m.wamid = a.wamid)
 		                       ELSE EXISTS (SELECT 1 FROM message_statuses s WHERE s.wamid = a.wamid) END AS stored
@@ -805,14 +808,14 @@ func check(ctx context.Context, db *harness.DB, acked, unacked []harness.Payload
 		       (SELECT count(*) FROM (SELECT sha FROM j GROUP BY sha HAVING count(*) > 1) d),
 		       (SELECT count(*) FROM messages WHERE wamid = ANY($4))
 		FROM x`, wamids, shas, kinds, un).
-		Scan(&c.noJob, &c.pending, &c.lostMsgs, &c.lostStatuses, &c.dupMsgs, &c.dupEvents, &c.dupJobs, &c.unackedStored)
+		Scan(&c.noJob, &c.pending, &c.lostMsgs, &c.lostStatuses, &c.dupMsgs, &c.dupEvents, &c.dupBodies, &c.unackedStored)
 	return c, err
 }
 
-// lastProcessed is when the last of the webhook jobs with these payload hashes completed.
+// lastProcessed is when the last of the jobs answering for these payload hashes finished.
 func lastProcessed(ctx context.Context, db *harness.DB, shas []string) (time.Time, error) {
 	var at *time.Time
-	err := db.Pool.QueryRow(ctx, `SELECT max(finalized_at) FROM river_job WHERE kind = 'webhook.meta' AND args->>'sha256' = ANY($1)`, shas).Scan(&at)
+	err := db.Pool.QueryRow(ctx, `SELECT max(finalized_at) FROM (`+riveradapter.WebhookBodiesQuery+`) w WHERE w.sha256 = ANY($1)`, shas).Scan(&at)
 	if at == nil {
 		return time.Time{}, err
 	}
@@ -828,11 +831,11 @@ func (e *env) lossRows(sec string, c counts, open int, waited time.Duration, may
 		want = "0 (or awaiting rescue)"
 	}
 	return []row{
-		{sec, "jobs open at the end", fmt.Sprintf("%d (waited %s)", open, waited.Round(time.Second)), want, harness.Check(open == 0 || mayAwaitRescue)},
+		{sec, "webhooks open at the end", fmt.Sprintf("%d (waited %s)", open, waited.Round(time.Second)), want, harness.Check(open == 0 || mayAwaitRescue)},
 		{sec, "acknowledged without a job (ack not durable)", fmt.Sprint(c.noJob), "0", harness.Check(c.noJob == 0)},
 		{sec, "acknowledged, processed, not stored (lost)", fmt.Sprintf("%d of %d messages, %d of %d statuses", c.lostMsgs, c.ackedMsgs, c.lostStatuses, c.ackedStatuses), "0", harness.Check(c.lostMsgs+c.lostStatuses == 0)},
 		{sec, "acknowledged, job not finished", fmt.Sprint(c.pending), want, harness.Check(c.pending == 0 || mayAwaitRescue)},
-		{sec, "doubled", fmt.Sprintf("%d messages, %d inbox events, %d jobs", c.dupMsgs, c.dupEvents, c.dupJobs), "0", harness.Check(c.dupMsgs+c.dupEvents+c.dupJobs == 0)},
+		{sec, "doubled", fmt.Sprintf("%d messages, %d inbox events, %d webhooks queued twice", c.dupMsgs, c.dupEvents, c.dupBodies), "0", harness.Check(c.dupMsgs+c.dupEvents+c.dupBodies == 0)},
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wabaplatform/waba/adapters/meta/webhook"
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/application/live"
 	"github.com/wabaplatform/waba/bench/internal/harness"
 )
@@ -403,12 +404,13 @@ func (lv *liveWorld) received(ctx context.Context, wamid string) (sseEvent, erro
 	return ev, nil
 }
 
-// whereIs says how far an inbound message got: its webhook job, its row, its event.
+// whereIs says how far an inbound message got: the job answering for its webhook, its row,
+// its event.
 func (lv *liveWorld) whereIs(ctx context.Context, wamid string) string {
 	var jobs, msg, evs, last string
 	err := lv.w.db.Pool.QueryRow(ctx, `SELECT
-		(SELECT coalesce(string_agg(state::text || ' attempt ' || attempt || coalesce(' ' || (errors[cardinality(errors)]->>'error'), ''), ', '), 'no job')
-			FROM river_job WHERE kind = 'webhook.meta' AND position(convert_to($1, 'UTF8') IN decode(args->>'raw', 'base64')) > 0),
+		(SELECT coalesce(string_agg(w.kind || ' ' || w.state || ' attempt ' || w.attempt || coalesce(' ' || (w.errors[cardinality(w.errors)]->>'error'), ''), ', '), 'no job')
+			FROM (`+riveradapter.WebhookBodiesQuery+`) w WHERE position(convert_to($1, 'UTF8') IN w.raw) > 0),
 		(SELECT coalesce(string_agg(id::text, ', '), 'no message row') FROM messages WHERE wamid = $1),
 		(SELECT coalesce(string_agg(tx::text || '-' || id, ', '), 'no event') FROM events WHERE workspace_id = $2 AND payload->>'wamid' = $1),
 		(SELECT coalesce(max(tx::text || '-' || id), 'none') FROM events WHERE workspace_id = $2)`, wamid, lv.ws).Scan(&jobs, &msg, &evs, &last)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wabaplatform/waba/adapters/riveradapter"
 	"github.com/wabaplatform/waba/bootstrap"
 )
 
@@ -92,21 +93,33 @@ func (db *DB) Count(ctx context.Context, sql string, args ...any) (int, error) {
 	return n, err
 }
 
-// WaitJobs waits until no job of kind is available, pending, scheduled, running or
-// retryable, polling every 250 ms up to timeout. It returns the jobs still open. The poll
-// is an EXISTS on River's fetch index, not a count: counting a large queue every few
-// milliseconds took most of a core from the Postgres it measures.
-func (db *DB) WaitJobs(ctx context.Context, kind string, timeout time.Duration) (open int, err error) {
+// webhookOpen are the job states of a webhook body not yet done with.
+const webhookOpen = `('available', 'pending', 'scheduled', 'running', 'retryable')`
+
+// OpenWebhooks counts the queued Meta webhook bodies not yet processed: those whose job
+// (their batch's, or their own once split out of it: riveradapter.WebhookBodiesQuery) is
+// available, pending, scheduled, running or retryable.
+func (db *DB) OpenWebhooks(ctx context.Context) (int, error) {
+	return db.Count(ctx, `SELECT count(*) FROM (`+riveradapter.WebhookBodiesQuery+`) w WHERE w.state IN `+webhookOpen)
+}
+
+// WaitWebhooks waits until every queued Meta webhook body is processed, polling every
+// 250 ms up to timeout. It returns the bodies still open (OpenWebhooks). The poll is an
+// EXISTS on River's fetch index, not a count: counting a large queue every few
+// milliseconds took most of a core from the Postgres it measures. It looks for an open
+// job of either webhook kind, which is the same: a body is open when the job answering for
+// it is, and a batch job is open only while bodies of it are (or, for the moment between
+// splitting out its failed bodies and completing, while their own jobs are open).
+func (db *DB) WaitWebhooks(ctx context.Context, timeout time.Duration) (open int, err error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var any bool
-		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = $1
-			AND state IN ('available', 'pending', 'scheduled', 'running', 'retryable'))`, kind).Scan(&any); err != nil || !any {
+		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job
+			WHERE kind IN ('webhook.meta', 'webhook.meta_batch') AND state IN `+webhookOpen+`)`).Scan(&any); err != nil || !any {
 			return 0, err
 		}
 		if time.Now().After(deadline) {
-			return db.Count(ctx, `SELECT count(*) FROM river_job WHERE kind = $1
-				AND state IN ('available', 'pending', 'scheduled', 'running', 'retryable')`, kind)
+			return db.OpenWebhooks(ctx)
 		}
 		select {
 		case <-ctx.Done():

@@ -70,7 +70,7 @@ var InboundModule = fx.Module("inbound",
 
 // newIngester runs the group-commit ingester of the webhook endpoint; it stops after the
 // HTTP server (constructed later, stopped earlier), committing what was accepted.
-func newIngester(lc fx.Lifecycle, pool *pgxpool.Pool, ins *riveradapter.Inserter, reg *prometheus.Registry) *riveradapter.Ingester {
+func newIngester(lc fx.Lifecycle, pool *pgxpool.Pool, reg *prometheus.Registry) *riveradapter.Ingester {
 	batch := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "webhook_ingest_batch_size", Help: "Webhook deliveries committed per ingest transaction (group commit).",
 		Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200}})
@@ -78,7 +78,7 @@ func newIngester(lc fx.Lifecycle, pool *pgxpool.Pool, ins *riveradapter.Inserter
 		Name: "webhook_ingest_commit_seconds", Help: "Duration of one ingest transaction.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}})
 	reg.MustRegister(batch, commit)
-	g := riveradapter.NewIngester(pool, ins, riveradapter.IngestConfig{
+	g := riveradapter.NewIngester(pool, riveradapter.IngestConfig{
 		OnBatch: func(size int, elapsed time.Duration, _ error) {
 			batch.Observe(float64(size))
 			commit.Observe(elapsed.Seconds())

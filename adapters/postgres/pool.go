@@ -67,7 +67,8 @@ func SplitConns(total int32, cpus int) (requests, background int32) {
 // during bench/campaign, the API's p99 was 80-100 ms with 17 background connections, 57 ms
 // with 8 and 50-55 ms with 6 (20,000-recipient runs); whole 100,000-recipient runs gave
 // 58-67 ms with 6 and 52-56 ms with 4, the campaign's pace unchanged. 2 a CPU rather than
-// 1: with 2 in all, 87% of the background pool's acquires waited, 26 ms on average.
+// 1: with 2 in all, 87% of the background pool's acquires waited, 26 ms on average, and a
+// whole run fell behind the campaign's pace.
 const BackgroundConnsPerCPU = 2
 
 type requestKey struct{}

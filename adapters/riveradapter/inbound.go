@@ -169,13 +169,13 @@ func (b *WebhookBatchWorker) Work(ctx context.Context, job *river.Job[WebhookBat
 			b.w.observe(job.CreatedAt, start, nil)
 			continue
 		}
+		// A body that can never be processed runs at once, to be cancelled by its own job
+		// (where it stays visible); another waits as River would retry it.
+		opts := bodies[i].InsertOpts()
 		if !errors.Is(err, webhook.ErrMalformed) && !errors.Is(err, errPanicked) {
 			retryable = append(retryable, err)
+			opts.ScheduledAt = NextRetry(nil)
 		}
-		// Scheduled as River would retry it; a body that can never be processed is
-		// cancelled by its own job, where it stays visible.
-		opts := bodies[i].InsertOpts()
-		opts.ScheduledAt = NextRetry(nil)
 		failed = append(failed, river.InsertManyParams{Args: bodies[i], InsertOpts: &opts})
 	}
 	switch {
@@ -201,7 +201,7 @@ func (b *WebhookBatchWorker) NextRetry(job *river.Job[WebhookBatchArgs]) time.Ti
 
 // Timeout is a body's (WebhookWorker.Timeout): the bodies wait for their batches together.
 func (b *WebhookBatchWorker) Timeout(*river.Job[WebhookBatchArgs]) time.Duration {
-	return webhookTimeout + 30*time.Second
+	return webhookJobTimeout
 }
 
 // process runs one batch, bounded by webhookTimeout, and answers each job once.
@@ -259,8 +259,11 @@ func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
 // is also how long River's own rescue waits for the job of a process it cannot see die
 // (DeadClientRescuer takes a dead process's jobs back within seconds).
 func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
-	return webhookTimeout + 30*time.Second
+	return webhookJobTimeout
 }
+
+// webhookJobTimeout is a webhook job's time: a batch's, and the wait for the batches ahead.
+const webhookJobTimeout = webhookTimeout + 30*time.Second
 
 // InboundMetrics are the Prometheus metrics of webhook processing. It implements
 // inbound.Metrics.

@@ -259,8 +259,7 @@ func pgBatchInserter(pool *pgxpool.Pool) BatchInserter {
 		}
 		isNew := make(map[string]bool, len(jobs))
 		var sum []byte
-		var notified *string // pg_notify's result (void, as text): unused
-		if _, err := pgx.ForEachRow(rows, []any{&sum, &notified}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&sum, nil}, func() error { // nil: the notification's void
 			isNew[string(sum)] = true
 			return nil
 		}); err != nil {
